@@ -1,0 +1,169 @@
+//! The command line: clap definitions, the shared [`Context`], dispatch, and the one place where
+//! a command's result becomes messages and an exit code.
+
+mod audit;
+mod context;
+mod init;
+mod users;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+pub use context::Context;
+
+use crate::exit::{self, Exit};
+use crate::settings::{ColorChoice, Environment, Flags, Format, Settings};
+
+const EXAMPLES: &str = "Examples:
+  pwreset init --sample-users          Create pwreset.toml, the store and an outbox here
+  pwreset users list --status active   List active users
+  pwreset users import users.csv       Import users from CSV
+  pwreset audit --since 24h            Show the last day's audit log";
+
+/// Reset other people's passwords safely: reset links, temporary passwords, bulk resets.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pwreset",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+#[command(after_long_help = after_help(), after_help = after_help())]
+pub struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+fn after_help() -> String {
+    format!("{EXAMPLES}\n\n{}", Exit::help_table())
+}
+
+/// Flags accepted by every command. (Doc comments here are clap help, shown verbatim.)
+#[allow(clippy::doc_markdown)]
+#[derive(Debug, clap::Args)]
+struct GlobalArgs {
+    /// Read the config from PATH [env: PWRESET_CONFIG] [default: ./pwreset.toml, then
+    /// $XDG_CONFIG_HOME/pwreset/config.toml, then /etc/pwreset/config.toml]
+    #[arg(short = 'c', long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Use the store at PATH instead of store.path from the config [env: PWRESET_DB]
+    #[arg(long, global = true, value_name = "PATH")]
+    db: Option<PathBuf>,
+    /// Print data as a table, JSON or CSV [env: PWRESET_FORMAT] [default: table]
+    #[arg(long, global = true, value_enum)]
+    format: Option<Format>,
+    /// Answer yes to confirmation prompts
+    #[arg(short = 'y', long, global = true)]
+    yes: bool,
+    /// Print no status messages, only data and errors
+    #[arg(short = 'q', long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Print more detail on stderr
+    #[arg(short = 'v', long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    /// Color output: auto, always or never (a non-empty NO_COLOR means never) [default: auto]
+    #[arg(long, global = true, value_enum, value_name = "WHEN")]
+    color: Option<ColorChoice>,
+    /// Record NAME as the acting operator in the audit log
+    #[arg(long, global = true, value_name = "NAME")]
+    actor: Option<String>,
+    /// Record TEXT as the reason in the audit log, e.g. a ticket number
+    #[arg(long, global = true, value_name = "TEXT")]
+    reason: Option<String>,
+}
+
+impl GlobalArgs {
+    fn into_flags(self) -> Flags {
+        Flags {
+            config: self.config,
+            db: self.db,
+            format: self.format,
+            color: self.color,
+            yes: self.yes,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            actor: self.actor,
+            reason: self.reason,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a config, an empty store and an outbox folder
+    Init(init::Args),
+    /// List, show, add, import, activate and deactivate users
+    #[command(subcommand)]
+    Users(users::Command),
+    /// Show or verify the audit log
+    Audit(audit::Args),
+}
+
+/// Run pwreset with these arguments (the first is the program name).
+pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::process::ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(err) => {
+            let _ = err.print();
+            return if err.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            }
+            .into();
+        }
+    };
+    let settings = match Settings::resolve(cli.global.into_flags(), &Environment::capture()) {
+        Ok(settings) => settings,
+        Err(err) => return report(&crate::ui::Ui::plain(), &err.into()).into(),
+    };
+    let ctx = Context::new(settings);
+    match dispatch(&ctx, cli.command) {
+        Ok(exit) => exit.into(),
+        Err(err) => report(&ctx.ui, &err).into(),
+    }
+}
+
+fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Init(args) => init::run(ctx, args),
+        Command::Users(command) => users::run(ctx, command),
+        Command::Audit(args) => audit::run(ctx, args),
+    }
+}
+
+/// Print an error and its hint; a closed stdout pipe is success.
+fn report(ui: &crate::ui::Ui, err: &anyhow::Error) -> Exit {
+    if exit::is_broken_pipe(err) {
+        return Exit::Ok;
+    }
+    let outcome = exit::classify(err);
+    ui.error(&format!("{err:#}"), outcome.hint.as_deref());
+    outcome.exit
+}
+
+/// The clap command, for completions, man pages and tests.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn help_lists_exit_codes() {
+        let help = Cli::command().render_long_help().to_string();
+        assert!(help.contains("Exit codes:"));
+        assert!(help.contains("8  configuration or store error"));
+    }
+}

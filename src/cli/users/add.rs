@@ -1,0 +1,51 @@
+//! `pwreset users add`
+
+use super::{Context, UserDetail, describe};
+use crate::exit::Exit;
+use crate::output;
+use crate::settings::Format;
+use crate::store::users::NewUser;
+use crate::users::username_from_email;
+
+/// Add a user
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  pwreset users add alice@example.com --name 'Alice Andersen'
+  pwreset users add a.smith@example.com --username asmith --inactive")]
+pub struct Args {
+    /// The user's email address
+    email: String,
+    /// Login name [default: the email's local part, lowercased]
+    #[arg(long, value_name = "U")]
+    username: Option<String>,
+    /// Display name
+    #[arg(long, value_name = "N")]
+    name: Option<String>,
+    /// Create the user inactive (no mail is sent to inactive users)
+    #[arg(long)]
+    inactive: bool,
+}
+
+/// Run `pwreset users add`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let (_, mut store) = ctx.open_store()?;
+    let user = NewUser {
+        username: args
+            .username
+            .unwrap_or_else(|| username_from_email(&args.email)),
+        email: Some(args.email),
+        display_name: args.name,
+        active: !args.inactive,
+    };
+    let created = crate::users::add(&mut store, &user, &ctx.actor(), ctx.settings.now)?;
+    if ctx.settings.format == Format::Json {
+        output::json(&mut std::io::stdout().lock(), &UserDetail::new(&created, 0))?;
+    }
+    let state = if created.active { "" } else { " (inactive)" };
+    ctx.ui.status(&format!(
+        "Added {} as #{}{state}",
+        describe(&created),
+        created.id
+    ));
+    Ok(Exit::Ok)
+}

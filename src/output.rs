@@ -1,0 +1,228 @@
+//! Data on stdout: listings as a table, a JSON array or CSV, and single records as JSON or a
+//! two-column table. JSON and CSV are written row by row, so listings need constant memory.
+//!
+//! Rows are dedicated structs (never internal types); their field names are the documented JSON
+//! keys and CSV headers.
+
+use std::io::Write;
+
+use comfy_table::{ContentArrangement, Table, presets};
+use serde::Serialize;
+
+use crate::settings::Format;
+use crate::ui::sanitize;
+
+/// A row of a listing.
+pub trait Record: Serialize {
+    /// Table column headings.
+    const HEADINGS: &'static [&'static str];
+    /// The row's table cells, formatted for people.
+    fn cells(&self) -> Vec<String>;
+}
+
+/// Writes one listing in the chosen format.
+pub struct ListWriter<W: Write> {
+    sink: Sink<W>,
+}
+
+enum Sink<W: Write> {
+    Table { table: Table, out: W, rows: usize },
+    Json { out: W, rows: usize },
+    Csv(csv::Writer<W>),
+}
+
+/// A table with the right borders for where it is going.
+pub fn new_table(terminal: bool) -> Table {
+    let mut table = Table::new();
+    table.load_style(if terminal {
+        presets::UTF8_FULL_CONDENSED
+    } else {
+        presets::ASCII_MARKDOWN
+    });
+    table.set_content_arrangement(if terminal {
+        ContentArrangement::Dynamic
+    } else {
+        ContentArrangement::Disabled
+    });
+    table
+}
+
+impl<W: Write> ListWriter<W> {
+    /// Start a listing. `terminal` chooses box drawing over plain ASCII for tables.
+    pub fn new<R: Record>(format: Format, out: W, terminal: bool) -> Self {
+        let sink = match format {
+            Format::Table => {
+                let mut table = new_table(terminal);
+                table.set_header(R::HEADINGS.to_vec());
+                Sink::Table {
+                    table,
+                    out,
+                    rows: 0,
+                }
+            }
+            Format::Json => Sink::Json { out, rows: 0 },
+            Format::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+        };
+        ListWriter { sink }
+    }
+
+    /// Write one row (tables are buffered until `finish`).
+    pub fn row<R: Record>(&mut self, record: &R) -> anyhow::Result<()> {
+        match &mut self.sink {
+            Sink::Table { table, rows, .. } => {
+                table.add_row(
+                    record
+                        .cells()
+                        .iter()
+                        .map(|c| sanitize(c).into_owned())
+                        .collect::<Vec<_>>(),
+                );
+                *rows += 1;
+            }
+            Sink::Json { out, rows } => {
+                out.write_all(if *rows == 0 { b"[\n  " } else { b",\n  " })?;
+                serde_json::to_writer(&mut *out, record)?;
+                *rows += 1;
+            }
+            Sink::Csv(writer) => writer.serialize(record)?,
+        }
+        Ok(())
+    }
+
+    /// Finish the listing; returns the number of rows written (CSV: not counted, 0).
+    pub fn finish(self) -> anyhow::Result<usize> {
+        match self.sink {
+            Sink::Table {
+                table,
+                mut out,
+                rows,
+            } => {
+                if rows > 0 {
+                    writeln!(out, "{table}")?;
+                }
+                out.flush()?;
+                Ok(rows)
+            }
+            Sink::Json { mut out, rows } => {
+                out.write_all(if rows == 0 { b"[]\n" } else { b"\n]\n" })?;
+                out.flush()?;
+                Ok(rows)
+            }
+            Sink::Csv(mut writer) => {
+                writer.flush()?;
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// Print one value as pretty JSON.
+pub fn json(out: &mut impl Write, value: &impl Serialize) -> anyhow::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, value)?;
+    writeln!(out)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Print one record: JSON object, a one-row CSV, or a two-column table of field and value.
+pub fn record<R: Record>(
+    format: Format,
+    out: &mut impl Write,
+    record: &R,
+    terminal: bool,
+) -> anyhow::Result<()> {
+    match format {
+        Format::Json => json(out, record),
+        Format::Csv => {
+            let mut writer = csv::Writer::from_writer(out);
+            writer.serialize(record)?;
+            writer.flush()?;
+            Ok(())
+        }
+        Format::Table => {
+            let mut table = new_table(terminal);
+            for (heading, cell) in R::HEADINGS.iter().zip(record.cells()) {
+                table.add_row(vec![(*heading).to_string(), sanitize(&cell).into_owned()]);
+            }
+            writeln!(out, "{table}")?;
+            out.flush()?;
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Serialize)]
+    struct Row {
+        id: i64,
+        name: Option<String>,
+    }
+
+    impl Record for Row {
+        const HEADINGS: &'static [&'static str] = &["ID", "NAME"];
+        fn cells(&self) -> Vec<String> {
+            vec![
+                self.id.to_string(),
+                self.name.clone().unwrap_or_else(|| "-".into()),
+            ]
+        }
+    }
+
+    fn render(format: Format, rows: &[Row]) -> String {
+        let mut out = Vec::new();
+        let mut writer = ListWriter::new::<Row>(format, &mut out, false);
+        for row in rows {
+            writer.row(row).expect("row");
+        }
+        writer.finish().expect("finish");
+        String::from_utf8(out).expect("utf8")
+    }
+
+    #[test]
+    fn json_is_a_valid_array_even_when_empty() {
+        assert_eq!(render(Format::Json, &[]), "[]\n");
+        let text = render(
+            Format::Json,
+            &[
+                Row { id: 1, name: None },
+                Row {
+                    id: 2,
+                    name: Some("b".into()),
+                },
+            ],
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+        assert_eq!(
+            parsed,
+            serde_json::json!([{"id": 1, "name": null}, {"id": 2, "name": "b"}])
+        );
+    }
+
+    #[test]
+    fn csv_has_a_header_and_quotes_fields() {
+        let text = render(
+            Format::Csv,
+            &[Row {
+                id: 1,
+                name: Some("a, b".into()),
+            }],
+        );
+        assert_eq!(text, "id,name\n1,\"a, b\"\n");
+    }
+
+    #[test]
+    fn table_sanitises_cells_and_is_ascii_off_terminal() {
+        let text = render(
+            Format::Table,
+            &[Row {
+                id: 1,
+                name: Some("x\u{1b}[31m".into()),
+            }],
+        );
+        assert!(text.contains("x\\u{1b}[31m"), "{text}");
+        assert!(text.is_ascii(), "{text}");
+    }
+}

@@ -1,0 +1,174 @@
+//! The schema, as an append-only list of migrations tracked with `PRAGMA user_version`.
+//!
+//! Never edit or reorder an entry that has shipped: add a new one at the end. The README's
+//! "Schema" section documents the resulting tables as the contract with the application.
+
+use std::path::Path;
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::StoreError;
+
+/// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
+const MIGRATIONS: &[&str] = &[V1];
+
+/// The schema version this binary writes.
+#[allow(clippy::cast_possible_wrap)] // a handful of migrations
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+const V1: &str = r"
+CREATE TABLE users (
+    id                       INTEGER PRIMARY KEY,
+    username                 TEXT    NOT NULL COLLATE NOCASE UNIQUE,
+    email                    TEXT             COLLATE NOCASE UNIQUE,
+    display_name             TEXT,
+    active                   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    password_hash            TEXT,
+    must_change_password     INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1)),
+    temp_password_expires_at INTEGER,
+    password_changed_at      INTEGER,
+    created_at               INTEGER NOT NULL,
+    updated_at               INTEGER NOT NULL
+);
+
+CREATE TABLE reset_tokens (
+    id             INTEGER PRIMARY KEY,
+    user_id        INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    token_sha256   TEXT    NOT NULL UNIQUE,
+    purpose        TEXT    NOT NULL DEFAULT 'password-reset',
+    created_at     INTEGER NOT NULL,
+    expires_at     INTEGER NOT NULL,
+    used_at        INTEGER,
+    revoked_at     INTEGER,
+    revoked_reason TEXT,
+    recipient      TEXT,
+    actor          TEXT
+);
+CREATE INDEX reset_tokens_by_user    ON reset_tokens(user_id);
+CREATE INDEX reset_tokens_by_expiry  ON reset_tokens(expires_at);
+
+CREATE TABLE audit_log (
+    id             INTEGER PRIMARY KEY,
+    at             INTEGER NOT NULL,
+    os_user        TEXT    NOT NULL,
+    actor          TEXT,
+    reason         TEXT,
+    action         TEXT    NOT NULL,
+    target_user_id INTEGER,
+    target         TEXT,
+    recipient      TEXT,
+    outcome        TEXT    NOT NULL,
+    detail         TEXT,
+    run_id         TEXT,
+    prev_hash      TEXT    NOT NULL,
+    hash           TEXT    NOT NULL
+);
+CREATE INDEX audit_log_by_target ON audit_log(target_user_id);
+CREATE INDEX audit_log_by_time   ON audit_log(at);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+";
+
+/// The schema version recorded in the store.
+pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
+    conn.pragma_query_value(None, "user_version", |row| row.get(0))
+}
+
+/// Apply every migration the store has not seen, in one exclusive transaction. Returns how many
+/// were applied; applying to an up-to-date store is a no-op.
+pub fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
+    if version(conn)? == LATEST {
+        return Ok(0);
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
+    let found = version(&tx)?;
+    if found > LATEST {
+        return Err(StoreError::NewerSchema {
+            path: path.to_path_buf(),
+            found,
+            supported: LATEST,
+        });
+    }
+    let pending: Vec<&str> = MIGRATIONS
+        .iter()
+        .skip(usize::try_from(found).unwrap_or(0))
+        .copied()
+        .collect();
+    for sql in &pending {
+        tx.execute_batch(sql)?;
+    }
+    tx.pragma_update(None, "user_version", LATEST)?;
+    tx.commit()?;
+    Ok(pending.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn applying_twice_is_a_no_op() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        assert_eq!(
+            apply(&mut conn, Path::new(":memory:")).expect("first"),
+            MIGRATIONS.len()
+        );
+        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("second"), 0);
+        assert_eq!(version(&conn).expect("version"), LATEST);
+    }
+
+    #[test]
+    fn newer_schema_is_refused_and_left_alone() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        conn.pragma_update(None, "user_version", LATEST + 1)
+            .expect("set version");
+        let err = apply(&mut conn, Path::new("x.db")).expect_err("newer");
+        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == LATEST + 1));
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("count");
+        assert_eq!(tables, 0, "nothing was created in a newer store");
+    }
+
+    #[test]
+    fn audit_log_rejects_update_and_delete() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        apply(&mut conn, Path::new(":memory:")).expect("migrate");
+        conn.execute(
+            "INSERT INTO audit_log (at, os_user, action, outcome, prev_hash, hash) VALUES (1, 'u', 'a', 'ok', '', '')",
+            [],
+        )
+        .expect("insert is allowed");
+        let update = conn.execute("UPDATE audit_log SET outcome = 'x'", []);
+        assert!(
+            update
+                .expect_err("update")
+                .to_string()
+                .contains("append-only")
+        );
+        let delete = conn.execute("DELETE FROM audit_log", []);
+        assert!(
+            delete
+                .expect_err("delete")
+                .to_string()
+                .contains("append-only")
+        );
+    }
+
+    #[test]
+    fn emails_are_unique_ignoring_case() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        apply(&mut conn, Path::new(":memory:")).expect("migrate");
+        let insert =
+            "INSERT INTO users (username, email, created_at, updated_at) VALUES (?1, ?2, 0, 0)";
+        conn.execute(insert, ["a", "Alice@Example.com"])
+            .expect("first");
+        assert!(conn.execute(insert, ["b", "alice@example.COM"]).is_err());
+    }
+}

@@ -1,0 +1,228 @@
+//! The SQLite store: opening it safely (0600 files, WAL, foreign keys, busy timeout) and
+//! applying migrations.
+//!
+//! Submodules hold the SQL for each table. Nothing here knows about terminals or flags; all SQL
+//! in pwreset lives under this module and is parameterised.
+
+pub mod migrations;
+pub mod tokens;
+pub mod users;
+
+use std::fs::OpenOptions;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+
+use crate::exit::{Classify, Exit};
+
+/// An open, migrated store.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A problem opening or using the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database file does not exist.
+    #[error("store {} does not exist", path.display())]
+    Missing {
+        /// The expected location.
+        path: PathBuf,
+    },
+    /// The database file or its companions could not be created or opened.
+    #[error("cannot open store {}: {source}", path.display())]
+    Open {
+        /// The database file.
+        path: PathBuf,
+        /// The underlying error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The store was written by a newer pwreset.
+    #[error("store {} has schema version {found}, newer than the {supported} this pwreset supports", path.display())]
+    NewerSchema {
+        /// The database file.
+        path: PathBuf,
+        /// The version found in the file.
+        found: i64,
+        /// The newest version this binary knows.
+        supported: i64,
+    },
+    /// Any other database error.
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl Classify for StoreError {
+    fn exit(&self) -> Exit {
+        match self {
+            StoreError::Sqlite(_) => Exit::Failure,
+            _ => Exit::Config,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            StoreError::Missing { .. } => {
+                Some("run `pwreset init`, or point --db / PWRESET_DB at the store".into())
+            }
+            StoreError::NewerSchema { .. } => Some("upgrade pwreset to use this store".into()),
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+            {
+                Some(
+                    "another pwreset holds the store; try again, or raise store.busy_timeout_ms"
+                        .into(),
+                )
+            }
+            _ => None,
+        }
+    }
+}
+
+impl Store {
+    /// Create the store if needed (files 0600) and migrate it.
+    pub fn create(path: &Path, busy_timeout_ms: u32) -> Result<Store, StoreError> {
+        precreate_private(path)?;
+        Self::open_migrated(path, busy_timeout_ms)
+    }
+
+    /// Open an existing store and migrate it; a missing file is an error.
+    pub fn open(path: &Path, busy_timeout_ms: u32) -> Result<Store, StoreError> {
+        if !path.is_file() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        precreate_private(path)?;
+        Self::open_migrated(path, busy_timeout_ms)
+    }
+
+    fn open_migrated(path: &Path, busy_timeout_ms: u32) -> Result<Store, StoreError> {
+        let open_err = |source: rusqlite::Error| StoreError::Open {
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        conn.busy_timeout(Duration::from_millis(u64::from(busy_timeout_ms)))
+            .map_err(open_err)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(open_err)?;
+        conn.pragma_update(None, "foreign_keys", true)
+            .map_err(open_err)?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(open_err)?;
+        migrations::apply(&mut conn, path)?;
+        Ok(Store {
+            conn,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The connection, for reads.
+    pub fn conn(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Begin a write transaction that takes the write lock at once, so that read-then-write
+    /// sequences (the audit chain, single-use tokens) cannot interleave with another process.
+    pub fn write(&mut self) -> Result<Transaction<'_>, StoreError> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+}
+
+/// The companion files SQLite may create beside the database.
+pub fn companion_paths(path: &Path) -> Vec<PathBuf> {
+    ["-wal", "-shm", "-journal"]
+        .iter()
+        .map(|suffix| {
+            let mut name = path.as_os_str().to_os_string();
+            name.push(suffix);
+            PathBuf::from(name)
+        })
+        .collect()
+}
+
+/// Create the database and its WAL and shared-memory files with mode 0600 before SQLite first
+/// opens them, so that no moment exists in which they are readable by others. Existing files are
+/// left as they are.
+fn precreate_private(path: &Path) -> Result<(), StoreError> {
+    let companions = companion_paths(path);
+    for file in std::iter::once(path).chain(companions.iter().take(2).map(PathBuf::as_path)) {
+        OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(file)
+            .map_err(|source| StoreError::Open {
+                path: file.to_path_buf(),
+                source: Box::new(source),
+            })?;
+    }
+    Ok(())
+}
+
+/// The permission bits of a file if group or others may read or write it.
+pub fn loose_mode(path: &Path) -> Option<u32> {
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then_some(mode)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_makes_private_files_and_open_finds_them() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("s.db");
+        let store = Store::create(&path, 1000).expect("create");
+        store
+            .conn()
+            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .expect("write");
+        for file in std::iter::once(path.clone()).chain(companion_paths(&path).into_iter().take(2))
+        {
+            let mode = std::fs::metadata(&file)
+                .expect("exists")
+                .permissions()
+                .mode()
+                & 0o777;
+            assert_eq!(mode, 0o600, "{}", file.display());
+        }
+        drop(store);
+        assert!(Store::open(&path, 1000).is_ok());
+        assert_eq!(loose_mode(&path), None);
+    }
+
+    #[test]
+    fn open_refuses_a_missing_store() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let err = Store::open(&dir.path().join("none.db"), 1000).expect_err("missing");
+        assert!(matches!(err, StoreError::Missing { .. }));
+        assert_eq!(err.exit(), Exit::Config);
+        assert!(
+            !dir.path().join("none.db").exists(),
+            "open must not create the file"
+        );
+    }
+
+    #[test]
+    fn loose_mode_reports_group_readable_files() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("f");
+        std::fs::write(&path, "x").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        assert_eq!(loose_mode(&path), Some(0o640));
+    }
+}

@@ -1,0 +1,197 @@
+//! SQL for the `users` table. Never selects `password_hash` into a [`User`].
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// A user as pwreset shows it: every column except the password hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name (case-insensitive).
+    pub username: String,
+    /// Email address, unique ignoring case, if the user has one.
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Whether the user may log in and receive mail.
+    pub active: bool,
+    /// Whether a password hash is stored.
+    pub has_password: bool,
+    /// Whether the application must make the user change password at next login.
+    pub must_change_password: bool,
+    /// When a temporary password stops working (Unix seconds).
+    pub temp_password_expires_at: Option<i64>,
+    /// Last password change (Unix seconds).
+    pub password_changed_at: Option<i64>,
+    /// Creation time (Unix seconds).
+    pub created_at: i64,
+    /// Last update time (Unix seconds).
+    pub updated_at: i64,
+}
+
+const COLUMNS: &str = "id, username, email, display_name, active, password_hash IS NOT NULL, \
+     must_change_password, temp_password_expires_at, password_changed_at, created_at, updated_at";
+
+fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    Ok(User {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        email: row.get(2)?,
+        display_name: row.get(3)?,
+        active: row.get(4)?,
+        has_password: row.get(5)?,
+        must_change_password: row.get(6)?,
+        temp_password_expires_at: row.get(7)?,
+        password_changed_at: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+/// A user to insert.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    /// Login name.
+    pub username: String,
+    /// Email, if any.
+    pub email: Option<String>,
+    /// Display name, if any.
+    pub display_name: Option<String>,
+    /// Whether the user starts active.
+    pub active: bool,
+}
+
+/// Which users a listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Status {
+    /// Active users only.
+    Active,
+    /// Inactive users only.
+    Inactive,
+    /// Everyone (the default).
+    #[default]
+    All,
+}
+
+/// Filter for [`for_each`].
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Active, inactive or all.
+    pub status: Status,
+    /// Substring of username, email or display name (case-insensitive).
+    pub search: Option<String>,
+    /// At most this many rows.
+    pub limit: Option<u64>,
+}
+
+/// The user with this id.
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
+        [id],
+        from_row,
+    )
+    .optional()
+}
+
+/// Users whose email or username equals `key`, ignoring case (at most two).
+pub fn matching(conn: &Connection, key: &str) -> rusqlite::Result<Vec<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1 OR username = ?1 ORDER BY id");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    stmt.query_map([key], from_row)?.collect()
+}
+
+/// The user with this email, ignoring case.
+pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
+    conn.query_row(
+        &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
+        [email],
+        from_row,
+    )
+    .optional()
+}
+
+/// The user with this username, ignoring case.
+pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = ?1");
+    conn.query_row(&sql, [username], from_row).optional()
+}
+
+/// Insert a user; returns its id.
+pub fn insert(conn: &Connection, user: &NewUser, now: i64) -> rusqlite::Result<i64> {
+    let mut stmt = conn.prepare_cached(
+        "INSERT INTO users (username, email, display_name, active, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
+    )?;
+    stmt.execute(params![
+        user.username,
+        user.email,
+        user.display_name,
+        user.active,
+        now
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Set the active flag; returns whether the row changed.
+pub fn set_active(conn: &Connection, id: i64, active: bool, now: i64) -> rusqlite::Result<bool> {
+    let changed = conn.execute(
+        "UPDATE users SET active = ?2, updated_at = ?3 WHERE id = ?1 AND active <> ?2",
+        params![id, active, now],
+    )?;
+    Ok(changed == 1)
+}
+
+/// Call `f` for each matching user in id order, streaming rows from SQLite.
+pub fn for_each<E>(
+    conn: &Connection,
+    filter: &Filter,
+    mut f: impl FnMut(User) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<rusqlite::Error>,
+{
+    let status = match filter.status {
+        Status::Active => "active = 1",
+        Status::Inactive => "active = 0",
+        Status::All => "1",
+    };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE {status} AND (?1 IS NULL OR \
+         username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\') \
+         ORDER BY id LIMIT ?2"
+    );
+    let pattern = filter.search.as_deref().map(like_pattern);
+    let limit = filter
+        .limit
+        .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![pattern, limit])?;
+    while let Some(row) = rows.next()? {
+        f(from_row(row)?)?;
+    }
+    Ok(())
+}
+
+/// A LIKE pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
+fn like_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_pattern_escapes_wildcards() {
+        assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+}

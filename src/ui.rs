@@ -1,0 +1,171 @@
+//! The terminal: status lines, warnings and prompts on stderr, and neutralising control
+//! characters in user data before it reaches a terminal.
+//!
+//! Only commands use this module; domain modules never print.
+
+use std::borrow::Cow;
+use std::io::{IsTerminal, Write};
+
+use crate::exit::{Exit, Failure};
+use crate::settings::{ColorChoice, Settings};
+
+/// How this invocation talks to the operator.
+#[derive(Debug, Clone)]
+pub struct Ui {
+    color: bool,
+    quiet: bool,
+    verbose: u8,
+    interactive: bool,
+    stdout_tty: bool,
+}
+
+impl Ui {
+    /// Decide color and interactivity from the settings and the attached terminals.
+    pub fn new(settings: &Settings) -> Ui {
+        let stderr_tty = std::io::stderr().is_terminal();
+        let color = match settings.color {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stderr_tty,
+        };
+        Ui {
+            color,
+            quiet: settings.quiet,
+            verbose: settings.verbose,
+            interactive: stderr_tty && std::io::stdin().is_terminal(),
+            stdout_tty: std::io::stdout().is_terminal(),
+        }
+    }
+
+    /// A plain interface for reporting errors before settings exist.
+    pub fn plain() -> Ui {
+        Ui {
+            color: false,
+            quiet: false,
+            verbose: 0,
+            interactive: false,
+            stdout_tty: false,
+        }
+    }
+
+    /// Whether stdout is a terminal (tables get box drawing only then).
+    pub fn stdout_is_terminal(&self) -> bool {
+        self.stdout_tty
+    }
+
+    /// Whether a prompt can be shown (stdin and stderr are terminals).
+    pub fn is_interactive(&self) -> bool {
+        self.interactive
+    }
+
+    /// A status line on stderr, unless `--quiet`.
+    pub fn status(&self, message: &str) {
+        if !self.quiet {
+            eprintln_safe(message);
+        }
+    }
+
+    /// A detail line on stderr, only with `--verbose`.
+    pub fn detail(&self, message: &str) {
+        if self.verbose > 0 && !self.quiet {
+            eprintln_safe(message);
+        }
+    }
+
+    /// A warning on stderr (shown even with `--quiet`).
+    pub fn warn(&self, message: &str) {
+        eprintln_safe(&format!("{} {message}", self.paint("warning:", "33")));
+    }
+
+    /// The final error report: `error: ...` and an optional `hint: ...`.
+    pub fn error(&self, message: &str, hint: Option<&str>) {
+        eprintln_safe(&format!(
+            "{} {}",
+            self.paint("error:", "31"),
+            one_line(message)
+        ));
+        if let Some(hint) = hint {
+            eprintln_safe(&format!("{} {}", self.paint("hint:", "36"), one_line(hint)));
+        }
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color {
+            format!("\u{1b}[1;{code}m{text}\u{1b}[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    /// Ask a yes/no question on the terminal. `--yes` answers yes; without a terminal the
+    /// question cannot be asked, which is a usage error; "no" aborts with exit 5.
+    pub fn confirm(&self, question: &str, yes: bool) -> anyhow::Result<()> {
+        if yes {
+            return Ok(());
+        }
+        if !self.interactive {
+            return Err(Failure::usage(
+                "this needs confirmation, but there is no terminal to ask on",
+            )
+            .hint("pass --yes to confirm non-interactively")
+            .into());
+        }
+        let answer = dialoguer::Confirm::new()
+            .with_prompt(sanitize(question))
+            .default(false)
+            .interact_on(&dialoguer::console::Term::stderr())?;
+        if answer {
+            Ok(())
+        } else {
+            Err(Failure::new(Exit::Aborted, "aborted, nothing changed").into())
+        }
+    }
+}
+
+fn eprintln_safe(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
+}
+
+fn one_line(text: &str) -> String {
+    sanitize(&text.replace(['\r', '\n'], " ")).into_owned()
+}
+
+/// Replace control characters (C0, DEL, C1, and bidirectional overrides) with visible escapes,
+/// so that user data cannot move the cursor, change colors or reorder text on a terminal.
+pub fn sanitize(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_dangerous) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_dangerous(c) {
+            out.push_str(&c.escape_unicode().to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_dangerous(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_neutralises_escapes_and_keeps_text() {
+        assert_eq!(sanitize("Zoë Smith"), "Zoë Smith");
+        assert_eq!(sanitize("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
+        assert_eq!(sanitize("x\ry"), "x\\u{d}y");
+        assert_eq!(sanitize("\u{9b}31m"), "\\u{9b}31m");
+        assert_eq!(sanitize("evil\u{202e}txt"), "evil\\u{202e}txt");
+    }
+
+    #[test]
+    fn one_line_joins_lines() {
+        assert_eq!(one_line("a\nb"), "a b");
+    }
+}

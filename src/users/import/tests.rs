@@ -1,0 +1,143 @@
+use super::*;
+
+fn setup() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::create(&dir.path().join("t.db"), 1000).expect("store");
+    (dir, store)
+}
+
+fn actor() -> Actor {
+    Actor {
+        os_user: "root".into(),
+        actor: None,
+        reason: None,
+    }
+}
+
+fn run(store: &mut Store, csv: &[u8]) -> Result<Report, ImportError> {
+    import(
+        store,
+        csv,
+        &actor(),
+        Timestamp::from_second(1_800_000_000).expect("time"),
+    )
+}
+
+fn count(store: &Store) -> i64 {
+    store
+        .conn()
+        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .expect("count")
+}
+
+#[test]
+fn good_rows_import_and_bad_rows_are_reported_by_line() {
+    let (_dir, mut store) = setup();
+    let mut csv = b"email,username,name,active\n\
+        alice@example.com,alice,Alice,true\n\
+        bob@example.com,,Bob,no\n\
+        not-an-email,x,,\n\
+        ALICE@example.com,alice2,,\n\
+        \"carol@example.com\",carol,\"Carol\nSmith\",\n\
+        dave@example.com,dave,,maybe\n"
+        .to_vec();
+    csv.extend_from_slice(b"erin@example.com,erin,\xff\xfe,\n");
+    let report = run(&mut store, &csv).expect("import");
+    assert_eq!(report.imported, 2);
+    let lines: Vec<(u64, &str)> = report
+        .rejected
+        .iter()
+        .map(|r| (r.line, r.reason.as_str()))
+        .collect();
+    assert_eq!(lines.len(), 5, "{lines:?}");
+    assert_eq!(lines[0].0, 4);
+    assert!(lines[0].1.contains("malformed email"));
+    assert_eq!(lines[1], (5, "duplicate email, first seen on line 2"));
+    assert_eq!(lines[2], (6, "contains CR/LF or control characters"));
+    assert_eq!(lines[3].0, 8);
+    assert!(lines[3].1.contains("active must be"));
+    assert_eq!(lines[4], (9, "invalid UTF-8"));
+    let bob = crate::users::resolve(store.conn(), "bob@example.com").expect("bob");
+    assert_eq!((bob.username.as_str(), bob.active), ("bob", false));
+}
+
+#[test]
+fn reimporting_creates_no_duplicates() {
+    let (_dir, mut store) = setup();
+    let csv = b"email\nalice@example.com\nbob@example.com\n";
+    assert_eq!(run(&mut store, csv).expect("first").imported, 2);
+    let second = run(&mut store, csv).expect("second");
+    assert_eq!(
+        (second.imported, second.present, second.rejected.len()),
+        (0, 2, 0)
+    );
+    assert_eq!(count(&store), 2);
+}
+
+#[test]
+fn header_must_have_email_and_known_columns() {
+    let (_dir, mut store) = setup();
+    assert!(matches!(
+        run(&mut store, b"username\nalice\n"),
+        Err(ImportError::Header(_))
+    ));
+    assert!(matches!(
+        run(&mut store, b"email,role\na@example.com,x\n"),
+        Err(ImportError::Header(_))
+    ));
+    assert!(matches!(run(&mut store, b""), Err(ImportError::Header(_))));
+    assert_eq!(count(&store), 0);
+}
+
+#[test]
+fn derived_username_clash_is_a_bad_row() {
+    let (_dir, mut store) = setup();
+    run(&mut store, b"email\nalice@example.com\n").expect("first");
+    let report = run(&mut store, b"email\nalice@other.example\n").expect("second");
+    assert_eq!(report.rejected.len(), 1);
+    assert!(
+        report.rejected[0]
+            .reason
+            .contains("username \"alice\" is taken"),
+        "{:?}",
+        report.rejected
+    );
+}
+
+#[test]
+fn large_imports_span_several_batches() {
+    let (_dir, mut store) = setup();
+    let rows: Vec<String> = (0..(BATCH * 2 + 7))
+        .map(|i| format!("user{i}@example.com"))
+        .collect();
+    let csv = format!("email\n{}\n", rows.join("\n"));
+    let report = run(&mut store, csv.as_bytes()).expect("import");
+    assert_eq!(report.imported, (BATCH * 2 + 7) as u64);
+    assert_eq!(count(&store), i64::try_from(BATCH * 2 + 7).expect("small"));
+    assert_eq!(
+        crate::audit::verify(store.conn()).expect("chain"),
+        (BATCH * 2 + 8) as u64
+    );
+}
+
+#[test]
+fn extra_fields_and_blank_lines() {
+    let (_dir, mut store) = setup();
+    let report = run(
+        &mut store,
+        b"email,name\n\na@example.com,A,extra\nb@example.com,B\n",
+    )
+    .expect("import");
+    assert_eq!(report.imported, 1);
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(report.rejected[0].line, 3);
+}
+
+#[test]
+fn line_numbers_count_blank_lines_and_multiline_fields() {
+    let (_dir, mut store) = setup();
+    let csv = b"email,name\n\n\nbad1\nok1@example.com,\"two\nlines\"\r\n\r\nbad2\n";
+    let report = run(&mut store, csv).expect("import");
+    let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![4, 5, 8]);
+}

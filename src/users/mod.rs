@@ -1,0 +1,260 @@
+//! Users: how an operator names one (email, username or `#ID`), what a valid email, username
+//! and display name are, and the state changes on users (add, activate, deactivate), each
+//! written together with its audit row.
+
+pub mod import;
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::exit::{Classify, Exit};
+use crate::store::users::{self as sql, NewUser, User};
+use crate::store::{Store, StoreError, tokens};
+
+/// Why a user could not be found, created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    /// No user has this email, username or id.
+    #[error("no user matches {0:?}")]
+    Unknown(String),
+    /// The text names one user by email and another by username.
+    #[error("{key:?} is ambiguous: it matches {candidates}")]
+    Ambiguous {
+        /// What the operator typed.
+        key: String,
+        /// The matching users, for display.
+        candidates: String,
+    },
+    /// A value failed validation.
+    #[error("{0}")]
+    Invalid(String),
+    /// Another user already has this email.
+    #[error("email {email} is already used by {username} (#{id})")]
+    EmailTaken {
+        /// The email.
+        email: String,
+        /// The user who has it.
+        username: String,
+        /// That user's id.
+        id: i64,
+    },
+    /// Another user already has this username.
+    #[error("username {0:?} is already taken")]
+    UsernameTaken(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing the audit row failed.
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+}
+
+impl From<rusqlite::Error> for UserError {
+    fn from(err: rusqlite::Error) -> Self {
+        UserError::Store(StoreError::Sqlite(err))
+    }
+}
+
+impl Classify for UserError {
+    fn exit(&self) -> Exit {
+        match self {
+            UserError::Unknown(_) => Exit::Refused,
+            UserError::Ambiguous { .. } | UserError::Invalid(_) => Exit::Usage,
+            UserError::EmailTaken { .. } | UserError::UsernameTaken(_) => Exit::Failure,
+            UserError::Store(err) => err.exit(),
+            UserError::Audit(err) => err.exit(),
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            UserError::Unknown(_) => {
+                Some("find the user with `pwreset users list --search TEXT`".into())
+            }
+            UserError::Ambiguous { .. } => Some("name the user by id, e.g. `#12`".into()),
+            UserError::UsernameTaken(_) => Some("choose another with --username".into()),
+            UserError::EmailTaken { id, .. } => Some(format!("see `pwreset users show '#{id}'`")),
+            UserError::Invalid(_) | UserError::Audit(_) => None,
+            UserError::Store(err) => err.hint(),
+        }
+    }
+}
+
+/// Find the one user that `key` names: `#ID`, an email (ignoring case) or a username.
+pub fn resolve(conn: &Connection, key: &str) -> Result<User, UserError> {
+    if let Some(id) = key
+        .strip_prefix('#')
+        .and_then(|digits| digits.parse::<i64>().ok())
+    {
+        return sql::by_id(conn, id)?.ok_or_else(|| UserError::Unknown(key.to_string()));
+    }
+    let mut found = sql::matching(conn, key)?;
+    match found.len() {
+        0 => Err(UserError::Unknown(key.to_string())),
+        1 => Ok(found.remove(0)),
+        _ => Err(UserError::Ambiguous {
+            key: key.to_string(),
+            candidates: found
+                .iter()
+                .map(|u| format!("#{} ({})", u.id, u.username))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        }),
+    }
+}
+
+/// Check an email address; returns why it is not valid.
+pub fn check_email(email: &str) -> Result<(), String> {
+    if email.chars().any(char::is_control) {
+        return Err("email contains control characters".into());
+    }
+    if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
+        return Err(format!("malformed email {email:?}"));
+    }
+    Ok(())
+}
+
+/// Whether the user has an email that mail can be sent to.
+pub fn has_valid_email(user: &User) -> bool {
+    user.email
+        .as_deref()
+        .is_some_and(|email| check_email(email).is_ok())
+}
+
+/// Check a username; returns why it is not valid.
+pub fn check_username(username: &str) -> Result<(), String> {
+    if username.is_empty() || username.chars().count() > 64 {
+        return Err("username must be 1 to 64 characters".into());
+    }
+    if username
+        .chars()
+        .any(|c| c.is_control() || c.is_whitespace())
+    {
+        return Err("username contains whitespace or control characters".into());
+    }
+    if username.contains('@') || username.starts_with('#') {
+        return Err(format!(
+            "username {username:?} must not contain '@' or start with '#'"
+        ));
+    }
+    Ok(())
+}
+
+/// Check a display name; returns why it is not valid.
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.chars().any(char::is_control) {
+        return Err("name contains control characters".into());
+    }
+    if name.chars().count() > 200 {
+        return Err("name is longer than 200 characters".into());
+    }
+    Ok(())
+}
+
+/// The username derived from an email: its local part without a `+tag`, lowercased, with only
+/// letters, digits, `.`, `_` and `-` kept.
+pub fn username_from_email(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or_default();
+    let local = local.split('+').next().unwrap_or_default().to_lowercase();
+    let kept: String = local
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        .collect();
+    if kept.is_empty() {
+        "user".to_string()
+    } else {
+        kept
+    }
+}
+
+/// Validate a new user against the rules and the store, without writing anything.
+pub fn check_new(conn: &Connection, user: &NewUser) -> Result<(), UserError> {
+    if let Some(email) = &user.email {
+        check_email(email).map_err(UserError::Invalid)?;
+        if let Some(other) = sql::by_email(conn, email)? {
+            return Err(UserError::EmailTaken {
+                email: email.clone(),
+                username: other.username,
+                id: other.id,
+            });
+        }
+    }
+    check_username(&user.username).map_err(UserError::Invalid)?;
+    if let Some(name) = &user.display_name {
+        check_name(name).map_err(UserError::Invalid)?;
+    }
+    if sql::by_username(conn, &user.username)?.is_some() {
+        return Err(UserError::UsernameTaken(user.username.clone()));
+    }
+    Ok(())
+}
+
+/// Add a user and its audit row in one transaction.
+pub fn add(
+    store: &mut Store,
+    user: &NewUser,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<User, UserError> {
+    let tx = store.write()?;
+    check_new(&tx, user)?;
+    let id = sql::insert(&tx, user, now.as_second())?;
+    let created = sql::by_id(&tx, id)?.ok_or_else(|| UserError::Unknown(format!("#{id}")))?;
+    audit::append(
+        &tx,
+        actor,
+        now,
+        &Event::new("user.add", Outcome::Ok).target(&created),
+    )?;
+    tx.commit()?;
+    Ok(created)
+}
+
+/// The result of activating or deactivating a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Activation {
+    /// Whether the flag changed (false: it already had that value).
+    pub changed: bool,
+    /// Outstanding reset links revoked by a deactivation.
+    pub links_revoked: usize,
+}
+
+/// Set a user's active flag. Deactivating revokes the user's outstanding reset links.
+pub fn set_active(
+    store: &mut Store,
+    user: &User,
+    active: bool,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Activation, UserError> {
+    let tx = store.write()?;
+    let changed = sql::set_active(&tx, user.id, active, now.as_second())?;
+    let mut links_revoked = 0;
+    if changed {
+        if !active {
+            links_revoked =
+                tokens::revoke_outstanding(&tx, user.id, now.as_second(), "user deactivated")?;
+        }
+        let action = if active {
+            "user.activate"
+        } else {
+            "user.deactivate"
+        };
+        let detail =
+            (links_revoked > 0).then(|| format!("revoked {links_revoked} outstanding links"));
+        audit::append(
+            &tx,
+            actor,
+            now,
+            &Event::new(action, Outcome::Ok).target(user).detail(detail),
+        )?;
+    }
+    tx.commit()?;
+    Ok(Activation {
+        changed,
+        links_revoked,
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,9 @@
+//! End-to-end tests of the `pwreset` binary: each test runs it as a process in its own temp dir
+//! with a cleared environment, against a real SQLite store.
+
+mod audit;
+mod global;
+mod import;
+mod init;
+mod support;
+mod users;

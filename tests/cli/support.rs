@@ -1,0 +1,145 @@
+//! The test environment: a temp dir with a config and store, and a way to run pwreset in it.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use assert_cmd::Command;
+
+/// The fixed clock of every test run.
+pub const NOW: &str = "2026-11-22T10:00:00Z";
+
+/// A temp dir holding `pwreset.toml`, `pwreset.db` and `outbox/`.
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+}
+
+impl TestEnv {
+    /// An empty temp dir, nothing initialised.
+    pub fn empty() -> Self {
+        TestEnv {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    /// A temp dir after `pwreset init --sample-users` (alice, bob, carol inactive, dave no email).
+    pub fn with_samples() -> Self {
+        let env = Self::empty();
+        env.ok(&["init", "--sample-users"]);
+        env
+    }
+
+    /// A temp dir after `pwreset init` (no users).
+    pub fn initialised() -> Self {
+        let env = Self::empty();
+        env.ok(&["init"]);
+        env
+    }
+
+    /// The temp dir.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the temp dir.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// pwreset with a cleared environment, the temp dir as working directory and a fixed clock.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = Command::cargo_bin("pwreset").expect("binary");
+        cmd.env_clear()
+            .current_dir(self.dir())
+            .env("PWRESET_TEST_NOW", NOW);
+        cmd
+    }
+
+    /// Run with these arguments.
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().expect("run pwreset")
+    }
+
+    /// Run and require exit 0; returns stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(code(&out), 0, "pwreset {args:?} failed:\n{}", stderr(&out));
+        stdout(&out)
+    }
+
+    /// Open the store directly.
+    pub fn db(&self) -> rusqlite::Connection {
+        rusqlite::Connection::open(self.path("pwreset.db")).expect("open store")
+    }
+
+    /// A single integer from SQL.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.db()
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count query")
+    }
+
+    /// Write a file into the temp dir.
+    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write file");
+        path
+    }
+
+    /// The rexpect command for running pwreset on a pseudo-terminal.
+    pub fn pty_command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pwreset"));
+        cmd.env_clear()
+            .env("TERM", "dumb")
+            .env("PWRESET_TEST_NOW", NOW)
+            .current_dir(self.dir())
+            .args(args);
+        cmd
+    }
+}
+
+/// The exit code.
+pub fn code(out: &Output) -> i32 {
+    out.status.code().expect("exited normally")
+}
+
+/// stdout as text.
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// stderr as text.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Assert the exit code and that stderr contains `needle`.
+pub fn assert_fails(out: &Output, exit: i32, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(code(out), exit, "expected exit {exit}; stderr:\n{err}");
+    assert!(err.contains(needle), "stderr lacks {needle:?}:\n{err}");
+}
+
+/// The file mode bits.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Run pwreset on a pseudo-terminal, wait for `prompt`, type `answer`, and return the exit code
+/// and everything the terminal showed.
+pub fn on_terminal(env: &TestEnv, args: &[&str], prompt: &str, answer: &str) -> (i32, String) {
+    let mut session = rexpect::session::spawn_command(env.pty_command(args), Some(10_000))
+        .expect("spawn on a pty");
+    let mut seen = session.exp_string(prompt).expect("the prompt appears");
+    seen.push_str(prompt);
+    session.send_line(answer).expect("answer");
+    seen.push_str(&session.exp_eof().expect("pwreset ends"));
+    match session.process().wait().expect("wait") {
+        rexpect::process::WaitStatus::Exited(_, code) => (code, seen),
+        other => panic!("pwreset did not exit normally: {other:?}"),
+    }
+}
