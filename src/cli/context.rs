@@ -26,6 +26,8 @@ impl Context {
     /// Load the config file.
     pub fn config(&self) -> anyhow::Result<LoadedConfig> {
         let loaded = self.settings.load_config()?;
+        self.ui
+            .detail(&format!("config: {}", loaded.path.display()));
         self.warn_if_loose(&loaded.path, "config file");
         Ok(loaded)
     }
@@ -35,6 +37,7 @@ impl Context {
         let config = self.config()?;
         let path = self.settings.db_path(&config);
         let store = Store::open(&path, config.config.store.busy_timeout_ms)?;
+        self.ui.detail(&format!("store: {}", path.display()));
         self.warn_if_loose(&path, "store");
         Ok((config, store))
     }

@@ -246,3 +246,20 @@ fn color_only_when_asked_and_no_color_wins_over_auto() {
         .expect("run");
     assert!(!stderr(&out).contains('\u{1b}'));
 }
+
+#[test]
+fn verbose_names_the_config_and_store_in_use() {
+    let env = TestEnv::with_samples();
+    let out = env.run(&["-v", "users", "list"]);
+    assert!(
+        stderr(&out).contains("config: pwreset.toml"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        stderr(&out).contains("store: pwreset.db"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!stderr(&env.run(&["users", "list"])).contains("config:"));
+}
