@@ -327,6 +327,21 @@ pub fn verify(conn: &Connection) -> Result<u64, AuditError> {
     Ok(count)
 }
 
+/// How many rows with this action and outcome concern a user since a time (for throttling).
+pub fn count_since(
+    conn: &Connection,
+    action: &str,
+    outcome: Outcome,
+    user_id: i64,
+    since: i64,
+) -> Result<u64, AuditError> {
+    let n: i64 = conn.prepare_cached(
+        "SELECT count(*) FROM audit_log WHERE target_user_id = ?1 AND action = ?2 AND outcome = ?3 AND at >= ?4",
+    )?
+    .query_row(params![user_id, action, outcome.as_str(), since], |r| r.get(0))?;
+    Ok(u64::try_from(n).unwrap_or(0))
+}
+
 /// Which rows `for_each` returns.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -17,6 +17,121 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[mail]`: how mail leaves pwreset.
     pub mail: MailConfig,
+    /// `[links]`: reset links.
+    pub links: LinksConfig,
+    /// `[password]`: how passwords are hashed.
+    pub password: PasswordConfig,
+    /// `[templates]`: email templates and the values they share.
+    pub templates: TemplatesConfig,
+}
+
+/// A duration written as text in the config, e.g. `"1h"`, `"30m"`, `"60s"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Duration(pub std::time::Duration);
+
+impl TryFrom<String> for Duration {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        humantime::parse_duration(&text)
+            .map(Duration)
+            .map_err(|e| format!("{text:?} is not a duration like \"30m\" or \"1h\": {e}"))
+    }
+}
+
+impl Duration {
+    /// Whole seconds.
+    pub fn secs(self) -> u64 {
+        self.0.as_secs()
+    }
+    fn of(secs: u64) -> Self {
+        Duration(std::time::Duration::from_secs(secs))
+    }
+}
+
+/// The shortest and longest lifetime of a reset link (TOK-5).
+pub const LINK_TTL_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
+
+/// `[links]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LinksConfig {
+    /// The application's reset page; the link is this plus `?token=...`. Required to send links.
+    pub base_url: Option<String>,
+    /// How long a link works. Default 1h, allowed 5m to 24h.
+    pub ttl: Duration,
+    /// What happens to a user's earlier links when a new one is sent.
+    pub supersede: Supersede,
+    /// Minimum time between two links to the same user, unless forced. Default 60s.
+    pub cooldown: Duration,
+    /// Failed redemptions allowed per user per hour before redeeming is refused. Default 100.
+    pub max_failed_redeems_per_hour: u32,
+}
+
+impl Default for LinksConfig {
+    fn default() -> Self {
+        LinksConfig {
+            base_url: None,
+            ttl: Duration::of(3600),
+            supersede: Supersede::Revoke,
+            cooldown: Duration::of(60),
+            max_failed_redeems_per_hour: 100,
+        }
+    }
+}
+
+/// What a new link does to older ones.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Supersede {
+    /// Revoke the user's older outstanding links once the new mail is accepted.
+    Revoke,
+    /// Leave them working until they expire.
+    Keep,
+}
+
+/// `[password]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PasswordConfig {
+    /// argon2id memory cost in KiB. Default 19456 (OWASP minimum).
+    pub argon2_memory_kib: u32,
+    /// argon2id iterations. Default 2.
+    pub argon2_iterations: u32,
+    /// argon2id parallelism. Default 1.
+    pub argon2_parallelism: u32,
+}
+
+impl Default for PasswordConfig {
+    fn default() -> Self {
+        PasswordConfig {
+            argon2_memory_kib: 19_456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+        }
+    }
+}
+
+/// `[templates]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplatesConfig {
+    /// Folder whose files override the built-in templates, relative to the config file.
+    pub dir: Option<PathBuf>,
+    /// The application's name, as the emails call it.
+    pub app_name: String,
+    /// Who users should contact if they did not expect a mail, e.g. an address or phone number.
+    pub support_contact: Option<String>,
+}
+
+impl Default for TemplatesConfig {
+    fn default() -> Self {
+        TemplatesConfig {
+            dir: None,
+            app_name: "our service".to_string(),
+            support_contact: None,
+        }
+    }
 }
 
 /// `[store]`
@@ -42,12 +157,20 @@ impl Default for StoreConfig {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
-    /// Which transport sends mail: `file` (the default) writes `.eml` files.
+    /// Which transport sends mail: `file` (the default), `smtp` or `sendmail`.
     pub transport: Transport,
     /// The From header, e.g. `Example <no-reply@example.com>`.
     pub from: String,
+    /// Who receives mail: the user (default) or `admin_email` (rehearsals, the partner-panel way).
+    pub deliver_to: DeliverTo,
+    /// The address used when `deliver_to = "admin"`.
+    pub admin_email: Option<String>,
     /// `[mail.file]`: settings of the `file` transport.
     pub file: FileTransportConfig,
+    /// `[mail.smtp]`: settings of the `smtp` transport.
+    pub smtp: SmtpConfig,
+    /// `[mail.sendmail]`: settings of the `sendmail` transport.
+    pub sendmail: SendmailConfig,
 }
 
 impl Default for MailConfig {
@@ -55,7 +178,11 @@ impl Default for MailConfig {
         MailConfig {
             transport: Transport::File,
             from: "pwreset <no-reply@localhost>".to_string(),
+            deliver_to: DeliverTo::User,
+            admin_email: None,
             file: FileTransportConfig::default(),
+            smtp: SmtpConfig::default(),
+            sendmail: SendmailConfig::default(),
         }
     }
 }
@@ -66,6 +193,96 @@ impl Default for MailConfig {
 pub enum Transport {
     /// Each message becomes an `.eml` file in `mail.file.dir`.
     File,
+    /// Submit to an SMTP server.
+    Smtp,
+    /// Pipe to the local `sendmail -t -i`.
+    Sendmail,
+}
+
+/// Where mail goes.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliverTo {
+    /// To the user's own address.
+    User,
+    /// To `mail.admin_email`.
+    Admin,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (port 465).
+    Implicit,
+    /// Plain connection upgraded with STARTTLS, which is required (port 587).
+    Starttls,
+    /// No TLS: only to a loopback host and only without credentials.
+    None,
+}
+
+/// `[mail.smtp]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SmtpConfig {
+    /// Server host name (certificates are checked against it).
+    pub host: String,
+    /// Port. Default: 465 for implicit TLS, 587 for STARTTLS, 25 without TLS.
+    pub port: Option<u16>,
+    /// `implicit`, `starttls` (default) or `none`.
+    pub tls: TlsMode,
+    /// User name for AUTH; no AUTH without it.
+    pub username: Option<String>,
+    /// Environment variable holding the password. Default `PWRESET_SMTP_PASSWORD`.
+    pub password_env: String,
+    /// File holding the password (must be mode 0600); used when the variable is unset.
+    pub password_file: Option<PathBuf>,
+    /// Extra CA certificate (PEM) to trust, e.g. for an internal relay.
+    pub ca_file: Option<PathBuf>,
+    /// Connect and command timeout. Default 30s.
+    pub timeout: Duration,
+}
+
+impl Default for SmtpConfig {
+    fn default() -> Self {
+        SmtpConfig {
+            host: "localhost".to_string(),
+            port: None,
+            tls: TlsMode::Starttls,
+            username: None,
+            password_env: "PWRESET_SMTP_PASSWORD".to_string(),
+            password_file: None,
+            ca_file: None,
+            timeout: Duration::of(30),
+        }
+    }
+}
+
+impl SmtpConfig {
+    /// The port in use, defaulting by TLS mode.
+    pub fn port(&self) -> u16 {
+        self.port.unwrap_or(match self.tls {
+            TlsMode::Implicit => 465,
+            TlsMode::Starttls => 587,
+            TlsMode::None => 25,
+        })
+    }
+}
+
+/// `[mail.sendmail]`
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SendmailConfig {
+    /// The sendmail program; it is run as `PATH -t -i`.
+    pub path: PathBuf,
+}
+
+impl Default for SendmailConfig {
+    fn default() -> Self {
+        SendmailConfig {
+            path: PathBuf::from("/usr/sbin/sendmail"),
+        }
+    }
 }
 
 /// `[mail.file]`
@@ -201,27 +418,145 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 }
 
 fn validate(path: &Path, config: &Config) -> Result<(), ConfigError> {
-    let bad = |key: &str, message: String| ConfigError::BadValue {
+    let bad = |(key, message): Problem| ConfigError::BadValue {
         path: path.to_path_buf(),
         key: key.to_string(),
         message,
     };
-    if config
-        .mail
-        .from
-        .parse::<lettre::message::Mailbox>()
-        .is_err()
+    if config.store.path.as_os_str().is_empty() {
+        return Err(bad(("store.path", "must not be empty".into())));
+    }
+    check_mail(&config.mail).map_err(bad)?;
+    check_links(&config.links).map_err(bad)?;
+    check_password(&config.password).map_err(bad)?;
+    Ok(())
+}
+
+type Problem = (&'static str, String);
+
+fn check_mail(mail: &MailConfig) -> Result<(), Problem> {
+    let from = mail.from.parse::<lettre::message::Mailbox>();
+    if from.is_err() || mail.from.chars().any(char::is_control) {
+        let msg = format!(
+            "{:?} is not a mailbox like `Example <no-reply@example.com>`",
+            mail.from
+        );
+        return Err(("mail.from", msg));
+    }
+    match (&mail.deliver_to, &mail.admin_email) {
+        (DeliverTo::Admin, None) => {
+            return Err((
+                "mail.admin_email",
+                "is required when deliver_to = \"admin\"".into(),
+            ));
+        }
+        (_, Some(admin)) => {
+            crate::users::check_email(admin).map_err(|e| ("mail.admin_email", e))?;
+        }
+        (DeliverTo::User, None) => {}
+    }
+    if mail.transport == Transport::Smtp {
+        check_smtp(&mail.smtp)?;
+    }
+    Ok(())
+}
+
+/// SMTP-1: plain SMTP only to loopback and only without credentials, because lettre would
+/// send AUTH in the clear if asked.
+fn check_smtp(smtp: &SmtpConfig) -> Result<(), Problem> {
+    if smtp.host.is_empty()
+        || smtp
+            .host
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control())
     {
-        return Err(bad(
-            "mail.from",
-            format!(
-                "{:?} is not a mailbox like `Example <no-reply@example.com>`",
-                config.mail.from
-            ),
+        return Err((
+            "mail.smtp.host",
+            format!("{:?} is not a host name", smtp.host),
         ));
     }
-    if config.store.path.as_os_str().is_empty() {
-        return Err(bad("store.path", "must not be empty".into()));
+    if smtp.tls == TlsMode::None {
+        if !is_loopback(&smtp.host) {
+            let msg = format!(
+                "\"none\" (plain SMTP) is allowed only to a loopback host, not {}; use \"starttls\" or \"implicit\"",
+                smtp.host
+            );
+            return Err(("mail.smtp.tls", msg));
+        }
+        if smtp.username.is_some() {
+            let msg = "\"none\" cannot be used with a username: credentials would cross the network unencrypted";
+            return Err(("mail.smtp.tls", msg.into()));
+        }
+    }
+    if smtp.timeout.secs() == 0 || smtp.timeout.secs() > 300 {
+        return Err(("mail.smtp.timeout", "must be between 1s and 5m".into()));
+    }
+    Ok(())
+}
+
+/// Whether a host name or address is this machine's loopback.
+pub fn is_loopback(host: &str) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+fn check_links(links: &LinksConfig) -> Result<(), Problem> {
+    if let Some(base) = &links.base_url {
+        check_base_url(base).map_err(|e| ("links.base_url", e))?;
+    }
+    if !LINK_TTL_RANGE.contains(&links.ttl.secs()) {
+        let msg = format!(
+            "{} is outside 5m..24h",
+            crate::timefmt::duration(links.ttl.secs())
+        );
+        return Err(("links.ttl", msg));
+    }
+    if links.cooldown.secs() > 86_400 {
+        return Err(("links.cooldown", "must be at most 24h".into()));
+    }
+    Ok(())
+}
+
+/// MAIL-1: https, or http only for a loopback host; no user name or password; no fragment.
+pub fn check_base_url(text: &str) -> Result<url::Url, String> {
+    let url = url::Url::parse(text).map_err(|e| format!("{text:?} is not a URL: {e}"))?;
+    let host = url.host_str().unwrap_or_default();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(host) => {}
+        "http" => return Err(format!("{text:?} must use https (http only for localhost)")),
+        other => return Err(format!("{text:?} has scheme {other}; use https")),
+    }
+    if host.is_empty() {
+        return Err(format!("{text:?} has no host"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{text:?} must not contain a user name or password"));
+    }
+    if url.fragment().is_some() {
+        return Err(format!("{text:?} must not contain a #fragment"));
+    }
+    Ok(url)
+}
+
+fn check_password(password: &PasswordConfig) -> Result<(), Problem> {
+    let floor = PasswordConfig::default();
+    if password.argon2_memory_kib < floor.argon2_memory_kib {
+        let msg = format!("must be at least {}", floor.argon2_memory_kib);
+        return Err(("password.argon2_memory_kib", msg));
+    }
+    if password.argon2_iterations < floor.argon2_iterations {
+        let msg = format!("must be at least {}", floor.argon2_iterations);
+        return Err(("password.argon2_iterations", msg));
+    }
+    if !(1..=16).contains(&password.argon2_parallelism) {
+        return Err((
+            "password.argon2_parallelism",
+            "must be between 1 and 16".into(),
+        ));
     }
     Ok(())
 }
@@ -288,6 +623,74 @@ mod tests {
         let err = parse_str("[mail]\nfrom = \"not an address\"\n").expect_err("from");
         assert!(err.to_string().contains("mail.from"), "{err}");
         assert_eq!(err.exit(), Exit::Config);
+    }
+
+    #[test]
+    fn plain_smtp_only_to_loopback_and_without_credentials() {
+        let remote = "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n";
+        assert!(
+            parse_str(remote)
+                .expect_err("remote plain")
+                .to_string()
+                .contains("loopback")
+        );
+        let creds = "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"127.0.0.1\"\ntls = \"none\"\nusername = \"u\"\n";
+        assert!(
+            parse_str(creds)
+                .expect_err("creds in clear")
+                .to_string()
+                .contains("username")
+        );
+        let local =
+            "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"localhost\"\ntls = \"none\"\n";
+        assert_eq!(parse_str(local).expect("local relay").mail.smtp.port(), 25);
+        let tls = "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"smtp.example.com\"\nusername = \"u\"\n";
+        assert_eq!(parse_str(tls).expect("starttls").mail.smtp.port(), 587);
+    }
+
+    #[test]
+    fn base_url_rules() {
+        assert!(check_base_url("https://app.example.com/reset").is_ok());
+        assert!(check_base_url("http://localhost:8080/reset").is_ok());
+        assert!(check_base_url("http://127.0.0.1/reset").is_ok());
+        assert!(check_base_url("http://app.example.com/reset").is_err());
+        assert!(check_base_url("https://user:pw@app.example.com/").is_err());
+        assert!(check_base_url("https://app.example.com/#x").is_err());
+        assert!(check_base_url("ftp://app.example.com/").is_err());
+        assert!(check_base_url("javascript:alert(1)").is_err());
+        let err = parse_str("[links]\nbase_url = \"http://evil.example\"\n").expect_err("http");
+        assert!(err.to_string().contains("links.base_url"), "{err}");
+    }
+
+    #[test]
+    fn link_ttl_must_be_between_5m_and_24h() {
+        assert!(parse_str("[links]\nttl = \"4m\"\n").is_err());
+        assert!(parse_str("[links]\nttl = \"25h\"\n").is_err());
+        assert_eq!(
+            parse_str("[links]\nttl = \"2h\"\n")
+                .expect("2h")
+                .links
+                .ttl
+                .secs(),
+            7200
+        );
+        let err = parse_str("[links]\nttl = \"soon\"\n").expect_err("bad duration");
+        assert!(err.to_string().contains(":2:7:"), "{err}");
+    }
+
+    #[test]
+    fn admin_delivery_needs_an_admin_address() {
+        assert!(parse_str("[mail]\ndeliver_to = \"admin\"\n").is_err());
+        let ok = parse_str("[mail]\ndeliver_to = \"admin\"\nadmin_email = \"ops@example.com\"\n");
+        assert_eq!(ok.expect("admin").mail.deliver_to, DeliverTo::Admin);
+    }
+
+    #[test]
+    fn argon2_parameters_may_only_go_up() {
+        assert!(parse_str("[password]\nargon2_memory_kib = 1024\n").is_err());
+        assert!(
+            parse_str("[password]\nargon2_memory_kib = 65536\nargon2_iterations = 3\n").is_ok()
+        );
     }
 
     #[test]

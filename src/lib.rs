@@ -8,9 +8,12 @@ pub mod cli;
 pub mod config;
 pub mod exit;
 pub mod output;
+pub mod password;
+pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod timefmt;
+pub mod tokens;
 pub mod ui;
 pub mod users;
 

@@ -142,6 +142,40 @@ pub fn set_active(conn: &Connection, id: i64, active: bool, now: i64) -> rusqlit
     Ok(changed == 1)
 }
 
+/// What a password change writes.
+#[derive(Debug, Clone, Copy)]
+pub struct PasswordChange<'a> {
+    /// The argon2id PHC string.
+    pub hash: &'a str,
+    /// Whether the user must choose a new password at next login.
+    pub must_change: bool,
+    /// When a temporary password stops working.
+    pub temp_expires_at: Option<i64>,
+}
+
+/// Store a new password hash and stamp `password_changed_at`; returns whether the user exists.
+pub fn set_password(
+    conn: &Connection,
+    id: i64,
+    change: &PasswordChange<'_>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn.prepare_cached(
+        "UPDATE users SET password_hash = ?2, must_change_password = ?3, temp_password_expires_at = ?4,          password_changed_at = ?5, updated_at = ?5 WHERE id = ?1",
+    )?
+    .execute(params![id, change.hash, change.must_change, change.temp_expires_at, now])?;
+    Ok(changed == 1)
+}
+
+/// The stored password hash of a user (for verification only; never printed).
+pub fn password_hash(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
+    conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
+        r.get(0)
+    })
+    .optional()
+    .map(Option::flatten)
+}
+
 /// Call `f` for each matching user in id order, streaming rows from SQLite.
 pub fn for_each<E>(
     conn: &Connection,

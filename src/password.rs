@@ -1,0 +1,221 @@
+//! Passwords: argon2id hashing (PHC strings) and verification, and the policy for passwords that
+//! users choose themselves (PW-1, PW-5). Randomness (the salt) is passed in.
+
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::{Algorithm, Argon2, Params, Version};
+use rand::CryptoRng;
+
+use crate::config::PasswordConfig;
+use crate::store::users::User;
+
+/// Shortest password a user may choose, in characters.
+pub const MIN_LENGTH: usize = 12;
+/// Longest password a user may choose, in characters (never truncated).
+pub const MAX_LENGTH: usize = 128;
+
+/// Why a password could not be hashed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot hash password: {0}")]
+pub struct HashError(String);
+
+/// Hash a password with argon2id and a fresh 16-byte salt; returns the PHC string.
+pub fn hash(
+    password: &str,
+    config: &PasswordConfig,
+    rng: &mut impl CryptoRng,
+) -> Result<String, HashError> {
+    let params = Params::new(
+        config.argon2_memory_kib,
+        config.argon2_iterations,
+        config.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| HashError(e.to_string()))?;
+    let mut salt = [0_u8; 16];
+    rng.fill_bytes(&mut salt);
+    let hashed = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_with_salt(password.as_bytes(), &salt)
+        .map_err(|e| HashError(e.to_string()))?;
+    Ok(hashed.to_string())
+}
+
+/// Whether `password` matches a stored PHC string (parameters are read from the string).
+pub fn verify(password: &str, phc: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), phc)
+        .is_ok()
+}
+
+/// Why a chosen password is not accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// Fewer than [`MIN_LENGTH`] characters.
+    #[error("the new password is too short: use at least {MIN_LENGTH} characters")]
+    TooShort,
+    /// More than [`MAX_LENGTH`] characters.
+    #[error("the new password is too long: use at most {MAX_LENGTH} characters")]
+    TooLong,
+    /// A common password, a word, a pattern, or the user's own name.
+    #[error(
+        "the new password is too easy to guess (a common password, word, pattern or name); choose another"
+    )]
+    Common,
+    /// The same as the username or email.
+    #[error("the new password must not be the username or email")]
+    SameAsIdentity,
+}
+
+/// Check a password a user chose: length 12..=128 characters, not the user's own username or
+/// email, not easy to guess. No composition rules (NIST SP 800-63B).
+pub fn check_policy(password: &str, user: &User) -> Result<(), PolicyError> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Err(PolicyError::TooShort);
+    }
+    if length > MAX_LENGTH {
+        return Err(PolicyError::TooLong);
+    }
+    let same = |other: &str| {
+        password.eq_ignore_ascii_case(other) || password.to_lowercase() == other.to_lowercase()
+    };
+    if same(&user.username) || user.email.as_deref().is_some_and(same) {
+        return Err(PolicyError::SameAsIdentity);
+    }
+    let words = context_words(user);
+    let context: Vec<&str> = words.iter().map(String::as_str).collect();
+    if is_common(password, &context) {
+        return Err(PolicyError::Common);
+    }
+    Ok(())
+}
+
+/// The user's own words (parts of username, email and name), which make a password guessable.
+fn context_words(user: &User) -> Vec<String> {
+    let texts = [
+        Some(user.username.as_str()),
+        user.email.as_deref(),
+        user.display_name.as_deref(),
+    ];
+    texts
+        .into_iter()
+        .flatten()
+        .flat_map(|text| text.split(|c: char| !c.is_alphanumeric()))
+        .filter(|word| word.chars().count() >= 3)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// Whether a password is easy to guess, by zxcvbn's estimate (score 0 or 1: under about a
+/// million guesses). zxcvbn ships inside the binary with 30,000 common passwords from public
+/// leak corpora and lists of English words and names, and also spots keyboard patterns,
+/// sequences, repetitions, dates, and the user's own names (`context`).
+pub fn is_common(password: &str, context: &[&str]) -> bool {
+    u8::from(zxcvbn::zxcvbn(password, context).score()) < 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user() -> User {
+        User {
+            id: 1,
+            username: "alice.andersen".into(),
+            email: Some("alice.andersen@example.com".into()),
+            display_name: None,
+            active: true,
+            has_password: false,
+            must_change_password: false,
+            temp_password_expires_at: None,
+            password_changed_at: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn hash_is_argon2id_with_configured_params_and_verifies() {
+        let phc = hash(
+            "correct horse battery",
+            &PasswordConfig::default(),
+            &mut rand::rng(),
+        )
+        .expect("hash");
+        assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
+        assert!(verify("correct horse battery", &phc));
+        assert!(!verify("correct horse batterY", &phc));
+        let other = hash(
+            "correct horse battery",
+            &PasswordConfig::default(),
+            &mut rand::rng(),
+        )
+        .expect("hash");
+        assert_ne!(phc, other, "fresh salt each time");
+    }
+
+    #[test]
+    fn policy_length_bounds_count_characters() {
+        assert_eq!(
+            check_policy("elevenchars", &user()),
+            Err(PolicyError::TooShort)
+        );
+        assert_eq!(
+            check_policy("ëxqzåbvwéfjh", &user()),
+            Ok(()),
+            "12 characters, 15 bytes"
+        );
+        assert_eq!(
+            check_policy(&"x7".repeat(65), &user()),
+            Err(PolicyError::TooLong)
+        );
+        assert_eq!(
+            check_policy(&varied(128), &user()),
+            Ok(()),
+            "128 characters are fine"
+        );
+    }
+
+    fn varied(n: usize) -> String {
+        let alphabet: Vec<char> = "abcdefghijkmnopqrstuvwxyz23456789".chars().collect();
+        let mut state = 12_345_u64;
+        (0..n)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                alphabet[usize::try_from(state >> 59).expect("small") % alphabet.len()]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn policy_rejects_identity_and_common_passwords() {
+        assert_eq!(
+            check_policy("Alice.Andersen", &user()),
+            Err(PolicyError::SameAsIdentity)
+        );
+        assert_eq!(
+            check_policy("ALICE.ANDERSEN@example.com", &user()),
+            Err(PolicyError::SameAsIdentity)
+        );
+        for common in [
+            "123456789012",
+            "qwertyuiopasdfgh",
+            "1qaz2wsx3edc4rfv",
+            "passwordpassword",
+            "Password1234",
+        ] {
+            assert_eq!(
+                check_policy(common, &user()),
+                Err(PolicyError::Common),
+                "{common}"
+            );
+        }
+        assert_eq!(
+            context_words(&user()),
+            ["alice", "andersen", "alice", "andersen", "example", "com"]
+        );
+        assert!(!is_common("violet-harbour-tractor-41", &[]));
+        assert_eq!(check_policy("violet-harbour-tractor-41", &user()), Ok(()));
+    }
+}

@@ -1,0 +1,366 @@
+//! Reset tokens: issuing (two-phase, so a token is live only once its mail was accepted),
+//! verifying, redeeming atomically with the password change, revoking and purging.
+//!
+//! This is also the API for a Rust application that links pwreset: [`verify`] and [`redeem`]
+//! take a store, the raw token from the link, and the current time.
+
+use base64::Engine as _;
+use jiff::Timestamp;
+use rand::CryptoRng;
+use sha2::{Digest, Sha256};
+
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::config::PasswordConfig;
+use crate::exit::{Classify, Exit};
+use crate::password::{self, PolicyError};
+use crate::secret::Secret;
+use crate::store::tokens::{self as sql, NewToken};
+use crate::store::users::{self as users_sql, PasswordChange, User};
+use crate::store::{Store, StoreError};
+
+/// The `purpose` of password-reset tokens.
+pub const PURPOSE: &str = "password-reset";
+/// Raw token length in bytes (256 bits).
+pub const TOKEN_BYTES: usize = 32;
+/// Length of the base64url text of a token.
+pub const TOKEN_CHARS: usize = 43;
+
+/// A new random token: 32 bytes from a CSPRNG, base64url without padding.
+pub fn generate(rng: &mut impl CryptoRng) -> Secret {
+    let mut bytes = zeroize::Zeroizing::new([0_u8; TOKEN_BYTES]);
+    rng.fill_bytes(bytes.as_mut());
+    Secret::new(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes.as_ref()))
+}
+
+/// Hex SHA-256 of the token text: the only form that is stored.
+pub fn digest(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn well_formed(token: &str) -> bool {
+    token.len() == TOKEN_CHARS
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Why a token was not accepted, or a redemption failed.
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    /// Unknown, tampered, used or revoked: one answer for all (TOK-9).
+    #[error("the reset token is not valid")]
+    Invalid,
+    /// Past its expiry time.
+    #[error("the reset token has expired")]
+    Expired,
+    /// Too many failed redemptions for this user in the last hour (TOK-10).
+    #[error("too many failed attempts for this account; try again after {}", crate::timefmt::human(*.until))]
+    Throttled {
+        /// When the next attempt is allowed.
+        until: i64,
+    },
+    /// The new password breaks the policy; nothing changed.
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    /// The password could not be hashed.
+    #[error(transparent)]
+    Hash(#[from] password::HashError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit row could not be written.
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+}
+
+impl From<rusqlite::Error> for TokenError {
+    fn from(err: rusqlite::Error) -> Self {
+        TokenError::Store(StoreError::Sqlite(err))
+    }
+}
+
+impl Classify for TokenError {
+    fn exit(&self) -> Exit {
+        match self {
+            TokenError::Invalid | TokenError::Expired => Exit::TokenInvalid,
+            TokenError::Throttled { .. } => Exit::Refused,
+            TokenError::Policy(_) => Exit::Usage,
+            TokenError::Hash(_) => Exit::Failure,
+            TokenError::Store(err) => err.exit(),
+            TokenError::Audit(err) => err.exit(),
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            TokenError::Invalid | TokenError::Expired => {
+                Some("ask for a new link: pwreset send-link USER".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+/// A token written but not yet live: its mail has still to be accepted.
+#[derive(Debug)]
+pub struct Pending {
+    /// The row id.
+    pub id: i64,
+    /// The token itself, for the link (never stored).
+    pub token: Secret,
+    /// Expiry time (Unix seconds).
+    pub expires_at: i64,
+}
+
+/// What a new token needs to know besides the user.
+#[derive(Debug, Clone, Copy)]
+pub struct IssueRequest<'a> {
+    /// Lifetime in seconds.
+    pub ttl_secs: u64,
+    /// Where the mail goes.
+    pub recipient: &'a str,
+    /// Who issues it (recorded on the row).
+    pub actor: &'a str,
+}
+
+/// Write a new token for `user` in the pending state (TOK-1..5).
+pub fn issue_pending(
+    store: &mut Store,
+    user: &User,
+    request: IssueRequest<'_>,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<Pending, TokenError> {
+    let token = generate(rng);
+    let created_at = now.as_second();
+    let expires_at = created_at + i64::try_from(request.ttl_secs).unwrap_or(i64::MAX / 2);
+    let digest = digest(token.expose());
+    let row = NewToken {
+        user_id: user.id,
+        digest: &digest,
+        purpose: PURPOSE,
+        created_at,
+        expires_at,
+        recipient: request.recipient,
+        actor: request.actor,
+    };
+    let tx = store.write()?;
+    let id = sql::insert_pending(&tx, &row)?;
+    tx.commit()?;
+    Ok(Pending {
+        id,
+        token,
+        expires_at,
+    })
+}
+
+/// When the next link to this user is allowed, if a link was sent within `cooldown_secs`.
+pub fn cooldown_until(
+    store: &Store,
+    user: &User,
+    cooldown_secs: u64,
+    now: Timestamp,
+) -> Result<Option<i64>, TokenError> {
+    let cooldown = i64::try_from(cooldown_secs).unwrap_or(i64::MAX / 2);
+    let last = sql::last_sent_at(store.conn(), user.id)?;
+    Ok(last
+        .map(|at| at + cooldown)
+        .filter(|&next| next > now.as_second()))
+}
+
+/// A live token and its user.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// Token row id.
+    pub token_id: i64,
+    /// The user the token resets (taken from the row, never from the caller: TOK-4).
+    pub user: User,
+    /// Expiry time.
+    pub expires_at: i64,
+}
+
+/// Check a token without using it. Unknown, tampered, used and revoked tokens all give
+/// [`TokenError::Invalid`]; expired ones give [`TokenError::Expired`].
+pub fn verify(store: &Store, token: &str, now: Timestamp) -> Result<Verified, TokenError> {
+    if !well_formed(token) {
+        return Err(TokenError::Invalid);
+    }
+    let row = sql::by_digest(store.conn(), &digest(token))?.ok_or(TokenError::Invalid)?;
+    match row.state(now.as_second()) {
+        "live" => {}
+        "expired" => return Err(TokenError::Expired),
+        _ => return Err(TokenError::Invalid),
+    }
+    let user = users_sql::by_id(store.conn(), row.user_id)?
+        .filter(|u| u.active)
+        .ok_or(TokenError::Invalid)?;
+    Ok(Verified {
+        token_id: row.id,
+        user,
+        expires_at: row.expires_at,
+    })
+}
+
+/// How redemption is limited and hashed.
+#[derive(Debug, Clone, Copy)]
+pub struct RedeemPolicy<'a> {
+    /// argon2id parameters.
+    pub password: &'a PasswordConfig,
+    /// Failed redemptions allowed per user per hour.
+    pub max_failures_per_hour: u32,
+}
+
+/// Redeem a token: in one transaction, mark it used (exactly one row), store the new
+/// argon2id hash, stamp `password_changed_at`, clear `must_change_password`, and revoke the
+/// user's other tokens (TOK-6, PW-6). Failures are audited and throttled per user.
+pub fn redeem(
+    store: &mut Store,
+    token: &str,
+    new_password: &Secret,
+    policy: RedeemPolicy<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<User, TokenError> {
+    let verified = match verify(store, token, now) {
+        Ok(verified) => verified,
+        Err(err) => return Err(record_failure(store, token, &err, policy, actor, now)?),
+    };
+    throttle(store, verified.user.id, policy, now)?;
+    password::check_policy(new_password.expose(), &verified.user)?;
+    let hash = password::hash(new_password.expose(), policy.password, rng)?;
+    let tx = store.write()?;
+    if !sql::consume(&tx, &digest(token), now.as_second())? {
+        drop(tx);
+        return Err(record_failure(
+            store,
+            token,
+            &TokenError::Invalid,
+            policy,
+            actor,
+            now,
+        )?);
+    }
+    let change = PasswordChange {
+        hash: &hash,
+        must_change: false,
+        temp_expires_at: None,
+    };
+    users_sql::set_password(&tx, verified.user.id, &change, now.as_second())?;
+    let revoked =
+        sql::revoke_outstanding(&tx, verified.user.id, now.as_second(), "password changed")?;
+    let detail = (revoked > 0).then(|| format!("revoked {revoked} other links"));
+    audit::append(
+        &tx,
+        actor,
+        now,
+        &Event::new("token.redeem", Outcome::Ok)
+            .target(&verified.user)
+            .detail(detail),
+    )?;
+    tx.commit()?;
+    Ok(verified.user)
+}
+
+fn throttle(
+    store: &Store,
+    user_id: i64,
+    policy: RedeemPolicy<'_>,
+    now: Timestamp,
+) -> Result<(), TokenError> {
+    let since = now.as_second() - 3600;
+    let failures = audit::count_since(
+        store.conn(),
+        "token.redeem",
+        Outcome::Failed,
+        user_id,
+        since,
+    )?;
+    if failures >= u64::from(policy.max_failures_per_hour) {
+        return Err(TokenError::Throttled {
+            until: now.as_second() + 3600,
+        });
+    }
+    Ok(())
+}
+
+/// Audit a failed redemption against the token's user, if the token names one; returns the
+/// error to give (throttled if the user is over the limit).
+fn record_failure(
+    store: &mut Store,
+    token: &str,
+    err: &TokenError,
+    policy: RedeemPolicy<'_>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<TokenError, TokenError> {
+    let row = if well_formed(token) {
+        sql::by_digest(store.conn(), &digest(token))?
+    } else {
+        None
+    };
+    let mut event = Event::new("token.redeem", Outcome::Failed).detail(Some(err.to_string()));
+    if let Some(row) = &row {
+        if let Some(user) = users_sql::by_id(store.conn(), row.user_id)? {
+            throttle(store, user.id, policy, now)?;
+            event = event.target(&user);
+        }
+    }
+    audit::record(store, actor, now, &event)?;
+    Ok(match err {
+        TokenError::Expired => TokenError::Expired,
+        _ => TokenError::Invalid,
+    })
+}
+
+/// Revoke a user's outstanding links; returns how many.
+pub fn revoke_user(
+    store: &mut Store,
+    user: &User,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<usize, TokenError> {
+    let tx = store.write()?;
+    let n = sql::revoke_outstanding(&tx, user.id, now.as_second(), "revoked by operator")?;
+    let event = Event::new("token.revoke", Outcome::Ok)
+        .target(user)
+        .detail(Some(format!("revoked {n} links")));
+    audit::append(&tx, actor, now, &event)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Revoke every outstanding link of every user; returns how many.
+pub fn revoke_all(store: &mut Store, actor: &Actor, now: Timestamp) -> Result<usize, TokenError> {
+    let tx = store.write()?;
+    let n = sql::revoke_all(&tx, now.as_second(), "revoked by operator (all)")?;
+    let event =
+        Event::new("token.revoke-all", Outcome::Ok).detail(Some(format!("revoked {n} links")));
+    audit::append(&tx, actor, now, &event)?;
+    tx.commit()?;
+    Ok(n)
+}
+
+/// Delete used, revoked and expired tokens, never live ones (TOK-11); with `dry_run`, only
+/// count them. Returns the count. Audited only when something was deleted.
+pub fn purge(
+    store: &mut Store,
+    actor: &Actor,
+    now: Timestamp,
+    dry_run: bool,
+) -> Result<u64, TokenError> {
+    if dry_run {
+        return Ok(sql::count_purgeable(store.conn(), now.as_second())?);
+    }
+    let tx = store.write()?;
+    let n = sql::purge(&tx, now.as_second())? as u64;
+    if n > 0 {
+        let event =
+            Event::new("token.purge", Outcome::Ok).detail(Some(format!("deleted {n} tokens")));
+        audit::append(&tx, actor, now, &event)?;
+    }
+    tx.commit()?;
+    Ok(n)
+}
+
+#[cfg(test)]
+mod tests;

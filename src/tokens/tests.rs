@@ -1,0 +1,370 @@
+use super::*;
+use crate::store::users::NewUser;
+
+const T0: i64 = 1_800_000_000;
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(secs).expect("time")
+}
+
+fn actor() -> Actor {
+    Actor {
+        os_user: "root".into(),
+        actor: None,
+        reason: None,
+    }
+}
+
+fn setup() -> (tempfile::TempDir, Store, User) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("t.db"), 5000).expect("store");
+    let new = NewUser {
+        username: "alice".into(),
+        email: Some("alice@example.com".into()),
+        display_name: None,
+        active: true,
+    };
+    let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
+    (dir, store, user)
+}
+
+/// Issue a token and make it live, as a delivered mail would.
+fn live(store: &mut Store, user: &User, now: i64, ttl: u64) -> Secret {
+    let request = IssueRequest {
+        ttl_secs: ttl,
+        recipient: "alice@example.com",
+        actor: "root",
+    };
+    let pending = issue_pending(store, user, request, at(now), &mut rand::rng()).expect("issue");
+    assert!(sql::activate(store.conn(), pending.id).expect("activate"));
+    pending.token
+}
+
+fn policy(config: &PasswordConfig) -> RedeemPolicy<'_> {
+    RedeemPolicy {
+        password: config,
+        max_failures_per_hour: 100,
+    }
+}
+
+fn new_password() -> Secret {
+    Secret::new("violet-harbour-tractor-41".into())
+}
+
+#[test]
+fn tokens_are_43_base64url_characters_and_differ() {
+    let a = generate(&mut rand::rng());
+    let b = generate(&mut rand::rng());
+    assert_eq!(a.expose().len(), TOKEN_CHARS);
+    assert!(well_formed(a.expose()));
+    assert_ne!(a, b);
+    assert_eq!(
+        digest("abc"),
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+#[test]
+fn a_pending_token_is_not_valid_until_activated() {
+    let (_dir, mut store, user) = setup();
+    let request = IssueRequest {
+        ttl_secs: 3600,
+        recipient: "alice@example.com",
+        actor: "root",
+    };
+    let pending =
+        issue_pending(&mut store, &user, request, at(T0), &mut rand::rng()).expect("issue");
+    assert!(matches!(
+        verify(&store, pending.token.expose(), at(T0 + 1)),
+        Err(TokenError::Invalid)
+    ));
+    sql::activate(store.conn(), pending.id).expect("activate");
+    assert_eq!(
+        verify(&store, pending.token.expose(), at(T0 + 1))
+            .expect("live")
+            .user
+            .id,
+        user.id
+    );
+}
+
+#[test]
+fn expiry_is_exclusive_at_the_boundary() {
+    let (_dir, mut store, user) = setup();
+    let token = live(&mut store, &user, T0, 3600);
+    assert!(verify(&store, token.expose(), at(T0 + 3599)).is_ok());
+    assert!(matches!(
+        verify(&store, token.expose(), at(T0 + 3600)),
+        Err(TokenError::Expired)
+    ));
+}
+
+#[test]
+fn unknown_tampered_used_and_revoked_tokens_get_one_answer() {
+    let (_dir, mut store, user) = setup();
+    let token = live(&mut store, &user, T0, 3600);
+    let mut tampered = token.expose().to_string();
+    tampered.replace_range(0..1, if tampered.starts_with('A') { "B" } else { "A" });
+    let answers: Vec<String> = [tampered.as_str(), "short", &"x".repeat(43)]
+        .iter()
+        .map(|t| verify(&store, t, at(T0)).expect_err("invalid").to_string())
+        .collect();
+    assert!(
+        answers.iter().all(|a| a == "the reset token is not valid"),
+        "{answers:?}"
+    );
+    let config = PasswordConfig::default();
+    redeem(
+        &mut store,
+        token.expose(),
+        &new_password(),
+        policy(&config),
+        &actor(),
+        at(T0 + 5),
+        &mut rand::rng(),
+    )
+    .expect("redeem");
+    let used = verify(&store, token.expose(), at(T0 + 6)).expect_err("used");
+    assert_eq!(used.to_string(), "the reset token is not valid");
+    let other = live(&mut store, &user, T0 + 10, 3600);
+    revoke_user(&mut store, &user, &actor(), at(T0 + 11)).expect("revoke");
+    assert_eq!(
+        verify(&store, other.expose(), at(T0 + 12))
+            .expect_err("revoked")
+            .to_string(),
+        "the reset token is not valid"
+    );
+}
+
+#[test]
+fn redeem_sets_the_password_and_revokes_other_links() {
+    let (_dir, mut store, user) = setup();
+    store
+        .conn()
+        .execute(
+            "UPDATE users SET must_change_password = 1 WHERE id = ?1",
+            [user.id],
+        )
+        .expect("flag");
+    let first = live(&mut store, &user, T0, 3600);
+    let second = live(&mut store, &user, T0 + 1, 3600);
+    let config = PasswordConfig::default();
+    let redeemed = redeem(
+        &mut store,
+        second.expose(),
+        &new_password(),
+        policy(&config),
+        &actor(),
+        at(T0 + 60),
+        &mut rand::rng(),
+    )
+    .expect("redeem");
+    assert_eq!(redeemed.id, user.id);
+    let hash = users_sql::password_hash(store.conn(), user.id)
+        .expect("read")
+        .expect("hash set");
+    assert!(password::verify("violet-harbour-tractor-41", &hash));
+    let after = users_sql::by_id(store.conn(), user.id)
+        .expect("read")
+        .expect("user");
+    assert_eq!(
+        (after.must_change_password, after.password_changed_at),
+        (false, Some(T0 + 60))
+    );
+    assert!(
+        matches!(
+            verify(&store, first.expose(), at(T0 + 61)),
+            Err(TokenError::Invalid)
+        ),
+        "other link revoked"
+    );
+}
+
+#[test]
+fn a_policy_failure_changes_nothing() {
+    let (_dir, mut store, user) = setup();
+    let token = live(&mut store, &user, T0, 3600);
+    let config = PasswordConfig::default();
+    let weak = Secret::new("password1234".into());
+    let err = redeem(
+        &mut store,
+        token.expose(),
+        &weak,
+        policy(&config),
+        &actor(),
+        at(T0 + 1),
+        &mut rand::rng(),
+    )
+    .expect_err("weak");
+    assert!(matches!(err, TokenError::Policy(_)));
+    assert!(
+        verify(&store, token.expose(), at(T0 + 2)).is_ok(),
+        "token still usable"
+    );
+    assert_eq!(
+        users_sql::password_hash(store.conn(), user.id).expect("read"),
+        None
+    );
+}
+
+#[test]
+fn two_concurrent_redeems_exactly_one_wins() {
+    let (dir, mut store, user) = setup();
+    let token = live(&mut store, &user, T0, 3600);
+    drop(store);
+    let path = dir.path().join("t.db");
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let (path, token, barrier) = (path.clone(), token.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut store = Store::open(&path, 10_000).expect("open");
+                let config = PasswordConfig::default();
+                barrier.wait();
+                redeem(
+                    &mut store,
+                    token.expose(),
+                    &new_password(),
+                    policy(&config),
+                    &actor(),
+                    at(T0 + 5),
+                    &mut rand::rng(),
+                )
+                .is_ok()
+            })
+        })
+        .collect();
+    let wins: usize = handles
+        .into_iter()
+        .map(|h| usize::from(h.join().expect("thread")))
+        .sum();
+    assert_eq!(wins, 1);
+    let store = Store::open(&path, 1000).expect("open");
+    let used: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(used, 1);
+}
+
+#[test]
+fn failed_redemptions_are_throttled_per_user() {
+    let (_dir, mut store, user) = setup();
+    let token = live(&mut store, &user, T0, 60);
+    let config = PasswordConfig::default();
+    let strict = RedeemPolicy {
+        password: &config,
+        max_failures_per_hour: 3,
+    };
+    for i in 0..3 {
+        let err = redeem(
+            &mut store,
+            token.expose(),
+            &new_password(),
+            strict,
+            &actor(),
+            at(T0 + 100 + i),
+            &mut rand::rng(),
+        );
+        assert!(matches!(err, Err(TokenError::Expired)), "{err:?}");
+    }
+    let fresh = live(&mut store, &user, T0 + 200, 86_400);
+    let err = redeem(
+        &mut store,
+        fresh.expose(),
+        &new_password(),
+        strict,
+        &actor(),
+        at(T0 + 201),
+        &mut rand::rng(),
+    );
+    assert!(matches!(err, Err(TokenError::Throttled { .. })), "{err:?}");
+    assert!(
+        verify(&store, fresh.expose(), at(T0 + 202)).is_ok(),
+        "the good token is not burnt"
+    );
+    let later = redeem(
+        &mut store,
+        fresh.expose(),
+        &new_password(),
+        strict,
+        &actor(),
+        at(T0 + 3800),
+        &mut rand::rng(),
+    );
+    assert!(later.is_ok(), "an hour later it works: {later:?}");
+}
+
+#[test]
+fn purge_removes_used_revoked_and_expired_but_never_live() {
+    let (_dir, mut store, user) = setup();
+    let config = PasswordConfig::default();
+    let used = live(&mut store, &user, T0, 3600);
+    redeem(
+        &mut store,
+        used.expose(),
+        &new_password(),
+        policy(&config),
+        &actor(),
+        at(T0 + 1),
+        &mut rand::rng(),
+    )
+    .expect("redeem");
+    let _expired = live(&mut store, &user, T0 + 2, 300);
+    let _revoked = live(&mut store, &user, T0 + 3, 3600);
+    revoke_user(&mut store, &user, &actor(), at(T0 + 4)).expect("revoke");
+    let keep = live(&mut store, &user, T0 + 5, 3600);
+    let request = IssueRequest {
+        ttl_secs: 3600,
+        recipient: "a@example.com",
+        actor: "root",
+    };
+    let pending =
+        issue_pending(&mut store, &user, request, at(T0 + 6), &mut rand::rng()).expect("pending");
+    let now = at(T0 + 400);
+    assert_eq!(purge(&mut store, &actor(), now, true).expect("dry run"), 3);
+    assert_eq!(purge(&mut store, &actor(), now, false).expect("purge"), 3);
+    assert!(
+        verify(&store, keep.expose(), now).is_ok(),
+        "live token survives"
+    );
+    assert!(
+        sql::activate(store.conn(), pending.id).expect("activate"),
+        "an in-flight send survives"
+    );
+    assert_eq!(purge(&mut store, &actor(), now, false).expect("again"), 0);
+}
+
+#[test]
+fn cooldown_counts_only_delivered_links() {
+    let (_dir, mut store, user) = setup();
+    assert_eq!(
+        cooldown_until(&store, &user, 60, at(T0)).expect("none"),
+        None
+    );
+    let request = IssueRequest {
+        ttl_secs: 3600,
+        recipient: "a@example.com",
+        actor: "root",
+    };
+    let failed =
+        issue_pending(&mut store, &user, request, at(T0), &mut rand::rng()).expect("issue");
+    sql::mark_undelivered(store.conn(), failed.id, T0).expect("fail");
+    assert_eq!(
+        cooldown_until(&store, &user, 60, at(T0 + 1)).expect("failed send"),
+        None
+    );
+    live(&mut store, &user, T0 + 10, 3600);
+    assert_eq!(
+        cooldown_until(&store, &user, 60, at(T0 + 30)).expect("cool"),
+        Some(T0 + 70)
+    );
+    assert_eq!(
+        cooldown_until(&store, &user, 60, at(T0 + 70)).expect("over"),
+        None
+    );
+}
