@@ -5,5 +5,6 @@ mod audit;
 mod global;
 mod import;
 mod init;
+mod smtp_server;
 mod support;
 mod users;
