@@ -352,6 +352,7 @@ impl Classify for ConfigError {
                 "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG"
                     .into(),
             ),
+            ConfigError::BadValue { message, .. } if message.contains("chmod") => None,
             ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Some(
                 "compare with config.example.toml, which lists every key with its default".into(),
             ),

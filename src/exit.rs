@@ -160,6 +160,23 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes on one line, `outer: inner`, leaving out a cause whose text the
+/// line already holds (many errors quote their source in their own message).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
 /// Decide the exit code and hint for an error: the outermost classified cause wins.
 pub fn classify(err: &anyhow::Error) -> Outcome {
     for cause in err.chain() {
@@ -188,7 +205,12 @@ fn as_classified<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a
         crate::store::StoreError,
         crate::users::UserError,
         crate::users::import::ImportError,
-        crate::audit::AuditError
+        crate::audit::AuditError,
+        crate::tokens::TokenError,
+        crate::links::LinkError,
+        crate::links::Refusal,
+        crate::mail::MailError,
+        crate::templates::TemplateError
     );
     None
 }
@@ -221,6 +243,20 @@ mod tests {
                 exit: Exit::Refused,
                 hint: Some("try this".into())
             }
+        );
+    }
+
+    #[test]
+    fn message_does_not_repeat_a_quoted_cause() {
+        let io = std::io::Error::other("disk full");
+        let err = anyhow::Error::new(crate::config::ConfigError::Unreadable {
+            path: "/x".into(),
+            source: io,
+        })
+        .context("loading settings");
+        assert_eq!(
+            message(&err),
+            "loading settings: cannot read config /x: disk full"
         );
     }
 

@@ -205,6 +205,15 @@ impl Settings {
     }
 }
 
+/// A secret from the environment variable named by the config (e.g. the SMTP password). The
+/// variable is read when needed rather than captured, because its name comes from the config.
+pub fn secret_from_env(name: &str) -> Option<crate::secret::Secret> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(crate::secret::Secret::new)
+}
+
 fn parse_format(text: &str) -> Result<Format, Failure> {
     <Format as clap::ValueEnum>::from_str(text, true).map_err(|_| {
         Failure::usage(format!("PWRESET_FORMAT={text:?} is not a format"))

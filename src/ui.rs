@@ -122,6 +122,49 @@ impl Ui {
     }
 }
 
+/// Reads secrets: one per line from stdin, or a no-echo prompt when on a terminal.
+pub struct SecretInput {
+    interactive: bool,
+    stdin: std::io::StdinLock<'static>,
+}
+
+impl Ui {
+    /// Start reading secrets (token, password) from stdin or the terminal.
+    pub fn secret_input(&self) -> SecretInput {
+        SecretInput {
+            interactive: self.interactive,
+            stdin: std::io::stdin().lock(),
+        }
+    }
+}
+
+impl SecretInput {
+    /// Read one secret. On a terminal, prompt without echo (twice when `confirm`); otherwise
+    /// take the next line of stdin, without its line ending. `what` names it in errors.
+    pub fn read(&mut self, what: &str, confirm: bool) -> anyhow::Result<crate::secret::Secret> {
+        if self.interactive {
+            let term = dialoguer::console::Term::stderr();
+            let mut prompt = dialoguer::Password::new().with_prompt(what);
+            if confirm {
+                prompt =
+                    prompt.with_confirmation(format!("Repeat {what}"), "the two entries differ");
+            }
+            return Ok(crate::secret::Secret::new(prompt.interact_on(&term)?));
+        }
+        let mut line = zeroize::Zeroizing::new(String::new());
+        std::io::BufRead::read_line(&mut self.stdin, &mut line)?;
+        let value = line.trim_end_matches(['\r', '\n']);
+        if value.is_empty() {
+            return Err(
+                Failure::usage(format!("expected the {what} on a line of stdin"))
+                    .hint("pipe it in, e.g. from a file, or run on a terminal to be prompted")
+                    .into(),
+            );
+        }
+        Ok(crate::secret::Secret::new(value.to_string()))
+    }
+}
+
 fn eprintln_safe(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }

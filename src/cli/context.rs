@@ -1,10 +1,20 @@
-//! What every command receives: resolved settings, the terminal, and helpers to load the config
-//! and open the store.
+//! What every command receives: resolved settings, the terminal, and helpers to load the config,
+//! open the store, and build the mailer, templates and link settings from the config.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use lettre::message::Mailbox;
 
 use crate::audit::Actor;
-use crate::config::LoadedConfig;
-use crate::settings::Settings;
+use crate::config::{ConfigError, DeliverTo, LoadedConfig, Transport};
+use crate::exit::Failure;
+use crate::links::LinkSettings;
+use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
+use crate::secret::Secret;
+use crate::settings::{Settings, secret_from_env};
 use crate::store::{self, Store};
+use crate::templates::Templates;
 use crate::ui::Ui;
 
 /// Resolved settings plus the terminal.
@@ -51,7 +61,127 @@ impl Context {
         }
     }
 
-    fn warn_if_loose(&self, path: &std::path::Path, what: &str) {
+    /// The templates: built-ins overridden by `templates.dir`.
+    pub fn templates(&self, config: &LoadedConfig) -> Templates {
+        let dir = config
+            .config
+            .templates
+            .dir
+            .as_deref()
+            .map(|dir| config.resolve(dir));
+        Templates::new(dir.as_deref())
+    }
+
+    /// Link settings; `links.base_url` must be set.
+    pub fn link_settings(
+        &self,
+        config: &LoadedConfig,
+        ttl_secs: Option<u64>,
+    ) -> anyhow::Result<LinkSettings> {
+        let links = &config.config.links;
+        let base = links.base_url.as_deref().ok_or_else(|| ConfigError::BadValue {
+            path: config.path.clone(),
+            key: "links.base_url".into(),
+            message: "is not set; it is the application's reset page, e.g. https://app.example.com/reset".into(),
+        })?;
+        let base_url =
+            crate::config::check_base_url(base).map_err(|message| ConfigError::BadValue {
+                path: config.path.clone(),
+                key: "links.base_url".into(),
+                message,
+            })?;
+        Ok(LinkSettings {
+            base_url,
+            ttl_secs: ttl_secs.unwrap_or(links.ttl.secs()),
+            supersede: links.supersede,
+            cooldown_secs: links.cooldown.secs(),
+            app_name: config.config.templates.app_name.clone(),
+            support_contact: config.config.templates.support_contact.clone(),
+        })
+    }
+
+    /// Where mail for `user_email` goes: `--to`, else `admin_email` with `deliver_to = "admin"`,
+    /// else the user's own address.
+    pub fn recipient(
+        &self,
+        config: &LoadedConfig,
+        to: Option<&str>,
+        user_email: Option<&str>,
+    ) -> anyhow::Result<String> {
+        if let Some(to) = to {
+            crate::users::check_email(to).map_err(|e| Failure::usage(format!("--to: {e}")))?;
+            return Ok(to.to_string());
+        }
+        let mail = &config.config.mail;
+        match (mail.deliver_to, &mail.admin_email) {
+            (DeliverTo::Admin, Some(admin)) => Ok(admin.clone()),
+            _ => Ok(user_email.unwrap_or_default().to_string()),
+        }
+    }
+
+    /// The configured mail transport.
+    pub fn mailer(&self, config: &LoadedConfig) -> anyhow::Result<Box<dyn Mailer>> {
+        let mail = &config.config.mail;
+        let from: Mailbox = mail
+            .from
+            .parse()
+            .map_err(|e| Failure::new(crate::exit::Exit::Config, format!("mail.from: {e}")))?;
+        let now = SystemTime::from(self.settings.now);
+        Ok(match mail.transport {
+            Transport::File => {
+                let dir = config.resolve(&mail.file.dir);
+                self.ui
+                    .detail(&format!("mail: .eml files in {}", dir.display()));
+                Box::new(FileMailer::new(dir, from, None, now))
+            }
+            Transport::Sendmail => Box::new(SendmailMailer::new(
+                mail.sendmail.path.clone(),
+                from,
+                None,
+                now,
+            )),
+            Transport::Smtp => Box::new(SmtpMailer::new(
+                self.smtp_settings(config)?,
+                from,
+                None,
+                now,
+            )?),
+        })
+    }
+
+    fn smtp_settings(&self, config: &LoadedConfig) -> anyhow::Result<SmtpSettings> {
+        let smtp = &config.config.mail.smtp;
+        let credentials = match &smtp.username {
+            Some(user) => Some((user.clone(), smtp_password(config)?)),
+            None => None,
+        };
+        let extra_ca = match &smtp.ca_file {
+            Some(file) => {
+                let path = config.resolve(file);
+                Some(
+                    std::fs::read(&path)
+                        .map_err(|e| ConfigError::Unreadable { path, source: e })?,
+                )
+            }
+            None => None,
+        };
+        self.ui.detail(&format!(
+            "mail: SMTP {}:{} ({:?})",
+            smtp.host,
+            smtp.port(),
+            smtp.tls
+        ));
+        Ok(SmtpSettings {
+            host: smtp.host.clone(),
+            port: smtp.port(),
+            tls: smtp.tls,
+            credentials,
+            extra_ca,
+            timeout: smtp.timeout.0,
+        })
+    }
+
+    fn warn_if_loose(&self, path: &Path, what: &str) {
         if let Some(mode) = store::loose_mode(path) {
             self.ui.warn(&format!(
                 "{what} {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
@@ -60,4 +190,37 @@ impl Context {
             ));
         }
     }
+}
+
+/// The SMTP password: the variable named by `password_env`, else `password_file` (0600 only).
+fn smtp_password(config: &LoadedConfig) -> anyhow::Result<Secret> {
+    let smtp = &config.config.mail.smtp;
+    if let Some(secret) = secret_from_env(&smtp.password_env) {
+        return Ok(secret);
+    }
+    let bad = |message: String| ConfigError::BadValue {
+        path: config.path.clone(),
+        key: "mail.smtp.password_file".into(),
+        message,
+    };
+    let Some(file) = &smtp.password_file else {
+        return Err(bad(format!(
+            "mail.smtp.username is set, but neither {} nor password_file holds a password",
+            smtp.password_env
+        ))
+        .into());
+    };
+    let path = config.resolve(file);
+    if let Some(mode) = store::loose_mode(&path) {
+        return Err(bad(format!(
+            "{} is readable by others (mode {mode:o}); run chmod 600 on it",
+            path.display()
+        ))
+        .into());
+    }
+    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Unreadable {
+        path: path.clone(),
+        source: e,
+    })?;
+    Ok(Secret::new(text.trim_end_matches(['\r', '\n']).to_string()))
 }

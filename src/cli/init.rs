@@ -47,6 +47,16 @@ from = "pwreset <no-reply@localhost>"
 
 [mail.file]
 dir = "outbox"
+
+[links]
+# The application's page that reads ?token=... and asks for a new password: change this to
+# yours (https, or http for localhost only). Links work once and expire after ttl.
+base_url = "http://localhost:8080/reset-password"
+ttl = "1h"
+
+[templates]
+# How the emails name your application.
+app_name = "Example App"
 "#;
 
 const SAMPLE_USERS: [(&str, Option<&str>, &str, bool); 4] = [
@@ -167,9 +177,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn default_config_parses_to_the_defaults() {
+    fn default_config_is_the_embedded_default_plus_a_local_base_url() {
         let parsed =
             crate::config::parse(Path::new("pwreset.toml"), DEFAULT_CONFIG).expect("parses");
-        assert_eq!(parsed, crate::config::Config::default());
+        let mut expected = crate::config::Config::default();
+        expected.links.base_url = Some("http://localhost:8080/reset-password".into());
+        expected.templates.app_name = "Example App".into();
+        assert_eq!(parsed, expected);
     }
 }

@@ -4,6 +4,9 @@
 mod audit;
 mod context;
 mod init;
+mod reset;
+mod send_link;
+mod tokens;
 mod users;
 
 use std::ffi::OsString;
@@ -18,6 +21,8 @@ use crate::settings::{ColorChoice, Environment, Flags, Format, Settings};
 
 const EXAMPLES: &str = "Examples:
   pwreset init --sample-users          Create pwreset.toml, the store and an outbox here
+  pwreset send-link alice@example.com  Email alice a reset link
+  pwreset tokens purge                 From cron: delete expired and used tokens
   pwreset users list --status active   List active users
   pwreset users import users.csv       Import users from CSV
   pwreset audit --since 24h            Show the last day's audit log";
@@ -94,6 +99,14 @@ impl GlobalArgs {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Email a user a single-use, time-limited link to set a new password
+    SendLink(send_link::Args),
+    /// Reset passwords: send a reset link
+    #[command(subcommand)]
+    Reset(reset::Command),
+    /// List, verify, redeem, revoke and purge reset tokens
+    #[command(subcommand)]
+    Tokens(tokens::Command),
     /// Create a config, an empty store and an outbox folder
     Init(init::Args),
     /// List, show, add, import, activate and deactivate users
@@ -130,6 +143,9 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
 
 fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
     match command {
+        Command::SendLink(args) => send_link::run(ctx, args),
+        Command::Reset(command) => reset::run(ctx, command),
+        Command::Tokens(command) => tokens::run(ctx, command),
         Command::Init(args) => init::run(ctx, args),
         Command::Users(command) => users::run(ctx, command),
         Command::Audit(args) => audit::run(ctx, args),
@@ -142,7 +158,7 @@ fn report(ui: &crate::ui::Ui, err: &anyhow::Error) -> Exit {
         return Exit::Ok;
     }
     let outcome = exit::classify(err);
-    ui.error(&format!("{err:#}"), outcome.hint.as_deref());
+    ui.error(&exit::message(err), outcome.hint.as_deref());
     outcome.exit
 }
 

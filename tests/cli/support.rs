@@ -143,3 +143,61 @@ pub fn on_terminal(env: &TestEnv, args: &[&str], prompt: &str, answer: &str) -> 
         other => panic!("pwreset did not exit normally: {other:?}"),
     }
 }
+
+/// The text/plain part of a raw message, decoded.
+pub fn text_part(raw: &[u8]) -> String {
+    let parsed = mailparse::parse_mail(raw).expect("a MIME message");
+    find_part(&parsed, "text/plain").expect("a text/plain part")
+}
+
+/// The text/html part of a raw message, decoded.
+pub fn html_part(raw: &[u8]) -> String {
+    let parsed = mailparse::parse_mail(raw).expect("a MIME message");
+    find_part(&parsed, "text/html").expect("a text/html part")
+}
+
+fn find_part(mail: &mailparse::ParsedMail<'_>, mime: &str) -> Option<String> {
+    if mail.ctype.mimetype == mime {
+        return Some(mail.get_body().expect("decodable body"));
+    }
+    mail.subparts.iter().find_map(|part| find_part(part, mime))
+}
+
+/// The reset token in a message's text part (the 43 characters after `token=`).
+pub fn token_in(raw: &[u8]) -> String {
+    let text = text_part(raw);
+    let start = text.find("token=").expect("a link with a token") + "token=".len();
+    text[start..start + 43].to_string()
+}
+
+impl TestEnv {
+    /// The `.eml` files in `outbox/`, oldest first.
+    pub fn outbox(&self) -> Vec<Vec<u8>> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(self.path("outbox"))
+            .map(|dir| dir.map(|e| e.expect("entry").path()).collect())
+            .unwrap_or_default();
+        files.sort();
+        files
+            .iter()
+            .map(|f| std::fs::read(f).expect("read eml"))
+            .collect()
+    }
+
+    /// Send alice a link through the default file transport and return its token.
+    pub fn link_for(&self, user: &str) -> String {
+        let before = self.outbox().len();
+        self.ok(&["send-link", user, "--force"]);
+        let mails = self.outbox();
+        assert_eq!(mails.len(), before + 1, "one new mail");
+        token_in(mails.last().expect("a mail"))
+    }
+
+    /// Run with these arguments and this stdin.
+    pub fn run_stdin(&self, args: &[&str], stdin: &str) -> Output {
+        self.cmd()
+            .args(args)
+            .write_stdin(stdin)
+            .output()
+            .expect("run pwreset")
+    }
+}

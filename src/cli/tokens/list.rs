@@ -1,0 +1,97 @@
+//! `pwreset tokens list`
+
+use serde::Serialize;
+
+use super::Context;
+use crate::exit::Exit;
+use crate::output::{ListWriter, Record};
+use crate::store::tokens::{self, Filter, TokenRow};
+use crate::timefmt;
+
+/// List reset links (never their tokens or digests)
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:
+  pwreset tokens list                  Live links
+  pwreset tokens list --user alice --all
+  pwreset tokens list --all --format csv")]
+pub struct Args {
+    /// Show only USER's links (an email, a username or #ID)
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// Include used, expired, revoked and undelivered links
+    #[arg(long)]
+    all: bool,
+}
+
+#[derive(Serialize)]
+struct TokenJson {
+    id: i64,
+    user: String,
+    user_id: i64,
+    created_at: String,
+    expires_at: String,
+    state: &'static str,
+    recipient: Option<String>,
+}
+
+impl TokenJson {
+    fn new(row: TokenRow, now: i64) -> Self {
+        TokenJson {
+            id: row.id,
+            state: row.state(now),
+            user: row.username,
+            user_id: row.user_id,
+            created_at: timefmt::rfc3339(row.created_at),
+            expires_at: timefmt::rfc3339(row.expires_at),
+            recipient: row.recipient,
+        }
+    }
+}
+
+impl Record for TokenJson {
+    const HEADINGS: &'static [&'static str] =
+        &["ID", "USER", "CREATED", "EXPIRES", "STATE", "RECIPIENT"];
+    fn cells(&self) -> Vec<String> {
+        let when = |t: &str| t.replace('T', " ").replace('Z', " UTC");
+        vec![
+            self.id.to_string(),
+            self.user.clone(),
+            when(&self.created_at),
+            when(&self.expires_at),
+            self.state.to_string(),
+            self.recipient.clone().unwrap_or_else(|| "-".into()),
+        ]
+    }
+}
+
+/// Run `pwreset tokens list`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let (_, store) = ctx.open_store()?;
+    let user_id = match &args.user {
+        Some(key) => Some(crate::users::resolve(store.conn(), key)?.id),
+        None => None,
+    };
+    let now = ctx.settings.now.as_second();
+    let mut writer = ListWriter::new::<TokenJson>(
+        ctx.settings.format,
+        std::io::stdout().lock(),
+        ctx.ui.stdout_is_terminal(),
+    );
+    tokens::for_each(
+        store.conn(),
+        Filter {
+            user_id,
+            all: args.all,
+        },
+        now,
+        |row| writer.row(&TokenJson::new(row, now)),
+    )?;
+    if writer.finish()? == 0 && ctx.settings.format == crate::settings::Format::Table {
+        ctx.ui.status(if args.all {
+            "No reset links."
+        } else {
+            "No live reset links (--all shows the others)."
+        });
+    }
+    Ok(Exit::Ok)
+}

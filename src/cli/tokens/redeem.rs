@@ -1,0 +1,64 @@
+//! `pwreset tokens redeem`
+
+use serde::Serialize;
+
+use super::Context;
+use crate::exit::Exit;
+use crate::output;
+use crate::settings::Format;
+use crate::timefmt;
+use crate::tokens::{self, RedeemPolicy};
+
+/// Use a token to set a new password (both read from stdin or prompted)
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Reads the token, then the new password, one line each from stdin; on a terminal it
+prompts for both without echo. The password must be 12 to 128 characters and not easy to guess.
+
+Examples:
+  printf '%s\\n%s\\n' \"$TOKEN\" \"$NEW_PASSWORD\" | pwreset tokens redeem
+  pwreset tokens redeem                Prompt for both"
+)]
+pub struct Args {}
+
+#[derive(Serialize)]
+struct RedeemJson {
+    user: String,
+    user_id: i64,
+    password_changed_at: String,
+}
+
+/// Run `pwreset tokens redeem`.
+pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
+    let (config, mut store) = ctx.open_store()?;
+    let mut input = ctx.ui.secret_input();
+    let token = input.read("reset token", false)?;
+    let password = input.read("new password", true)?;
+    let policy = RedeemPolicy {
+        password: &config.config.password,
+        max_failures_per_hour: config.config.links.max_failed_redeems_per_hour,
+    };
+    let now = ctx.settings.now;
+    let user = tokens::redeem(
+        &mut store,
+        token.expose().trim(),
+        &password,
+        policy,
+        &ctx.actor(),
+        now,
+        &mut rand::rng(),
+    )?;
+    if ctx.settings.format == Format::Json {
+        let body = RedeemJson {
+            user: user.username.clone(),
+            user_id: user.id,
+            password_changed_at: timefmt::rfc3339(now.as_second()),
+        };
+        output::json(&mut std::io::stdout().lock(), &body)?;
+    }
+    ctx.ui.status(&format!(
+        "Password changed for {}; their other reset links were revoked",
+        crate::ui::sanitize(&user.username)
+    ));
+    Ok(Exit::Ok)
+}

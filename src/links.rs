@@ -1,0 +1,408 @@
+//! Sending a reset link: who may get one, to which address, and the sequence that keeps the
+//! store honest: write the token pending, render and send the mail, then make the token live
+//! and supersede older links only if the mail was accepted, or mark it undelivered if not.
+//! Every attempt (sent, refused, failed) is audited, never with the token or link.
+
+use std::fmt::Write as _;
+
+use jiff::Timestamp;
+use rand::CryptoRng;
+
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::config::Supersede;
+use crate::exit::{Classify, Exit};
+use crate::mail::{Delivered, MailError, Mailer, Outgoing};
+use crate::secret::Secret;
+use crate::store::tokens as sql;
+use crate::store::users::User;
+use crate::store::{Store, StoreError};
+use crate::templates::{TemplateError, Templates, UserVars, Vars};
+use crate::tokens::{self, IssueRequest, TokenError};
+use crate::users::has_valid_email;
+use crate::{timefmt, ui};
+
+/// The audit action of a link mail.
+pub const ACTION: &str = "link.send";
+
+/// Why a user gets no link; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The user is inactive.
+    #[error("{0} is inactive")]
+    Inactive(String),
+    /// The user has no email, or an invalid one.
+    #[error("{0} has no valid email address")]
+    NoValidEmail(String),
+    /// A link was sent too recently.
+    #[error("a reset link was sent to {user} moments ago; the next is allowed at {}", timefmt::human(*.until))]
+    Cooldown {
+        /// The user.
+        user: String,
+        /// When the next link is allowed.
+        until: i64,
+    },
+}
+
+impl Refusal {
+    /// The short reason used in reports: `inactive`, `no valid email`, `in cooldown`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Inactive(_) => "inactive",
+            Refusal::NoValidEmail(_) => "no valid email",
+            Refusal::Cooldown { .. } => "in cooldown",
+        }
+    }
+}
+
+impl Classify for Refusal {
+    fn exit(&self) -> Exit {
+        Exit::Refused
+    }
+    fn hint(&self) -> Option<String> {
+        Some(match self {
+            Refusal::Inactive(user) => {
+                format!("activate the user first: pwreset users activate {user}")
+            }
+            Refusal::NoValidEmail(user) => {
+                format!("check the address with: pwreset users show {user}")
+            }
+            Refusal::Cooldown { .. } => "wait, or pass --force to send another now".into(),
+        })
+    }
+}
+
+/// Why a link was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Refused before anything changed.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The mail was not accepted; the new token was revoked, older links are untouched.
+    #[error("{0}; the new link was revoked, nothing else changed")]
+    Mail(#[from] MailError),
+    /// The template failed; the new token was revoked.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The token could not be written.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit row could not be written.
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+}
+
+impl From<rusqlite::Error> for LinkError {
+    fn from(err: rusqlite::Error) -> Self {
+        LinkError::Store(StoreError::Sqlite(err))
+    }
+}
+
+impl Classify for LinkError {
+    fn exit(&self) -> Exit {
+        match self {
+            LinkError::Refused(e) => e.exit(),
+            LinkError::Mail(e) => e.exit(),
+            LinkError::Template(e) => e.exit(),
+            LinkError::Token(e) => e.exit(),
+            LinkError::Store(e) => e.exit(),
+            LinkError::Audit(e) => e.exit(),
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            LinkError::Refused(e) => e.hint(),
+            LinkError::Mail(e) => e.hint(),
+            LinkError::Template(e) => e.hint(),
+            _ => None,
+        }
+    }
+}
+
+/// The settings a link mail needs, resolved from the config.
+#[derive(Debug, Clone)]
+pub struct LinkSettings {
+    /// The application's reset page.
+    pub base_url: url::Url,
+    /// Lifetime of a link, seconds.
+    pub ttl_secs: u64,
+    /// What happens to older links.
+    pub supersede: Supersede,
+    /// Minimum seconds between two links to one user.
+    pub cooldown_secs: u64,
+    /// `app_name` for the template.
+    pub app_name: String,
+    /// `support_contact` for the template.
+    pub support_contact: Option<String>,
+}
+
+/// One link to send.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkRequest<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// Where the mail goes (validated).
+    pub recipient: &'a str,
+    /// Skip the cooldown.
+    pub force: bool,
+    /// The bulk run, if any.
+    pub run_id: Option<&'a str>,
+    /// Extra audit detail (e.g. that the link was also printed).
+    pub note: Option<&'a str>,
+}
+
+/// A link that was sent.
+#[derive(Debug)]
+pub struct Sent {
+    /// Token row id.
+    pub token_id: i64,
+    /// Expiry time.
+    pub expires_at: i64,
+    /// Older links revoked.
+    pub superseded: usize,
+    /// What the transport said.
+    pub delivered: Delivered,
+    /// The link itself, for `--print-link` only.
+    pub link: Secret,
+}
+
+/// Whether a user may receive mail: active, with a valid email.
+pub fn eligible(user: &User) -> Result<(), Refusal> {
+    if !user.active {
+        return Err(Refusal::Inactive(user.username.clone()));
+    }
+    if !has_valid_email(user) {
+        return Err(Refusal::NoValidEmail(user.username.clone()));
+    }
+    Ok(())
+}
+
+/// Refuse if a link was sent within the cooldown.
+pub fn check_cooldown(
+    store: &Store,
+    user: &User,
+    cooldown_secs: u64,
+    now: Timestamp,
+) -> Result<(), LinkError> {
+    match tokens::cooldown_until(store, user, cooldown_secs, now)? {
+        Some(until) => Err(Refusal::Cooldown {
+            user: user.username.clone(),
+            until,
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// What carries link mails: the transport, the templates and the link settings.
+pub struct Courier<'a> {
+    /// The transport.
+    pub mailer: &'a mut dyn Mailer,
+    /// The templates.
+    pub templates: &'a Templates,
+    /// The link settings.
+    pub settings: &'a LinkSettings,
+}
+
+/// Send a reset link: check, issue pending, mail, then activate (or mark undelivered).
+pub fn send(
+    store: &mut Store,
+    courier: &mut Courier<'_>,
+    request: LinkRequest<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<Sent, LinkError> {
+    let settings = courier.settings;
+    let user = request.user;
+    let checked = eligible(user).map_err(LinkError::from).and_then(|()| {
+        if request.force {
+            Ok(())
+        } else {
+            check_cooldown(store, user, settings.cooldown_secs, now)
+        }
+    });
+    if let Err(LinkError::Refused(refusal)) = &checked {
+        record(
+            store,
+            actor,
+            now,
+            &request,
+            Outcome::Refused,
+            Some(refusal.to_string()),
+        )?;
+    }
+    checked?;
+    let issued = IssueRequest {
+        ttl_secs: settings.ttl_secs,
+        recipient: request.recipient,
+        actor: &actor.os_user,
+    };
+    let pending = tokens::issue_pending(store, user, issued, now, rng)?;
+    let link = link_for(&settings.base_url, &pending.token);
+    let outcome = courier
+        .templates
+        .render(
+            "password-change-link",
+            &vars(user, &link, pending.expires_at, now, settings),
+        )
+        .map_err(LinkError::from)
+        .and_then(|body| {
+            Ok(courier.mailer.send(&Outgoing {
+                to: request.recipient.to_string(),
+                body,
+            })?)
+        });
+    match outcome {
+        Ok(delivered) => {
+            let superseded = activate(
+                store,
+                &request,
+                pending.id,
+                pending.expires_at,
+                settings.supersede,
+                actor,
+                now,
+            )?;
+            Ok(Sent {
+                token_id: pending.id,
+                expires_at: pending.expires_at,
+                superseded,
+                delivered,
+                link,
+            })
+        }
+        Err(err) => {
+            undelivered(store, &request, pending.id, &err, actor, now)?;
+            Err(err)
+        }
+    }
+}
+
+fn activate(
+    store: &mut Store,
+    request: &LinkRequest<'_>,
+    token_id: i64,
+    expires_at: i64,
+    supersede: Supersede,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<usize, LinkError> {
+    let tx = store.write()?;
+    sql::activate(&tx, token_id)?;
+    let superseded = match supersede {
+        Supersede::Revoke => sql::revoke_outstanding_except(
+            &tx,
+            request.user.id,
+            Some(token_id),
+            now.as_second(),
+            "superseded",
+        )?,
+        Supersede::Keep => 0,
+    };
+    let mut detail = format!(
+        "token #{token_id}, expires {}",
+        timefmt::rfc3339(expires_at)
+    );
+    if superseded > 0 {
+        let _ = write!(detail, ", revoked {superseded} older links");
+    }
+    if let Some(note) = request.note {
+        let _ = write!(detail, ", {note}");
+    }
+    audit::append(&tx, actor, now, &event(request, Outcome::Ok, Some(detail)))?;
+    tx.commit()?;
+    Ok(superseded)
+}
+
+fn undelivered(
+    store: &mut Store,
+    request: &LinkRequest<'_>,
+    token_id: i64,
+    err: &LinkError,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(), LinkError> {
+    let tx = store.write()?;
+    sql::mark_undelivered(&tx, token_id, now.as_second())?;
+    let detail = format!("token #{token_id} revoked: {err}");
+    audit::append(
+        &tx,
+        actor,
+        now,
+        &event(request, Outcome::Failed, Some(detail)),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+fn event(request: &LinkRequest<'_>, outcome: Outcome, detail: Option<String>) -> Event {
+    Event::new(ACTION, outcome)
+        .target(request.user)
+        .recipient(Some(request.recipient).filter(|r| !r.is_empty()))
+        .detail(detail)
+        .run_id(request.run_id)
+}
+
+fn record(
+    store: &mut Store,
+    actor: &Actor,
+    now: Timestamp,
+    request: &LinkRequest<'_>,
+    outcome: Outcome,
+    detail: Option<String>,
+) -> Result<(), LinkError> {
+    audit::record(store, actor, now, &event(request, outcome, detail))?;
+    Ok(())
+}
+
+/// Audit a refusal for text that names no user.
+pub fn record_unknown(
+    store: &mut Store,
+    key: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<(), audit::AuditError> {
+    let event = Event::new(ACTION, Outcome::Refused)
+        .target_text(&ui::sanitize(key))
+        .detail(Some("no such user".into()));
+    audit::record(store, actor, now, &event).map(|_| ())
+}
+
+/// The link: `base_url` with `token=...` added to its query.
+pub fn link_for(base: &url::Url, token: &Secret) -> Secret {
+    let mut url = base.clone();
+    url.query_pairs_mut().append_pair("token", token.expose());
+    Secret::new(url.into())
+}
+
+fn vars(
+    user: &User,
+    link: &Secret,
+    expires_at: i64,
+    now: Timestamp,
+    settings: &LinkSettings,
+) -> Vars {
+    Vars {
+        user: UserVars {
+            name: user
+                .display_name
+                .clone()
+                .unwrap_or_else(|| user.username.clone()),
+            username: user.username.clone(),
+            email: user.email.clone(),
+        },
+        link: Some(link.expose().to_string()),
+        expires_at: Some(timefmt::human(expires_at)),
+        expires_in: Some(timefmt::spoken(
+            u64::try_from(expires_at - now.as_second()).unwrap_or(0),
+        )),
+        app_name: settings.app_name.clone(),
+        support_contact: settings.support_contact.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

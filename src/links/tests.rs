@@ -1,0 +1,258 @@
+use super::*;
+use crate::config::Supersede;
+use crate::store::users::NewUser;
+
+const T0: i64 = 1_800_000_000;
+
+fn at(secs: i64) -> Timestamp {
+    Timestamp::from_second(secs).expect("time")
+}
+
+fn actor() -> Actor {
+    Actor {
+        os_user: "root".into(),
+        actor: None,
+        reason: None,
+    }
+}
+
+/// A mailer that records what it was given, or fails.
+#[derive(Default)]
+struct Recorder {
+    sent: Vec<(String, String)>,
+    fail: Option<bool>,
+}
+
+impl Mailer for Recorder {
+    fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError> {
+        if let Some(transient) = self.fail {
+            return Err(MailError::Refused {
+                server: "test".into(),
+                reply: "550 no".into(),
+                transient,
+            });
+        }
+        self.sent
+            .push((message.to.clone(), message.body.text.expose().to_string()));
+        Ok(Delivered {
+            detail: "ok".into(),
+        })
+    }
+}
+
+fn settings(supersede: Supersede) -> LinkSettings {
+    LinkSettings {
+        base_url: url::Url::parse("https://app.example.com/reset?lang=en").expect("url"),
+        ttl_secs: 3600,
+        supersede,
+        cooldown_secs: 60,
+        app_name: "Example".into(),
+        support_contact: None,
+    }
+}
+
+fn setup() -> (tempfile::TempDir, Store, User) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("t.db"), 5000).expect("store");
+    let new = NewUser {
+        username: "alice".into(),
+        email: Some("alice@example.com".into()),
+        display_name: None,
+        active: true,
+    };
+    let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
+    (dir, store, user)
+}
+
+fn request(user: &User, force: bool) -> LinkRequest<'_> {
+    LinkRequest {
+        user,
+        recipient: "alice@example.com",
+        force,
+        run_id: None,
+        note: None,
+    }
+}
+
+fn go(
+    store: &mut Store,
+    mailer: &mut Recorder,
+    settings: &LinkSettings,
+    user: &User,
+    force: bool,
+    now: i64,
+) -> Result<Sent, LinkError> {
+    let templates = Templates::new(None);
+    let mut courier = Courier {
+        mailer,
+        templates: &templates,
+        settings,
+    };
+    send(
+        store,
+        &mut courier,
+        request(user, force),
+        &actor(),
+        at(now),
+        &mut rand::rng(),
+    )
+}
+
+fn token_of(body: &str) -> String {
+    let start = body.find("token=").expect("link in body") + 6;
+    body[start..start + crate::tokens::TOKEN_CHARS].to_string()
+}
+
+#[test]
+fn sent_link_redeems_and_supersedes_older_ones() {
+    let (_dir, mut store, user) = setup();
+    let mut mailer = Recorder::default();
+    let first = go(
+        &mut store,
+        &mut mailer,
+        &settings(Supersede::Revoke),
+        &user,
+        false,
+        T0,
+    )
+    .expect("first");
+    assert_eq!(first.expires_at, T0 + 3600);
+    assert!(
+        first
+            .link
+            .expose()
+            .starts_with("https://app.example.com/reset?lang=en&token=")
+    );
+    let second = go(
+        &mut store,
+        &mut mailer,
+        &settings(Supersede::Revoke),
+        &user,
+        false,
+        T0 + 61,
+    )
+    .expect("second, after the cooldown");
+    assert_eq!(second.superseded, 1);
+    let old = token_of(&mailer.sent[0].1);
+    let new = token_of(&mailer.sent[1].1);
+    assert!(matches!(
+        crate::tokens::verify(&store, &old, at(T0 + 62)),
+        Err(TokenError::Invalid)
+    ));
+    assert_eq!(
+        crate::tokens::verify(&store, &new, at(T0 + 62))
+            .expect("live")
+            .user
+            .id,
+        user.id
+    );
+}
+
+#[test]
+fn keep_leaves_older_links_working() {
+    let (_dir, mut store, user) = setup();
+    let mut mailer = Recorder::default();
+    let keep = settings(Supersede::Keep);
+    go(&mut store, &mut mailer, &keep, &user, false, T0).expect("first");
+    let second = go(&mut store, &mut mailer, &keep, &user, true, T0 + 1).expect("forced");
+    assert_eq!(second.superseded, 0);
+    assert!(crate::tokens::verify(&store, &token_of(&mailer.sent[0].1), at(T0 + 2)).is_ok());
+}
+
+#[test]
+fn cooldown_refuses_unless_forced_and_is_audited() {
+    let (_dir, mut store, user) = setup();
+    let mut mailer = Recorder::default();
+    let s = settings(Supersede::Revoke);
+    go(&mut store, &mut mailer, &s, &user, false, T0).expect("first");
+    let err = go(&mut store, &mut mailer, &s, &user, false, T0 + 30).expect_err("cooldown");
+    assert!(matches!(err, LinkError::Refused(Refusal::Cooldown { until, .. }) if until == T0 + 60));
+    assert_eq!(err.exit(), Exit::Refused);
+    assert_eq!(mailer.sent.len(), 1);
+    go(&mut store, &mut mailer, &s, &user, true, T0 + 31).expect("forced");
+    let refused: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'link.send' AND outcome = 'refused'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(refused, 1);
+}
+
+#[test]
+fn a_refused_mail_revokes_the_new_token_and_keeps_older_ones() {
+    let (_dir, mut store, user) = setup();
+    let s = settings(Supersede::Revoke);
+    let mut good = Recorder::default();
+    go(&mut store, &mut good, &s, &user, false, T0).expect("first");
+    let mut bad = Recorder {
+        fail: Some(false),
+        ..Recorder::default()
+    };
+    let err = go(&mut store, &mut bad, &s, &user, true, T0 + 1).expect_err("refused");
+    assert_eq!(err.exit(), Exit::MailNotDelivered);
+    assert!(err.to_string().contains("550 no"), "{err}");
+    assert!(
+        crate::tokens::verify(&store, &token_of(&good.sent[0].1), at(T0 + 2)).is_ok(),
+        "older link untouched"
+    );
+    let live: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(live, 1);
+    let failed: String = store
+        .conn()
+        .query_row(
+            "SELECT detail FROM audit_log WHERE outcome = 'failed'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert!(
+        failed.contains("revoked") && !failed.contains("token="),
+        "{failed}"
+    );
+}
+
+#[test]
+fn inactive_and_emailless_users_are_refused() {
+    let (_dir, mut store, mut user) = setup();
+    let mut mailer = Recorder::default();
+    user.active = false;
+    let err = go(
+        &mut store,
+        &mut mailer,
+        &settings(Supersede::Revoke),
+        &user,
+        true,
+        T0,
+    );
+    assert!(matches!(err, Err(LinkError::Refused(Refusal::Inactive(_)))));
+    user.active = true;
+    user.email = None;
+    let err = go(
+        &mut store,
+        &mut mailer,
+        &settings(Supersede::Revoke),
+        &user,
+        true,
+        T0,
+    );
+    assert!(matches!(
+        err,
+        Err(LinkError::Refused(Refusal::NoValidEmail(_)))
+    ));
+    assert!(mailer.sent.is_empty());
+    let tokens: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM reset_tokens", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(tokens, 0);
+}

@@ -1,0 +1,152 @@
+//! Sending mail: a [`Mailer`] trait with three transports (`.eml` files, SMTP, sendmail), and
+//! building a multipart/alternative message from a rendered template with typed headers only.
+//!
+//! Nothing here prints. Errors name the server and its reply, never credentials.
+
+mod file;
+mod sendmail;
+mod smtp;
+
+use std::time::SystemTime;
+
+use lettre::Message;
+use lettre::message::{Mailbox, MultiPart};
+
+pub use file::FileMailer;
+pub use sendmail::SendmailMailer;
+pub use smtp::{SmtpMailer, SmtpSettings};
+
+use crate::exit::{Classify, Exit};
+use crate::templates::Rendered;
+
+/// A message ready to send.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Recipient address (already validated).
+    pub to: String,
+    /// The rendered template.
+    pub body: Rendered,
+}
+
+/// What the transport said when it accepted a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// e.g. the server's reply, or the `.eml` path.
+    pub detail: String,
+}
+
+/// Something that can send mail.
+pub trait Mailer {
+    /// Send one message; `Ok` only when the transport accepted it.
+    fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError>;
+}
+
+/// Why a message was not sent.
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    /// The mail settings are unusable (exit 8).
+    #[error("{0}")]
+    Config(String),
+    /// A header value was rejected before sending (MAIL-2).
+    #[error("cannot build the message: {0}")]
+    Build(String),
+    /// The server answered with an error.
+    #[error("{server} refused the message: {reply}")]
+    Refused {
+        /// Which server.
+        server: String,
+        /// Its reply (code and text).
+        reply: String,
+        /// Whether the reply was a 4xx (worth retrying later).
+        transient: bool,
+    },
+    /// The server could not be reached, or the connection failed.
+    #[error("cannot talk to {server}: {detail}")]
+    Connection {
+        /// Which server.
+        server: String,
+        /// What failed.
+        detail: String,
+    },
+    /// The local transport (file, sendmail) failed.
+    #[error("{0}")]
+    Local(String),
+}
+
+impl MailError {
+    /// Whether trying again later may succeed (4xx replies, dropped connections).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            MailError::Refused { transient, .. } => *transient,
+            MailError::Connection { .. } => true,
+            _ => false,
+        }
+    }
+}
+
+impl Classify for MailError {
+    fn exit(&self) -> Exit {
+        match self {
+            MailError::Config(_) => Exit::Config,
+            _ => Exit::MailNotDelivered,
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            MailError::Connection { .. } => {
+                Some("check mail.smtp.host, port and tls in the config".into())
+            }
+            MailError::Refused {
+                transient: true, ..
+            } => Some("the server asked to try again later".into()),
+            _ => None,
+        }
+    }
+}
+
+/// Build the message: From, To, optional Reply-To, Subject, Date, and a multipart/alternative
+/// body with a text/plain and a text/html part.
+pub fn build(
+    from: &Mailbox,
+    reply_to: Option<&Mailbox>,
+    message: &Outgoing,
+    date: SystemTime,
+) -> Result<Message, MailError> {
+    let to: Mailbox = message
+        .to
+        .parse()
+        .map_err(|e| MailError::Build(format!("recipient {:?}: {e}", message.to)))?;
+    if message.body.subject.contains(['\r', '\n', '\0']) {
+        return Err(MailError::Build("the subject contains a line break".into()));
+    }
+    let mut builder = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(message.body.subject.clone())
+        .date(date)
+        .message_id(None);
+    if let Some(reply_to) = reply_to {
+        builder = builder.reply_to(reply_to.clone());
+    }
+    let body = MultiPart::alternative_plain_html(
+        message.body.text.expose().to_string(),
+        message.body.html.expose().to_string(),
+    );
+    builder
+        .multipart(body)
+        .map_err(|e| MailError::Build(e.to_string()))
+}
+
+/// `a***@example.com`: enough to recognise an address without showing it whole.
+pub fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}***@{domain}")
+        }
+        None => "***".to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,81 @@
+use super::*;
+use crate::secret::Secret;
+
+fn outgoing(subject: &str) -> Outgoing {
+    Outgoing {
+        to: "alice@example.com".into(),
+        body: Rendered {
+            subject: subject.into(),
+            text: Secret::new("plain body".into()),
+            html: Secret::new("<p>html body</p>".into()),
+        },
+    }
+}
+
+#[test]
+fn builds_multipart_alternative_with_typed_headers() {
+    let from: Mailbox = "Example <no-reply@example.com>".parse().expect("from");
+    let reply: Mailbox = "help@example.com".parse().expect("reply");
+    let message = build(
+        &from,
+        Some(&reply),
+        &outgoing("Reset your password"),
+        SystemTime::UNIX_EPOCH,
+    )
+    .expect("build");
+    let text = String::from_utf8(message.formatted()).expect("utf8");
+    assert!(
+        text.contains("From: Example <no-reply@example.com>\r\n"),
+        "{text}"
+    );
+    assert!(text.contains("To: alice@example.com\r\n"));
+    assert!(text.contains("Reply-To: help@example.com\r\n"));
+    assert!(text.contains("Subject: Reset your password\r\n"));
+    assert!(text.contains("Content-Type: multipart/alternative;"));
+    assert!(text.contains("Content-Type: text/plain; charset=utf-8"));
+    assert!(text.contains("Content-Type: text/html; charset=utf-8"));
+}
+
+#[test]
+fn header_injection_is_refused_before_sending() {
+    let from: Mailbox = "x@example.com".parse().expect("from");
+    assert!(
+        build(
+            &from,
+            None,
+            &outgoing("Hi\r\nBcc: evil@example.com"),
+            SystemTime::UNIX_EPOCH
+        )
+        .is_err()
+    );
+    let mut bad_to = outgoing("Hi");
+    bad_to.to = "alice@example.com\r\nBcc: evil@example.com".into();
+    assert!(build(&from, None, &bad_to, SystemTime::UNIX_EPOCH).is_err());
+}
+
+#[test]
+fn masking_keeps_the_first_letter_and_domain() {
+    assert_eq!(mask("alice@example.com"), "a***@example.com");
+    assert_eq!(mask("x@y.org"), "x***@y.org");
+    assert_eq!(mask("nonsense"), "***");
+}
+
+#[test]
+fn only_4xx_and_dropped_connections_are_worth_retrying() {
+    let refused = |transient| MailError::Refused {
+        server: "s".into(),
+        reply: "r".into(),
+        transient,
+    };
+    assert!(refused(true).is_transient());
+    assert!(!refused(false).is_transient());
+    assert!(
+        MailError::Connection {
+            server: "s".into(),
+            detail: "d".into()
+        }
+        .is_transient()
+    );
+    assert_eq!(refused(false).exit(), Exit::MailNotDelivered);
+    assert_eq!(MailError::Config("x".into()).exit(), Exit::Config);
+}

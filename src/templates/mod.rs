@@ -1,0 +1,213 @@
+//! Email templates: subject, text and HTML parts rendered with minijinja.
+//!
+//! Built-in templates are compiled in; a file of the same name in `templates.dir` overrides that
+//! one part (e.g. `password-change-link.html`). HTML parts are auto-escaped, text parts and
+//! subjects are not. Unknown variables are errors, never blanks. Rendering is a pure function of
+//! the template and the context: nothing here sends or prints.
+
+use std::path::{Path, PathBuf};
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::exit::{Classify, Exit};
+use crate::secret::Secret;
+
+/// The built-in templates: (file name, source).
+pub const BUILTIN: &[(&str, &str)] = &[
+    (
+        "password-change-link.subject.txt",
+        include_str!("builtin/password-change-link.subject.txt"),
+    ),
+    (
+        "password-change-link.txt",
+        include_str!("builtin/password-change-link.txt"),
+    ),
+    (
+        "password-change-link.html",
+        include_str!("builtin/password-change-link.html"),
+    ),
+];
+
+/// The parts every template has, as file-name suffixes.
+pub const PARTS: [&str; 3] = [".subject.txt", ".txt", ".html"];
+
+/// A template could not be read or rendered.
+#[derive(Debug, thiserror::Error)]
+#[error("template {file}: {message}")]
+pub struct TemplateError {
+    /// The file (or built-in name) at fault.
+    pub file: String,
+    /// What went wrong, with the line where known.
+    pub message: String,
+}
+
+impl Classify for TemplateError {
+    fn exit(&self) -> Exit {
+        Exit::Config
+    }
+    fn hint(&self) -> Option<String> {
+        Some("fix the template in templates.dir, or remove it to use the built-in one".into())
+    }
+}
+
+/// What a template may use about the user.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserVars {
+    /// Display name, or the username when there is none.
+    pub name: String,
+    /// Login name.
+    pub username: String,
+    /// Email address.
+    pub email: Option<String>,
+}
+
+/// Every variable a template can use. Unset ones render as nothing in `{% if %}` tests.
+#[derive(Debug, Clone, Serialize)]
+pub struct Vars {
+    /// The user the mail is about.
+    pub user: UserVars,
+    /// The reset link (password-change-link only).
+    pub link: Option<String>,
+    /// When the link or password expires, e.g. `2026-11-22 11:00 UTC`.
+    pub expires_at: Option<String>,
+    /// How long until then, e.g. `1 hour`.
+    pub expires_in: Option<String>,
+    /// The application's name.
+    pub app_name: String,
+    /// Who to contact if the mail was unexpected.
+    pub support_contact: Option<String>,
+}
+
+/// A rendered email. The bodies may carry a secret (the link), so they are held as secrets.
+#[derive(Debug)]
+pub struct Rendered {
+    /// Subject line.
+    pub subject: String,
+    /// text/plain body.
+    pub text: Secret,
+    /// text/html body.
+    pub html: Secret,
+}
+
+/// The template set: built-ins, overridden by files in a folder.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Templates")
+    }
+}
+
+impl Templates {
+    /// Templates from `dir` (if given) over the built-ins.
+    #[allow(clippy::case_sensitive_file_extension_comparisons)] // part names are ours: `.html`
+    pub fn new(dir: Option<&Path>) -> Templates {
+        let dir: Option<PathBuf> = dir.map(Path::to_path_buf);
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        env.set_auto_escape_callback(|name| {
+            if name.ends_with(".html") {
+                AutoEscape::Html
+            } else {
+                AutoEscape::None
+            }
+        });
+        env.set_formatter(html_formatter);
+        env.set_loader(move |name| load(dir.as_deref(), name));
+        Templates { env }
+    }
+
+    /// Render the three parts of template `name`.
+    pub fn render(&self, name: &str, vars: &Vars) -> Result<Rendered, TemplateError> {
+        let subject = self.part(name, ".subject.txt", vars)?;
+        let subject = subject.trim().to_string();
+        if subject.contains(['\r', '\n']) {
+            return Err(TemplateError {
+                file: format!("{name}.subject.txt"),
+                message: "the subject renders to more than one line".into(),
+            });
+        }
+        Ok(Rendered {
+            subject,
+            text: Secret::new(self.part(name, ".txt", vars)?),
+            html: Secret::new(self.part(name, ".html", vars)?),
+        })
+    }
+
+    fn part(&self, name: &str, suffix: &str, vars: &Vars) -> Result<String, TemplateError> {
+        let file = format!("{name}{suffix}");
+        let template = self
+            .env
+            .get_template(&file)
+            .map_err(|e| describe(&file, &e))?;
+        template
+            .render(minijinja::value::Serde(vars))
+            .map_err(|e| describe(&file, &e))
+    }
+}
+
+/// Auto-escape HTML the way markupsafe does (`& < > " '`), leaving `/` alone so that links
+/// stay readable in the HTML source; everything else as minijinja does by default.
+fn html_formatter(
+    out: &mut minijinja::Output,
+    state: &mut minijinja::State,
+    value: &minijinja::Value,
+) -> Result<(), minijinja::Error> {
+    if !matches!(state.auto_escape(), AutoEscape::Html)
+        || value.is_safe()
+        || value.is_none()
+        || value.is_undefined()
+    {
+        return minijinja::escape_formatter(out, state, value);
+    }
+    let text = value.to_string();
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            other => escaped.push(other),
+        }
+    }
+    out.write_str(&escaped)
+        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
+}
+
+fn load(dir: Option<&Path>, name: &str) -> Result<Option<String>, minijinja::Error> {
+    if let Some(dir) = dir {
+        let path = dir.join(name);
+        if path.is_file() {
+            return std::fs::read_to_string(&path).map(Some).map_err(|e| {
+                minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("cannot read {}: {e}", path.display()),
+                )
+            });
+        }
+    }
+    Ok(BUILTIN
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, source)| (*source).to_string()))
+}
+
+fn describe(file: &str, err: &minijinja::Error) -> TemplateError {
+    let line = err
+        .line()
+        .map(|l| format!("line {l}: "))
+        .unwrap_or_default();
+    let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
+    TemplateError {
+        file: file.to_string(),
+        message: format!("{line}{}{detail}", err.kind()),
+    }
+}
+
+#[cfg(test)]
+mod tests;

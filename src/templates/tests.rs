@@ -1,0 +1,115 @@
+use super::*;
+
+fn vars(name: &str) -> Vars {
+    Vars {
+        user: UserVars {
+            name: name.into(),
+            username: "alice".into(),
+            email: Some("alice@example.com".into()),
+        },
+        link: Some("https://app.example.com/reset?token=abc&x=1".into()),
+        expires_at: Some("2026-11-22 11:00 UTC".into()),
+        expires_in: Some("1 hour".into()),
+        app_name: "Example".into(),
+        support_contact: Some("help@example.com".into()),
+    }
+}
+
+#[test]
+fn link_mail_says_who_link_expiry_and_what_to_do() {
+    let mail = Templates::new(None)
+        .render("password-change-link", &vars("Alice"))
+        .expect("render");
+    assert_eq!(mail.subject, "Reset your Example password");
+    let text = mail.text.expose();
+    assert!(text.starts_with("Hello Alice,"), "{text}");
+    assert!(
+        text.contains("https://app.example.com/reset?token=abc&x=1"),
+        "text is not escaped: {text}"
+    );
+    assert!(text.contains("expires in 1 hour, at 2026-11-22 11:00 UTC"));
+    assert!(text.contains("If you did not ask for this"));
+    assert!(text.contains("contact help@example.com"));
+    let html = mail.html.expose();
+    assert!(
+        html.contains("href=\"https://app.example.com/reset?token=abc&amp;x=1\""),
+        "{html}"
+    );
+}
+
+#[test]
+fn html_is_escaped_and_text_is_not() {
+    let mail = Templates::new(None)
+        .render("password-change-link", &vars("<script>alert(1)</script>"))
+        .expect("render");
+    assert!(
+        mail.html
+            .expose()
+            .contains("Hello &lt;script&gt;alert(1)&lt;/script&gt;,"),
+        "{}",
+        mail.html.expose()
+    );
+    assert!(!mail.html.expose().contains("<script>"));
+    assert!(
+        mail.text
+            .expose()
+            .contains("Hello <script>alert(1)</script>,")
+    );
+}
+
+#[test]
+fn a_file_in_the_dir_overrides_one_part() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("password-change-link.subject.txt"),
+        "{{ app_name }}: new password link for {{ user.username }}",
+    )
+    .expect("write");
+    let mail = Templates::new(Some(dir.path()))
+        .render("password-change-link", &vars("Alice"))
+        .expect("render");
+    assert_eq!(mail.subject, "Example: new password link for alice");
+    assert!(
+        mail.text.expose().starts_with("Hello Alice,"),
+        "other parts stay built-in"
+    );
+}
+
+#[test]
+fn unknown_variables_and_syntax_errors_name_the_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("password-change-link.txt"),
+        "Hi\n{{ user.nmae }}\n",
+    )
+    .expect("write");
+    let err = Templates::new(Some(dir.path()))
+        .render("password-change-link", &vars("A"))
+        .expect_err("unknown var");
+    assert_eq!(err.file, "password-change-link.txt");
+    assert!(err.message.starts_with("line 2: "), "{}", err.message);
+    std::fs::write(dir.path().join("password-change-link.txt"), "{% if %}").expect("write");
+    assert!(
+        Templates::new(Some(dir.path()))
+            .render("password-change-link", &vars("A"))
+            .is_err()
+    );
+}
+
+#[test]
+fn a_subject_cannot_break_into_headers() {
+    let mail = Templates::new(None)
+        .render("password-change-link", &vars("x"))
+        .expect("ok");
+    assert!(!mail.subject.contains('\n'));
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("password-change-link.subject.txt"),
+        "Hi {{ user.name }}",
+    )
+    .expect("write");
+    let err = Templates::new(Some(dir.path()))
+        .render("password-change-link", &vars("a\r\nBcc: evil@example.com"))
+        .expect_err("newline");
+    assert!(err.message.contains("more than one line"));
+}

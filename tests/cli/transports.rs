@@ -1,0 +1,184 @@
+//! The file and sendmail transports end to end, and the rule that no raw token, link or
+//! password is ever written to the store, its WAL, or the audit log.
+
+use std::os::unix::fs::PermissionsExt;
+
+use crate::support::{
+    TestEnv, assert_fails, code, html_part, mode, stderr, stdout, text_part, token_in,
+};
+
+/// A fake `sendmail` that records its arguments and the message, then exits with `status`.
+fn fake_sendmail(env: &TestEnv, status: i32) -> std::path::PathBuf {
+    let script = format!(
+        "#!/bin/sh\necho \"$@\" > \"{dir}/sendmail.args\"\ncat > \"{dir}/sendmail.msg\"\necho 'sendmail: simulated' >&2\nexit {status}\n",
+        dir = env.dir().display()
+    );
+    let path = env.write("fake-sendmail", &script);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    path
+}
+
+fn use_sendmail(env: &TestEnv, program: &std::path::Path) {
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    let config = config.replace("transport = \"file\"", "transport = \"sendmail\"");
+    env.write(
+        "pwreset.toml",
+        &format!(
+            "{config}\n[mail.sendmail]\npath = \"{}\"\n",
+            program.display()
+        ),
+    );
+}
+
+#[test]
+fn file_transport_writes_a_private_eml_and_says_where() {
+    let env = TestEnv::with_samples();
+    let out = env.run(&["send-link", "alice@example.com"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains(
+            "Reset link sent to a***@example.com for alice (expires 2026-11-22 11:00 UTC, in 1h)"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("Mail written to outbox/20261122T100000Z-"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+    let files: Vec<_> = std::fs::read_dir(env.path("outbox"))
+        .expect("outbox")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    assert_eq!(files.len(), 1);
+    assert_eq!(mode(&files[0]), 0o600, "the mail holds a live link");
+    let raw = std::fs::read(&files[0]).expect("eml");
+    let text = text_part(&raw);
+    assert!(
+        text.contains("http://localhost:8080/reset-password?token="),
+        "{text}"
+    );
+    assert!(
+        text.contains("It expires in 1 hour, at 2026-11-22 11:00 UTC."),
+        "{text}"
+    );
+    let html = html_part(&raw);
+    assert!(html.contains("reset-password?token="), "{html}");
+    assert!(!err.contains(&token_in(&raw)));
+}
+
+#[test]
+fn reset_send_link_is_the_same_command() {
+    let env = TestEnv::with_samples();
+    let out = env.run(&["reset", "send-link", "bob"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("for bob"));
+    assert_eq!(env.outbox().len(), 1);
+}
+
+#[test]
+fn sendmail_transport_pipes_to_sendmail_t_i() {
+    let env = TestEnv::with_samples();
+    let program = fake_sendmail(&env, 0);
+    use_sendmail(&env, &program);
+    let out = env.run(&["send-link", "alice"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        std::fs::read_to_string(env.path("sendmail.args"))
+            .expect("args")
+            .trim(),
+        "-t -i"
+    );
+    let message = std::fs::read(env.path("sendmail.msg")).expect("message");
+    assert!(String::from_utf8_lossy(&message).contains("To: alice@example.com"));
+    let token = token_in(&message);
+    assert_eq!(
+        code(&env.run_stdin(&["tokens", "verify"], &format!("{token}\n"))),
+        0
+    );
+    assert!(env.outbox().is_empty());
+}
+
+#[test]
+fn a_failing_sendmail_leaves_no_live_token() {
+    for status in [1, 75] {
+        let env = TestEnv::with_samples();
+        let program = fake_sendmail(&env, status);
+        use_sendmail(&env, &program);
+        let out = env.run(&["send-link", "alice"]);
+        assert_fails(
+            &out,
+            6,
+            &format!("exit status {status}: sendmail: simulated"),
+        );
+        assert!(
+            stderr(&out).contains("the new link was revoked"),
+            "{}",
+            stderr(&out)
+        );
+        assert_eq!(
+            env.count("SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL"),
+            0
+        );
+        assert_eq!(
+            env.count(
+                "SELECT count(*) FROM reset_tokens WHERE revoked_reason = 'mail not delivered'"
+            ),
+            1
+        );
+        assert_eq!(
+            env.count(
+                "SELECT count(*) FROM audit_log WHERE action = 'link.send' AND outcome = 'failed'"
+            ),
+            1
+        );
+    }
+    let env = TestEnv::with_samples();
+    use_sendmail(&env, &env.path("no-such-sendmail"));
+    assert_fails(&env.run(&["send-link", "alice"]), 6, "cannot run");
+}
+
+#[test]
+fn a_missing_base_url_is_a_config_error() {
+    let env = TestEnv::with_samples();
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    env.write(
+        "pwreset.toml",
+        &config.replace("base_url = \"http://localhost:8080/reset-password\"\n", ""),
+    );
+    let out = env.run(&["send-link", "alice"]);
+    assert_fails(&out, 8, "links.base_url: is not set");
+    assert!(env.outbox().is_empty());
+    env.write(
+        "pwreset.toml",
+        &config.replace("http://localhost:8080", "http://app.example.com"),
+    );
+    assert_fails(&env.run(&["send-link", "alice"]), 8, "must use https");
+}
+
+/// TOK-3, LOG-2: the token, the link and passwords exist only in memory and the outgoing mail.
+#[test]
+fn no_secret_reaches_the_store_wal_or_audit_log() {
+    let env = TestEnv::with_samples();
+    let password = "violet-harbour-tractor-41";
+    let token = env.link_for("alice");
+    let conn = env.db(); // keep a connection open so the WAL is not checkpointed away
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        .expect("no checkpoint");
+    let out = env.run_stdin(&["tokens", "redeem"], &format!("{token}\n{password}\n"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let second = env.link_for("bob");
+    let audit = stdout(&env.run(&["audit", "--format", "json"]));
+    assert!(!audit.is_empty());
+    for secret in [token.as_str(), second.as_str(), password] {
+        for file in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
+            let bytes = std::fs::read(env.path(file)).unwrap_or_default();
+            let found = bytes.windows(secret.len()).any(|w| w == secret.as_bytes());
+            assert!(!found, "a secret was written to {file}");
+        }
+        assert!(!audit.contains(secret), "a secret is in the audit log");
+    }
+    assert!(!audit.contains("token="), "no link in the audit log");
+    drop(conn);
+}
