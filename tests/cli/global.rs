@@ -44,10 +44,18 @@ fn every_subcommand_has_examples_in_its_help() {
         &["users", "activate", "--help"],
         &["users", "deactivate", "--help"],
         &["audit", "--help"],
+        &["audit", "verify", "--help"],
+        &["send-link", "--help"],
+        &["reset", "send-link", "--help"],
+        &["tokens", "list", "--help"],
+        &["tokens", "verify", "--help"],
+        &["tokens", "redeem", "--help"],
+        &["tokens", "revoke", "--help"],
+        &["tokens", "purge", "--help"],
     ] {
         let help = env.ok(args);
         assert!(
-            help.contains("Examples:") || help.contains("Example"),
+            help.contains("Examples:"),
             "{args:?} has no examples:\n{help}"
         );
     }

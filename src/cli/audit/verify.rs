@@ -9,7 +9,13 @@ use crate::settings::Format;
 
 /// Check the hash chain and name the first bad row
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exits 0 when every row verifies, 1 naming the first bad row otherwise.")]
+#[command(
+    after_help = "Exits 0 when every row verifies, 1 naming the first bad row otherwise.
+
+Examples:
+  pwreset audit verify
+  pwreset audit verify --format json"
+)]
 pub struct Args {}
 
 #[derive(Serialize)]
