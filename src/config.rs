@@ -94,6 +94,10 @@ pub enum Supersede {
 #[derive(Debug, Clone, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
+    /// Length of generated temporary passwords. Default 16 (about 93 bits), at least 12.
+    pub length: usize,
+    /// How long a generated temporary password works. Default 24h.
+    pub temp_ttl: Duration,
     /// argon2id memory cost in KiB. Default 19456 (OWASP minimum).
     pub argon2_memory_kib: u32,
     /// argon2id iterations. Default 2.
@@ -105,6 +109,8 @@ pub struct PasswordConfig {
 impl Default for PasswordConfig {
     fn default() -> Self {
         PasswordConfig {
+            length: 16,
+            temp_ttl: Duration::of(86_400),
             argon2_memory_kib: 19_456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -122,6 +128,8 @@ pub struct TemplatesConfig {
     pub app_name: String,
     /// Who users should contact if they did not expect a mail, e.g. an address or phone number.
     pub support_contact: Option<String>,
+    /// Where users log in, for the access-info mail.
+    pub login_url: Option<String>,
 }
 
 impl Default for TemplatesConfig {
@@ -130,6 +138,7 @@ impl Default for TemplatesConfig {
             dir: None,
             app_name: "our service".to_string(),
             support_contact: None,
+            login_url: None,
         }
     }
 }
@@ -165,6 +174,14 @@ pub struct MailConfig {
     pub deliver_to: DeliverTo,
     /// The address used when `deliver_to = "admin"`.
     pub admin_email: Option<String>,
+    /// Send a "your password was reset" notice when an admin sets a password without mailing it.
+    pub notify_on_change: bool,
+    /// Bulk runs send at most this many messages a minute (`--rate` overrides). Default: no cap.
+    pub rate: Option<u32>,
+    /// How often a 4xx reply or dropped connection is retried per message. Default 3.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one. Default 2s.
+    pub retry_backoff: Duration,
     /// `[mail.file]`: settings of the `file` transport.
     pub file: FileTransportConfig,
     /// `[mail.smtp]`: settings of the `smtp` transport.
@@ -180,6 +197,10 @@ impl Default for MailConfig {
             from: "pwreset <no-reply@localhost>".to_string(),
             deliver_to: DeliverTo::User,
             admin_email: None,
+            notify_on_change: true,
+            rate: None,
+            retries: 3,
+            retry_backoff: Duration::of(2),
             file: FileTransportConfig::default(),
             smtp: SmtpConfig::default(),
             sendmail: SendmailConfig::default(),
@@ -459,6 +480,15 @@ fn check_mail(mail: &MailConfig) -> Result<(), Problem> {
     if mail.transport == Transport::Smtp {
         check_smtp(&mail.smtp)?;
     }
+    if mail.rate == Some(0) {
+        return Err(("mail.rate", "must be at least 1 message a minute".into()));
+    }
+    if mail.retries > 10 || mail.retry_backoff.secs() > 300 {
+        return Err((
+            "mail.retries",
+            "at most 10 retries, with retry_backoff at most 5m".into(),
+        ));
+    }
     Ok(())
 }
 
@@ -552,6 +582,19 @@ fn check_password(password: &PasswordConfig) -> Result<(), Problem> {
     if password.argon2_iterations < floor.argon2_iterations {
         let msg = format!("must be at least {}", floor.argon2_iterations);
         return Err(("password.argon2_iterations", msg));
+    }
+    if password.length < crate::password::MIN_LENGTH
+        || password.length > crate::password::MAX_LENGTH
+    {
+        let msg = format!(
+            "must be between {} and {}",
+            crate::password::MIN_LENGTH,
+            crate::password::MAX_LENGTH
+        );
+        return Err(("password.length", msg));
+    }
+    if password.temp_ttl.secs() < 300 || password.temp_ttl.secs() > 30 * 86_400 {
+        return Err(("password.temp_ttl", "must be between 5m and 30 days".into()));
     }
     if !(1..=16).contains(&password.argon2_parallelism) {
         return Err((

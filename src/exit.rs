@@ -208,6 +208,7 @@ fn as_classified<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a
         crate::audit::AuditError,
         crate::tokens::TokenError,
         crate::links::LinkError,
+        crate::generate::GenerateError,
         crate::links::Refusal,
         crate::mail::MailError,
         crate::templates::TemplateError

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cli;
 pub mod config;
 pub mod exit;
+pub mod generate;
 pub mod links;
 pub mod mail;
 pub mod output;

@@ -15,11 +15,11 @@ use crate::mail::{Delivered, MailError, Mailer, Outgoing};
 use crate::secret::Secret;
 use crate::store::tokens as sql;
 use crate::store::users::User;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, bulk};
 use crate::templates::{TemplateError, Templates, UserVars, Vars};
+use crate::timefmt;
 use crate::tokens::{self, IssueRequest, TokenError};
 use crate::users::has_valid_email;
-use crate::{timefmt, ui};
 
 /// The audit action of a link mail.
 pub const ACTION: &str = "link.send";
@@ -147,8 +147,8 @@ pub struct LinkRequest<'a> {
     pub recipient: &'a str,
     /// Skip the cooldown.
     pub force: bool,
-    /// The bulk run, if any.
-    pub run_id: Option<&'a str>,
+    /// The bulk run and item, if any.
+    pub bulk: Option<(&'a str, i64)>,
     /// Extra audit detail (e.g. that the link was also printed).
     pub note: Option<&'a str>,
 }
@@ -240,7 +240,11 @@ pub fn send(
         recipient: request.recipient,
         actor: &actor.os_user,
     };
-    let pending = tokens::issue_pending(store, user, issued, now, rng)?;
+    let pending =
+        tokens::issue_pending_with(store, user, issued, now, rng, |tx| match request.bulk {
+            Some((_, item)) => bulk::start_item(tx, item, now.as_second()),
+            None => Ok(()),
+        })?;
     let link = link_for(&settings.base_url, &pending.token);
     let outcome = courier
         .templates
@@ -313,6 +317,17 @@ fn activate(
         let _ = write!(detail, ", {note}");
     }
     audit::append(&tx, actor, now, &event(request, Outcome::Ok, Some(detail)))?;
+    if let Some((_, item)) = request.bulk {
+        bulk::finish_item(
+            &tx,
+            item,
+            "sent",
+            None,
+            Some(request.recipient),
+            Some(expires_at),
+            now.as_second(),
+        )?;
+    }
     tx.commit()?;
     Ok(superseded)
 }
@@ -343,7 +358,7 @@ fn event(request: &LinkRequest<'_>, outcome: Outcome, detail: Option<String>) ->
         .target(request.user)
         .recipient(Some(request.recipient).filter(|r| !r.is_empty()))
         .detail(detail)
-        .run_id(request.run_id)
+        .run_id(request.bulk.map(|(run, _)| run))
 }
 
 fn record(
@@ -356,19 +371,6 @@ fn record(
 ) -> Result<(), LinkError> {
     audit::record(store, actor, now, &event(request, outcome, detail))?;
     Ok(())
-}
-
-/// Audit a refusal for text that names no user.
-pub fn record_unknown(
-    store: &mut Store,
-    key: &str,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<(), audit::AuditError> {
-    let event = Event::new(ACTION, Outcome::Refused)
-        .target_text(&ui::sanitize(key))
-        .detail(Some("no such user".into()));
-    audit::record(store, actor, now, &event).map(|_| ())
 }
 
 /// The link: `base_url` with `token=...` added to its query.
@@ -401,6 +403,8 @@ fn vars(
         )),
         app_name: settings.app_name.clone(),
         support_contact: settings.support_contact.clone(),
+        password: None,
+        login_url: None,
     }
 }
 

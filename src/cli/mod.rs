@@ -101,7 +101,7 @@ impl GlobalArgs {
 enum Command {
     /// Email a user a single-use, time-limited link to set a new password
     SendLink(send_link::Args),
-    /// Reset passwords: send a reset link
+    /// Reset passwords: send a reset link, set a temporary password, or many at once
     #[command(subcommand)]
     Reset(reset::Command),
     /// List, verify, redeem, revoke and purge reset tokens

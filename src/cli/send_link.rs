@@ -7,7 +7,6 @@ use crate::config::LINK_TTL_RANGE;
 use crate::exit::{Exit, Failure};
 use crate::links::{self, LinkRequest};
 use crate::settings::Format;
-use crate::users::UserError;
 use crate::{mail, output, timefmt};
 
 const EXAMPLES: &str = "Examples:
@@ -69,13 +68,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let (config, mut store) = ctx.open_store()?;
     let settings = ctx.link_settings(&config, args.ttl)?;
     let (actor, now) = (ctx.actor(), ctx.settings.now);
-    let user = match crate::users::resolve(store.conn(), &args.user) {
-        Err(err @ UserError::Unknown(_)) => {
-            links::record_unknown(&mut store, &args.user, &actor, now)?;
-            return Err(err.into());
-        }
-        other => other?,
-    };
+    let user = super::reset::resolve_audited(ctx, &mut store, &args.user, links::ACTION)?;
     let recipient = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;
     let mut mailer = ctx.mailer(&config)?;
     let note = args
@@ -85,7 +78,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         user: &user,
         recipient: &recipient,
         force: args.force,
-        run_id: None,
+        bulk: None,
         note,
     };
     let templates = ctx.templates(&config);

@@ -69,7 +69,7 @@ fn request(user: &User, force: bool) -> LinkRequest<'_> {
         user,
         recipient: "alice@example.com",
         force,
-        run_id: None,
+        bulk: None,
         note: None,
     }
 }

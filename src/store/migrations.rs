@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -69,6 +69,34 @@ CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+";
+
+/// Bulk runs and their per-user outcomes, so an interrupted run can be resumed.
+const V2: &str = r"
+CREATE TABLE bulk_runs (
+    id          TEXT    PRIMARY KEY,
+    created_at  INTEGER NOT NULL,
+    action      TEXT    NOT NULL CHECK (action IN ('link', 'generate')),
+    os_user     TEXT    NOT NULL,
+    actor       TEXT,
+    reason      TEXT,
+    deliver_to  TEXT,
+    status      TEXT    NOT NULL,
+    finished_at INTEGER
+);
+CREATE TABLE bulk_items (
+    id         INTEGER PRIMARY KEY,
+    run_id     TEXT    NOT NULL REFERENCES bulk_runs(id) ON DELETE CASCADE,
+    position   INTEGER NOT NULL,
+    entry      TEXT    NOT NULL,
+    user_id    INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    status     TEXT    NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'skipped', 'failed')),
+    reason     TEXT,
+    recipient  TEXT,
+    expires_at INTEGER,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX bulk_items_by_run ON bulk_items(run_id, status, position);
 ";
 
 /// The schema version recorded in the store.

@@ -16,6 +16,24 @@ use crate::secret::Secret;
 /// The built-in templates: (file name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
     (
+        "access-info.subject.txt",
+        include_str!("builtin/access-info.subject.txt"),
+    ),
+    ("access-info.txt", include_str!("builtin/access-info.txt")),
+    ("access-info.html", include_str!("builtin/access-info.html")),
+    (
+        "password-changed.subject.txt",
+        include_str!("builtin/password-changed.subject.txt"),
+    ),
+    (
+        "password-changed.txt",
+        include_str!("builtin/password-changed.txt"),
+    ),
+    (
+        "password-changed.html",
+        include_str!("builtin/password-changed.html"),
+    ),
+    (
         "password-change-link.subject.txt",
         include_str!("builtin/password-change-link.subject.txt"),
     ),
@@ -69,6 +87,8 @@ pub struct Vars {
     pub user: UserVars,
     /// The reset link (password-change-link only).
     pub link: Option<String>,
+    /// The temporary password (access-info only).
+    pub password: Option<String>,
     /// When the link or password expires, e.g. `2026-11-22 11:00 UTC`.
     pub expires_at: Option<String>,
     /// How long until then, e.g. `1 hour`.
@@ -77,6 +97,8 @@ pub struct Vars {
     pub app_name: String,
     /// Who to contact if the mail was unexpected.
     pub support_contact: Option<String>,
+    /// Where users log in.
+    pub login_url: Option<String>,
 }
 
 /// A rendered email. The bodies may carry a secret (the link), so they are held as secrets.

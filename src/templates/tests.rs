@@ -12,6 +12,8 @@ fn vars(name: &str) -> Vars {
         expires_in: Some("1 hour".into()),
         app_name: "Example".into(),
         support_contact: Some("help@example.com".into()),
+        password: None,
+        login_url: None,
     }
 }
 
@@ -112,4 +114,44 @@ fn a_subject_cannot_break_into_headers() {
         .render("password-change-link", &vars("a\r\nBcc: evil@example.com"))
         .expect_err("newline");
     assert!(err.message.contains("more than one line"));
+}
+
+#[test]
+fn access_info_carries_the_password_and_login_instructions() {
+    let mut v = vars("Alice");
+    v.link = None;
+    v.password = Some("Xk7pQ2mZ9rT4wV8n".into());
+    v.login_url = Some("https://app.example.com/login".into());
+    v.expires_in = Some("24 hours".into());
+    let mail = Templates::new(None)
+        .render("access-info", &v)
+        .expect("render");
+    let text = mail.text.expose();
+    assert!(
+        text.contains("Temporary password: Xk7pQ2mZ9rT4wV8n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Log in at https://app.example.com/login with these details"),
+        "{text}"
+    );
+    assert!(text.contains("choose a new one when you log in"));
+    assert!(text.contains("stops working in 24 hours, at 2026-11-22 11:00 UTC"));
+    assert!(mail.html.expose().contains("<code>Xk7pQ2mZ9rT4wV8n</code>"));
+}
+
+#[test]
+fn the_change_notice_carries_no_secret() {
+    let mut v = vars("Alice");
+    v.link = None;
+    let mail = Templates::new(None)
+        .render("password-changed", &v)
+        .expect("render");
+    assert_eq!(mail.subject, "Your Example password was reset");
+    assert!(
+        mail.text
+            .expose()
+            .contains("An administrator has reset the password")
+    );
+    assert!(!mail.text.expose().contains("http"), "no link, no password");
 }

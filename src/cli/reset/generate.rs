@@ -1,0 +1,191 @@
+//! `pwreset reset generate`: set a random temporary password and email it (the admin never sees
+//! it), or show it once on this terminal, or both.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::config::LoadedConfig;
+use crate::exit::{Exit, Failure};
+use crate::generate::{self, Courier, GenerateRequest, GenerateSettings};
+use crate::settings::Format;
+use crate::store::users::User;
+use crate::ui::sanitize;
+use crate::{mail, output, timefmt};
+
+const EXAMPLES: &str = "Examples:
+  pwreset reset generate alice                 Email alice a temporary password (you never see it)
+  pwreset reset generate alice --show          Show it here once, to read out by phone
+  pwreset reset generate alice --show --email  Both
+  pwreset reset generate bob --to helpdesk@example.com";
+
+/// Set a new random temporary password and email it, or show it once
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// The user: an email, a username or #ID
+    user: String,
+    /// Email the password with the access-info template (the default unless --show)
+    #[arg(long)]
+    email: bool,
+    /// Show the password once on this terminal (refused into a pipe or file)
+    #[arg(long)]
+    show: bool,
+    /// Email it to ADDRESS instead of the user's own address
+    #[arg(long, value_name = "ADDRESS")]
+    to: Option<String>,
+    /// Do not make the user change the password at next login
+    #[arg(long)]
+    no_force_change: bool,
+}
+
+#[derive(Serialize)]
+struct GeneratedJson {
+    user: String,
+    user_id: i64,
+    emailed_to: Option<String>,
+    shown: bool,
+    expires_at: String,
+    must_change_password: bool,
+}
+
+/// Run `pwreset reset generate`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    check_output(ctx, &args)?;
+    let (config, mut store) = ctx.open_store()?;
+    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let user = super::resolve_audited(ctx, &mut store, &args.user, generate::ACTION)?;
+    let emailing = args.email || !args.show;
+    let recipient = if emailing {
+        Some(ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?)
+    } else {
+        None
+    };
+    let request = GenerateRequest {
+        user: &user,
+        email_to: recipient.as_deref(),
+        force_change: !args.no_force_change,
+        bulk: None,
+    };
+    if let Err(refusal) = generate::eligible(&user, emailing) {
+        generate::record_refusal(&mut store, &request, &refusal, &actor, now)?;
+        return Err(refusal.into());
+    }
+    ctx.ui.confirm(
+        &question(&user, recipient.as_deref(), args.show),
+        ctx.settings.yes,
+    )?;
+    let settings = generate_settings(&config);
+    let prepared = generate::prepare(&settings.password, &mut rand::rng())?;
+    let mut mailer = ctx.mailer(&config)?;
+    let templates = ctx.templates(&config);
+    let mut courier = Courier {
+        mailer: mailer.as_mut(),
+        templates: &templates,
+        settings: &settings,
+    };
+    let done = generate::apply(&mut store, &mut courier, request, &prepared, &actor, now)?;
+    if args.show {
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "Temporary password for {}: {}",
+            sanitize(&user.username),
+            prepared.password.expose()
+        )?;
+        writeln!(
+            out,
+            "It is temporary: {} must change it at first login. It stops working at {}.",
+            sanitize(&user.username),
+            timefmt::human(done.expires_at)
+        )?;
+    }
+    report(ctx, &user, &args, recipient.as_deref(), &done)?;
+    Ok(Exit::Ok)
+}
+
+fn check_output(ctx: &Context, args: &Args) -> anyhow::Result<()> {
+    if args.show && ctx.settings.format == Format::Json {
+        return Err(Failure::usage(
+            "--show cannot be combined with --format json: a shown password never goes into JSON",
+        )
+        .into());
+    }
+    if args.show && !ctx.ui.stdout_is_terminal() {
+        return Err(Failure::usage(
+            "--show prints the password only to a terminal, never into a pipe or file",
+        )
+        .hint("run it on a terminal, or use --email to mail it without seeing it")
+        .into());
+    }
+    Ok(())
+}
+
+fn question(user: &User, recipient: Option<&str>, show: bool) -> String {
+    let name = match &user.email {
+        Some(email) => format!("{} <{email}>", user.username),
+        None => user.username.clone(),
+    };
+    let how = match (recipient, show) {
+        (Some(to), true) => format!("email it to {} and show it here", mail::mask(to)),
+        (Some(to), false) => format!("email it to {}", mail::mask(to)),
+        (None, _) => "show it here".to_string(),
+    };
+    format!("Replace the password of {name} with a new temporary one and {how}?")
+}
+
+/// The settings of temporary-password mails, from the config.
+pub fn generate_settings(config: &LoadedConfig) -> GenerateSettings {
+    let c = &config.config;
+    GenerateSettings {
+        password: c.password.clone(),
+        app_name: c.templates.app_name.clone(),
+        support_contact: c.templates.support_contact.clone(),
+        login_url: c.templates.login_url.clone(),
+        notify_on_change: c.mail.notify_on_change,
+    }
+}
+
+fn report(
+    ctx: &Context,
+    user: &User,
+    args: &Args,
+    recipient: Option<&str>,
+    done: &generate::Generated,
+) -> anyhow::Result<()> {
+    let name = sanitize(&user.username);
+    if let Some(to) = recipient {
+        ctx.ui.status(&format!(
+            "Temporary password for {name} emailed to {} (stops working {}{})",
+            mail::mask(to),
+            timefmt::human(done.expires_at),
+            if args.no_force_change {
+                ""
+            } else {
+                "; must be changed at first login"
+            }
+        ));
+    }
+    match &done.notice {
+        Some(Ok(_)) => ctx
+            .ui
+            .status(&format!("Sent {name} a notice that the password was reset")),
+        Some(Err(err)) => ctx.ui.warn(&format!(
+            "the password was changed, but the notice to {name} was not sent: {err}"
+        )),
+        None => {}
+    }
+    if ctx.settings.format == Format::Json {
+        let json = GeneratedJson {
+            user: user.username.clone(),
+            user_id: user.id,
+            emailed_to: recipient.map(mail::mask),
+            shown: args.show,
+            expires_at: timefmt::rfc3339(done.expires_at),
+            must_change_password: !args.no_force_change,
+        };
+        output::json(&mut std::io::stdout().lock(), &json)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! SQL for `bulk_runs` and `bulk_items`: a bulk run's plan and each user's outcome, written
+//! in the same transaction as the change to that user, so a resumed run knows exactly who is
+//! done.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+/// A bulk run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// Run id, e.g. `20261122-100000-3f2a`.
+    pub id: String,
+    /// `link` or `generate`.
+    pub action: String,
+    /// `planned`, `running`, `done`, `interrupted` or `aborted`.
+    pub status: String,
+    /// The recipient override (`--to` or the admin address), if any.
+    pub deliver_to: Option<String>,
+}
+
+/// One planned entry of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Item {
+    /// Row id.
+    pub id: i64,
+    /// Order in the selection.
+    pub position: i64,
+    /// What selected it (the file's line, or the username).
+    pub entry: String,
+    /// The user, when the entry named one.
+    pub user_id: Option<i64>,
+    /// `pending`, `sending`, `sent`, `skipped` or `failed`.
+    pub status: String,
+    /// Why it was skipped or failed.
+    pub reason: Option<String>,
+    /// Where the mail went.
+    pub recipient: Option<String>,
+    /// When the link or password expires.
+    pub expires_at: Option<i64>,
+}
+
+fn item_from(row: &Row<'_>) -> rusqlite::Result<Item> {
+    Ok(Item {
+        id: row.get(0)?,
+        position: row.get(1)?,
+        entry: row.get(2)?,
+        user_id: row.get(3)?,
+        status: row.get(4)?,
+        reason: row.get(5)?,
+        recipient: row.get(6)?,
+        expires_at: row.get(7)?,
+    })
+}
+
+const ITEM_COLUMNS: &str = "id, position, entry, user_id, status, reason, recipient, expires_at";
+
+/// A new run in the `planned` state.
+pub struct NewRun<'a> {
+    /// Run id.
+    pub id: &'a str,
+    /// `link` or `generate`.
+    pub action: &'a str,
+    /// OS user.
+    pub os_user: &'a str,
+    /// `--actor`.
+    pub actor: Option<&'a str>,
+    /// `--reason`.
+    pub reason: Option<&'a str>,
+    /// Recipient override.
+    pub deliver_to: Option<&'a str>,
+}
+
+/// Insert a run.
+pub fn insert_run(conn: &Connection, run: &NewRun<'_>, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "INSERT INTO bulk_runs (id, created_at, action, os_user, actor, reason, deliver_to, status) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'planned')",
+        params![run.id, now, run.action, run.os_user, run.actor, run.reason, run.deliver_to],
+    )?;
+    Ok(())
+}
+
+/// Insert a planned item (`pending`, or `skipped` with a reason).
+pub fn insert_item(
+    conn: &Connection,
+    run_id: &str,
+    position: i64,
+    entry: &str,
+    user_id: Option<i64>,
+    skip: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let status = if skip.is_some() { "skipped" } else { "pending" };
+    conn.prepare_cached(
+        "INSERT INTO bulk_items (run_id, position, entry, user_id, status, reason, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![run_id, position, entry, user_id, status, skip, now])?;
+    Ok(())
+}
+
+/// The run with this id.
+pub fn run(conn: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
+    conn.query_row(
+        "SELECT id, action, status, deliver_to FROM bulk_runs WHERE id = ?1",
+        [id],
+        |r| {
+            Ok(Run {
+                id: r.get(0)?,
+                action: r.get(1)?,
+                status: r.get(2)?,
+                deliver_to: r.get(3)?,
+            })
+        },
+    )
+    .optional()
+}
+
+/// Set a run's status (and its finish time for final states).
+pub fn set_run_status(conn: &Connection, id: &str, status: &str, now: i64) -> rusqlite::Result<()> {
+    conn.execute(
+        "UPDATE bulk_runs SET status = ?2, finished_at = CASE WHEN ?2 IN ('done', 'aborted') THEN ?3 ELSE finished_at END WHERE id = ?1",
+        params![id, status, now],
+    )?;
+    Ok(())
+}
+
+/// Counts of items by status.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Still to do (pending, or failed and worth another try).
+    pub pending: u64,
+    /// Interrupted in the middle of sending: not retried, to never mail anyone twice.
+    pub sending: u64,
+    /// Done.
+    pub sent: u64,
+    /// Skipped at planning.
+    pub skipped: u64,
+    /// Failed.
+    pub failed: u64,
+}
+
+/// Count a run's items by status.
+pub fn counts(conn: &Connection, run_id: &str) -> rusqlite::Result<Counts> {
+    let mut counts = Counts::default();
+    let mut stmt = conn.prepare_cached(
+        "SELECT status, count(*) FROM bulk_items WHERE run_id = ?1 GROUP BY status",
+    )?;
+    let mut rows = stmt.query([run_id])?;
+    while let Some(row) = rows.next()? {
+        let n = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
+        match row.get::<_, String>(0)?.as_str() {
+            "pending" => counts.pending = n,
+            "sending" => counts.sending = n,
+            "sent" => counts.sent = n,
+            "skipped" => counts.skipped = n,
+            _ => counts.failed = n,
+        }
+    }
+    Ok(counts)
+}
+
+/// Items with one of these statuses, in order, starting after `after` position, at most `limit`.
+pub fn items(
+    conn: &Connection,
+    run_id: &str,
+    statuses: &[&str],
+    after: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<Item>> {
+    let wanted = statuses
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    debug_assert!(
+        statuses
+            .iter()
+            .all(|s| s.chars().all(|c| c.is_ascii_lowercase()))
+    );
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM bulk_items WHERE run_id = ?1 AND status IN ({wanted}) AND position > ?2 ORDER BY position LIMIT ?3"
+    );
+    conn.prepare_cached(&sql)?
+        .query_map(params![run_id, after, limit], item_from)?
+        .collect()
+}
+
+/// Record an item's outcome.
+pub fn finish_item(
+    conn: &Connection,
+    item_id: i64,
+    status: &str,
+    reason: Option<&str>,
+    recipient: Option<&str>,
+    expires_at: Option<i64>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), expires_at = ?5, updated_at = ?6 WHERE id = ?1",
+    )?
+    .execute(params![item_id, status, reason, recipient, expires_at, now])?;
+    Ok(())
+}
+
+/// Mark an item as being sent (cleared by `finish_item`).
+pub fn start_item(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result<()> {
+    conn.prepare_cached("UPDATE bulk_items SET status = 'sending', updated_at = ?2 WHERE id = ?1")?
+        .execute(params![item_id, now])?;
+    Ok(())
+}
