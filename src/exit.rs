@@ -209,6 +209,7 @@ fn as_classified<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a
         crate::tokens::TokenError,
         crate::links::LinkError,
         crate::generate::GenerateError,
+        crate::bulk::BulkError,
         crate::links::Refusal,
         crate::mail::MailError,
         crate::templates::TemplateError

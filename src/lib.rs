@@ -4,6 +4,7 @@
 //! `audit`, `config`, `settings`) know nothing about terminals; `cli`, `ui` and `output` do.
 
 pub mod audit;
+pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod exit;

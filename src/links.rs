@@ -349,6 +349,18 @@ fn undelivered(
         now,
         &event(request, Outcome::Failed, Some(detail)),
     )?;
+    if let Some((_, item)) = request.bulk {
+        let reason = err.to_string();
+        bulk::finish_item(
+            &tx,
+            item,
+            "failed",
+            Some(&reason),
+            Some(request.recipient),
+            None,
+            now.as_second(),
+        )?;
+    }
     tx.commit()?;
     Ok(())
 }
@@ -369,7 +381,20 @@ fn record(
     outcome: Outcome,
     detail: Option<String>,
 ) -> Result<(), LinkError> {
-    audit::record(store, actor, now, &event(request, outcome, detail))?;
+    let tx = store.write()?;
+    audit::append(&tx, actor, now, &event(request, outcome, detail.clone()))?;
+    if let Some((_, item)) = request.bulk {
+        bulk::finish_item(
+            &tx,
+            item,
+            "skipped",
+            detail.as_deref(),
+            None,
+            None,
+            now.as_second(),
+        )?;
+    }
+    tx.commit()?;
     Ok(())
 }
 

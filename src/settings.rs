@@ -121,8 +121,10 @@ pub struct Settings {
     pub actor: Option<String>,
     /// Why the operator is doing this, for the audit log.
     pub reason: Option<String>,
-    /// The current time.
+    /// The current time, when the command started.
     pub now: Timestamp,
+    /// Whether the clock is fixed (`PWRESET_TEST_NOW`).
+    fixed_clock: bool,
     /// The operating-system user running pwreset.
     pub os_user: String,
     config_path: Option<PathBuf>,
@@ -152,6 +154,7 @@ impl Settings {
             actor: clean_label("--actor", flags.actor)?,
             reason: clean_label("--reason", flags.reason)?,
             now: resolve_now(env)?,
+            fixed_clock: env.get("PWRESET_TEST_NOW").is_some(),
             os_user: whoami::username().unwrap_or_else(|_| "unknown".to_string()),
             config_path: flags
                 .config
@@ -161,6 +164,15 @@ impl Settings {
                 .or_else(|| env.get("PWRESET_DB").map(PathBuf::from)),
             search_path: search_path(env),
         })
+    }
+
+    /// The current time, for long runs: the fixed test time, or the wall clock.
+    pub fn clock(&self) -> Timestamp {
+        if self.fixed_clock {
+            self.now
+        } else {
+            Timestamp::now()
+        }
     }
 
     /// The config file to use: `--config`, `PWRESET_CONFIG`, or the first that exists of

@@ -17,6 +17,7 @@ pub struct Ui {
     verbose: u8,
     interactive: bool,
     stdout_tty: bool,
+    stderr_tty: bool,
 }
 
 impl Ui {
@@ -34,6 +35,7 @@ impl Ui {
             verbose: settings.verbose,
             interactive: stderr_tty && std::io::stdin().is_terminal(),
             stdout_tty: std::io::stdout().is_terminal(),
+            stderr_tty,
         }
     }
 
@@ -45,12 +47,18 @@ impl Ui {
             verbose: 0,
             interactive: false,
             stdout_tty: false,
+            stderr_tty: false,
         }
     }
 
     /// Whether stdout is a terminal (tables get box drawing only then).
     pub fn stdout_is_terminal(&self) -> bool {
         self.stdout_tty
+    }
+
+    /// Whether progress can be drawn (stderr is a terminal and not `--quiet`).
+    pub fn shows_progress(&self) -> bool {
+        self.stderr_tty && !self.quiet
     }
 
     /// Whether a prompt can be shown (stdin and stderr are terminals).
@@ -165,6 +173,19 @@ impl SecretInput {
     }
 }
 
+/// `1204` as `1,204`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 fn eprintln_safe(line: &str) {
     let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
@@ -205,6 +226,14 @@ mod tests {
         assert_eq!(sanitize("x\ry"), "x\\u{d}y");
         assert_eq!(sanitize("\u{9b}31m"), "\\u{9b}31m");
         assert_eq!(sanitize("evil\u{202e}txt"), "evil\\u{202e}txt");
+    }
+
+    #[test]
+    fn thousands_separators() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(1_000_000), "1,000,000");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `pwreset reset ...`: the ways to reset a password.
 
+mod bulk;
 mod generate;
 
 use super::{Context, send_link};
@@ -16,6 +17,8 @@ pub enum Command {
     SendLink(send_link::Args),
     /// Set a new random temporary password and email it, or show it once
     Generate(generate::Args),
+    /// Send reset links to, or set temporary passwords for, many users at once
+    Bulk(bulk::Args),
 }
 
 /// Resolve USER; an unknown one is refused and audited under `action`.
@@ -42,5 +45,6 @@ pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
     match command {
         Command::SendLink(args) => send_link::run(ctx, args),
         Command::Generate(args) => generate::run(ctx, args),
+        Command::Bulk(args) => bulk::run(ctx, args),
     }
 }
