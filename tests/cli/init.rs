@@ -13,7 +13,10 @@ fn init_writes_private_config_store_and_outbox() {
     let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
     assert!(config.contains("transport = \"file\"") && config.contains("dir = \"outbox\""));
     assert_eq!(env.count("SELECT count(*) FROM users"), 0);
-    assert_eq!(env.count("PRAGMA user_version"), pwreset::store::migrations::LATEST);
+    assert_eq!(
+        env.count("PRAGMA user_version"),
+        pwreset::store::migrations::LATEST
+    );
     assert_eq!(
         env.count("SELECT count(*) FROM audit_log WHERE action = 'store.init'"),
         1
