@@ -113,6 +113,9 @@ pub struct GenerateRequest<'a> {
     pub user: &'a User,
     /// Email the password to this address (option B); `None` shows it only (option C).
     pub email_to: Option<&'a str>,
+    /// Where the "password was reset" notice goes in show-only mode (the user's address, or
+    /// the `--to`/admin override); `None` sends none.
+    pub notice_to: Option<&'a str>,
     /// Whether the user must change it at next login.
     pub force_change: bool,
     /// The bulk run and item, if any.
@@ -201,16 +204,17 @@ pub fn apply(
         None => None,
     };
     commit(store, &request, &prepared.hash, expires_at, actor, now)?;
-    let notice = (request.email_to.is_none()
-        && courier.settings.notify_on_change
-        && crate::users::has_valid_email(user))
-    .then(|| {
-        let to = user.email.as_deref().unwrap_or_default();
-        send(courier, "password-changed", user, to, None, expires_at, now).map_err(|e| match e {
-            GenerateError::Mail(m) => m,
-            other => MailError::Local(other.to_string()),
-        })
-    });
+    let notice = match (request.email_to, request.notice_to) {
+        (None, Some(to)) if courier.settings.notify_on_change && !to.is_empty() => Some(
+            send(courier, "password-changed", user, to, None, expires_at, now).map_err(
+                |e| match e {
+                    GenerateError::Mail(m) => m,
+                    other => MailError::Local(other.to_string()),
+                },
+            ),
+        ),
+        _ => None,
+    };
     Ok(Generated {
         expires_at,
         emailed,
@@ -309,7 +313,7 @@ fn commit(
 fn event(request: &GenerateRequest<'_>, outcome: Outcome, detail: String) -> Event {
     Event::new(ACTION, outcome)
         .target(request.user)
-        .recipient(request.email_to)
+        .recipient(request.email_to.filter(|r| !r.is_empty()))
         .detail(Some(detail))
         .run_id(request.bulk.map(|(run, _)| run))
 }

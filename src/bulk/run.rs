@@ -474,6 +474,7 @@ fn send_password(
         let request = GenerateRequest {
             user,
             email_to: Some(&recipient),
+            notice_to: None,
             force_change: true,
             bulk: Some((runner.run_id, item.id)),
         };

@@ -90,6 +90,7 @@ fn emailed_password_is_committed_after_the_mail_and_verifies() {
     let request = GenerateRequest {
         user: &user,
         email_to: Some("alice@example.com"),
+        notice_to: None,
         force_change: true,
         bulk: None,
     };
@@ -154,6 +155,7 @@ fn a_refused_mail_leaves_the_old_password_working() {
     let request = GenerateRequest {
         user: &user,
         email_to: Some("alice@example.com"),
+        notice_to: None,
         force_change: true,
         bulk: None,
     };
@@ -183,6 +185,7 @@ fn shown_password_sends_a_notice_without_the_secret() {
     let request = GenerateRequest {
         user: &user,
         email_to: None,
+        notice_to: Some("alice@example.com"),
         force_change: false,
         bulk: None,
     };
@@ -206,6 +209,7 @@ fn shown_password_sends_a_notice_without_the_secret() {
     let again = GenerateRequest {
         user: &user,
         email_to: None,
+        notice_to: Some("alice@example.com"),
         force_change: true,
         bulk: None,
     };
@@ -226,6 +230,7 @@ fn refusals_change_nothing() {
     let email = GenerateRequest {
         user: &user,
         email_to: Some("x@example.com"),
+        notice_to: None,
         force_change: true,
         bulk: None,
     };
@@ -236,6 +241,7 @@ fn refusals_change_nothing() {
     let shown = GenerateRequest {
         user: &user,
         email_to: None,
+        notice_to: None,
         force_change: true,
         bulk: None,
     };
@@ -247,6 +253,7 @@ fn refusals_change_nothing() {
     let inactive = GenerateRequest {
         user: &user,
         email_to: None,
+        notice_to: None,
         force_change: true,
         bulk: None,
     };
@@ -273,6 +280,7 @@ fn a_new_password_revokes_outstanding_links() {
     let req = GenerateRequest {
         user: &user,
         email_to: None,
+        notice_to: None,
         force_change: true,
         bulk: None,
     };

@@ -163,14 +163,22 @@ fn no_secret_reaches_the_store_wal_or_audit_log() {
     let env = TestEnv::with_samples();
     let password = "violet-harbour-tractor-41";
     let token = env.link_for("alice");
-    let conn = env.db(); // keep a connection open so the WAL is not checkpointed away
-    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
-        .expect("no checkpoint");
+    // Keep a connection that has read the store open, so pwreset is never the last one to
+    // close: the last connection checkpoints and deletes the WAL, which would leave nothing
+    // to scan.
+    let conn = env.db();
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 0; SELECT count(*) FROM users;")
+        .expect("hold the store open");
     let out = env.run_stdin(&["tokens", "redeem"], &format!("{token}\n{password}\n"));
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let second = env.link_for("bob");
     let audit = stdout(&env.run(&["audit", "--format", "json"]));
     assert!(!audit.is_empty());
+    let wal = std::fs::metadata(env.path("pwreset.db-wal")).map_or(0, |m| m.len());
+    assert!(
+        wal > 0,
+        "the WAL holds the recent writes, so the scan below looks at them"
+    );
     for secret in [token.as_str(), second.as_str(), password] {
         for file in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
             let bytes = std::fs::read(env.path(file)).unwrap_or_default();

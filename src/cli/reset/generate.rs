@@ -57,14 +57,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     let user = super::resolve_audited(ctx, &mut store, &args.user, generate::ACTION)?;
     let emailing = args.email || !args.show;
-    let recipient = if emailing {
-        Some(ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?)
-    } else {
-        None
-    };
+    let address = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;
+    let recipient = emailing.then_some(address.as_str());
+    let notice_to = (!emailing && crate::users::has_valid_email(&user)).then_some(address.as_str());
     let request = GenerateRequest {
         user: &user,
-        email_to: recipient.as_deref(),
+        email_to: recipient,
+        notice_to,
         force_change: !args.no_force_change,
         bulk: None,
     };
@@ -73,7 +72,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         return Err(refusal.into());
     }
     ctx.ui.confirm(
-        &question(&user, recipient.as_deref(), args.show),
+        &question(&user, recipient, args.show),
         ctx.settings.yes,
     )?;
     let settings = generate_settings(&config);
@@ -101,11 +100,18 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
             timefmt::human(done.expires_at)
         )?;
     }
-    report(ctx, &user, &args, recipient.as_deref(), &done)?;
+    report(ctx, &user, &args, recipient, &done)?;
     Ok(Exit::Ok)
 }
 
 fn check_output(ctx: &Context, args: &Args) -> anyhow::Result<()> {
+    if args.show && !args.email && args.to.is_some() {
+        return Err(
+            Failure::usage("--to mails the password, but --show alone only shows it")
+                .hint("add --email to show it and also mail it to that address")
+                .into(),
+        );
+    }
     if args.show && ctx.settings.format == Format::Json {
         return Err(Failure::usage(
             "--show cannot be combined with --format json: a shown password never goes into JSON",
