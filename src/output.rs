@@ -25,10 +25,29 @@ pub struct ListWriter<W: Write> {
     sink: Sink<W>,
 }
 
+/// Tables are printed in chunks of this many rows, each with its header, so that a long
+/// listing never holds more than this in memory.
+pub const TABLE_CHUNK: usize = 1000;
+
 enum Sink<W: Write> {
-    Table { table: Table, out: W, rows: usize },
-    Json { out: W, rows: usize },
+    Table {
+        table: Table,
+        out: W,
+        rows: usize,
+        terminal: bool,
+        headings: &'static [&'static str],
+    },
+    Json {
+        out: W,
+        rows: usize,
+    },
     Csv(csv::Writer<W>),
+}
+
+fn headed(headings: &[&str], terminal: bool) -> Table {
+    let mut table = new_table(terminal);
+    table.set_header(headings.to_vec());
+    table
 }
 
 /// A table with the right borders for where it is going.
@@ -51,25 +70,29 @@ impl<W: Write> ListWriter<W> {
     /// Start a listing. `terminal` chooses box drawing over plain ASCII for tables.
     pub fn new<R: Record>(format: Format, out: W, terminal: bool) -> Self {
         let sink = match format {
-            Format::Table => {
-                let mut table = new_table(terminal);
-                table.set_header(R::HEADINGS.to_vec());
-                Sink::Table {
-                    table,
-                    out,
-                    rows: 0,
-                }
-            }
+            Format::Table => Sink::Table {
+                table: headed(R::HEADINGS, terminal),
+                out,
+                rows: 0,
+                terminal,
+                headings: R::HEADINGS,
+            },
             Format::Json => Sink::Json { out, rows: 0 },
             Format::Csv => Sink::Csv(csv::Writer::from_writer(out)),
         };
         ListWriter { sink }
     }
 
-    /// Write one row (tables are buffered until `finish`).
+    /// Write one row (tables are buffered a chunk at a time).
     pub fn row<R: Record>(&mut self, record: &R) -> anyhow::Result<()> {
         match &mut self.sink {
-            Sink::Table { table, rows, .. } => {
+            Sink::Table {
+                table,
+                out,
+                rows,
+                terminal,
+                headings,
+            } => {
                 table.add_row(
                     record
                         .cells()
@@ -78,6 +101,10 @@ impl<W: Write> ListWriter<W> {
                         .collect::<Vec<_>>(),
                 );
                 *rows += 1;
+                if *rows % TABLE_CHUNK == 0 {
+                    writeln!(out, "{table}")?;
+                    *table = headed(headings, *terminal);
+                }
             }
             Sink::Json { out, rows } => {
                 out.write_all(if *rows == 0 { b"[\n  " } else { b",\n  " })?;
@@ -96,8 +123,9 @@ impl<W: Write> ListWriter<W> {
                 table,
                 mut out,
                 rows,
+                ..
             } => {
-                if rows > 0 {
+                if rows % TABLE_CHUNK != 0 {
                     writeln!(out, "{table}")?;
                 }
                 out.flush()?;
@@ -211,6 +239,25 @@ mod tests {
             }],
         );
         assert_eq!(text, "id,name\n1,\"a, b\"\n");
+    }
+
+    #[test]
+    fn long_tables_are_printed_in_chunks() {
+        let rows: Vec<Row> = (0..2500).map(|id| Row { id, name: None }).collect();
+        let text = render(Format::Table, &rows);
+        assert_eq!(
+            text.matches("| ID").count(),
+            3,
+            "one header per chunk of {TABLE_CHUNK}"
+        );
+        assert!(text.contains("| 2499 |"));
+        assert_eq!(
+            render(Format::Table, &rows[..TABLE_CHUNK])
+                .matches("| ID")
+                .count(),
+            1
+        );
+        assert_eq!(render(Format::Table, &[]), "");
     }
 
     #[test]
