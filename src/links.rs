@@ -240,11 +240,7 @@ pub fn send(
         recipient: request.recipient,
         actor: &actor.os_user,
     };
-    let pending =
-        tokens::issue_pending_with(store, user, issued, now, rng, |tx| match request.bulk {
-            Some((_, item)) => bulk::start_item(tx, item, now.as_second()),
-            None => Ok(()),
-        })?;
+    let pending = tokens::issue_pending(store, user, issued, now, rng)?;
     let link = link_for(&settings.base_url, &pending.token);
     let outcome = courier
         .templates

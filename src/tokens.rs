@@ -130,18 +130,6 @@ pub fn issue_pending(
     now: Timestamp,
     rng: &mut impl CryptoRng,
 ) -> Result<Pending, TokenError> {
-    issue_pending_with(store, user, request, now, rng, |_| Ok(()))
-}
-
-/// [`issue_pending`], running `also` in the same transaction (e.g. to mark a bulk item).
-pub fn issue_pending_with(
-    store: &mut Store,
-    user: &User,
-    request: IssueRequest<'_>,
-    now: Timestamp,
-    rng: &mut impl CryptoRng,
-    also: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<()>,
-) -> Result<Pending, TokenError> {
     let token = generate(rng);
     let created_at = now.as_second();
     let expires_at = created_at + i64::try_from(request.ttl_secs).unwrap_or(i64::MAX / 2);
@@ -157,7 +145,6 @@ pub fn issue_pending_with(
     };
     let tx = store.write()?;
     let id = sql::insert_pending(&tx, &row)?;
-    also(&tx)?;
     tx.commit()?;
     Ok(Pending {
         id,

@@ -219,15 +219,59 @@ struct Sender {
 }
 
 impl Sender {
-    fn pace(&mut self, pacing: &Pacing) {
+    /// Wait for the rate cap; false if the stop flag was raised meanwhile.
+    fn pace(&mut self, pacing: &Pacing, stop: &AtomicBool) -> bool {
         if let (Some(interval), Some(last)) = (pacing.min_interval, self.last_send) {
-            let elapsed = last.elapsed();
-            if elapsed < interval {
-                std::thread::sleep(interval.saturating_sub(elapsed));
+            if !sleep_unless_stopped(interval.saturating_sub(last.elapsed()), stop) {
+                return false;
             }
         }
         self.last_send = Some(Instant::now());
+        !stop.load(Ordering::SeqCst)
     }
+}
+
+/// Sleep in short steps, returning false as soon as the stop flag is raised.
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + duration;
+    while !stop.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    false
+}
+
+/// What another pwreset run holding an item looks like in the report.
+const TAKEN: &str = "being sent by another pwreset run";
+
+enum Begin {
+    Go,
+    Stopped,
+    Taken,
+}
+
+/// Before each attempt at one user: back off after a failure, keep the rate, honour the stop
+/// flag, then claim the item so no other run sends to this user at the same time.
+fn begin(
+    store: &mut Store,
+    runner: &Runner<'_>,
+    state: &mut Sender,
+    item: &Item,
+    attempt: u32,
+) -> Result<Begin, BulkError> {
+    if attempt > 0 && !sleep_unless_stopped(backoff(&runner.pacing, attempt - 1), runner.stop) {
+        return Ok(Begin::Stopped);
+    }
+    if !state.pace(&runner.pacing, runner.stop) {
+        return Ok(Begin::Stopped);
+    }
+    let tx = store.write()?;
+    let claimed = bulk::claim_item(&tx, item.id, (runner.clock)().as_second())?;
+    tx.commit()?;
+    Ok(if claimed { Begin::Go } else { Begin::Taken })
 }
 
 fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
@@ -241,8 +285,8 @@ fn recipient_for<'u>(runner: &'u Runner<'_>, user: &'u User) -> &'u str {
         .unwrap_or_default()
 }
 
-fn missing(store: &mut Store, item: &Item, now: i64) -> Result<Outcome, BulkError> {
-    let reason = "the user no longer exists";
+/// Record a user that could not be attempted (gone, or hashing failed) as failed.
+fn fail_item(store: &mut Store, item: &Item, reason: &str, now: i64) -> Result<Outcome, BulkError> {
     let tx = store.write()?;
     bulk::finish_item(&tx, item.id, "failed", Some(reason), None, None, now)?;
     tx.commit()?;
@@ -267,11 +311,18 @@ fn run_links(
             }
             let user = load_user(store, item)?;
             let outcome = match &user {
-                None => missing(store, item, (runner.clock)().as_second())?,
+                None => Some(fail_item(
+                    store,
+                    item,
+                    "the user no longer exists",
+                    (runner.clock)().as_second(),
+                )?),
                 Some(user) => send_link(store, runner, state, item, user, &mut rng)?,
             };
-            report.count(&outcome);
-            on_item(item, user.as_ref(), &outcome);
+            if let Some(outcome) = outcome {
+                report.count(&outcome);
+                on_item(item, user.as_ref(), &outcome);
+            }
             Ok(())
         },
     )
@@ -284,14 +335,18 @@ fn send_link(
     item: &Item,
     user: &User,
     rng: &mut impl rand::CryptoRng,
-) -> Result<Outcome, BulkError> {
+) -> Result<Option<Outcome>, BulkError> {
     let settings = runner
         .link
         .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
     let recipient = recipient_for(runner, user).to_string();
-    let mut attempt = 0;
+    let (mut attempt, mut last_error) = (0, None);
     loop {
-        state.pace(&runner.pacing);
+        match begin(store, runner, state, item, attempt)? {
+            Begin::Go => {}
+            Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
+            Begin::Taken => return Ok(Some(Outcome::Skipped(TAKEN.into()))),
+        }
         let request = LinkRequest {
             user,
             recipient: &recipient,
@@ -313,20 +368,20 @@ fn send_link(
             rng,
         ) {
             Ok(sent) => {
-                return Ok(Outcome::Sent {
+                return Ok(Some(Outcome::Sent {
                     recipient,
                     expires_at: sent.expires_at,
-                });
+                }));
             }
             Err(LinkError::Mail(err)) if err.is_transient() && attempt < runner.pacing.retries => {
-                std::thread::sleep(backoff(&runner.pacing, attempt));
+                last_error = Some(err.to_string());
                 attempt += 1;
             }
             Err(LinkError::Refused(refusal)) => {
-                return Ok(Outcome::Skipped(refusal.reason().to_string()));
+                return Ok(Some(Outcome::Skipped(refusal.reason().to_string())));
             }
             Err(err @ (LinkError::Mail(_) | LinkError::Template(_))) => {
-                return Ok(Outcome::Failed(err.to_string()));
+                return Ok(Some(Outcome::Failed(err.to_string())));
             }
             Err(LinkError::Store(e)) => return Err(e.into()),
             Err(LinkError::Audit(e)) => return Err(e.into()),
@@ -439,15 +494,18 @@ fn feed_and_send(
         if runner.stop.load(Ordering::SeqCst) {
             continue; // hashed but not sent: stays pending for --resume
         }
+        let now = (runner.clock)().as_second();
         let outcome = match (&user, prepared) {
-            (None, _) => missing(store, &item, (runner.clock)().as_second())?,
-            (Some(_), Err(e)) => Outcome::Failed(e.to_string()),
+            (None, _) => Some(fail_item(store, &item, "the user no longer exists", now)?),
+            (Some(_), Err(e)) => Some(fail_item(store, &item, &e.to_string(), now)?),
             (Some(user), Ok(prepared)) => {
                 send_password(store, runner, state, &item, user, &prepared)?
             }
         };
-        report.count(&outcome);
-        on_item(&item, user.as_ref(), &outcome);
+        if let Some(outcome) = outcome {
+            report.count(&outcome);
+            on_item(&item, user.as_ref(), &outcome);
+        }
     }
 }
 
@@ -458,19 +516,18 @@ fn send_password(
     item: &Item,
     user: &User,
     prepared: &Prepared,
-) -> Result<Outcome, BulkError> {
+) -> Result<Option<Outcome>, BulkError> {
     let settings = runner
         .generate
         .ok_or_else(|| BulkError::Run("password settings missing".into()))?;
     let recipient = recipient_for(runner, user).to_string();
-    {
-        let tx = store.write()?;
-        bulk::start_item(&tx, item.id, (runner.clock)().as_second())?;
-        tx.commit()?;
-    }
-    let mut attempt = 0;
+    let (mut attempt, mut last_error) = (0, None);
     loop {
-        state.pace(&runner.pacing);
+        match begin(store, runner, state, item, attempt)? {
+            Begin::Go => {}
+            Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
+            Begin::Taken => return Ok(Some(Outcome::Skipped(TAKEN.into()))),
+        }
         let request = GenerateRequest {
             user,
             email_to: Some(&recipient),
@@ -492,25 +549,25 @@ fn send_password(
             (runner.clock)(),
         ) {
             Ok(done) => {
-                return Ok(Outcome::Sent {
+                return Ok(Some(Outcome::Sent {
                     recipient,
                     expires_at: done.expires_at,
-                });
+                }));
             }
             Err(GenerateError::Mail(err))
                 if err.is_transient() && attempt < runner.pacing.retries =>
             {
-                std::thread::sleep(backoff(&runner.pacing, attempt));
+                last_error = Some(err.to_string());
                 attempt += 1;
             }
             Err(GenerateError::Refused(refusal)) => {
-                return Ok(Outcome::Skipped(refusal.reason().to_string()));
+                return Ok(Some(Outcome::Skipped(refusal.reason().to_string())));
             }
             Err(
                 err
                 @ (GenerateError::Mail(_) | GenerateError::Template(_) | GenerateError::Hash(_)),
             ) => {
-                return Ok(Outcome::Failed(err.to_string()));
+                return Ok(Some(Outcome::Failed(err.to_string())));
             }
             Err(GenerateError::Store(e)) => return Err(e.into()),
             Err(GenerateError::Audit(e)) => return Err(e.into()),

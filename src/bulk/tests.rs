@@ -300,7 +300,10 @@ fn an_item_interrupted_mid_send_is_never_resent() {
     let (_dir, mut store) = store_with(2);
     let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
     let first = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items");
-    sql::start_item(store.conn(), first[0].id, T0).expect("crash mid-send");
+    assert!(
+        sql::claim_item(store.conn(), first[0].id, T0).expect("claim"),
+        "crash mid-send"
+    );
     let mut mailer = Recorder::default();
     let (report, seen) = execute(&mut store, &id, Action::Link, &mut mailer, None);
     assert_eq!(mailer.sent, ["u1@example.com"]);
@@ -339,4 +342,26 @@ fn generate_hashes_in_parallel_and_every_password_verifies() {
         )
         .expect("row");
     assert_eq!(u3, None);
+}
+
+#[test]
+fn an_item_can_be_claimed_once() {
+    let (_dir, mut store) = store_with(1);
+    let (id, _) = plan_file(&mut store, "u0\n", Action::Link);
+    let item = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items")[0].id;
+    assert!(sql::claim_item(store.conn(), item, T0).expect("first"));
+    assert!(
+        !sql::claim_item(store.conn(), item, T0).expect("second"),
+        "another run cannot take it"
+    );
+    sql::finish_item(store.conn(), item, "failed", Some("x"), None, None, T0).expect("fail");
+    assert!(
+        sql::claim_item(store.conn(), item, T0).expect("retry"),
+        "a failed item can be retried"
+    );
+    sql::finish_item(store.conn(), item, "sent", None, None, None, T0).expect("sent");
+    assert!(
+        !sql::claim_item(store.conn(), item, T0).expect("done"),
+        "a sent item is never sent again"
+    );
 }

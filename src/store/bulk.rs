@@ -201,9 +201,14 @@ pub fn finish_item(
     Ok(())
 }
 
-/// Mark an item as being sent (cleared by `finish_item`).
-pub fn start_item(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE bulk_items SET status = 'sending', updated_at = ?2 WHERE id = ?1")?
+/// Claim an item for sending: `pending` or `failed` becomes `sending` (cleared by
+/// `finish_item`). Returns false when another pwreset claimed or finished it first, so two
+/// resumes of one run never mail the same user twice.
+pub fn claim_item(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE bulk_items SET status = 'sending', updated_at = ?2 WHERE id = ?1 AND status IN ('pending', 'failed')",
+        )?
         .execute(params![item_id, now])?;
-    Ok(())
+    Ok(changed == 1)
 }

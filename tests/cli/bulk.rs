@@ -6,6 +6,7 @@
 //! transport and look at `outbox/`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::process::Output;
 
 use serde_json::Value;
@@ -52,13 +53,14 @@ fn email(user: &str) -> String {
 fn ten_users() -> (TestEnv, Vec<String>) {
     let env = TestEnv::initialised();
     let users: Vec<String> = (1..=USERS).map(username).collect();
-    let csv: String = users
-        .iter()
-        .map(|u| format!("{},{u}\n", email(u)))
-        .collect();
-    env.write("staff.csv", &format!("email,username\n{csv}"));
+    let mut csv = String::from("email,username\n");
+    let mut list = String::new();
+    for user in &users {
+        writeln!(csv, "{},{user}", email(user)).expect("write to a String");
+        writeln!(list, "{user}").expect("write to a String");
+    }
+    env.write("staff.csv", &csv);
     env.ok(&["users", "import", "staff.csv"]);
-    let list: String = users.iter().map(|u| format!("{u}\n")).collect();
     env.write("users.txt", &list);
     (env, users)
 }
@@ -377,7 +379,11 @@ fn check_first_run(run: &FirstRun, action: &str) {
         .filter(|u| *u != REJECTED && *u != DEFERRED)
         .map(|u| (email(u), 1))
         .collect();
-    assert_eq!(per_address(&[&run.server]), expected, "one mail per sent user");
+    assert_eq!(
+        per_address(&[&run.server]),
+        expected,
+        "one mail per sent user"
+    );
     // 10 first tries, plus the default 3 retries of the 421; the 550 is not retried.
     assert_eq!(run.server.rcpt_attempts(), USERS + 3);
     let statuses = item_statuses(&run.env, id);
@@ -392,9 +398,10 @@ fn resume_on_fresh_server(run: &FirstRun) -> SmtpServer {
     let id = &run.run_id;
     let out = bulk(&run.env, &["--resume", id, "--yes", "--format", "json"]);
     assert_exit(&out, 0);
-    let lines = json_lines(&out);
+    let mut done = outcomes(&json_lines(&out));
+    done.sort(); // --generate sends in the order the hashes finish
     assert_eq!(
-        outcomes(&lines),
+        done,
         vec![
             (REJECTED.to_owned(), "sent".to_owned(), None),
             (DEFERRED.to_owned(), "sent".to_owned(), None)
@@ -402,7 +409,11 @@ fn resume_on_fresh_server(run: &FirstRun) -> SmtpServer {
         "only the two failed users are done again"
     );
     assert_stderr_has(&out, &format!("Run {id}: sent 2, skipped 0, failed 0"));
-    assert!(!stderr(&out).contains("Retry the failed"), "{}", stderr(&out));
+    assert!(
+        !stderr(&out).contains("Retry the failed"),
+        "{}",
+        stderr(&out)
+    );
 
     let to_second: BTreeSet<String> = second
         .messages()
@@ -430,7 +441,11 @@ fn link_run_with_two_refused_users_then_resume_mails_only_them() {
     let run = first_run("--link", |_| {});
     for user in &run.users {
         let expected = i64::from(user != REJECTED && user != DEFERRED);
-        assert_eq!(live_tokens(&run.env, user), expected, "live links of {user}");
+        assert_eq!(
+            live_tokens(&run.env, user),
+            expected,
+            "live links of {user}"
+        );
     }
     let failed_tokens = run.env.count(
         "SELECT count(*) FROM reset_tokens t JOIN users u ON u.id = t.user_id \
@@ -488,7 +503,14 @@ fn dry_run_prints_the_plan_with_skip_reasons_and_changes_nothing() {
     let audit_rows = env.count("SELECT count(*) FROM audit_log");
     let out = bulk(
         &env,
-        &["--link", "--file", "list.txt", "--dry-run", "--format", "json"],
+        &[
+            "--link",
+            "--file",
+            "list.txt",
+            "--dry-run",
+            "--format",
+            "json",
+        ],
     );
     assert_exit(&out, 0);
     let plan = json(&stdout(&out));
@@ -516,7 +538,12 @@ fn dry_run_prints_the_plan_with_skip_reasons_and_changes_nothing() {
         got,
         vec![
             row("alice", Some("alice"), "pending", None),
-            row("ALICE@example.com", Some("alice"), "skipped", Some("duplicate")),
+            row(
+                "ALICE@example.com",
+                Some("alice"),
+                "skipped",
+                Some("duplicate")
+            ),
             row("carol", Some("carol"), "skipped", Some("inactive")),
             row("dave", Some("dave"), "skipped", Some("no valid email")),
             row("zed", None, "skipped", Some("unknown")),
@@ -558,7 +585,11 @@ fn a_user_sent_a_link_moments_ago_is_skipped_in_cooldown() {
     );
     assert_stderr_has(&out, "skip alice: in cooldown");
     assert_eq!(env.outbox().len(), 2, "alice's first link and bob's");
-    assert_eq!(live_tokens(&env, "alice"), 1, "alice's first link still works");
+    assert_eq!(
+        live_tokens(&env, "alice"),
+        1,
+        "alice's first link still works"
+    );
     assert_eq!(live_tokens(&env, "bob"), 1);
 }
 
@@ -750,7 +781,10 @@ fn generate_mails_passwords_and_never_prints_or_stores_them() {
     let audit = stdout(&env.run(&["audit", "--format", "json"]));
     assert!(audit.contains("password.generate"), "{audit}");
     for (user, password) in &mailed {
-        assert!(!audit.contains(password.as_str()), "{user}'s password is audited");
+        assert!(
+            !audit.contains(password.as_str()),
+            "{user}'s password is audited"
+        );
         for file in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
             let bytes = std::fs::read(env.path(file)).unwrap_or_default();
             assert!(
@@ -870,4 +904,111 @@ fn a_bad_rate_is_a_usage_error() {
     }
     assert!(env.outbox().is_empty());
     assert_eq!(env.count("SELECT count(*) FROM bulk_runs"), 0);
+}
+
+/// Wait (bounded) until the outbox holds at least `n` mails.
+fn wait_for_outbox(env: &TestEnv, n: usize) {
+    for _ in 0..200 {
+        if env.outbox().len() >= n {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the outbox never reached {n} mails");
+}
+
+#[test]
+fn two_processes_on_one_run_mail_each_user_once() {
+    let (env, users) = ten_users();
+    env.write("four.txt", &users[..4].join("\n"));
+    let slow = env
+        .pty_command(&[
+            "reset", "bulk", "--link", "--file", "four.txt", "--yes", "--rate", "60/min",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the first run");
+    wait_for_outbox(&env, 1);
+    let run: String = env
+        .db()
+        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
+        .expect("the run");
+    let resume = env.run(&[
+        "reset", "bulk", "--resume", &run, "--yes", "--rate", "6000/min",
+    ]);
+    assert_eq!(code(&resume), 0, "{}", stderr(&resume));
+    let first = slow.wait_with_output().expect("first run ends");
+    assert_eq!(
+        first.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let mut mailed: Vec<String> = env
+        .outbox()
+        .iter()
+        .map(|raw| {
+            mailparse::parse_mail(raw)
+                .expect("mail")
+                .headers
+                .iter()
+                .find(|h| h.get_key() == "To")
+                .expect("To")
+                .get_value()
+        })
+        .collect();
+    mailed.sort();
+    let expected: Vec<String> = users[..4].iter().map(|u| email(u)).collect();
+    assert_eq!(mailed, expected, "each user exactly once");
+    assert_eq!(
+        live_tokens(&env, &users[0]) + live_tokens(&env, &users[3]),
+        2
+    );
+}
+
+#[test]
+fn ctrl_c_stops_after_the_user_in_progress_and_says_how_to_resume() {
+    let (env, users) = ten_users();
+    env.write("three.txt", &users[..3].join("\n"));
+    let child = env
+        .pty_command(&[
+            "reset",
+            "bulk",
+            "--link",
+            "--file",
+            "three.txt",
+            "--yes",
+            "--rate",
+            "6/min",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the run");
+    wait_for_outbox(&env, 1);
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(interrupted.success());
+    let out = child.wait_with_output().expect("the run ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("Interrupted. Resume with: pwreset reset bulk --resume "),
+        "{err}"
+    );
+    assert_eq!(env.outbox().len(), 1, "no user after the one in progress");
+    let run: String = env
+        .db()
+        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
+        .expect("the run");
+    assert_eq!(run_status(&env, &run), "interrupted");
+    let statuses = item_statuses(&env, &run);
+    assert_eq!(
+        (statuses.get("sent"), statuses.get("pending")),
+        (Some(&1), Some(&2)),
+        "{statuses:?}"
+    );
 }

@@ -2,6 +2,7 @@
 //! with a cleared environment, against a real SQLite store.
 
 mod audit;
+mod bulk;
 mod generate;
 mod global;
 mod import;

@@ -229,6 +229,13 @@ fn resumed(
             format!("run {id} has unknown action {}", run.action),
         )
     })?;
+    if run.status == "aborted" {
+        return Err(Failure::usage(format!(
+            "run {id} was aborted at its prompt and cannot be resumed"
+        ))
+        .hint("plan a new run, which checks every user again")
+        .into());
+    }
     let counts = bulk_sql::counts(store.conn(), id)?;
     if counts.pending + counts.failed + counts.sending == 0 {
         ctx.ui.status(&format!(

@@ -71,10 +71,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         generate::record_refusal(&mut store, &request, &refusal, &actor, now)?;
         return Err(refusal.into());
     }
-    ctx.ui.confirm(
-        &question(&user, recipient, args.show),
-        ctx.settings.yes,
-    )?;
+    ctx.ui
+        .confirm(&question(&user, recipient, args.show), ctx.settings.yes)?;
     let settings = generate_settings(&config);
     let prepared = generate::prepare(&settings.password, &mut rand::rng())?;
     let mut mailer = ctx.mailer(&config)?;
