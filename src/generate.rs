@@ -206,12 +206,8 @@ pub fn apply(
     commit(store, &request, &prepared.hash, expires_at, actor, now)?;
     let notice = match (request.email_to, request.notice_to) {
         (None, Some(to)) if courier.settings.notify_on_change && !to.is_empty() => Some(
-            send(courier, "password-changed", user, to, None, expires_at, now).map_err(
-                |e| match e {
-                    GenerateError::Mail(m) => m,
-                    other => MailError::Local(other.to_string()),
-                },
-            ),
+            send(courier, "password-changed", user, to, None, expires_at, now)
+                .map_err(as_mail_error),
         ),
         _ => None,
     };
@@ -220,6 +216,43 @@ pub fn apply(
         emailed,
         notice,
     })
+}
+
+fn as_mail_error(err: GenerateError) -> MailError {
+    match err {
+        GenerateError::Mail(m) => m,
+        other => MailError::Local(other.to_string()),
+    }
+}
+
+/// Tell a user their password was changed (PW-6): the "password-changed" notice, no secret in
+/// it. `by_admin` picks the wording. Used after a user redeemed a reset link.
+pub fn notify_changed(
+    courier: &mut Courier<'_>,
+    user: &User,
+    to: &str,
+    by_admin: bool,
+) -> Result<Delivered, MailError> {
+    let settings = courier.settings;
+    let vars = Vars {
+        user: UserVars {
+            name: user
+                .display_name
+                .clone()
+                .unwrap_or_else(|| user.username.clone()),
+            username: user.username.clone(),
+            email: user.email.clone(),
+        },
+        link: None,
+        password: None,
+        expires_at: None,
+        expires_in: None,
+        app_name: settings.app_name.clone(),
+        support_contact: settings.support_contact.clone(),
+        login_url: settings.login_url.clone(),
+        by_admin,
+    };
+    send_vars(courier, "password-changed", to, &vars).map_err(as_mail_error)
 }
 
 fn send(
@@ -250,8 +283,18 @@ fn send(
         app_name: settings.app_name.clone(),
         support_contact: settings.support_contact.clone(),
         login_url: settings.login_url.clone(),
+        by_admin: true,
     };
-    let body = courier.templates.render(template, &vars)?;
+    send_vars(courier, template, to, &vars)
+}
+
+fn send_vars(
+    courier: &mut Courier<'_>,
+    template: &str,
+    to: &str,
+    vars: &Vars,
+) -> Result<Delivered, GenerateError> {
+    let body = courier.templates.render(template, vars)?;
     courier
         .mailer
         .send(&Outgoing {

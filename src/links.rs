@@ -426,6 +426,7 @@ fn vars(
         support_contact: settings.support_contact.clone(),
         password: None,
         login_url: None,
+        by_admin: false,
     }
 }
 

@@ -99,6 +99,9 @@ pub struct Vars {
     pub support_contact: Option<String>,
     /// Where users log in.
     pub login_url: Option<String>,
+    /// Whether an administrator (rather than the user) changed the password
+    /// (password-changed only).
+    pub by_admin: bool,
 }
 
 /// A rendered email. The bodies may carry a secret (the link), so they are held as secrets.

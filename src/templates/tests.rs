@@ -14,6 +14,7 @@ fn vars(name: &str) -> Vars {
         support_contact: Some("help@example.com".into()),
         password: None,
         login_url: None,
+        by_admin: true,
     }
 }
 
@@ -154,4 +155,16 @@ fn the_change_notice_carries_no_secret() {
             .contains("An administrator has reset the password")
     );
     assert!(!mail.text.expose().contains("http"), "no link, no password");
+    v.by_admin = false;
+    let mail = Templates::new(None)
+        .render("password-changed", &v)
+        .expect("render");
+    assert_eq!(mail.subject, "Your Example password was changed");
+    assert!(
+        mail.text
+            .expose()
+            .contains("was just changed with a reset link"),
+        "{}",
+        mail.text.expose()
+    );
 }

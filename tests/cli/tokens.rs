@@ -378,3 +378,47 @@ fn purge_runs_safely_while_links_are_being_sent() {
         0
     );
 }
+
+#[test]
+fn redeeming_sends_a_change_notice_without_secrets() {
+    let env = TestEnv::with_samples();
+    let token = env.link_for("alice");
+    let out = env.run_stdin(&["tokens", "redeem"], &format!("{token}\n{NEW_PASSWORD}\n"));
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Sent a notice of the change to a***@example.com"),
+        "{}",
+        stderr(&out)
+    );
+    let mails = env.outbox();
+    assert_eq!(mails.len(), 2, "the link, then the notice");
+    let notice = mails
+        .iter()
+        .map(|raw| crate::support::text_part(raw))
+        .find(|t| t.contains("was just changed"))
+        .expect("a notice");
+    assert!(
+        !notice.contains(NEW_PASSWORD) && !notice.contains(&token),
+        "{notice}"
+    );
+
+    let quiet = TestEnv::with_samples();
+    let config = std::fs::read_to_string(quiet.path("pwreset.toml")).expect("config");
+    quiet.write(
+        "pwreset.toml",
+        &config.replace(
+            "transport = \"file\"\n",
+            "transport = \"file\"\nnotify_on_change = false\n",
+        ),
+    );
+    let token = quiet.link_for("bob");
+    assert_eq!(
+        code(&quiet.run_stdin(&["tokens", "redeem"], &format!("{token}\n{NEW_PASSWORD}\n"))),
+        0
+    );
+    assert_eq!(
+        quiet.outbox().len(),
+        1,
+        "mail.notify_on_change = false sends no notice"
+    );
+}

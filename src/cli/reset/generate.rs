@@ -139,7 +139,7 @@ fn question(user: &User, recipient: Option<&str>, show: bool) -> String {
     format!("Replace the password of {name} with a new temporary one and {how}?")
 }
 
-/// The settings of temporary-password mails, from the config.
+/// The settings of temporary-password mails and notices, from the config.
 pub fn generate_settings(config: &LoadedConfig) -> GenerateSettings {
     let c = &config.config;
     GenerateSettings {

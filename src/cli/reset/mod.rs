@@ -3,6 +3,8 @@
 mod bulk;
 mod generate;
 
+pub use generate::generate_settings;
+
 use super::{Context, send_link};
 use crate::audit::{self, Event, Outcome};
 use crate::exit::Exit;

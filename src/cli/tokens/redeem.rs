@@ -3,9 +3,13 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::reset::generate_settings;
+use crate::config::LoadedConfig;
 use crate::exit::Exit;
+use crate::generate;
 use crate::output;
 use crate::settings::Format;
+use crate::store::users::User;
 use crate::timefmt;
 use crate::tokens::{self, RedeemPolicy};
 
@@ -60,5 +64,33 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
         "Password changed for {}; their other reset links were revoked",
         crate::ui::sanitize(&user.username)
     ));
+    notify(ctx, &config, &user)?;
     Ok(Exit::Ok)
+}
+
+/// PW-6: tell the user their password was changed (unless `mail.notify_on_change = false`).
+/// The change has happened; a failed notice is a warning, not an error.
+fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> anyhow::Result<()> {
+    if !config.config.mail.notify_on_change || !crate::users::has_valid_email(user) {
+        return Ok(());
+    }
+    let to = ctx.recipient(config, None, user.email.as_deref())?;
+    let settings = generate_settings(config);
+    let templates = ctx.templates(config);
+    let mut mailer = ctx.mailer(config)?;
+    let mut courier = generate::Courier {
+        mailer: mailer.as_mut(),
+        templates: &templates,
+        settings: &settings,
+    };
+    match generate::notify_changed(&mut courier, user, &to, false) {
+        Ok(_) => ctx.ui.status(&format!(
+            "Sent a notice of the change to {}",
+            crate::mail::mask(&to)
+        )),
+        Err(err) => ctx.ui.warn(&format!(
+            "the password was changed, but the notice was not sent: {err}"
+        )),
+    }
+    Ok(())
 }
