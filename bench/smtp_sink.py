@@ -4,9 +4,10 @@
 Usage: smtp_sink.py PORT_FILE STATS_FILE
 
 Listens on 127.0.0.1, on a port chosen by the kernel, and writes that port to PORT_FILE once
-it is listening. Counts messages and their bytes. On SIGUSR1 it writes
-"<seq> <messages> <bytes>" to STATS_FILE (atomically, via a rename), where <seq> counts the
-SIGUSR1s received, so the caller can wait for its own answer. SIGTERM/SIGINT stop it.
+it is listening. Counts messages and their bytes, and keeps the last message. On SIGUSR1 it
+writes the last message to STATS_FILE.last, then "<seq> <messages> <bytes>" to STATS_FILE (each
+atomically, via a rename), where <seq> counts the SIGUSR1s received, so the caller can wait for
+its own answer. SIGTERM/SIGINT stop it.
 """
 
 import asyncio
@@ -23,10 +24,12 @@ class Sink:
     def __init__(self):
         self.messages = 0
         self.bytes = 0
+        self.last = b""
 
     async def handle_DATA(self, server, session, envelope):
         self.messages += 1
-        self.bytes += len(envelope.original_content or envelope.content or b"")
+        self.last = envelope.original_content or envelope.content or b""
+        self.bytes += len(self.last)
         return "250 OK"
 
 
@@ -50,6 +53,9 @@ async def main(port_file, stats_file):
     def report():
         nonlocal seq
         seq += 1
+        with open(stats_file + ".last.tmp", "wb") as f:
+            f.write(sink.last)
+        os.replace(stats_file + ".last.tmp", stats_file + ".last")
         tmp = stats_file + ".tmp"
         with open(tmp, "w") as f:
             f.write(f"{seq} {sink.messages} {sink.bytes}\n")
