@@ -215,7 +215,48 @@ pub fn send(
     now: Timestamp,
     rng: &mut impl CryptoRng,
 ) -> Result<Sent, LinkError> {
-    let settings = courier.settings;
+    let prepared = prepare(
+        store,
+        courier.templates,
+        courier.settings,
+        request,
+        actor,
+        now,
+        rng,
+    )?;
+    let result = courier.mailer.send(&prepared.outgoing);
+    complete(
+        store,
+        courier.settings,
+        request,
+        prepared,
+        result,
+        actor,
+        now,
+    )
+}
+
+/// A link whose token is written (still pending) and whose mail is rendered, not yet sent.
+#[derive(Debug)]
+pub struct Prepared {
+    token_id: i64,
+    expires_at: i64,
+    link: Secret,
+    /// The mail to send.
+    pub outgoing: Outgoing,
+}
+
+/// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
+/// Bulk runs prepare the next user while the previous mail is on the wire.
+pub fn prepare(
+    store: &mut Store,
+    templates: &Templates,
+    settings: &LinkSettings,
+    request: LinkRequest<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<Prepared, LinkError> {
     let user = request.user;
     let checked = eligible(user).map_err(LinkError::from).and_then(|()| {
         if request.force {
@@ -242,40 +283,60 @@ pub fn send(
     };
     let pending = tokens::issue_pending(store, user, issued, now, rng)?;
     let link = link_for(&settings.base_url, &pending.token);
-    let outcome = courier
-        .templates
-        .render(
-            "password-change-link",
-            &vars(user, &link, pending.expires_at, now, settings),
-        )
-        .map_err(LinkError::from)
-        .and_then(|body| {
-            Ok(courier.mailer.send(&Outgoing {
+    match templates.render(
+        "password-change-link",
+        &vars(user, &link, pending.expires_at, now, settings),
+    ) {
+        Ok(body) => Ok(Prepared {
+            token_id: pending.id,
+            expires_at: pending.expires_at,
+            link,
+            outgoing: Outgoing {
                 to: request.recipient.to_string(),
                 body,
-            })?)
-        });
-    match outcome {
+            },
+        }),
+        Err(err) => {
+            let err = LinkError::from(err);
+            undelivered(store, &request, pending.id, &err, actor, now)?;
+            Err(err)
+        }
+    }
+}
+
+/// The second half of [`send`]: with the transport's answer, make the token live and supersede
+/// older links, or mark it undelivered.
+pub fn complete(
+    store: &mut Store,
+    settings: &LinkSettings,
+    request: LinkRequest<'_>,
+    prepared: Prepared,
+    result: Result<Delivered, MailError>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Sent, LinkError> {
+    match result {
         Ok(delivered) => {
             let superseded = activate(
                 store,
                 &request,
-                pending.id,
-                pending.expires_at,
+                prepared.token_id,
+                prepared.expires_at,
                 settings.supersede,
                 actor,
                 now,
             )?;
             Ok(Sent {
-                token_id: pending.id,
-                expires_at: pending.expires_at,
+                token_id: prepared.token_id,
+                expires_at: prepared.expires_at,
                 superseded,
                 delivered,
-                link,
+                link: prepared.link,
             })
         }
         Err(err) => {
-            undelivered(store, &request, pending.id, &err, actor, now)?;
+            let err = LinkError::from(err);
+            undelivered(store, &request, prepared.token_id, &err, actor, now)?;
             Err(err)
         }
     }

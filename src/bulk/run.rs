@@ -301,6 +301,12 @@ fn run_links(
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
     let mut rng = rand::rng();
+    let pipelined = runner.mailer.pipelined().is_some();
+    let mut flight: Option<Flight> = None;
+    let mut emit = |item: &Item, user: Option<&User>, outcome: Outcome| {
+        report.count(&outcome);
+        on_item(item, user, &outcome);
+    };
     for_each_item(
         store,
         runner.run_id,
@@ -309,23 +315,194 @@ fn run_links(
             if runner.stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let user = load_user(store, item)?;
-            let outcome = match &user {
-                None => Some(fail_item(
+            let Some(user) = load_user(store, item)? else {
+                let outcome = fail_item(
                     store,
                     item,
                     "the user no longer exists",
                     (runner.clock)().as_second(),
-                )?),
-                Some(user) => send_link(store, runner, state, item, user, &mut rng)?,
+                )?;
+                emit(item, None, outcome);
+                return Ok(());
             };
-            if let Some(outcome) = outcome {
-                report.count(&outcome);
-                on_item(item, user.as_ref(), &outcome);
+            if !pipelined {
+                if let Some(outcome) = send_link(store, runner, state, item, &user, 0, &mut rng)? {
+                    emit(item, Some(&user), outcome);
+                }
+                return Ok(());
+            }
+            let next = prepare_flight(store, runner, state, item, user, &mut rng)?;
+            if let Some(previous) = flight.take() {
+                let (item, user, outcome) = land(store, runner, state, previous, &mut rng)?;
+                emit(&item, Some(&user), outcome);
+            }
+            match next {
+                Ok(Some(ready)) => match depart(store, runner, state, ready, &mut rng)? {
+                    Ok(departed) => flight = Some(departed),
+                    Err((item, user, outcome)) => emit(&item, Some(&user), outcome),
+                },
+                Ok(None) => {}
+                Err((user, outcome)) => emit(item, Some(&user), outcome),
             }
             Ok(())
         },
-    )
+    )?;
+    if let Some(previous) = flight.take() {
+        let (item, user, outcome) = land(store, runner, state, previous, &mut rng)?;
+        emit(&item, Some(&user), outcome);
+    }
+    Ok(())
+}
+
+/// A link mail on its way, with what is needed to finish that user when the answer comes.
+struct Flight {
+    item: Item,
+    user: User,
+    recipient: String,
+    prepared: links::Prepared,
+}
+
+/// Claim the user, write their pending token and render the mail, while the previous user's
+/// mail may still be on its way. `Ok(None)`: stopped before starting.
+#[allow(clippy::type_complexity)]
+fn prepare_flight(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    item: &Item,
+    user: User,
+    rng: &mut impl rand::CryptoRng,
+) -> Result<Result<Option<Flight>, (User, Outcome)>, BulkError> {
+    let settings = runner
+        .link
+        .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
+    match begin(store, runner, state, item, 0)? {
+        Begin::Go => {}
+        Begin::Stopped => return Ok(Ok(None)),
+        Begin::Taken => return Ok(Err((user, Outcome::Skipped(TAKEN.into())))),
+    }
+    let recipient = recipient_for(runner, &user).to_string();
+    let request = LinkRequest {
+        user: &user,
+        recipient: &recipient,
+        force: true,
+        bulk: Some((runner.run_id, item.id)),
+        note: None,
+    };
+    match links::prepare(
+        store,
+        runner.templates,
+        settings,
+        request,
+        runner.actor,
+        (runner.clock)(),
+        rng,
+    ) {
+        Ok(prepared) => Ok(Ok(Some(Flight {
+            item: item.clone(),
+            user,
+            recipient,
+            prepared,
+        }))),
+        Err(LinkError::Refused(refusal)) => {
+            Ok(Err((user, Outcome::Skipped(refusal.reason().to_string()))))
+        }
+        Err(err @ LinkError::Template(_)) => Ok(Err((user, Outcome::Failed(err.to_string())))),
+        Err(LinkError::Store(e)) => Err(e.into()),
+        Err(LinkError::Audit(e)) => Err(e.into()),
+        Err(err) => Err(BulkError::Run(err.to_string())),
+    }
+}
+
+/// Submit a prepared mail. If it cannot even be submitted, finish that user at once (as
+/// [`land`] would) and return its outcome.
+#[allow(clippy::type_complexity)]
+fn depart(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    flight: Flight,
+    rng: &mut impl rand::CryptoRng,
+) -> Result<Result<Flight, (Item, User, Outcome)>, BulkError> {
+    match runner
+        .mailer
+        .pipelined()
+        .map(|p| p.submit(&flight.prepared.outgoing))
+    {
+        Some(Ok(())) => Ok(Ok(flight)),
+        Some(Err(err)) => finish_user(store, runner, state, flight, Err(err), rng).map(Err),
+        None => Err(BulkError::Run("the transport cannot pipeline".into())),
+    }
+}
+
+/// Collect the answer for the mail on its way and finish that user.
+fn land(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    flight: Flight,
+    rng: &mut impl rand::CryptoRng,
+) -> Result<(Item, User, Outcome), BulkError> {
+    let result = match runner.mailer.pipelined() {
+        Some(pipe) => pipe.collect(),
+        None => Err(crate::mail::MailError::Local(
+            "the transport cannot pipeline".into(),
+        )),
+    };
+    finish_user(store, runner, state, flight, result, rng)
+}
+
+/// Finish a user with the transport's answer: the token goes live only if the server accepted
+/// the mail. A 4xx or a dropped connection is retried the ordinary way.
+fn finish_user(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    flight: Flight,
+    result: Result<crate::mail::Delivered, crate::mail::MailError>,
+    rng: &mut impl rand::CryptoRng,
+) -> Result<(Item, User, Outcome), BulkError> {
+    let settings = runner
+        .link
+        .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
+    let Flight {
+        item,
+        user,
+        recipient,
+        prepared,
+    } = flight;
+    let request = LinkRequest {
+        user: &user,
+        recipient: &recipient,
+        force: true,
+        bulk: Some((runner.run_id, item.id)),
+        note: None,
+    };
+    let outcome = match links::complete(
+        store,
+        settings,
+        request,
+        prepared,
+        result,
+        runner.actor,
+        (runner.clock)(),
+    ) {
+        Ok(sent) => Outcome::Sent {
+            recipient,
+            expires_at: sent.expires_at,
+        },
+        Err(LinkError::Mail(err)) if err.is_transient() && runner.pacing.retries > 0 => {
+            send_link(store, runner, state, &item, &user, 1, rng)?
+                .unwrap_or(Outcome::Failed(err.to_string()))
+        }
+        Err(err @ (LinkError::Mail(_) | LinkError::Template(_))) => {
+            Outcome::Failed(err.to_string())
+        }
+        Err(LinkError::Store(e)) => return Err(e.into()),
+        Err(LinkError::Audit(e)) => return Err(e.into()),
+        Err(err) => return Err(BulkError::Run(err.to_string())),
+    };
+    Ok((item, user, outcome))
 }
 
 fn send_link(
@@ -334,13 +511,14 @@ fn send_link(
     state: &mut Sender,
     item: &Item,
     user: &User,
+    first_attempt: u32,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Option<Outcome>, BulkError> {
     let settings = runner
         .link
         .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
     let recipient = recipient_for(runner, user).to_string();
-    let (mut attempt, mut last_error) = (0, None);
+    let (mut attempt, mut last_error) = (first_attempt, None);
     loop {
         match begin(store, runner, state, item, attempt)? {
             Begin::Go => {}

@@ -39,6 +39,21 @@ pub struct Delivered {
 pub trait Mailer {
     /// Send one message; `Ok` only when the transport accepted it.
     fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError>;
+
+    /// The transport's way of sending one message while the caller prepares the next, if it
+    /// has one (SMTP: the server's processing overlaps pwreset's own work).
+    fn pipelined(&mut self) -> Option<&mut dyn Pipelined> {
+        None
+    }
+}
+
+/// Sending in two steps, one message at a time: `submit` starts it, `collect` waits for the
+/// transport's answer (`Ok` only when it accepted the message).
+pub trait Pipelined {
+    /// Start sending `message`.
+    fn submit(&mut self, message: &Outgoing) -> Result<(), MailError>;
+    /// Wait for the answer about the submitted message.
+    fn collect(&mut self) -> Result<Delivered, MailError>;
 }
 
 /// Why a message was not sent.

@@ -15,7 +15,7 @@ use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParam
 use lettre::transport::smtp::extension::ClientId;
 use tokio::net::TcpStream;
 
-use super::{Delivered, MailError, Mailer, Outgoing, build};
+use super::{Delivered, MailError, Mailer, Outgoing, Pipelined, build};
 use crate::config::TlsMode;
 use crate::secret::Secret;
 
@@ -45,6 +45,7 @@ pub struct SmtpMailer {
     now: SystemTime,
     runtime: tokio::runtime::Runtime,
     connection: Option<AsyncSmtpConnection>,
+    in_flight: Option<InFlight>,
 }
 
 impl std::fmt::Debug for SmtpMailer {
@@ -65,7 +66,9 @@ impl SmtpMailer {
             TlsMode::None => None,
             TlsMode::Implicit | TlsMode::Starttls => Some(tls_parameters(&settings)?),
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
+        // One worker thread, so a submitted message travels while the caller prepares the next.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
             .enable_io()
             .enable_time()
             .build()
@@ -78,6 +81,7 @@ impl SmtpMailer {
             now,
             runtime,
             connection: None,
+            in_flight: None,
         })
     }
 
@@ -176,18 +180,51 @@ impl SmtpMailer {
     }
 }
 
+/// A message on its way: the connection travels with it and comes back with the answer.
+type InFlight = tokio::task::JoinHandle<(
+    AsyncSmtpConnection,
+    Result<
+        Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
+        tokio::time::error::Elapsed,
+    >,
+)>;
+
 impl Mailer for SmtpMailer {
     fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError> {
+        self.submit(message)?;
+        self.collect()
+    }
+
+    fn pipelined(&mut self) -> Option<&mut dyn Pipelined> {
+        Some(self)
+    }
+}
+
+impl Pipelined for SmtpMailer {
+    fn submit(&mut self, message: &Outgoing) -> Result<(), MailError> {
+        if self.in_flight.is_some() {
+            return Err(MailError::Local("a message is already on its way".into()));
+        }
         let email = build(&self.from, self.reply_to.as_ref(), message, self.now)?;
         let mut connection = self.connected()?;
         let timeout = self.settings.timeout;
-        let outcome = self.runtime.block_on(async {
-            tokio::time::timeout(
-                timeout,
-                connection.send(email.envelope(), &email.formatted()),
-            )
-            .await
-        });
+        let (envelope, bytes) = (email.envelope().clone(), email.formatted());
+        self.in_flight = Some(self.runtime.spawn(async move {
+            let outcome = tokio::time::timeout(timeout, connection.send(&envelope, &bytes)).await;
+            (connection, outcome)
+        }));
+        Ok(())
+    }
+
+    fn collect(&mut self) -> Result<Delivered, MailError> {
+        let handle = self
+            .in_flight
+            .take()
+            .ok_or_else(|| MailError::Local("no message was submitted".into()))?;
+        let (mut connection, outcome) = self
+            .runtime
+            .block_on(handle)
+            .map_err(|e| self.connection_error(format!("the SMTP task failed: {e}")))?;
         match outcome {
             Ok(Ok(response)) => {
                 self.connection = Some(connection);
@@ -202,7 +239,10 @@ impl Mailer for SmtpMailer {
             }
             Err(_) => {
                 self.runtime.block_on(connection.abort());
-                Err(self.connection_error(format!("no answer within {}s", timeout.as_secs())))
+                Err(self.connection_error(format!(
+                    "no answer within {}s",
+                    self.settings.timeout.as_secs()
+                )))
             }
         }
     }

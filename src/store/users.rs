@@ -86,12 +86,9 @@ pub struct Filter {
 
 /// The user with this id.
 pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM users WHERE id = ?1"),
-        [id],
-        from_row,
-    )
-    .optional()
+    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
+        .query_row([id], from_row)
+        .optional()
 }
 
 /// Users whose email or username equals `key`, ignoring case (at most two).
