@@ -303,6 +303,7 @@ fn run_links(
     let mut rng = rand::rng();
     let pipelined = runner.mailer.pipelined().is_some();
     let mut flight: Option<Flight> = None;
+    let mut retry: Vec<(Item, User, String)> = Vec::new();
     let mut emit = |item: &Item, user: Option<&User>, outcome: Outcome| {
         report.count(&outcome);
         on_item(item, user, &outcome);
@@ -332,23 +333,33 @@ fn run_links(
                 return Ok(());
             }
             let next = prepare_flight(store, runner, state, item, user, &mut rng)?;
-            if let Some(previous) = flight.take() {
-                let (item, user, outcome) = land(store, runner, state, previous, &mut rng)?;
-                emit(&item, Some(&user), outcome);
-            }
+            // Collect the previous answer, put the next mail on the wire, and only then commit
+            // the previous user, so that the server always has something to chew on.
+            let answered = flight.take().map(|previous| (previous, collect(runner)));
             match next {
-                Ok(Some(ready)) => match depart(store, runner, state, ready, &mut rng)? {
-                    Ok(departed) => flight = Some(departed),
-                    Err((item, user, outcome)) => emit(&item, Some(&user), outcome),
+                Ok(Some(ready)) => match depart(runner, &ready) {
+                    Ok(()) => flight = Some(ready),
+                    Err(err) => {
+                        settle(store, runner, ready, Err(err), &mut retry, &mut emit)?;
+                    }
                 },
                 Ok(None) => {}
                 Err((user, outcome)) => emit(item, Some(&user), outcome),
+            }
+            if let Some((previous, answer)) = answered {
+                settle(store, runner, previous, answer, &mut retry, &mut emit)?;
             }
             Ok(())
         },
     )?;
     if let Some(previous) = flight.take() {
-        let (item, user, outcome) = land(store, runner, state, previous, &mut rng)?;
+        let answer = collect(runner);
+        settle(store, runner, previous, answer, &mut retry, &mut emit)?;
+    }
+    // 4xx replies and dropped connections, retried once the pipeline is empty, with backoff.
+    for (item, user, err) in retry {
+        let outcome = send_link(store, runner, state, &item, &user, 1, &mut rng)?
+            .unwrap_or(Outcome::Failed(err));
         emit(&item, Some(&user), outcome);
     }
     Ok(())
@@ -414,54 +425,36 @@ fn prepare_flight(
     }
 }
 
-/// Submit a prepared mail. If it cannot even be submitted, finish that user at once (as
-/// [`land`] would) and return its outcome.
-#[allow(clippy::type_complexity)]
-fn depart(
-    store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
-    flight: Flight,
-    rng: &mut impl rand::CryptoRng,
-) -> Result<Result<Flight, (Item, User, Outcome)>, BulkError> {
-    match runner
-        .mailer
-        .pipelined()
-        .map(|p| p.submit(&flight.prepared.outgoing))
-    {
-        Some(Ok(())) => Ok(Ok(flight)),
-        Some(Err(err)) => finish_user(store, runner, state, flight, Err(err), rng).map(Err),
-        None => Err(BulkError::Run("the transport cannot pipeline".into())),
+/// Put a prepared mail on the wire; on failure hand it back with the error.
+fn depart(runner: &mut Runner<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
+    match runner.mailer.pipelined() {
+        Some(pipe) => pipe.submit(&flight.prepared.outgoing),
+        None => Err(crate::mail::MailError::Local(
+            "the transport cannot pipeline".into(),
+        )),
     }
 }
 
-/// Collect the answer for the mail on its way and finish that user.
-fn land(
-    store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
-    flight: Flight,
-    rng: &mut impl rand::CryptoRng,
-) -> Result<(Item, User, Outcome), BulkError> {
-    let result = match runner.mailer.pipelined() {
+/// Wait for the answer about the mail on the wire.
+fn collect(runner: &mut Runner<'_>) -> Result<crate::mail::Delivered, crate::mail::MailError> {
+    match runner.mailer.pipelined() {
         Some(pipe) => pipe.collect(),
         None => Err(crate::mail::MailError::Local(
             "the transport cannot pipeline".into(),
         )),
-    };
-    finish_user(store, runner, state, flight, result, rng)
+    }
 }
 
 /// Finish a user with the transport's answer: the token goes live only if the server accepted
-/// the mail. A 4xx or a dropped connection is retried the ordinary way.
-fn finish_user(
+/// the mail. A 4xx or a dropped connection is queued for a retry once the pipeline is empty.
+fn settle(
     store: &mut Store,
     runner: &mut Runner<'_>,
-    state: &mut Sender,
     flight: Flight,
-    result: Result<crate::mail::Delivered, crate::mail::MailError>,
-    rng: &mut impl rand::CryptoRng,
-) -> Result<(Item, User, Outcome), BulkError> {
+    answer: Result<crate::mail::Delivered, crate::mail::MailError>,
+    retry: &mut Vec<(Item, User, String)>,
+    emit: &mut impl FnMut(&Item, Option<&User>, Outcome),
+) -> Result<(), BulkError> {
     let settings = runner
         .link
         .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
@@ -483,7 +476,7 @@ fn finish_user(
         settings,
         request,
         prepared,
-        result,
+        answer,
         runner.actor,
         (runner.clock)(),
     ) {
@@ -492,8 +485,8 @@ fn finish_user(
             expires_at: sent.expires_at,
         },
         Err(LinkError::Mail(err)) if err.is_transient() && runner.pacing.retries > 0 => {
-            send_link(store, runner, state, &item, &user, 1, rng)?
-                .unwrap_or(Outcome::Failed(err.to_string()))
+            retry.push((item, user, err.to_string()));
+            return Ok(());
         }
         Err(err @ (LinkError::Mail(_) | LinkError::Template(_))) => {
             Outcome::Failed(err.to_string())
@@ -502,7 +495,8 @@ fn finish_user(
         Err(LinkError::Audit(e)) => return Err(e.into()),
         Err(err) => return Err(BulkError::Run(err.to_string())),
     };
-    Ok((item, user, outcome))
+    emit(&item, Some(&user), outcome);
+    Ok(())
 }
 
 fn send_link(
