@@ -301,8 +301,9 @@ fn run_links(
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
     let mut rng = rand::rng();
-    let pipelined = runner.mailer.pipelined().is_some();
-    let mut flight: Option<Flight> = None;
+    let depth = runner.mailer.pipelined().map_or(0, |pipe| pipe.depth());
+    let pipelined = depth > 0;
+    let mut flights: VecDeque<Flight> = VecDeque::new();
     let mut retry: Vec<(Item, User, String)> = Vec::new();
     let mut emit = |item: &Item, user: Option<&User>, outcome: Outcome| {
         report.count(&outcome);
@@ -335,10 +336,16 @@ fn run_links(
             let next = prepare_flight(store, runner, state, item, user, &mut rng)?;
             // Collect the previous answer, put the next mail on the wire, and only then commit
             // the previous user, so that the server always has something to chew on.
-            let answered = flight.take().map(|previous| (previous, collect(runner)));
+            let answered = if flights.len() >= depth {
+                flights
+                    .pop_front()
+                    .map(|previous| (previous, collect(runner)))
+            } else {
+                None
+            };
             match next {
                 Ok(Some(ready)) => match depart(runner, &ready) {
-                    Ok(()) => flight = Some(ready),
+                    Ok(()) => flights.push_back(ready),
                     Err(err) => {
                         settle(store, runner, ready, Err(err), &mut retry, &mut emit)?;
                     }
@@ -352,7 +359,7 @@ fn run_links(
             Ok(())
         },
     )?;
-    if let Some(previous) = flight.take() {
+    while let Some(previous) = flights.pop_front() {
         let answer = collect(runner);
         settle(store, runner, previous, answer, &mut retry, &mut emit)?;
     }

@@ -47,9 +47,14 @@ pub trait Mailer {
     }
 }
 
-/// Sending in two steps, one message at a time: `submit` starts it, `collect` waits for the
-/// transport's answer (`Ok` only when it accepted the message).
+/// Sending in two steps: `submit` starts a message, `collect` waits for the transport's answer
+/// about the oldest one still on its way (`Ok` only when it accepted it). At most `depth`
+/// messages may be on their way at once.
 pub trait Pipelined {
+    /// How many messages may be on their way at once.
+    fn depth(&self) -> usize {
+        1
+    }
     /// Start sending `message`.
     fn submit(&mut self, message: &Outgoing) -> Result<(), MailError>;
     /// Wait for the answer about the submitted message.

@@ -44,8 +44,8 @@ pub struct SmtpMailer {
     reply_to: Option<Mailbox>,
     now: SystemTime,
     runtime: tokio::runtime::Runtime,
-    connection: Option<AsyncSmtpConnection>,
-    in_flight: Option<InFlight>,
+    idle: Vec<AsyncSmtpConnection>,
+    in_flight: std::collections::VecDeque<InFlight>,
 }
 
 impl std::fmt::Debug for SmtpMailer {
@@ -80,8 +80,8 @@ impl SmtpMailer {
             reply_to,
             now,
             runtime,
-            connection: None,
-            in_flight: None,
+            idle: Vec::new(),
+            in_flight: std::collections::VecDeque::new(),
         })
     }
 
@@ -168,8 +168,10 @@ impl SmtpMailer {
     }
 
     fn connected(&mut self) -> Result<AsyncSmtpConnection, MailError> {
-        if let Some(connection) = self.connection.take().filter(|c| !c.has_broken()) {
-            return Ok(connection);
+        while let Some(connection) = self.idle.pop() {
+            if !connection.has_broken() {
+                return Ok(connection);
+            }
         }
         let timeout = self.settings.timeout;
         self.runtime
@@ -179,6 +181,10 @@ impl SmtpMailer {
             })?
     }
 }
+
+/// Messages that may be on their way at once, each on its own connection (a small pool keeps
+/// the server busy while pwreset waits for an answer).
+const PIPELINE_DEPTH: usize = 2;
 
 /// A message on its way: the connection travels with it and comes back with the answer.
 type InFlight = tokio::task::JoinHandle<(
@@ -201,15 +207,19 @@ impl Mailer for SmtpMailer {
 }
 
 impl Pipelined for SmtpMailer {
+    fn depth(&self) -> usize {
+        PIPELINE_DEPTH
+    }
+
     fn submit(&mut self, message: &Outgoing) -> Result<(), MailError> {
-        if self.in_flight.is_some() {
-            return Err(MailError::Local("a message is already on its way".into()));
+        if self.in_flight.len() >= PIPELINE_DEPTH {
+            return Err(MailError::Local("too many messages on their way".into()));
         }
         let email = build(&self.from, self.reply_to.as_ref(), message, self.now)?;
         let mut connection = self.connected()?;
         let timeout = self.settings.timeout;
         let (envelope, bytes) = (email.envelope().clone(), email.formatted());
-        self.in_flight = Some(self.runtime.spawn(async move {
+        self.in_flight.push_back(self.runtime.spawn(async move {
             let outcome = tokio::time::timeout(timeout, connection.send(&envelope, &bytes)).await;
             (connection, outcome)
         }));
@@ -219,7 +229,7 @@ impl Pipelined for SmtpMailer {
     fn collect(&mut self) -> Result<Delivered, MailError> {
         let handle = self
             .in_flight
-            .take()
+            .pop_front()
             .ok_or_else(|| MailError::Local("no message was submitted".into()))?;
         let (mut connection, outcome) = self
             .runtime
@@ -227,7 +237,7 @@ impl Pipelined for SmtpMailer {
             .map_err(|e| self.connection_error(format!("the SMTP task failed: {e}")))?;
         match outcome {
             Ok(Ok(response)) => {
-                self.connection = Some(connection);
+                self.idle.push(connection);
                 let reply = response.message().next().unwrap_or_default().to_string();
                 Ok(Delivered {
                     detail: format!("{} {}", response.code(), reply).trim().to_string(),
@@ -250,8 +260,8 @@ impl Pipelined for SmtpMailer {
 
 impl Drop for SmtpMailer {
     fn drop(&mut self) {
-        if let Some(mut connection) = self.connection.take() {
-            let timeout = self.settings.timeout;
+        let timeout = self.settings.timeout;
+        for mut connection in std::mem::take(&mut self.idle) {
             let _ = self
                 .runtime
                 .block_on(async { tokio::time::timeout(timeout, connection.quit()).await });
