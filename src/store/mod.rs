@@ -133,6 +133,14 @@ impl Store {
         &self.conn
     }
 
+    /// Limit SQLite's page cache (KiB). Bulk runs do point lookups and appends, so a small cache
+    /// keeps their memory the same for a thousand users or a million.
+    pub fn limit_cache(&self, kib: u32) -> Result<(), StoreError> {
+        self.conn
+            .pragma_update(None, "cache_size", -i64::from(kib))?;
+        Ok(())
+    }
+
     /// Begin a write transaction that takes the write lock at once, so that read-then-write
     /// sequences (the audit chain, single-use tokens) cannot interleave with another process.
     pub fn write(&mut self) -> Result<Transaction<'_>, StoreError> {

@@ -72,6 +72,7 @@ fn parse_rate(text: &str) -> Result<u32, String> {
 /// Run `pwreset reset bulk`.
 pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let (config, mut store) = ctx.open_store()?;
+    store.limit_cache(512)?;
     let plan = match &args.resume {
         Some(id) => resumed(ctx, &store, id)?,
         None => planned(ctx, &config, &mut store, &args)?,
