@@ -58,7 +58,10 @@ pub fn new_table(terminal: bool) -> Table {
     } else {
         presets::ASCII_MARKDOWN
     });
-    table.set_content_arrangement(if terminal {
+    // Wrap cells to the terminal's width only when it reports a usable one: a terminal of
+    // unknown or tiny width would squeeze every column to a single character.
+    let wide_enough = table.width().is_some_and(|width| width >= 40);
+    table.set_content_arrangement(if terminal && wide_enough {
         ContentArrangement::Dynamic
     } else {
         ContentArrangement::Disabled

@@ -1012,3 +1012,41 @@ fn ctrl_c_stops_after_the_user_in_progress_and_says_how_to_resume() {
         "{statuses:?}"
     );
 }
+
+#[test]
+fn a_terminal_gets_a_progress_bar_and_a_pipe_does_not() {
+    let (env, users) = ten_users();
+    env.write("three.txt", &users[..3].join("\n"));
+    let args = [
+        "reset",
+        "bulk",
+        "--link",
+        "--file",
+        "three.txt",
+        "--yes",
+        "--rate",
+        "300/min",
+    ];
+    let mut command = env.pty_command(&args);
+    command.env("TERM", "xterm"); // indicatif draws nothing on a "dumb" terminal
+    let mut session =
+        rexpect::session::spawn_command(command, Some(20_000)).expect("spawn on a pty");
+    let screen = session.exp_eof().expect("the run ends");
+    assert!(
+        screen.contains("/3 users"),
+        "a progress bar with a count: {screen}"
+    );
+    assert!(screen.contains("ETA"), "and an ETA: {screen}");
+    assert!(
+        screen.contains("user01"),
+        "the report is readable on a terminal of unknown width: {screen}"
+    );
+    let (env, users) = ten_users();
+    env.write("three.txt", &users[..3].join("\n"));
+    let out = env.run(&args);
+    assert!(
+        !stderr(&out).contains("ETA"),
+        "no bar off a terminal: {}",
+        stderr(&out)
+    );
+}
