@@ -620,6 +620,17 @@ mod tests {
     }
 
     #[test]
+    fn the_rehearsal_config_in_contrib_is_valid() {
+        let config = parse_str(include_str!("../contrib/rehearsal.toml"))
+            .expect("contrib/rehearsal.toml parses");
+        assert_eq!(config.mail.deliver_to, DeliverTo::Admin);
+        assert_eq!(
+            config.mail.admin_email.as_deref(),
+            Some("helpdesk@example.com")
+        );
+    }
+
+    #[test]
     fn empty_file_gives_defaults() {
         let config = parse_str("").expect("empty config parses");
         assert_eq!(config, Config::default());

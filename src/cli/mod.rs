@@ -2,6 +2,7 @@
 //! a command's result becomes messages and an exit code.
 
 mod audit;
+mod completions;
 mod context;
 mod init;
 mod reset;
@@ -114,6 +115,10 @@ enum Command {
     Users(users::Command),
     /// Show or verify the audit log
     Audit(audit::Args),
+    /// Print a completion script for bash, zsh, fish, powershell or elvish
+    Completions(completions::CompletionsArgs),
+    /// Print the man page, or write one page per command into a folder
+    Man(completions::ManArgs),
 }
 
 /// Run pwreset with these arguments (the first is the program name).
@@ -149,6 +154,8 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Init(args) => init::run(ctx, args),
         Command::Users(command) => users::run(ctx, command),
         Command::Audit(args) => audit::run(ctx, args),
+        Command::Completions(args) => completions::completions(ctx, args),
+        Command::Man(args) => completions::man(ctx, args),
     }
 }
 

@@ -12,4 +12,5 @@ mod smtp_server;
 mod support;
 mod tokens;
 mod transports;
+mod unix;
 mod users;
