@@ -52,6 +52,15 @@ impl Context {
         Ok((config, store))
     }
 
+    /// Load the config, and open the store only when `needed`.
+    pub fn open_store_if(&self, needed: bool) -> anyhow::Result<(LoadedConfig, Option<Store>)> {
+        if needed {
+            let (config, store) = self.open_store()?;
+            return Ok((config, Some(store)));
+        }
+        Ok((self.config()?, None))
+    }
+
     /// The acting operator, for audit rows.
     pub fn actor(&self) -> Actor {
         Actor {

@@ -7,6 +7,7 @@ mod context;
 mod init;
 mod reset;
 mod send_link;
+mod templates;
 mod tokens;
 mod users;
 
@@ -115,6 +116,9 @@ enum Command {
     Users(users::Command),
     /// Show or verify the audit log
     Audit(audit::Args),
+    /// List, show, preview and check the email templates
+    #[command(subcommand)]
+    Templates(templates::Command),
     /// Print a completion script for bash, zsh, fish, powershell or elvish
     Completions(completions::CompletionsArgs),
     /// Print the man page, or write one page per command into a folder
@@ -154,6 +158,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Init(args) => init::run(ctx, args),
         Command::Users(command) => users::run(ctx, command),
         Command::Audit(args) => audit::run(ctx, args),
+        Command::Templates(command) => templates::run(ctx, command),
         Command::Completions(args) => completions::completions(ctx, args),
         Command::Man(args) => completions::man(ctx, args),
     }

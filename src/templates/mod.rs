@@ -50,6 +50,55 @@ pub const BUILTIN: &[(&str, &str)] = &[
 /// The parts every template has, as file-name suffixes.
 pub const PARTS: [&str; 3] = [".subject.txt", ".txt", ".html"];
 
+/// The templates pwreset sends, with what each is for.
+pub const NAMES: [(&str, &str); 3] = [
+    (
+        "password-change-link",
+        "the reset link (send-link, bulk --link)",
+    ),
+    (
+        "access-info",
+        "login instructions with a temporary password (reset generate, bulk --generate)",
+    ),
+    (
+        "password-changed",
+        "notice after a change, no secret (generate --show, tokens redeem)",
+    ),
+];
+
+/// The variables templates can use, with what they hold.
+pub const VARIABLES: [(&str, &str); 11] = [
+    (
+        "user.name",
+        "display name, or the username when there is none",
+    ),
+    ("user.username", "login name"),
+    ("user.email", "email address"),
+    ("link", "the reset link (password-change-link only)"),
+    (
+        "expires_at",
+        "when the link or temporary password stops working, e.g. 2026-11-22 11:00 UTC",
+    ),
+    ("expires_in", "how long until then, e.g. 1 hour"),
+    ("password", "the temporary password (access-info only)"),
+    ("app_name", "templates.app_name"),
+    ("login_url", "templates.login_url"),
+    ("support_contact", "templates.support_contact"),
+    (
+        "by_admin",
+        "true when an administrator changed the password (password-changed)",
+    ),
+];
+
+/// Where a template part comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Compiled into pwreset.
+    Builtin,
+    /// A file in `templates.dir` overriding the built-in.
+    File(PathBuf),
+}
+
 /// A template could not be read or rendered.
 #[derive(Debug, thiserror::Error)]
 #[error("template {file}: {message}")]
@@ -78,6 +127,14 @@ pub struct UserVars {
     pub username: String,
     /// Email address.
     pub email: Option<String>,
+}
+
+/// The built-in source of a part, e.g. `access-info.html`.
+pub fn builtin_source(file: &str) -> Option<&'static str> {
+    BUILTIN
+        .iter()
+        .find(|(name, _)| *name == file)
+        .map(|(_, source)| *source)
 }
 
 /// Every variable a template can use. Unset ones render as nothing in `{% if %}` tests.
@@ -118,6 +175,7 @@ pub struct Rendered {
 /// The template set: built-ins, overridden by files in a folder.
 pub struct Templates {
     env: Environment<'static>,
+    dir: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Templates {
@@ -141,8 +199,36 @@ impl Templates {
             }
         });
         env.set_formatter(html_formatter);
-        env.set_loader(move |name| load(dir.as_deref(), name));
-        Templates { env }
+        let loader_dir = dir.clone();
+        env.set_loader(move |name| load(loader_dir.as_deref(), name));
+        Templates { env, dir }
+    }
+
+    /// Where a part (e.g. `access-info.html`) comes from.
+    pub fn origin(&self, file: &str) -> Origin {
+        match &self.dir {
+            Some(dir) if dir.join(file).is_file() => Origin::File(dir.join(file)),
+            _ => Origin::Builtin,
+        }
+    }
+
+    /// Render every part of every template with `vars`; returns every problem found.
+    pub fn check(&self, vars: &Vars) -> Vec<TemplateError> {
+        NAMES
+            .iter()
+            .flat_map(|(name, _)| PARTS.iter().map(move |suffix| (name, suffix)))
+            .filter_map(|(name, suffix)| self.part(name, suffix, vars).err())
+            .collect()
+    }
+
+    /// Render one part (`suffix` from [`PARTS`]) of template `name`.
+    pub fn render_part(
+        &self,
+        name: &str,
+        suffix: &str,
+        vars: &Vars,
+    ) -> Result<String, TemplateError> {
+        self.part(name, suffix, vars)
     }
 
     /// Render the three parts of template `name`.

@@ -10,6 +10,7 @@ mod init;
 mod send_link;
 mod smtp_server;
 mod support;
+mod templates;
 mod tokens;
 mod transports;
 mod unix;

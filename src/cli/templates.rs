@@ -1,0 +1,224 @@
+//! `pwreset templates ...`: list the email templates, show their built-in source, preview one,
+//! and check them all.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use super::Context;
+use crate::config::LoadedConfig;
+use crate::exit::{Exit, Failure};
+use crate::output::{ListWriter, Record};
+use crate::store::users::User;
+use crate::templates::{self, Origin, UserVars, Vars};
+use crate::ui::sanitize;
+
+/// List, show, preview and check the email templates
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List the templates and where each part comes from
+    #[command(after_help = "Examples:\n  pwreset templates list")]
+    List,
+    /// Print a template's built-in source (to copy into templates.dir and edit) and its variables
+    #[command(
+        after_help = "Examples:\n  pwreset templates show access-info\n  pwreset templates show password-change-link > /tmp/link.txt"
+    )]
+    Show {
+        /// password-change-link, access-info or password-changed
+        name: String,
+    },
+    /// Render a template with a user's data, or sample data; sends nothing
+    #[command(
+        after_help = "Examples:\n  pwreset templates preview password-change-link\n  pwreset templates preview access-info --user alice"
+    )]
+    Preview {
+        /// password-change-link, access-info or password-changed
+        name: String,
+        /// Use this user's data (an email, a username or #ID) instead of a sample user
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+    },
+    /// Render every template; report every unknown variable and syntax error (exit 8)
+    #[command(after_help = "Examples:\n  pwreset templates check")]
+    Check,
+}
+
+/// Run a `templates` subcommand.
+pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::List => list(ctx),
+        Command::Show { name } => show(&name),
+        Command::Preview { name, user } => preview(ctx, &name, user.as_deref()),
+        Command::Check => check(ctx),
+    }
+}
+
+fn known(name: &str) -> anyhow::Result<()> {
+    if templates::NAMES.iter().any(|(n, _)| *n == name) {
+        return Ok(());
+    }
+    let names: Vec<&str> = templates::NAMES.iter().map(|(n, _)| *n).collect();
+    Err(Failure::usage(format!("no template {:?}", sanitize(name)))
+        .hint(format!("the templates are {}", names.join(", ")))
+        .into())
+}
+
+#[derive(Serialize)]
+struct PartRow {
+    template: &'static str,
+    part: String,
+    source: String,
+    used_for: &'static str,
+}
+
+impl Record for PartRow {
+    const HEADINGS: &'static [&'static str] = &["TEMPLATE", "PART", "SOURCE", "USED FOR"];
+    fn cells(&self) -> Vec<String> {
+        vec![
+            self.template.into(),
+            self.part.clone(),
+            self.source.clone(),
+            self.used_for.into(),
+        ]
+    }
+}
+
+fn list(ctx: &Context) -> anyhow::Result<Exit> {
+    let config = ctx.config()?;
+    let set = ctx.templates(&config);
+    let mut writer = ListWriter::new::<PartRow>(
+        ctx.settings.format,
+        std::io::stdout().lock(),
+        ctx.ui.stdout_is_terminal(),
+    );
+    for (name, used_for) in templates::NAMES {
+        for suffix in templates::PARTS {
+            let file = format!("{name}{suffix}");
+            let source = match set.origin(&file) {
+                Origin::Builtin => "built-in".to_string(),
+                Origin::File(path) => path.display().to_string(),
+            };
+            writer.row(&PartRow {
+                template: name,
+                part: file,
+                source,
+                used_for,
+            })?;
+        }
+    }
+    writer.finish()?;
+    Ok(Exit::Ok)
+}
+
+fn show(name: &str) -> anyhow::Result<Exit> {
+    known(name)?;
+    let mut out = std::io::stdout().lock();
+    for suffix in templates::PARTS {
+        let file = format!("{name}{suffix}");
+        writeln!(out, "==> {file} <==")?;
+        writeln!(
+            out,
+            "{}",
+            templates::builtin_source(&file)
+                .unwrap_or_default()
+                .trim_end()
+        )?;
+        writeln!(out)?;
+    }
+    writeln!(out, "Variables:")?;
+    for (variable, meaning) in templates::VARIABLES {
+        writeln!(out, "  {variable:<16} {meaning}")?;
+    }
+    writeln!(
+        out,
+        "\nCopy a part into templates.dir under the same file name to override it."
+    )?;
+    out.flush()?;
+    Ok(Exit::Ok)
+}
+
+/// Sample data, or `user`'s, with a placeholder link and password that work nowhere.
+fn sample_vars(config: &LoadedConfig, name: &str, user: Option<&User>, ctx: &Context) -> Vars {
+    let c = &config.config;
+    let base = c
+        .links
+        .base_url
+        .clone()
+        .unwrap_or_else(|| "https://app.example.com/reset".into());
+    let ttl = if name == "password-change-link" {
+        c.links.ttl.secs()
+    } else {
+        c.password.temp_ttl.secs()
+    };
+    Vars {
+        user: match user {
+            Some(u) => UserVars {
+                name: u.display_name.clone().unwrap_or_else(|| u.username.clone()),
+                username: u.username.clone(),
+                email: u.email.clone(),
+            },
+            None => UserVars {
+                name: "Alice Andersen".into(),
+                username: "alice".into(),
+                email: Some("alice@example.com".into()),
+            },
+        },
+        link: Some(format!("{base}?token=PREVIEW-ONLY-NOT-A-REAL-TOKEN")),
+        password: Some("PREVIEW-ONLY-PASSWORD".into()),
+        expires_at: Some(crate::timefmt::human(
+            ctx.settings.now.as_second() + i64::try_from(ttl).unwrap_or(3600),
+        )),
+        expires_in: Some(crate::timefmt::spoken(ttl)),
+        app_name: c.templates.app_name.clone(),
+        support_contact: c.templates.support_contact.clone(),
+        login_url: c.templates.login_url.clone(),
+        by_admin: true,
+    }
+}
+
+fn preview(ctx: &Context, name: &str, user: Option<&str>) -> anyhow::Result<Exit> {
+    known(name)?;
+    let (config, store) = ctx.open_store_if(user.is_some())?;
+    let user = match (user, &store) {
+        (Some(key), Some(store)) => Some(crate::users::resolve(store.conn(), key)?),
+        _ => None,
+    };
+    let vars = sample_vars(&config, name, user.as_ref(), ctx);
+    let mail = ctx.templates(&config).render(name, &vars)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "Subject: {}", mail.subject)?;
+    writeln!(
+        out,
+        "\n==> text/plain <==\n{}",
+        mail.text.expose().trim_end()
+    )?;
+    writeln!(
+        out,
+        "\n==> text/html <==\n{}",
+        mail.html.expose().trim_end()
+    )?;
+    out.flush()?;
+    ctx.ui
+        .status("Preview only: nothing was sent; the link and password are placeholders.");
+    Ok(Exit::Ok)
+}
+
+fn check(ctx: &Context) -> anyhow::Result<Exit> {
+    let config = ctx.config()?;
+    let set = ctx.templates(&config);
+    let mut problems = set.check(&sample_vars(&config, "password-change-link", None, ctx));
+    for problem in &mut problems {
+        if let Origin::File(path) = set.origin(&problem.file) {
+            problem.file = path.display().to_string();
+        }
+    }
+    let Some(last) = problems.pop() else {
+        ctx.ui
+            .status(&format!("All {} templates render.", templates::NAMES.len()));
+        return Ok(Exit::Ok);
+    };
+    for problem in &problems {
+        ctx.ui.error(&problem.to_string(), None);
+    }
+    Err(last.into())
+}
