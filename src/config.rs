@@ -5,12 +5,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::exit::{Classify, Exit};
 
 /// Everything in `pwreset.toml`.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// `[store]`: where the user store lives.
@@ -23,12 +23,28 @@ pub struct Config {
     pub password: PasswordConfig,
     /// `[templates]`: email templates and the values they share.
     pub templates: TemplatesConfig,
+    /// `[security]`: how strict to be about the local files.
+    pub security: SecurityConfig,
+}
+
+/// `[security]`
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecurityConfig {
+    /// Refuse to run (instead of warning) when the config or store is readable by others.
+    pub strict_permissions: bool,
 }
 
 /// A duration written as text in the config, e.g. `"1h"`, `"30m"`, `"60s"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Duration(pub std::time::Duration);
+
+impl From<Duration> for String {
+    fn from(duration: Duration) -> String {
+        crate::timefmt::duration(duration.secs())
+    }
+}
 
 impl TryFrom<String> for Duration {
     type Error = String;
@@ -53,7 +69,7 @@ impl Duration {
 pub const LINK_TTL_RANGE: std::ops::RangeInclusive<u64> = 300..=86_400;
 
 /// `[links]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LinksConfig {
     /// The application's reset page; the link is this plus `?token=...`. Required to send links.
@@ -81,7 +97,7 @@ impl Default for LinksConfig {
 }
 
 /// What a new link does to older ones.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Supersede {
     /// Revoke the user's older outstanding links once the new mail is accepted.
@@ -91,7 +107,7 @@ pub enum Supersede {
 }
 
 /// `[password]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct PasswordConfig {
     /// Length of generated temporary passwords. Default 16 (about 93 bits), at least 12.
@@ -119,7 +135,7 @@ impl Default for PasswordConfig {
 }
 
 /// `[templates]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TemplatesConfig {
     /// Folder whose files override the built-in templates, relative to the config file.
@@ -144,7 +160,7 @@ impl Default for TemplatesConfig {
 }
 
 /// `[store]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct StoreConfig {
     /// Path of the SQLite store, relative to the config file. Default `pwreset.db`.
@@ -163,7 +179,7 @@ impl Default for StoreConfig {
 }
 
 /// `[mail]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct MailConfig {
     /// Which transport sends mail: `file` (the default), `smtp` or `sendmail`.
@@ -209,7 +225,7 @@ impl Default for MailConfig {
 }
 
 /// The mail transports pwreset knows.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum Transport {
     /// Each message becomes an `.eml` file in `mail.file.dir`.
@@ -221,7 +237,7 @@ pub enum Transport {
 }
 
 /// Where mail goes.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum DeliverTo {
     /// To the user's own address.
@@ -231,7 +247,7 @@ pub enum DeliverTo {
 }
 
 /// How the SMTP connection is protected.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum TlsMode {
     /// TLS from the first byte (port 465).
@@ -243,7 +259,7 @@ pub enum TlsMode {
 }
 
 /// `[mail.smtp]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SmtpConfig {
     /// Server host name (certificates are checked against it).
@@ -291,7 +307,7 @@ impl SmtpConfig {
 }
 
 /// `[mail.sendmail]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SendmailConfig {
     /// The sendmail program; it is run as `PATH -t -i`.
@@ -307,7 +323,7 @@ impl Default for SendmailConfig {
 }
 
 /// `[mail.file]`
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct FileTransportConfig {
     /// Folder for `.eml` files, relative to the config file. Default `outbox`.
@@ -389,6 +405,8 @@ pub struct LoadedConfig {
     pub path: PathBuf,
     /// Its parsed contents.
     pub config: Config,
+    /// The dotted keys the file sets (the others have their defaults).
+    pub set_keys: std::collections::BTreeSet<String>,
 }
 
 impl LoadedConfig {
@@ -406,10 +424,45 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         source,
     })?;
     let config = parse(path, &text)?;
+    let set_keys = toml::from_str::<toml::Table>(&text)
+        .map(|table| flatten(&table))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
     Ok(LoadedConfig {
         path: path.to_path_buf(),
         config,
+        set_keys,
     })
+}
+
+/// Every leaf of a TOML table as `(dotted.key, value)`, in order.
+pub fn flatten(table: &toml::Table) -> Vec<(String, toml::Value)> {
+    let mut out = Vec::new();
+    flatten_into(table, "", &mut out);
+    out
+}
+
+fn flatten_into(table: &toml::Table, prefix: &str, out: &mut Vec<(String, toml::Value)>) {
+    for (key, value) in table {
+        let dotted = if prefix.is_empty() {
+            key.clone()
+        } else {
+            format!("{prefix}.{key}")
+        };
+        match value {
+            toml::Value::Table(inner) => flatten_into(inner, &dotted, out),
+            other => out.push((dotted, other.clone())),
+        }
+    }
+}
+
+/// Every setting of `config` (defaults included) as `(dotted.key, value)`.
+pub fn settings_of(config: &Config) -> Vec<(String, toml::Value)> {
+    toml::Table::try_from(config)
+        .map(|table| flatten(&table))
+        .unwrap_or_default()
 }
 
 /// Parse config text; `path` is only used in error messages.
@@ -753,6 +806,7 @@ mod tests {
         let loaded = LoadedConfig {
             path: PathBuf::from("/srv/app/pwreset.toml"),
             config: Config::default(),
+            set_keys: std::collections::BTreeSet::new(),
         };
         assert_eq!(
             loaded.resolve(Path::new("pwreset.db")),

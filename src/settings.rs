@@ -37,6 +37,39 @@ pub enum ColorChoice {
     Never,
 }
 
+/// Where a setting's value came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// pwreset's built-in default.
+    Default,
+    /// The config file.
+    File,
+    /// A `PWRESET_*` environment variable.
+    Environment,
+    /// A command-line flag.
+    Flag,
+}
+
+impl Source {
+    /// `default`, `file`, `environment` or `flag`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Default => "default",
+            Source::File => "file",
+            Source::Environment => "environment",
+            Source::Flag => "flag",
+        }
+    }
+}
+
+fn source_of<T>(flag: Option<&T>, env: Option<&str>) -> Source {
+    match (flag, env) {
+        (Some(_), _) => Source::Flag,
+        (None, Some(_)) => Source::Environment,
+        (None, None) => Source::Default,
+    }
+}
+
 /// The global flags as parsed, before any resolution. `None` means "not given".
 #[derive(Debug, Clone, Default)]
 pub struct Flags {
@@ -130,11 +163,29 @@ pub struct Settings {
     config_path: Option<PathBuf>,
     db_path: Option<PathBuf>,
     search_path: Vec<PathBuf>,
+    /// Where `config_path`, `db_path` and `format` came from.
+    pub sources: Sources,
+}
+
+/// Where the settings that flags and environment can set came from.
+#[derive(Debug, Clone, Copy)]
+pub struct Sources {
+    /// The config file's location (`Default`: found on the search path).
+    pub config: Source,
+    /// `--db` / `PWRESET_DB` (`Default`: `store.path` of the config).
+    pub db: Source,
+    /// `--format` / `PWRESET_FORMAT`.
+    pub format: Source,
 }
 
 impl Settings {
     /// Resolve flags and environment into settings. Fails only on malformed values.
     pub fn resolve(flags: Flags, env: &Environment) -> Result<Settings, Failure> {
+        let sources = Sources {
+            config: source_of(flags.config.as_ref(), env.get("PWRESET_CONFIG")),
+            db: source_of(flags.db.as_ref(), env.get("PWRESET_DB")),
+            format: source_of(flags.format.as_ref(), env.get("PWRESET_FORMAT")),
+        };
         let format = match (flags.format, env.get("PWRESET_FORMAT")) {
             (Some(format), _) => format,
             (None, Some(text)) => parse_format(text)?,
@@ -163,6 +214,7 @@ impl Settings {
                 .db
                 .or_else(|| env.get("PWRESET_DB").map(PathBuf::from)),
             search_path: search_path(env),
+            sources,
         })
     }
 
@@ -328,6 +380,7 @@ mod tests {
         let loaded = LoadedConfig {
             path: PathBuf::from("/srv/pwreset.toml"),
             config: crate::config::Config::default(),
+            set_keys: std::collections::BTreeSet::new(),
         };
         assert_eq!(
             resolve(Flags::default(), &[]).db_path(&loaded),
@@ -346,6 +399,18 @@ mod tests {
             resolve(flags, &env).db_path(&loaded),
             PathBuf::from("/flag.db")
         );
+    }
+
+    #[test]
+    fn sources_say_where_values_came_from() {
+        let flags = Flags {
+            db: Some(PathBuf::from("/x.db")),
+            ..Flags::default()
+        };
+        let settings = resolve(flags, &[("PWRESET_FORMAT", "json")]);
+        assert_eq!(settings.sources.db, Source::Flag);
+        assert_eq!(settings.sources.format, Source::Environment);
+        assert_eq!(settings.sources.config, Source::Default);
     }
 
     #[test]

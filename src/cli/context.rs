@@ -38,7 +38,7 @@ impl Context {
         let loaded = self.settings.load_config()?;
         self.ui
             .detail(&format!("config: {}", loaded.path.display()));
-        self.warn_if_loose(&loaded.path, "config file");
+        self.check_private(&loaded, &loaded.path, "config file")?;
         Ok(loaded)
     }
 
@@ -46,9 +46,9 @@ impl Context {
     pub fn open_store(&self) -> anyhow::Result<(LoadedConfig, Store)> {
         let config = self.config()?;
         let path = self.settings.db_path(&config);
+        self.check_private(&config, &path, "store")?;
         let store = Store::open(&path, config.config.store.busy_timeout_ms)?;
         self.ui.detail(&format!("store: {}", path.display()));
-        self.warn_if_loose(&path, "store");
         Ok((config, store))
     }
 
@@ -190,14 +190,32 @@ impl Context {
         })
     }
 
-    fn warn_if_loose(&self, path: &Path, what: &str) {
-        if let Some(mode) = store::loose_mode(path) {
-            self.ui.warn(&format!(
-                "{what} {} is readable by others (mode {mode:o}); run `chmod 600 {}`",
-                path.display(),
-                path.display()
-            ));
+    /// LOC-1: warn when a file is readable by others, or refuse with
+    /// `security.strict_permissions = true` (exit 8).
+    pub fn check_private(
+        &self,
+        config: &LoadedConfig,
+        path: &Path,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        let Some(mode) = store::loose_mode(path) else {
+            return Ok(());
+        };
+        let message = format!(
+            "{what} {} is readable by others (mode {mode:o})",
+            path.display()
+        );
+        if config.config.security.strict_permissions {
+            return Err(Failure::new(crate::exit::Exit::Config, message)
+                .hint(format!(
+                    "run `chmod 600 {}` (security.strict_permissions is on)",
+                    path.display()
+                ))
+                .into());
         }
+        self.ui
+            .warn(&format!("{message}; run `chmod 600 {}`", path.display()));
+        Ok(())
     }
 }
 

@@ -3,6 +3,7 @@
 
 mod audit;
 mod completions;
+mod config;
 mod context;
 mod init;
 mod reset;
@@ -116,6 +117,9 @@ enum Command {
     Users(users::Command),
     /// Show or verify the audit log
     Audit(audit::Args),
+    /// Show or check the configuration
+    #[command(subcommand)]
+    Config(config::Command),
     /// List, show, preview and check the email templates
     #[command(subcommand)]
     Templates(templates::Command),
@@ -158,6 +162,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Init(args) => init::run(ctx, args),
         Command::Users(command) => users::run(ctx, command),
         Command::Audit(args) => audit::run(ctx, args),
+        Command::Config(command) => config::run(ctx, command),
         Command::Templates(command) => templates::run(ctx, command),
         Command::Completions(args) => completions::completions(ctx, args),
         Command::Man(args) => completions::man(ctx, args),

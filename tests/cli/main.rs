@@ -3,6 +3,7 @@
 
 mod audit;
 mod bulk;
+mod config;
 mod generate;
 mod global;
 mod import;

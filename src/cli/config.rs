@@ -1,0 +1,258 @@
+//! `pwreset config show|check`: the resolved settings with where each came from, and a check
+//! of everything a real run needs, reporting every problem at once.
+
+use serde::Serialize;
+
+use super::Context;
+use crate::config::{LoadedConfig, Transport, settings_of};
+use crate::exit::{Exit, Failure};
+use crate::output::{ListWriter, Record};
+use crate::settings::{Source, secret_from_env};
+use crate::store::{self, Store};
+
+/// Show or check the configuration
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Show every setting, its value, and where it came from (default, file, environment, flag)
+    #[command(
+        after_help = "Secrets are never shown: the SMTP password appears only as where it would come from.\n\nExamples:\n  pwreset config show\n  pwreset --db /tmp/test.db config show --format json"
+    )]
+    Show,
+    /// Check the config, store, file modes, templates and mail settings; report all problems
+    #[command(
+        after_help = "Exits 0 when everything is ready for a real run, 8 otherwise.\n\nExamples:\n  pwreset config check\n  pwreset -c /etc/pwreset/config.toml config check"
+    )]
+    Check,
+}
+
+/// Run a `config` subcommand.
+pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+    match command {
+        Command::Show => show(ctx),
+        Command::Check => check(ctx),
+    }
+}
+
+#[derive(Serialize)]
+struct SettingRow {
+    key: String,
+    value: String,
+    source: &'static str,
+}
+
+impl Record for SettingRow {
+    const HEADINGS: &'static [&'static str] = &["SETTING", "VALUE", "SOURCE"];
+    fn cells(&self) -> Vec<String> {
+        vec![self.key.clone(), self.value.clone(), self.source.into()]
+    }
+}
+
+fn display(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn rows(ctx: &Context, config: &LoadedConfig) -> Vec<SettingRow> {
+    let sources = ctx.settings.sources;
+    let location = match sources.config {
+        Source::Default => "search path",
+        other => other.as_str(),
+    };
+    let mut rows = vec![SettingRow {
+        key: "config".into(),
+        value: config.path.display().to_string(),
+        source: location,
+    }];
+    for (key, value) in settings_of(&config.config) {
+        let source = if config.set_keys.contains(&key) {
+            "file"
+        } else {
+            "default"
+        };
+        let row = match key.as_str() {
+            "store.path" if sources.db != Source::Default => SettingRow {
+                key,
+                value: ctx.settings.db_path(config).display().to_string(),
+                source: sources.db.as_str(),
+            },
+            _ => SettingRow {
+                key,
+                value: display(&value),
+                source,
+            },
+        };
+        rows.push(row);
+    }
+    rows.push(SettingRow {
+        key: "mail.smtp.password".into(),
+        value: password_origin(config),
+        source: "environment",
+    });
+    rows.push(SettingRow {
+        key: "format".into(),
+        value: format!("{:?}", ctx.settings.format).to_lowercase(),
+        source: sources.format.as_str(),
+    });
+    rows
+}
+
+/// Where the SMTP password would come from; never the password itself.
+fn password_origin(config: &LoadedConfig) -> String {
+    let smtp = &config.config.mail.smtp;
+    if secret_from_env(&smtp.password_env).is_some() {
+        return format!("(redacted; set in ${})", smtp.password_env);
+    }
+    match &smtp.password_file {
+        Some(file) => format!("(redacted; from {})", config.resolve(file).display()),
+        None => format!(
+            "(not set; ${} or mail.smtp.password_file)",
+            smtp.password_env
+        ),
+    }
+}
+
+fn show(ctx: &Context) -> anyhow::Result<Exit> {
+    let config = ctx.config()?;
+    let mut writer = ListWriter::new::<SettingRow>(
+        ctx.settings.format,
+        std::io::stdout().lock(),
+        ctx.ui.stdout_is_terminal(),
+    );
+    for row in rows(ctx, &config) {
+        writer.row(&row)?;
+    }
+    writer.finish()?;
+    Ok(Exit::Ok)
+}
+
+fn check(ctx: &Context) -> anyhow::Result<Exit> {
+    let config = ctx.config()?;
+    let mut problems = Vec::new();
+    let db = ctx.settings.db_path(&config);
+    for (path, what) in [(config.path.clone(), "config file"), (db.clone(), "store")] {
+        if let Some(mode) = store::loose_mode(&path) {
+            problems.push(format!(
+                "{what} {} is readable by others (mode {mode:o}): chmod 600 it",
+                path.display()
+            ));
+        }
+    }
+    if let Err(err) = Store::open(&db, config.config.store.busy_timeout_ms) {
+        problems.push(crate::exit::message(&err.into()));
+    }
+    if config.config.links.base_url.is_none() {
+        problems.push("links.base_url is not set: send-link and bulk --link need it".into());
+    }
+    for problem in ctx.templates(&config).check(&preview_vars(&config)) {
+        problems.push(problem.to_string());
+    }
+    problems.extend(mail_problems(&config));
+    if problems.is_empty() {
+        ctx.ui.status(&format!(
+            "{} is ready: store, file modes, templates and mail settings check out",
+            config.path.display()
+        ));
+        return Ok(Exit::Ok);
+    }
+    for problem in &problems {
+        ctx.ui
+            .status(&format!("problem: {}", crate::ui::sanitize(problem)));
+    }
+    let count = if problems.len() == 1 {
+        "1 problem".to_string()
+    } else {
+        format!("{} problems", problems.len())
+    };
+    Err(
+        Failure::new(Exit::Config, format!("{count} in the configuration"))
+            .hint("fix them and run `pwreset config check` again")
+            .into(),
+    )
+}
+
+fn mail_problems(config: &LoadedConfig) -> Vec<String> {
+    let mail = &config.config.mail;
+    let mut problems = Vec::new();
+    match mail.transport {
+        Transport::File => {
+            let dir = config.resolve(&mail.file.dir);
+            let parent_exists = dir
+                .parent()
+                .is_none_or(|p| p.as_os_str().is_empty() || p.is_dir());
+            if !dir.is_dir() && !parent_exists {
+                problems.push(format!(
+                    "mail.file.dir {} cannot be created: its parent does not exist",
+                    dir.display()
+                ));
+            }
+        }
+        Transport::Sendmail => {
+            let program = &mail.sendmail.path;
+            if !program.is_file() {
+                problems.push(format!(
+                    "mail.sendmail.path {} does not exist",
+                    program.display()
+                ));
+            }
+        }
+        Transport::Smtp => problems.extend(smtp_problems(config)),
+    }
+    problems
+}
+
+fn smtp_problems(config: &LoadedConfig) -> Vec<String> {
+    let smtp = &config.config.mail.smtp;
+    let mut problems = Vec::new();
+    if smtp.username.is_some() && secret_from_env(&smtp.password_env).is_none() {
+        match &smtp.password_file {
+            None => problems.push(format!(
+                "mail.smtp.username is set but neither ${} nor password_file holds a password",
+                smtp.password_env
+            )),
+            Some(file) => {
+                let path = config.resolve(file);
+                if !path.is_file() {
+                    problems.push(format!(
+                        "mail.smtp.password_file {} does not exist",
+                        path.display()
+                    ));
+                } else if let Some(mode) = store::loose_mode(&path) {
+                    problems.push(format!("mail.smtp.password_file {} is readable by others (mode {mode:o}): chmod 600 it", path.display()));
+                }
+            }
+        }
+    }
+    if let Some(file) = &smtp.ca_file {
+        let path = config.resolve(file);
+        let readable = std::fs::read(&path)
+            .is_ok_and(|pem| lettre::transport::smtp::client::Certificate::from_pem(&pem).is_ok());
+        if !readable {
+            problems.push(format!(
+                "mail.smtp.ca_file {} is not a readable PEM certificate",
+                path.display()
+            ));
+        }
+    }
+    problems
+}
+
+fn preview_vars(config: &LoadedConfig) -> crate::templates::Vars {
+    let c = &config.config;
+    crate::templates::Vars {
+        user: crate::templates::UserVars {
+            name: "Alice".into(),
+            username: "alice".into(),
+            email: Some("alice@example.com".into()),
+        },
+        link: Some("https://app.example.com/reset?token=CHECK".into()),
+        password: Some("CHECK-PASSWORD".into()),
+        expires_at: Some("2026-01-01 00:00 UTC".into()),
+        expires_in: Some("1 hour".into()),
+        app_name: c.templates.app_name.clone(),
+        support_contact: c.templates.support_contact.clone(),
+        login_url: c.templates.login_url.clone(),
+        by_admin: true,
+    }
+}
