@@ -158,6 +158,22 @@ impl Context {
         })
     }
 
+    /// The SMTP mailer itself (for `smtp test`).
+    pub fn smtp_mailer(&self, config: &LoadedConfig) -> anyhow::Result<SmtpMailer> {
+        let from: Mailbox = config
+            .config
+            .mail
+            .from
+            .parse()
+            .map_err(|e| Failure::new(crate::exit::Exit::Config, format!("mail.from: {e}")))?;
+        Ok(SmtpMailer::new(
+            self.smtp_settings(config)?,
+            from,
+            None,
+            SystemTime::from(self.settings.now),
+        )?)
+    }
+
     fn smtp_settings(&self, config: &LoadedConfig) -> anyhow::Result<SmtpSettings> {
         let smtp = &config.config.mail.smtp;
         let credentials = match &smtp.username {

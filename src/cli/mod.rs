@@ -8,6 +8,7 @@ mod context;
 mod init;
 mod reset;
 mod send_link;
+mod smtp;
 mod templates;
 mod tokens;
 mod users;
@@ -120,6 +121,9 @@ enum Command {
     /// Show or check the configuration
     #[command(subcommand)]
     Config(config::Command),
+    /// Check the mail setup step by step, optionally sending a test message
+    #[command(subcommand)]
+    Smtp(smtp::Command),
     /// List, show, preview and check the email templates
     #[command(subcommand)]
     Templates(templates::Command),
@@ -163,6 +167,7 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
         Command::Users(command) => users::run(ctx, command),
         Command::Audit(args) => audit::run(ctx, args),
         Command::Config(command) => config::run(ctx, command),
+        Command::Smtp(command) => smtp::run(ctx, command),
         Command::Templates(command) => templates::run(ctx, command),
         Command::Completions(args) => completions::completions(ctx, args),
         Command::Man(args) => completions::man(ctx, args),

@@ -14,7 +14,7 @@ use lettre::message::{Mailbox, MultiPart};
 
 pub use file::FileMailer;
 pub use sendmail::SendmailMailer;
-pub use smtp::{SmtpMailer, SmtpSettings};
+pub use smtp::{SmtpMailer, SmtpSettings, Step};
 
 use crate::exit::{Classify, Exit};
 use crate::templates::Rendered;

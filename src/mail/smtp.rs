@@ -19,6 +19,21 @@ use super::{Delivered, MailError, Mailer, Outgoing, Pipelined, build};
 use crate::config::TlsMode;
 use crate::secret::Secret;
 
+/// One step of `smtp test` that succeeded.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Step {
+    /// `connect`, `greeting`, `tls`, `auth` or `send`.
+    pub step: &'static str,
+    /// What happened, e.g. the server's name and extensions.
+    pub detail: String,
+}
+
+impl Step {
+    fn new(step: &'static str, detail: String) -> Self {
+        Step { step, detail }
+    }
+}
+
 /// Everything needed to reach one SMTP server.
 #[derive(Debug)]
 pub struct SmtpSettings {
@@ -112,11 +127,19 @@ impl SmtpMailer {
     }
 
     async fn open(&self) -> Result<AsyncSmtpConnection, MailError> {
+        self.open_reporting(&mut |_| {}).await
+    }
+
+    /// Connect, greet, upgrade to TLS and authenticate, telling `report` about each step.
+    async fn open_reporting(
+        &self,
+        report: &mut (dyn FnMut(Step) + Send),
+    ) -> Result<AsyncSmtpConnection, MailError> {
         let hello = ClientId::default();
         let address = (self.settings.host.as_str(), self.settings.port);
         let mut connection = if self.settings.tls == TlsMode::Implicit {
             // lettre opens this socket itself: TLS from the first byte needs its connector.
-            AsyncSmtpConnection::connect_tokio1(
+            let connection = AsyncSmtpConnection::connect_tokio1(
                 address,
                 Some(self.settings.timeout),
                 &hello,
@@ -124,7 +147,16 @@ impl SmtpMailer {
                 None,
             )
             .await
-            .map_err(|e| self.reply_error(&e))?
+            .map_err(|e| self.reply_error(&e))?;
+            report(Step::new(
+                "connect",
+                format!(
+                    "{} over implicit TLS, certificate verified for {}",
+                    self.server(),
+                    self.settings.host
+                ),
+            ));
+            connection
         } else {
             let stream = TcpStream::connect(address)
                 .await
@@ -132,10 +164,15 @@ impl SmtpMailer {
             stream
                 .set_nodelay(true)
                 .map_err(|e| self.connection_error(e))?;
+            let peer = stream
+                .peer_addr()
+                .map_or_else(|_| self.server(), |a| a.to_string());
+            report(Step::new("connect", format!("TCP connection to {peer}")));
             AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
                 .await
                 .map_err(|e| self.reply_error(&e))?
         };
+        report(Step::new("greeting", connection.server_info().to_string()));
         if let (TlsMode::Starttls, Some(tls)) = (self.settings.tls, &self.tls) {
             if !connection.can_starttls() {
                 return Err(self.connection_error("the server does not offer STARTTLS, which mail.smtp.tls = \"starttls\" requires"));
@@ -144,6 +181,13 @@ impl SmtpMailer {
                 .starttls(tls.clone(), &hello)
                 .await
                 .map_err(|e| self.reply_error(&e))?;
+            report(Step::new(
+                "tls",
+                format!(
+                    "STARTTLS established, certificate verified for {}",
+                    self.settings.host
+                ),
+            ));
         }
         if let Some((user, password)) = &self.settings.credentials {
             let credentials = Credentials::new(user.clone(), password.expose().to_string());
@@ -151,8 +195,47 @@ impl SmtpMailer {
                 .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
                 .await
                 .map_err(|e| self.auth_error(&e))?;
+            report(Step::new("auth", format!("accepted for {user}")));
         }
         Ok(connection)
+    }
+
+    /// Check the server step by step on a fresh connection, and send `message` if given.
+    /// Returns the steps that succeeded, and the first failure if any.
+    pub fn probe(&mut self, message: Option<&Outgoing>) -> (Vec<Step>, Result<(), MailError>) {
+        let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let timeout = self.settings.timeout;
+        let sink = std::sync::Arc::clone(&steps);
+        let opened = self.runtime.block_on(async {
+            let mut report = |step: Step| {
+                if let Ok(mut steps) = sink.lock() {
+                    steps.push(step);
+                }
+            };
+            tokio::time::timeout(timeout, self.open_reporting(&mut report)).await
+        });
+        let mut outcome = match opened {
+            Ok(Ok(connection)) => {
+                self.idle.push(connection);
+                Ok(())
+            }
+            Ok(Err(err)) => Err(err),
+            Err(_) => {
+                Err(self.connection_error(format!("no answer within {}s", timeout.as_secs())))
+            }
+        };
+        if let (Ok(()), Some(message)) = (&outcome, message) {
+            match self.send(message) {
+                Ok(delivered) => {
+                    if let Ok(mut steps) = steps.lock() {
+                        steps.push(Step::new("send", format!("accepted: {}", delivered.detail)));
+                    }
+                }
+                Err(err) => outcome = Err(err),
+            }
+        }
+        let steps = steps.lock().map(|s| s.clone()).unwrap_or_default();
+        (steps, outcome)
     }
 
     fn auth_error(&self, err: &lettre::transport::smtp::Error) -> MailError {

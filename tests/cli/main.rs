@@ -10,6 +10,7 @@ mod import;
 mod init;
 mod send_link;
 mod smtp_server;
+mod smtp_test;
 mod support;
 mod templates;
 mod tokens;
