@@ -34,7 +34,8 @@ fi
 ARGON2_SAMPLES=30          # hashes per argon2 measurement (under 1 s)
 CMD_TIMEOUT=600            # no single command may run longer than this (seconds)
 CORES=$(nproc)
-NOW=2000000000             # fixed clock for figure 3 (PWRESET_TEST_NOW), 2033-05-18
+NOW=$(date +%s)            # figure 3's "now": expired tokens lie months before it, live ones months after
+GAP=10000000               # seconds (~4 months) between NOW and the nearest expiry, so pwreset's own clock agrees
 
 WORK=""
 SINK_PID=""
@@ -340,13 +341,14 @@ figure_purge() {
     db="$template/pwreset.db"
     [[ $(sqlite3 "$db" 'SELECT count(*), min(id), max(id) FROM users;') == '5|1|5' ]] ||
         die "figure 3: unexpected user ids"
-    # Tokens are issued one second apart with a one-hour TTL, so expiry grows with the id and
-    # the first half has expired at NOW; digests are random, like real SHA-256 digests.
+    # Expiry grows with the id and the first half has expired; the halves lie GAP seconds
+    # before and after NOW, so pwreset (which reads the real clock; the test clock works only in
+    # debug builds) and the shell delete the same rows. Digests are random, like real ones.
     local half=$((N_TOKENS / 2))
     if [[ ${BENCH_PURGE_ORDER:-} == random ]]; then
-        expiry="$NOW - $half + 1 + abs(random()) % $N_TOKENS"
+        expiry="CASE WHEN x <= $half THEN $NOW - $GAP - abs(random()) % $half ELSE $NOW + $GAP + abs(random()) % $half END"
     else
-        expiry="$NOW - $half + x"
+        expiry="CASE WHEN x <= $half THEN $NOW - $GAP - $half + x ELSE $NOW + $GAP + x END"
     fi
     log "figure 3: inserting $N_TOKENS tokens"
     sqlite3 "$db" <<SQL || die "figure 3: filling the store failed"
@@ -381,11 +383,11 @@ SELECT changes();
 COMMIT;
 SQL
         if ((r % 2)); then
-            t_pw=$(timed "$dir/pw.out" "$dir/pw.err" "${PW[@]}" PWRESET_TEST_NOW="$NOW" "$PWRESET" --config "$template/pwreset.toml" --db "$dir/pw.db" --format json tokens purge)
+            t_pw=$(timed "$dir/pw.out" "$dir/pw.err" "${PW[@]}" "$PWRESET" --config "$template/pwreset.toml" --db "$dir/pw.db" --format json tokens purge)
             t_sh=$(timed "$dir/sh.out" "$dir/sh.err" sqlite3 -init "$dir/purge.sql" "$dir/sh.db" .quit)
         else
             t_sh=$(timed "$dir/sh.out" "$dir/sh.err" sqlite3 -init "$dir/purge.sql" "$dir/sh.db" .quit)
-            t_pw=$(timed "$dir/pw.out" "$dir/pw.err" "${PW[@]}" PWRESET_TEST_NOW="$NOW" "$PWRESET" --config "$template/pwreset.toml" --db "$dir/pw.db" --format json tokens purge)
+            t_pw=$(timed "$dir/pw.out" "$dir/pw.err" "${PW[@]}" "$PWRESET" --config "$template/pwreset.toml" --db "$dir/pw.db" --format json tokens purge)
         fi
         grep -q "\"deleted\": *$expected\b" "$dir/pw.out" || die "figure 3: pwreset said $(cat "$dir/pw.out"), expected $expected"
         [[ $(tail -n 1 "$dir/sh.out") == "$expected" ]] || die "figure 3: the shell deleted $(cat "$dir/sh.out"), expected $expected"
@@ -448,7 +450,7 @@ pwreset benchmark ($CORES cores; median of $REPEAT_GENERATE runs for figure 1 an
   2. reset bulk --link --all --yes on $N_LINK users to a loopback aiosmtpd sink: messages/s of the
      whole command (startup, planning, SQLite transactions for each user, report) / messages/s of
      a Python smtplib loop sending as many copies of pwreset's message over one connection.
-  3. tokens purge on $N_TOKENS tokens, half expired (PWRESET_TEST_NOW fixed): wall time of pwreset /
+  3. tokens purge on $N_TOKENS tokens, half expired: wall time of pwreset /
      wall time of the sqlite3 shell running pwreset's DELETE on an identical copy.
   4. peak RSS (/usr/bin/time %M) of reset bulk --link on $N_RSS_LARGE vs $N_RSS_SMALL users to the sink.
 EOF

@@ -76,12 +76,17 @@ impl Classify for GenerateError {
 }
 
 /// A generated password and its hash, not yet stored.
-#[derive(Debug)]
 pub struct Prepared {
     /// The password itself.
     pub password: Secret,
     /// Its argon2id PHC string.
     pub hash: String,
+}
+
+impl std::fmt::Debug for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Prepared([redacted])")
+    }
 }
 
 /// Generate a password and hash it (the slow part: about 25 ms of one core).
@@ -314,6 +319,14 @@ fn commit(
 ) -> Result<(), GenerateError> {
     let user = request.user;
     let tx = store.write()?;
+    if !users_sql::by_id(&tx, user.id)?.is_some_and(|u| u.active) {
+        // Deactivated while the mail was on its way: the new password is not set.
+        drop(tx);
+        let refusal = Refusal::Inactive(user.username.clone());
+        let detail = format!("not changed: {refusal} (deactivated while the mail was being sent)");
+        record(store, actor, now, request, Outcome::Failed, detail)?;
+        return Err(refusal.into());
+    }
     let change = PasswordChange {
         hash,
         must_change: request.force_change,

@@ -92,6 +92,12 @@ pub enum LinkError {
     /// The audit row could not be written.
     #[error(transparent)]
     Audit(#[from] audit::AuditError),
+    /// The mail went out, but the link was revoked (or the user deactivated) while it was on
+    /// its way, so it will not work.
+    #[error(
+        "the mail was sent, but the link was revoked meanwhile (a revoke, deactivation or password change) and will not work"
+    )]
+    RevokedMeanwhile,
 }
 
 impl From<rusqlite::Error> for LinkError {
@@ -109,6 +115,7 @@ impl Classify for LinkError {
             LinkError::Token(e) => e.exit(),
             LinkError::Store(e) => e.exit(),
             LinkError::Audit(e) => e.exit(),
+            LinkError::RevokedMeanwhile => Exit::Refused,
         }
     }
     fn hint(&self) -> Option<String> {
@@ -352,7 +359,35 @@ fn activate(
     now: Timestamp,
 ) -> Result<usize, LinkError> {
     let tx = store.write()?;
-    sql::activate(&tx, token_id)?;
+    // Still pending, and the user still active? A revoke, deactivation or password change may
+    // have happened while the mail was on its way: then the link must stay dead.
+    let active = crate::store::users::by_id(&tx, request.user.id)?.is_some_and(|u| u.active);
+    if !active {
+        sql::revoke_outstanding(&tx, request.user.id, now.as_second(), "user deactivated")?;
+    }
+    if !active || !sql::activate(&tx, token_id)? {
+        let detail =
+            format!("token #{token_id}: the mail was sent, but the link was revoked meanwhile");
+        audit::append(
+            &tx,
+            actor,
+            now,
+            &event(request, Outcome::Failed, Some(detail)),
+        )?;
+        if let Some((_, item)) = request.bulk {
+            bulk::finish_item(
+                &tx,
+                item,
+                "failed",
+                Some("link revoked while its mail was being sent"),
+                Some(request.recipient),
+                None,
+                now.as_second(),
+            )?;
+        }
+        tx.commit()?;
+        return Err(LinkError::RevokedMeanwhile);
+    }
     let superseded = match supersede {
         Supersede::Revoke => sql::revoke_outstanding_except(
             &tx,

@@ -3,7 +3,7 @@
 //! Precedence, lowest to highest: built-in defaults < config file < `PWRESET_*` environment
 //! variables < command-line flags. This is the only module that reads environment variables;
 //! everything after it receives plain values. `PWRESET_TEST_NOW` (RFC 3339 or Unix seconds) fixes
-//! the clock and exists for tests only.
+//! the clock for tests; release builds ignore it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -205,7 +205,7 @@ impl Settings {
             actor: clean_label("--actor", flags.actor)?,
             reason: clean_label("--reason", flags.reason)?,
             now: resolve_now(env)?,
-            fixed_clock: env.get("PWRESET_TEST_NOW").is_some(),
+            fixed_clock: TEST_CLOCK && env.get("PWRESET_TEST_NOW").is_some(),
             os_user: whoami::username().unwrap_or_else(|_| "unknown".to_string()),
             config_path: flags
                 .config
@@ -295,8 +295,13 @@ fn clean_label(flag: &str, value: Option<String>) -> Result<Option<String>, Fail
     }
 }
 
+/// Whether `PWRESET_TEST_NOW` is honoured: only in debug builds (the test suite), never in a
+/// release build, where it would let anyone who can set the environment mint links that live
+/// for decades or make purge delete live ones.
+const TEST_CLOCK: bool = cfg!(debug_assertions);
+
 fn resolve_now(env: &Environment) -> Result<Timestamp, Failure> {
-    let Some(text) = env.get("PWRESET_TEST_NOW") else {
+    let Some(text) = env.get("PWRESET_TEST_NOW").filter(|_| TEST_CLOCK) else {
         return Ok(Timestamp::now());
     };
     let parsed = match text.parse::<i64>() {
@@ -474,6 +479,14 @@ mod tests {
         )
         .now;
         assert_eq!(at.to_string(), "2026-11-22T10:00:00Z");
+    }
+
+    /// Only `cargo test --release` runs this: a release build must ignore the test clock.
+    #[test]
+    #[cfg(not(debug_assertions))]
+    fn release_builds_ignore_the_test_clock() {
+        let at = resolve(Flags::default(), &[("PWRESET_TEST_NOW", "4000000000")]).now;
+        assert!(at.as_second() < 4_000_000_000);
     }
 
     #[test]

@@ -130,6 +130,9 @@ impl Ui {
     }
 }
 
+/// The longest line accepted as a token or password on stdin.
+const MAX_SECRET_LINE: u64 = 4096;
+
 /// Reads secrets: one per line from stdin, or a no-echo prompt when on a terminal.
 pub struct SecretInput {
     interactive: bool,
@@ -160,7 +163,16 @@ impl SecretInput {
             return Ok(crate::secret::Secret::new(prompt.interact_on(&term)?));
         }
         let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::BufRead::read_line(&mut self.stdin, &mut line)?;
+        std::io::BufRead::read_line(
+            &mut std::io::Read::take(&mut self.stdin, MAX_SECRET_LINE),
+            &mut line,
+        )?;
+        if line.len() as u64 >= MAX_SECRET_LINE && !line.ends_with('\n') {
+            return Err(Failure::usage(format!(
+                "the {what} on stdin is longer than {MAX_SECRET_LINE} bytes"
+            ))
+            .into());
+        }
         let value = line.trim_end_matches(['\r', '\n']);
         if value.is_empty() {
             return Err(

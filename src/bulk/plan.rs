@@ -196,7 +196,8 @@ fn plan_file<R: BufRead>(planner: &mut Planner<'_>, mut reader: R) -> Result<(),
 /// The index of the `email` (preferred) or `username` column if `header` is a CSV header.
 fn csv_column(header: &str) -> Option<usize> {
     if !header.contains(',') {
-        return None;
+        let name = header.trim().trim_matches('"').to_lowercase();
+        return matches!(name.as_str(), "email" | "username").then_some(0);
     }
     let names: Vec<String> = header
         .split(',')
@@ -238,6 +239,8 @@ mod tests {
         assert_eq!(csv_column("name, Username"), Some(1));
         assert_eq!(csv_column("username,email"), Some(1), "email preferred");
         assert_eq!(csv_column("alice@example.com"), None);
+        assert_eq!(csv_column("Email"), Some(0), "a one-column CSV");
+        assert_eq!(csv_column("\"username\""), Some(0));
         assert_eq!(csv_column("a,b"), None);
     }
 }

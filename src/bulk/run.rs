@@ -275,7 +275,10 @@ fn begin(
 }
 
 fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
-    pacing.backoff.saturating_mul(1 << attempt.min(16))
+    pacing
+        .backoff
+        .saturating_mul(1 << attempt.min(16))
+        .min(Duration::from_secs(300))
 }
 
 fn recipient_for<'u>(runner: &'u Runner<'_>, user: &'u User) -> &'u str {
@@ -495,7 +498,7 @@ fn settle(
             retry.push((item, user, err.to_string()));
             return Ok(());
         }
-        Err(err @ (LinkError::Mail(_) | LinkError::Template(_))) => {
+        Err(err @ (LinkError::Mail(_) | LinkError::Template(_) | LinkError::RevokedMeanwhile)) => {
             Outcome::Failed(err.to_string())
         }
         Err(LinkError::Store(e)) => return Err(e.into()),
@@ -559,7 +562,9 @@ fn send_link(
             Err(LinkError::Refused(refusal)) => {
                 return Ok(Some(Outcome::Skipped(refusal.reason().to_string())));
             }
-            Err(err @ (LinkError::Mail(_) | LinkError::Template(_))) => {
+            Err(
+                err @ (LinkError::Mail(_) | LinkError::Template(_) | LinkError::RevokedMeanwhile),
+            ) => {
                 return Ok(Some(Outcome::Failed(err.to_string())));
             }
             Err(LinkError::Store(e)) => return Err(e.into()),

@@ -46,7 +46,11 @@ impl Context {
     pub fn open_store(&self) -> anyhow::Result<(LoadedConfig, Store)> {
         let config = self.config()?;
         let path = self.settings.db_path(&config);
-        self.check_private(&config, &path, "store")?;
+        for file in
+            std::iter::once(path.clone()).chain(store::companion_paths(&path).into_iter().take(2))
+        {
+            self.check_private(&config, &file, "store")?;
+        }
         let store = Store::open(&path, config.config.store.busy_timeout_ms)?;
         self.ui.detail(&format!("store: {}", path.display()));
         Ok((config, store))

@@ -256,3 +256,55 @@ fn inactive_and_emailless_users_are_refused() {
         .expect("count");
     assert_eq!(tokens, 0);
 }
+
+/// A mailer that, while "sending", deactivates the user from another connection, the way a
+/// concurrent `pwreset users deactivate` would.
+struct DeactivateWhileSending {
+    db: std::path::PathBuf,
+}
+
+impl Mailer for DeactivateWhileSending {
+    fn send(&mut self, _: &Outgoing) -> Result<Delivered, MailError> {
+        let mut other = Store::open(&self.db, 5000).expect("second connection");
+        let user = crate::users::resolve(other.conn(), "alice").expect("alice");
+        crate::users::set_active(&mut other, &user, false, &actor(), at(T0)).expect("deactivate");
+        Ok(Delivered {
+            detail: "ok".into(),
+        })
+    }
+}
+
+#[test]
+fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live() {
+    let (dir, mut store, user) = setup();
+    let templates = Templates::new(None);
+    let s = settings(Supersede::Revoke);
+    let mut mailer = DeactivateWhileSending {
+        db: dir.path().join("t.db"),
+    };
+    let mut courier = Courier {
+        mailer: &mut mailer,
+        templates: &templates,
+        settings: &s,
+    };
+    let err = send(
+        &mut store,
+        &mut courier,
+        request(&user, false),
+        &actor(),
+        at(T0),
+        &mut rand::rng(),
+    )
+    .expect_err("revoked meanwhile");
+    assert!(matches!(err, LinkError::RevokedMeanwhile), "{err}");
+    assert_eq!(err.exit(), Exit::Refused);
+    let live: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(live, 0, "the pending token stays dead");
+}

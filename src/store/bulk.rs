@@ -166,21 +166,14 @@ pub fn items(
     after: i64,
     limit: i64,
 ) -> rusqlite::Result<Vec<Item>> {
-    let wanted = statuses
-        .iter()
-        .map(|s| format!("'{s}'"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    debug_assert!(
-        statuses
-            .iter()
-            .all(|s| s.chars().all(|c| c.is_ascii_lowercase()))
-    );
+    // The statuses travel as a parameter (a JSON array), never pasted into the SQL (LOC-2).
+    let wanted = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
     let sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM bulk_items WHERE run_id = ?1 AND status IN ({wanted}) AND position > ?2 ORDER BY position LIMIT ?3"
+        "SELECT {ITEM_COLUMNS} FROM bulk_items WHERE run_id = ?1 \
+         AND status IN (SELECT value FROM json_each(?4)) AND position > ?2 ORDER BY position LIMIT ?3"
     );
     conn.prepare_cached(&sql)?
-        .query_map(params![run_id, after, limit], item_from)?
+        .query_map(params![run_id, after, limit, wanted], item_from)?
         .collect()
 }
 

@@ -125,8 +125,8 @@ pub fn mark_undelivered(conn: &Connection, id: i64, now: i64) -> rusqlite::Resul
     Ok(())
 }
 
-/// Revoke every outstanding (unused, unrevoked, unexpired) token of a user, except `keep`;
-/// returns how many.
+/// Revoke every outstanding (unused, unexpired, live or still pending delivery) token of a user,
+/// except `keep`; returns how many. A pending one revoked here never becomes live.
 pub fn revoke_outstanding_except(
     conn: &Connection,
     user_id: i64,
@@ -136,10 +136,10 @@ pub fn revoke_outstanding_except(
 ) -> rusqlite::Result<usize> {
     conn.prepare_cached(
         "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
-         WHERE user_id = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2 \
-         AND (?4 IS NULL OR id <> ?4)",
+         WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2 \
+         AND (revoked_at IS NULL OR revoked_reason = ?5) AND (?4 IS NULL OR id <> ?4)",
     )?
-    .execute(params![user_id, now, reason, keep])
+    .execute(params![user_id, now, reason, keep, PENDING])
 }
 
 /// Revoke every outstanding token of a user; returns how many.
@@ -156,8 +156,8 @@ pub fn revoke_outstanding(
 pub fn revoke_all(conn: &Connection, now: i64, reason: &str) -> rusqlite::Result<usize> {
     conn.execute(
         "UPDATE reset_tokens SET revoked_at = ?1, revoked_reason = ?2 \
-         WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1",
-        params![now, reason],
+         WHERE used_at IS NULL AND expires_at > ?1 AND (revoked_at IS NULL OR revoked_reason = ?3)",
+        params![now, reason, PENDING],
     )
 }
 
@@ -172,12 +172,12 @@ pub fn count_live(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Result
     .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
-/// When the last link whose mail was accepted (or may have been) was issued to a user.
+/// When the last link whose mail was accepted, or is being sent, was issued to a user.
 pub fn last_sent_at(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
         "SELECT max(created_at) FROM reset_tokens WHERE user_id = ?1 \
-         AND (revoked_reason IS NULL OR revoked_reason NOT IN (?2, ?3))",
-        params![user_id, PENDING, UNDELIVERED],
+         AND (revoked_reason IS NULL OR revoked_reason <> ?2)",
+        params![user_id, UNDELIVERED],
         |row| row.get(0),
     )
 }

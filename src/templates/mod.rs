@@ -138,7 +138,8 @@ pub fn builtin_source(file: &str) -> Option<&'static str> {
 }
 
 /// Every variable a template can use. Unset ones render as nothing in `{% if %}` tests.
-#[derive(Debug, Clone, Serialize)]
+/// Its Debug output hides the link and the password.
+#[derive(Clone, Serialize)]
 pub struct Vars {
     /// The user the mail is about.
     pub user: UserVars,
@@ -159,6 +160,16 @@ pub struct Vars {
     /// Whether an administrator (rather than the user) changed the password
     /// (password-changed only).
     pub by_admin: bool,
+}
+
+impl std::fmt::Debug for Vars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Vars")
+            .field("user", &self.user.username)
+            .field("link", &"[redacted]")
+            .field("password", &"[redacted]")
+            .finish_non_exhaustive()
+    }
 }
 
 /// A rendered email. The bodies may carry a secret (the link), so they are held as secrets.

@@ -1050,3 +1050,25 @@ fn a_terminal_gets_a_progress_bar_and_a_pipe_does_not() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_closed_stdout_does_not_hide_failures() {
+    let (env, users) = ten_users();
+    let server = SmtpServer::with_faults(vec![Fault::RejectRcptTo {
+        address: email(&users[1]),
+        code: 550,
+    }]);
+    use_smtp(&env, server.port());
+    env.write("three.txt", &users[..3].join("\n"));
+    let mut child = env
+        .pty_command(&["reset", "bulk", "--link", "--file", "three.txt", "--yes"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start");
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("the run ends");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains(": sent 2, skipped 0, failed 1"), "{err}");
+}

@@ -271,3 +271,37 @@ fn verbose_names_the_config_and_store_in_use() {
     );
     assert!(!stderr(&env.run(&["users", "list"])).contains("config:"));
 }
+
+#[test]
+fn a_closed_pipe_after_json_is_not_an_error() {
+    let env = TestEnv::with_samples();
+    for args in [
+        &["users", "show", "alice", "--format", "json"][..],
+        &["tokens", "purge", "--format", "json"],
+    ] {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pwreset"))
+            .env_clear()
+            .current_dir(env.dir())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        drop(child.stdout.take()); // the reader is gone before pwreset writes
+        let out = child.wait_with_output().expect("wait");
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn an_oversized_secret_on_stdin_is_refused() {
+    let env = TestEnv::with_samples();
+    let out = env.run_stdin(&["tokens", "verify"], &"A".repeat(10_000));
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(stderr(&out).contains("longer than 4096 bytes"));
+}

@@ -1,6 +1,6 @@
 //! `pwreset reset bulk`: send links to, or set temporary passwords for, many users at once.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, Read, Write};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -103,14 +103,16 @@ fn action_of(args: &Args) -> anyhow::Result<Action> {
 
 fn selection(args: &Args) -> anyhow::Result<Selection<Box<dyn BufRead>>> {
     if let Some(path) = &args.file {
-        let reader: Box<dyn BufRead> = if path == "-" {
-            Box::new(BufReader::new(std::io::stdin()))
+        // Read it all before planning takes the store's write lock, so a slow pipe never
+        // blocks other pwreset commands (or the application) while the plan is written.
+        let mut text = Vec::new();
+        let read = if path == "-" {
+            std::io::stdin().lock().read_to_end(&mut text)
         } else {
-            let file = std::fs::File::open(path)
-                .map_err(|e| Failure::new(Exit::Config, format!("cannot read {path}: {e}")))?;
-            Box::new(BufReader::new(file))
+            std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut text))
         };
-        return Ok(Selection::File(reader));
+        read.map_err(|e| Failure::new(Exit::Config, format!("cannot read {path}: {e}")))?;
+        return Ok(Selection::File(Box::new(std::io::Cursor::new(text))));
     }
     if args.all {
         return Ok(Selection::All);
@@ -323,7 +325,12 @@ fn execute(
         bar.finish_and_clear();
     }
     if !json {
-        print_report(ctx, store, run_id, action)?;
+        // A closed stdout (`| head`) must not hide failures: the summary and exit code follow.
+        if let Err(err) = print_report(ctx, store, run_id, action) {
+            if !crate::exit::is_broken_pipe(&err) {
+                return Err(err);
+            }
+        }
     }
     summarize(ctx, run_id, &report, started.elapsed());
     Ok(if report.failed > 0 || report.interrupted {

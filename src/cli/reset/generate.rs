@@ -82,6 +82,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         templates: &templates,
         settings: &settings,
     };
+    let now = ctx.settings.clock(); // after the prompt
     let done = generate::apply(&mut store, &mut courier, request, &prepared, &actor, now)?;
     if args.show {
         let mut out = std::io::stdout().lock();

@@ -42,7 +42,7 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
         password: &config.config.password,
         max_failures_per_hour: config.config.links.max_failed_redeems_per_hour,
     };
-    let now = ctx.settings.now;
+    let now = ctx.settings.clock(); // after the prompts: a token may expire while one types
     let user = tokens::redeem(
         &mut store,
         token.expose().trim(),
