@@ -11,6 +11,7 @@ mod init;
 mod send_link;
 mod smtp_server;
 mod smtp_test;
+mod snapshots;
 mod support;
 mod templates;
 mod tokens;
