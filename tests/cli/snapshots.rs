@@ -1,6 +1,6 @@
 //! Snapshots (insta) of what people read: every command's help, each template rendered for a
 //! sample user, `config show` with the password redacted, and `templates check` errors.
-//! Review changes with `cargo insta review` (or accept with INSTA_UPDATE=always).
+//! Review changes with `cargo insta review` (or accept with `INSTA_UPDATE=always`).
 
 use crate::support::{TestEnv, stderr};
 
