@@ -146,6 +146,44 @@ pub struct TemplatesConfig {
     pub support_contact: Option<String>,
     /// Where users log in, for the access-info mail.
     pub login_url: Option<String>,
+    /// `[templates.password-change-link]`: values for that template only.
+    #[serde(rename = "password-change-link")]
+    pub password_change_link: TemplateOverride,
+    /// `[templates.access-info]`: values for that template only.
+    #[serde(rename = "access-info")]
+    pub access_info: TemplateOverride,
+    /// `[templates.password-changed]`: values for that template only.
+    #[serde(rename = "password-changed")]
+    pub password_changed: TemplateOverride,
+}
+
+/// `[templates.NAME]`: per-template values that replace the `[templates]` ones.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TemplateOverride {
+    /// `app_name` for this template.
+    pub app_name: Option<String>,
+    /// `support_contact` for this template.
+    pub support_contact: Option<String>,
+}
+
+impl TemplatesConfig {
+    /// `app_name` and `support_contact` for template `name`, with its overrides applied.
+    pub fn values_for(&self, name: &str) -> (String, Option<String>) {
+        let own = match name {
+            "password-change-link" => &self.password_change_link,
+            "access-info" => &self.access_info,
+            _ => &self.password_changed,
+        };
+        (
+            own.app_name
+                .clone()
+                .unwrap_or_else(|| self.app_name.clone()),
+            own.support_contact
+                .clone()
+                .or_else(|| self.support_contact.clone()),
+        )
+    }
 }
 
 impl Default for TemplatesConfig {
@@ -155,6 +193,9 @@ impl Default for TemplatesConfig {
             app_name: "our service".to_string(),
             support_contact: None,
             login_url: None,
+            password_change_link: TemplateOverride::default(),
+            access_info: TemplateOverride::default(),
+            password_changed: TemplateOverride::default(),
         }
     }
 }
@@ -186,6 +227,8 @@ pub struct MailConfig {
     pub transport: Transport,
     /// The From header, e.g. `Example <no-reply@example.com>`.
     pub from: String,
+    /// An optional Reply-To header, e.g. the helpdesk.
+    pub reply_to: Option<String>,
     /// Who receives mail: the user (default) or `admin_email` (rehearsals, the partner-panel way).
     pub deliver_to: DeliverTo,
     /// The address used when `deliver_to = "admin"`.
@@ -211,6 +254,7 @@ impl Default for MailConfig {
         MailConfig {
             transport: Transport::File,
             from: "pwreset <no-reply@localhost>".to_string(),
+            reply_to: None,
             deliver_to: DeliverTo::User,
             admin_email: None,
             notify_on_change: true,
@@ -518,6 +562,16 @@ fn check_mail(mail: &MailConfig) -> Result<(), Problem> {
         );
         return Err(("mail.from", msg));
     }
+    if let Some(reply_to) = &mail.reply_to {
+        if reply_to.parse::<lettre::message::Mailbox>().is_err()
+            || reply_to.chars().any(char::is_control)
+        {
+            return Err((
+                "mail.reply_to",
+                format!("{reply_to:?} is not a mailbox like `Helpdesk <help@example.com>`"),
+            ));
+        }
+    }
     match (&mail.deliver_to, &mail.admin_email) {
         (DeliverTo::Admin, None) => {
             return Err((
@@ -670,6 +724,24 @@ mod tests {
     fn example_config_lists_the_defaults() {
         let text = include_str!("../config.example.toml");
         assert_eq!(parse_str(text).expect("example parses"), Config::default());
+    }
+
+    #[test]
+    fn per_template_values_override_the_shared_ones() {
+        let text = "[templates]\napp_name = \"Shop\"\nsupport_contact = \"help@shop\"\n[templates.access-info]\napp_name = \"Shop Admin\"\n";
+        let config = parse_str(text).expect("parses");
+        assert_eq!(
+            config.templates.values_for("access-info"),
+            ("Shop Admin".into(), Some("help@shop".into()))
+        );
+        assert_eq!(
+            config.templates.values_for("password-change-link"),
+            ("Shop".into(), Some("help@shop".into()))
+        );
+        assert!(
+            parse_str("[templates.access-info]\ncolour = 1\n").is_err(),
+            "unknown keys are rejected"
+        );
     }
 
     #[test]

@@ -107,6 +107,10 @@ pub struct GenerateSettings {
     pub support_contact: Option<String>,
     /// `login_url` for templates.
     pub login_url: Option<String>,
+    /// `app_name` and `support_contact` for the password-changed notice (per-template values).
+    pub notice_names: (String, Option<String>),
+    /// A note from the administrator for the mails (`--note`).
+    pub note: Option<String>,
     /// Send the "password was reset" notice in show-only mode.
     pub notify_on_change: bool,
 }
@@ -252,10 +256,11 @@ pub fn notify_changed(
         password: None,
         expires_at: None,
         expires_in: None,
-        app_name: settings.app_name.clone(),
-        support_contact: settings.support_contact.clone(),
+        app_name: settings.notice_names.0.clone(),
+        support_contact: settings.notice_names.1.clone(),
         login_url: settings.login_url.clone(),
         by_admin,
+        note: None,
     };
     send_vars(courier, "password-changed", to, &vars).map_err(as_mail_error)
 }
@@ -285,10 +290,19 @@ fn send(
         expires_in: Some(timefmt::spoken(
             u64::try_from(expires_at - now.as_second()).unwrap_or(0),
         )),
-        app_name: settings.app_name.clone(),
-        support_contact: settings.support_contact.clone(),
+        app_name: if template == "password-changed" {
+            settings.notice_names.0.clone()
+        } else {
+            settings.app_name.clone()
+        },
+        support_contact: if template == "password-changed" {
+            settings.notice_names.1.clone()
+        } else {
+            settings.support_contact.clone()
+        },
         login_url: settings.login_url.clone(),
         by_admin: true,
+        note: settings.note.clone(),
     };
     send_vars(courier, template, to, &vars)
 }

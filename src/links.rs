@@ -143,6 +143,8 @@ pub struct LinkSettings {
     pub app_name: String,
     /// `support_contact` for the template.
     pub support_contact: Option<String>,
+    /// A note from the administrator for the mail (`--note`).
+    pub note: Option<String>,
 }
 
 /// One link to send.
@@ -523,6 +525,7 @@ fn vars(
         password: None,
         login_url: None,
         by_admin: false,
+        note: settings.note.clone(),
     }
 }
 

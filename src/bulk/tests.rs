@@ -106,6 +106,7 @@ fn link_settings() -> LinkSettings {
         cooldown_secs: 60,
         app_name: "X".into(),
         support_contact: None,
+        note: None,
     }
 }
 
@@ -124,6 +125,8 @@ fn execute(
         support_contact: None,
         login_url: None,
         notify_on_change: false,
+        notice_names: ("X".into(), None),
+        note: None,
     };
     let stop = AtomicBool::new(false);
     let clock = at;

@@ -254,5 +254,6 @@ fn preview_vars(config: &LoadedConfig) -> crate::templates::Vars {
         support_contact: c.templates.support_contact.clone(),
         login_url: c.templates.login_url.clone(),
         by_admin: true,
+        note: Some("CHECK".into()),
     }
 }

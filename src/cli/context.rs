@@ -108,8 +108,9 @@ impl Context {
             ttl_secs: ttl_secs.unwrap_or(links.ttl.secs()),
             supersede: links.supersede,
             cooldown_secs: links.cooldown.secs(),
-            app_name: config.config.templates.app_name.clone(),
-            support_contact: config.config.templates.support_contact.clone(),
+            app_name: config.config.templates.values_for("password-change-link").0,
+            support_contact: config.config.templates.values_for("password-change-link").1,
+            note: None,
         })
     }
 
@@ -135,28 +136,25 @@ impl Context {
     /// The configured mail transport.
     pub fn mailer(&self, config: &LoadedConfig) -> anyhow::Result<Box<dyn Mailer>> {
         let mail = &config.config.mail;
-        let from: Mailbox = mail
-            .from
-            .parse()
-            .map_err(|e| Failure::new(crate::exit::Exit::Config, format!("mail.from: {e}")))?;
+        let (from, reply_to) = senders(config)?;
         let now = SystemTime::from(self.settings.now);
         Ok(match mail.transport {
             Transport::File => {
                 let dir = config.resolve(&mail.file.dir);
                 self.ui
                     .detail(&format!("mail: .eml files in {}", dir.display()));
-                Box::new(FileMailer::new(dir, from, None, now))
+                Box::new(FileMailer::new(dir, from, reply_to, now))
             }
             Transport::Sendmail => Box::new(SendmailMailer::new(
                 mail.sendmail.path.clone(),
                 from,
-                None,
+                reply_to,
                 now,
             )),
             Transport::Smtp => Box::new(SmtpMailer::new(
                 self.smtp_settings(config)?,
                 from,
-                None,
+                reply_to,
                 now,
             )?),
         })
@@ -164,16 +162,11 @@ impl Context {
 
     /// The SMTP mailer itself (for `smtp test`).
     pub fn smtp_mailer(&self, config: &LoadedConfig) -> anyhow::Result<SmtpMailer> {
-        let from: Mailbox = config
-            .config
-            .mail
-            .from
-            .parse()
-            .map_err(|e| Failure::new(crate::exit::Exit::Config, format!("mail.from: {e}")))?;
+        let (from, reply_to) = senders(config)?;
         Ok(SmtpMailer::new(
             self.smtp_settings(config)?,
             from,
-            None,
+            reply_to,
             SystemTime::from(self.settings.now),
         )?)
     }
@@ -270,4 +263,18 @@ fn smtp_password(config: &LoadedConfig) -> anyhow::Result<Secret> {
         source: e,
     })?;
     Ok(Secret::new(text.trim_end_matches(['\r', '\n']).to_string()))
+}
+
+/// `mail.from` and the optional `mail.reply_to`, as mailboxes.
+fn senders(config: &LoadedConfig) -> anyhow::Result<(Mailbox, Option<Mailbox>)> {
+    let mail = &config.config.mail;
+    let parse = |key: &str, text: &str| -> anyhow::Result<Mailbox> {
+        text.parse()
+            .map_err(|e| Failure::new(crate::exit::Exit::Config, format!("{key}: {e}")).into())
+    };
+    let reply_to = match &mail.reply_to {
+        Some(text) => Some(parse("mail.reply_to", text)?),
+        None => None,
+    };
+    Ok((parse("mail.from", &mail.from)?, reply_to))
 }

@@ -189,6 +189,17 @@ pub fn command() -> clap::Command {
     Cli::command()
 }
 
+/// Check a `--note` for the mails: one line of at most 500 characters, no control characters.
+fn parse_note(text: &str) -> Result<String, String> {
+    if text.chars().any(char::is_control) {
+        return Err("the note must be one line without control characters".into());
+    }
+    if text.chars().count() > 500 {
+        return Err("the note is longer than 500 characters".into());
+    }
+    Ok(text.trim().to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,9 @@ pub struct Args {
     /// Also print the link on this terminal, for out-of-band delivery (audited; terminal only)
     #[arg(long)]
     print_link: bool,
+    /// Add TEXT to the mail as a note from the administrator
+    #[arg(long, value_name = "TEXT", value_parser = super::parse_note)]
+    note: Option<String>,
 }
 
 fn parse_ttl(text: &str) -> Result<u64, String> {
@@ -66,7 +69,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         .into());
     }
     let (config, mut store) = ctx.open_store()?;
-    let settings = ctx.link_settings(&config, args.ttl)?;
+    let mut settings = ctx.link_settings(&config, args.ttl)?;
+    settings.note.clone_from(&args.note);
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     let user = super::reset::resolve_audited(ctx, &mut store, &args.user, links::ACTION)?;
     let recipient = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;

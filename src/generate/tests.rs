@@ -45,6 +45,8 @@ fn settings(notify: bool) -> GenerateSettings {
         support_contact: None,
         login_url: Some("https://app.example.com/login".into()),
         notify_on_change: notify,
+        notice_names: ("Example".into(), None),
+        note: None,
     }
 }
 

@@ -48,6 +48,7 @@ fn settings(supersede: Supersede) -> LinkSettings {
         cooldown_secs: 60,
         app_name: "Example".into(),
         support_contact: None,
+        note: None,
     }
 }
 

@@ -67,7 +67,7 @@ pub const NAMES: [(&str, &str); 3] = [
 ];
 
 /// The variables templates can use, with what they hold.
-pub const VARIABLES: [(&str, &str); 11] = [
+pub const VARIABLES: [(&str, &str); 12] = [
     (
         "user.name",
         "display name, or the username when there is none",
@@ -88,6 +88,7 @@ pub const VARIABLES: [(&str, &str); 11] = [
         "by_admin",
         "true when an administrator changed the password (password-changed)",
     ),
+    ("note", "a note from the administrator, given with --note"),
 ];
 
 /// Where a template part comes from.
@@ -160,6 +161,8 @@ pub struct Vars {
     /// Whether an administrator (rather than the user) changed the password
     /// (password-changed only).
     pub by_admin: bool,
+    /// A note from the administrator (`--note`), if any.
+    pub note: Option<String>,
 }
 
 impl std::fmt::Debug for Vars {

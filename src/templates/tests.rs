@@ -15,6 +15,7 @@ fn vars(name: &str) -> Vars {
         password: None,
         login_url: None,
         by_admin: true,
+        note: None,
     }
 }
 

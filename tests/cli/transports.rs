@@ -190,3 +190,42 @@ fn no_secret_reaches_the_store_wal_or_audit_log() {
     assert!(!audit.contains("token="), "no link in the audit log");
     drop(conn);
 }
+
+#[test]
+fn reply_to_per_template_names_and_notes_reach_the_mail() {
+    let env = TestEnv::with_samples();
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    let config = config
+        .replace("transport = \"file\"", "transport = \"file\"\nreply_to = \"Helpdesk <help@example.com>\"")
+        .replace("app_name = \"Example App\"", "app_name = \"Example App\"\n\n[templates.password-change-link]\napp_name = \"Example Portal\"");
+    env.write("pwreset.toml", &config);
+    let out = env.run(&[
+        "send-link",
+        "alice",
+        "--note",
+        "Call ext 42 if this was not you",
+    ]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let raw = env.outbox().pop().expect("a mail");
+    assert!(String::from_utf8_lossy(&raw).contains("Reply-To: Helpdesk <help@example.com>"));
+    let text = text_part(&raw);
+    assert!(
+        text.contains("your Example Portal account"),
+        "per-template app_name: {text}"
+    );
+    assert!(
+        text.contains("Note from your administrator: Call ext 42 if this was not you"),
+        "{text}"
+    );
+    assert!(html_part(&raw).contains("Call ext 42"));
+    assert_fails(
+        &env.run(&["send-link", "bob", "--note", "bad\u{1b}[2J"]),
+        2,
+        "control characters",
+    );
+    env.write(
+        "pwreset.toml",
+        &config.replace("Helpdesk <help@example.com>", "not a mailbox"),
+    );
+    assert_fails(&env.run(&["send-link", "bob"]), 8, "mail.reply_to");
+}

@@ -56,6 +56,9 @@ pub struct Args {
     /// Print the plan and stop; change nothing
     #[arg(long)]
     dry_run: bool,
+    /// Add TEXT to every mail as a note from the administrator
+    #[arg(long, value_name = "TEXT", value_parser = crate::cli::parse_note)]
+    note: Option<String>,
     /// Finish run `RUN_ID`: the users still pending or failed (those done are not mailed again)
     #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["link", "generate", "file", "all", "search", "to", "dry_run"])]
     resume: Option<String>,
@@ -268,11 +271,17 @@ fn execute(
 ) -> anyhow::Result<Exit> {
     let counts = bulk_sql::counts(store.conn(), run_id)?;
     let link = if action == Action::Link {
-        Some(ctx.link_settings(config, None)?)
+        let mut settings = ctx.link_settings(config, None)?;
+        settings.note.clone_from(&args.note);
+        Some(settings)
     } else {
         None
     };
-    let generate = (action == Action::Generate).then(|| generate_settings(config));
+    let generate = (action == Action::Generate).then(|| {
+        let mut settings = generate_settings(config);
+        settings.note.clone_from(&args.note);
+        settings
+    });
     let mut mailer = ctx.mailer(config)?;
     let templates = ctx.templates(config);
     let stop = Arc::new(AtomicBool::new(false));

@@ -38,6 +38,9 @@ pub struct Args {
     /// Do not make the user change the password at next login
     #[arg(long)]
     no_force_change: bool,
+    /// Add TEXT to the mail as a note from the administrator
+    #[arg(long, value_name = "TEXT", value_parser = crate::cli::parse_note)]
+    note: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -73,7 +76,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     ctx.ui
         .confirm(&question(&user, recipient, args.show), ctx.settings.yes)?;
-    let settings = generate_settings(&config);
+    let mut settings = generate_settings(&config);
+    settings.note.clone_from(&args.note);
     let prepared = generate::prepare(&settings.password, &mut rand::rng())?;
     let mut mailer = ctx.mailer(&config)?;
     let templates = ctx.templates(&config);
@@ -145,8 +149,10 @@ pub fn generate_settings(config: &LoadedConfig) -> GenerateSettings {
     let c = &config.config;
     GenerateSettings {
         password: c.password.clone(),
-        app_name: c.templates.app_name.clone(),
-        support_contact: c.templates.support_contact.clone(),
+        app_name: c.templates.values_for("access-info").0,
+        support_contact: c.templates.values_for("access-info").1,
+        notice_names: c.templates.values_for("password-changed"),
+        note: None,
         login_url: c.templates.login_url.clone(),
         notify_on_change: c.mail.notify_on_change,
     }
