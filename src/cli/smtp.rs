@@ -61,7 +61,7 @@ fn test(ctx: &Context, args: &TestArgs) -> anyhow::Result<Exit> {
         Transport::Smtp => ctx.smtp_mailer(&config)?.probe(message.as_ref()),
         Transport::File | Transport::Sendmail => local(ctx, &config, message.as_ref())?,
     };
-    print(ctx, &steps, outcome.as_ref().err())?;
+    print(ctx, &config, &steps, outcome.as_ref().err())?;
     match outcome {
         Ok(()) => Ok(Exit::Ok),
         Err(err) => {
@@ -132,7 +132,12 @@ fn test_message(to: &str, config: &LoadedConfig) -> Outgoing {
     }
 }
 
-fn print(ctx: &Context, steps: &[Step], error: Option<&MailError>) -> anyhow::Result<()> {
+fn print(
+    ctx: &Context,
+    config: &LoadedConfig,
+    steps: &[Step],
+    error: Option<&MailError>,
+) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if ctx.settings.format == Format::Json {
         let report = Report {
@@ -153,19 +158,33 @@ fn print(ctx: &Context, steps: &[Step], error: Option<&MailError>) -> anyhow::Re
         )?;
     }
     if error.is_some() {
-        writeln!(out, "FAIL  {:<9} (see the error below)", next_step(steps))?;
+        writeln!(
+            out,
+            "FAIL  {:<9} (see the error below)",
+            next_step(config, steps)
+        )?;
     }
     Ok(())
 }
 
-fn next_step(steps: &[Step]) -> &'static str {
-    match steps.last().map(|s| s.step) {
-        None => "connect",
-        Some("connect") => "greeting",
-        Some("greeting") => "tls/auth",
-        Some("tls") => "auth",
-        Some(_) => "send",
+/// The first step this configuration expects that has not passed: the one that failed.
+fn next_step(config: &LoadedConfig, steps: &[Step]) -> &'static str {
+    let smtp = &config.config.mail.smtp;
+    let mut expected = vec!["connect"];
+    if config.config.mail.transport == Transport::Smtp {
+        expected.push("greeting");
+        if smtp.tls == TlsMode::Starttls {
+            expected.push("tls");
+        }
+        if smtp.username.is_some() {
+            expected.push("auth");
+        }
     }
+    expected.push("send");
+    expected
+        .into_iter()
+        .find(|want| !steps.iter().any(|s| s.step == *want))
+        .unwrap_or("send")
 }
 
 /// Advice for the failures admins meet most: the wrong port for the TLS mode, certificates,
@@ -174,7 +193,7 @@ fn hint(config: &LoadedConfig, steps: &[Step], err: &MailError) -> Option<String
     let smtp = &config.config.mail.smtp;
     let text = err.to_string();
     let port = smtp.port();
-    let stage = next_step(steps);
+    let stage = next_step(config, steps);
     if text.contains("certificate") {
         return Some("the certificate must match mail.smtp.host and chain to a trusted CA; for a private CA set mail.smtp.ca_file".into());
     }
@@ -183,7 +202,7 @@ fn hint(config: &LoadedConfig, steps: &[Step], err: &MailError) -> Option<String
             "port {port} does not start with TLS: use tls = \"starttls\" (usually port 587)"
         ));
     }
-    if smtp.tls != TlsMode::Implicit && port == 465 && stage != "tls/auth" {
+    if smtp.tls != TlsMode::Implicit && port == 465 && matches!(stage, "connect" | "greeting") {
         return Some(
             "port 465 speaks TLS from the first byte: set mail.smtp.tls = \"implicit\"".into(),
         );

@@ -177,3 +177,23 @@ fn the_file_transport_says_where_mail_goes() {
         "--send-to",
     );
 }
+
+#[test]
+fn a_refused_test_message_fails_at_send_with_advice() {
+    let server = crate::smtp_server::SmtpServer::with_faults(vec![
+        crate::smtp_server::Fault::RejectRcptTo {
+            address: "ops@example.com".into(),
+            code: 550,
+        },
+    ]);
+    let env = TestEnv::with_samples();
+    configure(&env, &plain(&server));
+    let out = env.run(&["smtp", "test", "--send-to", "ops@example.com"]);
+    assert_fails(&out, 6, "550");
+    assert!(stdout(&out).contains("FAIL  send"), "{}", stdout(&out));
+    assert!(
+        stderr(&out).contains("refused the test message"),
+        "{}",
+        stderr(&out)
+    );
+}
