@@ -91,8 +91,17 @@ impl std::fmt::Debug for Prepared {
 
 /// Generate a password and hash it (the slow part: about 25 ms of one core).
 pub fn prepare(config: &PasswordConfig, rng: &mut impl CryptoRng) -> Result<Prepared, HashError> {
-    let password = password::generate(config.length, rng);
-    let hash = password::hash(password.expose(), config, rng)?;
+    prepare_with(&mut password::Hasher::new(config)?, config.length, rng)
+}
+
+/// [`prepare`] with a hasher that is reused across users (bulk runs).
+pub fn prepare_with(
+    hasher: &mut password::Hasher,
+    length: usize,
+    rng: &mut impl CryptoRng,
+) -> Result<Prepared, HashError> {
+    let password = password::generate(length, rng);
+    let hash = hasher.hash(password.expose(), rng)?;
     Ok(Prepared { password, hash })
 }
 

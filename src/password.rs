@@ -1,7 +1,7 @@
 //! Passwords: argon2id hashing (PHC strings) and verification, and the policy for passwords that
 //! users choose themselves (PW-1, PW-5). Randomness (the salt) is passed in.
 
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::PasswordVerifier;
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::CryptoRng;
 
@@ -31,7 +31,60 @@ pub fn generate(length: usize, rng: &mut impl CryptoRng) -> crate::secret::Secre
 /// Why a password could not be hashed.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot hash password: {0}")]
-pub struct HashError(String);
+pub struct HashError(pub String);
+
+/// An argon2id hasher that keeps its working memory (19 MiB by default) between hashes, so a
+/// bulk run does not allocate and fault in that much memory for every user.
+pub struct Hasher {
+    argon2: Argon2<'static>,
+    params: Params,
+    memory: Vec<argon2::Block>,
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hasher")
+    }
+}
+
+impl Hasher {
+    /// A hasher with the configured parameters.
+    pub fn new(config: &PasswordConfig) -> Result<Self, HashError> {
+        let params = Params::new(
+            config.argon2_memory_kib,
+            config.argon2_iterations,
+            config.argon2_parallelism,
+            None,
+        )
+        .map_err(|e| HashError(e.to_string()))?;
+        let memory = vec![argon2::Block::default(); params.block_count()];
+        Ok(Hasher {
+            argon2: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+            params,
+            memory,
+        })
+    }
+
+    /// Hash a password with a fresh 16-byte salt; returns the PHC string.
+    pub fn hash(&mut self, password: &str, rng: &mut impl CryptoRng) -> Result<String, HashError> {
+        use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+        let error = |e: &dyn std::fmt::Display| HashError(e.to_string());
+        let mut salt = [0_u8; 16];
+        rng.fill_bytes(&mut salt);
+        let mut out = [0_u8; 32];
+        self.argon2
+            .hash_password_into_with_memory(password.as_bytes(), &salt, &mut out, &mut self.memory)
+            .map_err(|e| error(&e))?;
+        let phc = PasswordHash {
+            algorithm: Algorithm::Argon2id.ident(),
+            version: Some(Version::V0x13.into()),
+            params: ParamsString::try_from(&self.params).map_err(|e| error(&e))?,
+            salt: Some(Salt::new(&salt).map_err(|e| error(&e))?),
+            hash: Some(Output::new(&out).map_err(|e| error(&e))?),
+        };
+        Ok(phc.to_string())
+    }
+}
 
 /// Hash a password with argon2id and a fresh 16-byte salt; returns the PHC string.
 pub fn hash(
@@ -39,19 +92,7 @@ pub fn hash(
     config: &PasswordConfig,
     rng: &mut impl CryptoRng,
 ) -> Result<String, HashError> {
-    let params = Params::new(
-        config.argon2_memory_kib,
-        config.argon2_iterations,
-        config.argon2_parallelism,
-        None,
-    )
-    .map_err(|e| HashError(e.to_string()))?;
-    let mut salt = [0_u8; 16];
-    rng.fill_bytes(&mut salt);
-    let hashed = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_with_salt(password.as_bytes(), &salt)
-        .map_err(|e| HashError(e.to_string()))?;
-    Ok(hashed.to_string())
+    Hasher::new(config)?.hash(password, rng)
 }
 
 /// Whether `password` matches a stored PHC string (parameters are read from the string).

@@ -622,13 +622,18 @@ fn hash_worker(
     config: &crate::config::PasswordConfig,
 ) {
     let mut rng = rand::rng();
+    // One hasher per worker: its 19 MiB of argon2 memory is reused for every user.
+    let mut hasher = crate::password::Hasher::new(config);
     loop {
         let job = match jobs.lock() {
             Ok(receiver) => receiver.recv(),
             Err(_) => return,
         };
         let Ok((item, user)) = job else { return };
-        let prepared = generate::prepare(config, &mut rng);
+        let prepared = match &mut hasher {
+            Ok(hasher) => generate::prepare_with(hasher, config.length, &mut rng),
+            Err(err) => Err(crate::password::HashError(err.to_string())),
+        };
         if done.send((item, user, prepared)).is_err() {
             return;
         }
