@@ -5,6 +5,7 @@
 //! loopback, `retry_backoff = "10ms"` so retries do not sleep); the others use the default file
 //! transport and look at `outbox/`.
 
+use crate::support::{OLD_PASSWORD, assert_exit, contains_bytes, json, set_old_password};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::process::Output;
@@ -15,7 +16,6 @@ use crate::smtp_server::{Fault, Received, SmtpServer};
 use crate::support::{TestEnv, assert_fails, code, on_terminal, stderr, stdout, text_part};
 
 const BASE_URL: &str = "https://app.example.com/reset";
-const OLD_PASSWORD: &str = "old-password-123";
 const TEMP_PREFIX: &str = "Temporary password: ";
 /// The users of the ten-user runs.
 const USERS: usize = 10;
@@ -65,25 +65,6 @@ fn ten_users() -> (TestEnv, Vec<String>) {
     (env, users)
 }
 
-/// Give `user` a known password, as if they had set one before; returns its hash.
-fn set_old_password(env: &TestEnv, user: &str) -> String {
-    let hash = pwreset::password::hash(
-        OLD_PASSWORD,
-        &pwreset::config::PasswordConfig::default(),
-        &mut rand::rng(),
-    )
-    .expect("hash the old password");
-    let changed = env
-        .db()
-        .execute(
-            "UPDATE users SET password_hash = ?1 WHERE username = ?2",
-            [hash.as_str(), user],
-        )
-        .expect("set the old hash");
-    assert_eq!(changed, 1);
-    hash
-}
-
 // ---------------------------------------------------------------------------------------------
 // Running pwreset and reading its output
 
@@ -92,20 +73,6 @@ fn bulk(env: &TestEnv, args: &[&str]) -> Output {
     let mut all = vec!["reset", "bulk"];
     all.extend_from_slice(args);
     env.run(&all)
-}
-
-fn assert_exit(out: &Output, exit: i32) {
-    assert_eq!(
-        code(out),
-        exit,
-        "expected exit {exit}\nstdout:\n{}\nstderr:\n{}",
-        stdout(out),
-        stderr(out)
-    );
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"))
 }
 
 /// The JSON lines of a run (`--format json`), one per user.
@@ -277,12 +244,6 @@ fn assert_passwords_work(env: &TestEnv, mailed: &[(String, String)]) {
         );
         assert_eq!(must_change, 1, "{user} must change the temporary password");
     }
-}
-
-fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
 }
 
 /// None of these passwords is in pwreset's output.

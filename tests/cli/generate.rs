@@ -5,7 +5,9 @@
 //! file transport; show mode runs pwreset on a pseudo-terminal, because it refuses to print the
 //! password anywhere else.
 
-use std::process::Output;
+use crate::support::{
+    OLD_PASSWORD, assert_exit, contains_bytes, json, set_old_password, users_snapshot,
+};
 
 use mailparse::MailHeaderMap as _;
 
@@ -22,7 +24,6 @@ const DAY_SECS: i64 = 86_400;
 const ALPHABET: &str = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 /// The default length of a generated password.
 const LENGTH: usize = 16;
-const OLD_PASSWORD: &str = "old-password-123";
 const SHOWN_PREFIX: &str = "Temporary password for ";
 
 // ---------------------------------------------------------------------------------------------
@@ -99,50 +100,6 @@ fn stored_hash(env: &TestEnv, username: &str) -> String {
         .unwrap_or_else(|| panic!("{username} has no password hash"))
 }
 
-/// Every column of every user, to show that a command changed none of them.
-fn users_snapshot(env: &TestEnv) -> Vec<String> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT * FROM users ORDER BY id")
-        .expect("prepare users query");
-    let columns = stmt.column_count();
-    stmt.query_map([], |row| {
-        (0..columns)
-            .map(|i| {
-                row.get::<_, rusqlite::types::Value>(i)
-                    .map(|v| format!("{v:?}"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|cells| cells.join("|"))
-    })
-    .expect("query users")
-    .collect::<Result<Vec<_>, _>>()
-    .expect("read users")
-}
-
-/// Give alice a known password, as if she had set one before.
-fn set_old_password(env: &TestEnv, username: &str) -> String {
-    let hash = pwreset::password::hash(
-        OLD_PASSWORD,
-        &pwreset::config::PasswordConfig::default(),
-        &mut rand::rng(),
-    )
-    .expect("hash the old password");
-    let changed = env
-        .db()
-        .execute(
-            "UPDATE users SET password_hash = ?1 WHERE username = ?2",
-            [hash.as_str(), username],
-        )
-        .expect("set the old hash");
-    assert_eq!(changed, 1);
-    hash
-}
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"))
-}
-
 /// The `password.generate` rows of the audit log, oldest first.
 fn generate_audit(env: &TestEnv) -> Vec<serde_json::Value> {
     json(&env.ok(&["audit", "--format", "json"]))
@@ -208,12 +165,6 @@ fn password_on_screen(screen: &str, username: &str) -> String {
     password
 }
 
-fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
-    haystack
-        .windows(needle.len())
-        .any(|w| w == needle.as_bytes())
-}
-
 /// The only message the server has, checked to be for `to`.
 fn only_message_to(server: &SmtpServer, to: &str) -> Received {
     let messages = server.messages();
@@ -233,15 +184,6 @@ fn on_terminal_unprompted(env: &TestEnv, args: &[&str]) -> (i32, String) {
         rexpect::process::WaitStatus::Exited(_, code) => (code, screen),
         other => panic!("pwreset did not exit normally: {other:?}"),
     }
-}
-
-fn assert_exit(out: &Output, exit: i32) {
-    assert_eq!(
-        code(out),
-        exit,
-        "expected exit {exit}; stderr:\n{}",
-        stderr(out)
-    );
 }
 
 // ---------------------------------------------------------------------------------------------

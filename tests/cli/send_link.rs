@@ -4,6 +4,7 @@
 //! at that server, runs pwreset as a process and then looks at what the server received, what
 //! pwreset printed, and what the store holds.
 
+use crate::support::{json, users_snapshot};
 use std::net::{Ipv4Addr, TcpListener};
 use std::path::Path;
 use std::process::Output;
@@ -99,10 +100,6 @@ fn verify(env: &TestEnv, token: &str) -> i32 {
     ))
 }
 
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"))
-}
-
 /// The `link.send` rows of the audit log, oldest first.
 fn link_audit(env: &TestEnv) -> Vec<serde_json::Value> {
     json(&env.ok(&["audit", "--format", "json"]))
@@ -130,27 +127,6 @@ fn token_states(env: &TestEnv) -> Vec<(i64, String)> {
             .collect();
     states.sort();
     states
-}
-
-/// Every column of every user, to show that a command changed none of them.
-fn users_snapshot(env: &TestEnv) -> Vec<String> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT * FROM users ORDER BY id")
-        .expect("prepare users query");
-    let columns = stmt.column_count();
-    stmt.query_map([], |row| {
-        (0..columns)
-            .map(|i| {
-                row.get::<_, rusqlite::types::Value>(i)
-                    .map(|v| format!("{v:?}"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|cells| cells.join("|"))
-    })
-    .expect("query users")
-    .collect::<Result<Vec<_>, _>>()
-    .expect("read users")
 }
 
 fn token_rows(env: &TestEnv) -> i64 {

@@ -201,3 +201,66 @@ impl TestEnv {
             .expect("run pwreset")
     }
 }
+
+/// Parse JSON output, or fail showing it.
+pub fn json(text: &str) -> serde_json::Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("invalid JSON ({e}): {text}"))
+}
+
+/// Assert the exit code, showing stdout and stderr when it differs.
+pub fn assert_exit(out: &Output, exit: i32) {
+    assert_eq!(
+        code(out),
+        exit,
+        "expected exit {exit}\nstdout:\n{}\nstderr:\n{}",
+        stdout(out),
+        stderr(out)
+    );
+}
+
+/// Whether `needle` occurs in `haystack` (for scanning files for secrets).
+pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// The password `set_old_password` gives a user.
+pub const OLD_PASSWORD: &str = "old-password-123";
+
+/// Give `username` the known password [`OLD_PASSWORD`], as if set before; returns its hash.
+pub fn set_old_password(env: &TestEnv, username: &str) -> String {
+    let config = pwreset::config::PasswordConfig::default();
+    let hash = pwreset::password::hash(OLD_PASSWORD, &config, &mut rand::rng())
+        .expect("hash the old password");
+    let changed = env
+        .db()
+        .execute(
+            "UPDATE users SET password_hash = ?1 WHERE username = ?2",
+            [hash.as_str(), username],
+        )
+        .expect("set the old hash");
+    assert_eq!(changed, 1);
+    hash
+}
+
+/// Every column of every user, to show that a command changed none of them.
+pub fn users_snapshot(env: &TestEnv) -> Vec<String> {
+    let db = env.db();
+    let mut stmt = db
+        .prepare("SELECT * FROM users ORDER BY id")
+        .expect("prepare users query");
+    let columns = stmt.column_count();
+    stmt.query_map([], |row| {
+        (0..columns)
+            .map(|i| {
+                row.get::<_, rusqlite::types::Value>(i)
+                    .map(|v| format!("{v:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(|cells| cells.join("|"))
+    })
+    .expect("query users")
+    .collect::<Result<Vec<_>, _>>()
+    .expect("read users")
+}

@@ -1,13 +1,10 @@
 //! `pwreset tokens ...`: list, verify, redeem, revoke, purge; and links sent with the default
 //! file transport.
 
+use crate::support::json;
 use crate::support::{TestEnv, assert_fails, code, stderr, stdout};
 
 const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
-
-fn json(text: &str) -> serde_json::Value {
-    serde_json::from_str(text).expect("valid JSON")
-}
 
 #[test]
 fn a_link_from_the_outbox_verifies_and_redeems_once() {

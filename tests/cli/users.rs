@@ -1,10 +1,7 @@
 //! `pwreset users ...`
 
+use crate::support::json;
 use crate::support::{TestEnv, assert_fails, code, on_terminal, stderr, stdout};
-
-fn json(out: &str) -> serde_json::Value {
-    serde_json::from_str(out).expect("valid JSON")
-}
 
 #[test]
 fn list_as_table_json_and_csv() {
