@@ -1,0 +1,335 @@
+//! Running a planned bulk run: each pending (or earlier failed) item in order, mail first and
+//! the user's change committed with the item's outcome; 4xx replies retried with backoff; a send
+//! rate cap; a stop flag (Ctrl-C) honoured between users. For `generate`, argon2 hashing runs on
+//! worker threads, one per core, while this thread sends mail.
+
+mod link_path;
+mod password_path;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+
+use super::{Action, BulkError};
+use crate::audit::{self, Actor, Event};
+use crate::generate::GenerateSettings;
+use crate::links::LinkSettings;
+use crate::mail::Mailer;
+use crate::store::Store;
+use crate::store::bulk::{self, Item};
+use crate::store::users::{self as users_sql, User};
+use crate::templates::Templates;
+
+/// Items fetched from the store at a time.
+const PAGE: i64 = 256;
+
+/// How fast, and how persistently, to send.
+#[derive(Debug, Clone, Copy)]
+pub struct Pacing {
+    /// At least this long between two sends (from `--rate`).
+    pub min_interval: Option<Duration>,
+    /// Retries of a 4xx reply or dropped connection, per user.
+    pub retries: u32,
+    /// Wait before the first retry; doubled for each further one.
+    pub backoff: Duration,
+}
+
+/// How one user ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Mail accepted and the change committed.
+    Sent {
+        /// Where the mail went.
+        recipient: String,
+        /// When the link or password expires.
+        expires_at: i64,
+    },
+    /// Not acted on, with the reason.
+    Skipped(String),
+    /// Tried and failed; nothing changed for this user.
+    Failed(String),
+}
+
+/// Totals of a run (this invocation).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Report {
+    /// Users done.
+    pub sent: u64,
+    /// Users skipped.
+    pub skipped: u64,
+    /// Users failed.
+    pub failed: u64,
+    /// Stopped early by the stop flag.
+    pub interrupted: bool,
+}
+
+impl Report {
+    fn count(&mut self, outcome: &Outcome) {
+        match outcome {
+            Outcome::Sent { .. } => self.sent += 1,
+            Outcome::Skipped(_) => self.skipped += 1,
+            Outcome::Failed(_) => self.failed += 1,
+        }
+    }
+}
+
+/// Everything a run needs.
+pub struct Runner<'a> {
+    /// The run.
+    pub run_id: &'a str,
+    /// What to do.
+    pub action: Action,
+    /// Send every mail here instead of to the users (`--to`, `deliver_to = "admin"`).
+    pub deliver_to: Option<&'a str>,
+    /// The transport, reused for the whole run.
+    pub mailer: &'a mut dyn Mailer,
+    /// The templates.
+    pub templates: &'a Templates,
+    /// Link settings (for `Action::Link`).
+    pub link: Option<&'a LinkSettings>,
+    /// Temporary-password settings (for `Action::Generate`).
+    pub generate: Option<&'a GenerateSettings>,
+    /// Pace and retries.
+    pub pacing: Pacing,
+    /// Set to stop after the user in progress.
+    pub stop: &'a AtomicBool,
+    /// The clock (links expire counting from when each one is sent).
+    pub clock: &'a dyn Fn() -> Timestamp,
+    /// Who acts.
+    pub actor: &'a Actor,
+    /// Also report the entries skipped when planning (a fresh run, not a resume).
+    pub report_planned_skips: bool,
+}
+
+/// Run (or resume) a planned run. `on_item` hears about every user as they finish.
+pub fn run(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    mut on_item: impl FnMut(&Item, Option<&User>, &Outcome),
+) -> Result<Report, BulkError> {
+    let mut report = Report::default();
+    start(store, runner, &mut report, &mut on_item)?;
+    let mut state = Sender { last_send: None };
+    match runner.action {
+        Action::Link => link_path::run_links(store, runner, &mut state, &mut report, &mut on_item)?,
+        Action::Generate => {
+            password_path::run_generate(store, runner, &mut state, &mut report, &mut on_item)?;
+        }
+    }
+    report.interrupted = runner.stop.load(Ordering::SeqCst);
+    finish(store, runner, &report)?;
+    Ok(report)
+}
+
+fn start(
+    store: &mut Store,
+    runner: &Runner<'_>,
+    report: &mut Report,
+    on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
+) -> Result<(), BulkError> {
+    let now = (runner.clock)().as_second();
+    let tx = store.write()?;
+    bulk::set_run_status(&tx, runner.run_id, "running", now)?;
+    tx.commit()?;
+    if runner.report_planned_skips {
+        for_each_item(store, runner.run_id, &["skipped"], |store, item| {
+            let user = load_user(store, item)?;
+            let outcome = Outcome::Skipped(item.reason.clone().unwrap_or_default());
+            report.count(&outcome);
+            on_item(item, user.as_ref(), &outcome);
+            Ok(())
+        })?;
+    }
+    // A crash in the middle of a send leaves an item `sending`: the mail may have gone out, so
+    // it is never sent again automatically.
+    for_each_item(store, runner.run_id, &["sending"], |store, item| {
+        let reason = "interrupted while sending: not resent, so nobody is mailed twice; check this user by hand";
+        let tx = store.write()?;
+        bulk::finish_item(&tx, item.id, "skipped", Some(reason), None, None, now)?;
+        tx.commit()?;
+        let user = load_user(store, item)?;
+        let outcome = Outcome::Skipped(reason.to_string());
+        report.count(&outcome);
+        on_item(item, user.as_ref(), &outcome);
+        Ok(())
+    })
+}
+
+fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(), BulkError> {
+    let now = (runner.clock)();
+    let status = if report.interrupted {
+        "interrupted"
+    } else {
+        "done"
+    };
+    let detail = format!(
+        "{}: {status}; sent {}, skipped {}, failed {}",
+        runner.action.as_str(),
+        report.sent,
+        report.skipped,
+        report.failed
+    );
+    let outcome = if report.failed > 0 || report.interrupted {
+        audit::Outcome::Failed
+    } else {
+        audit::Outcome::Ok
+    };
+    let tx = store.write()?;
+    bulk::set_run_status(&tx, runner.run_id, status, now.as_second())?;
+    audit::append(
+        &tx,
+        runner.actor,
+        now,
+        &Event::new("bulk.run", outcome)
+            .detail(Some(detail))
+            .run_id(Some(runner.run_id)),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// Visit items with these statuses in order, a page at a time.
+fn for_each_item(
+    store: &mut Store,
+    run_id: &str,
+    statuses: &[&str],
+    mut f: impl FnMut(&mut Store, &Item) -> Result<(), BulkError>,
+) -> Result<(), BulkError> {
+    let mut after = 0;
+    loop {
+        let page = bulk::items(store.conn(), run_id, statuses, after, PAGE)?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
+        after = last.position;
+        for item in &page {
+            f(store, item)?;
+        }
+    }
+}
+
+fn load_user(store: &Store, item: &Item) -> Result<Option<User>, BulkError> {
+    Ok(match item.user_id {
+        Some(id) => users_sql::by_id(store.conn(), id)?,
+        None => None,
+    })
+}
+
+/// Pacing state.
+struct Sender {
+    last_send: Option<Instant>,
+}
+
+impl Sender {
+    /// Wait for the rate cap; false if the stop flag was raised meanwhile.
+    fn pace(&mut self, pacing: &Pacing, stop: &AtomicBool) -> bool {
+        if let (Some(interval), Some(last)) = (pacing.min_interval, self.last_send) {
+            if !sleep_unless_stopped(interval.saturating_sub(last.elapsed()), stop) {
+                return false;
+            }
+        }
+        self.last_send = Some(Instant::now());
+        !stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Sleep in short steps, returning false as soon as the stop flag is raised.
+fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
+    let until = Instant::now() + duration;
+    while !stop.load(Ordering::SeqCst) {
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return true;
+        }
+        std::thread::sleep(left.min(Duration::from_millis(50)));
+    }
+    false
+}
+
+/// What another pwreset run holding an item looks like in the report.
+const TAKEN: &str = "being sent by another pwreset run";
+
+enum Begin {
+    Go,
+    Stopped,
+    Taken,
+}
+
+/// Before each attempt at one user: back off after a failure, keep the rate, honour the stop
+/// flag, then claim the item so no other run sends to this user at the same time.
+fn begin(
+    store: &mut Store,
+    runner: &Runner<'_>,
+    state: &mut Sender,
+    item: &Item,
+    attempt: u32,
+) -> Result<Begin, BulkError> {
+    if attempt > 0 && !sleep_unless_stopped(backoff(&runner.pacing, attempt - 1), runner.stop) {
+        return Ok(Begin::Stopped);
+    }
+    if !state.pace(&runner.pacing, runner.stop) {
+        return Ok(Begin::Stopped);
+    }
+    let tx = store.write()?;
+    let claimed = bulk::claim_item(&tx, item.id, (runner.clock)().as_second())?;
+    tx.commit()?;
+    Ok(if claimed { Begin::Go } else { Begin::Taken })
+}
+
+fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
+    pacing
+        .backoff
+        .saturating_mul(1 << attempt.min(16))
+        .min(Duration::from_secs(300))
+}
+
+fn recipient_for<'u>(runner: &'u Runner<'_>, user: &'u User) -> &'u str {
+    runner
+        .deliver_to
+        .or(user.email.as_deref())
+        .unwrap_or_default()
+}
+
+/// Record a user that could not be attempted (gone, or hashing failed) as failed.
+fn fail_item(store: &mut Store, item: &Item, reason: &str, now: i64) -> Result<Outcome, BulkError> {
+    let tx = store.write()?;
+    bulk::finish_item(&tx, item.id, "failed", Some(reason), None, None, now)?;
+    tx.commit()?;
+    Ok(Outcome::Failed(reason.into()))
+}
+
+/// What one attempt at a user came to.
+enum Attempt {
+    /// Finished, one way or another.
+    Done(Outcome),
+    /// A 4xx reply or dropped connection: worth another try.
+    Retry(String),
+}
+
+/// Attempt one user until done, retrying with backoff (see [`begin`]) up to `pacing.retries`.
+fn with_retries<'r>(
+    store: &mut Store,
+    runner: &mut Runner<'r>,
+    state: &mut Sender,
+    item: &Item,
+    first_attempt: u32,
+    mut attempt_once: impl FnMut(&mut Store, &mut Runner<'r>) -> Result<Attempt, BulkError>,
+) -> Result<Option<Outcome>, BulkError> {
+    let (mut attempt, mut last_error) = (first_attempt, None);
+    loop {
+        match begin(store, runner, state, item, attempt)? {
+            Begin::Go => {}
+            Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
+            Begin::Taken => return Ok(Some(Outcome::Skipped(TAKEN.into()))),
+        }
+        match attempt_once(store, runner)? {
+            Attempt::Done(outcome) => return Ok(Some(outcome)),
+            Attempt::Retry(err) if attempt < runner.pacing.retries => {
+                last_error = Some(err);
+                attempt += 1;
+            }
+            Attempt::Retry(err) => return Ok(Some(Outcome::Failed(err))),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The temporary-password path of a bulk run: argon2 hashing on one worker thread per core,
+//! feeding the thread that mails each password and commits its hash.
+
+use std::collections::VecDeque;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, mpsc};
+
+use super::{
+    Attempt, BulkError, Outcome, PAGE, Report, Runner, Sender, fail_item, load_user, recipient_for,
+    with_retries,
+};
+use crate::generate::{self, GenerateError, GenerateRequest, Prepared};
+use crate::store::Store;
+use crate::store::bulk::{self, Item};
+use crate::store::users::User;
+
+/// How a temporary-password error ends a user.
+fn password_outcome(err: GenerateError) -> Result<Outcome, BulkError> {
+    match err {
+        GenerateError::Refused(refusal) => Ok(Outcome::Skipped(refusal.reason().to_string())),
+        err @ (GenerateError::Mail(_) | GenerateError::Template(_) | GenerateError::Hash(_)) => {
+            Ok(Outcome::Failed(err.to_string()))
+        }
+        GenerateError::Store(e) => Err(e.into()),
+        GenerateError::Audit(e) => Err(e.into()),
+    }
+}
+
+type Job = (Item, Option<User>);
+type Hashed = (
+    Item,
+    Option<User>,
+    Result<Prepared, crate::password::HashError>,
+);
+
+pub(super) fn run_generate(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    report: &mut Report,
+    on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
+) -> Result<(), BulkError> {
+    let settings = runner
+        .generate
+        .ok_or_else(|| BulkError::Run("password settings missing".into()))?;
+    let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+    let (job_tx, job_rx) = mpsc::channel::<Job>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<Hashed>();
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            let (jobs, done, config) = (Arc::clone(&job_rx), done_tx.clone(), &settings.password);
+            scope.spawn(move || hash_worker(&jobs, &done, config));
+        }
+        drop(done_tx);
+        let result = feed_and_send(
+            store,
+            runner,
+            state,
+            report,
+            on_item,
+            &job_tx,
+            &done_rx,
+            workers * 2,
+        );
+        drop(job_tx);
+        result
+    })
+}
+
+fn hash_worker(
+    jobs: &Mutex<mpsc::Receiver<Job>>,
+    done: &mpsc::Sender<Hashed>,
+    config: &crate::config::PasswordConfig,
+) {
+    let mut rng = rand::rng();
+    // One hasher per worker: its 19 MiB of argon2 memory is reused for every user.
+    let mut hasher = crate::password::Hasher::new(config);
+    loop {
+        let job = match jobs.lock() {
+            Ok(receiver) => receiver.recv(),
+            Err(_) => return,
+        };
+        let Ok((item, user)) = job else { return };
+        let prepared = match &mut hasher {
+            Ok(hasher) => generate::prepare_with(hasher, config.length, &mut rng),
+            Err(err) => Err(crate::password::HashError(err.to_string())),
+        };
+        if done.send((item, user, prepared)).is_err() {
+            return;
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn feed_and_send(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    report: &mut Report,
+    on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
+    jobs: &mpsc::Sender<Job>,
+    done: &mpsc::Receiver<Hashed>,
+    window: usize,
+) -> Result<(), BulkError> {
+    let (mut queue, mut after, mut exhausted, mut in_flight) = (VecDeque::new(), 0, false, 0_usize);
+    loop {
+        while in_flight < window && !runner.stop.load(Ordering::SeqCst) {
+            if queue.is_empty() && !exhausted {
+                let page = bulk::items(
+                    store.conn(),
+                    runner.run_id,
+                    &["pending", "failed"],
+                    after,
+                    PAGE,
+                )?;
+                exhausted = page.is_empty();
+                after = page.last().map_or(after, |i| i.position);
+                queue.extend(page);
+            }
+            let Some(item) = queue.pop_front() else { break };
+            let user = load_user(store, &item)?;
+            if jobs.send((item, user)).is_err() {
+                return Err(BulkError::Run("the hashing threads stopped".into()));
+            }
+            in_flight += 1;
+        }
+        if in_flight == 0 {
+            return Ok(());
+        }
+        let Ok((item, user, prepared)) = done.recv() else {
+            return Err(BulkError::Run("the hashing threads stopped".into()));
+        };
+        in_flight -= 1;
+        if runner.stop.load(Ordering::SeqCst) {
+            continue; // hashed but not sent: stays pending for --resume
+        }
+        let now = (runner.clock)().as_second();
+        let outcome = match (&user, prepared) {
+            (None, _) => Some(fail_item(store, &item, "the user no longer exists", now)?),
+            (Some(_), Err(e)) => Some(fail_item(store, &item, &e.to_string(), now)?),
+            (Some(user), Ok(prepared)) => {
+                send_password(store, runner, state, &item, user, &prepared)?
+            }
+        };
+        if let Some(outcome) = outcome {
+            report.count(&outcome);
+            on_item(&item, user.as_ref(), &outcome);
+        }
+    }
+}
+
+fn send_password(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    item: &Item,
+    user: &User,
+    prepared: &Prepared,
+) -> Result<Option<Outcome>, BulkError> {
+    let settings = runner
+        .generate
+        .ok_or_else(|| BulkError::Run("password settings missing".into()))?;
+    let recipient = recipient_for(runner, user).to_string();
+    with_retries(store, runner, state, item, 0, |store, runner| {
+        let request = GenerateRequest {
+            user,
+            email_to: Some(&recipient),
+            notice_to: None,
+            force_change: true,
+            bulk: Some((runner.run_id, item.id)),
+        };
+        let mut courier = generate::Courier {
+            mailer: &mut *runner.mailer,
+            templates: runner.templates,
+            settings,
+        };
+        match generate::apply(
+            store,
+            &mut courier,
+            request,
+            prepared,
+            runner.actor,
+            (runner.clock)(),
+        ) {
+            Ok(done) => Ok(Attempt::Done(Outcome::Sent {
+                recipient: recipient.clone(),
+                expires_at: done.expires_at,
+            })),
+            Err(GenerateError::Mail(err)) if err.is_transient() => {
+                Ok(Attempt::Retry(err.to_string()))
+            }
+            Err(err) => password_outcome(err).map(Attempt::Done),
+        }
+    })
+}
