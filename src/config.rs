@@ -721,6 +721,41 @@ mod tests {
     }
 
     #[test]
+    fn example_config_mentions_every_key() {
+        let text = include_str!("../config.example.toml");
+        let optional = [
+            "mail.admin_email",
+            "mail.reply_to",
+            "mail.rate",
+            "mail.smtp.port",
+            "mail.smtp.username",
+            "mail.smtp.password_file",
+            "mail.smtp.ca_file",
+            "links.base_url",
+            "templates.dir",
+            "templates.support_contact",
+            "templates.login_url",
+        ];
+        let keys = settings_of(&Config::default())
+            .into_iter()
+            .map(|(k, _)| k)
+            .chain(optional.iter().map(|k| (*k).to_string()));
+        for key in keys {
+            let (section, name) = key.rsplit_once('.').unwrap_or(("", &key));
+            let header = format!("[{section}]");
+            let at = text
+                .find(&header)
+                .unwrap_or_else(|| panic!("no section {header} for {key}"));
+            let body = &text[at..];
+            let body = &body[..body[1..].find("\n[").map_or(body.len(), |i| i + 1)];
+            assert!(
+                body.contains(&format!("\n{name} =")) || body.contains(&format!("# {name} =")),
+                "{key} is not in config.example.toml"
+            );
+        }
+    }
+
+    #[test]
     fn example_config_lists_the_defaults() {
         let text = include_str!("../config.example.toml");
         assert_eq!(parse_str(text).expect("example parses"), Config::default());
