@@ -103,13 +103,14 @@ impl Context {
                 key: "links.base_url".into(),
                 message,
             })?;
+        let names = config.config.templates.values_for("password-change-link");
         Ok(LinkSettings {
             base_url,
             ttl_secs: ttl_secs.unwrap_or(links.ttl.secs()),
             supersede: links.supersede,
             cooldown_secs: links.cooldown.secs(),
-            app_name: config.config.templates.values_for("password-change-link").0,
-            support_contact: config.config.templates.values_for("password-change-link").1,
+            app_name: names.0,
+            support_contact: names.1,
             note: None,
         })
     }

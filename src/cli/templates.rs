@@ -150,6 +150,7 @@ fn sample_vars(config: &LoadedConfig, name: &str, user: Option<&User>, ctx: &Con
     } else {
         c.password.temp_ttl.secs()
     };
+    let names = c.templates.values_for(name);
     Vars {
         user: match user {
             Some(u) => UserVars {
@@ -169,8 +170,8 @@ fn sample_vars(config: &LoadedConfig, name: &str, user: Option<&User>, ctx: &Con
             ctx.settings.now.as_second() + i64::try_from(ttl).unwrap_or(3600),
         )),
         expires_in: Some(crate::timefmt::spoken(ttl)),
-        app_name: c.templates.values_for(name).0,
-        support_contact: c.templates.values_for(name).1,
+        app_name: names.0,
+        support_contact: names.1,
         login_url: c.templates.login_url.clone(),
         by_admin: true,
         note: Some("PREVIEW: a note from the administrator (--note) appears here".into()),

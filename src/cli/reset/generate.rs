@@ -147,10 +147,11 @@ fn question(user: &User, recipient: Option<&str>, show: bool) -> String {
 /// The settings of temporary-password mails and notices, from the config.
 pub fn generate_settings(config: &LoadedConfig) -> GenerateSettings {
     let c = &config.config;
+    let names = c.templates.values_for("access-info");
     GenerateSettings {
         password: c.password.clone(),
-        app_name: c.templates.values_for("access-info").0,
-        support_contact: c.templates.values_for("access-info").1,
+        app_name: names.0,
+        support_contact: names.1,
         notice_names: c.templates.values_for("password-changed"),
         note: None,
         login_url: c.templates.login_url.clone(),
