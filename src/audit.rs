@@ -8,7 +8,6 @@ use jiff::Timestamp;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sha2::{Digest, Sha256};
 
-use crate::exit::{Classify, Exit};
 use crate::store::users::User;
 use crate::store::{Store, StoreError};
 
@@ -163,23 +162,6 @@ pub enum AuditError {
 impl From<rusqlite::Error> for AuditError {
     fn from(err: rusqlite::Error) -> Self {
         AuditError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for AuditError {
-    fn exit(&self) -> Exit {
-        match self {
-            AuditError::Broken { .. } => Exit::Failure,
-            AuditError::Store(err) => err.exit(),
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            AuditError::Broken { .. } => {
-                Some("the audit table was edited outside pwreset; keep a copy of the store for investigation".into())
-            }
-            AuditError::Store(err) => err.hint(),
-        }
     }
 }
 

@@ -7,8 +7,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::exit::{Classify, Exit};
-
 /// Everything in `pwreset.toml`.
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -423,25 +421,6 @@ pub enum ConfigError {
     },
 }
 
-impl Classify for ConfigError {
-    fn exit(&self) -> Exit {
-        Exit::Config
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            ConfigError::NotFound { .. } => Some(
-                "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG"
-                    .into(),
-            ),
-            ConfigError::BadValue { message, .. } if message.contains("chmod") => None,
-            ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Some(
-                "compare with config.example.toml, which lists every key with its default".into(),
-            ),
-            ConfigError::Unreadable { .. } => None,
-        }
-    }
-}
-
 /// A loaded config together with the file it came from.
 #[derive(Debug, Clone)]
 pub struct LoadedConfig {
@@ -837,7 +816,6 @@ mod tests {
     fn bad_from_is_rejected() {
         let err = parse_str("[mail]\nfrom = \"not an address\"\n").expect_err("from");
         assert!(err.to_string().contains("mail.from"), "{err}");
-        assert_eq!(err.exit(), Exit::Config);
     }
 
     #[test]

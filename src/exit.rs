@@ -1,7 +1,7 @@
-//! Exit codes and the one place that turns an error into a message, a hint and a code.
+//! pwreset's documented exit codes, and [`Failure`], the error a command raises with its own code.
 //!
-//! Domain modules return their own error enums; this module knows each of them and maps it to an
-//! [`Exit`]. Nothing else in pwreset chooses an exit code for an error or calls `process::exit`.
+//! Which code a domain error leads to is decided in one place at the CLI edge
+//! (`cli/error.rs`); domain modules never name an exit code.
 
 use std::fmt::{self, Write as _};
 
@@ -111,6 +111,16 @@ impl Failure {
         self.hint = Some(hint.into());
         self
     }
+
+    /// The exit code.
+    pub fn exit(&self) -> Exit {
+        self.exit
+    }
+
+    /// The hint, if any.
+    pub fn hint_text(&self) -> Option<&str> {
+        self.hint.as_deref()
+    }
 }
 
 impl fmt::Display for Failure {
@@ -120,105 +130,6 @@ impl fmt::Display for Failure {
 }
 
 impl std::error::Error for Failure {}
-
-/// What the top level prints and returns for an error.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Outcome {
-    /// The exit code.
-    pub exit: Exit,
-    /// The hint line, if any.
-    pub hint: Option<String>,
-}
-
-/// Errors that know their own exit code and hint.
-pub trait Classify {
-    /// The exit code this error leads to.
-    fn exit(&self) -> Exit;
-    /// Advice on what to do next, if there is any.
-    fn hint(&self) -> Option<String> {
-        None
-    }
-}
-
-impl Classify for Failure {
-    fn exit(&self) -> Exit {
-        self.exit
-    }
-    fn hint(&self) -> Option<String> {
-        self.hint.clone()
-    }
-}
-
-/// Whether the error is a closed pipe on stdout, which is not a failure (`pwreset ... | head -1`).
-pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
-    let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
-    err.chain().any(|cause| {
-        cause.downcast_ref::<std::io::Error>().is_some_and(broken)
-            || cause
-                .downcast_ref::<csv::Error>()
-                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))
-            || cause
-                .downcast_ref::<serde_json::Error>()
-                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
-    })
-}
-
-/// The error and its causes on one line, `outer: inner`, leaving out a cause whose text the
-/// line already holds (many errors quote their source in their own message).
-pub fn message(err: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in err.chain() {
-        let text = cause.to_string();
-        if line.contains(&text) {
-            continue;
-        }
-        if !line.is_empty() {
-            line.push_str(": ");
-        }
-        line.push_str(&text);
-    }
-    line
-}
-
-/// Decide the exit code and hint for an error: the outermost classified cause wins.
-pub fn classify(err: &anyhow::Error) -> Outcome {
-    for cause in err.chain() {
-        if let Some(known) = as_classified(cause) {
-            return Outcome {
-                exit: known.exit(),
-                hint: known.hint(),
-            };
-        }
-    }
-    Outcome {
-        exit: Exit::Failure,
-        hint: None,
-    }
-}
-
-fn as_classified<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a dyn Classify> {
-    macro_rules! try_types {
-        ($($ty:ty),*) => {
-            $(if let Some(e) = cause.downcast_ref::<$ty>() { return Some(e); })*
-        };
-    }
-    try_types!(
-        Failure,
-        crate::config::ConfigError,
-        crate::store::StoreError,
-        crate::users::UserError,
-        crate::users::import::ImportError,
-        crate::audit::AuditError,
-        crate::tokens::TokenError,
-        crate::links::LinkError,
-        crate::generate::GenerateError,
-        crate::bulk::BulkError,
-        crate::links::Refusal,
-        crate::mail::MailError,
-        crate::templates::TemplateError
-    );
-    None
-}
 
 #[cfg(test)]
 mod tests {
@@ -236,48 +147,5 @@ mod tests {
         for exit in Exit::ALL {
             assert!(table.contains(&format!("  {}  {}", exit.code(), exit.meaning())));
         }
-    }
-
-    #[test]
-    fn failure_keeps_its_code_and_hint_through_context() {
-        let err = anyhow::Error::new(Failure::new(Exit::Refused, "no").hint("try this"))
-            .context("while doing a thing");
-        assert_eq!(
-            classify(&err),
-            Outcome {
-                exit: Exit::Refused,
-                hint: Some("try this".into())
-            }
-        );
-    }
-
-    #[test]
-    fn message_does_not_repeat_a_quoted_cause() {
-        let io = std::io::Error::other("disk full");
-        let err = anyhow::Error::new(crate::config::ConfigError::Unreadable {
-            path: "/x".into(),
-            source: io,
-        })
-        .context("loading settings");
-        assert_eq!(
-            message(&err),
-            "loading settings: cannot read config /x: disk full"
-        );
-    }
-
-    #[test]
-    fn unknown_errors_are_exit_1() {
-        let err = anyhow::anyhow!("something odd");
-        assert_eq!(classify(&err).exit, Exit::Failure);
-    }
-
-    #[test]
-    fn broken_pipe_is_recognised_under_context() {
-        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe");
-        let err = anyhow::Error::new(io).context("writing rows");
-        assert!(is_broken_pipe(&err));
-        assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
-        let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe");
-        assert!(is_broken_pipe(&anyhow::Error::new(csv::Error::from(io))));
     }
 }

@@ -12,7 +12,6 @@ use rand::CryptoRng;
 
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::PasswordConfig;
-use crate::exit::{Classify, Exit};
 use crate::links::Refusal;
 use crate::mail::{self, Delivered, MailError, Mailer, Outgoing};
 use crate::password::{self, HashError};
@@ -51,27 +50,6 @@ pub enum GenerateError {
 impl From<rusqlite::Error> for GenerateError {
     fn from(err: rusqlite::Error) -> Self {
         GenerateError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for GenerateError {
-    fn exit(&self) -> Exit {
-        match self {
-            GenerateError::Refused(e) => e.exit(),
-            GenerateError::Mail(e) => e.exit(),
-            GenerateError::Template(e) => e.exit(),
-            GenerateError::Hash(_) => Exit::Failure,
-            GenerateError::Store(e) => e.exit(),
-            GenerateError::Audit(e) => e.exit(),
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            GenerateError::Refused(e) => e.hint(),
-            GenerateError::Mail(e) => e.hint(),
-            GenerateError::Template(e) => e.hint(),
-            _ => None,
-        }
     }
 }
 

@@ -10,7 +10,6 @@ use rand::CryptoRng;
 
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::Supersede;
-use crate::exit::{Classify, Exit};
 use crate::mail::{Delivered, MailError, Mailer, Outgoing};
 use crate::secret::Secret;
 use crate::store::tokens as sql;
@@ -54,23 +53,6 @@ impl Refusal {
     }
 }
 
-impl Classify for Refusal {
-    fn exit(&self) -> Exit {
-        Exit::Refused
-    }
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Refusal::Inactive(user) => {
-                format!("activate the user first: pwreset users activate {user}")
-            }
-            Refusal::NoValidEmail(user) => {
-                format!("check the address with: pwreset users show {user}")
-            }
-            Refusal::Cooldown { .. } => "wait, or pass --force to send another now".into(),
-        })
-    }
-}
-
 /// Why a link was not sent.
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -103,28 +85,6 @@ pub enum LinkError {
 impl From<rusqlite::Error> for LinkError {
     fn from(err: rusqlite::Error) -> Self {
         LinkError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for LinkError {
-    fn exit(&self) -> Exit {
-        match self {
-            LinkError::Refused(e) => e.exit(),
-            LinkError::Mail(e) => e.exit(),
-            LinkError::Template(e) => e.exit(),
-            LinkError::Token(e) => e.exit(),
-            LinkError::Store(e) => e.exit(),
-            LinkError::Audit(e) => e.exit(),
-            LinkError::RevokedMeanwhile => Exit::Refused,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            LinkError::Refused(e) => e.hint(),
-            LinkError::Mail(e) => e.hint(),
-            LinkError::Template(e) => e.hint(),
-            _ => None,
-        }
     }
 }
 

@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::PasswordConfig;
-use crate::exit::{Classify, Exit};
 use crate::password::{self, PolicyError};
 use crate::secret::Secret;
 use crate::store::tokens::{self as sql, NewToken};
@@ -76,27 +75,6 @@ pub enum TokenError {
 impl From<rusqlite::Error> for TokenError {
     fn from(err: rusqlite::Error) -> Self {
         TokenError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for TokenError {
-    fn exit(&self) -> Exit {
-        match self {
-            TokenError::Invalid | TokenError::Expired => Exit::TokenInvalid,
-            TokenError::Throttled { .. } => Exit::Refused,
-            TokenError::Policy(_) => Exit::Usage,
-            TokenError::Hash(_) => Exit::Failure,
-            TokenError::Store(err) => err.exit(),
-            TokenError::Audit(err) => err.exit(),
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            TokenError::Invalid | TokenError::Expired => {
-                Some("ask for a new link: pwreset send-link USER".into())
-            }
-            _ => None,
-        }
     }
 }
 

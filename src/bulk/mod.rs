@@ -12,7 +12,6 @@ mod run;
 pub use plan::{Entry, PlanSummary, Selection, plan};
 pub use run::{Outcome, Pacing, Report, Runner, run};
 
-use crate::exit::{Classify, Exit};
 use crate::store::StoreError;
 
 /// What a bulk run does to each user.
@@ -63,16 +62,6 @@ pub enum BulkError {
 impl From<rusqlite::Error> for BulkError {
     fn from(err: rusqlite::Error) -> Self {
         BulkError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for BulkError {
-    fn exit(&self) -> Exit {
-        match self {
-            BulkError::Input(_) | BulkError::Run(_) => Exit::Usage,
-            BulkError::Store(e) => e.exit(),
-            BulkError::Audit(e) => e.exit(),
-        }
     }
 }
 

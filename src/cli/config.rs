@@ -140,7 +140,7 @@ fn check(ctx: &Context) -> anyhow::Result<Exit> {
         }
     }
     if let Err(err) = Store::open(&db, config.config.store.busy_timeout_ms) {
-        problems.push(crate::exit::message(&err.into()));
+        problems.push(super::error::message(&err.into()));
     }
     if config.config.links.base_url.is_none() {
         problems.push("links.base_url is not set: send-link and bulk --link need it".into());

@@ -5,6 +5,7 @@ mod audit;
 mod completions;
 mod config;
 mod context;
+pub mod error;
 mod init;
 mod reset;
 mod send_link;
@@ -20,7 +21,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub use context::Context;
 
-use crate::exit::{self, Exit};
+use crate::exit::Exit;
 use crate::settings::{ColorChoice, Environment, Flags, Format, Settings};
 
 const EXAMPLES: &str = "Examples:
@@ -176,12 +177,12 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
 
 /// Print an error and its hint; a closed stdout pipe is success.
 fn report(ui: &crate::ui::Ui, err: &anyhow::Error) -> Exit {
-    if exit::is_broken_pipe(err) {
+    if error::is_broken_pipe(err) {
         return Exit::Ok;
     }
-    let outcome = exit::classify(err);
-    ui.error(&exit::message(err), outcome.hint.as_deref());
-    outcome.exit
+    let class = error::classify(err);
+    ui.error(&error::message(err), class.hint.as_deref());
+    class.exit
 }
 
 /// The clap command, for completions, man pages and tests.

@@ -66,7 +66,7 @@ fn test(ctx: &Context, args: &TestArgs) -> anyhow::Result<Exit> {
         Ok(()) => Ok(Exit::Ok),
         Err(err) => {
             let hint = hint(&config, &steps, &err);
-            let failure = Failure::new(crate::exit::Classify::exit(&err), err.to_string());
+            let failure = Failure::new(super::error::mail(&err).exit, err.to_string());
             Err(match hint {
                 Some(hint) => failure.hint(hint),
                 None => failure,
@@ -219,5 +219,5 @@ fn hint(config: &LoadedConfig, steps: &[Step], err: &MailError) -> Option<String
             config.config.mail.from
         ));
     }
-    crate::exit::Classify::hint(err)
+    super::error::mail(err).hint
 }

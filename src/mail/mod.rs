@@ -16,7 +16,6 @@ pub use file::FileMailer;
 pub use sendmail::SendmailMailer;
 pub use smtp::{SmtpMailer, SmtpSettings, Step};
 
-use crate::exit::{Classify, Exit};
 use crate::templates::Rendered;
 
 /// A message ready to send.
@@ -100,26 +99,6 @@ impl MailError {
             MailError::Refused { transient, .. } => *transient,
             MailError::Connection { .. } => true,
             _ => false,
-        }
-    }
-}
-
-impl Classify for MailError {
-    fn exit(&self) -> Exit {
-        match self {
-            MailError::Config(_) => Exit::Config,
-            _ => Exit::MailNotDelivered,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            MailError::Connection { .. } => {
-                Some("check mail.smtp.host, port and tls in the config".into())
-            }
-            MailError::Refused {
-                transient: true, ..
-            } => Some("the server asked to try again later".into()),
-            _ => None,
         }
     }
 }

@@ -16,8 +16,6 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
-use crate::exit::{Classify, Exit};
-
 /// An open, migrated store.
 #[derive(Debug)]
 pub struct Store {
@@ -55,32 +53,6 @@ pub enum StoreError {
     /// Any other database error.
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
-}
-
-impl Classify for StoreError {
-    fn exit(&self) -> Exit {
-        match self {
-            StoreError::Sqlite(_) => Exit::Failure,
-            _ => Exit::Config,
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            StoreError::Missing { .. } => {
-                Some("run `pwreset init`, or point --db / PWRESET_DB at the store".into())
-            }
-            StoreError::NewerSchema { .. } => Some("upgrade pwreset to use this store".into()),
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-            {
-                Some(
-                    "another pwreset holds the store; try again, or raise store.busy_timeout_ms"
-                        .into(),
-                )
-            }
-            _ => None,
-        }
-    }
 }
 
 impl Store {
@@ -219,7 +191,6 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let err = Store::open(&dir.path().join("none.db"), 1000).expect_err("missing");
         assert!(matches!(err, StoreError::Missing { .. }));
-        assert_eq!(err.exit(), Exit::Config);
         assert!(
             !dir.path().join("none.db").exists(),
             "open must not create the file"

@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
-use crate::exit::{Classify, Exit};
 use crate::secret::Secret;
 
 /// The built-in templates: (file name, source).
@@ -108,15 +107,6 @@ pub struct TemplateError {
     pub file: String,
     /// What went wrong, with the line where known.
     pub message: String,
-}
-
-impl Classify for TemplateError {
-    fn exit(&self) -> Exit {
-        Exit::Config
-    }
-    fn hint(&self) -> Option<String> {
-        Some("fix the template in templates.dir, or remove it to use the built-in one".into())
-    }
 }
 
 /// What a template may use about the user.

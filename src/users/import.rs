@@ -11,7 +11,6 @@ use rusqlite::Connection;
 
 use super::{check_email, check_name, check_username, username_from_email};
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::exit::{Classify, Exit};
 use crate::store::users::{self as sql, NewUser};
 use crate::store::{Store, StoreError};
 
@@ -38,22 +37,6 @@ pub enum ImportError {
 impl From<rusqlite::Error> for ImportError {
     fn from(err: rusqlite::Error) -> Self {
         ImportError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for ImportError {
-    fn exit(&self) -> Exit {
-        match self {
-            ImportError::Header(_) | ImportError::Read(_) => Exit::Usage,
-            ImportError::Store(err) => err.exit(),
-            ImportError::Audit(err) => err.exit(),
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            ImportError::Header(_) => Some("the first line must name columns from: email,username,name,active (email is required)".into()),
-            _ => None,
-        }
     }
 }
 

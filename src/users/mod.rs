@@ -8,7 +8,6 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::exit::{Classify, Exit};
 use crate::store::users::{self as sql, NewUser, User};
 use crate::store::{Store, StoreError, tokens};
 
@@ -53,30 +52,6 @@ pub enum UserError {
 impl From<rusqlite::Error> for UserError {
     fn from(err: rusqlite::Error) -> Self {
         UserError::Store(StoreError::Sqlite(err))
-    }
-}
-
-impl Classify for UserError {
-    fn exit(&self) -> Exit {
-        match self {
-            UserError::Unknown(_) => Exit::Refused,
-            UserError::Ambiguous { .. } | UserError::Invalid(_) => Exit::Usage,
-            UserError::EmailTaken { .. } | UserError::UsernameTaken(_) => Exit::Failure,
-            UserError::Store(err) => err.exit(),
-            UserError::Audit(err) => err.exit(),
-        }
-    }
-    fn hint(&self) -> Option<String> {
-        match self {
-            UserError::Unknown(_) => {
-                Some("find the user with `pwreset users list --search TEXT`".into())
-            }
-            UserError::Ambiguous { .. } => Some("name the user by id, e.g. `#12`".into()),
-            UserError::UsernameTaken(_) => Some("choose another with --username".into()),
-            UserError::EmailTaken { id, .. } => Some(format!("see `pwreset users show '#{id}'`")),
-            UserError::Invalid(_) | UserError::Audit(_) => None,
-            UserError::Store(err) => err.hint(),
-        }
     }
 }
 

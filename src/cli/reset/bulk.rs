@@ -336,7 +336,7 @@ fn execute(
     if !json {
         // A closed stdout (`| head`) must not hide failures: the summary and exit code follow.
         if let Err(err) = print_report(ctx, store, run_id, action) {
-            if !crate::exit::is_broken_pipe(&err) {
+            if !crate::cli::error::is_broken_pipe(&err) {
                 return Err(err);
             }
         }

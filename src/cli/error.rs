@@ -1,0 +1,292 @@
+//! The one place where an error becomes an exit code and a hint.
+//!
+//! Domain modules return their own `thiserror` enums and know nothing of exit codes, flags or
+//! commands. This file maps each of them, with an exhaustive `match`, to an [`Exit`] and the
+//! advice printed on the `hint:` line, so a new variant that nobody mapped does not compile.
+//! The dependency points one way: the CLI imports the domain's errors, never the reverse.
+
+use crate::audit::AuditError;
+use crate::bulk::BulkError;
+use crate::config::ConfigError;
+use crate::exit::{Exit, Failure};
+use crate::generate::GenerateError;
+use crate::links::{LinkError, Refusal};
+use crate::mail::MailError;
+use crate::store::StoreError;
+use crate::templates::TemplateError;
+use crate::tokens::TokenError;
+use crate::users::UserError;
+use crate::users::import::ImportError;
+
+/// An exit code and the hint that goes with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Class {
+    /// The exit code.
+    pub exit: Exit,
+    /// The advice on what to do next, if there is any.
+    pub hint: Option<String>,
+}
+
+impl Class {
+    fn new(exit: Exit) -> Self {
+        Class { exit, hint: None }
+    }
+
+    fn hint(exit: Exit, hint: impl Into<String>) -> Self {
+        Class {
+            exit,
+            hint: Some(hint.into()),
+        }
+    }
+}
+
+/// Errors this file knows how to classify.
+pub trait Classify {
+    /// The exit code and hint for this error.
+    fn class(&self) -> Class;
+}
+
+/// Implement [`Classify`] for each error type with its mapping function, and list the types
+/// once for [`classify`], which looks for them in an error's chain of causes.
+macro_rules! classified {
+    ($($ty:ty => $map:ident),* $(,)?) => {
+        $(impl Classify for $ty {
+            fn class(&self) -> Class {
+                $map(self)
+            }
+        })*
+
+        fn known_cause(cause: &(dyn std::error::Error + 'static)) -> Option<Class> {
+            $(if let Some(err) = cause.downcast_ref::<$ty>() {
+                return Some(err.class());
+            })*
+            None
+        }
+    };
+}
+
+classified! {
+    Failure => failure,
+    ConfigError => config,
+    StoreError => store,
+    UserError => user,
+    ImportError => import,
+    AuditError => audit,
+    TokenError => token,
+    Refusal => refusal,
+    LinkError => link,
+    GenerateError => generate,
+    BulkError => bulk,
+    MailError => mail,
+    TemplateError => template,
+}
+
+/// Decide the exit code and hint for an error: the outermost classified cause wins; an error
+/// that is none of pwreset's own is exit 1.
+pub fn classify(err: &anyhow::Error) -> Class {
+    err.chain()
+        .find_map(known_cause)
+        .unwrap_or_else(|| Class::new(Exit::Failure))
+}
+
+fn failure(err: &Failure) -> Class {
+    Class {
+        exit: err.exit(),
+        hint: err.hint_text().map(str::to_string),
+    }
+}
+
+fn config(err: &ConfigError) -> Class {
+    match err {
+        ConfigError::NotFound { .. } => Class::hint(
+            Exit::Config,
+            "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG",
+        ),
+        ConfigError::BadValue { message, .. } if message.contains("chmod") => {
+            Class::new(Exit::Config)
+        }
+        ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Class::hint(
+            Exit::Config,
+            "compare with config.example.toml, which lists every key with its default",
+        ),
+        ConfigError::Unreadable { .. } => Class::new(Exit::Config),
+    }
+}
+
+fn store(err: &StoreError) -> Class {
+    match err {
+        StoreError::Missing { .. } => Class::hint(
+            Exit::Config,
+            "run `pwreset init`, or point --db / PWRESET_DB at the store",
+        ),
+        StoreError::Open { .. } => Class::new(Exit::Config),
+        StoreError::NewerSchema { .. } => {
+            Class::hint(Exit::Config, "upgrade pwreset to use this store")
+        }
+        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
+        {
+            Class::hint(
+                Exit::Failure,
+                "another pwreset holds the store; try again, or raise store.busy_timeout_ms",
+            )
+        }
+        StoreError::Sqlite(_) => Class::new(Exit::Failure),
+    }
+}
+
+fn user(err: &UserError) -> Class {
+    match err {
+        UserError::Unknown(_) => Class::hint(
+            Exit::Refused,
+            "find the user with `pwreset users list --search TEXT`",
+        ),
+        UserError::Ambiguous { .. } => Class::hint(Exit::Usage, "name the user by id, e.g. `#12`"),
+        UserError::Invalid(_) => Class::new(Exit::Usage),
+        UserError::EmailTaken { id, .. } => {
+            Class::hint(Exit::Failure, format!("see `pwreset users show '#{id}'`"))
+        }
+        UserError::UsernameTaken(_) => Class::hint(Exit::Failure, "choose another with --username"),
+        UserError::Store(err) => store(err),
+        UserError::Audit(err) => Class::new(audit(err).exit),
+    }
+}
+
+fn import(err: &ImportError) -> Class {
+    match err {
+        ImportError::Header(_) => Class::hint(
+            Exit::Usage,
+            "the first line must name columns from: email,username,name,active (email is required)",
+        ),
+        ImportError::Read(_) => Class::new(Exit::Usage),
+        ImportError::Store(err) => Class::new(store(err).exit),
+        ImportError::Audit(err) => Class::new(audit(err).exit),
+    }
+}
+
+fn audit(err: &AuditError) -> Class {
+    match err {
+        AuditError::Broken { .. } => Class::hint(
+            Exit::Failure,
+            "the audit table was edited outside pwreset; keep a copy of the store for investigation",
+        ),
+        AuditError::Store(err) => store(err),
+    }
+}
+
+fn token(err: &TokenError) -> Class {
+    match err {
+        TokenError::Invalid | TokenError::Expired => Class::hint(
+            Exit::TokenInvalid,
+            "ask for a new link: pwreset send-link USER",
+        ),
+        TokenError::Throttled { .. } => Class::new(Exit::Refused),
+        TokenError::Policy(_) => Class::new(Exit::Usage),
+        TokenError::Hash(_) => Class::new(Exit::Failure),
+        TokenError::Store(err) => Class::new(store(err).exit),
+        TokenError::Audit(err) => Class::new(audit(err).exit),
+    }
+}
+
+fn refusal(err: &Refusal) -> Class {
+    let hint = match err {
+        Refusal::Inactive(user) => {
+            format!("activate the user first: pwreset users activate {user}")
+        }
+        Refusal::NoValidEmail(user) => format!("check the address with: pwreset users show {user}"),
+        Refusal::Cooldown { .. } => "wait, or pass --force to send another now".into(),
+    };
+    Class::hint(Exit::Refused, hint)
+}
+
+fn link(err: &LinkError) -> Class {
+    match err {
+        LinkError::Refused(e) => refusal(e),
+        LinkError::Mail(e) => mail(e),
+        LinkError::Template(e) => template(e),
+        LinkError::Token(e) => Class::new(token(e).exit),
+        LinkError::Store(e) => Class::new(store(e).exit),
+        LinkError::Audit(e) => Class::new(audit(e).exit),
+        LinkError::RevokedMeanwhile => Class::new(Exit::Refused),
+    }
+}
+
+fn generate(err: &GenerateError) -> Class {
+    match err {
+        GenerateError::Refused(e) => refusal(e),
+        GenerateError::Mail(e) => mail(e),
+        GenerateError::Template(e) => template(e),
+        GenerateError::Hash(_) => Class::new(Exit::Failure),
+        GenerateError::Store(e) => Class::new(store(e).exit),
+        GenerateError::Audit(e) => Class::new(audit(e).exit),
+    }
+}
+
+fn bulk(err: &BulkError) -> Class {
+    match err {
+        BulkError::Input(_) | BulkError::Run(_) => Class::new(Exit::Usage),
+        BulkError::Store(e) => Class::new(store(e).exit),
+        BulkError::Audit(e) => Class::new(audit(e).exit),
+    }
+}
+
+/// The exit code and hint of a mail error (also used by `smtp test`).
+pub fn mail(err: &MailError) -> Class {
+    match err {
+        MailError::Config(_) => Class::new(Exit::Config),
+        MailError::Connection { .. } => Class::hint(
+            Exit::MailNotDelivered,
+            "check mail.smtp.host, port and tls in the config",
+        ),
+        MailError::Refused {
+            transient: true, ..
+        } => Class::hint(
+            Exit::MailNotDelivered,
+            "the server asked to try again later",
+        ),
+        MailError::Refused { .. } | MailError::Build(_) | MailError::Local(_) => {
+            Class::new(Exit::MailNotDelivered)
+        }
+    }
+}
+
+fn template(_: &TemplateError) -> Class {
+    Class::hint(
+        Exit::Config,
+        "fix the template in templates.dir, or remove it to use the built-in one",
+    )
+}
+
+/// Whether the error is a closed pipe on stdout, which is not a failure (`pwreset ... | head -1`).
+pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let broken = |io: &std::io::Error| io.kind() == std::io::ErrorKind::BrokenPipe;
+    err.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(broken)
+            || cause
+                .downcast_ref::<csv::Error>()
+                .is_some_and(|e| matches!(e.kind(), csv::ErrorKind::Io(io) if broken(io)))
+            || cause
+                .downcast_ref::<serde_json::Error>()
+                .is_some_and(|e| e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe))
+    })
+}
+
+/// The error and its causes on one line, `outer: inner`, leaving out a cause whose text the
+/// line already holds (many errors quote their source in their own message).
+pub fn message(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests;

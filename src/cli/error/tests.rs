@@ -1,0 +1,192 @@
+use super::*;
+
+fn class_of(err: impl std::error::Error + Send + Sync + 'static) -> Class {
+    classify(&anyhow::Error::new(err))
+}
+
+fn store_busy() -> StoreError {
+    StoreError::Sqlite(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(5),
+        None,
+    ))
+}
+
+fn refused_mail(transient: bool) -> MailError {
+    MailError::Refused {
+        server: "s".into(),
+        reply: "r".into(),
+        transient,
+    }
+}
+
+#[test]
+fn failure_keeps_its_code_and_hint_through_context() {
+    let err = anyhow::Error::new(Failure::new(Exit::Refused, "no").hint("try this"))
+        .context("while doing a thing");
+    assert_eq!(
+        classify(&err),
+        Class {
+            exit: Exit::Refused,
+            hint: Some("try this".into())
+        }
+    );
+}
+
+#[test]
+fn unknown_errors_are_exit_1() {
+    assert_eq!(
+        classify(&anyhow::anyhow!("something odd")).exit,
+        Exit::Failure
+    );
+}
+
+#[test]
+fn the_outermost_classified_cause_wins() {
+    // An import that failed in the store gives no store hint: the import error is outermost.
+    let err = anyhow::Error::new(ImportError::Store(StoreError::Missing {
+        path: "/none.db".into(),
+    }));
+    assert_eq!(classify(&err), Class::new(Exit::Config));
+}
+
+#[test]
+fn message_does_not_repeat_a_quoted_cause() {
+    let io = std::io::Error::other("disk full");
+    let err = anyhow::Error::new(ConfigError::Unreadable {
+        path: "/x".into(),
+        source: io,
+    })
+    .context("loading settings");
+    assert_eq!(
+        message(&err),
+        "loading settings: cannot read config /x: disk full"
+    );
+}
+
+#[test]
+fn broken_pipe_is_recognised_under_context() {
+    let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe");
+    let err = anyhow::Error::new(io).context("writing rows");
+    assert!(is_broken_pipe(&err));
+    assert!(!is_broken_pipe(&anyhow::anyhow!("other")));
+    let io = std::io::Error::new(std::io::ErrorKind::BrokenPipe, "pipe");
+    assert!(is_broken_pipe(&anyhow::Error::new(csv::Error::from(io))));
+}
+
+#[test]
+fn config_errors_are_exit_8_with_advice() {
+    let missing = class_of(ConfigError::NotFound {
+        searched: "x".into(),
+    });
+    assert_eq!(missing.exit, Exit::Config);
+    assert!(missing.hint.is_some_and(|h| h.contains("pwreset init")));
+    let bad = class_of(ConfigError::BadValue {
+        path: "/c".into(),
+        key: "mail.from".into(),
+        message: "not an address".into(),
+    });
+    assert_eq!(bad.exit, Exit::Config);
+    assert!(bad.hint.is_some_and(|h| h.contains("config.example.toml")));
+    let chmod = class_of(ConfigError::BadValue {
+        path: "/c".into(),
+        key: "k".into(),
+        message: "run chmod 600 on it".into(),
+    });
+    assert_eq!(chmod, Class::new(Exit::Config));
+}
+
+#[test]
+fn store_errors_say_whether_the_store_or_the_database_failed() {
+    let missing = class_of(StoreError::Missing {
+        path: "/none.db".into(),
+    });
+    assert_eq!(missing.exit, Exit::Config);
+    assert!(missing.hint.is_some_and(|h| h.contains("PWRESET_DB")));
+    let busy = class_of(store_busy());
+    assert_eq!(busy.exit, Exit::Failure);
+    assert!(busy.hint.is_some_and(|h| h.contains("busy_timeout_ms")));
+    let newer = class_of(StoreError::NewerSchema {
+        path: "/s.db".into(),
+        found: 9,
+        supported: 2,
+    });
+    assert_eq!(newer.exit, Exit::Config);
+}
+
+#[test]
+fn user_errors() {
+    assert_eq!(class_of(UserError::Unknown("x".into())).exit, Exit::Refused);
+    let ambiguous = UserError::Ambiguous {
+        key: "bob@example.com".into(),
+        candidates: "#1, #2".into(),
+    };
+    assert_eq!(class_of(ambiguous).exit, Exit::Usage);
+    assert_eq!(class_of(UserError::Invalid("x".into())).exit, Exit::Usage);
+    assert_eq!(
+        class_of(UserError::UsernameTaken("x".into())).exit,
+        Exit::Failure
+    );
+    let nested = class_of(UserError::Store(store_busy()));
+    assert!(nested.hint.is_some_and(|h| h.contains("busy_timeout_ms")));
+}
+
+#[test]
+fn token_errors() {
+    assert_eq!(class_of(TokenError::Invalid).exit, Exit::TokenInvalid);
+    assert_eq!(class_of(TokenError::Expired).exit, Exit::TokenInvalid);
+    assert_eq!(
+        class_of(TokenError::Throttled { until: 0 }).exit,
+        Exit::Refused
+    );
+    assert_eq!(
+        class_of(TokenError::Policy(crate::password::PolicyError::TooShort)).exit,
+        Exit::Usage
+    );
+}
+
+#[test]
+fn refusals_are_exit_4_with_what_to_do() {
+    let inactive = class_of(Refusal::Inactive("alice".into()));
+    assert_eq!(inactive.exit, Exit::Refused);
+    assert_eq!(
+        inactive.hint.as_deref(),
+        Some("activate the user first: pwreset users activate alice")
+    );
+    let cooldown = class_of(LinkError::Refused(Refusal::Cooldown {
+        user: "alice".into(),
+        until: 0,
+    }));
+    assert_eq!(cooldown.exit, Exit::Refused);
+    assert!(cooldown.hint.is_some_and(|h| h.contains("--force")));
+    assert_eq!(class_of(LinkError::RevokedMeanwhile).exit, Exit::Refused);
+}
+
+#[test]
+fn mail_errors_are_exit_6_unless_the_settings_are_wrong() {
+    assert_eq!(class_of(refused_mail(false)).exit, Exit::MailNotDelivered);
+    assert_eq!(class_of(MailError::Config("x".into())).exit, Exit::Config);
+    assert!(class_of(refused_mail(true)).hint.is_some());
+    assert_eq!(
+        class_of(LinkError::Mail(refused_mail(false))).exit,
+        Exit::MailNotDelivered
+    );
+    assert_eq!(
+        class_of(GenerateError::Mail(refused_mail(false))).exit,
+        Exit::MailNotDelivered
+    );
+}
+
+#[test]
+fn template_and_bulk_errors() {
+    let template = TemplateError {
+        file: "access-info.txt".into(),
+        message: "boom".into(),
+    };
+    assert_eq!(class_of(template).exit, Exit::Config);
+    assert_eq!(class_of(BulkError::Run("x".into())).exit, Exit::Usage);
+    let broken = AuditError::Broken {
+        id: 2,
+        why: "x".into(),
+    };
+    assert_eq!(class_of(broken).exit, Exit::Failure);
+}
