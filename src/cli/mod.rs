@@ -51,9 +51,11 @@ fn after_help() -> String {
     format!("{EXAMPLES}\n\n{}", Exit::help_table())
 }
 
-/// Flags accepted by every command. (Doc comments here are clap help, shown verbatim.)
+/// Flags accepted by every command, listed under their own heading after the command's own
+/// flags. (Doc comments here are clap help, shown verbatim.)
 #[allow(clippy::doc_markdown)]
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 struct GlobalArgs {
     /// Read the config from PATH [env: PWRESET_CONFIG] [default: ./pwreset.toml, then
     /// $XDG_CONFIG_HOME/pwreset/config.toml, then /etc/pwreset/config.toml]
