@@ -1,0 +1,67 @@
+//! [`ConfigError`]: what can be wrong with finding, reading or checking the config file.
+//!
+//! The messages name the file and the dotted key; they never name a flag.
+
+use std::path::PathBuf;
+
+use crate::exit::{Classify, Exit};
+
+/// A problem with the configuration file.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// No config file was found in any of the searched places.
+    #[error("no configuration file found (looked in {searched})")]
+    NotFound {
+        /// The places searched, joined for display.
+        searched: String,
+    },
+    /// The file could not be read.
+    #[error("cannot read config {path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not match the expected shape.
+    #[error("{path}:{line}:{column}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// A value parsed but is not acceptable.
+    #[error("{path}: {key}: {message}")]
+    BadValue {
+        /// The file.
+        path: PathBuf,
+        /// The dotted key.
+        key: String,
+        /// What is wrong with it.
+        message: String,
+    },
+}
+
+impl Classify for ConfigError {
+    fn exit(&self) -> Exit {
+        Exit::Config
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            ConfigError::NotFound { .. } => Some(
+                "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG"
+                    .into(),
+            ),
+            ConfigError::BadValue { message, .. } if message.contains("chmod") => None,
+            ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Some(
+                "compare with config.example.toml, which lists every key with its default".into(),
+            ),
+            ConfigError::Unreadable { .. } => None,
+        }
+    }
+}
