@@ -13,6 +13,9 @@ use serde::Serialize;
 use crate::exit::{Classify, Exit};
 use crate::secret::Secret;
 
+mod sample;
+pub use sample::{check_vars, sample_vars};
+
 /// The built-in templates: (file name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
     (
