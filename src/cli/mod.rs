@@ -7,7 +7,6 @@ mod config;
 mod context;
 mod init;
 mod reset;
-mod send_link;
 mod smtp;
 mod templates;
 mod tokens;
@@ -106,7 +105,7 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Email a user a single-use, time-limited link to set a new password
-    SendLink(send_link::Args),
+    SendLink(reset::send_link::Args),
     /// Reset passwords: send a reset link, set a temporary password, or many at once
     #[command(subcommand)]
     Reset(reset::Command),
@@ -162,7 +161,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
 
 fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
     match command {
-        Command::SendLink(args) => send_link::run(ctx, args),
+        Command::SendLink(args) => reset::send_link::run(ctx, args),
         Command::Reset(command) => reset::run(ctx, command),
         Command::Tokens(command) => tokens::run(ctx, command),
         Command::Init(args) => init::run(ctx, args),
