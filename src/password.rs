@@ -5,13 +5,13 @@ use argon2::password_hash::PasswordVerifier;
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::CryptoRng;
 
+/// Longest password a user may choose, in characters (never truncated).
+pub use crate::config::PASSWORD_MAX_LENGTH as MAX_LENGTH;
+/// Shortest password a user may choose, in characters (defined by `config`, which checks
+/// `password.length` against it).
+pub use crate::config::PASSWORD_MIN_LENGTH as MIN_LENGTH;
 use crate::config::PasswordConfig;
 use crate::store::users::User;
-
-/// Shortest password a user may choose, in characters.
-pub const MIN_LENGTH: usize = 12;
-/// Longest password a user may choose, in characters (never truncated).
-pub const MAX_LENGTH: usize = 128;
 
 /// The alphabet of generated passwords: letters and digits without look-alikes
 /// (no `0 O o 1 l I`), 56 characters, so 5.8 bits each; 16 characters carry 93 bits.

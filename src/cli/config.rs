@@ -145,7 +145,10 @@ fn check(ctx: &Context) -> anyhow::Result<Exit> {
     if config.config.links.base_url.is_none() {
         problems.push("links.base_url is not set: send-link and bulk --link need it".into());
     }
-    for problem in ctx.templates(&config).check(&preview_vars(&config)) {
+    for problem in ctx.templates(&config).check(&crate::templates::check_vars(
+        &config.config,
+        ctx.settings.now.as_second(),
+    )) {
         problems.push(problem.to_string());
     }
     problems.extend(mail_problems(&config));
@@ -236,24 +239,4 @@ fn smtp_problems(config: &LoadedConfig) -> Vec<String> {
         }
     }
     problems
-}
-
-fn preview_vars(config: &LoadedConfig) -> crate::templates::Vars {
-    let c = &config.config;
-    crate::templates::Vars {
-        user: crate::templates::UserVars {
-            name: "Alice".into(),
-            username: "alice".into(),
-            email: Some("alice@example.com".into()),
-        },
-        link: Some("https://app.example.com/reset?token=CHECK".into()),
-        password: Some("CHECK-PASSWORD".into()),
-        expires_at: Some("2026-01-01 00:00 UTC".into()),
-        expires_in: Some("1 hour".into()),
-        app_name: c.templates.app_name.clone(),
-        support_contact: c.templates.support_contact.clone(),
-        login_url: c.templates.login_url.clone(),
-        by_admin: true,
-        note: Some("CHECK".into()),
-    }
 }

@@ -8,7 +8,6 @@ mod context;
 pub mod error;
 mod init;
 mod reset;
-mod send_link;
 mod smtp;
 mod templates;
 mod tokens;
@@ -52,9 +51,11 @@ fn after_help() -> String {
     format!("{EXAMPLES}\n\n{}", Exit::help_table())
 }
 
-/// Flags accepted by every command. (Doc comments here are clap help, shown verbatim.)
+/// Flags accepted by every command, listed under their own heading after the command's own
+/// flags. (Doc comments here are clap help, shown verbatim.)
 #[allow(clippy::doc_markdown)]
 #[derive(Debug, clap::Args)]
+#[command(next_help_heading = "Global options")]
 struct GlobalArgs {
     /// Read the config from PATH [env: PWRESET_CONFIG] [default: ./pwreset.toml, then
     /// $XDG_CONFIG_HOME/pwreset/config.toml, then /etc/pwreset/config.toml]
@@ -105,7 +106,7 @@ impl GlobalArgs {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Email a user a single-use, time-limited link to set a new password
-    SendLink(send_link::Args),
+    SendLink(reset::send_link::Args),
     /// Reset passwords: send a reset link, set a temporary password, or many at once
     #[command(subcommand)]
     Reset(reset::Command),
@@ -161,7 +162,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
 
 fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
     match command {
-        Command::SendLink(args) => send_link::run(ctx, args),
+        Command::SendLink(args) => reset::send_link::run(ctx, args),
         Command::Reset(command) => reset::run(ctx, command),
         Command::Tokens(command) => tokens::run(ctx, command),
         Command::Init(args) => init::run(ctx, args),

@@ -6,11 +6,9 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
-use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::output::{ListWriter, Record};
-use crate::store::users::User;
-use crate::templates::{self, Origin, UserVars, Vars};
+use crate::templates::{self, Origin};
 use crate::ui::sanitize;
 
 /// List, show, preview and check the email templates
@@ -138,46 +136,6 @@ fn show(name: &str) -> anyhow::Result<Exit> {
 }
 
 /// Sample data, or `user`'s, with a placeholder link and password that work nowhere.
-fn sample_vars(config: &LoadedConfig, name: &str, user: Option<&User>, ctx: &Context) -> Vars {
-    let c = &config.config;
-    let base = c
-        .links
-        .base_url
-        .clone()
-        .unwrap_or_else(|| "https://app.example.com/reset".into());
-    let ttl = if name == "password-change-link" {
-        c.links.ttl.secs()
-    } else {
-        c.password.temp_ttl.secs()
-    };
-    let names = c.templates.values_for(name);
-    Vars {
-        user: match user {
-            Some(u) => UserVars {
-                name: u.display_name.clone().unwrap_or_else(|| u.username.clone()),
-                username: u.username.clone(),
-                email: u.email.clone(),
-            },
-            None => UserVars {
-                name: "Alice Andersen".into(),
-                username: "alice".into(),
-                email: Some("alice@example.com".into()),
-            },
-        },
-        link: Some(format!("{base}?token=PREVIEW-ONLY-NOT-A-REAL-TOKEN")),
-        password: Some("PREVIEW-ONLY-PASSWORD".into()),
-        expires_at: Some(crate::timefmt::human(
-            ctx.settings.now.as_second() + i64::try_from(ttl).unwrap_or(3600),
-        )),
-        expires_in: Some(crate::timefmt::spoken(ttl)),
-        app_name: names.0,
-        support_contact: names.1,
-        login_url: c.templates.login_url.clone(),
-        by_admin: true,
-        note: Some("PREVIEW: a note from the administrator (--note) appears here".into()),
-    }
-}
-
 fn preview(ctx: &Context, name: &str, user: Option<&str>) -> anyhow::Result<Exit> {
     known(name)?;
     let (config, store) = ctx.open_store_if(user.is_some())?;
@@ -185,7 +143,12 @@ fn preview(ctx: &Context, name: &str, user: Option<&str>) -> anyhow::Result<Exit
         (Some(key), Some(store)) => Some(crate::users::resolve(store.conn(), key)?),
         _ => None,
     };
-    let vars = sample_vars(&config, name, user.as_ref(), ctx);
+    let vars = templates::sample_vars(
+        &config.config,
+        name,
+        user.as_ref(),
+        ctx.settings.now.as_second(),
+    );
     let mail = ctx.templates(&config).render(name, &vars)?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "Subject: {}", mail.subject)?;
@@ -208,7 +171,10 @@ fn preview(ctx: &Context, name: &str, user: Option<&str>) -> anyhow::Result<Exit
 fn check(ctx: &Context) -> anyhow::Result<Exit> {
     let config = ctx.config()?;
     let set = ctx.templates(&config);
-    let mut problems = set.check(&sample_vars(&config, "password-change-link", None, ctx));
+    let mut problems = set.check(&templates::check_vars(
+        &config.config,
+        ctx.settings.now.as_second(),
+    ));
     for problem in &mut problems {
         if let Origin::File(path) = set.origin(&problem.file) {
             problem.file = path.display().to_string();

@@ -12,6 +12,9 @@ use serde::Serialize;
 
 use crate::secret::Secret;
 
+mod sample;
+pub use sample::{check_vars, sample_vars};
+
 /// The built-in templates: (file name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
     (

@@ -55,6 +55,27 @@ impl From<rusqlite::Error> for UserError {
     }
 }
 
+/// Resolve `key` as [`resolve`] does; an unknown user is refused and recorded in the audit log
+/// under `action`. The outer error is a failure to write that audit row.
+pub fn resolve_audited(
+    store: &mut Store,
+    key: &str,
+    action: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Result<User, UserError>, audit::AuditError> {
+    match resolve(store.conn(), key) {
+        Err(err @ UserError::Unknown(_)) => {
+            let event = Event::new(action, Outcome::Refused)
+                .target_text(&crate::ui::sanitize(key))
+                .detail(Some("no such user".into()));
+            audit::record(store, actor, now, &event)?;
+            Ok(Err(err))
+        }
+        other => Ok(other),
+    }
+}
+
 /// Find the one user that `key` names: `#ID`, an email (ignoring case) or a username.
 pub fn resolve(conn: &Connection, key: &str) -> Result<User, UserError> {
     if let Some(id) = key

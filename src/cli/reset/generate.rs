@@ -58,7 +58,8 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     check_output(ctx, &args)?;
     let (config, mut store) = ctx.open_store()?;
     let (actor, now) = (ctx.actor(), ctx.settings.now);
-    let user = super::resolve_audited(ctx, &mut store, &args.user, generate::ACTION)?;
+    let user =
+        crate::users::resolve_audited(&mut store, &args.user, generate::ACTION, &actor, now)??;
     let emailing = args.email || !args.show;
     let address = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;
     let recipient = emailing.then_some(address.as_str());

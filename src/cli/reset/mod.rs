@@ -1,16 +1,14 @@
-//! `pwreset reset ...`: the ways to reset a password.
+//! `pwreset reset ...`: the ways to reset a password. `send-link` is also the top-level
+//! `pwreset send-link`.
 
 mod bulk;
 mod generate;
+pub mod send_link;
 
 pub use generate::generate_settings;
 
-use super::{Context, send_link};
-use crate::audit::{self, Event, Outcome};
+use super::Context;
 use crate::exit::Exit;
-use crate::store::Store;
-use crate::store::users::User;
-use crate::users::UserError;
 
 /// Reset passwords: send a reset link, or set a temporary password
 #[derive(Debug, clap::Subcommand)]
@@ -21,25 +19,6 @@ pub enum Command {
     Generate(generate::Args),
     /// Send reset links to, or set temporary passwords for, many users at once
     Bulk(bulk::Args),
-}
-
-/// Resolve USER; an unknown one is refused and audited under `action`.
-pub fn resolve_audited(
-    ctx: &Context,
-    store: &mut Store,
-    key: &str,
-    action: &str,
-) -> anyhow::Result<User> {
-    match crate::users::resolve(store.conn(), key) {
-        Err(err @ UserError::Unknown(_)) => {
-            let event = Event::new(action, Outcome::Refused)
-                .target_text(&crate::ui::sanitize(key))
-                .detail(Some("no such user".into()));
-            audit::record(store, &ctx.actor(), ctx.settings.now, &event)?;
-            Err(err.into())
-        }
-        other => Ok(other?),
-    }
 }
 
 /// Run a `reset` subcommand.

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::Context;
+use crate::cli::Context;
 use crate::config::LINK_TTL_RANGE;
 use crate::exit::{Exit, Failure};
 use crate::links::{self, LinkRequest};
@@ -34,7 +34,7 @@ pub struct Args {
     #[arg(long)]
     print_link: bool,
     /// Add TEXT to the mail as a note from the administrator
-    #[arg(long, value_name = "TEXT", value_parser = super::parse_note)]
+    #[arg(long, value_name = "TEXT", value_parser = crate::cli::parse_note)]
     note: Option<String>,
 }
 
@@ -72,7 +72,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let mut settings = ctx.link_settings(&config, args.ttl)?;
     settings.note.clone_from(&args.note);
     let (actor, now) = (ctx.actor(), ctx.settings.now);
-    let user = super::reset::resolve_audited(ctx, &mut store, &args.user, links::ACTION)?;
+    let user = crate::users::resolve_audited(&mut store, &args.user, links::ACTION, &actor, now)??;
     let recipient = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;
     let mut mailer = ctx.mailer(&config)?;
     let note = args
