@@ -8,9 +8,11 @@
 
 mod plan;
 mod run;
+mod runs;
 
-pub use plan::{Entry, PlanSummary, Selection, plan};
+pub use plan::{Entry, PlanSummary, Request, Selection, dry_run, plan};
 pub use run::{Outcome, Pacing, Report, Runner, run};
+pub use runs::{Close, Items, Resumable, Resume, close, for_each_item, resume, to_do};
 
 use crate::exit::{Classify, Exit};
 use crate::store::StoreError;
@@ -52,6 +54,20 @@ pub enum BulkError {
     /// No run has this id, or it cannot be resumed.
     #[error("{0}")]
     Run(String),
+    /// No run has this id.
+    #[error("no bulk run {0:?}")]
+    UnknownRun(String),
+    /// The stored run names an action this pwreset does not know.
+    #[error("run {run} has unknown action {action}")]
+    UnknownAction {
+        /// The run id.
+        run: String,
+        /// The stored action.
+        action: String,
+    },
+    /// The run was aborted at its prompt, so it cannot be resumed.
+    #[error("run {0} was aborted at its prompt and cannot be resumed")]
+    Aborted(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -69,9 +85,28 @@ impl From<rusqlite::Error> for BulkError {
 impl Classify for BulkError {
     fn exit(&self) -> Exit {
         match self {
-            BulkError::Input(_) | BulkError::Run(_) => Exit::Usage,
+            BulkError::Input(_)
+            | BulkError::Run(_)
+            | BulkError::UnknownRun(_)
+            | BulkError::Aborted(_) => Exit::Usage,
+            BulkError::UnknownAction { .. } => Exit::Config,
             BulkError::Store(e) => e.exit(),
             BulkError::Audit(e) => e.exit(),
+        }
+    }
+    fn hint(&self) -> Option<String> {
+        match self {
+            BulkError::UnknownRun(_) => Some(
+                "run ids are printed when a run starts, and are in `pwreset audit --action 'bulk.*'`"
+                    .into(),
+            ),
+            BulkError::Aborted(_) => Some("plan a new run, which checks every user again".into()),
+            // Store and audit failures inside a run have never carried their hints.
+            BulkError::Input(_)
+            | BulkError::Run(_)
+            | BulkError::UnknownAction { .. }
+            | BulkError::Store(_)
+            | BulkError::Audit(_) => None,
         }
     }
 }
