@@ -274,14 +274,7 @@ fn execute(
     let mut mailer = ctx.mailer(config)?;
     let templates = ctx.templates(config);
     let stop = stop_flag();
-    let mail_config = &config.config.mail;
-    let pacing = Pacing {
-        min_interval: resolved
-            .rate
-            .map(|per_minute| Duration::from_secs_f64(60.0 / f64::from(per_minute))),
-        retries: mail_config.retries,
-        backoff: mail_config.retry_backoff.0,
-    };
+    let pacing = pacing(config, resolved.rate);
     let settings = &ctx.settings;
     let clock = || settings.clock();
     let actor = ctx.actor();
@@ -321,6 +314,16 @@ fn execute(
     } else {
         Exit::Ok
     })
+}
+
+/// The send rate cap (messages a minute) and the configured retries.
+fn pacing(config: &LoadedConfig, rate: Option<u32>) -> Pacing {
+    let mail = &config.config.mail;
+    Pacing {
+        min_interval: rate.map(|per_minute| Duration::from_secs_f64(60.0 / f64::from(per_minute))),
+        retries: mail.retries,
+        backoff: mail.retry_backoff.0,
+    }
 }
 
 /// A flag raised by Ctrl-C: the run stops after the user in progress.
