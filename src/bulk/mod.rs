@@ -8,9 +8,11 @@
 
 mod plan;
 mod run;
+mod runs;
 
-pub use plan::{Entry, PlanSummary, Selection, plan};
+pub use plan::{Entry, PlanSummary, Request, Selection, dry_run, plan};
 pub use run::{Outcome, Pacing, Report, Runner, run};
+pub use runs::{Close, Items, Resumable, Resume, close, for_each_item, resume, to_do};
 
 use crate::store::StoreError;
 
@@ -51,6 +53,20 @@ pub enum BulkError {
     /// No run has this id, or it cannot be resumed.
     #[error("{0}")]
     Run(String),
+    /// No run has this id.
+    #[error("no bulk run {0:?}")]
+    UnknownRun(String),
+    /// The stored run names an action this pwreset does not know.
+    #[error("run {run} has unknown action {action}")]
+    UnknownAction {
+        /// The run id.
+        run: String,
+        /// The stored action.
+        action: String,
+    },
+    /// The run was aborted at its prompt, so it cannot be resumed.
+    #[error("run {0} was aborted at its prompt and cannot be resumed")]
+    Aborted(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

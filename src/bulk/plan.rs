@@ -1,5 +1,10 @@
 //! Planning a bulk run: read the selection, resolve each entry, and store it as `pending` or
 //! `skipped` with a reason (unknown, ambiguous, duplicate, inactive, no valid email, in cooldown).
+//!
+//! A plan is written in one write transaction with its `bulk.plan` audit row and committed
+//! ([`plan`]), or written and rolled back after its rows were shown ([`dry_run`]), so a dry run
+//! changes nothing, not even the run table. Reading a slow selection (a pipe) is the caller's
+//! job, done before calling here: the write lock is held while planning. Nothing here prints.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -8,8 +13,9 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 
 use super::{Action, BulkError};
-use crate::audit::Actor;
-use crate::store::bulk::{self, NewRun};
+use crate::audit::{self, Actor, Event};
+use crate::store::Store;
+use crate::store::bulk::{self, Item, ItemPager, NewRun};
 use crate::store::users::{self as users_sql, Filter, Status, User};
 use crate::users::{self, UserError};
 
@@ -120,24 +126,86 @@ impl Planner<'_> {
     }
 }
 
-/// Plan a run inside `conn` (a transaction: commit it to keep the plan, roll it back for a dry
-/// run). Returns the counts.
+/// What to plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The new run's id (see [`super::new_run_id`]).
+    pub run_id: &'a str,
+    /// What the run does to each user.
+    pub action: Action,
+    /// Send every mail here instead of to the users, if set.
+    pub deliver_to: Option<&'a str>,
+    /// Skip users sent a link less than this long ago (links only).
+    pub cooldown_secs: u64,
+}
+
+/// Plan a run and keep it: the run, its items and a `bulk.plan` audit row by `actor`, in one
+/// committed transaction. Returns the counts.
 pub fn plan<R: BufRead>(
-    conn: &Connection,
+    store: &mut Store,
     selection: Selection<R>,
-    run: &NewRun<'_>,
-    action: Action,
-    cooldown_secs: u64,
+    request: &Request<'_>,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<PlanSummary, BulkError> {
-    let _ = actor;
-    bulk::insert_run(conn, run, now.as_second())?;
+    let tx = store.write()?;
+    let summary = write_plan(&tx, selection, request, actor, now)?;
+    let detail = format!(
+        "{}: {} to do, {} skipped",
+        request.action.as_str(),
+        summary.to_do,
+        summary.skipped
+    );
+    let event = Event::new("bulk.plan", audit::Outcome::Ok)
+        .detail(Some(detail))
+        .run_id(Some(request.run_id));
+    audit::append(&tx, actor, now, &event)?;
+    tx.commit()?;
+    Ok(summary)
+}
+
+/// Plan a run, hand each planned item (`pending` or `skipped`, in order, with its user) to
+/// `on_row`, and roll it all back: a dry run changes nothing. Returns the counts.
+pub fn dry_run<R: BufRead, E: From<BulkError>>(
+    store: &mut Store,
+    selection: Selection<R>,
+    request: &Request<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    mut on_row: impl FnMut(&Item, Option<&User>) -> Result<(), E>,
+) -> Result<PlanSummary, E> {
+    let tx = store.write().map_err(BulkError::from)?;
+    let summary = write_plan(&tx, selection, request, actor, now)?;
+    let mut pager = ItemPager::new(request.run_id, &["pending", "skipped"]);
+    while let Some((item, user)) = pager.next_item(&tx).map_err(BulkError::from)? {
+        on_row(&item, user.as_ref())?;
+    }
+    drop(tx); // rolled back
+    Ok(summary)
+}
+
+/// Store the run and its items inside `conn`, a transaction the caller commits or rolls back.
+fn write_plan<R: BufRead>(
+    conn: &Connection,
+    selection: Selection<R>,
+    request: &Request<'_>,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<PlanSummary, BulkError> {
+    let run = NewRun {
+        id: request.run_id,
+        action: request.action.as_str(),
+        os_user: &actor.os_user,
+        actor: actor.actor.as_deref(),
+        reason: actor.reason.as_deref(),
+        deliver_to: request.deliver_to,
+    };
+    bulk::insert_run(conn, &run, now.as_second())?;
     let mut planner = Planner {
         conn,
-        run_id: run.id,
-        action,
-        cooldown_secs,
+        run_id: request.run_id,
+        action: request.action,
+        cooldown_secs: request.cooldown_secs,
         now,
         seen_users: HashSet::new(),
         seen_entries: HashSet::new(),

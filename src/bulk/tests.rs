@@ -8,7 +8,7 @@ use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::{Delivered, MailError, Mailer, Outgoing};
 use crate::store::Store;
-use crate::store::bulk::{self as sql, NewRun};
+use crate::store::bulk as sql;
 use crate::store::users::NewUser;
 use crate::templates::Templates;
 
@@ -75,26 +75,20 @@ fn store_with(n: usize) -> (tempfile::TempDir, Store) {
 
 fn plan_file(store: &mut Store, text: &str, action: Action) -> (String, PlanSummary) {
     let id = format!("run-{}", text.len());
-    let run = NewRun {
-        id: &id,
-        action: action.as_str(),
-        os_user: "root",
-        actor: None,
-        reason: None,
-        deliver_to: None,
-    };
-    let tx = store.write().expect("tx");
-    let summary = plan(
-        &tx,
-        Selection::File(text.as_bytes()),
-        &run,
+    let request = Request {
+        run_id: &id,
         action,
-        60,
+        deliver_to: None,
+        cooldown_secs: 60,
+    };
+    let summary = plan(
+        store,
+        Selection::File(text.as_bytes()),
+        &request,
         &actor(),
         at(),
     )
     .expect("plan");
-    tx.commit().expect("commit");
     (id, summary)
 }
 
@@ -366,5 +360,81 @@ fn an_item_can_be_claimed_once() {
     assert!(
         !sql::claim_item(store.conn(), item, T0).expect("done"),
         "a sent item is never sent again"
+    );
+}
+
+#[test]
+fn plan_audits_with_its_actor_and_a_dry_run_changes_nothing() {
+    let (_dir, mut store) = store_with(2);
+    let count = |store: &Store, sql: &str| -> i64 {
+        store
+            .conn()
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count")
+    };
+    let audit_rows = count(&store, "SELECT count(*) FROM audit_log");
+    let request = Request {
+        run_id: "dry",
+        action: Action::Link,
+        deliver_to: None,
+        cooldown_secs: 60,
+    };
+    let mut rows = Vec::new();
+    let file = Selection::File("u0\nnobody\nu1\n".as_bytes());
+    let summary = dry_run(&mut store, file, &request, &actor(), at(), |item, user| {
+        rows.push((item.entry.clone(), user.map(|u| u.username.clone())));
+        Ok::<_, BulkError>(())
+    })
+    .expect("dry run");
+    assert_eq!((summary.to_do, summary.skipped), (2, 1));
+    assert_eq!(rows[1], ("nobody".to_string(), None));
+    assert_eq!(rows[2], ("u1".to_string(), Some("u1".to_string())));
+    assert_eq!(count(&store, "SELECT count(*) FROM bulk_runs"), 0);
+    assert_eq!(count(&store, "SELECT count(*) FROM audit_log"), audit_rows);
+    let (id, _) = plan_file(&mut store, "u0\n", Action::Link);
+    let (action, os_user): (String, String) = store
+        .conn()
+        .query_row(
+            "SELECT action, os_user FROM audit_log WHERE run_id = ?1",
+            [&id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("the plan is audited");
+    assert_eq!((action.as_str(), os_user.as_str()), ("bulk.plan", "root"));
+}
+
+#[test]
+fn resume_checks_the_run_and_counts_what_is_left() {
+    let (_dir, mut store) = store_with(300);
+    assert!(matches!(
+        resume(store.conn(), "none"),
+        Err(BulkError::UnknownRun(_))
+    ));
+    let list = (0..300)
+        .map(|i| format!("u{i}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (id, _) = plan_file(&mut store, &list, Action::Link);
+    let Ok(Resume::Ready(ready)) = resume(store.conn(), &id) else {
+        panic!("a planned run can be resumed");
+    };
+    assert_eq!((ready.action, ready.counts.pending), (Action::Link, 300));
+    let mut seen = 0;
+    for_each_item(store.conn(), &id, Items::All, |item, user| {
+        seen += 1;
+        assert_eq!(user.map(|u| u.username.as_str()), Some(item.entry.as_str()));
+        Ok::<_, BulkError>(())
+    })
+    .expect("items");
+    assert_eq!(seen, 300, "more than one page, each item once");
+    close(&mut store, &id, Close::Aborted, at()).expect("close");
+    assert!(matches!(
+        resume(store.conn(), &id),
+        Err(BulkError::Aborted(_))
+    ));
+    let (id, _) = plan_file(&mut store, "nobody\n", Action::Link);
+    assert_eq!(
+        resume(store.conn(), &id).expect("resume"),
+        Resume::NothingLeft { sent: 0 }
     );
 }

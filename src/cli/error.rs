@@ -225,7 +225,16 @@ fn generate(err: &GenerateError) -> Class {
 fn bulk(err: &BulkError) -> Class {
     match err {
         BulkError::Input(_) | BulkError::Run(_) => Class::new(Exit::Usage),
-        BulkError::Store(e) => Class::new(store(e).exit),
+        BulkError::UnknownRun(_) => Class::hint(
+            Exit::Usage,
+            "run ids are printed when a run starts, and are in `pwreset audit --action 'bulk.*'`",
+        ),
+        BulkError::Aborted(_) => {
+            Class::hint(Exit::Usage, "plan a new run, which checks every user again")
+        }
+        BulkError::UnknownAction { .. } => Class::new(Exit::Config),
+        // Planning takes the write lock here: "another pwreset holds the store" applies.
+        BulkError::Store(e) => store(e),
         BulkError::Audit(e) => Class::new(audit(e).exit),
     }
 }

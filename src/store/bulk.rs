@@ -1,8 +1,15 @@
 //! SQL for `bulk_runs` and `bulk_items`: a bulk run's plan and each user's outcome, written
 //! in the same transaction as the change to that user, so a resumed run knows exactly who is
 //! done.
+//!
+//! Items are read a page at a time through [`ItemPager`], each with its user (one join, not a
+//! query per item), so that reading a run of any size takes the memory of one page.
+
+use std::collections::VecDeque;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::users::{self, User};
 
 /// A bulk run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +58,12 @@ fn item_from(row: &Row<'_>) -> rusqlite::Result<Item> {
     })
 }
 
-const ITEM_COLUMNS: &str = "id, position, entry, user_id, status, reason, recipient, expires_at";
+/// The columns [`item_from`] reads (first), on `bulk_items` aliased `i`.
+const ITEM_COLUMNS: &str =
+    "i.id, i.position, i.entry, i.user_id, i.status, i.reason, i.recipient, i.expires_at";
+
+/// Where the user's columns start in a row of [`page`].
+const USER_AT: usize = 8;
 
 /// A new run in the `planned` state.
 pub struct NewRun<'a> {
@@ -166,15 +178,76 @@ pub fn items(
     after: i64,
     limit: i64,
 ) -> rusqlite::Result<Vec<Item>> {
+    let page = page(conn, run_id, statuses, after, limit)?;
+    Ok(page.into_iter().map(|(item, _)| item).collect())
+}
+
+/// Like [`items`], each with its user (`None` for an entry that named nobody, or a user
+/// deleted since).
+pub fn page(
+    conn: &Connection,
+    run_id: &str,
+    statuses: &[&str],
+    after: i64,
+    limit: i64,
+) -> rusqlite::Result<Vec<(Item, Option<User>)>> {
     // The statuses travel as a parameter (a JSON array), never pasted into the SQL (LOC-2).
     let wanted = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
     let sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM bulk_items WHERE run_id = ?1 \
-         AND status IN (SELECT value FROM json_each(?4)) AND position > ?2 ORDER BY position LIMIT ?3"
+        "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
+         WHERE i.run_id = ?1 AND i.status IN (SELECT value FROM json_each(?4)) AND i.position > ?2 \
+         ORDER BY i.position LIMIT ?3",
+        users::joined_columns("u")
     );
     conn.prepare_cached(&sql)?
-        .query_map(params![run_id, after, limit, wanted], item_from)?
+        .query_map(params![run_id, after, limit, wanted], |row| {
+            Ok((item_from(row)?, users::joined_at(row, USER_AT)?))
+        })?
         .collect()
+}
+
+/// The items of a run with some statuses, each with its user, in order: fetched a page
+/// ([`ItemPager::PAGE`] items) at a time, so memory stays flat in the size of the run.
+///
+/// The pager borrows the connection only while it fetches, so the caller may write between two
+/// items. It stops at the first empty page; an item whose status changes after its page was
+/// fetched is seen with the status it had then.
+pub struct ItemPager<'a> {
+    run_id: &'a str,
+    statuses: &'a [&'a str],
+    after: i64,
+    page: VecDeque<(Item, Option<User>)>,
+    exhausted: bool,
+}
+
+impl<'a> ItemPager<'a> {
+    /// Items fetched from the store at a time.
+    pub const PAGE: i64 = 256;
+
+    /// A pager over the items of `run_id` with one of these statuses.
+    pub fn new(run_id: &'a str, statuses: &'a [&'a str]) -> Self {
+        ItemPager {
+            run_id,
+            statuses,
+            after: 0,
+            page: VecDeque::new(),
+            exhausted: false,
+        }
+    }
+
+    /// The next item and its user, fetching the next page from `conn` when this one is used up.
+    pub fn next_item(
+        &mut self,
+        conn: &Connection,
+    ) -> rusqlite::Result<Option<(Item, Option<User>)>> {
+        if self.page.is_empty() && !self.exhausted {
+            let page = page(conn, self.run_id, self.statuses, self.after, Self::PAGE)?;
+            self.exhausted = page.is_empty();
+            self.after = page.last().map_or(self.after, |(item, _)| item.position);
+            self.page.extend(page);
+        }
+        Ok(self.page.pop_front())
+    }
 }
 
 /// Record an item's outcome.

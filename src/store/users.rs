@@ -33,19 +33,43 @@ const COLUMNS: &str = "id, username, email, display_name, active, password_hash 
      must_change_password, temp_password_expires_at, password_changed_at, created_at, updated_at";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+    user_at(row, 0)
+}
+
+/// A user read from [`COLUMNS`] starting at column `at` of `row`.
+fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
     Ok(User {
-        id: row.get(0)?,
-        username: row.get(1)?,
-        email: row.get(2)?,
-        display_name: row.get(3)?,
-        active: row.get(4)?,
-        has_password: row.get(5)?,
-        must_change_password: row.get(6)?,
-        temp_password_expires_at: row.get(7)?,
-        password_changed_at: row.get(8)?,
-        created_at: row.get(9)?,
-        updated_at: row.get(10)?,
+        id: row.get(at)?,
+        username: row.get(at + 1)?,
+        email: row.get(at + 2)?,
+        display_name: row.get(at + 3)?,
+        active: row.get(at + 4)?,
+        has_password: row.get(at + 5)?,
+        must_change_password: row.get(at + 6)?,
+        temp_password_expires_at: row.get(at + 7)?,
+        password_changed_at: row.get(at + 8)?,
+        created_at: row.get(at + 9)?,
+        updated_at: row.get(at + 10)?,
     })
+}
+
+/// The user columns, each qualified with the table alias `alias`, for a query that joins
+/// `users` (read them back with [`joined_at`]).
+pub(super) fn joined_columns(alias: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{alias}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The user of a `LEFT JOIN` read from [`joined_columns`] starting at column `at`; `None` when
+/// the join found no user.
+pub(super) fn joined_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<User>> {
+    if row.get::<_, Option<i64>>(at)?.is_none() {
+        return Ok(None);
+    }
+    user_at(row, at).map(Some)
 }
 
 /// A user to insert.
@@ -224,5 +248,16 @@ mod tests {
     #[test]
     fn like_pattern_escapes_wildcards() {
         assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
+    }
+
+    #[test]
+    fn joined_columns_qualify_every_column() {
+        let columns = joined_columns("u");
+        assert!(columns.starts_with("u.id, u.username, "), "{columns}");
+        assert!(
+            columns.contains(", u.password_hash IS NOT NULL, "),
+            "{columns}"
+        );
+        assert_eq!(columns.matches("u.").count(), COLUMNS.split(", ").count());
     }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use super::{
     Attempt, Begin, BulkError, Outcome, Report, Runner, Sender, TAKEN, begin, fail_item,
-    for_each_item, load_user, recipient_for, with_retries,
+    for_each_item, recipient_for, with_retries,
 };
 use crate::links::{self, LinkError, LinkRequest};
 use crate::store::Store;
@@ -35,11 +35,11 @@ pub(super) fn run_links(
         store,
         runner.run_id,
         &["pending", "failed"],
-        |store, item| {
+        |store, item, user| {
             if runner.stop.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let Some(user) = load_user(store, item)? else {
+            let Some(user) = user else {
                 let outcome = fail_item(
                     store,
                     item,

@@ -17,12 +17,9 @@ use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::Mailer;
 use crate::store::Store;
-use crate::store::bulk::{self, Item};
-use crate::store::users::{self as users_sql, User};
+use crate::store::bulk::{self, Item, ItemPager};
+use crate::store::users::User;
 use crate::templates::Templates;
-
-/// Items fetched from the store at a time.
-const PAGE: i64 = 256;
 
 /// How fast, and how persistently, to send.
 #[derive(Debug, Clone, Copy)]
@@ -133,8 +130,7 @@ fn start(
     bulk::set_run_status(&tx, runner.run_id, "running", now)?;
     tx.commit()?;
     if runner.report_planned_skips {
-        for_each_item(store, runner.run_id, &["skipped"], |store, item| {
-            let user = load_user(store, item)?;
+        for_each_item(store, runner.run_id, &["skipped"], |_, item, user| {
             let outcome = Outcome::Skipped(item.reason.clone().unwrap_or_default());
             report.count(&outcome);
             on_item(item, user.as_ref(), &outcome);
@@ -143,12 +139,11 @@ fn start(
     }
     // A crash in the middle of a send leaves an item `sending`: the mail may have gone out, so
     // it is never sent again automatically.
-    for_each_item(store, runner.run_id, &["sending"], |store, item| {
+    for_each_item(store, runner.run_id, &["sending"], |store, item, user| {
         let reason = "interrupted while sending: not resent, so nobody is mailed twice; check this user by hand";
         let tx = store.write()?;
         bulk::finish_item(&tx, item.id, "skipped", Some(reason), None, None, now)?;
         tx.commit()?;
-        let user = load_user(store, item)?;
         let outcome = Outcome::Skipped(reason.to_string());
         report.count(&outcome);
         on_item(item, user.as_ref(), &outcome);
@@ -189,31 +184,18 @@ fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(),
     Ok(())
 }
 
-/// Visit items with these statuses in order, a page at a time.
+/// Visit items with these statuses in order, each with its user, a page at a time.
 fn for_each_item(
     store: &mut Store,
     run_id: &str,
     statuses: &[&str],
-    mut f: impl FnMut(&mut Store, &Item) -> Result<(), BulkError>,
+    mut f: impl FnMut(&mut Store, &Item, Option<User>) -> Result<(), BulkError>,
 ) -> Result<(), BulkError> {
-    let mut after = 0;
-    loop {
-        let page = bulk::items(store.conn(), run_id, statuses, after, PAGE)?;
-        let Some(last) = page.last() else {
-            return Ok(());
-        };
-        after = last.position;
-        for item in &page {
-            f(store, item)?;
-        }
+    let mut pager = ItemPager::new(run_id, statuses);
+    while let Some((item, user)) = pager.next_item(store.conn())? {
+        f(store, &item, user)?;
     }
-}
-
-fn load_user(store: &Store, item: &Item) -> Result<Option<User>, BulkError> {
-    Ok(match item.user_id {
-        Some(id) => users_sql::by_id(store.conn(), id)?,
-        None => None,
-    })
+    Ok(())
 }
 
 /// Pacing state.

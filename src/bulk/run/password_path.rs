@@ -1,17 +1,15 @@
 //! The temporary-password path of a bulk run: argon2 hashing on one worker thread per core,
 //! feeding the thread that mails each password and commits its hash.
 
-use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{
-    Attempt, BulkError, Outcome, PAGE, Report, Runner, Sender, fail_item, load_user, recipient_for,
-    with_retries,
+    Attempt, BulkError, Outcome, Report, Runner, Sender, fail_item, recipient_for, with_retries,
 };
 use crate::generate::{self, GenerateError, GenerateRequest, Prepared};
 use crate::store::Store;
-use crate::store::bulk::{self, Item};
+use crate::store::bulk::{Item, ItemPager};
 use crate::store::users::User;
 
 /// How a temporary-password error ends a user.
@@ -103,23 +101,12 @@ fn feed_and_send(
     done: &mpsc::Receiver<Hashed>,
     window: usize,
 ) -> Result<(), BulkError> {
-    let (mut queue, mut after, mut exhausted, mut in_flight) = (VecDeque::new(), 0, false, 0_usize);
+    let (mut pager, mut in_flight) = (ItemPager::new(runner.run_id, &["pending", "failed"]), 0);
     loop {
         while in_flight < window && !runner.stop.load(Ordering::SeqCst) {
-            if queue.is_empty() && !exhausted {
-                let page = bulk::items(
-                    store.conn(),
-                    runner.run_id,
-                    &["pending", "failed"],
-                    after,
-                    PAGE,
-                )?;
-                exhausted = page.is_empty();
-                after = page.last().map_or(after, |i| i.position);
-                queue.extend(page);
-            }
-            let Some(item) = queue.pop_front() else { break };
-            let user = load_user(store, &item)?;
+            let Some((item, user)) = pager.next_item(store.conn())? else {
+                break;
+            };
             if jobs.send((item, user)).is_err() {
                 return Err(BulkError::Run("the hashing threads stopped".into()));
             }

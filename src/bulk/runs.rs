@@ -1,0 +1,119 @@
+//! Stored runs after planning: closing one (`done`, or `aborted` at its prompt), checking that
+//! one can be resumed, counting what is left, and reading its items back for a report.
+//!
+//! Returns domain values and [`BulkError`]s; how they are worded for an operator, and whether
+//! anyone is asked anything, is the caller's business. No SQL here: it is in `store::bulk`.
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+
+use super::{Action, BulkError};
+use crate::store::Store;
+use crate::store::bulk::{self, Counts, Item, ItemPager};
+use crate::store::users::User;
+
+/// How a run that is not sent ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Close {
+    /// Nothing was left to do.
+    Done,
+    /// The operator said no at the prompt; the run cannot be resumed.
+    Aborted,
+}
+
+/// Mark a run as finished without sending anything.
+pub fn close(store: &mut Store, run_id: &str, how: Close, now: Timestamp) -> Result<(), BulkError> {
+    let status = match how {
+        Close::Done => "done",
+        Close::Aborted => "aborted",
+    };
+    let tx = store.write()?;
+    bulk::set_run_status(&tx, run_id, status, now.as_second())?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// A stored run that can be resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resumable {
+    /// The run id.
+    pub run_id: String,
+    /// What the run does.
+    pub action: Action,
+    /// The recipient override the run was planned with.
+    pub deliver_to: Option<String>,
+    /// Its items by status.
+    pub counts: Counts,
+}
+
+/// What resuming a run comes to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// Users are left to do.
+    Ready(Resumable),
+    /// Every user was done or skipped; `sent` of them were done.
+    NothingLeft {
+        /// Users done.
+        sent: u64,
+    },
+}
+
+/// Check that run `id` exists, has a known action and was not aborted, and count what is left.
+pub fn resume(conn: &Connection, id: &str) -> Result<Resume, BulkError> {
+    let run = bulk::run(conn, id)?.ok_or_else(|| BulkError::UnknownRun(id.to_string()))?;
+    let action = Action::parse(&run.action).ok_or_else(|| BulkError::UnknownAction {
+        run: id.to_string(),
+        action: run.action.clone(),
+    })?;
+    if run.status == "aborted" {
+        return Err(BulkError::Aborted(id.to_string()));
+    }
+    let counts = bulk::counts(conn, id)?;
+    if counts.pending + counts.failed + counts.sending == 0 {
+        return Ok(Resume::NothingLeft { sent: counts.sent });
+    }
+    Ok(Resume::Ready(Resumable {
+        run_id: run.id,
+        action,
+        deliver_to: run.deliver_to,
+        counts,
+    }))
+}
+
+/// Users still to do in a run (pending, or failed and worth another try).
+pub fn to_do(conn: &Connection, run_id: &str) -> Result<u64, BulkError> {
+    let counts = bulk::counts(conn, run_id)?;
+    Ok(counts.pending + counts.failed)
+}
+
+/// Which items of a run to read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Items {
+    /// Those skipped when planning.
+    Skipped,
+    /// Every item, whatever its status (the report of a run).
+    All,
+}
+
+impl Items {
+    fn statuses(self) -> &'static [&'static str] {
+        match self {
+            Items::Skipped => &["skipped"],
+            Items::All => &["sent", "skipped", "failed", "pending", "sending"],
+        }
+    }
+}
+
+/// Hand these items of a run to `f` in order, each with its user, a page at a time.
+pub fn for_each_item<E: From<BulkError>>(
+    conn: &Connection,
+    run_id: &str,
+    which: Items,
+    mut f: impl FnMut(&Item, Option<&User>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut pager = ItemPager::new(run_id, which.statuses());
+    while let Some((item, user)) = pager.next_item(conn).map_err(BulkError::from)? {
+        f(&item, user.as_ref())?;
+    }
+    Ok(())
+}

@@ -1,0 +1,335 @@
+//! `pwreset reset bulk`: send links to, or set temporary passwords for, many users at once.
+//!
+//! The command parses its flags, reads the selection, asks the operator, calls `crate::bulk`
+//! (which plans, audits, commits, closes and runs) and renders through [`render`]. It holds no
+//! SQL and no SMTP; the order of things is the domain's: a plan is committed before the prompt,
+//! and a run the operator says no to is closed as `aborted`.
+
+mod render;
+
+use std::io::{BufRead, Read};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::Context;
+use super::generate::generate_settings;
+use crate::bulk::{self, Action, Close, Pacing, Request, Resume, Runner, Selection};
+use crate::config::LoadedConfig;
+use crate::exit::{Exit, Failure};
+use crate::generate::GenerateSettings;
+use crate::links::LinkSettings;
+use crate::settings::Format;
+use crate::store::Store;
+use crate::ui::thousands;
+
+const EXAMPLES: &str = "Examples:
+  pwreset reset bulk --link --file users.txt --dry-run     Show the plan, change nothing
+  pwreset reset bulk --link --all                           Every active user, after a prompt
+  pwreset reset bulk --generate --file staff.csv --yes --rate 120
+  grep -v '^#' list | pwreset reset bulk --link --file -
+  pwreset reset bulk --link --search @old-domain.example --to helpdesk@example.com
+  pwreset reset bulk --resume 20261122-100000-3f2a          Finish an interrupted run";
+
+/// Send reset links to, or set temporary passwords for, many users at once
+#[derive(Debug, clap::Args)]
+#[command(after_help = EXAMPLES)]
+pub struct Args {
+    /// Send each user a reset link
+    #[arg(long, conflicts_with = "generate")]
+    link: bool,
+    /// Set a temporary password for each user and email it (never printed)
+    #[arg(long)]
+    generate: bool,
+    /// Users from PATH: one USER per line (# comments), or CSV with an email or username column; - for stdin
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["all", "search"])]
+    file: Option<String>,
+    /// Every active user
+    #[arg(long, conflicts_with = "search")]
+    all: bool,
+    /// Users whose username, email or name contains TEXT
+    #[arg(long, value_name = "TEXT")]
+    search: Option<String>,
+    /// Send every mail to ADDRESS instead of the users' own addresses
+    #[arg(long, value_name = "ADDRESS")]
+    to: Option<String>,
+    /// Send at most N messages a minute, e.g. 120 or 120/min [default: mail.rate, no cap]
+    #[arg(long, value_name = "N/min", value_parser = parse_rate)]
+    rate: Option<u32>,
+    /// Print the plan and stop; change nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Add TEXT to every mail as a note from the administrator
+    #[arg(long, value_name = "TEXT", value_parser = crate::cli::parse_note)]
+    note: Option<String>,
+    /// Finish run `RUN_ID`: the users still pending or failed (those done are not mailed again)
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["link", "generate", "file", "all", "search", "to", "dry_run"])]
+    resume: Option<String>,
+}
+
+fn parse_rate(text: &str) -> Result<u32, String> {
+    let number = text.trim().trim_end_matches("/min").trim_end_matches("/m");
+    match number.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{text:?} is not a rate like 120 or 120/min")),
+    }
+}
+
+/// Run `pwreset reset bulk`.
+pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+    let (config, mut store) = ctx.open_store()?;
+    store.limit_cache(512)?;
+    let job = match &args.resume {
+        Some(id) => resumed(ctx, &store, id)?,
+        None => planned(ctx, &config, &mut store, &args)?,
+    };
+    let Some(job) = job else {
+        return Ok(Exit::Ok);
+    };
+    execute(ctx, &config, &mut store, &args, job)
+}
+
+/// A run to send, planned now or resumed.
+struct Job {
+    run_id: String,
+    action: Action,
+    deliver_to: Option<String>,
+    /// Resolved when planning; a resumed run resolves them just before it starts.
+    resolved: Option<Resolved>,
+}
+
+/// What the run takes from the config and the flags.
+struct Resolved {
+    /// The recipient override of a new plan (`--to`, `deliver_to = "admin"`).
+    deliver_to: Option<String>,
+    link: Option<LinkSettings>,
+    generate: Option<GenerateSettings>,
+    /// Messages a minute, if capped.
+    rate: Option<u32>,
+}
+
+/// Resolve the run's settings, all in one place.
+fn resolve(
+    ctx: &Context,
+    config: &LoadedConfig,
+    args: &Args,
+    action: Action,
+) -> anyhow::Result<Resolved> {
+    let deliver_to = match (&args.to, config.config.mail.deliver_to) {
+        _ if args.resume.is_some() => None,
+        (None, crate::config::DeliverTo::User) => None,
+        (to, _) => Some(ctx.recipient(config, to.as_deref(), None)?),
+    };
+    let link = if action == Action::Link {
+        let mut settings = ctx.link_settings(config, None)?;
+        settings.note.clone_from(&args.note);
+        Some(settings)
+    } else {
+        None
+    };
+    let generate = (action == Action::Generate).then(|| {
+        let mut settings = generate_settings(config);
+        settings.note.clone_from(&args.note);
+        settings
+    });
+    let rate = args.rate.or(config.config.mail.rate);
+    Ok(Resolved {
+        deliver_to,
+        link,
+        generate,
+        rate,
+    })
+}
+
+fn action_of(args: &Args) -> anyhow::Result<Action> {
+    match (args.link, args.generate) {
+        (true, false) => Ok(Action::Link),
+        (false, true) => Ok(Action::Generate),
+        _ => {
+            Err(Failure::usage("say what to do: --link or --generate (or --resume RUN_ID)").into())
+        }
+    }
+}
+
+fn selection(args: &Args) -> anyhow::Result<Selection<Box<dyn BufRead>>> {
+    if let Some(path) = &args.file {
+        // Read it all before planning takes the store's write lock, so a slow pipe never
+        // blocks other pwreset commands (or the application) while the plan is written.
+        let mut text = Vec::new();
+        let read = if path == "-" {
+            std::io::stdin().lock().read_to_end(&mut text)
+        } else {
+            std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut text))
+        };
+        read.map_err(|e| Failure::new(Exit::Config, format!("cannot read {path}: {e}")))?;
+        return Ok(Selection::File(Box::new(std::io::Cursor::new(text))));
+    }
+    if args.all {
+        return Ok(Selection::All);
+    }
+    if let Some(text) = &args.search {
+        return Ok(Selection::Search(text.clone()));
+    }
+    Err(Failure::usage("say whom: --file PATH, --all or --search TEXT").into())
+}
+
+/// Plan a fresh run; returns `None` when there is nothing more to do (dry run, nothing to do,
+/// or the operator said no).
+fn planned(
+    ctx: &Context,
+    config: &LoadedConfig,
+    store: &mut Store,
+    args: &Args,
+) -> anyhow::Result<Option<Job>> {
+    let action = action_of(args)?;
+    let selection = selection(args)?;
+    let resolved = resolve(ctx, config, args, action)?;
+    let (now, actor) = (ctx.settings.now, ctx.actor());
+    let run_id = bulk::new_run_id(now, &mut rand::rng());
+    let request = Request {
+        run_id: &run_id,
+        action,
+        deliver_to: resolved.deliver_to.as_deref(),
+        cooldown_secs: resolved.link.as_ref().map_or(0, |l| l.cooldown_secs),
+    };
+    if args.dry_run {
+        let mut rows = render::item_writer(ctx);
+        let summary = bulk::dry_run(store, selection, &request, &actor, now, |item, user| {
+            rows.row(&render::ItemRow::new(item, user))
+        })?;
+        rows.finish()?;
+        render::dry_run_done(ctx, action, summary);
+        return Ok(None);
+    }
+    let summary = bulk::plan(store, selection, &request, &actor, now)?;
+    render::planned(ctx, store, &run_id, action, summary)?;
+    if summary.to_do == 0 {
+        ctx.ui.status(&format!(
+            "Nothing to do: all {} entries were skipped",
+            thousands(summary.skipped)
+        ));
+        bulk::close(store, &run_id, Close::Done, now)?;
+        return Ok(None);
+    }
+    let question = format!(
+        "{} {} users? {} skipped",
+        render::verb(action),
+        thousands(summary.to_do),
+        thousands(summary.skipped)
+    );
+    if let Err(err) = ctx.ui.confirm(&question, ctx.settings.yes) {
+        bulk::close(store, &run_id, Close::Aborted, now)?;
+        return Err(err);
+    }
+    let deliver_to = resolved.deliver_to.clone();
+    Ok(Some(Job {
+        run_id,
+        action,
+        deliver_to,
+        resolved: Some(resolved),
+    }))
+}
+
+/// Check that a run can be resumed and ask; returns `None` when it has nothing left to do.
+fn resumed(ctx: &Context, store: &Store, id: &str) -> anyhow::Result<Option<Job>> {
+    let run = match bulk::resume(store.conn(), id)? {
+        Resume::Ready(run) => run,
+        Resume::NothingLeft { sent } => {
+            ctx.ui.status(&format!(
+                "Run {id} has nothing left to do ({} sent)",
+                thousands(sent)
+            ));
+            return Ok(None);
+        }
+    };
+    let question = format!(
+        "Resume run {id}: {} {} users ({} already done)?",
+        render::verb(run.action).to_lowercase(),
+        thousands(run.counts.pending + run.counts.failed),
+        thousands(run.counts.sent)
+    );
+    ctx.ui.confirm(&question, ctx.settings.yes)?;
+    Ok(Some(Job {
+        run_id: run.run_id,
+        action: run.action,
+        deliver_to: run.deliver_to,
+        resolved: None,
+    }))
+}
+
+/// Send a planned (or resumed) run, show each user as they finish, then the report.
+fn execute(
+    ctx: &Context,
+    config: &LoadedConfig,
+    store: &mut Store,
+    args: &Args,
+    job: Job,
+) -> anyhow::Result<Exit> {
+    let (run_id, action) = (job.run_id.as_str(), job.action);
+    let to_do = bulk::to_do(store.conn(), run_id)?;
+    let resolved = match job.resolved {
+        Some(resolved) => resolved,
+        None => resolve(ctx, config, args, action)?,
+    };
+    let mut mailer = ctx.mailer(config)?;
+    let templates = ctx.templates(config);
+    let stop = stop_flag();
+    let pacing = pacing(config, resolved.rate);
+    let settings = &ctx.settings;
+    let clock = || settings.clock();
+    let actor = ctx.actor();
+    let mut runner = Runner {
+        run_id,
+        action,
+        deliver_to: job.deliver_to.as_deref(),
+        mailer: mailer.as_mut(),
+        templates: &templates,
+        link: resolved.link.as_ref(),
+        generate: resolved.generate.as_ref(),
+        pacing,
+        stop: &stop,
+        clock: &clock,
+        actor: &actor,
+        report_planned_skips: args.resume.is_none(),
+    };
+    ctx.ui
+        .status(&format!("Run {run_id}: {} users to do", thousands(to_do)));
+    let started = Instant::now();
+    let mut progress = render::Progress::start(ctx, action, to_do);
+    let report = bulk::run(store, &mut runner, |item, user, outcome| {
+        progress.item(item, user, outcome);
+    })?;
+    progress.finish();
+    if ctx.settings.format != Format::Json {
+        // A closed stdout (`| head`) must not hide failures: the summary and exit code follow.
+        if let Err(err) = render::report(ctx, store, run_id) {
+            if !crate::cli::error::is_broken_pipe(&err) {
+                return Err(err);
+            }
+        }
+    }
+    render::summarize(ctx, run_id, &report, started.elapsed());
+    Ok(if report.failed > 0 || report.interrupted {
+        Exit::Partial
+    } else {
+        Exit::Ok
+    })
+}
+
+/// The send rate cap (messages a minute) and the configured retries.
+fn pacing(config: &LoadedConfig, rate: Option<u32>) -> Pacing {
+    let mail = &config.config.mail;
+    Pacing {
+        min_interval: rate.map(|per_minute| Duration::from_secs_f64(60.0 / f64::from(per_minute))),
+        retries: mail.retries,
+        backoff: mail.retry_backoff.0,
+    }
+}
+
+/// A flag raised by Ctrl-C: the run stops after the user in progress.
+fn stop_flag() -> Arc<AtomicBool> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let handler_flag = Arc::clone(&stop);
+    let _ = ctrlc::set_handler(move || handler_flag.store(true, Ordering::SeqCst));
+    stop
+}
