@@ -8,90 +8,35 @@ use std::fmt::Write as _;
 use jiff::Timestamp;
 use rand::CryptoRng;
 
-use crate::audit::{self, Actor, Event, Outcome};
+use crate::audit::{Actor, Outcome};
 use crate::config::Supersede;
+use crate::delivery::{self, DeliveryError, FlowError, ItemEnd, Job};
+pub use crate::delivery::{Refusal, eligible};
 use crate::exit::{Classify, Exit};
-use crate::mail::{Delivered, MailError, Mailer, Outgoing};
+use crate::mail::{Delivered, MailError, Outgoing};
 use crate::secret::Secret;
+use crate::store::Store;
 use crate::store::tokens as sql;
 use crate::store::users::User;
-use crate::store::{Store, StoreError, bulk};
-use crate::templates::{TemplateError, Templates, UserVars, Vars};
+use crate::templates::{UserVars, Vars};
 use crate::timefmt;
 use crate::tokens::{self, IssueRequest, TokenError};
-use crate::users::has_valid_email;
 
 /// The audit action of a link mail.
 pub const ACTION: &str = "link.send";
 
-/// Why a user gets no link; nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// The user is inactive.
-    #[error("{0} is inactive")]
-    Inactive(String),
-    /// The user has no email, or an invalid one.
-    #[error("{0} has no valid email address")]
-    NoValidEmail(String),
-    /// A link was sent too recently.
-    #[error("a reset link was sent to {user} moments ago; the next is allowed at {}", timefmt::human(*.until))]
-    Cooldown {
-        /// The user.
-        user: String,
-        /// When the next link is allowed.
-        until: i64,
-    },
-}
-
-impl Refusal {
-    /// The short reason used in reports: `inactive`, `no valid email`, `in cooldown`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refusal::Inactive(_) => "inactive",
-            Refusal::NoValidEmail(_) => "no valid email",
-            Refusal::Cooldown { .. } => "in cooldown",
-        }
-    }
-}
-
-impl Classify for Refusal {
-    fn exit(&self) -> Exit {
-        Exit::Refused
-    }
-    fn hint(&self) -> Option<String> {
-        Some(match self {
-            Refusal::Inactive(user) => {
-                format!("activate the user first: pwreset users activate {user}")
-            }
-            Refusal::NoValidEmail(user) => {
-                format!("check the address with: pwreset users show {user}")
-            }
-            Refusal::Cooldown { .. } => "wait, or pass --force to send another now".into(),
-        })
-    }
-}
+/// The template of a link mail.
+const TEMPLATE: &str = "password-change-link";
 
 /// Why a link was not sent.
+pub type LinkError = DeliveryError<LinkFailure>;
+
+/// The failures of a link mail that a temporary password cannot have.
 #[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    /// Refused before anything changed.
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    /// The mail was not accepted; the new token was revoked, older links are untouched.
-    #[error("{0}; the new link was revoked, nothing else changed")]
-    Mail(#[from] MailError),
-    /// The template failed; the new token was revoked.
-    #[error(transparent)]
-    Template(#[from] TemplateError),
+pub enum LinkFailure {
     /// The token could not be written.
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The audit row could not be written.
-    #[error(transparent)]
-    Audit(#[from] audit::AuditError),
     /// The mail went out, but the link was revoked (or the user deactivated) while it was on
     /// its way, so it will not work.
     #[error(
@@ -100,31 +45,26 @@ pub enum LinkError {
     RevokedMeanwhile,
 }
 
-impl From<rusqlite::Error> for LinkError {
-    fn from(err: rusqlite::Error) -> Self {
-        LinkError::Store(StoreError::Sqlite(err))
+impl FlowError for LinkFailure {
+    const UNDONE: &'static str = "the new link was revoked, nothing else changed";
+
+    fn aborts_batch(&self) -> bool {
+        matches!(self, LinkFailure::Token(_))
     }
 }
 
-impl Classify for LinkError {
+impl Classify for LinkFailure {
     fn exit(&self) -> Exit {
         match self {
-            LinkError::Refused(e) => e.exit(),
-            LinkError::Mail(e) => e.exit(),
-            LinkError::Template(e) => e.exit(),
-            LinkError::Token(e) => e.exit(),
-            LinkError::Store(e) => e.exit(),
-            LinkError::Audit(e) => e.exit(),
-            LinkError::RevokedMeanwhile => Exit::Refused,
+            LinkFailure::Token(e) => e.exit(),
+            LinkFailure::RevokedMeanwhile => Exit::Refused,
         }
     }
-    fn hint(&self) -> Option<String> {
-        match self {
-            LinkError::Refused(e) => e.hint(),
-            LinkError::Mail(e) => e.hint(),
-            LinkError::Template(e) => e.hint(),
-            _ => None,
-        }
+}
+
+impl From<TokenError> for LinkError {
+    fn from(err: TokenError) -> Self {
+        DeliveryError::Own(LinkFailure::Token(err))
     }
 }
 
@@ -177,17 +117,6 @@ pub struct Sent {
     pub link: Secret,
 }
 
-/// Whether a user may receive mail: active, with a valid email.
-pub fn eligible(user: &User) -> Result<(), Refusal> {
-    if !user.active {
-        return Err(Refusal::Inactive(user.username.clone()));
-    }
-    if !has_valid_email(user) {
-        return Err(Refusal::NoValidEmail(user.username.clone()));
-    }
-    Ok(())
-}
-
 /// Refuse if a link was sent within the cooldown.
 pub fn check_cooldown(
     store: &Store,
@@ -206,14 +135,7 @@ pub fn check_cooldown(
 }
 
 /// What carries link mails: the transport, the templates and the link settings.
-pub struct Courier<'a> {
-    /// The transport.
-    pub mailer: &'a mut dyn Mailer,
-    /// The templates.
-    pub templates: &'a Templates,
-    /// The link settings.
-    pub settings: &'a LinkSettings,
-}
+pub type Courier<'a> = delivery::Courier<'a, LinkSettings>;
 
 /// Send a reset link: check, issue pending, mail, then activate (or mark undelivered).
 pub fn send(
@@ -255,34 +177,52 @@ pub struct Prepared {
     pub outgoing: Outgoing,
 }
 
+fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'a> {
+    Job {
+        action: ACTION,
+        user: request.user,
+        recipient: Some(request.recipient),
+        bulk: request.bulk,
+        actor,
+        now,
+    }
+}
+
+/// Eligible, and (unless forced) out of the cooldown.
+fn check(
+    store: &Store,
+    request: &LinkRequest<'_>,
+    cooldown_secs: u64,
+    now: Timestamp,
+) -> Result<(), LinkError> {
+    eligible(request.user)?;
+    if request.force {
+        Ok(())
+    } else {
+        check_cooldown(store, request.user, cooldown_secs, now)
+    }
+}
+
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
 /// Bulk runs prepare the next user while the previous mail is on the wire.
 pub fn prepare(
     store: &mut Store,
-    templates: &Templates,
+    templates: &crate::templates::Templates,
     settings: &LinkSettings,
     request: LinkRequest<'_>,
     actor: &Actor,
     now: Timestamp,
     rng: &mut impl CryptoRng,
 ) -> Result<Prepared, LinkError> {
-    let user = request.user;
-    let checked = eligible(user).map_err(LinkError::from).and_then(|()| {
-        if request.force {
-            Ok(())
-        } else {
-            check_cooldown(store, user, settings.cooldown_secs, now)
-        }
-    });
-    if let Err(LinkError::Refused(refusal)) = &checked {
-        record(
-            store,
-            actor,
-            now,
-            &request,
-            Outcome::Refused,
-            Some(refusal.to_string()),
-        )?;
+    let job = job(&request, actor, now);
+    let checked = check(store, &request, settings.cooldown_secs, now);
+    if let Err(DeliveryError::Refused(refusal)) = &checked {
+        let detail = refusal.to_string();
+        let item = ItemEnd {
+            reason: Some(&detail),
+            ..ItemEnd::default()
+        };
+        job.record(store, Outcome::Refused, Some(detail.clone()), item)?;
     }
     checked?;
     let issued = IssueRequest {
@@ -290,12 +230,10 @@ pub fn prepare(
         recipient: request.recipient,
         actor: &actor.os_user,
     };
-    let pending = tokens::issue_pending(store, user, issued, now, rng)?;
+    let pending = tokens::issue_pending(store, request.user, issued, now, rng)?;
     let link = link_for(&settings.base_url, &pending.token);
-    match templates.render(
-        "password-change-link",
-        &vars(user, &link, pending.expires_at, now, settings),
-    ) {
+    let vars = vars(request.user, &link, pending.expires_at, now, settings);
+    match templates.render(TEMPLATE, &vars) {
         Ok(body) => Ok(Prepared {
             token_id: pending.id,
             expires_at: pending.expires_at,
@@ -307,7 +245,7 @@ pub fn prepare(
         }),
         Err(err) => {
             let err = LinkError::from(err);
-            undelivered(store, &request, pending.id, &err, actor, now)?;
+            undelivered(store, &job, pending.id, &err)?;
             Err(err)
         }
     }
@@ -324,17 +262,10 @@ pub fn complete(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Sent, LinkError> {
+    let job = job(&request, actor, now);
     match result {
         Ok(delivered) => {
-            let superseded = activate(
-                store,
-                &request,
-                prepared.token_id,
-                prepared.expires_at,
-                settings.supersede,
-                actor,
-                now,
-            )?;
+            let superseded = activate(store, &job, &prepared, settings.supersede, request.note)?;
             Ok(Sent {
                 token_id: prepared.token_id,
                 expires_at: prepared.expires_at,
@@ -345,7 +276,7 @@ pub fn complete(
         }
         Err(err) => {
             let err = LinkError::from(err);
-            undelivered(store, &request, prepared.token_id, &err, actor, now)?;
+            undelivered(store, &job, prepared.token_id, &err)?;
             Err(err)
         }
     }
@@ -353,141 +284,73 @@ pub fn complete(
 
 fn activate(
     store: &mut Store,
-    request: &LinkRequest<'_>,
-    token_id: i64,
-    expires_at: i64,
+    job: &Job<'_>,
+    prepared: &Prepared,
     supersede: Supersede,
-    actor: &Actor,
-    now: Timestamp,
+    note: Option<&str>,
 ) -> Result<usize, LinkError> {
+    let (token_id, user_id, now) = (prepared.token_id, job.user.id, job.now.as_second());
     let tx = store.write()?;
     // Still pending, and the user still active? A revoke, deactivation or password change may
     // have happened while the mail was on its way: then the link must stay dead.
-    let active = crate::store::users::by_id(&tx, request.user.id)?.is_some_and(|u| u.active);
+    let active = job.still_active(&tx)?;
     if !active {
-        sql::revoke_outstanding(&tx, request.user.id, now.as_second(), "user deactivated")?;
+        sql::revoke_outstanding(&tx, user_id, now, "user deactivated")?;
     }
     if !active || !sql::activate(&tx, token_id)? {
         let detail =
             format!("token #{token_id}: the mail was sent, but the link was revoked meanwhile");
-        audit::append(
-            &tx,
-            actor,
-            now,
-            &event(request, Outcome::Failed, Some(detail)),
-        )?;
-        if let Some((_, item)) = request.bulk {
-            bulk::finish_item(
-                &tx,
-                item,
-                "failed",
-                Some("link revoked while its mail was being sent"),
-                Some(request.recipient),
-                None,
-                now.as_second(),
-            )?;
-        }
+        let item = ItemEnd {
+            reason: Some("link revoked while its mail was being sent"),
+            recipient: job.recipient,
+            expires_at: None,
+        };
+        job.finish(&tx, Outcome::Failed, Some(detail), item)?;
         tx.commit()?;
-        return Err(LinkError::RevokedMeanwhile);
+        return Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile));
     }
     let superseded = match supersede {
-        Supersede::Revoke => sql::revoke_outstanding_except(
-            &tx,
-            request.user.id,
-            Some(token_id),
-            now.as_second(),
-            "superseded",
-        )?,
+        Supersede::Revoke => {
+            sql::revoke_outstanding_except(&tx, user_id, Some(token_id), now, "superseded")?
+        }
         Supersede::Keep => 0,
     };
     let mut detail = format!(
         "token #{token_id}, expires {}",
-        timefmt::rfc3339(expires_at)
+        timefmt::rfc3339(prepared.expires_at)
     );
     if superseded > 0 {
         let _ = write!(detail, ", revoked {superseded} older links");
     }
-    if let Some(note) = request.note {
+    if let Some(note) = note {
         let _ = write!(detail, ", {note}");
     }
-    audit::append(&tx, actor, now, &event(request, Outcome::Ok, Some(detail)))?;
-    if let Some((_, item)) = request.bulk {
-        bulk::finish_item(
-            &tx,
-            item,
-            "sent",
-            None,
-            Some(request.recipient),
-            Some(expires_at),
-            now.as_second(),
-        )?;
-    }
+    let item = ItemEnd {
+        reason: None,
+        recipient: job.recipient,
+        expires_at: Some(prepared.expires_at),
+    };
+    job.finish(&tx, Outcome::Ok, Some(detail), item)?;
     tx.commit()?;
     Ok(superseded)
 }
 
 fn undelivered(
     store: &mut Store,
-    request: &LinkRequest<'_>,
+    job: &Job<'_>,
     token_id: i64,
     err: &LinkError,
-    actor: &Actor,
-    now: Timestamp,
 ) -> Result<(), LinkError> {
     let tx = store.write()?;
-    sql::mark_undelivered(&tx, token_id, now.as_second())?;
+    sql::mark_undelivered(&tx, token_id, job.now.as_second())?;
     let detail = format!("token #{token_id} revoked: {err}");
-    audit::append(
-        &tx,
-        actor,
-        now,
-        &event(request, Outcome::Failed, Some(detail)),
-    )?;
-    if let Some((_, item)) = request.bulk {
-        let reason = err.to_string();
-        bulk::finish_item(
-            &tx,
-            item,
-            "failed",
-            Some(&reason),
-            Some(request.recipient),
-            None,
-            now.as_second(),
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-fn event(request: &LinkRequest<'_>, outcome: Outcome, detail: Option<String>) -> Event {
-    Event::new(ACTION, outcome)
-        .target(request.user)
-        .recipient(Some(request.recipient).filter(|r| !r.is_empty()))
-        .detail(detail)
-        .run_id(request.bulk.map(|(run, _)| run))
-}
-
-fn record(
-    store: &mut Store,
-    actor: &Actor,
-    now: Timestamp,
-    request: &LinkRequest<'_>,
-    outcome: Outcome,
-    detail: Option<String>,
-) -> Result<(), LinkError> {
-    let tx = store.write()?;
-    audit::append(&tx, actor, now, &event(request, outcome, detail.clone()))?;
-    if let Some((_, item)) = request.bulk {
-        bulk::finish_item(
-            &tx,
-            item,
-            "skipped",
-            detail.as_deref(),
-            None,
-            None,
-            now.as_second(),
-        )?;
-    }
+    let reason = err.to_string();
+    let item = ItemEnd {
+        reason: Some(&reason),
+        recipient: job.recipient,
+        expires_at: None,
+    };
+    job.finish(&tx, Outcome::Failed, Some(detail), item)?;
     tx.commit()?;
     Ok(())
 }
@@ -506,20 +369,12 @@ fn vars(
     now: Timestamp,
     settings: &LinkSettings,
 ) -> Vars {
+    let (expires_at, expires_in) = delivery::expiry_vars(expires_at, now);
     Vars {
-        user: UserVars {
-            name: user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.username.clone()),
-            username: user.username.clone(),
-            email: user.email.clone(),
-        },
+        user: UserVars::from(user),
         link: Some(link.expose().to_string()),
-        expires_at: Some(timefmt::human(expires_at)),
-        expires_in: Some(timefmt::spoken(
-            u64::try_from(expires_at - now.as_second()).unwrap_or(0),
-        )),
+        expires_at,
+        expires_in,
         app_name: settings.app_name.clone(),
         support_contact: settings.support_contact.clone(),
         password: None,

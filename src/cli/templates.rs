@@ -153,11 +153,7 @@ fn sample_vars(config: &LoadedConfig, name: &str, user: Option<&User>, ctx: &Con
     let names = c.templates.values_for(name);
     Vars {
         user: match user {
-            Some(u) => UserVars {
-                name: u.display_name.clone().unwrap_or_else(|| u.username.clone()),
-                username: u.username.clone(),
-                email: u.email.clone(),
-            },
+            Some(u) => UserVars::from(u),
             None => UserVars {
                 name: "Alice Andersen".into(),
                 username: "alice".into(),

@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::exit::{Classify, Exit};
 use crate::secret::Secret;
+use crate::store::users::User;
 
 /// The built-in templates: (file name, source).
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -128,6 +129,20 @@ pub struct UserVars {
     pub username: String,
     /// Email address.
     pub email: Option<String>,
+}
+
+impl From<&User> for UserVars {
+    /// The user's name (display name, or the username), username and email.
+    fn from(user: &User) -> Self {
+        UserVars {
+            name: user
+                .display_name
+                .clone()
+                .unwrap_or_else(|| user.username.clone()),
+            username: user.username.clone(),
+            email: user.email.clone(),
+        }
+    }
 }
 
 /// The built-in source of a part, e.g. `access-info.html`.
