@@ -1,12 +1,13 @@
 //! The skeleton shared by every "mail a secret, then commit" action (reset links, emailed
 //! temporary passwords): who may be mailed ([`eligible`]), one [`Courier`] (transport and
 //! templates), one [`Job`] (user, recipient, bulk item, actor, time) that appends the audit row
-//! and finishes the bulk item in the same transaction, and one error enum for the failures all
-//! such actions share, to which each action adds only its own ([`FlowError`]).
+//! and finishes the bulk item in the same transaction, one error enum for the failures all
+//! such actions share, to which each action adds only its own ([`FlowError`]), and [`settle`]:
+//! after the mail, commit (re-checking that the user is still active) or undo, audit, and
+//! finish the bulk item, in one transaction.
 //!
-//! The ordering (what is written before the mail, what only after the server accepted it) is
-//! the caller's: this module renders, sends and records, and knows nothing of terminals, flags
-//! or exit codes.
+//! What each action writes before the mail and how it commits or undoes is its own ([`Flow`]).
+//! This module renders, sends and records, and knows nothing of terminals, flags or exit codes.
 
 use jiff::Timestamp;
 use rusqlite::Connection;
@@ -289,9 +290,144 @@ impl Job<'_> {
         Ok(())
     }
 
+    /// Audit a refusal (nothing changed) and skip the bulk item, with the refusal as its reason;
+    /// `item_recipient` is stored on the item (`None` keeps the planned one).
+    pub fn refuse(
+        &self,
+        store: &mut Store,
+        refusal: &Refusal,
+        item_recipient: Option<&str>,
+    ) -> Result<(), RecordError> {
+        let detail = refusal.to_string();
+        let item = ItemEnd {
+            reason: Some(&detail),
+            recipient: item_recipient,
+            expires_at: None,
+        };
+        self.record(store, Outcome::Refused, Some(detail.clone()), item)
+    }
+
     /// Whether the user still exists and is active (checked again at commit: a deactivation
     /// may have happened while the mail was on its way).
     pub fn still_active(&self, tx: &Connection) -> Result<bool, StoreError> {
         Ok(crate::store::users::by_id(tx, self.user.id)?.is_some_and(|u| u.active))
+    }
+}
+
+/// How [`settle`] ends a committed action: the audit detail, the bulk item's reason and
+/// expiry, and the result (audited `ok` if it is `Ok`, `failed` otherwise).
+#[derive(Debug)]
+pub struct Ending<T, E: FlowError> {
+    /// The audit row's detail.
+    pub detail: String,
+    /// Why the bulk item failed, if it did.
+    pub reason: Option<String>,
+    /// When the link or password expires, if committed.
+    pub expires_at: Option<i64>,
+    /// What the caller gets.
+    pub result: Result<T, DeliveryError<E>>,
+}
+
+/// How [`abandon`] ends an action whose mail was not rendered or not accepted (audited
+/// `failed`).
+#[derive(Debug)]
+pub struct Undone<E: FlowError> {
+    /// The audit row's detail.
+    pub detail: String,
+    /// Why the bulk item failed.
+    pub reason: String,
+    /// What the caller gets.
+    pub err: DeliveryError<E>,
+}
+
+/// What [`Flow::commit`] returns: how the action ends, or a failure of the store.
+pub type Committed<T, E> = Result<Ending<T, E>, DeliveryError<E>>;
+
+/// One "mail a secret, then commit" action, as [`settle`] drives it.
+pub trait Flow {
+    /// The failures of this action only.
+    type Error: FlowError;
+    /// What was written or made before the mail (e.g. a pending token).
+    type Staged;
+    /// What the transport's acceptance yields.
+    type Sent;
+    /// What a committed action returns.
+    type Done;
+
+    /// The mail was accepted: make the change inside `tx`, unless the user is no longer
+    /// `active` or the change was overtaken meanwhile.
+    fn commit(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        staged: Self::Staged,
+        sent: Self::Sent,
+        active: bool,
+    ) -> Committed<Self::Done, Self::Error>;
+
+    /// The mail was not rendered or not accepted: undo what staging wrote, inside `tx`.
+    fn undo(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        staged: Self::Staged,
+        err: DeliveryError<Self::Error>,
+    ) -> Result<Undone<Self::Error>, DeliveryError<Self::Error>>;
+}
+
+/// After the mail (or its failure): commit (re-checking that the user is still active) or
+/// undo, append the audit row and finish the bulk item, all in one transaction.
+pub fn settle<F: Flow>(
+    store: &mut Store,
+    flow: &F,
+    job: &Job<'_>,
+    staged: F::Staged,
+    answer: Result<F::Sent, DeliveryError<F::Error>>,
+) -> Result<F::Done, DeliveryError<F::Error>> {
+    let sent = match answer {
+        Ok(sent) => sent,
+        Err(err) => return Err(abandon(store, flow, job, staged, err)),
+    };
+    let tx = store.write()?;
+    let active = job.still_active(&tx)?;
+    let ending = flow.commit(&tx, job, staged, sent, active)?;
+    let outcome = if ending.result.is_ok() {
+        Outcome::Ok
+    } else {
+        Outcome::Failed
+    };
+    let item = ItemEnd {
+        reason: ending.reason.as_deref(),
+        recipient: job.recipient,
+        expires_at: ending.expires_at,
+    };
+    job.finish(&tx, outcome, Some(ending.detail), item)?;
+    tx.commit()?;
+    ending.result
+}
+
+/// The mail was not rendered or not accepted: undo, audit and finish the bulk item in one
+/// transaction; returns the error to report (the store's, if that failed too).
+pub fn abandon<F: Flow>(
+    store: &mut Store,
+    flow: &F,
+    job: &Job<'_>,
+    staged: F::Staged,
+    err: DeliveryError<F::Error>,
+) -> DeliveryError<F::Error> {
+    let undo = || -> Result<DeliveryError<F::Error>, DeliveryError<F::Error>> {
+        let tx = store.write()?;
+        let undone = flow.undo(&tx, job, staged, err)?;
+        let item = ItemEnd {
+            reason: Some(&undone.reason),
+            recipient: job.recipient,
+            expires_at: None,
+        };
+        job.finish(&tx, Outcome::Failed, Some(undone.detail), item)?;
+        tx.commit()?;
+        Ok(undone.err)
+    };
+    match undo() {
+        Ok(err) | Err(err) => err,
     }
 }

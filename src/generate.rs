@@ -9,10 +9,11 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use rand::CryptoRng;
+use rusqlite::Connection;
 
-use crate::audit::{Actor, Outcome};
+use crate::audit::Actor;
 use crate::config::PasswordConfig;
-use crate::delivery::{self, DeliveryError, FlowError, ItemEnd, Job, Refusal};
+use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Refusal, Undone};
 use crate::exit::{Classify, Exit};
 use crate::mail::{self, Delivered, MailError};
 use crate::notice::{self, Notice};
@@ -187,25 +188,24 @@ pub fn apply(
 ) -> Result<Generated, GenerateError> {
     let job = job(&request, actor, now);
     if let Err(refusal) = eligible(request.user, request.email_to.is_some()) {
-        record(store, &job, Outcome::Refused, refusal.to_string())?;
+        job.refuse(store, &refusal, job.recipient)?;
         return Err(refusal.into());
     }
     let expires_at = now.as_second()
         + i64::try_from(courier.settings.password.temp_ttl.secs()).unwrap_or(86_400);
-    let emailed = match request.email_to {
+    let answer = match request.email_to {
         Some(to) => {
             let vars = access_vars(courier.settings, request.user, prepared, expires_at, now);
-            match courier.deliver(TEMPLATE, to, &vars) {
-                Ok(delivered) => Some(delivered),
-                Err(err) => {
-                    record(store, &job, Outcome::Failed, format!("not changed: {err}"))?;
-                    return Err(err);
-                }
-            }
+            courier.deliver(TEMPLATE, to, &vars).map(Some)
         }
-        None => None,
+        None => Ok(None),
     };
-    commit(store, &job, &request, &prepared.hash, expires_at)?;
+    let flow = GenerateFlow {
+        request: &request,
+        hash: &prepared.hash,
+        expires_at,
+    };
+    let emailed = delivery::settle(store, &flow, &job, (), answer)?;
     let notice = match (request.email_to, request.notice_to) {
         (None, Some(to)) if courier.settings.notify_on_change && !to.is_empty() => {
             let notice = Notice {
@@ -247,50 +247,88 @@ fn access_vars(
     }
 }
 
-fn commit(
-    store: &mut Store,
-    job: &Job<'_>,
-    request: &GenerateRequest<'_>,
-    hash: &str,
+/// The temporary password as [`delivery::settle`] drives it: nothing is written before the
+/// mail, so there is nothing to undo but the audit row.
+struct GenerateFlow<'a> {
+    request: &'a GenerateRequest<'a>,
+    hash: &'a str,
     expires_at: i64,
-) -> Result<(), GenerateError> {
-    let (user, now) = (request.user, job.now.as_second());
-    let tx = store.write()?;
-    if !job.still_active(&tx)? {
-        // Deactivated while the mail was on its way: the new password is not set.
-        drop(tx);
-        let refusal = Refusal::Inactive(user.username.clone());
-        let detail = format!("not changed: {refusal} (deactivated while the mail was being sent)");
-        record(store, job, Outcome::Failed, detail)?;
-        return Err(refusal.into());
+}
+
+impl delivery::Flow for GenerateFlow<'_> {
+    type Error = GenerateFailure;
+    type Staged = ();
+    type Sent = Option<Delivered>;
+    type Done = Option<Delivered>;
+
+    /// Set the hash and revoke outstanding links, unless the user was deactivated while the
+    /// mail was on its way: then the new password is not set.
+    fn commit(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        (): (),
+        emailed: Option<Delivered>,
+        active: bool,
+    ) -> Result<Ending<Option<Delivered>, GenerateFailure>, GenerateError> {
+        let (request, user, now) = (self.request, self.request.user, job.now.as_second());
+        if !active {
+            let refusal = Refusal::Inactive(user.username.clone());
+            let detail =
+                format!("not changed: {refusal} (deactivated while the mail was being sent)");
+            return Ok(Ending {
+                reason: Some(detail.clone()),
+                detail,
+                expires_at: None,
+                result: Err(refusal.into()),
+            });
+        }
+        let change = PasswordChange {
+            hash: self.hash,
+            must_change: request.force_change,
+            temp_expires_at: Some(self.expires_at),
+        };
+        users_sql::set_password(tx, user.id, &change, now)?;
+        let revoked =
+            tokens_sql::revoke_outstanding(tx, user.id, now, "password reset by administrator")?;
+        let mut detail = match request.email_to {
+            Some(to) => format!("emailed to {}", mail::mask(to)),
+            None => "shown to the operator".to_string(),
+        };
+        let _ = write!(
+            detail,
+            ", temporary until {}",
+            timefmt::rfc3339(self.expires_at)
+        );
+        if !request.force_change {
+            detail.push_str(", no forced change");
+        }
+        if revoked > 0 {
+            let _ = write!(detail, ", revoked {revoked} reset links");
+        }
+        Ok(Ending {
+            detail,
+            reason: None,
+            expires_at: Some(self.expires_at),
+            result: Ok(emailed),
+        })
     }
-    let change = PasswordChange {
-        hash,
-        must_change: request.force_change,
-        temp_expires_at: Some(expires_at),
-    };
-    users_sql::set_password(&tx, user.id, &change, now)?;
-    let revoked =
-        tokens_sql::revoke_outstanding(&tx, user.id, now, "password reset by administrator")?;
-    let mut detail = match request.email_to {
-        Some(to) => format!("emailed to {}", mail::mask(to)),
-        None => "shown to the operator".to_string(),
-    };
-    let _ = write!(detail, ", temporary until {}", timefmt::rfc3339(expires_at));
-    if !request.force_change {
-        detail.push_str(", no forced change");
+
+    /// Nothing was written: only say so.
+    fn undo(
+        &self,
+        _tx: &Connection,
+        _job: &Job<'_>,
+        (): (),
+        err: GenerateError,
+    ) -> Result<Undone<GenerateFailure>, GenerateError> {
+        let detail = format!("not changed: {err}");
+        Ok(Undone {
+            reason: detail.clone(),
+            detail,
+            err,
+        })
     }
-    if revoked > 0 {
-        let _ = write!(detail, ", revoked {revoked} reset links");
-    }
-    let item = ItemEnd {
-        reason: None,
-        recipient: request.email_to,
-        expires_at: Some(expires_at),
-    };
-    job.finish(&tx, Outcome::Ok, Some(detail), item)?;
-    tx.commit()?;
-    Ok(())
 }
 
 /// Audit a refusal found before anything was attempted (e.g. before a prompt).
@@ -302,22 +340,7 @@ pub fn record_refusal(
     now: Timestamp,
 ) -> Result<(), GenerateError> {
     let job = job(request, actor, now);
-    record(store, &job, Outcome::Refused, refusal.to_string())
-}
-
-fn record(
-    store: &mut Store,
-    job: &Job<'_>,
-    outcome: Outcome,
-    detail: String,
-) -> Result<(), GenerateError> {
-    let item = ItemEnd {
-        reason: Some(&detail),
-        recipient: job.recipient,
-        expires_at: None,
-    };
-    job.record(store, outcome, Some(detail.clone()), item)?;
-    Ok(())
+    Ok(job.refuse(store, refusal, job.recipient)?)
 }
 
 #[cfg(test)]

@@ -7,10 +7,11 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use rand::CryptoRng;
+use rusqlite::Connection;
 
-use crate::audit::{Actor, Outcome};
+use crate::audit::Actor;
 use crate::config::Supersede;
-use crate::delivery::{self, DeliveryError, FlowError, ItemEnd, Job};
+use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Undone};
 pub use crate::delivery::{Refusal, eligible};
 use crate::exit::{Classify, Exit};
 use crate::mail::{Delivered, MailError, Outgoing};
@@ -170,11 +171,23 @@ pub fn send(
 /// A link whose token is written (still pending) and whose mail is rendered, not yet sent.
 #[derive(Debug)]
 pub struct Prepared {
+    pending: Pending,
+    /// The mail to send.
+    pub outgoing: Outgoing,
+}
+
+/// A token written pending, and its link.
+#[derive(Debug)]
+struct Pending {
     token_id: i64,
     expires_at: i64,
     link: Secret,
-    /// The mail to send.
-    pub outgoing: Outgoing,
+}
+
+/// The link action as [`delivery::settle`] drives it.
+struct LinkFlow<'a> {
+    supersede: Supersede,
+    note: Option<&'a str>,
 }
 
 fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'a> {
@@ -217,12 +230,7 @@ pub fn prepare(
     let job = job(&request, actor, now);
     let checked = check(store, &request, settings.cooldown_secs, now);
     if let Err(DeliveryError::Refused(refusal)) = &checked {
-        let detail = refusal.to_string();
-        let item = ItemEnd {
-            reason: Some(&detail),
-            ..ItemEnd::default()
-        };
-        job.record(store, Outcome::Refused, Some(detail.clone()), item)?;
+        job.refuse(store, refusal, None)?;
     }
     checked?;
     let issued = IssueRequest {
@@ -230,23 +238,30 @@ pub fn prepare(
         recipient: request.recipient,
         actor: &actor.os_user,
     };
-    let pending = tokens::issue_pending(store, request.user, issued, now, rng)?;
-    let link = link_for(&settings.base_url, &pending.token);
-    let vars = vars(request.user, &link, pending.expires_at, now, settings);
+    let issued = tokens::issue_pending(store, request.user, issued, now, rng)?;
+    let pending = Pending {
+        token_id: issued.id,
+        expires_at: issued.expires_at,
+        link: link_for(&settings.base_url, &issued.token),
+    };
+    let vars = vars(
+        request.user,
+        &pending.link,
+        pending.expires_at,
+        now,
+        settings,
+    );
     match templates.render(TEMPLATE, &vars) {
         Ok(body) => Ok(Prepared {
-            token_id: pending.id,
-            expires_at: pending.expires_at,
-            link,
+            pending,
             outgoing: Outgoing {
                 to: request.recipient.to_string(),
                 body,
             },
         }),
         Err(err) => {
-            let err = LinkError::from(err);
-            undelivered(store, &job, pending.id, &err)?;
-            Err(err)
+            let flow = LinkFlow::from(settings, &request);
+            Err(delivery::abandon(store, &flow, &job, pending, err.into()))
         }
     }
 }
@@ -263,96 +278,95 @@ pub fn complete(
     now: Timestamp,
 ) -> Result<Sent, LinkError> {
     let job = job(&request, actor, now);
-    match result {
-        Ok(delivered) => {
-            let superseded = activate(store, &job, &prepared, settings.supersede, request.note)?;
-            Ok(Sent {
-                token_id: prepared.token_id,
-                expires_at: prepared.expires_at,
+    let flow = LinkFlow::from(settings, &request);
+    let answer = result.map_err(LinkError::from);
+    delivery::settle(store, &flow, &job, prepared.pending, answer)
+}
+
+impl<'a> LinkFlow<'a> {
+    fn from(settings: &LinkSettings, request: &LinkRequest<'a>) -> Self {
+        LinkFlow {
+            supersede: settings.supersede,
+            note: request.note,
+        }
+    }
+}
+
+impl delivery::Flow for LinkFlow<'_> {
+    type Error = LinkFailure;
+    type Staged = Pending;
+    type Sent = Delivered;
+    type Done = Sent;
+
+    /// Make the token live and supersede older links, unless it was revoked (or the user
+    /// deactivated) while the mail was on its way: then the link must stay dead.
+    fn commit(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        pending: Pending,
+        delivered: Delivered,
+        active: bool,
+    ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
+        let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
+        if !active {
+            sql::revoke_outstanding(tx, user_id, now, "user deactivated")?;
+        }
+        if !active || !sql::activate(tx, token_id)? {
+            return Ok(Ending {
+                detail: format!(
+                    "token #{token_id}: the mail was sent, but the link was revoked meanwhile"
+                ),
+                reason: Some("link revoked while its mail was being sent".into()),
+                expires_at: None,
+                result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
+            });
+        }
+        let superseded = match self.supersede {
+            Supersede::Revoke => {
+                sql::revoke_outstanding_except(tx, user_id, Some(token_id), now, "superseded")?
+            }
+            Supersede::Keep => 0,
+        };
+        let mut detail = format!(
+            "token #{token_id}, expires {}",
+            timefmt::rfc3339(pending.expires_at)
+        );
+        if superseded > 0 {
+            let _ = write!(detail, ", revoked {superseded} older links");
+        }
+        if let Some(note) = self.note {
+            let _ = write!(detail, ", {note}");
+        }
+        Ok(Ending {
+            detail,
+            reason: None,
+            expires_at: Some(pending.expires_at),
+            result: Ok(Sent {
+                token_id,
+                expires_at: pending.expires_at,
                 superseded,
                 delivered,
-                link: prepared.link,
-            })
-        }
-        Err(err) => {
-            let err = LinkError::from(err);
-            undelivered(store, &job, prepared.token_id, &err)?;
-            Err(err)
-        }
+                link: pending.link,
+            }),
+        })
     }
-}
 
-fn activate(
-    store: &mut Store,
-    job: &Job<'_>,
-    prepared: &Prepared,
-    supersede: Supersede,
-    note: Option<&str>,
-) -> Result<usize, LinkError> {
-    let (token_id, user_id, now) = (prepared.token_id, job.user.id, job.now.as_second());
-    let tx = store.write()?;
-    // Still pending, and the user still active? A revoke, deactivation or password change may
-    // have happened while the mail was on its way: then the link must stay dead.
-    let active = job.still_active(&tx)?;
-    if !active {
-        sql::revoke_outstanding(&tx, user_id, now, "user deactivated")?;
+    /// Mark the token undelivered: it never goes live, older links are untouched.
+    fn undo(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        pending: Pending,
+        err: LinkError,
+    ) -> Result<Undone<LinkFailure>, LinkError> {
+        sql::mark_undelivered(tx, pending.token_id, job.now.as_second())?;
+        Ok(Undone {
+            detail: format!("token #{} revoked: {err}", pending.token_id),
+            reason: err.to_string(),
+            err,
+        })
     }
-    if !active || !sql::activate(&tx, token_id)? {
-        let detail =
-            format!("token #{token_id}: the mail was sent, but the link was revoked meanwhile");
-        let item = ItemEnd {
-            reason: Some("link revoked while its mail was being sent"),
-            recipient: job.recipient,
-            expires_at: None,
-        };
-        job.finish(&tx, Outcome::Failed, Some(detail), item)?;
-        tx.commit()?;
-        return Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile));
-    }
-    let superseded = match supersede {
-        Supersede::Revoke => {
-            sql::revoke_outstanding_except(&tx, user_id, Some(token_id), now, "superseded")?
-        }
-        Supersede::Keep => 0,
-    };
-    let mut detail = format!(
-        "token #{token_id}, expires {}",
-        timefmt::rfc3339(prepared.expires_at)
-    );
-    if superseded > 0 {
-        let _ = write!(detail, ", revoked {superseded} older links");
-    }
-    if let Some(note) = note {
-        let _ = write!(detail, ", {note}");
-    }
-    let item = ItemEnd {
-        reason: None,
-        recipient: job.recipient,
-        expires_at: Some(prepared.expires_at),
-    };
-    job.finish(&tx, Outcome::Ok, Some(detail), item)?;
-    tx.commit()?;
-    Ok(superseded)
-}
-
-fn undelivered(
-    store: &mut Store,
-    job: &Job<'_>,
-    token_id: i64,
-    err: &LinkError,
-) -> Result<(), LinkError> {
-    let tx = store.write()?;
-    sql::mark_undelivered(&tx, token_id, job.now.as_second())?;
-    let detail = format!("token #{token_id} revoked: {err}");
-    let reason = err.to_string();
-    let item = ItemEnd {
-        reason: Some(&reason),
-        recipient: job.recipient,
-        expires_at: None,
-    };
-    job.finish(&tx, Outcome::Failed, Some(detail), item)?;
-    tx.commit()?;
-    Ok(())
 }
 
 /// The link: `base_url` with `token=...` added to its query.
