@@ -9,47 +9,49 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use rand::CryptoRng;
+use rusqlite::Connection;
 
-use crate::audit::{self, Actor, Event, Outcome};
+use crate::audit::Actor;
 use crate::config::PasswordConfig;
-use crate::links::Refusal;
-use crate::mail::{self, Delivered, MailError, Mailer, Outgoing};
+use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Refusal, Undone};
+use crate::mail::{self, Delivered, MailError};
+use crate::notice::{self, Notice};
 use crate::password::{self, HashError};
 use crate::secret::Secret;
+use crate::store::Store;
+use crate::store::tokens as tokens_sql;
 use crate::store::users::{self as users_sql, PasswordChange, User};
-use crate::store::{Store, StoreError, bulk, tokens as tokens_sql};
-use crate::templates::{TemplateError, Templates, UserVars, Vars};
+use crate::templates::{UserVars, Vars};
 use crate::timefmt;
 
 /// The audit action.
 pub const ACTION: &str = "password.generate";
 
+/// The template of the access-info mail.
+const TEMPLATE: &str = "access-info";
+
 /// Why a temporary password was not set.
+pub type GenerateError = DeliveryError<GenerateFailure>;
+
+/// The failures of a temporary password that a link cannot have.
 #[derive(Debug, thiserror::Error)]
-pub enum GenerateError {
-    /// Refused before anything changed.
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    /// The mail was not accepted; the password was not changed.
-    #[error("{0}; the password was not changed, the old one still works")]
-    Mail(MailError),
-    /// The template failed; the password was not changed.
-    #[error(transparent)]
-    Template(#[from] TemplateError),
+pub enum GenerateFailure {
     /// Hashing failed.
     #[error(transparent)]
     Hash(#[from] HashError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The audit row could not be written.
-    #[error(transparent)]
-    Audit(#[from] audit::AuditError),
 }
 
-impl From<rusqlite::Error> for GenerateError {
-    fn from(err: rusqlite::Error) -> Self {
-        GenerateError::Store(StoreError::Sqlite(err))
+impl FlowError for GenerateFailure {
+    const UNDONE: &'static str = "the password was not changed, the old one still works";
+
+    fn aborts_batch(&self) -> bool {
+        false
+    }
+}
+
+impl From<HashError> for GenerateError {
+    fn from(err: HashError) -> Self {
+        DeliveryError::Own(GenerateFailure::Hash(err))
     }
 }
 
@@ -130,24 +132,41 @@ pub struct Generated {
 }
 
 /// Mail and templates together.
-pub struct Courier<'a> {
-    /// The transport.
-    pub mailer: &'a mut dyn Mailer,
-    /// The templates.
-    pub templates: &'a Templates,
-    /// The settings.
-    pub settings: &'a GenerateSettings,
+pub type Courier<'a> = delivery::Courier<'a, GenerateSettings>;
+
+impl GenerateSettings {
+    /// The password-changed notice; `by_admin` picks the wording.
+    pub fn notice(&self, by_admin: bool) -> Notice {
+        Notice {
+            names: self.notice_names.clone(),
+            login_url: self.login_url.clone(),
+            by_admin,
+            expires: None,
+            note: None,
+        }
+    }
 }
 
 /// Refuse inactive users, and users without a valid email when emailing them.
 pub fn eligible(user: &User, emailing: bool) -> Result<(), Refusal> {
     if emailing {
-        return crate::links::eligible(user);
+        return delivery::eligible(user);
     }
     if user.active {
         Ok(())
     } else {
         Err(Refusal::Inactive(user.username.clone()))
+    }
+}
+
+fn job<'a>(request: &GenerateRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'a> {
+    Job {
+        action: ACTION,
+        user: request.user,
+        recipient: request.email_to,
+        bulk: request.bulk,
+        actor,
+        now,
     }
 }
 
@@ -160,51 +179,36 @@ pub fn apply(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Generated, GenerateError> {
-    let user = request.user;
-    if let Err(refusal) = eligible(user, request.email_to.is_some()) {
-        record(
-            store,
-            actor,
-            now,
-            &request,
-            Outcome::Refused,
-            refusal.to_string(),
-        )?;
+    let job = job(&request, actor, now);
+    if let Err(refusal) = eligible(request.user, request.email_to.is_some()) {
+        job.refuse(store, &refusal, job.recipient)?;
         return Err(refusal.into());
     }
     let expires_at = now.as_second()
         + i64::try_from(courier.settings.password.temp_ttl.secs()).unwrap_or(86_400);
-    let emailed = match request.email_to {
-        Some(to) => match send(
-            courier,
-            "access-info",
-            user,
-            to,
-            Some(&prepared.password),
-            expires_at,
-            now,
-        ) {
-            Ok(delivered) => Some(delivered),
-            Err(err) => {
-                record(
-                    store,
-                    actor,
-                    now,
-                    &request,
-                    Outcome::Failed,
-                    format!("not changed: {err}"),
-                )?;
-                return Err(err);
-            }
-        },
-        None => None,
+    let answer = match request.email_to {
+        Some(to) => {
+            let vars = access_vars(courier.settings, request.user, prepared, expires_at, now);
+            courier.deliver(TEMPLATE, to, &vars).map(Some)
+        }
+        None => Ok(None),
     };
-    commit(store, &request, &prepared.hash, expires_at, actor, now)?;
+    let flow = GenerateFlow {
+        request: &request,
+        hash: &prepared.hash,
+        expires_at,
+    };
+    let emailed = delivery::settle(store, &flow, &job, (), answer)?;
     let notice = match (request.email_to, request.notice_to) {
-        (None, Some(to)) if courier.settings.notify_on_change && !to.is_empty() => Some(
-            send(courier, "password-changed", user, to, None, expires_at, now)
-                .map_err(as_mail_error),
-        ),
+        (None, Some(to)) if courier.settings.notify_on_change && !to.is_empty() => {
+            let notice = Notice {
+                by_admin: true,
+                expires: Some((expires_at, now)),
+                note: courier.settings.note.clone(),
+                ..courier.settings.notice(true)
+            };
+            Some(notice::send(courier, &notice, request.user, to))
+        }
         _ => None,
     };
     Ok(Generated {
@@ -214,165 +218,110 @@ pub fn apply(
     })
 }
 
-fn as_mail_error(err: GenerateError) -> MailError {
-    match err {
-        GenerateError::Mail(m) => m,
-        other => MailError::Local(other.to_string()),
-    }
-}
-
-/// Tell a user their password was changed (PW-6): the "password-changed" notice, no secret in
-/// it. `by_admin` picks the wording. Used after a user redeemed a reset link.
-pub fn notify_changed(
-    courier: &mut Courier<'_>,
+fn access_vars(
+    settings: &GenerateSettings,
     user: &User,
-    to: &str,
-    by_admin: bool,
-) -> Result<Delivered, MailError> {
-    let settings = courier.settings;
-    let vars = Vars {
-        user: UserVars {
-            name: user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.username.clone()),
-            username: user.username.clone(),
-            email: user.email.clone(),
-        },
-        link: None,
-        password: None,
-        expires_at: None,
-        expires_in: None,
-        app_name: settings.notice_names.0.clone(),
-        support_contact: settings.notice_names.1.clone(),
-        login_url: settings.login_url.clone(),
-        by_admin,
-        note: None,
-    };
-    send_vars(courier, "password-changed", to, &vars).map_err(as_mail_error)
-}
-
-fn send(
-    courier: &mut Courier<'_>,
-    template: &str,
-    user: &User,
-    to: &str,
-    password: Option<&Secret>,
+    prepared: &Prepared,
     expires_at: i64,
     now: Timestamp,
-) -> Result<Delivered, GenerateError> {
-    let settings = courier.settings;
-    let vars = Vars {
-        user: UserVars {
-            name: user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.username.clone()),
-            username: user.username.clone(),
-            email: user.email.clone(),
-        },
+) -> Vars {
+    let (expires_at, expires_in) = delivery::expiry_vars(expires_at, now);
+    Vars {
+        user: UserVars::from(user),
         link: None,
-        password: password.map(|p| p.expose().to_string()),
-        expires_at: Some(timefmt::human(expires_at)),
-        expires_in: Some(timefmt::spoken(
-            u64::try_from(expires_at - now.as_second()).unwrap_or(0),
-        )),
-        app_name: if template == "password-changed" {
-            settings.notice_names.0.clone()
-        } else {
-            settings.app_name.clone()
-        },
-        support_contact: if template == "password-changed" {
-            settings.notice_names.1.clone()
-        } else {
-            settings.support_contact.clone()
-        },
+        password: Some(prepared.password.expose().to_string()),
+        expires_at,
+        expires_in,
+        app_name: settings.app_name.clone(),
+        support_contact: settings.support_contact.clone(),
         login_url: settings.login_url.clone(),
         by_admin: true,
         note: settings.note.clone(),
-    };
-    send_vars(courier, template, to, &vars)
+    }
 }
 
-fn send_vars(
-    courier: &mut Courier<'_>,
-    template: &str,
-    to: &str,
-    vars: &Vars,
-) -> Result<Delivered, GenerateError> {
-    let body = courier.templates.render(template, vars)?;
-    courier
-        .mailer
-        .send(&Outgoing {
-            to: to.to_string(),
-            body,
-        })
-        .map_err(GenerateError::Mail)
-}
-
-fn commit(
-    store: &mut Store,
-    request: &GenerateRequest<'_>,
-    hash: &str,
+/// The temporary password as [`delivery::settle`] drives it: nothing is written before the
+/// mail, so there is nothing to undo but the audit row.
+struct GenerateFlow<'a> {
+    request: &'a GenerateRequest<'a>,
+    hash: &'a str,
     expires_at: i64,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<(), GenerateError> {
-    let user = request.user;
-    let tx = store.write()?;
-    if !users_sql::by_id(&tx, user.id)?.is_some_and(|u| u.active) {
-        // Deactivated while the mail was on its way: the new password is not set.
-        drop(tx);
-        let refusal = Refusal::Inactive(user.username.clone());
-        let detail = format!("not changed: {refusal} (deactivated while the mail was being sent)");
-        record(store, actor, now, request, Outcome::Failed, detail)?;
-        return Err(refusal.into());
-    }
-    let change = PasswordChange {
-        hash,
-        must_change: request.force_change,
-        temp_expires_at: Some(expires_at),
-    };
-    users_sql::set_password(&tx, user.id, &change, now.as_second())?;
-    let revoked = tokens_sql::revoke_outstanding(
-        &tx,
-        user.id,
-        now.as_second(),
-        "password reset by administrator",
-    )?;
-    let mut detail = match request.email_to {
-        Some(to) => format!("emailed to {}", mail::mask(to)),
-        None => "shown to the operator".to_string(),
-    };
-    let _ = write!(detail, ", temporary until {}", timefmt::rfc3339(expires_at));
-    if !request.force_change {
-        detail.push_str(", no forced change");
-    }
-    if revoked > 0 {
-        let _ = write!(detail, ", revoked {revoked} reset links");
-    }
-    audit::append(&tx, actor, now, &event(request, Outcome::Ok, detail))?;
-    if let Some((_, item)) = request.bulk {
-        bulk::finish_item(
-            &tx,
-            item,
-            "sent",
-            None,
-            request.email_to,
-            Some(expires_at),
-            now.as_second(),
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
 }
 
-fn event(request: &GenerateRequest<'_>, outcome: Outcome, detail: String) -> Event {
-    Event::new(ACTION, outcome)
-        .target(request.user)
-        .recipient(request.email_to.filter(|r| !r.is_empty()))
-        .detail(Some(detail))
-        .run_id(request.bulk.map(|(run, _)| run))
+impl delivery::Flow for GenerateFlow<'_> {
+    type Error = GenerateFailure;
+    type Staged = ();
+    type Sent = Option<Delivered>;
+    type Done = Option<Delivered>;
+
+    /// Set the hash and revoke outstanding links, unless the user was deactivated while the
+    /// mail was on its way: then the new password is not set.
+    fn commit(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        (): (),
+        emailed: Option<Delivered>,
+        active: bool,
+    ) -> Result<Ending<Option<Delivered>, GenerateFailure>, GenerateError> {
+        let (request, user, now) = (self.request, self.request.user, job.now.as_second());
+        if !active {
+            let refusal = Refusal::Inactive(user.username.clone());
+            let detail =
+                format!("not changed: {refusal} (deactivated while the mail was being sent)");
+            return Ok(Ending {
+                reason: Some(detail.clone()),
+                detail,
+                expires_at: None,
+                result: Err(refusal.into()),
+            });
+        }
+        let change = PasswordChange {
+            hash: self.hash,
+            must_change: request.force_change,
+            temp_expires_at: Some(self.expires_at),
+        };
+        users_sql::set_password(tx, user.id, &change, now)?;
+        let revoked =
+            tokens_sql::revoke_outstanding(tx, user.id, now, "password reset by administrator")?;
+        let mut detail = match request.email_to {
+            Some(to) => format!("emailed to {}", mail::mask(to)),
+            None => "shown to the operator".to_string(),
+        };
+        let _ = write!(
+            detail,
+            ", temporary until {}",
+            timefmt::rfc3339(self.expires_at)
+        );
+        if !request.force_change {
+            detail.push_str(", no forced change");
+        }
+        if revoked > 0 {
+            let _ = write!(detail, ", revoked {revoked} reset links");
+        }
+        Ok(Ending {
+            detail,
+            reason: None,
+            expires_at: Some(self.expires_at),
+            result: Ok(emailed),
+        })
+    }
+
+    /// Nothing was written: only say so.
+    fn undo(
+        &self,
+        _tx: &Connection,
+        _job: &Job<'_>,
+        (): (),
+        err: GenerateError,
+    ) -> Result<Undone<GenerateFailure>, GenerateError> {
+        let detail = format!("not changed: {err}");
+        Ok(Undone {
+            reason: detail.clone(),
+            detail,
+            err,
+        })
+    }
 }
 
 /// Audit a refusal found before anything was attempted (e.g. before a prompt).
@@ -383,44 +332,8 @@ pub fn record_refusal(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<(), GenerateError> {
-    record(
-        store,
-        actor,
-        now,
-        request,
-        Outcome::Refused,
-        refusal.to_string(),
-    )
-}
-
-fn record(
-    store: &mut Store,
-    actor: &Actor,
-    now: Timestamp,
-    request: &GenerateRequest<'_>,
-    outcome: Outcome,
-    detail: String,
-) -> Result<(), GenerateError> {
-    let tx = store.write()?;
-    audit::append(&tx, actor, now, &event(request, outcome, detail.clone()))?;
-    if let Some((_, item)) = request.bulk {
-        let status = if outcome == Outcome::Refused {
-            "skipped"
-        } else {
-            "failed"
-        };
-        bulk::finish_item(
-            &tx,
-            item,
-            status,
-            Some(&detail),
-            request.email_to,
-            None,
-            now.as_second(),
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
+    let job = job(request, actor, now);
+    Ok(job.refuse(store, refusal, job.recipient)?)
 }
 
 #[cfg(test)]

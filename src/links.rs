@@ -7,73 +7,36 @@ use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use rand::CryptoRng;
+use rusqlite::Connection;
 
-use crate::audit::{self, Actor, Event, Outcome};
+use crate::audit::Actor;
 use crate::config::Supersede;
-use crate::mail::{Delivered, MailError, Mailer, Outgoing};
+use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Undone};
+pub use crate::delivery::{Refusal, eligible};
+use crate::mail::{Delivered, MailError, Outgoing};
 use crate::secret::Secret;
+use crate::store::Store;
 use crate::store::tokens as sql;
 use crate::store::users::User;
-use crate::store::{Store, StoreError, bulk};
-use crate::templates::{TemplateError, Templates, UserVars, Vars};
+use crate::templates::{UserVars, Vars};
 use crate::timefmt;
 use crate::tokens::{self, IssueRequest, TokenError};
-use crate::users::has_valid_email;
 
 /// The audit action of a link mail.
 pub const ACTION: &str = "link.send";
 
-/// Why a user gets no link; nothing was changed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    /// The user is inactive.
-    #[error("{0} is inactive")]
-    Inactive(String),
-    /// The user has no email, or an invalid one.
-    #[error("{0} has no valid email address")]
-    NoValidEmail(String),
-    /// A link was sent too recently.
-    #[error("a reset link was sent to {user} moments ago; the next is allowed at {}", timefmt::human(*.until))]
-    Cooldown {
-        /// The user.
-        user: String,
-        /// When the next link is allowed.
-        until: i64,
-    },
-}
-
-impl Refusal {
-    /// The short reason used in reports: `inactive`, `no valid email`, `in cooldown`.
-    pub fn reason(&self) -> &'static str {
-        match self {
-            Refusal::Inactive(_) => "inactive",
-            Refusal::NoValidEmail(_) => "no valid email",
-            Refusal::Cooldown { .. } => "in cooldown",
-        }
-    }
-}
+/// The template of a link mail.
+const TEMPLATE: &str = "password-change-link";
 
 /// Why a link was not sent.
+pub type LinkError = DeliveryError<LinkFailure>;
+
+/// The failures of a link mail that a temporary password cannot have.
 #[derive(Debug, thiserror::Error)]
-pub enum LinkError {
-    /// Refused before anything changed.
-    #[error(transparent)]
-    Refused(#[from] Refusal),
-    /// The mail was not accepted; the new token was revoked, older links are untouched.
-    #[error("{0}; the new link was revoked, nothing else changed")]
-    Mail(#[from] MailError),
-    /// The template failed; the new token was revoked.
-    #[error(transparent)]
-    Template(#[from] TemplateError),
+pub enum LinkFailure {
     /// The token could not be written.
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// The store failed.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The audit row could not be written.
-    #[error(transparent)]
-    Audit(#[from] audit::AuditError),
     /// The mail went out, but the link was revoked (or the user deactivated) while it was on
     /// its way, so it will not work.
     #[error(
@@ -82,9 +45,17 @@ pub enum LinkError {
     RevokedMeanwhile,
 }
 
-impl From<rusqlite::Error> for LinkError {
-    fn from(err: rusqlite::Error) -> Self {
-        LinkError::Store(StoreError::Sqlite(err))
+impl FlowError for LinkFailure {
+    const UNDONE: &'static str = "the new link was revoked, nothing else changed";
+
+    fn aborts_batch(&self) -> bool {
+        matches!(self, LinkFailure::Token(_))
+    }
+}
+
+impl From<TokenError> for LinkError {
+    fn from(err: TokenError) -> Self {
+        DeliveryError::Own(LinkFailure::Token(err))
     }
 }
 
@@ -137,17 +108,6 @@ pub struct Sent {
     pub link: Secret,
 }
 
-/// Whether a user may receive mail: active, with a valid email.
-pub fn eligible(user: &User) -> Result<(), Refusal> {
-    if !user.active {
-        return Err(Refusal::Inactive(user.username.clone()));
-    }
-    if !has_valid_email(user) {
-        return Err(Refusal::NoValidEmail(user.username.clone()));
-    }
-    Ok(())
-}
-
 /// Refuse if a link was sent within the cooldown.
 pub fn check_cooldown(
     store: &Store,
@@ -166,14 +126,7 @@ pub fn check_cooldown(
 }
 
 /// What carries link mails: the transport, the templates and the link settings.
-pub struct Courier<'a> {
-    /// The transport.
-    pub mailer: &'a mut dyn Mailer,
-    /// The templates.
-    pub templates: &'a Templates,
-    /// The link settings.
-    pub settings: &'a LinkSettings,
-}
+pub type Courier<'a> = delivery::Courier<'a, LinkSettings>;
 
 /// Send a reset link: check, issue pending, mail, then activate (or mark undelivered).
 pub fn send(
@@ -208,41 +161,66 @@ pub fn send(
 /// A link whose token is written (still pending) and whose mail is rendered, not yet sent.
 #[derive(Debug)]
 pub struct Prepared {
+    pending: Pending,
+    /// The mail to send.
+    pub outgoing: Outgoing,
+}
+
+/// A token written pending, and its link.
+#[derive(Debug)]
+struct Pending {
     token_id: i64,
     expires_at: i64,
     link: Secret,
-    /// The mail to send.
-    pub outgoing: Outgoing,
+}
+
+/// The link action as [`delivery::settle`] drives it.
+struct LinkFlow<'a> {
+    supersede: Supersede,
+    note: Option<&'a str>,
+}
+
+fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'a> {
+    Job {
+        action: ACTION,
+        user: request.user,
+        recipient: Some(request.recipient),
+        bulk: request.bulk,
+        actor,
+        now,
+    }
+}
+
+/// Eligible, and (unless forced) out of the cooldown.
+fn check(
+    store: &Store,
+    request: &LinkRequest<'_>,
+    cooldown_secs: u64,
+    now: Timestamp,
+) -> Result<(), LinkError> {
+    eligible(request.user)?;
+    if request.force {
+        Ok(())
+    } else {
+        check_cooldown(store, request.user, cooldown_secs, now)
+    }
 }
 
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
 /// Bulk runs prepare the next user while the previous mail is on the wire.
 pub fn prepare(
     store: &mut Store,
-    templates: &Templates,
+    templates: &crate::templates::Templates,
     settings: &LinkSettings,
     request: LinkRequest<'_>,
     actor: &Actor,
     now: Timestamp,
     rng: &mut impl CryptoRng,
 ) -> Result<Prepared, LinkError> {
-    let user = request.user;
-    let checked = eligible(user).map_err(LinkError::from).and_then(|()| {
-        if request.force {
-            Ok(())
-        } else {
-            check_cooldown(store, user, settings.cooldown_secs, now)
-        }
-    });
-    if let Err(LinkError::Refused(refusal)) = &checked {
-        record(
-            store,
-            actor,
-            now,
-            &request,
-            Outcome::Refused,
-            Some(refusal.to_string()),
-        )?;
+    let job = job(&request, actor, now);
+    let checked = check(store, &request, settings.cooldown_secs, now);
+    if let Err(DeliveryError::Refused(refusal)) = &checked {
+        job.refuse(store, refusal, None)?;
     }
     checked?;
     let issued = IssueRequest {
@@ -250,25 +228,30 @@ pub fn prepare(
         recipient: request.recipient,
         actor: &actor.os_user,
     };
-    let pending = tokens::issue_pending(store, user, issued, now, rng)?;
-    let link = link_for(&settings.base_url, &pending.token);
-    match templates.render(
-        "password-change-link",
-        &vars(user, &link, pending.expires_at, now, settings),
-    ) {
+    let issued = tokens::issue_pending(store, request.user, issued, now, rng)?;
+    let pending = Pending {
+        token_id: issued.id,
+        expires_at: issued.expires_at,
+        link: link_for(&settings.base_url, &issued.token),
+    };
+    let vars = vars(
+        request.user,
+        &pending.link,
+        pending.expires_at,
+        now,
+        settings,
+    );
+    match templates.render(TEMPLATE, &vars) {
         Ok(body) => Ok(Prepared {
-            token_id: pending.id,
-            expires_at: pending.expires_at,
-            link,
+            pending,
             outgoing: Outgoing {
                 to: request.recipient.to_string(),
                 body,
             },
         }),
         Err(err) => {
-            let err = LinkError::from(err);
-            undelivered(store, &request, pending.id, &err, actor, now)?;
-            Err(err)
+            let flow = LinkFlow::from(settings, &request);
+            Err(delivery::abandon(store, &flow, &job, pending, err.into()))
         }
     }
 }
@@ -284,172 +267,96 @@ pub fn complete(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Sent, LinkError> {
-    match result {
-        Ok(delivered) => {
-            let superseded = activate(
-                store,
-                &request,
-                prepared.token_id,
-                prepared.expires_at,
-                settings.supersede,
-                actor,
-                now,
-            )?;
-            Ok(Sent {
-                token_id: prepared.token_id,
-                expires_at: prepared.expires_at,
+    let job = job(&request, actor, now);
+    let flow = LinkFlow::from(settings, &request);
+    let answer = result.map_err(LinkError::from);
+    delivery::settle(store, &flow, &job, prepared.pending, answer)
+}
+
+impl<'a> LinkFlow<'a> {
+    fn from(settings: &LinkSettings, request: &LinkRequest<'a>) -> Self {
+        LinkFlow {
+            supersede: settings.supersede,
+            note: request.note,
+        }
+    }
+}
+
+impl delivery::Flow for LinkFlow<'_> {
+    type Error = LinkFailure;
+    type Staged = Pending;
+    type Sent = Delivered;
+    type Done = Sent;
+
+    /// Make the token live and supersede older links, unless it was revoked (or the user
+    /// deactivated) while the mail was on its way: then the link must stay dead.
+    fn commit(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        pending: Pending,
+        delivered: Delivered,
+        active: bool,
+    ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
+        let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
+        if !active {
+            sql::revoke_outstanding(tx, user_id, now, "user deactivated")?;
+        }
+        if !active || !sql::activate(tx, token_id)? {
+            return Ok(Ending {
+                detail: format!(
+                    "token #{token_id}: the mail was sent, but the link was revoked meanwhile"
+                ),
+                reason: Some("link revoked while its mail was being sent".into()),
+                expires_at: None,
+                result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
+            });
+        }
+        let superseded = match self.supersede {
+            Supersede::Revoke => {
+                sql::revoke_outstanding_except(tx, user_id, Some(token_id), now, "superseded")?
+            }
+            Supersede::Keep => 0,
+        };
+        let mut detail = format!(
+            "token #{token_id}, expires {}",
+            timefmt::rfc3339(pending.expires_at)
+        );
+        if superseded > 0 {
+            let _ = write!(detail, ", revoked {superseded} older links");
+        }
+        if let Some(note) = self.note {
+            let _ = write!(detail, ", {note}");
+        }
+        Ok(Ending {
+            detail,
+            reason: None,
+            expires_at: Some(pending.expires_at),
+            result: Ok(Sent {
+                token_id,
+                expires_at: pending.expires_at,
                 superseded,
                 delivered,
-                link: prepared.link,
-            })
-        }
-        Err(err) => {
-            let err = LinkError::from(err);
-            undelivered(store, &request, prepared.token_id, &err, actor, now)?;
-            Err(err)
-        }
+                link: pending.link,
+            }),
+        })
     }
-}
 
-fn activate(
-    store: &mut Store,
-    request: &LinkRequest<'_>,
-    token_id: i64,
-    expires_at: i64,
-    supersede: Supersede,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<usize, LinkError> {
-    let tx = store.write()?;
-    // Still pending, and the user still active? A revoke, deactivation or password change may
-    // have happened while the mail was on its way: then the link must stay dead.
-    let active = crate::store::users::by_id(&tx, request.user.id)?.is_some_and(|u| u.active);
-    if !active {
-        sql::revoke_outstanding(&tx, request.user.id, now.as_second(), "user deactivated")?;
+    /// Mark the token undelivered: it never goes live, older links are untouched.
+    fn undo(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        pending: Pending,
+        err: LinkError,
+    ) -> Result<Undone<LinkFailure>, LinkError> {
+        sql::mark_undelivered(tx, pending.token_id, job.now.as_second())?;
+        Ok(Undone {
+            detail: format!("token #{} revoked: {err}", pending.token_id),
+            reason: err.to_string(),
+            err,
+        })
     }
-    if !active || !sql::activate(&tx, token_id)? {
-        let detail =
-            format!("token #{token_id}: the mail was sent, but the link was revoked meanwhile");
-        audit::append(
-            &tx,
-            actor,
-            now,
-            &event(request, Outcome::Failed, Some(detail)),
-        )?;
-        if let Some((_, item)) = request.bulk {
-            bulk::finish_item(
-                &tx,
-                item,
-                "failed",
-                Some("link revoked while its mail was being sent"),
-                Some(request.recipient),
-                None,
-                now.as_second(),
-            )?;
-        }
-        tx.commit()?;
-        return Err(LinkError::RevokedMeanwhile);
-    }
-    let superseded = match supersede {
-        Supersede::Revoke => sql::revoke_outstanding_except(
-            &tx,
-            request.user.id,
-            Some(token_id),
-            now.as_second(),
-            "superseded",
-        )?,
-        Supersede::Keep => 0,
-    };
-    let mut detail = format!(
-        "token #{token_id}, expires {}",
-        timefmt::rfc3339(expires_at)
-    );
-    if superseded > 0 {
-        let _ = write!(detail, ", revoked {superseded} older links");
-    }
-    if let Some(note) = request.note {
-        let _ = write!(detail, ", {note}");
-    }
-    audit::append(&tx, actor, now, &event(request, Outcome::Ok, Some(detail)))?;
-    if let Some((_, item)) = request.bulk {
-        bulk::finish_item(
-            &tx,
-            item,
-            "sent",
-            None,
-            Some(request.recipient),
-            Some(expires_at),
-            now.as_second(),
-        )?;
-    }
-    tx.commit()?;
-    Ok(superseded)
-}
-
-fn undelivered(
-    store: &mut Store,
-    request: &LinkRequest<'_>,
-    token_id: i64,
-    err: &LinkError,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<(), LinkError> {
-    let tx = store.write()?;
-    sql::mark_undelivered(&tx, token_id, now.as_second())?;
-    let detail = format!("token #{token_id} revoked: {err}");
-    audit::append(
-        &tx,
-        actor,
-        now,
-        &event(request, Outcome::Failed, Some(detail)),
-    )?;
-    if let Some((_, item)) = request.bulk {
-        let reason = err.to_string();
-        bulk::finish_item(
-            &tx,
-            item,
-            "failed",
-            Some(&reason),
-            Some(request.recipient),
-            None,
-            now.as_second(),
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
-}
-
-fn event(request: &LinkRequest<'_>, outcome: Outcome, detail: Option<String>) -> Event {
-    Event::new(ACTION, outcome)
-        .target(request.user)
-        .recipient(Some(request.recipient).filter(|r| !r.is_empty()))
-        .detail(detail)
-        .run_id(request.bulk.map(|(run, _)| run))
-}
-
-fn record(
-    store: &mut Store,
-    actor: &Actor,
-    now: Timestamp,
-    request: &LinkRequest<'_>,
-    outcome: Outcome,
-    detail: Option<String>,
-) -> Result<(), LinkError> {
-    let tx = store.write()?;
-    audit::append(&tx, actor, now, &event(request, outcome, detail.clone()))?;
-    if let Some((_, item)) = request.bulk {
-        bulk::finish_item(
-            &tx,
-            item,
-            "skipped",
-            detail.as_deref(),
-            None,
-            None,
-            now.as_second(),
-        )?;
-    }
-    tx.commit()?;
-    Ok(())
 }
 
 /// The link: `base_url` with `token=...` added to its query.
@@ -466,20 +373,12 @@ fn vars(
     now: Timestamp,
     settings: &LinkSettings,
 ) -> Vars {
+    let (expires_at, expires_in) = delivery::expiry_vars(expires_at, now);
     Vars {
-        user: UserVars {
-            name: user
-                .display_name
-                .clone()
-                .unwrap_or_else(|| user.username.clone()),
-            username: user.username.clone(),
-            email: user.email.clone(),
-        },
+        user: UserVars::from(user),
         link: Some(link.expose().to_string()),
-        expires_at: Some(timefmt::human(expires_at)),
-        expires_in: Some(timefmt::spoken(
-            u64::try_from(expires_at - now.as_second()).unwrap_or(0),
-        )),
+        expires_at,
+        expires_in,
         app_name: settings.app_name.clone(),
         support_contact: settings.support_contact.clone(),
         password: None,

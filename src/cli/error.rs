@@ -8,9 +8,10 @@
 use crate::audit::AuditError;
 use crate::bulk::BulkError;
 use crate::config::ConfigError;
+use crate::delivery::{DeliveryError, FlowError, RecordError};
 use crate::exit::{Exit, Failure};
-use crate::generate::GenerateError;
-use crate::links::{LinkError, Refusal};
+use crate::generate::{GenerateError, GenerateFailure};
+use crate::links::{LinkError, LinkFailure, Refusal};
 use crate::mail::MailError;
 use crate::store::StoreError;
 use crate::templates::TemplateError;
@@ -76,6 +77,7 @@ classified! {
     Refusal => refusal,
     LinkError => link,
     GenerateError => generate,
+    RecordError => record,
     BulkError => bulk,
     MailError => mail,
     TemplateError => template,
@@ -199,26 +201,35 @@ fn refusal(err: &Refusal) -> Class {
     Class::hint(Exit::Refused, hint)
 }
 
-fn link(err: &LinkError) -> Class {
+/// The failures every "mail a secret, then commit" action shares; `own` maps the rest.
+fn delivery<E: FlowError>(err: &DeliveryError<E>, own: fn(&E) -> Class) -> Class {
     match err {
-        LinkError::Refused(e) => refusal(e),
-        LinkError::Mail(e) => mail(e),
-        LinkError::Template(e) => template(e),
-        LinkError::Token(e) => Class::new(token(e).exit),
-        LinkError::Store(e) => Class::new(store(e).exit),
-        LinkError::Audit(e) => Class::new(audit(e).exit),
-        LinkError::RevokedMeanwhile => Class::new(Exit::Refused),
+        DeliveryError::Refused(e) => refusal(e),
+        DeliveryError::Mail(e) => mail(e),
+        DeliveryError::Template(e) => template(e),
+        DeliveryError::Store(e) => Class::new(store(e).exit),
+        DeliveryError::Audit(e) => Class::new(audit(e).exit),
+        DeliveryError::Own(e) => own(e),
     }
 }
 
+fn link(err: &LinkError) -> Class {
+    delivery(err, |own| match own {
+        LinkFailure::Token(e) => Class::new(token(e).exit),
+        LinkFailure::RevokedMeanwhile => Class::new(Exit::Refused),
+    })
+}
+
 fn generate(err: &GenerateError) -> Class {
+    delivery(err, |own| match own {
+        GenerateFailure::Hash(_) => Class::new(Exit::Failure),
+    })
+}
+
+fn record(err: &RecordError) -> Class {
     match err {
-        GenerateError::Refused(e) => refusal(e),
-        GenerateError::Mail(e) => mail(e),
-        GenerateError::Template(e) => template(e),
-        GenerateError::Hash(_) => Class::new(Exit::Failure),
-        GenerateError::Store(e) => Class::new(store(e).exit),
-        GenerateError::Audit(e) => Class::new(audit(e).exit),
+        RecordError::Store(e) => Class::new(store(e).exit),
+        RecordError::Audit(e) => Class::new(audit(e).exit),
     }
 }
 

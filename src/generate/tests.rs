@@ -1,5 +1,7 @@
 use super::*;
+use crate::mail::{Mailer, Outgoing};
 use crate::store::users::NewUser;
+use crate::templates::Templates;
 
 const T0: i64 = 1_800_000_000;
 

@@ -1,6 +1,8 @@
 use super::*;
 use crate::config::Supersede;
+use crate::mail::Mailer;
 use crate::store::users::NewUser;
+use crate::templates::Templates;
 
 const T0: i64 = 1_800_000_000;
 
@@ -296,7 +298,10 @@ fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live() {
         &mut rand::rng(),
     )
     .expect_err("revoked meanwhile");
-    assert!(matches!(err, LinkError::RevokedMeanwhile), "{err}");
+    assert!(
+        matches!(err, LinkError::Own(LinkFailure::RevokedMeanwhile)),
+        "{err}"
+    );
     let live: i64 = store
         .conn()
         .query_row(

@@ -4,6 +4,7 @@
 //! Submodules hold the SQL for each table. Nothing here knows about terminals or flags; all SQL
 //! in pwreset lives under this module and is parameterised.
 
+pub mod audit;
 pub mod bulk;
 pub mod migrations;
 pub mod tokens;

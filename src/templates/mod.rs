@@ -11,6 +11,7 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::secret::Secret;
+use crate::store::users::User;
 
 mod sample;
 pub use sample::{check_vars, sample_vars};
@@ -121,6 +122,20 @@ pub struct UserVars {
     pub username: String,
     /// Email address.
     pub email: Option<String>,
+}
+
+impl From<&User> for UserVars {
+    /// The user's name (display name, or the username), username and email.
+    fn from(user: &User) -> Self {
+        UserVars {
+            name: user
+                .display_name
+                .clone()
+                .unwrap_or_else(|| user.username.clone()),
+            username: user.username.clone(),
+            email: user.email.clone(),
+        }
+    }
 }
 
 /// The built-in source of a part, e.g. `access-info.html`.

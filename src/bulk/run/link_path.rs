@@ -7,10 +7,10 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use super::{
-    Attempt, Begin, BulkError, Outcome, Report, Runner, Sender, TAKEN, begin, fail_item,
-    for_each_item, recipient_for, with_retries,
+    Attempt, Begin, BulkError, Outcome, Report, Runner, Sender, TAKEN, attempt_after, begin,
+    fail_item, for_each_item, outcome_after, recipient_for, with_retries,
 };
-use crate::links::{self, LinkError, LinkRequest};
+use crate::links::{self, LinkRequest};
 use crate::store::Store;
 use crate::store::bulk::Item;
 use crate::store::users::User;
@@ -144,7 +144,7 @@ fn prepare_flight(
             recipient,
             prepared,
         }))),
-        Err(err) => Ok(Err((user, link_outcome(err)?))),
+        Err(err) => Ok(Err((user, outcome_after(err)?))),
     }
 }
 
@@ -207,11 +207,13 @@ fn settle(
             recipient,
             expires_at: sent.expires_at,
         },
-        Err(LinkError::Mail(err)) if err.is_transient() && runner.pacing.retries > 0 => {
-            retry.push((item, user, err.to_string()));
-            return Ok(());
-        }
-        Err(err) => link_outcome(err)?,
+        Err(err) => match attempt_after(err, runner.pacing.retries > 0)? {
+            Attempt::Done(outcome) => outcome,
+            Attempt::Retry(err) => {
+                retry.push((item, user, err));
+                return Ok(());
+            }
+        },
     };
     emit(&item, Some(&user), outcome);
     Ok(())
@@ -261,24 +263,8 @@ fn send_link(
                     recipient: recipient.clone(),
                     expires_at: sent.expires_at,
                 })),
-                Err(LinkError::Mail(err)) if err.is_transient() => {
-                    Ok(Attempt::Retry(err.to_string()))
-                }
-                Err(err) => link_outcome(err).map(Attempt::Done),
+                Err(err) => attempt_after(err, true),
             }
         },
     )
-}
-
-/// How a link error ends a user: skipped, failed, or (the store failing) the end of the run.
-fn link_outcome(err: LinkError) -> Result<Outcome, BulkError> {
-    match err {
-        LinkError::Refused(refusal) => Ok(Outcome::Skipped(refusal.reason().to_string())),
-        err @ (LinkError::Mail(_) | LinkError::Template(_) | LinkError::RevokedMeanwhile) => {
-            Ok(Outcome::Failed(err.to_string()))
-        }
-        LinkError::Store(e) => Err(e.into()),
-        LinkError::Audit(e) => Err(e.into()),
-        LinkError::Token(e) => Err(BulkError::Run(e.to_string())),
-    }
 }

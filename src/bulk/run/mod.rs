@@ -13,6 +13,7 @@ use jiff::Timestamp;
 
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
+use crate::delivery::{DeliveryError, FlowError};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::Mailer;
@@ -279,6 +280,34 @@ fn fail_item(store: &mut Store, item: &Item, reason: &str, now: i64) -> Result<O
     bulk::finish_item(&tx, item.id, "failed", Some(reason), None, None, now)?;
     tx.commit()?;
     Ok(Outcome::Failed(reason.into()))
+}
+
+/// How a failed send ends a user: skipped (refused), failed, worth a retry (a 4xx reply or a
+/// dropped connection, when `may_retry`), or (the store failing) the end of the run.
+fn attempt_after<E: FlowError>(
+    err: DeliveryError<E>,
+    may_retry: bool,
+) -> Result<Attempt, BulkError> {
+    match err {
+        DeliveryError::Mail(err) if may_retry && err.is_transient() => {
+            Ok(Attempt::Retry(err.to_string()))
+        }
+        DeliveryError::Refused(refusal) => Ok(Attempt::Done(Outcome::Skipped(
+            refusal.reason().to_string(),
+        ))),
+        DeliveryError::Store(e) => Err(e.into()),
+        DeliveryError::Audit(e) => Err(e.into()),
+        DeliveryError::Own(e) if e.aborts_batch() => Err(BulkError::Run(e.to_string())),
+        err => Ok(Attempt::Done(Outcome::Failed(err.to_string()))),
+    }
+}
+
+/// [`attempt_after`] where no retry is possible.
+fn outcome_after<E: FlowError>(err: DeliveryError<E>) -> Result<Outcome, BulkError> {
+    Ok(match attempt_after(err, false)? {
+        Attempt::Done(outcome) => outcome,
+        Attempt::Retry(err) => Outcome::Failed(err),
+    })
 }
 
 /// What one attempt at a user came to.

@@ -5,24 +5,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{
-    Attempt, BulkError, Outcome, Report, Runner, Sender, fail_item, recipient_for, with_retries,
+    Attempt, BulkError, Outcome, Report, Runner, Sender, attempt_after, fail_item, recipient_for,
+    with_retries,
 };
-use crate::generate::{self, GenerateError, GenerateRequest, Prepared};
+use crate::generate::{self, GenerateRequest, Prepared};
 use crate::store::Store;
 use crate::store::bulk::{Item, ItemPager};
 use crate::store::users::User;
-
-/// How a temporary-password error ends a user.
-fn password_outcome(err: GenerateError) -> Result<Outcome, BulkError> {
-    match err {
-        GenerateError::Refused(refusal) => Ok(Outcome::Skipped(refusal.reason().to_string())),
-        err @ (GenerateError::Mail(_) | GenerateError::Template(_) | GenerateError::Hash(_)) => {
-            Ok(Outcome::Failed(err.to_string()))
-        }
-        GenerateError::Store(e) => Err(e.into()),
-        GenerateError::Audit(e) => Err(e.into()),
-    }
-}
 
 type Job = (Item, Option<User>);
 type Hashed = (
@@ -174,10 +163,7 @@ fn send_password(
                 recipient: recipient.clone(),
                 expires_at: done.expires_at,
             })),
-            Err(GenerateError::Mail(err)) if err.is_transient() => {
-                Ok(Attempt::Retry(err.to_string()))
-            }
-            Err(err) => password_outcome(err).map(Attempt::Done),
+            Err(err) => attempt_after(err, true),
         }
     })
 }

@@ -158,7 +158,10 @@ fn refusals_are_exit_4_with_what_to_do() {
     }));
     assert_eq!(cooldown.exit, Exit::Refused);
     assert!(cooldown.hint.is_some_and(|h| h.contains("--force")));
-    assert_eq!(class_of(LinkError::RevokedMeanwhile).exit, Exit::Refused);
+    assert_eq!(
+        class_of(LinkError::Own(LinkFailure::RevokedMeanwhile)).exit,
+        Exit::Refused
+    );
 }
 
 #[test]

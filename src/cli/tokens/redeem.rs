@@ -83,7 +83,7 @@ fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> anyhow::Result<(
         templates: &templates,
         settings: &settings,
     };
-    match generate::notify_changed(&mut courier, user, &to, false) {
+    match crate::notice::send(&mut courier, &settings.notice(false), user, &to) {
         Ok(_) => ctx.ui.status(&format!(
             "Sent a notice of the change to {}",
             crate::mail::mask(&to)

@@ -1,0 +1,278 @@
+//! The skeleton shared by every "mail a secret, then commit" action (reset links, emailed
+//! temporary passwords): who may be mailed ([`eligible`]), one [`Courier`] (transport and
+//! templates), one [`Job`] (user, recipient, bulk item, actor, time) that appends the audit row
+//! and finishes the bulk item in the same transaction, one error enum for the failures all
+//! such actions share, to which each action adds only its own ([`FlowError`]), and [`settle`]:
+//! after the mail, commit (re-checking that the user is still active) or undo, audit, and
+//! finish the bulk item, in one transaction.
+//!
+//! What each action writes before the mail and how it commits or undoes is its own ([`Flow`]).
+//! This module renders, sends and records, and knows nothing of terminals, flags or exit codes.
+
+use jiff::Timestamp;
+use rusqlite::Connection;
+
+use crate::audit::{self, Actor, AuditError, Event, Outcome};
+use crate::mail::{Delivered, MailError, Mailer, Outgoing};
+use crate::store::users::User;
+use crate::store::{Store, StoreError, bulk};
+use crate::templates::{TemplateError, Templates, Vars};
+use crate::timefmt;
+use crate::users::has_valid_email;
+
+mod flow;
+pub use flow::{Committed, Ending, Flow, Undone, abandon, settle};
+
+/// Why a user gets no mail; nothing was changed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// The user is inactive.
+    #[error("{0} is inactive")]
+    Inactive(String),
+    /// The user has no email, or an invalid one.
+    #[error("{0} has no valid email address")]
+    NoValidEmail(String),
+    /// A link was sent too recently.
+    #[error("a reset link was sent to {user} moments ago; the next is allowed at {}", timefmt::human(*.until))]
+    Cooldown {
+        /// The user.
+        user: String,
+        /// When the next link is allowed.
+        until: i64,
+    },
+}
+
+impl Refusal {
+    /// The short reason used in reports: `inactive`, `no valid email`, `in cooldown`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Inactive(_) => "inactive",
+            Refusal::NoValidEmail(_) => "no valid email",
+            Refusal::Cooldown { .. } => "in cooldown",
+        }
+    }
+}
+
+/// Whether a user may receive mail: active, with a valid email.
+pub fn eligible(user: &User) -> Result<(), Refusal> {
+    if !user.active {
+        return Err(Refusal::Inactive(user.username.clone()));
+    }
+    if !has_valid_email(user) {
+        return Err(Refusal::NoValidEmail(user.username.clone()));
+    }
+    Ok(())
+}
+
+/// The failures that belong to one action only (e.g. a link revoked in flight, a failed hash).
+pub trait FlowError: std::error::Error + Send + Sync + 'static {
+    /// What a refused mail left behind, appended to the mail error's message.
+    const UNDONE: &'static str;
+
+    /// Whether the failure is the store's or the program's rather than this user's, so that a
+    /// batch of users cannot go on.
+    fn aborts_batch(&self) -> bool;
+}
+
+/// Why a secret was not mailed and committed.
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError<E: FlowError> {
+    /// Refused before anything changed.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// The mail was not accepted; what that left behind is the action's [`FlowError::UNDONE`].
+    #[error("{0}; {undone}", undone = E::UNDONE)]
+    Mail(#[from] MailError),
+    /// The template failed; nothing was committed.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit row could not be written.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    /// A failure of this action only.
+    #[error(transparent)]
+    Own(E),
+}
+
+impl<E: FlowError> From<rusqlite::Error> for DeliveryError<E> {
+    fn from(err: rusqlite::Error) -> Self {
+        DeliveryError::Store(StoreError::Sqlite(err))
+    }
+}
+
+impl<E: FlowError> From<RecordError> for DeliveryError<E> {
+    fn from(err: RecordError) -> Self {
+        match err {
+            RecordError::Store(e) => DeliveryError::Store(e),
+            RecordError::Audit(e) => DeliveryError::Audit(e),
+        }
+    }
+}
+
+/// The audit row or the bulk item could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The audit row could not be written.
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+}
+
+impl From<rusqlite::Error> for RecordError {
+    fn from(err: rusqlite::Error) -> Self {
+        RecordError::Store(StoreError::Sqlite(err))
+    }
+}
+
+/// What carries the mails: the transport, the templates, and the action's settings.
+pub struct Courier<'a, S> {
+    /// The transport.
+    pub mailer: &'a mut dyn Mailer,
+    /// The templates.
+    pub templates: &'a Templates,
+    /// The action's settings.
+    pub settings: &'a S,
+}
+
+impl<S> Courier<'_, S> {
+    /// Render `template` into a mail to `to`.
+    pub fn render(&self, template: &str, to: &str, vars: &Vars) -> Result<Outgoing, TemplateError> {
+        Ok(Outgoing {
+            to: to.to_string(),
+            body: self.templates.render(template, vars)?,
+        })
+    }
+
+    /// Render `template` and send it to `to`.
+    pub fn deliver<E: FlowError>(
+        &mut self,
+        template: &str,
+        to: &str,
+        vars: &Vars,
+    ) -> Result<Delivered, DeliveryError<E>> {
+        let outgoing = self.render(template, to, vars)?;
+        Ok(self.mailer.send(&outgoing)?)
+    }
+}
+
+/// `expires_at` and `expires_in` for the templates: when, and how long from `now`.
+pub fn expiry_vars(expires_at: i64, now: Timestamp) -> (Option<String>, Option<String>) {
+    (
+        Some(timefmt::human(expires_at)),
+        Some(timefmt::spoken(
+            u64::try_from(expires_at - now.as_second()).unwrap_or(0),
+        )),
+    )
+}
+
+/// One user to mail: who, where to, on whose behalf, when, and the bulk item if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Job<'a> {
+    /// The audit action, e.g. `link.send`.
+    pub action: &'static str,
+    /// The user.
+    pub user: &'a User,
+    /// Where the mail goes, if anywhere (audited when not empty).
+    pub recipient: Option<&'a str>,
+    /// The bulk run and item, if any.
+    pub bulk: Option<(&'a str, i64)>,
+    /// Who acts.
+    pub actor: &'a Actor,
+    /// The time of the action.
+    pub now: Timestamp,
+}
+
+/// How the bulk item ends besides its status (which follows the audit outcome).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ItemEnd<'a> {
+    /// Why it was skipped or failed.
+    pub reason: Option<&'a str>,
+    /// Where the mail went (`None` keeps the planned recipient).
+    pub recipient: Option<&'a str>,
+    /// When the link or password expires.
+    pub expires_at: Option<i64>,
+}
+
+impl Job<'_> {
+    /// The audit event of this job.
+    pub fn event(&self, outcome: Outcome, detail: Option<String>) -> Event {
+        Event::new(self.action, outcome)
+            .target(self.user)
+            .recipient(self.recipient.filter(|r| !r.is_empty()))
+            .detail(detail)
+            .run_id(self.bulk.map(|(run, _)| run))
+    }
+
+    /// Append the audit row and, in a bulk run, finish the item (`ok` is `sent`, `refused` is
+    /// `skipped`, `failed` is `failed`), inside the caller's transaction.
+    pub fn finish(
+        &self,
+        tx: &Connection,
+        outcome: Outcome,
+        detail: Option<String>,
+        item: ItemEnd<'_>,
+    ) -> Result<(), RecordError> {
+        audit::append(tx, self.actor, self.now, &self.event(outcome, detail))?;
+        if let Some((_, id)) = self.bulk {
+            let status = match outcome {
+                Outcome::Ok => "sent",
+                Outcome::Refused => "skipped",
+                Outcome::Failed => "failed",
+            };
+            let now = self.now.as_second();
+            bulk::finish_item(
+                tx,
+                id,
+                status,
+                item.reason,
+                item.recipient,
+                item.expires_at,
+                now,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// [`Job::finish`] in a transaction of its own (refusals and failures, where nothing else
+    /// changes).
+    pub fn record(
+        &self,
+        store: &mut Store,
+        outcome: Outcome,
+        detail: Option<String>,
+        item: ItemEnd<'_>,
+    ) -> Result<(), RecordError> {
+        let tx = store.write()?;
+        self.finish(&tx, outcome, detail, item)?;
+        tx.commit().map_err(StoreError::Sqlite)?;
+        Ok(())
+    }
+
+    /// Audit a refusal (nothing changed) and skip the bulk item, with the refusal as its reason;
+    /// `item_recipient` is stored on the item (`None` keeps the planned one).
+    pub fn refuse(
+        &self,
+        store: &mut Store,
+        refusal: &Refusal,
+        item_recipient: Option<&str>,
+    ) -> Result<(), RecordError> {
+        let detail = refusal.to_string();
+        let item = ItemEnd {
+            reason: Some(&detail),
+            recipient: item_recipient,
+            expires_at: None,
+        };
+        self.record(store, Outcome::Refused, Some(detail.clone()), item)
+    }
+
+    /// Whether the user still exists and is active (checked again at commit: a deactivation
+    /// may have happened while the mail was on its way).
+    pub fn still_active(&self, tx: &Connection) -> Result<bool, StoreError> {
+        Ok(crate::store::users::by_id(tx, self.user.id)?.is_some_and(|u| u.active))
+    }
+}

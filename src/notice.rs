@@ -1,0 +1,72 @@
+//! The "your password was changed" notice (PW-6): its template variables and its sending.
+//!
+//! Used after an administrator showed a temporary password (`reset generate`), after a user
+//! redeemed a reset link (`tokens redeem`), and by anything else that changes a password. The
+//! notice never carries a secret. This module renders and sends only: it does not decide
+//! whether a notice is wanted, and it knows nothing of terminals or flags.
+
+use jiff::Timestamp;
+
+use crate::mail::{Delivered, MailError};
+use crate::store::users::User;
+use crate::templates::{UserVars, Vars};
+use crate::timefmt;
+
+/// The template of the notice.
+pub const TEMPLATE: &str = "password-changed";
+
+/// What the notice says besides the user.
+#[derive(Debug, Clone, Default)]
+pub struct Notice {
+    /// `app_name` and `support_contact` for this template.
+    pub names: (String, Option<String>),
+    /// Where users log in.
+    pub login_url: Option<String>,
+    /// Whether an administrator (rather than the user) changed the password.
+    pub by_admin: bool,
+    /// When the new (temporary) password expires, and the current time, if it does.
+    pub expires: Option<(i64, Timestamp)>,
+    /// A note from the administrator (`--note`), if any.
+    pub note: Option<String>,
+}
+
+impl Notice {
+    /// The template variables of the notice to `user`.
+    pub fn vars(&self, user: &User) -> Vars {
+        let (expires_at, expires_in) = match self.expires {
+            Some((at, now)) => (
+                Some(timefmt::human(at)),
+                Some(timefmt::spoken(
+                    u64::try_from(at - now.as_second()).unwrap_or(0),
+                )),
+            ),
+            None => (None, None),
+        };
+        Vars {
+            user: UserVars::from(user),
+            link: None,
+            password: None,
+            expires_at,
+            expires_in,
+            app_name: self.names.0.clone(),
+            support_contact: self.names.1.clone(),
+            login_url: self.login_url.clone(),
+            by_admin: self.by_admin,
+            note: self.note.clone(),
+        }
+    }
+}
+
+/// Send the notice about `user` to `to`. A template failure is reported as a local mail error:
+/// to the caller, the notice simply was not sent.
+pub fn send<S>(
+    courier: &mut crate::delivery::Courier<'_, S>,
+    notice: &Notice,
+    user: &User,
+    to: &str,
+) -> Result<Delivered, MailError> {
+    let outgoing = courier
+        .render(TEMPLATE, to, &notice.vars(user))
+        .map_err(|err| MailError::Local(err.to_string()))?;
+    courier.mailer.send(&outgoing)
+}
