@@ -22,11 +22,7 @@ pub fn sample_vars(config: &Config, name: &str, user: Option<&User>, now: i64) -
     };
     let names = config.templates.values_for(name);
     Vars {
-        user: user.map_or_else(sample_user, |u| UserVars {
-            name: u.display_name.clone().unwrap_or_else(|| u.username.clone()),
-            username: u.username.clone(),
-            email: u.email.clone(),
-        }),
+        user: user.map_or_else(sample_user, UserVars::from),
         link: Some(format!("{base}?token=PREVIEW-ONLY-NOT-A-REAL-TOKEN")),
         password: Some("PREVIEW-ONLY-PASSWORD".into()),
         expires_at: Some(crate::timefmt::human(
