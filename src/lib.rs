@@ -1,7 +1,15 @@
 //! pwreset: reset other people's passwords safely, from the command line.
 //!
-//! The library holds everything; `main.rs` only calls [`run`]. Domain modules (`store`, `users`,
-//! `audit`, `config`, `settings`) know nothing about terminals; `cli`, `ui` and `output` do.
+//! The library holds everything; `main.rs` only calls [`run`]. The dependency points one way:
+//! - Domain modules (`store`, `users`, `tokens`, `password`, `links`, `generate`, `delivery`,
+//!   `notice`, `mail`, `templates`, `audit`, `bulk`, `config`, `text`, `timefmt`) know nothing
+//!   of terminals, flags or exit codes, and return their own `thiserror` enums. Time and
+//!   randomness are parameters.
+//! - `settings` resolves defaults, the config file, the environment and flags into typed values,
+//!   once; it is the only module that reads the environment.
+//! - `cli` parses, asks, calls the domain and renders, with `ui` (the terminal) and `output`
+//!   (tables, JSON, CSV). `cli/error.rs` is the one place that maps errors to the exit codes of
+//!   `exit`. Nothing outside `cli` imports from it.
 
 pub mod audit;
 pub mod bulk;
@@ -19,6 +27,7 @@ pub mod secret;
 pub mod settings;
 pub mod store;
 pub mod templates;
+pub mod text;
 pub mod timefmt;
 pub mod tokens;
 pub mod ui;

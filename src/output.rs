@@ -10,7 +10,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::settings::Format;
-use crate::ui::sanitize;
+use crate::text::sanitize;
 
 /// A row of a listing.
 pub trait Record: Serialize {

@@ -3,11 +3,11 @@
 //!
 //! Only commands use this module; domain modules never print.
 
-use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 
 use crate::exit::{Exit, Failure};
 use crate::settings::{ColorChoice, Settings};
+pub use crate::text::sanitize;
 
 /// How this invocation talks to the operator.
 #[derive(Debug, Clone)]
@@ -206,39 +206,9 @@ fn one_line(text: &str) -> String {
     sanitize(&text.replace(['\r', '\n'], " ")).into_owned()
 }
 
-/// Replace control characters (C0, DEL, C1, and bidirectional overrides) with visible escapes,
-/// so that user data cannot move the cursor, change colors or reorder text on a terminal.
-pub fn sanitize(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(is_dangerous) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if is_dangerous(c) {
-            out.push_str(&c.escape_unicode().to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
-}
-
-fn is_dangerous(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sanitize_neutralises_escapes_and_keeps_text() {
-        assert_eq!(sanitize("Zoë Smith"), "Zoë Smith");
-        assert_eq!(sanitize("a\u{1b}[2Jb"), "a\\u{1b}[2Jb");
-        assert_eq!(sanitize("x\ry"), "x\\u{d}y");
-        assert_eq!(sanitize("\u{9b}31m"), "\\u{9b}31m");
-        assert_eq!(sanitize("evil\u{202e}txt"), "evil\\u{202e}txt");
-    }
 
     #[test]
     fn thousands_separators() {

@@ -67,7 +67,7 @@ pub fn resolve_audited(
     match resolve(store.conn(), key) {
         Err(err @ UserError::Unknown(_)) => {
             let event = Event::new(action, Outcome::Refused)
-                .target_text(&crate::ui::sanitize(key))
+                .target_text(&crate::text::sanitize(key))
                 .detail(Some("no such user".into()));
             audit::record(store, actor, now, &event)?;
             Ok(Err(err))
