@@ -13,7 +13,7 @@ use crate::audit::Actor;
 use crate::config::{PasswordConfig, Supersede};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
-use crate::mail::{Delivered, MailError, Mailer, Outgoing};
+use crate::mail::{Delivered, MailError, Mailer, Outgoing, Pipelined};
 use crate::store::Store;
 use crate::store::bulk as sql;
 use crate::store::users::NewUser;
@@ -39,11 +39,25 @@ struct Recorder {
     sent: Vec<String>,
     reject: Vec<String>,
     flaky: usize,
+    /// Offer pipelining (depth 1), as SMTP does.
+    pipelined: bool,
+    /// Messages submitted and not yet collected (pipelining).
+    on_the_wire: std::collections::VecDeque<String>,
+    /// SQL run on another connection to the store as the first mail goes out (`?1`: its
+    /// address): a change made by someone else while the run goes.
+    meanwhile: Option<(Store, &'static str)>,
 }
 
-impl Mailer for Recorder {
-    fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError> {
-        if self.reject.contains(&message.to) {
+impl Recorder {
+    /// A mail to `to` goes out: the first one runs `meanwhile`.
+    fn going_out(&mut self, to: &str) {
+        if let Some((other, sql)) = self.meanwhile.take() {
+            other.conn().execute(sql, [to]).expect("change meanwhile");
+        }
+    }
+
+    fn deliver(&mut self, to: &str) -> Result<Delivered, MailError> {
+        if self.reject.iter().any(|r| r == to) {
             return Err(MailError::Refused {
                 server: "t".into(),
                 reply: "550 no".into(),
@@ -58,10 +72,34 @@ impl Mailer for Recorder {
                 transient: true,
             });
         }
-        self.sent.push(message.to.clone());
+        self.sent.push(to.to_string());
         Ok(Delivered {
             detail: "ok".into(),
         })
+    }
+}
+
+impl Mailer for Recorder {
+    fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError> {
+        self.going_out(&message.to);
+        self.deliver(&message.to)
+    }
+
+    fn pipelined(&mut self) -> Option<&mut dyn Pipelined> {
+        if self.pipelined { Some(self) } else { None }
+    }
+}
+
+impl Pipelined for Recorder {
+    fn submit(&mut self, message: &Outgoing) -> Result<(), MailError> {
+        self.going_out(&message.to);
+        self.on_the_wire.push_back(message.to.clone());
+        Ok(())
+    }
+
+    fn collect(&mut self) -> Result<Delivered, MailError> {
+        let to = self.on_the_wire.pop_front().expect("a mail on the wire");
+        self.deliver(&to)
     }
 }
 

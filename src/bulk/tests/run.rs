@@ -1,4 +1,4 @@
-//! Running: retries, parallel hashing and claims.
+//! Running: retries, parallel hashing, claims, and users changed while a run goes.
 
 use super::*;
 
@@ -76,4 +76,70 @@ fn an_item_can_be_claimed_once() {
         !sql::claim_item(store.conn(), item, T0).expect("done"),
         "a sent item is never sent again"
     );
+}
+
+/// The store of `store_with`, opened a second time, as another pwreset would.
+fn other_connection(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("t.db"), 5000).expect("second connection")
+}
+
+/// Each way a run mails: links one at a time, links pipelined, temporary passwords.
+const PATHS: [(Action, bool); 3] = [
+    (Action::Link, false),
+    (Action::Link, true),
+    (Action::Generate, false),
+];
+
+/// On each path, a run of u0, u1 and u2 in which, as the first mail goes out, `sql` changes
+/// the users who are not its recipient (`?1`); their items were read with the first page,
+/// before that. `check` gets the path's name, the report, the outcomes and the mail sent.
+fn on_each_path_change_the_others(
+    sql: &'static str,
+    check: impl Fn(&str, Report, Vec<(String, Outcome)>, Vec<String>),
+) {
+    for (action, pipelined) in PATHS {
+        let (dir, mut store) = store_with(3);
+        let (id, _) = plan_file(&mut store, "u0\nu1\nu2\n", action);
+        let mut mailer = Recorder {
+            pipelined,
+            meanwhile: Some((other_connection(&dir), sql)),
+            ..Recorder::default()
+        };
+        let (report, seen) = execute(&mut store, &id, action, &mut mailer, None);
+        let path = format!("{action:?}, pipelined: {pipelined}");
+        check(&path, report, seen, mailer.sent);
+    }
+}
+
+#[test]
+fn a_user_is_mailed_at_the_address_they_have_when_their_turn_comes() {
+    let sql = "UPDATE users SET email = 'new.' || email WHERE email <> ?1";
+    on_each_path_change_the_others(sql, |path, report, _, sent| {
+        assert_eq!(report.sent, 3, "{path}");
+        // Temporary passwords go out in the order their hashing ends.
+        let (first, rest) = sent.split_first().expect("mail");
+        let mut rest = rest.to_vec();
+        rest.sort();
+        let others: Vec<String> = ["u0", "u1", "u2"]
+            .iter()
+            .map(|u| format!("{u}@example.com"))
+            .filter(|address| address != first)
+            .map(|address| format!("new.{address}"))
+            .collect();
+        assert_eq!(rest, others, "{path}: {sent:?}");
+    });
+}
+
+#[test]
+fn a_user_deactivated_during_a_run_is_skipped_and_not_mailed() {
+    let sql = "UPDATE users SET active = 0 WHERE email <> ?1";
+    on_each_path_change_the_others(sql, |path, report, seen, sent| {
+        assert_eq!((report.sent, report.skipped), (1, 2), "{path}");
+        assert_eq!(sent.len(), 1, "{path}: {sent:?}");
+        let inactive = seen
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Skipped("inactive".into()))
+            .count();
+        assert_eq!(inactive, 2, "{path}: {seen:?}");
+    });
 }
