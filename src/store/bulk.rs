@@ -3,7 +3,9 @@
 //! done.
 //!
 //! Items are read a page at a time through [`ItemPager`], each with its user (one join, not a
-//! query per item), so that reading a run of any size takes the memory of one page.
+//! query per item), so that reading a run of any size takes the memory of one page. A user
+//! about to be mailed is read again when their item is claimed ([`claim`]), as a page may be
+//! minutes old by then.
 
 use std::collections::VecDeque;
 
@@ -277,4 +279,30 @@ pub fn claim_item(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result
         )?
         .execute(params![item_id, now])?;
     Ok(changed == 1)
+}
+
+/// What [`claim`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Claimed, with the user as they are at the claim (`None`: deleted since planning).
+    Claimed(Option<User>),
+    /// Another pwreset claimed or finished it first.
+    Taken,
+}
+
+/// [`claim_item`], then the item's user read again on the same connection (call it inside the
+/// claim's transaction): a user is mailed as they are when their turn comes, not as they were
+/// when their item's page was read, which may be minutes earlier.
+pub fn claim(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result<Claim> {
+    if !claim_item(conn, item_id, now)? {
+        return Ok(Claim::Taken);
+    }
+    let sql = format!(
+        "SELECT {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id WHERE i.id = ?1",
+        users::joined_columns("u")
+    );
+    let user = conn
+        .prepare_cached(&sql)?
+        .query_row([item_id], |row| users::joined_at(row, 0))?;
+    Ok(Claim::Claimed(user))
 }

@@ -7,14 +7,15 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use super::{
-    Attempt, Begin, BulkError, Outcome, Report, Runner, Sender, TAKEN, attempt_after, begin,
+    Attempt, Begin, BulkError, GONE, Outcome, Report, Runner, Sender, TAKEN, attempt_after, begin,
     fail_item, for_each_item, outcome_after, recipient_for, with_retries,
 };
-use crate::links::{self, LinkRequest};
+use crate::links::{self, LinkRequest, LinkSettings};
 use crate::store::Store;
 use crate::store::bulk::Item;
 use crate::store::users::User;
 
+/// Send a link to each pending (or earlier failed) user, pipelined when the transport can.
 pub(super) fn run_links(
     store: &mut Store,
     runner: &mut Runner<'_>,
@@ -22,120 +23,250 @@ pub(super) fn run_links(
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
-    let mut rng = rand::rng();
     let depth = runner.mailer.pipelined().map_or(0, |pipe| pipe.depth());
-    let pipelined = depth > 0;
-    let mut flights: VecDeque<Flight> = VecDeque::new();
-    let mut retry: Vec<(Item, User, String)> = Vec::new();
-    let mut emit = |item: &Item, user: Option<&User>, outcome: Outcome| {
-        report.count(&outcome);
-        on_item(item, user, &outcome);
+    let mut path = LinkPath {
+        depth,
+        rng: rand::rng(),
+        flights: VecDeque::new(),
+        retry: Vec::new(),
+        report,
+        on_item,
     };
     for_each_item(
         store,
         runner.run_id,
         &["pending", "failed"],
-        |store, item, user| {
-            if runner.stop.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            let Some(user) = user else {
-                let outcome = fail_item(
-                    store,
-                    item,
-                    "the user no longer exists",
-                    (runner.clock)().as_second(),
-                )?;
-                emit(item, None, outcome);
-                return Ok(());
-            };
-            if !pipelined {
-                if let Some(outcome) = send_link(store, runner, state, item, &user, 0, &mut rng)? {
-                    emit(item, Some(&user), outcome);
-                }
-                return Ok(());
-            }
-            let next = prepare_flight(store, runner, state, item, user, &mut rng)?;
-            // Collect the previous answer, put the next mail on the wire, and only then commit
-            // the previous user, so that the server always has something to chew on.
-            let answered = if flights.len() >= depth {
-                flights
-                    .pop_front()
-                    .map(|previous| (previous, collect(runner)))
-            } else {
-                None
-            };
-            match next {
-                Ok(Some(ready)) => match depart(runner, &ready) {
-                    Ok(()) => flights.push_back(ready),
-                    Err(err) => {
-                        settle(store, runner, ready, Err(err), &mut retry, &mut emit)?;
-                    }
-                },
-                Ok(None) => {}
-                Err((user, outcome)) => emit(item, Some(&user), outcome),
-            }
-            if let Some((previous, answer)) = answered {
-                settle(store, runner, previous, answer, &mut retry, &mut emit)?;
-            }
-            Ok(())
+        |store, item, user| match user {
+            _ if runner.stop.load(Ordering::SeqCst) => Ok(()),
+            None => path.gone(store, runner, item),
+            Some(user) if depth == 0 => path.send_now(store, runner, state, item, &user),
+            Some(user) => path.pipeline(store, runner, state, item, user),
         },
     )?;
-    while let Some(previous) = flights.pop_front() {
-        let answer = collect(runner);
-        settle(store, runner, previous, answer, &mut retry, &mut emit)?;
+    path.land_all(store, runner)?;
+    path.retry_queued(store, runner, state)
+}
+
+/// The link path between users: the mails on the wire, the users to retry, the totals.
+struct LinkPath<'p, R, F> {
+    /// How many mails may be on the wire at once; 0 when the transport cannot pipeline.
+    depth: usize,
+    rng: R,
+    flights: VecDeque<Flight>,
+    /// 4xx replies and dropped connections, with the error, retried at the end.
+    retry: Vec<(Item, User, String)>,
+    report: &'p mut Report,
+    on_item: &'p mut F,
+}
+
+impl<R, F> LinkPath<'_, R, F>
+where
+    R: rand::CryptoRng,
+    F: FnMut(&Item, Option<&User>, &Outcome),
+{
+    /// Count a finished user and tell the caller.
+    fn emit(&mut self, item: &Item, user: Option<&User>, outcome: Outcome) {
+        self.report.count(&outcome);
+        (self.on_item)(item, user, &outcome);
     }
-    // 4xx replies and dropped connections, retried once the pipeline is empty, with backoff.
-    for (item, user, err) in retry {
-        let outcome = send_link(store, runner, state, &item, &user, 1, &mut rng)?
-            .unwrap_or(Outcome::Failed(err));
-        emit(&item, Some(&user), outcome);
+
+    /// A user deleted before their item was read: failed without an attempt.
+    fn gone(
+        &mut self,
+        store: &mut Store,
+        runner: &Runner<'_>,
+        item: &Item,
+    ) -> Result<(), BulkError> {
+        let outcome = fail_item(store, item, GONE, (runner.clock)().as_second())?;
+        self.emit(item, None, outcome);
+        Ok(())
     }
-    Ok(())
+
+    /// Without pipelining: mail the user and wait for the answer, retrying as needed.
+    fn send_now(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        state: &mut Sender,
+        item: &Item,
+        user: &User,
+    ) -> Result<(), BulkError> {
+        if let Some(outcome) = send_link(store, runner, state, item, 0, &mut self.rng)? {
+            self.emit(item, Some(user), outcome);
+        }
+        Ok(())
+    }
+
+    /// With pipelining: prepare this user, collect the oldest answer if the pipe is full, put
+    /// this mail on the wire, and only then commit the previous user, so that the server
+    /// always has something to chew on.
+    fn pipeline(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        state: &mut Sender,
+        item: &Item,
+        user: User,
+    ) -> Result<(), BulkError> {
+        let next = prepare_flight(store, runner, state, item, user, &mut self.rng)?;
+        let answered = if self.flights.len() >= self.depth {
+            self.flights
+                .pop_front()
+                .map(|previous| (previous, collect(runner)))
+        } else {
+            None
+        };
+        match next {
+            Ok(Some(ready)) => self.take_off(store, runner, ready)?,
+            Ok(None) => {}
+            Err((user, outcome)) => self.emit(item, Some(&user), outcome),
+        }
+        match answered {
+            Some((previous, answer)) => self.settle(store, runner, previous, answer),
+            None => Ok(()),
+        }
+    }
+
+    /// Put a prepared mail on the wire, or settle it at once if that fails.
+    fn take_off(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        flight: Flight,
+    ) -> Result<(), BulkError> {
+        match depart(runner, &flight) {
+            Ok(()) => {
+                self.flights.push_back(flight);
+                Ok(())
+            }
+            Err(err) => self.settle(store, runner, flight, Err(err)),
+        }
+    }
+
+    /// Collect and settle every mail still on the wire.
+    fn land_all(&mut self, store: &mut Store, runner: &mut Runner<'_>) -> Result<(), BulkError> {
+        while let Some(previous) = self.flights.pop_front() {
+            let answer = collect(runner);
+            self.settle(store, runner, previous, answer)?;
+        }
+        Ok(())
+    }
+
+    /// 4xx replies and dropped connections, retried once the pipeline is empty, with backoff.
+    fn retry_queued(
+        mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        state: &mut Sender,
+    ) -> Result<(), BulkError> {
+        for (item, user, err) in std::mem::take(&mut self.retry) {
+            let outcome = send_link(store, runner, state, &item, 1, &mut self.rng)?
+                .unwrap_or(Outcome::Failed(err));
+            self.emit(&item, Some(&user), outcome);
+        }
+        Ok(())
+    }
+
+    /// Finish a user with the transport's answer: the token goes live only if the server
+    /// accepted the mail. A 4xx or a dropped connection is queued for a retry once the
+    /// pipeline is empty.
+    fn settle(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        flight: Flight,
+        answer: Result<crate::mail::Delivered, crate::mail::MailError>,
+    ) -> Result<(), BulkError> {
+        let request = link_request(runner.run_id, &flight.item, &flight.user, &flight.recipient);
+        let completed = links::complete(
+            store,
+            link_settings(runner)?,
+            request,
+            flight.prepared,
+            answer,
+            runner.actor,
+            (runner.clock)(),
+        );
+        let outcome = match completed {
+            Ok(sent) => Outcome::Sent {
+                recipient: flight.recipient,
+                expires_at: sent.expires_at,
+            },
+            Err(err) => match attempt_after(err, runner.pacing.retries > 0)? {
+                Attempt::Done(outcome) => outcome,
+                Attempt::Retry(err) => {
+                    self.retry.push((flight.item, flight.user, err));
+                    return Ok(());
+                }
+            },
+        };
+        self.emit(&flight.item, Some(&flight.user), outcome);
+        Ok(())
+    }
 }
 
 /// A link mail on its way, with what is needed to finish that user when the answer comes.
 struct Flight {
     item: Item,
+    /// The user as read when claiming the item.
     user: User,
     recipient: String,
     prepared: links::Prepared,
 }
 
-/// Claim the user, write their pending token and render the mail, while the previous user's
-/// mail may still be on its way. `Ok(None)`: stopped before starting.
+/// The link settings, which a link run cannot go without.
+fn link_settings<'r>(runner: &Runner<'r>) -> Result<&'r LinkSettings, BulkError> {
+    runner
+        .link
+        .ok_or_else(|| BulkError::Run("link settings missing".into()))
+}
+
+/// What this path asks of `links` for one user: a forced link (a bulk run has no cooldown)
+/// recorded against the run's item.
+fn link_request<'a>(
+    run_id: &'a str,
+    item: &Item,
+    user: &'a User,
+    recipient: &'a str,
+) -> LinkRequest<'a> {
+    LinkRequest {
+        user,
+        recipient,
+        force: true,
+        bulk: Some((run_id, item.id)),
+        note: None,
+    }
+}
+
+/// Claim the user (reading them afresh), write their pending token and render the mail, while
+/// the previous user's mail may still be on its way. `Ok(None)`: stopped before starting;
+/// `Err`: the user (as read from the item's page, or claimed) and how they ended.
 #[allow(clippy::type_complexity)]
 fn prepare_flight(
     store: &mut Store,
     runner: &mut Runner<'_>,
     state: &mut Sender,
     item: &Item,
-    user: User,
+    listed: User,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Result<Option<Flight>, (User, Outcome)>, BulkError> {
-    let settings = runner
-        .link
-        .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
-    match begin(store, runner, state, item, 0)? {
-        Begin::Go => {}
+    let settings = link_settings(runner)?;
+    let user = match begin(store, runner, state, item, 0)? {
+        Begin::Go(user) => user,
+        Begin::Gone => return Ok(Err((listed, Outcome::Failed(GONE.into())))),
         Begin::Stopped => return Ok(Ok(None)),
-        Begin::Taken => return Ok(Err((user, Outcome::Skipped(TAKEN.into())))),
-    }
-    let recipient = recipient_for(runner, &user).to_string();
-    let request = LinkRequest {
-        user: &user,
-        recipient: &recipient,
-        force: true,
-        bulk: Some((runner.run_id, item.id)),
-        note: None,
+        Begin::Taken => return Ok(Err((listed, Outcome::Skipped(TAKEN.into())))),
     };
+    let recipient = recipient_for(runner, &user).to_string();
+    let request = link_request(runner.run_id, item, &user, &recipient);
+    let now = (runner.clock)();
     match links::prepare(
         store,
         runner.templates,
         settings,
         request,
         runner.actor,
-        (runner.clock)(),
+        now,
         rng,
     ) {
         Ok(prepared) => Ok(Ok(Some(Flight {
@@ -168,99 +299,35 @@ fn collect(runner: &mut Runner<'_>) -> Result<crate::mail::Delivered, crate::mai
     }
 }
 
-/// Finish a user with the transport's answer: the token goes live only if the server accepted
-/// the mail. A 4xx or a dropped connection is queued for a retry once the pipeline is empty.
-fn settle(
-    store: &mut Store,
-    runner: &mut Runner<'_>,
-    flight: Flight,
-    answer: Result<crate::mail::Delivered, crate::mail::MailError>,
-    retry: &mut Vec<(Item, User, String)>,
-    emit: &mut impl FnMut(&Item, Option<&User>, Outcome),
-) -> Result<(), BulkError> {
-    let settings = runner
-        .link
-        .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
-    let Flight {
-        item,
-        user,
-        recipient,
-        prepared,
-    } = flight;
-    let request = LinkRequest {
-        user: &user,
-        recipient: &recipient,
-        force: true,
-        bulk: Some((runner.run_id, item.id)),
-        note: None,
-    };
-    let outcome = match links::complete(
-        store,
-        settings,
-        request,
-        prepared,
-        answer,
-        runner.actor,
-        (runner.clock)(),
-    ) {
-        Ok(sent) => Outcome::Sent {
-            recipient,
-            expires_at: sent.expires_at,
-        },
-        Err(err) => match attempt_after(err, runner.pacing.retries > 0)? {
-            Attempt::Done(outcome) => outcome,
-            Attempt::Retry(err) => {
-                retry.push((item, user, err));
-                return Ok(());
-            }
-        },
-    };
-    emit(&item, Some(&user), outcome);
-    Ok(())
-}
-
+/// Mail one user and wait for the answer, retrying as needed (each attempt with the user as
+/// read when claiming the item).
 fn send_link(
     store: &mut Store,
     runner: &mut Runner<'_>,
     state: &mut Sender,
     item: &Item,
-    user: &User,
     first_attempt: u32,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Option<Outcome>, BulkError> {
-    let settings = runner
-        .link
-        .ok_or_else(|| BulkError::Run("link settings missing".into()))?;
-    let recipient = recipient_for(runner, user).to_string();
+    let settings = link_settings(runner)?;
     with_retries(
         store,
         runner,
         state,
         item,
         first_attempt,
-        |store, runner| {
-            let request = LinkRequest {
-                user,
-                recipient: &recipient,
-                force: true,
-                bulk: Some((runner.run_id, item.id)),
-                note: None,
-            };
+        |store, runner, user| {
+            let recipient = recipient_for(runner, user).to_string();
+            let request = link_request(runner.run_id, item, user, &recipient);
+            let (actor, now) = (runner.actor, (runner.clock)());
             let mut courier = links::Courier {
                 mailer: &mut *runner.mailer,
                 templates: runner.templates,
                 settings,
             };
-            match links::send(
-                store,
-                &mut courier,
-                request,
-                runner.actor,
-                (runner.clock)(),
-                rng,
-            ) {
+            match links::send(store, &mut courier, request, actor, now, rng) {
                 Ok(sent) => Ok(Attempt::Done(Outcome::Sent {
-                    recipient: recipient.clone(),
+                    recipient,
                     expires_at: sent.expires_at,
                 })),
                 Err(err) => attempt_after(err, true),

@@ -1,7 +1,8 @@
-//! Running a planned bulk run: each pending (or earlier failed) item in order, mail first and
-//! the user's change committed with the item's outcome; 4xx replies retried with backoff; a send
-//! rate cap; a stop flag (Ctrl-C) honoured between users. For `generate`, argon2 hashing runs on
-//! worker threads, one per core, while this thread sends mail.
+//! Running a planned bulk run: each pending (or earlier failed) item in order, the user read
+//! again when their item is claimed, mail first and the user's change committed with the
+//! item's outcome; 4xx replies retried with backoff; a send rate cap; a stop flag (Ctrl-C)
+//! honoured between users. For `generate`, argon2 hashing runs on worker threads, one per
+//! core, while this thread sends mail.
 
 mod link_path;
 mod password_path;
@@ -18,7 +19,7 @@ use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::Mailer;
 use crate::store::Store;
-use crate::store::bulk::{self, Item, ItemPager};
+use crate::store::bulk::{self, Claim, Item, ItemPager};
 use crate::store::users::User;
 use crate::templates::Templates;
 
@@ -233,14 +234,24 @@ fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
 /// What another pwreset run holding an item looks like in the report.
 const TAKEN: &str = "being sent by another pwreset run";
 
+/// Why a user deleted since planning failed.
+const GONE: &str = "the user no longer exists";
+
+/// Whether an attempt at one user may go ahead.
 enum Begin {
-    Go,
+    /// Claimed: go ahead with the user as they are now.
+    Go(User),
+    /// Claimed, but the user was deleted meanwhile: the item is recorded as failed.
+    Gone,
+    /// The stop flag was raised.
     Stopped,
+    /// Another pwreset run holds the item.
     Taken,
 }
 
 /// Before each attempt at one user: back off after a failure, keep the rate, honour the stop
-/// flag, then claim the item so no other run sends to this user at the same time.
+/// flag, then claim the item so no other run sends to this user at the same time, reading the
+/// user in the claim's transaction so that the mail goes to their current address.
 fn begin(
     store: &mut Store,
     runner: &Runner<'_>,
@@ -254,10 +265,18 @@ fn begin(
     if !state.pace(&runner.pacing, runner.stop) {
         return Ok(Begin::Stopped);
     }
+    let now = (runner.clock)().as_second();
     let tx = store.write()?;
-    let claimed = bulk::claim_item(&tx, item.id, (runner.clock)().as_second())?;
+    let begin = match bulk::claim(&tx, item.id, now)? {
+        Claim::Claimed(Some(user)) => Begin::Go(user),
+        Claim::Claimed(None) => {
+            bulk::finish_item(&tx, item.id, "failed", Some(GONE), None, None, now)?;
+            Begin::Gone
+        }
+        Claim::Taken => Begin::Taken,
+    };
     tx.commit()?;
-    Ok(if claimed { Begin::Go } else { Begin::Taken })
+    Ok(begin)
 }
 
 fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
@@ -319,22 +338,24 @@ enum Attempt {
 }
 
 /// Attempt one user until done, retrying with backoff (see [`begin`]) up to `pacing.retries`.
+/// Each attempt gets the user as read when claiming it.
 fn with_retries<'r>(
     store: &mut Store,
     runner: &mut Runner<'r>,
     state: &mut Sender,
     item: &Item,
     first_attempt: u32,
-    mut attempt_once: impl FnMut(&mut Store, &mut Runner<'r>) -> Result<Attempt, BulkError>,
+    mut attempt_once: impl FnMut(&mut Store, &mut Runner<'r>, &User) -> Result<Attempt, BulkError>,
 ) -> Result<Option<Outcome>, BulkError> {
     let (mut attempt, mut last_error) = (first_attempt, None);
     loop {
-        match begin(store, runner, state, item, attempt)? {
-            Begin::Go => {}
+        let user = match begin(store, runner, state, item, attempt)? {
+            Begin::Go(user) => user,
+            Begin::Gone => return Ok(Some(Outcome::Failed(GONE.into()))),
             Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
             Begin::Taken => return Ok(Some(Outcome::Skipped(TAKEN.into()))),
-        }
-        match attempt_once(store, runner)? {
+        };
+        match attempt_once(store, runner, &user)? {
             Attempt::Done(outcome) => return Ok(Some(outcome)),
             Attempt::Retry(err) if attempt < runner.pacing.retries => {
                 last_error = Some(err);

@@ -5,21 +5,19 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{
-    Attempt, BulkError, Outcome, Report, Runner, Sender, attempt_after, fail_item, recipient_for,
-    with_retries,
+    Attempt, BulkError, GONE, Outcome, Report, Runner, Sender, attempt_after, fail_item,
+    recipient_for, with_retries,
 };
-use crate::generate::{self, GenerateRequest, Prepared};
+use crate::generate::{self, GenerateRequest, GenerateSettings, Prepared};
+use crate::password::HashError;
 use crate::store::Store;
 use crate::store::bulk::{Item, ItemPager};
 use crate::store::users::User;
 
 type Job = (Item, Option<User>);
-type Hashed = (
-    Item,
-    Option<User>,
-    Result<Prepared, crate::password::HashError>,
-);
+type Hashed = (Item, Option<User>, Result<Prepared, HashError>);
 
+/// Set and mail a temporary password for each pending (or earlier failed) user.
 pub(super) fn run_generate(
     store: &mut Store,
     runner: &mut Runner<'_>,
@@ -27,9 +25,7 @@ pub(super) fn run_generate(
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
-    let settings = runner
-        .generate
-        .ok_or_else(|| BulkError::Run("password settings missing".into()))?;
+    let settings = password_settings(runner)?;
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -40,17 +36,14 @@ pub(super) fn run_generate(
             scope.spawn(move || hash_worker(&jobs, &done, config));
         }
         drop(done_tx);
-        let result = feed_and_send(
-            store,
-            runner,
-            state,
-            report,
-            on_item,
-            &job_tx,
-            &done_rx,
-            workers * 2,
-        );
-        drop(job_tx);
+        let mut hashing = Hashing {
+            jobs: job_tx,
+            done: done_rx,
+            window: workers * 2,
+            in_flight: 0,
+        };
+        let result = feed_and_send(store, runner, state, report, on_item, &mut hashing);
+        drop(hashing); // closes the job queue, so the workers end
         result
     })
 }
@@ -71,7 +64,7 @@ fn hash_worker(
         let Ok((item, user)) = job else { return };
         let prepared = match &mut hasher {
             Ok(hasher) => generate::prepare_with(hasher, config.length, &mut rng),
-            Err(err) => Err(crate::password::HashError(err.to_string())),
+            Err(err) => Err(HashError(err.to_string())),
         };
         if done.send((item, user, prepared)).is_err() {
             return;
@@ -79,66 +72,113 @@ fn hash_worker(
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The hashing workers as the sending thread sees them: a queue of users to hash, kept
+/// `window` deep, and the users hashed.
+struct Hashing {
+    jobs: mpsc::Sender<Job>,
+    done: mpsc::Receiver<Hashed>,
+    window: usize,
+    in_flight: usize,
+}
+
+impl Hashing {
+    /// Queue the next users until `window` are in flight, the run has no more, or the stop
+    /// flag is raised.
+    fn feed(
+        &mut self,
+        store: &Store,
+        runner: &Runner<'_>,
+        pager: &mut ItemPager<'_>,
+    ) -> Result<(), BulkError> {
+        while self.in_flight < self.window && !runner.stop.load(Ordering::SeqCst) {
+            let Some(job) = pager.next_item(store.conn())? else {
+                break;
+            };
+            if self.jobs.send(job).is_err() {
+                return Err(workers_stopped());
+            }
+            self.in_flight += 1;
+        }
+        Ok(())
+    }
+
+    /// The next user hashed, in the order they finish; `None` when none is in flight.
+    fn next(&mut self) -> Result<Option<Hashed>, BulkError> {
+        if self.in_flight == 0 {
+            return Ok(None);
+        }
+        let hashed = self.done.recv().map_err(|_| workers_stopped())?;
+        self.in_flight -= 1;
+        Ok(Some(hashed))
+    }
+}
+
+/// The temporary-password settings, which a password run cannot go without.
+fn password_settings<'r>(runner: &Runner<'r>) -> Result<&'r GenerateSettings, BulkError> {
+    runner
+        .generate
+        .ok_or_else(|| BulkError::Run("password settings missing".into()))
+}
+
+fn workers_stopped() -> BulkError {
+    BulkError::Run("the hashing threads stopped".into())
+}
+
+/// Keep the workers busy while this thread mails each hashed user and commits their hash.
 fn feed_and_send(
     store: &mut Store,
     runner: &mut Runner<'_>,
     state: &mut Sender,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
-    jobs: &mpsc::Sender<Job>,
-    done: &mpsc::Receiver<Hashed>,
-    window: usize,
+    hashing: &mut Hashing,
 ) -> Result<(), BulkError> {
-    let (mut pager, mut in_flight) = (ItemPager::new(runner.run_id, &["pending", "failed"]), 0);
+    let mut pager = ItemPager::new(runner.run_id, &["pending", "failed"]);
     loop {
-        while in_flight < window && !runner.stop.load(Ordering::SeqCst) {
-            let Some((item, user)) = pager.next_item(store.conn())? else {
-                break;
-            };
-            if jobs.send((item, user)).is_err() {
-                return Err(BulkError::Run("the hashing threads stopped".into()));
-            }
-            in_flight += 1;
-        }
-        if in_flight == 0 {
+        hashing.feed(store, runner, &mut pager)?;
+        let Some((item, user, prepared)) = hashing.next()? else {
             return Ok(());
-        }
-        let Ok((item, user, prepared)) = done.recv() else {
-            return Err(BulkError::Run("the hashing threads stopped".into()));
         };
-        in_flight -= 1;
         if runner.stop.load(Ordering::SeqCst) {
             continue; // hashed but not sent: stays pending for --resume
         }
-        let now = (runner.clock)().as_second();
-        let outcome = match (&user, prepared) {
-            (None, _) => Some(fail_item(store, &item, "the user no longer exists", now)?),
-            (Some(_), Err(e)) => Some(fail_item(store, &item, &e.to_string(), now)?),
-            (Some(user), Ok(prepared)) => {
-                send_password(store, runner, state, &item, user, &prepared)?
-            }
-        };
-        if let Some(outcome) = outcome {
+        if let Some(outcome) = send_hashed(store, runner, state, &item, user.as_ref(), prepared)? {
             report.count(&outcome);
             on_item(&item, user.as_ref(), &outcome);
         }
     }
 }
 
+/// One hashed user: failed if they were gone when their item was read or hashing failed,
+/// otherwise mailed their password. `None`: stopped before the first attempt.
+fn send_hashed(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    state: &mut Sender,
+    item: &Item,
+    user: Option<&User>,
+    prepared: Result<Prepared, HashError>,
+) -> Result<Option<Outcome>, BulkError> {
+    let now = (runner.clock)().as_second();
+    match (user, prepared) {
+        (None, _) => Ok(Some(fail_item(store, item, GONE, now)?)),
+        (Some(_), Err(e)) => Ok(Some(fail_item(store, item, &e.to_string(), now)?)),
+        (Some(_), Ok(prepared)) => send_password(store, runner, state, item, &prepared),
+    }
+}
+
+/// Mail one user their password and commit its hash, retrying as needed (each attempt with
+/// the user as read when claiming the item).
 fn send_password(
     store: &mut Store,
     runner: &mut Runner<'_>,
     state: &mut Sender,
     item: &Item,
-    user: &User,
     prepared: &Prepared,
 ) -> Result<Option<Outcome>, BulkError> {
-    let settings = runner
-        .generate
-        .ok_or_else(|| BulkError::Run("password settings missing".into()))?;
-    let recipient = recipient_for(runner, user).to_string();
-    with_retries(store, runner, state, item, 0, |store, runner| {
+    let settings = password_settings(runner)?;
+    with_retries(store, runner, state, item, 0, |store, runner, user| {
+        let recipient = recipient_for(runner, user).to_string();
         let request = GenerateRequest {
             user,
             email_to: Some(&recipient),
@@ -160,7 +200,7 @@ fn send_password(
             (runner.clock)(),
         ) {
             Ok(done) => Ok(Attempt::Done(Outcome::Sent {
-                recipient: recipient.clone(),
+                recipient,
                 expires_at: done.expires_at,
             })),
             Err(err) => attempt_after(err, true),

@@ -1,0 +1,113 @@
+//! Stopping and resuming: what is left for a resume, and that nobody is mailed twice.
+
+use super::*;
+
+#[test]
+fn one_failure_does_not_stop_the_others_and_resume_finishes_only_it() {
+    let (_dir, mut store) = store_with(4);
+    let (id, _) = plan_file(&mut store, "u0\nu1\nu2\nu3\n", Action::Link);
+    let mut mailer = Recorder {
+        reject: vec!["u2@example.com".into()],
+        ..Recorder::default()
+    };
+    let (report, _) = execute(&mut store, &id, Action::Link, &mut mailer, None);
+    assert_eq!((report.sent, report.failed), (3, 1));
+    let live: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(live, 3, "no live token for the failed user");
+    mailer.reject.clear();
+    let mut resume = Recorder::default();
+    let (report, seen) = {
+        let (report, seen) = execute(&mut store, &id, Action::Link, &mut resume, None);
+        (
+            report,
+            seen.into_iter()
+                .filter(|(_, o)| !matches!(o, Outcome::Skipped(_)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    assert_eq!(report.sent, 1);
+    assert_eq!(resume.sent, ["u2@example.com"], "nobody mailed twice");
+    assert_eq!(seen.len(), 1);
+}
+
+#[test]
+fn stopping_leaves_the_rest_pending_for_resume() {
+    let (_dir, mut store) = store_with(5);
+    let (id, _) = plan_file(&mut store, "u0\nu1\nu2\nu3\nu4\n", Action::Link);
+    let mut mailer = Recorder::default();
+    let (report, _) = execute(&mut store, &id, Action::Link, &mut mailer, Some(2));
+    assert!(report.interrupted);
+    assert_eq!(report.sent, 2);
+    assert_eq!(
+        sql::run(store.conn(), &id)
+            .expect("run")
+            .expect("exists")
+            .status,
+        "interrupted"
+    );
+    let mut rest = Recorder::default();
+    execute(&mut store, &id, Action::Link, &mut rest, None);
+    assert_eq!(
+        rest.sent,
+        ["u2@example.com", "u3@example.com", "u4@example.com"]
+    );
+}
+
+#[test]
+fn an_item_interrupted_mid_send_is_never_resent() {
+    let (_dir, mut store) = store_with(2);
+    let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
+    let first = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items");
+    assert!(
+        sql::claim_item(store.conn(), first[0].id, T0).expect("claim"),
+        "crash mid-send"
+    );
+    let mut mailer = Recorder::default();
+    let (report, seen) = execute(&mut store, &id, Action::Link, &mut mailer, None);
+    assert_eq!(mailer.sent, ["u1@example.com"]);
+    assert_eq!(report.sent, 1);
+    assert!(seen.iter().any(|(e, o)| e == "u0" && matches!(o, Outcome::Skipped(r) if r.contains("not resent"))));
+}
+
+#[test]
+fn resume_checks_the_run_and_counts_what_is_left() {
+    let (_dir, mut store) = store_with(300);
+    assert!(matches!(
+        resume(store.conn(), "none"),
+        Err(BulkError::UnknownRun(_))
+    ));
+    let list = (0..300)
+        .map(|i| format!("u{i}"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let (id, _) = plan_file(&mut store, &list, Action::Link);
+    let Ok(Resume::Ready(ready)) = resume(store.conn(), &id) else {
+        panic!("a planned run can be resumed");
+    };
+    assert_eq!((ready.action, ready.counts.pending), (Action::Link, 300));
+    let mut seen = 0;
+    for_each_item(store.conn(), &id, Items::All, |item, user| {
+        seen += 1;
+        assert_eq!(user.map(|u| u.username.as_str()), Some(item.entry.as_str()));
+        Ok::<_, BulkError>(())
+    })
+    .expect("items");
+    assert_eq!(seen, 300, "more than one page, each item once");
+    close(&mut store, &id, Close::Aborted, at()).expect("close");
+    assert!(matches!(
+        resume(store.conn(), &id),
+        Err(BulkError::Aborted(_))
+    ));
+    let (id, _) = plan_file(&mut store, "nobody\n", Action::Link);
+    assert_eq!(
+        resume(store.conn(), &id).expect("resume"),
+        Resume::NothingLeft { sent: 0 }
+    );
+}

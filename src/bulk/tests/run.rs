@@ -1,0 +1,145 @@
+//! Running: retries, parallel hashing, claims, and users changed while a run goes.
+
+use super::*;
+
+#[test]
+fn transient_replies_are_retried() {
+    let (_dir, mut store) = store_with(2);
+    let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
+    let mut mailer = Recorder {
+        flaky: 2,
+        ..Recorder::default()
+    };
+    let (report, _) = execute(&mut store, &id, Action::Link, &mut mailer, None);
+    assert_eq!((report.sent, report.failed), (2, 0));
+    let mut always = Recorder {
+        flaky: 100,
+        ..Recorder::default()
+    };
+    let (_dir, mut store) = store_with(2);
+    let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
+    let (report, _) = execute(&mut store, &id, Action::Link, &mut always, None);
+    assert_eq!(report.failed, 2, "gives up after the retries");
+    assert_eq!(always.flaky, 100 - 6, "1 try + 2 retries each");
+}
+
+#[test]
+fn generate_hashes_in_parallel_and_every_password_verifies() {
+    let (_dir, mut store) = store_with(6);
+    let (id, _) = plan_file(&mut store, "u0\nu1\nu2\nu3\nu4\nu5\n", Action::Generate);
+    let mut mailer = Recorder {
+        reject: vec!["u3@example.com".into()],
+        ..Recorder::default()
+    };
+    let (report, _) = execute(&mut store, &id, Action::Generate, &mut mailer, None);
+    assert_eq!((report.sent, report.failed), (5, 1));
+    let with_hash: i64 = store
+        .conn()
+        .query_row(
+            "SELECT count(*) FROM users WHERE password_hash IS NOT NULL",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(
+        with_hash, 5,
+        "the user whose mail failed keeps no new password"
+    );
+    let u3: Option<String> = store
+        .conn()
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = 'u3'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("row");
+    assert_eq!(u3, None);
+}
+
+#[test]
+fn an_item_can_be_claimed_once() {
+    let (_dir, mut store) = store_with(1);
+    let (id, _) = plan_file(&mut store, "u0\n", Action::Link);
+    let item = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items")[0].id;
+    assert!(sql::claim_item(store.conn(), item, T0).expect("first"));
+    assert!(
+        !sql::claim_item(store.conn(), item, T0).expect("second"),
+        "another run cannot take it"
+    );
+    sql::finish_item(store.conn(), item, "failed", Some("x"), None, None, T0).expect("fail");
+    assert!(
+        sql::claim_item(store.conn(), item, T0).expect("retry"),
+        "a failed item can be retried"
+    );
+    sql::finish_item(store.conn(), item, "sent", None, None, None, T0).expect("sent");
+    assert!(
+        !sql::claim_item(store.conn(), item, T0).expect("done"),
+        "a sent item is never sent again"
+    );
+}
+
+/// The store of `store_with`, opened a second time, as another pwreset would.
+fn other_connection(dir: &tempfile::TempDir) -> Store {
+    Store::open(&dir.path().join("t.db"), 5000).expect("second connection")
+}
+
+/// Each way a run mails: links one at a time, links pipelined, temporary passwords.
+const PATHS: [(Action, bool); 3] = [
+    (Action::Link, false),
+    (Action::Link, true),
+    (Action::Generate, false),
+];
+
+/// On each path, a run of u0, u1 and u2 in which, as the first mail goes out, `sql` changes
+/// the users who are not its recipient (`?1`); their items were read with the first page,
+/// before that. `check` gets the path's name, the report, the outcomes and the mail sent.
+fn on_each_path_change_the_others(
+    sql: &'static str,
+    check: impl Fn(&str, Report, Vec<(String, Outcome)>, Vec<String>),
+) {
+    for (action, pipelined) in PATHS {
+        let (dir, mut store) = store_with(3);
+        let (id, _) = plan_file(&mut store, "u0\nu1\nu2\n", action);
+        let mut mailer = Recorder {
+            pipelined,
+            meanwhile: Some((other_connection(&dir), sql)),
+            ..Recorder::default()
+        };
+        let (report, seen) = execute(&mut store, &id, action, &mut mailer, None);
+        let path = format!("{action:?}, pipelined: {pipelined}");
+        check(&path, report, seen, mailer.sent);
+    }
+}
+
+#[test]
+fn a_user_is_mailed_at_the_address_they_have_when_their_turn_comes() {
+    let sql = "UPDATE users SET email = 'new.' || email WHERE email <> ?1";
+    on_each_path_change_the_others(sql, |path, report, _, sent| {
+        assert_eq!(report.sent, 3, "{path}");
+        // Temporary passwords go out in the order their hashing ends.
+        let (first, rest) = sent.split_first().expect("mail");
+        let mut rest = rest.to_vec();
+        rest.sort();
+        let others: Vec<String> = ["u0", "u1", "u2"]
+            .iter()
+            .map(|u| format!("{u}@example.com"))
+            .filter(|address| address != first)
+            .map(|address| format!("new.{address}"))
+            .collect();
+        assert_eq!(rest, others, "{path}: {sent:?}");
+    });
+}
+
+#[test]
+fn a_user_deactivated_during_a_run_is_skipped_and_not_mailed() {
+    let sql = "UPDATE users SET active = 0 WHERE email <> ?1";
+    on_each_path_change_the_others(sql, |path, report, seen, sent| {
+        assert_eq!((report.sent, report.skipped), (1, 2), "{path}");
+        assert_eq!(sent.len(), 1, "{path}: {sent:?}");
+        let inactive = seen
+            .iter()
+            .filter(|(_, o)| *o == Outcome::Skipped("inactive".into()))
+            .count();
+        assert_eq!(inactive, 2, "{path}: {seen:?}");
+    });
+}
