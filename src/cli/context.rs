@@ -12,7 +12,7 @@ use crate::exit::Failure;
 use crate::links::LinkSettings;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
-use crate::settings::{Settings, secret_from_env};
+use crate::settings::{self, SecretError, Settings};
 use crate::store::{self, Store};
 use crate::templates::Templates;
 use crate::ui::Ui;
@@ -212,13 +212,10 @@ impl Context {
         path: &Path,
         what: &str,
     ) -> anyhow::Result<()> {
-        let Some(mode) = store::loose_mode(path) else {
+        let Some(loose) = settings::readable_by_others(path) else {
             return Ok(());
         };
-        let message = format!(
-            "{what} {} is readable by others (mode {mode:o})",
-            path.display()
-        );
+        let message = loose.describe(what);
         if config.config.security.strict_permissions {
             return Err(Failure::new(crate::exit::Exit::Config, message)
                 .hint(format!(
@@ -233,37 +230,23 @@ impl Context {
     }
 }
 
-/// The SMTP password: the variable named by `password_env`, else `password_file` (0600 only).
+/// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.
 fn smtp_password(config: &LoadedConfig) -> anyhow::Result<Secret> {
-    let smtp = &config.config.mail.smtp;
-    if let Some(secret) = secret_from_env(&smtp.password_env) {
-        return Ok(secret);
-    }
     let bad = |message: String| ConfigError::BadValue {
         path: config.path.clone(),
         key: "mail.smtp.password_file".into(),
         message,
     };
-    let Some(file) = &smtp.password_file else {
-        return Err(bad(format!(
-            "mail.smtp.username is set, but neither {} nor password_file holds a password",
-            smtp.password_env
-        ))
-        .into());
-    };
-    let path = config.resolve(file);
-    if let Some(mode) = store::loose_mode(&path) {
-        return Err(bad(format!(
-            "{} is readable by others (mode {mode:o}); run chmod 600 on it",
-            path.display()
-        ))
-        .into());
+    settings::smtp_password(config).map_err(|err| {
+        match err {
+        SecretError::NotSet { variable } => bad(format!(
+            "mail.smtp.username is set, but neither {variable} nor password_file holds a password"
+        )),
+        SecretError::ReadableByOthers(loose) => bad(format!("{loose}; run chmod 600 on it")),
+        SecretError::Unreadable { path, source } => ConfigError::Unreadable { path, source },
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Unreadable {
-        path: path.clone(),
-        source: e,
-    })?;
-    Ok(Secret::new(text.trim_end_matches(['\r', '\n']).to_string()))
+    .into()
+    })
 }
 
 /// `mail.from` and the optional `mail.reply_to`, as mailboxes.
