@@ -1,5 +1,5 @@
 //! What every command receives: resolved settings, the terminal, and helpers to load the config,
-//! open the store, and build the mailer, templates and link settings from the config.
+//! open the store, and build the mailer and templates from the config.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -7,9 +7,8 @@ use std::time::SystemTime;
 use lettre::message::Mailbox;
 
 use crate::audit::Actor;
-use crate::config::{ConfigError, DeliverTo, LoadedConfig, Transport};
+use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::exit::Failure;
-use crate::links::LinkSettings;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
 use crate::settings::{self, SecretError, Settings};
@@ -83,55 +82,6 @@ impl Context {
             .as_deref()
             .map(|dir| config.resolve(dir));
         Templates::new(dir.as_deref())
-    }
-
-    /// Link settings; `links.base_url` must be set.
-    pub fn link_settings(
-        &self,
-        config: &LoadedConfig,
-        ttl_secs: Option<u64>,
-    ) -> anyhow::Result<LinkSettings> {
-        let links = &config.config.links;
-        let base = links.base_url.as_deref().ok_or_else(|| ConfigError::BadValue {
-            path: config.path.clone(),
-            key: "links.base_url".into(),
-            message: "is not set; it is the application's reset page, e.g. https://app.example.com/reset".into(),
-        })?;
-        let base_url =
-            crate::config::check_base_url(base).map_err(|message| ConfigError::BadValue {
-                path: config.path.clone(),
-                key: "links.base_url".into(),
-                message,
-            })?;
-        let names = config.config.templates.values_for("password-change-link");
-        Ok(LinkSettings {
-            base_url,
-            ttl_secs: ttl_secs.unwrap_or(links.ttl.secs()),
-            supersede: links.supersede,
-            cooldown_secs: links.cooldown.secs(),
-            app_name: names.0,
-            support_contact: names.1,
-            note: None,
-        })
-    }
-
-    /// Where mail for `user_email` goes: `--to`, else `admin_email` with `deliver_to = "admin"`,
-    /// else the user's own address.
-    pub fn recipient(
-        &self,
-        config: &LoadedConfig,
-        to: Option<&str>,
-        user_email: Option<&str>,
-    ) -> anyhow::Result<String> {
-        if let Some(to) = to {
-            crate::users::check_email(to).map_err(|e| Failure::usage(format!("--to: {e}")))?;
-            return Ok(to.to_string());
-        }
-        let mail = &config.config.mail;
-        match (mail.deliver_to, &mail.admin_email) {
-            (DeliverTo::Admin, Some(admin)) => Ok(admin.clone()),
-            _ => Ok(user_email.unwrap_or_default().to_string()),
-        }
     }
 
     /// The configured mail transport.

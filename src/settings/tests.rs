@@ -169,3 +169,55 @@ fn actor_with_control_characters_is_refused() {
     };
     assert!(Settings::resolve(flags, &Environment::default()).is_err());
 }
+
+fn loaded(edit: impl FnOnce(&mut crate::config::Config)) -> LoadedConfig {
+    let mut config = crate::config::Config::default();
+    edit(&mut config);
+    LoadedConfig {
+        path: PathBuf::from("/srv/pwreset.toml"),
+        config,
+        set_keys: std::collections::BTreeSet::new(),
+    }
+}
+
+#[test]
+fn to_flag_beats_admin_email_beats_the_users_own_address() {
+    let admin = loaded(|c| {
+        c.mail.deliver_to = crate::config::DeliverTo::Admin;
+        c.mail.admin_email = Some("admin@example.com".into());
+    });
+    let none = Overrides::default();
+    let to = Overrides {
+        to: Some("desk@example.com".parse().expect("an address")),
+        ..Overrides::default()
+    };
+    let user = Some("alice@example.com");
+    assert_eq!(
+        recipient(&admin, &to, user).as_deref(),
+        Some("desk@example.com")
+    );
+    assert_eq!(
+        recipient(&admin, &none, user).as_deref(),
+        Some("admin@example.com")
+    );
+    let plain = loaded(|_| {});
+    assert_eq!(recipient(&plain, &none, user).as_deref(), user);
+    assert_eq!(recipient(&plain, &none, None), None);
+}
+
+#[test]
+fn rate_flag_beats_the_config() {
+    let config = loaded(|c| c.mail.rate = Some(60));
+    assert_eq!(
+        pacing(&config, &Overrides::default()).min_interval,
+        Some(std::time::Duration::from_secs(1))
+    );
+    let flag = Overrides {
+        rate: Some(120),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        pacing(&config, &flag).min_interval,
+        Some(std::time::Duration::from_millis(500))
+    );
+}
