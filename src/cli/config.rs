@@ -7,8 +7,10 @@ use super::Context;
 use crate::config::{LoadedConfig, Transport, settings_of};
 use crate::exit::{Exit, Failure};
 use crate::output::{ListWriter, Record};
-use crate::settings::{Source, secret_from_env};
-use crate::store::{self, Store};
+use crate::settings::{
+    self, PasswordOrigin, ReadableByOthers, SecretError, Source, secret_from_env,
+};
+use crate::store::Store;
 
 /// Show or check the configuration
 #[derive(Debug, clap::Subcommand)]
@@ -132,11 +134,8 @@ fn check(ctx: &Context) -> anyhow::Result<Exit> {
     let mut problems = Vec::new();
     let db = ctx.settings.db_path(&config);
     for (path, what) in [(config.path.clone(), "config file"), (db.clone(), "store")] {
-        if let Some(mode) = store::loose_mode(&path) {
-            problems.push(format!(
-                "{what} {} is readable by others (mode {mode:o}): chmod 600 it",
-                path.display()
-            ));
+        if let Some(loose) = settings::readable_by_others(&path) {
+            problems.push(format!("{}: chmod 600 it", loose.describe(what)));
         }
     }
     if let Err(err) = Store::open(&db, config.config.store.busy_timeout_ms) {
@@ -208,24 +207,8 @@ fn mail_problems(config: &LoadedConfig) -> Vec<String> {
 fn smtp_problems(config: &LoadedConfig) -> Vec<String> {
     let smtp = &config.config.mail.smtp;
     let mut problems = Vec::new();
-    if smtp.username.is_some() && secret_from_env(&smtp.password_env).is_none() {
-        match &smtp.password_file {
-            None => problems.push(format!(
-                "mail.smtp.username is set but neither ${} nor password_file holds a password",
-                smtp.password_env
-            )),
-            Some(file) => {
-                let path = config.resolve(file);
-                if !path.is_file() {
-                    problems.push(format!(
-                        "mail.smtp.password_file {} does not exist",
-                        path.display()
-                    ));
-                } else if let Some(mode) = store::loose_mode(&path) {
-                    problems.push(format!("mail.smtp.password_file {} is readable by others (mode {mode:o}): chmod 600 it", path.display()));
-                }
-            }
-        }
+    if smtp.username.is_some() {
+        problems.extend(password_problem(config));
     }
     if let Some(file) = &smtp.ca_file {
         let path = config.resolve(file);
@@ -239,4 +222,28 @@ fn smtp_problems(config: &LoadedConfig) -> Vec<String> {
         }
     }
     problems
+}
+
+/// What keeps the SMTP password from being read, as `config check` words it.
+fn password_problem(config: &LoadedConfig) -> Option<String> {
+    match settings::smtp_password_origin(config) {
+        Err(SecretError::NotSet { variable }) => Some(format!(
+            "mail.smtp.username is set but neither ${variable} nor password_file holds a password"
+        )),
+        Ok(PasswordOrigin::File(path))
+        | Err(SecretError::ReadableByOthers(ReadableByOthers { path, .. }))
+            if !path.is_file() =>
+        {
+            Some(format!(
+                "mail.smtp.password_file {} does not exist",
+                path.display()
+            ))
+        }
+        Ok(PasswordOrigin::Environment(_) | PasswordOrigin::File(_))
+        | Err(SecretError::Unreadable { .. }) => None,
+        Err(SecretError::ReadableByOthers(loose)) => Some(format!(
+            "{}: chmod 600 it",
+            loose.describe("mail.smtp.password_file")
+        )),
+    }
 }

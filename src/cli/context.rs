@@ -1,5 +1,5 @@
 //! What every command receives: resolved settings, the terminal, and helpers to load the config,
-//! open the store, and build the mailer, templates and link settings from the config.
+//! open the store, and build the mailer and templates from the config.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -7,12 +7,11 @@ use std::time::SystemTime;
 use lettre::message::Mailbox;
 
 use crate::audit::Actor;
-use crate::config::{ConfigError, DeliverTo, LoadedConfig, Transport};
+use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::exit::Failure;
-use crate::links::LinkSettings;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
-use crate::settings::{Settings, secret_from_env};
+use crate::settings::{self, SecretError, Settings};
 use crate::store::{self, Store};
 use crate::templates::Templates;
 use crate::ui::Ui;
@@ -83,55 +82,6 @@ impl Context {
             .as_deref()
             .map(|dir| config.resolve(dir));
         Templates::new(dir.as_deref())
-    }
-
-    /// Link settings; `links.base_url` must be set.
-    pub fn link_settings(
-        &self,
-        config: &LoadedConfig,
-        ttl_secs: Option<u64>,
-    ) -> anyhow::Result<LinkSettings> {
-        let links = &config.config.links;
-        let base = links.base_url.as_deref().ok_or_else(|| ConfigError::BadValue {
-            path: config.path.clone(),
-            key: "links.base_url".into(),
-            message: "is not set; it is the application's reset page, e.g. https://app.example.com/reset".into(),
-        })?;
-        let base_url =
-            crate::config::check_base_url(base).map_err(|message| ConfigError::BadValue {
-                path: config.path.clone(),
-                key: "links.base_url".into(),
-                message,
-            })?;
-        let names = config.config.templates.values_for("password-change-link");
-        Ok(LinkSettings {
-            base_url,
-            ttl_secs: ttl_secs.unwrap_or(links.ttl.secs()),
-            supersede: links.supersede,
-            cooldown_secs: links.cooldown.secs(),
-            app_name: names.0,
-            support_contact: names.1,
-            note: None,
-        })
-    }
-
-    /// Where mail for `user_email` goes: `--to`, else `admin_email` with `deliver_to = "admin"`,
-    /// else the user's own address.
-    pub fn recipient(
-        &self,
-        config: &LoadedConfig,
-        to: Option<&str>,
-        user_email: Option<&str>,
-    ) -> anyhow::Result<String> {
-        if let Some(to) = to {
-            crate::users::check_email(to).map_err(|e| Failure::usage(format!("--to: {e}")))?;
-            return Ok(to.to_string());
-        }
-        let mail = &config.config.mail;
-        match (mail.deliver_to, &mail.admin_email) {
-            (DeliverTo::Admin, Some(admin)) => Ok(admin.clone()),
-            _ => Ok(user_email.unwrap_or_default().to_string()),
-        }
     }
 
     /// The configured mail transport.
@@ -212,13 +162,10 @@ impl Context {
         path: &Path,
         what: &str,
     ) -> anyhow::Result<()> {
-        let Some(mode) = store::loose_mode(path) else {
+        let Some(loose) = settings::readable_by_others(path) else {
             return Ok(());
         };
-        let message = format!(
-            "{what} {} is readable by others (mode {mode:o})",
-            path.display()
-        );
+        let message = loose.describe(what);
         if config.config.security.strict_permissions {
             return Err(Failure::new(crate::exit::Exit::Config, message)
                 .hint(format!(
@@ -233,37 +180,23 @@ impl Context {
     }
 }
 
-/// The SMTP password: the variable named by `password_env`, else `password_file` (0600 only).
+/// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.
 fn smtp_password(config: &LoadedConfig) -> anyhow::Result<Secret> {
-    let smtp = &config.config.mail.smtp;
-    if let Some(secret) = secret_from_env(&smtp.password_env) {
-        return Ok(secret);
-    }
     let bad = |message: String| ConfigError::BadValue {
         path: config.path.clone(),
         key: "mail.smtp.password_file".into(),
         message,
     };
-    let Some(file) = &smtp.password_file else {
-        return Err(bad(format!(
-            "mail.smtp.username is set, but neither {} nor password_file holds a password",
-            smtp.password_env
-        ))
-        .into());
-    };
-    let path = config.resolve(file);
-    if let Some(mode) = store::loose_mode(&path) {
-        return Err(bad(format!(
-            "{} is readable by others (mode {mode:o}); run chmod 600 on it",
-            path.display()
-        ))
-        .into());
+    settings::smtp_password(config).map_err(|err| {
+        match err {
+        SecretError::NotSet { variable } => bad(format!(
+            "mail.smtp.username is set, but neither {variable} nor password_file holds a password"
+        )),
+        SecretError::ReadableByOthers(loose) => bad(format!("{loose}; run chmod 600 on it")),
+        SecretError::Unreadable { path, source } => ConfigError::Unreadable { path, source },
     }
-    let text = std::fs::read_to_string(&path).map_err(|e| ConfigError::Unreadable {
-        path: path.clone(),
-        source: e,
-    })?;
-    Ok(Secret::new(text.trim_end_matches(['\r', '\n']).to_string()))
+    .into()
+    })
 }
 
 /// `mail.from` and the optional `mail.reply_to`, as mailboxes.

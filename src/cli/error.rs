@@ -13,6 +13,7 @@ use crate::exit::{Exit, Failure};
 use crate::generate::{GenerateError, GenerateFailure};
 use crate::links::{LinkError, LinkFailure, Refusal};
 use crate::mail::MailError;
+use crate::settings::SettingsError;
 use crate::store::StoreError;
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
@@ -81,6 +82,7 @@ classified! {
     BulkError => bulk,
     MailError => mail,
     TemplateError => template,
+    SettingsError => settings,
 }
 
 /// Decide the exit code and hint for an error: the outermost classified cause wins; an error
@@ -275,6 +277,13 @@ fn template(_: &TemplateError) -> Class {
         Exit::Config,
         "fix the template in templates.dir, or remove it to use the built-in one",
     )
+}
+
+fn settings(err: &SettingsError) -> Class {
+    match err {
+        SettingsError::Format(_) => Class::hint(Exit::Usage, "use table, json or csv"),
+        SettingsError::ControlCharacters(_) | SettingsError::TestNow(_) => Class::new(Exit::Usage),
+    }
 }
 
 /// Whether the error is a closed pipe on stdout, which is not a failure (`pwreset ... | head -1`).

@@ -140,6 +140,10 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
     let cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(err) => {
+            if let Some(reason) = bad_address(&err) {
+                crate::ui::Ui::plain().error(&format!("--to: {reason}"), None);
+                return Exit::Usage.into();
+            }
             let _ = err.print();
             return if err.use_stderr() {
                 Exit::Usage
@@ -158,6 +162,19 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
         Ok(exit) => exit.into(),
         Err(err) => report(&ctx.ui, &err).into(),
     }
+}
+
+/// Why a `--to ADDRESS` was refused, when that is the parse error: it is reported as
+/// `error: --to: <reason>`, like the errors found after parsing, not in clap's format.
+fn bad_address(err: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let Some(ContextValue::String(arg)) = err.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    if err.kind() != ErrorKind::ValueValidation || !arg.starts_with("--to ") {
+        return None;
+    }
+    std::error::Error::source(err).map(ToString::to_string)
 }
 
 fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {

@@ -3,6 +3,7 @@
 //!
 //! Nothing here prints. Errors name the server and its reply, never credentials.
 
+mod address;
 mod file;
 mod sendmail;
 mod smtp;
@@ -12,6 +13,7 @@ use std::time::SystemTime;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
+pub use address::{Address, recipient};
 pub use file::FileMailer;
 pub use sendmail::SendmailMailer;
 pub use smtp::{SmtpMailer, SmtpSettings, Step};

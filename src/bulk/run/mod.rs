@@ -287,10 +287,7 @@ fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
 }
 
 fn recipient_for<'u>(runner: &'u Runner<'_>, user: &'u User) -> &'u str {
-    runner
-        .deliver_to
-        .or(user.email.as_deref())
-        .unwrap_or_default()
+    crate::mail::recipient(runner.deliver_to, user.email.as_deref()).unwrap_or_default()
 }
 
 /// Record a user that could not be attempted (gone, or hashing failed) as failed.

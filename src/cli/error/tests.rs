@@ -193,3 +193,16 @@ fn template_and_bulk_errors() {
     };
     assert_eq!(class_of(broken).exit, Exit::Failure);
 }
+
+#[test]
+fn settings_errors_are_usage_errors() {
+    let format = class_of(SettingsError::Format("xml".into()));
+    assert_eq!(format.exit, Exit::Usage);
+    assert_eq!(format.hint.as_deref(), Some("use table, json or csv"));
+    let actor = class_of(SettingsError::ControlCharacters("--actor"));
+    assert_eq!(actor, Class::new(Exit::Usage));
+    assert_eq!(
+        class_of(SettingsError::TestNow("soon".into())),
+        Class::new(Exit::Usage)
+    );
+}

@@ -6,10 +6,10 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
-use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
-use crate::generate::{self, Courier, GenerateRequest, GenerateSettings};
-use crate::settings::Format;
+use crate::generate::{self, Courier, GenerateRequest};
+use crate::mail::Address;
+use crate::settings::{self, Format, Overrides};
 use crate::store::users::User;
 use crate::ui::sanitize;
 use crate::{mail, output, timefmt};
@@ -34,7 +34,7 @@ pub struct Args {
     show: bool,
     /// Email it to ADDRESS instead of the user's own address
     #[arg(long, value_name = "ADDRESS")]
-    to: Option<String>,
+    to: Option<Address>,
     /// Do not make the user change the password at next login
     #[arg(long)]
     no_force_change: bool,
@@ -61,7 +61,13 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let user =
         crate::users::resolve_audited(&mut store, &args.user, generate::ACTION, &actor, now)??;
     let emailing = args.email || !args.show;
-    let address = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;
+    let overrides = Overrides {
+        to: args.to.clone(),
+        note: args.note.clone(),
+        ..Overrides::default()
+    };
+    let address =
+        settings::recipient(&config, &overrides, user.email.as_deref()).unwrap_or_default();
     let recipient = emailing.then_some(address.as_str());
     let notice_to = (!emailing && crate::users::has_valid_email(&user)).then_some(address.as_str());
     let request = GenerateRequest {
@@ -77,8 +83,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     }
     ctx.ui
         .confirm(&question(&user, recipient, args.show), ctx.settings.yes)?;
-    let mut settings = generate_settings(&config);
-    settings.note.clone_from(&args.note);
+    let settings = settings::generate_settings(&config, &overrides);
     let prepared = generate::prepare(&settings.password, &mut rand::rng())?;
     let mut mailer = ctx.mailer(&config)?;
     let templates = ctx.templates(&config);
@@ -143,21 +148,6 @@ fn question(user: &User, recipient: Option<&str>, show: bool) -> String {
         (None, _) => "show it here".to_string(),
     };
     format!("Replace the password of {name} with a new temporary one and {how}?")
-}
-
-/// The settings of temporary-password mails and notices, from the config.
-pub fn generate_settings(config: &LoadedConfig) -> GenerateSettings {
-    let c = &config.config;
-    let names = c.templates.values_for("access-info");
-    GenerateSettings {
-        password: c.password.clone(),
-        app_name: names.0,
-        support_contact: names.1,
-        notice_names: c.templates.values_for("password-changed"),
-        note: None,
-        login_url: c.templates.login_url.clone(),
-        notify_on_change: c.mail.notify_on_change,
-    }
 }
 
 fn report(

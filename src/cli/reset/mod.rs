@@ -5,8 +5,6 @@ mod bulk;
 mod generate;
 pub mod send_link;
 
-pub use generate::generate_settings;
-
 use super::Context;
 use crate::exit::Exit;
 

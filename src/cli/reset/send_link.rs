@@ -6,7 +6,8 @@ use crate::cli::Context;
 use crate::config::LINK_TTL_RANGE;
 use crate::exit::{Exit, Failure};
 use crate::links::{self, LinkRequest};
-use crate::settings::Format;
+use crate::mail::Address;
+use crate::settings::{self, Format, Overrides};
 use crate::{mail, output, timefmt};
 
 const EXAMPLES: &str = "Examples:
@@ -23,7 +24,7 @@ pub struct Args {
     user: String,
     /// Send the mail to ADDRESS instead of the user's own address
     #[arg(long, value_name = "ADDRESS")]
-    to: Option<String>,
+    to: Option<Address>,
     /// Let the link work for DURATION, from 5m to 24h [default: links.ttl, 1h]
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl)]
     ttl: Option<u64>,
@@ -69,11 +70,17 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         .into());
     }
     let (config, mut store) = ctx.open_store()?;
-    let mut settings = ctx.link_settings(&config, args.ttl)?;
-    settings.note.clone_from(&args.note);
+    let overrides = Overrides {
+        ttl_secs: args.ttl,
+        to: args.to,
+        note: args.note,
+        rate: None,
+    };
+    let settings = settings::link_settings(&config, &overrides)?;
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     let user = crate::users::resolve_audited(&mut store, &args.user, links::ACTION, &actor, now)??;
-    let recipient = ctx.recipient(&config, args.to.as_deref(), user.email.as_deref())?;
+    let recipient =
+        settings::recipient(&config, &overrides, user.email.as_deref()).unwrap_or_default();
     let mut mailer = ctx.mailer(&config)?;
     let note = args
         .print_link

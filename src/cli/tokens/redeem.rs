@@ -3,12 +3,11 @@
 use serde::Serialize;
 
 use super::Context;
-use crate::cli::reset::generate_settings;
 use crate::config::LoadedConfig;
 use crate::exit::Exit;
 use crate::generate;
 use crate::output;
-use crate::settings::Format;
+use crate::settings::{self, Format, Overrides};
 use crate::store::users::User;
 use crate::timefmt;
 use crate::tokens::{self, RedeemPolicy};
@@ -74,8 +73,9 @@ fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> anyhow::Result<(
     if !config.config.mail.notify_on_change || !crate::users::has_valid_email(user) {
         return Ok(());
     }
-    let to = ctx.recipient(config, None, user.email.as_deref())?;
-    let settings = generate_settings(config);
+    let overrides = Overrides::default();
+    let to = settings::recipient(config, &overrides, user.email.as_deref()).unwrap_or_default();
+    let settings = settings::generate_settings(config, &overrides);
     let templates = ctx.templates(config);
     let mut mailer = ctx.mailer(config)?;
     let mut courier = generate::Courier {

@@ -10,16 +10,16 @@ mod render;
 use std::io::{BufRead, Read};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use super::Context;
-use super::generate::generate_settings;
 use crate::bulk::{self, Action, Close, Pacing, Request, Resume, Runner, Selection};
 use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
-use crate::settings::Format;
+use crate::mail::Address;
+use crate::settings::{self, Format, Overrides};
 use crate::store::Store;
 use crate::ui::thousands;
 
@@ -52,7 +52,7 @@ pub struct Args {
     search: Option<String>,
     /// Send every mail to ADDRESS instead of the users' own addresses
     #[arg(long, value_name = "ADDRESS")]
-    to: Option<String>,
+    to: Option<Address>,
     /// Send at most N messages a minute, e.g. 120 or 120/min [default: mail.rate, no cap]
     #[arg(long, value_name = "N/min", value_parser = parse_rate)]
     rate: Option<u32>,
@@ -104,40 +104,33 @@ struct Resolved {
     deliver_to: Option<String>,
     link: Option<LinkSettings>,
     generate: Option<GenerateSettings>,
-    /// Messages a minute, if capped.
-    rate: Option<u32>,
+    pacing: Pacing,
 }
 
-/// Resolve the run's settings, all in one place.
-fn resolve(
-    ctx: &Context,
-    config: &LoadedConfig,
-    args: &Args,
-    action: Action,
-) -> anyhow::Result<Resolved> {
-    let deliver_to = match (&args.to, config.config.mail.deliver_to) {
-        _ if args.resume.is_some() => None,
-        (None, crate::config::DeliverTo::User) => None,
-        (to, _) => Some(ctx.recipient(config, to.as_deref(), None)?),
+/// Resolve the run's settings through [`crate::settings`], all in one place.
+fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> anyhow::Result<Resolved> {
+    let overrides = Overrides {
+        rate: args.rate,
+        to: args.to.clone(),
+        note: args.note.clone(),
+        ttl_secs: None,
     };
-    let link = if action == Action::Link {
-        let mut settings = ctx.link_settings(config, None)?;
-        settings.note.clone_from(&args.note);
-        Some(settings)
-    } else {
+    let deliver_to = if args.resume.is_some() {
         None
+    } else {
+        settings::deliver_to(config, &overrides)
     };
-    let generate = (action == Action::Generate).then(|| {
-        let mut settings = generate_settings(config);
-        settings.note.clone_from(&args.note);
-        settings
-    });
-    let rate = args.rate.or(config.config.mail.rate);
+    let link = match action {
+        Action::Link => Some(settings::link_settings(config, &overrides)?),
+        Action::Generate => None,
+    };
+    let generate =
+        (action == Action::Generate).then(|| settings::generate_settings(config, &overrides));
     Ok(Resolved {
         deliver_to,
         link,
         generate,
-        rate,
+        pacing: settings::pacing(config, &overrides),
     })
 }
 
@@ -183,7 +176,7 @@ fn planned(
 ) -> anyhow::Result<Option<Job>> {
     let action = action_of(args)?;
     let selection = selection(args)?;
-    let resolved = resolve(ctx, config, args, action)?;
+    let resolved = resolve(config, args, action)?;
     let (now, actor) = (ctx.settings.now, ctx.actor());
     let run_id = bulk::new_run_id(now, &mut rand::rng());
     let request = Request {
@@ -269,12 +262,11 @@ fn execute(
     let to_do = bulk::to_do(store.conn(), run_id)?;
     let resolved = match job.resolved {
         Some(resolved) => resolved,
-        None => resolve(ctx, config, args, action)?,
+        None => resolve(config, args, action)?,
     };
     let mut mailer = ctx.mailer(config)?;
     let templates = ctx.templates(config);
     let stop = stop_flag();
-    let pacing = pacing(config, resolved.rate);
     let settings = &ctx.settings;
     let clock = || settings.clock();
     let actor = ctx.actor();
@@ -286,7 +278,7 @@ fn execute(
         templates: &templates,
         link: resolved.link.as_ref(),
         generate: resolved.generate.as_ref(),
-        pacing,
+        pacing: resolved.pacing,
         stop: &stop,
         clock: &clock,
         actor: &actor,
@@ -314,16 +306,6 @@ fn execute(
     } else {
         Exit::Ok
     })
-}
-
-/// The send rate cap (messages a minute) and the configured retries.
-fn pacing(config: &LoadedConfig, rate: Option<u32>) -> Pacing {
-    let mail = &config.config.mail;
-    Pacing {
-        min_interval: rate.map(|per_minute| Duration::from_secs_f64(60.0 / f64::from(per_minute))),
-        retries: mail.retries,
-        backoff: mail.retry_backoff.0,
-    }
 }
 
 /// A flag raised by Ctrl-C: the run stops after the user in progress.

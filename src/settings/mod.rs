@@ -11,7 +11,32 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::config::{self, ConfigError, LoadedConfig};
-use crate::exit::Failure;
+
+mod capabilities;
+mod secrets;
+
+pub use capabilities::{
+    Overrides, deliver_to, generate_settings, link_settings, pacing, recipient,
+};
+
+pub use secrets::{
+    PasswordOrigin, ReadableByOthers, SecretError, readable_by_others, secret_from_env,
+    smtp_password, smtp_password_origin,
+};
+
+/// Why flags or environment could not be resolved into settings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SettingsError {
+    /// `PWRESET_FORMAT` names no format.
+    #[error("PWRESET_FORMAT={0:?} is not a format")]
+    Format(String),
+    /// A label for the audit log (`--actor`, `--reason`) holds control characters.
+    #[error("{0} must not contain control characters")]
+    ControlCharacters(&'static str),
+    /// `PWRESET_TEST_NOW` is not a time.
+    #[error("PWRESET_TEST_NOW={0:?} is not a time")]
+    TestNow(String),
+}
 
 /// Output format of listings and results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Default)]
@@ -180,7 +205,7 @@ pub struct Sources {
 
 impl Settings {
     /// Resolve flags and environment into settings. Fails only on malformed values.
-    pub fn resolve(flags: Flags, env: &Environment) -> Result<Settings, Failure> {
+    pub fn resolve(flags: Flags, env: &Environment) -> Result<Settings, SettingsError> {
         let sources = Sources {
             config: source_of(flags.config.as_ref(), env.get("PWRESET_CONFIG")),
             db: source_of(flags.db.as_ref(), env.get("PWRESET_DB")),
@@ -269,27 +294,16 @@ impl Settings {
     }
 }
 
-/// A secret from the environment variable named by the config (e.g. the SMTP password). The
-/// variable is read when needed rather than captured, because its name comes from the config.
-pub fn secret_from_env(name: &str) -> Option<crate::secret::Secret> {
-    std::env::var(name)
-        .ok()
-        .filter(|v| !v.is_empty())
-        .map(crate::secret::Secret::new)
+fn parse_format(text: &str) -> Result<Format, SettingsError> {
+    <Format as clap::ValueEnum>::from_str(text, true)
+        .map_err(|_| SettingsError::Format(text.to_string()))
 }
 
-fn parse_format(text: &str) -> Result<Format, Failure> {
-    <Format as clap::ValueEnum>::from_str(text, true).map_err(|_| {
-        Failure::usage(format!("PWRESET_FORMAT={text:?} is not a format"))
-            .hint("use table, json or csv")
-    })
-}
-
-fn clean_label(flag: &str, value: Option<String>) -> Result<Option<String>, Failure> {
+fn clean_label(flag: &'static str, value: Option<String>) -> Result<Option<String>, SettingsError> {
     match value {
-        Some(text) if text.chars().any(char::is_control) => Err(Failure::usage(format!(
-            "{flag} must not contain control characters"
-        ))),
+        Some(text) if text.chars().any(char::is_control) => {
+            Err(SettingsError::ControlCharacters(flag))
+        }
         Some(text) if text.trim().is_empty() => Ok(None),
         other => Ok(other),
     }
@@ -300,7 +314,7 @@ fn clean_label(flag: &str, value: Option<String>) -> Result<Option<String>, Fail
 /// for decades or make purge delete live ones.
 const TEST_CLOCK: bool = cfg!(debug_assertions);
 
-fn resolve_now(env: &Environment) -> Result<Timestamp, Failure> {
+fn resolve_now(env: &Environment) -> Result<Timestamp, SettingsError> {
     let Some(text) = env.get("PWRESET_TEST_NOW").filter(|_| TEST_CLOCK) else {
         return Ok(Timestamp::now());
     };
@@ -308,7 +322,7 @@ fn resolve_now(env: &Environment) -> Result<Timestamp, Failure> {
         Ok(secs) => Timestamp::from_second(secs).ok(),
         Err(_) => text.parse::<Timestamp>().ok(),
     };
-    parsed.ok_or_else(|| Failure::usage(format!("PWRESET_TEST_NOW={text:?} is not a time")))
+    parsed.ok_or_else(|| SettingsError::TestNow(text.to_string()))
 }
 
 fn search_path(env: &Environment) -> Vec<PathBuf> {
@@ -325,176 +339,4 @@ fn search_path(env: &Environment) -> Vec<PathBuf> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn resolve(flags: Flags, env: &[(&str, &str)]) -> Settings {
-        Settings::resolve(flags, &Environment::from_pairs(env)).expect("settings resolve")
-    }
-
-    #[test]
-    fn format_flag_beats_environment_beats_default() {
-        assert_eq!(resolve(Flags::default(), &[]).format, Format::Table);
-        assert_eq!(
-            resolve(Flags::default(), &[("PWRESET_FORMAT", "json")]).format,
-            Format::Json
-        );
-        let flags = Flags {
-            format: Some(Format::Csv),
-            ..Flags::default()
-        };
-        assert_eq!(
-            resolve(flags, &[("PWRESET_FORMAT", "json")]).format,
-            Format::Csv
-        );
-    }
-
-    #[test]
-    fn bad_format_in_environment_is_a_usage_error() {
-        let err = Settings::resolve(
-            Flags::default(),
-            &Environment::from_pairs(&[("PWRESET_FORMAT", "xml")]),
-        )
-        .expect_err("xml is not a format");
-        assert!(err.to_string().contains("PWRESET_FORMAT"));
-    }
-
-    #[test]
-    fn no_color_means_never_unless_a_flag_says_otherwise() {
-        assert_eq!(resolve(Flags::default(), &[]).color, ColorChoice::Auto);
-        assert_eq!(
-            resolve(Flags::default(), &[("NO_COLOR", "1")]).color,
-            ColorChoice::Never
-        );
-        assert_eq!(
-            resolve(Flags::default(), &[("NO_COLOR", "")]).color,
-            ColorChoice::Auto
-        );
-        let flags = Flags {
-            color: Some(ColorChoice::Always),
-            ..Flags::default()
-        };
-        assert_eq!(
-            resolve(flags, &[("NO_COLOR", "1")]).color,
-            ColorChoice::Always
-        );
-    }
-
-    #[test]
-    fn db_flag_beats_environment_beats_config() {
-        let loaded = LoadedConfig {
-            path: PathBuf::from("/srv/pwreset.toml"),
-            config: crate::config::Config::default(),
-            set_keys: std::collections::BTreeSet::new(),
-        };
-        assert_eq!(
-            resolve(Flags::default(), &[]).db_path(&loaded),
-            PathBuf::from("/srv/pwreset.db")
-        );
-        let env = [("PWRESET_DB", "/env.db")];
-        assert_eq!(
-            resolve(Flags::default(), &env).db_path(&loaded),
-            PathBuf::from("/env.db")
-        );
-        let flags = Flags {
-            db: Some(PathBuf::from("/flag.db")),
-            ..Flags::default()
-        };
-        assert_eq!(
-            resolve(flags, &env).db_path(&loaded),
-            PathBuf::from("/flag.db")
-        );
-    }
-
-    #[test]
-    fn sources_say_where_values_came_from() {
-        let flags = Flags {
-            db: Some(PathBuf::from("/x.db")),
-            ..Flags::default()
-        };
-        let settings = resolve(flags, &[("PWRESET_FORMAT", "json")]);
-        assert_eq!(settings.sources.db, Source::Flag);
-        assert_eq!(settings.sources.format, Source::Environment);
-        assert_eq!(settings.sources.config, Source::Default);
-    }
-
-    #[test]
-    fn config_flag_beats_environment() {
-        let env = [("PWRESET_CONFIG", "/env.toml")];
-        assert_eq!(
-            resolve(Flags::default(), &env).config_path().ok(),
-            Some(PathBuf::from("/env.toml"))
-        );
-        let flags = Flags {
-            config: Some(PathBuf::from("/flag.toml")),
-            ..Flags::default()
-        };
-        assert_eq!(
-            resolve(flags, &env).config_path().ok(),
-            Some(PathBuf::from("/flag.toml"))
-        );
-    }
-
-    #[test]
-    fn search_path_prefers_xdg_over_home() {
-        let env = Environment::from_pairs(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]);
-        assert_eq!(
-            search_path(&env)[1],
-            PathBuf::from("/x/pwreset/config.toml")
-        );
-        let env = Environment::from_pairs(&[("HOME", "/h")]);
-        assert_eq!(
-            search_path(&env)[1],
-            PathBuf::from("/h/.config/pwreset/config.toml")
-        );
-        let paths = search_path(&Environment::default());
-        assert_eq!(
-            paths,
-            vec![
-                PathBuf::from("pwreset.toml"),
-                PathBuf::from("/etc/pwreset/config.toml")
-            ]
-        );
-    }
-
-    #[test]
-    fn missing_config_names_every_place_searched() {
-        let settings = resolve(Flags::default(), &[("XDG_CONFIG_HOME", "/nonexistent-xdg")]);
-        let err = settings.config_path().expect_err("nothing there");
-        let text = err.to_string();
-        assert!(
-            text.contains("/nonexistent-xdg/pwreset/config.toml"),
-            "{text}"
-        );
-        assert!(text.contains("/etc/pwreset/config.toml"), "{text}");
-    }
-
-    #[test]
-    fn test_clock_accepts_seconds_and_rfc3339() {
-        let at = resolve(Flags::default(), &[("PWRESET_TEST_NOW", "1800000000")]).now;
-        assert_eq!(at.as_second(), 1_800_000_000);
-        let at = resolve(
-            Flags::default(),
-            &[("PWRESET_TEST_NOW", "2026-11-22T10:00:00Z")],
-        )
-        .now;
-        assert_eq!(at.to_string(), "2026-11-22T10:00:00Z");
-    }
-
-    /// Only `cargo test --release` runs this: a release build must ignore the test clock.
-    #[test]
-    #[cfg(not(debug_assertions))]
-    fn release_builds_ignore_the_test_clock() {
-        let at = resolve(Flags::default(), &[("PWRESET_TEST_NOW", "4000000000")]).now;
-        assert!(at.as_second() < 4_000_000_000);
-    }
-
-    #[test]
-    fn actor_with_control_characters_is_refused() {
-        let flags = Flags {
-            actor: Some("eve\u{1b}[2J".into()),
-            ..Flags::default()
-        };
-        assert!(Settings::resolve(flags, &Environment::default()).is_err());
-    }
-}
+mod tests;

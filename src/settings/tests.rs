@@ -1,0 +1,223 @@
+use super::*;
+
+fn resolve(flags: Flags, env: &[(&str, &str)]) -> Settings {
+    Settings::resolve(flags, &Environment::from_pairs(env)).expect("settings resolve")
+}
+
+#[test]
+fn format_flag_beats_environment_beats_default() {
+    assert_eq!(resolve(Flags::default(), &[]).format, Format::Table);
+    assert_eq!(
+        resolve(Flags::default(), &[("PWRESET_FORMAT", "json")]).format,
+        Format::Json
+    );
+    let flags = Flags {
+        format: Some(Format::Csv),
+        ..Flags::default()
+    };
+    assert_eq!(
+        resolve(flags, &[("PWRESET_FORMAT", "json")]).format,
+        Format::Csv
+    );
+}
+
+#[test]
+fn bad_format_in_environment_is_a_usage_error() {
+    let err = Settings::resolve(
+        Flags::default(),
+        &Environment::from_pairs(&[("PWRESET_FORMAT", "xml")]),
+    )
+    .expect_err("xml is not a format");
+    assert!(err.to_string().contains("PWRESET_FORMAT"));
+}
+
+#[test]
+fn no_color_means_never_unless_a_flag_says_otherwise() {
+    assert_eq!(resolve(Flags::default(), &[]).color, ColorChoice::Auto);
+    assert_eq!(
+        resolve(Flags::default(), &[("NO_COLOR", "1")]).color,
+        ColorChoice::Never
+    );
+    assert_eq!(
+        resolve(Flags::default(), &[("NO_COLOR", "")]).color,
+        ColorChoice::Auto
+    );
+    let flags = Flags {
+        color: Some(ColorChoice::Always),
+        ..Flags::default()
+    };
+    assert_eq!(
+        resolve(flags, &[("NO_COLOR", "1")]).color,
+        ColorChoice::Always
+    );
+}
+
+#[test]
+fn db_flag_beats_environment_beats_config() {
+    let loaded = LoadedConfig {
+        path: PathBuf::from("/srv/pwreset.toml"),
+        config: crate::config::Config::default(),
+        set_keys: std::collections::BTreeSet::new(),
+    };
+    assert_eq!(
+        resolve(Flags::default(), &[]).db_path(&loaded),
+        PathBuf::from("/srv/pwreset.db")
+    );
+    let env = [("PWRESET_DB", "/env.db")];
+    assert_eq!(
+        resolve(Flags::default(), &env).db_path(&loaded),
+        PathBuf::from("/env.db")
+    );
+    let flags = Flags {
+        db: Some(PathBuf::from("/flag.db")),
+        ..Flags::default()
+    };
+    assert_eq!(
+        resolve(flags, &env).db_path(&loaded),
+        PathBuf::from("/flag.db")
+    );
+}
+
+#[test]
+fn sources_say_where_values_came_from() {
+    let flags = Flags {
+        db: Some(PathBuf::from("/x.db")),
+        ..Flags::default()
+    };
+    let settings = resolve(flags, &[("PWRESET_FORMAT", "json")]);
+    assert_eq!(settings.sources.db, Source::Flag);
+    assert_eq!(settings.sources.format, Source::Environment);
+    assert_eq!(settings.sources.config, Source::Default);
+}
+
+#[test]
+fn config_flag_beats_environment() {
+    let env = [("PWRESET_CONFIG", "/env.toml")];
+    assert_eq!(
+        resolve(Flags::default(), &env).config_path().ok(),
+        Some(PathBuf::from("/env.toml"))
+    );
+    let flags = Flags {
+        config: Some(PathBuf::from("/flag.toml")),
+        ..Flags::default()
+    };
+    assert_eq!(
+        resolve(flags, &env).config_path().ok(),
+        Some(PathBuf::from("/flag.toml"))
+    );
+}
+
+#[test]
+fn search_path_prefers_xdg_over_home() {
+    let env = Environment::from_pairs(&[("XDG_CONFIG_HOME", "/x"), ("HOME", "/h")]);
+    assert_eq!(
+        search_path(&env)[1],
+        PathBuf::from("/x/pwreset/config.toml")
+    );
+    let env = Environment::from_pairs(&[("HOME", "/h")]);
+    assert_eq!(
+        search_path(&env)[1],
+        PathBuf::from("/h/.config/pwreset/config.toml")
+    );
+    let paths = search_path(&Environment::default());
+    assert_eq!(
+        paths,
+        vec![
+            PathBuf::from("pwreset.toml"),
+            PathBuf::from("/etc/pwreset/config.toml")
+        ]
+    );
+}
+
+#[test]
+fn missing_config_names_every_place_searched() {
+    let settings = resolve(Flags::default(), &[("XDG_CONFIG_HOME", "/nonexistent-xdg")]);
+    let err = settings.config_path().expect_err("nothing there");
+    let text = err.to_string();
+    assert!(
+        text.contains("/nonexistent-xdg/pwreset/config.toml"),
+        "{text}"
+    );
+    assert!(text.contains("/etc/pwreset/config.toml"), "{text}");
+}
+
+#[test]
+fn test_clock_accepts_seconds_and_rfc3339() {
+    let at = resolve(Flags::default(), &[("PWRESET_TEST_NOW", "1800000000")]).now;
+    assert_eq!(at.as_second(), 1_800_000_000);
+    let at = resolve(
+        Flags::default(),
+        &[("PWRESET_TEST_NOW", "2026-11-22T10:00:00Z")],
+    )
+    .now;
+    assert_eq!(at.to_string(), "2026-11-22T10:00:00Z");
+}
+
+/// Only `cargo test --release` runs this: a release build must ignore the test clock.
+#[test]
+#[cfg(not(debug_assertions))]
+fn release_builds_ignore_the_test_clock() {
+    let at = resolve(Flags::default(), &[("PWRESET_TEST_NOW", "4000000000")]).now;
+    assert!(at.as_second() < 4_000_000_000);
+}
+
+#[test]
+fn actor_with_control_characters_is_refused() {
+    let flags = Flags {
+        actor: Some("eve\u{1b}[2J".into()),
+        ..Flags::default()
+    };
+    assert!(Settings::resolve(flags, &Environment::default()).is_err());
+}
+
+fn loaded(edit: impl FnOnce(&mut crate::config::Config)) -> LoadedConfig {
+    let mut config = crate::config::Config::default();
+    edit(&mut config);
+    LoadedConfig {
+        path: PathBuf::from("/srv/pwreset.toml"),
+        config,
+        set_keys: std::collections::BTreeSet::new(),
+    }
+}
+
+#[test]
+fn to_flag_beats_admin_email_beats_the_users_own_address() {
+    let admin = loaded(|c| {
+        c.mail.deliver_to = crate::config::DeliverTo::Admin;
+        c.mail.admin_email = Some("admin@example.com".into());
+    });
+    let none = Overrides::default();
+    let to = Overrides {
+        to: Some("desk@example.com".parse().expect("an address")),
+        ..Overrides::default()
+    };
+    let user = Some("alice@example.com");
+    assert_eq!(
+        recipient(&admin, &to, user).as_deref(),
+        Some("desk@example.com")
+    );
+    assert_eq!(
+        recipient(&admin, &none, user).as_deref(),
+        Some("admin@example.com")
+    );
+    let plain = loaded(|_| {});
+    assert_eq!(recipient(&plain, &none, user).as_deref(), user);
+    assert_eq!(recipient(&plain, &none, None), None);
+}
+
+#[test]
+fn rate_flag_beats_the_config() {
+    let config = loaded(|c| c.mail.rate = Some(60));
+    assert_eq!(
+        pacing(&config, &Overrides::default()).min_interval,
+        Some(std::time::Duration::from_secs(1))
+    );
+    let flag = Overrides {
+        rate: Some(120),
+        ..Overrides::default()
+    };
+    assert_eq!(
+        pacing(&config, &flag).min_interval,
+        Some(std::time::Duration::from_millis(500))
+    );
+}
