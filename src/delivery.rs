@@ -13,7 +13,7 @@ use jiff::Timestamp;
 use rusqlite::Connection;
 
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
-use crate::mail::{Delivered, MailError, Mailer, Outgoing};
+use crate::mail::{Delivered, MailError, Mailer, Outgoing, Recipient};
 use crate::store::users::User;
 use crate::store::{Store, StoreError, bulk};
 use crate::templates::{TemplateError, Templates, Vars};
@@ -141,7 +141,12 @@ pub struct Courier<'a, S> {
 
 impl<S> Courier<'_, S> {
     /// Render `template` into a mail to `to`.
-    pub fn render(&self, template: &str, to: &str, vars: &Vars) -> Result<Outgoing, TemplateError> {
+    pub fn render(
+        &self,
+        template: &str,
+        to: &Recipient,
+        vars: &Vars,
+    ) -> Result<Outgoing, TemplateError> {
         Ok(Outgoing {
             to: to.to_string(),
             body: self.templates.render(template, vars)?,
@@ -152,7 +157,7 @@ impl<S> Courier<'_, S> {
     pub fn deliver<E: FlowError>(
         &mut self,
         template: &str,
-        to: &str,
+        to: &Recipient,
         vars: &Vars,
     ) -> Result<Delivered, DeliveryError<E>> {
         let outgoing = self.render(template, to, vars)?;
@@ -177,8 +182,8 @@ pub struct Job<'a> {
     pub action: &'static str,
     /// The user.
     pub user: &'a User,
-    /// Where the mail goes, if anywhere (audited when not empty).
-    pub recipient: Option<&'a str>,
+    /// Where the mail goes, if anywhere (recorded in the audit row).
+    pub recipient: Option<&'a Recipient>,
     /// The bulk run and item, if any.
     pub bulk: Option<(&'a str, i64)>,
     /// Who acts.
@@ -203,7 +208,7 @@ impl Job<'_> {
     pub fn event(&self, outcome: Outcome, detail: Option<String>) -> Event {
         Event::new(self.action, outcome)
             .target(self.user)
-            .recipient(self.recipient.filter(|r| !r.is_empty()))
+            .recipient(self.recipient.map(Recipient::as_str))
             .detail(detail)
             .run_id(self.bulk.map(|(run, _)| run))
     }

@@ -14,7 +14,7 @@ use rusqlite::Connection;
 use crate::audit::Actor;
 use crate::config::PasswordConfig;
 use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Refusal, Undone};
-use crate::mail::{self, Delivered, MailError};
+use crate::mail::{self, Delivered, MailError, Recipient};
 use crate::notice::{self, Notice};
 use crate::password::{self, HashError};
 use crate::secret::Secret;
@@ -109,15 +109,50 @@ pub struct GenerateSettings {
 pub struct GenerateRequest<'a> {
     /// The user.
     pub user: &'a User,
-    /// Email the password to this address (option B); `None` shows it only (option C).
-    pub email_to: Option<&'a str>,
-    /// Where the "password was reset" notice goes in show-only mode (the user's address, or
-    /// the `--to`/admin override); `None` sends none.
-    pub notice_to: Option<&'a str>,
+    /// How the password reaches the user.
+    pub handover: Handover<'a>,
     /// Whether the user must change it at next login.
     pub force_change: bool,
     /// The bulk run and item, if any.
     pub bulk: Option<(&'a str, i64)>,
+}
+
+/// An access-info mail that the server accepted.
+#[derive(Debug)]
+pub struct Emailed {
+    /// Where it went.
+    pub to: Recipient,
+    /// What the transport said.
+    pub delivered: Delivered,
+}
+
+/// How a temporary password reaches the user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Handover<'a> {
+    /// Email it (option B) to this address; `None` when the user has no address, which is
+    /// refused as having no valid email.
+    Email(Option<&'a Recipient>),
+    /// Only the operator sees it (option C); the "password was reset" notice goes to
+    /// `notice_to`, if anywhere.
+    Show {
+        /// Where the notice goes (the user's address, or the `--to`/admin override).
+        notice_to: Option<&'a Recipient>,
+    },
+}
+
+impl<'a> Handover<'a> {
+    /// Whether the password is mailed.
+    pub fn emails(self) -> bool {
+        matches!(self, Handover::Email(_))
+    }
+
+    /// Where the password is mailed, if it is.
+    pub fn email_to(self) -> Option<&'a Recipient> {
+        match self {
+            Handover::Email(to) => to,
+            Handover::Show { .. } => None,
+        }
+    }
 }
 
 /// What happened.
@@ -126,7 +161,7 @@ pub struct Generated {
     /// When the temporary password stops working.
     pub expires_at: i64,
     /// The access-info mail, when emailed.
-    pub emailed: Option<Delivered>,
+    pub emailed: Option<Emailed>,
     /// The notice in show-only mode: sent, failed (a warning), or not sent (`None`).
     pub notice: Option<Result<Delivered, MailError>>,
 }
@@ -159,11 +194,21 @@ pub fn eligible(user: &User, emailing: bool) -> Result<(), Refusal> {
     }
 }
 
+/// Eligible, and when mailing, with somewhere to send the mail: where that is.
+pub fn check<'a>(request: &GenerateRequest<'a>) -> Result<Option<&'a Recipient>, Refusal> {
+    eligible(request.user, request.handover.emails())?;
+    match request.handover {
+        Handover::Email(None) => Err(Refusal::NoValidEmail(request.user.username.clone())),
+        Handover::Email(Some(to)) => Ok(Some(to)),
+        Handover::Show { .. } => Ok(None),
+    }
+}
+
 fn job<'a>(request: &GenerateRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'a> {
     Job {
         action: ACTION,
         user: request.user,
-        recipient: request.email_to,
+        recipient: request.handover.email_to(),
         bulk: request.bulk,
         actor,
         now,
@@ -180,13 +225,16 @@ pub fn apply(
     now: Timestamp,
 ) -> Result<Generated, GenerateError> {
     let job = job(&request, actor, now);
-    if let Err(refusal) = eligible(request.user, request.email_to.is_some()) {
-        job.refuse(store, &refusal, job.recipient)?;
-        return Err(refusal.into());
-    }
+    let email_to = match check(&request) {
+        Ok(to) => to,
+        Err(refusal) => {
+            job.refuse(store, &refusal, job.recipient.map(Recipient::as_str))?;
+            return Err(refusal.into());
+        }
+    };
     let expires_at = now.as_second()
         + i64::try_from(courier.settings.password.temp_ttl.secs()).unwrap_or(86_400);
-    let answer = match request.email_to {
+    let answer = match email_to {
         Some(to) => {
             let vars = access_vars(courier.settings, request.user, prepared, expires_at, now);
             courier.deliver(TEMPLATE, to, &vars).map(Some)
@@ -198,9 +246,16 @@ pub fn apply(
         hash: &prepared.hash,
         expires_at,
     };
-    let emailed = delivery::settle(store, &flow, &job, (), answer)?;
-    let notice = match (request.email_to, request.notice_to) {
-        (None, Some(to)) if courier.settings.notify_on_change && !to.is_empty() => {
+    let emailed = delivery::settle(store, &flow, &job, (), answer)?
+        .zip(email_to)
+        .map(|(delivered, to)| Emailed {
+            to: to.clone(),
+            delivered,
+        });
+    let notice = match request.handover {
+        Handover::Show {
+            notice_to: Some(to),
+        } if courier.settings.notify_on_change => {
             let notice = Notice {
                 by_admin: true,
                 expires: Some((expires_at, now)),
@@ -284,8 +339,8 @@ impl delivery::Flow for GenerateFlow<'_> {
         users_sql::set_password(tx, user.id, &change, now)?;
         let revoked =
             tokens_sql::revoke_outstanding(tx, user.id, now, "password reset by administrator")?;
-        let mut detail = match request.email_to {
-            Some(to) => format!("emailed to {}", mail::mask(to)),
+        let mut detail = match request.handover.email_to() {
+            Some(to) => format!("emailed to {}", mail::mask(to.as_str())),
             None => "shown to the operator".to_string(),
         };
         let _ = write!(
@@ -333,7 +388,7 @@ pub fn record_refusal(
     now: Timestamp,
 ) -> Result<(), GenerateError> {
     let job = job(request, actor, now);
-    Ok(job.refuse(store, refusal, job.recipient)?)
+    Ok(job.refuse(store, refusal, job.recipient.map(Recipient::as_str))?)
 }
 
 #[cfg(test)]

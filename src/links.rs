@@ -13,7 +13,7 @@ use crate::audit::Actor;
 use crate::config::Supersede;
 use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Undone};
 pub use crate::delivery::{Refusal, eligible};
-use crate::mail::{Delivered, MailError, Outgoing};
+use crate::mail::{Delivered, MailError, Outgoing, Recipient};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::tokens as sql;
@@ -83,8 +83,8 @@ pub struct LinkSettings {
 pub struct LinkRequest<'a> {
     /// The user.
     pub user: &'a User,
-    /// Where the mail goes (validated).
-    pub recipient: &'a str,
+    /// Where the mail goes; `None` when the user has no address (refused: no valid email).
+    pub recipient: Option<&'a Recipient>,
     /// Skip the cooldown.
     pub force: bool,
     /// The bulk run and item, if any.
@@ -106,6 +106,8 @@ pub struct Sent {
     pub delivered: Delivered,
     /// The link itself, for `--print-link` only.
     pub link: Secret,
+    /// Where the mail went.
+    pub recipient: Recipient,
 }
 
 /// Refuse if a link was sent within the cooldown.
@@ -172,6 +174,7 @@ struct Pending {
     token_id: i64,
     expires_at: i64,
     link: Secret,
+    to: Recipient,
 }
 
 /// The link action as [`delivery::settle`] drives it.
@@ -184,26 +187,28 @@ fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'
     Job {
         action: ACTION,
         user: request.user,
-        recipient: Some(request.recipient),
+        recipient: request.recipient,
         bulk: request.bulk,
         actor,
         now,
     }
 }
 
-/// Eligible, and (unless forced) out of the cooldown.
-fn check(
+/// Eligible, with somewhere to send the mail, and (unless forced) out of the cooldown.
+fn check<'a>(
     store: &Store,
-    request: &LinkRequest<'_>,
+    request: &LinkRequest<'a>,
     cooldown_secs: u64,
     now: Timestamp,
-) -> Result<(), LinkError> {
+) -> Result<&'a Recipient, LinkError> {
     eligible(request.user)?;
-    if request.force {
-        Ok(())
-    } else {
-        check_cooldown(store, request.user, cooldown_secs, now)
+    let to = request
+        .recipient
+        .ok_or_else(|| Refusal::NoValidEmail(request.user.username.clone()))?;
+    if !request.force {
+        check_cooldown(store, request.user, cooldown_secs, now)?;
     }
+    Ok(to)
 }
 
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
@@ -222,10 +227,10 @@ pub fn prepare(
     if let Err(DeliveryError::Refused(refusal)) = &checked {
         job.refuse(store, refusal, None)?;
     }
-    checked?;
+    let to = checked?;
     let issued = IssueRequest {
         ttl_secs: settings.ttl_secs,
-        recipient: request.recipient,
+        recipient: to.as_str(),
         actor: &actor.os_user,
     };
     let issued = tokens::issue_pending(store, request.user, issued, now, rng)?;
@@ -233,6 +238,7 @@ pub fn prepare(
         token_id: issued.id,
         expires_at: issued.expires_at,
         link: link_for(&settings.base_url, &issued.token),
+        to: to.clone(),
     };
     let vars = vars(
         request.user,
@@ -245,7 +251,7 @@ pub fn prepare(
         Ok(body) => Ok(Prepared {
             pending,
             outgoing: Outgoing {
-                to: request.recipient.to_string(),
+                to: to.to_string(),
                 body,
             },
         }),
@@ -338,6 +344,7 @@ impl delivery::Flow for LinkFlow<'_> {
                 superseded,
                 delivered,
                 link: pending.link,
+                recipient: pending.to,
             }),
         })
     }

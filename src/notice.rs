@@ -7,7 +7,7 @@
 
 use jiff::Timestamp;
 
-use crate::mail::{Delivered, MailError};
+use crate::mail::{Delivered, MailError, Recipient};
 use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
 use crate::timefmt;
@@ -63,7 +63,7 @@ pub fn send<S>(
     courier: &mut crate::delivery::Courier<'_, S>,
     notice: &Notice,
     user: &User,
-    to: &str,
+    to: &Recipient,
 ) -> Result<Delivered, MailError> {
     let outgoing = courier
         .render(TEMPLATE, to, &notice.vars(user))

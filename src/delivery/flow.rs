@@ -7,6 +7,7 @@ use rusqlite::Connection;
 
 use super::{DeliveryError, FlowError, ItemEnd, Job};
 use crate::audit::Outcome;
+use crate::mail::Recipient;
 use crate::store::Store;
 
 /// How [`settle`] ends a committed action: the audit detail, the bulk item's reason and
@@ -93,7 +94,7 @@ pub fn settle<F: Flow>(
     };
     let item = ItemEnd {
         reason: ending.reason.as_deref(),
-        recipient: job.recipient,
+        recipient: job.recipient.map(Recipient::as_str),
         expires_at: ending.expires_at,
     };
     job.finish(&tx, outcome, Some(ending.detail), item)?;
@@ -115,7 +116,7 @@ pub fn abandon<F: Flow>(
         let undone = flow.undo(&tx, job, staged, err)?;
         let item = ItemEnd {
             reason: Some(&undone.reason),
-            recipient: job.recipient,
+            recipient: job.recipient.map(Recipient::as_str),
             expires_at: None,
         };
         job.finish(&tx, Outcome::Failed, Some(undone.detail), item)?;

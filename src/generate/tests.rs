@@ -1,9 +1,16 @@
 use super::*;
+use std::sync::LazyLock;
+
 use crate::mail::{Mailer, Outgoing};
 use crate::store::users::NewUser;
 use crate::templates::Templates;
 
 const T0: i64 = 1_800_000_000;
+
+static ALICE: LazyLock<Recipient> =
+    LazyLock::new(|| Recipient::new("alice@example.com").expect("an address"));
+static X: LazyLock<Recipient> =
+    LazyLock::new(|| Recipient::new("x@example.com").expect("an address"));
 
 fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(secs).expect("time")
@@ -93,8 +100,7 @@ fn emailed_password_is_committed_after_the_mail_and_verifies() {
     let mut mailer = Recorder::default();
     let request = GenerateRequest {
         user: &user,
-        email_to: Some("alice@example.com"),
-        notice_to: None,
+        handover: Handover::Email(Some(&ALICE)),
         force_change: true,
         bulk: None,
     };
@@ -158,8 +164,7 @@ fn a_refused_mail_leaves_the_old_password_working() {
     };
     let request = GenerateRequest {
         user: &user,
-        email_to: Some("alice@example.com"),
-        notice_to: None,
+        handover: Handover::Email(Some(&ALICE)),
         force_change: true,
         bulk: None,
     };
@@ -188,8 +193,9 @@ fn shown_password_sends_a_notice_without_the_secret() {
     let mut mailer = Recorder::default();
     let request = GenerateRequest {
         user: &user,
-        email_to: None,
-        notice_to: Some("alice@example.com"),
+        handover: Handover::Show {
+            notice_to: Some(&ALICE),
+        },
         force_change: false,
         bulk: None,
     };
@@ -212,8 +218,9 @@ fn shown_password_sends_a_notice_without_the_secret() {
     let mut quiet = Recorder::default();
     let again = GenerateRequest {
         user: &user,
-        email_to: None,
-        notice_to: Some("alice@example.com"),
+        handover: Handover::Show {
+            notice_to: Some(&ALICE),
+        },
         force_change: true,
         bulk: None,
     };
@@ -233,8 +240,7 @@ fn refusals_change_nothing() {
     let mut mailer = Recorder::default();
     let email = GenerateRequest {
         user: &user,
-        email_to: Some("x@example.com"),
-        notice_to: None,
+        handover: Handover::Email(Some(&X)),
         force_change: true,
         bulk: None,
     };
@@ -244,8 +250,7 @@ fn refusals_change_nothing() {
     ));
     let shown = GenerateRequest {
         user: &user,
-        email_to: None,
-        notice_to: None,
+        handover: Handover::Show { notice_to: None },
         force_change: true,
         bulk: None,
     };
@@ -256,8 +261,7 @@ fn refusals_change_nothing() {
     user.active = false;
     let inactive = GenerateRequest {
         user: &user,
-        email_to: None,
-        notice_to: None,
+        handover: Handover::Show { notice_to: None },
         force_change: true,
         bulk: None,
     };
@@ -283,8 +287,7 @@ fn a_new_password_revokes_outstanding_links() {
     let prepared = prepare(&PasswordConfig::default(), &mut rand::rng()).expect("prepare");
     let req = GenerateRequest {
         user: &user,
-        email_to: None,
-        notice_to: None,
+        handover: Handover::Show { notice_to: None },
         force_change: true,
         bulk: None,
     };

@@ -1,3 +1,5 @@
+use std::sync::LazyLock;
+
 use super::*;
 use crate::config::Supersede;
 use crate::mail::Mailer;
@@ -67,10 +69,13 @@ fn setup() -> (tempfile::TempDir, Store, User) {
     (dir, store, user)
 }
 
+static ALICE: LazyLock<Recipient> =
+    LazyLock::new(|| Recipient::new("alice@example.com").expect("an address"));
+
 fn request(user: &User, force: bool) -> LinkRequest<'_> {
     LinkRequest {
         user,
-        recipient: "alice@example.com",
+        recipient: Some(&ALICE),
         force,
         bulk: None,
         note: None,

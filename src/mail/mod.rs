@@ -13,7 +13,7 @@ use std::time::SystemTime;
 use lettre::Message;
 use lettre::message::{Mailbox, MultiPart};
 
-pub use address::{Address, recipient};
+pub use address::{Address, Recipient, RecipientRule};
 pub use file::FileMailer;
 pub use sendmail::SendmailMailer;
 pub use smtp::{SmtpMailer, SmtpSettings, Step};

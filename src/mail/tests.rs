@@ -77,3 +77,38 @@ fn only_4xx_and_dropped_connections_are_worth_retrying() {
         .is_transient()
     );
 }
+
+#[test]
+fn a_recipient_is_never_empty() {
+    assert_eq!(Recipient::new(""), None);
+    assert_eq!(
+        Recipient::new("a@example.com").map(|r| r.to_string()),
+        Some("a@example.com".to_string())
+    );
+}
+
+#[test]
+fn the_recipient_rule_picks_the_override_else_the_users_address() {
+    let desk = RecipientRule::Override(Recipient::new("desk@example.com").expect("an address"));
+    let to = |rule: &RecipientRule, email| rule.for_user(email).map(|r| r.to_string());
+    assert_eq!(
+        to(&desk, Some("alice@example.com")).as_deref(),
+        Some("desk@example.com")
+    );
+    assert_eq!(to(&desk, None).as_deref(), Some("desk@example.com"));
+    assert_eq!(
+        to(&RecipientRule::User, Some("alice@example.com")).as_deref(),
+        Some("alice@example.com")
+    );
+    assert_eq!(to(&RecipientRule::User, Some("")), None);
+    assert_eq!(to(&RecipientRule::User, None), None);
+}
+
+#[test]
+fn the_recipient_rule_round_trips_through_a_bulk_run() {
+    let desk = RecipientRule::Override(Recipient::new("desk@example.com").expect("an address"));
+    assert_eq!(RecipientRule::from_stored(desk.stored()), desk);
+    assert_eq!(RecipientRule::User.stored(), None);
+    assert_eq!(RecipientRule::from_stored(None), RecipientRule::User);
+    assert_eq!(RecipientRule::from_stored(Some("")), RecipientRule::User);
+}

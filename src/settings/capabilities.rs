@@ -1,6 +1,6 @@
 //! The config file and a command's own flags turned into typed, per-capability settings:
 //! reset links ([`link_settings`]), temporary passwords ([`generate_settings`]), mail pacing
-//! ([`pacing`]) and the recipient override ([`deliver_to`]).
+//! ([`pacing`]) and who receives the mails ([`recipient_rule`]).
 //!
 //! Precedence, lowest to highest, for every value here: built-in defaults < config file <
 //! `PWRESET_*` environment variables < flags. The flags layer is the command's own flags, given
@@ -14,7 +14,7 @@ use crate::bulk::Pacing;
 use crate::config::{ConfigError, DeliverTo, LoadedConfig};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
-use crate::mail::Address;
+use crate::mail::{Address, Recipient, RecipientRule};
 
 /// A command's own flags: the highest layer. `None` means "not given".
 #[derive(Debug, Clone, Default)]
@@ -85,27 +85,16 @@ pub fn pacing(config: &LoadedConfig, overrides: &Overrides) -> Pacing {
     }
 }
 
-/// The address every mail of the command goes to instead of the users' own: `--to`, else
-/// `mail.admin_email` when `mail.deliver_to = "admin"`, else none (each user's own address; see
-/// [`crate::mail::recipient`]).
-pub fn deliver_to(config: &LoadedConfig, overrides: &Overrides) -> Option<String> {
+/// Who receives the command's mails: `--to`, else `mail.admin_email` when
+/// `mail.deliver_to = "admin"`, else each user at their own address.
+pub fn recipient_rule(config: &LoadedConfig, overrides: &Overrides) -> RecipientRule {
     if let Some(to) = &overrides.to {
-        return Some(to.to_string());
+        return RecipientRule::Override(to.clone().into());
     }
     let mail = &config.config.mail;
-    match mail.deliver_to {
-        DeliverTo::Admin => mail.admin_email.clone(),
+    let admin = match mail.deliver_to {
+        DeliverTo::Admin => mail.admin_email.as_deref().and_then(Recipient::new),
         DeliverTo::User => None,
-    }
-}
-
-/// Where mail for a user with `user_email` goes: [`deliver_to`], else that address
-/// ([`crate::mail::recipient`]); `None` when there is neither.
-pub fn recipient(
-    config: &LoadedConfig,
-    overrides: &Overrides,
-    user_email: Option<&str>,
-) -> Option<String> {
-    let deliver_to = deliver_to(config, overrides);
-    crate::mail::recipient(deliver_to.as_deref(), user_email).map(str::to_string)
+    };
+    admin.map_or(RecipientRule::User, RecipientRule::Override)
 }

@@ -15,9 +15,7 @@ use crate::config::{self, ConfigError, LoadedConfig};
 mod capabilities;
 mod secrets;
 
-pub use capabilities::{
-    Overrides, deliver_to, generate_settings, link_settings, pacing, recipient,
-};
+pub use capabilities::{Overrides, generate_settings, link_settings, pacing, recipient_rule};
 
 pub use secrets::{
     PasswordOrigin, ReadableByOthers, SecretError, readable_by_others, secret_from_env,

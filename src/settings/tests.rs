@@ -180,6 +180,12 @@ fn loaded(edit: impl FnOnce(&mut crate::config::Config)) -> LoadedConfig {
     }
 }
 
+fn recipient(config: &LoadedConfig, overrides: &Overrides, user: Option<&str>) -> Option<String> {
+    recipient_rule(config, overrides)
+        .for_user(user)
+        .map(|to| to.to_string())
+}
+
 #[test]
 fn to_flag_beats_admin_email_beats_the_users_own_address() {
     let admin = loaded(|c| {
@@ -202,6 +208,7 @@ fn to_flag_beats_admin_email_beats_the_users_own_address() {
     );
     let plain = loaded(|_| {});
     assert_eq!(recipient(&plain, &none, user).as_deref(), user);
+    assert_eq!(recipient(&plain, &none, Some("")), None);
     assert_eq!(recipient(&plain, &none, None), None);
 }
 

@@ -11,6 +11,7 @@ use super::{
     fail_item, for_each_item, outcome_after, recipient_for, with_retries,
 };
 use crate::links::{self, LinkRequest, LinkSettings};
+use crate::mail::Recipient;
 use crate::store::Store;
 use crate::store::bulk::Item;
 use crate::store::users::User;
@@ -177,7 +178,12 @@ where
         flight: Flight,
         answer: Result<crate::mail::Delivered, crate::mail::MailError>,
     ) -> Result<(), BulkError> {
-        let request = link_request(runner.run_id, &flight.item, &flight.user, &flight.recipient);
+        let request = link_request(
+            runner.run_id,
+            &flight.item,
+            &flight.user,
+            flight.recipient.as_ref(),
+        );
         let completed = links::complete(
             store,
             link_settings(runner)?,
@@ -189,7 +195,7 @@ where
         );
         let outcome = match completed {
             Ok(sent) => Outcome::Sent {
-                recipient: flight.recipient,
+                recipient: sent.recipient.to_string(),
                 expires_at: sent.expires_at,
             },
             Err(err) => match attempt_after(err, runner.pacing.retries > 0)? {
@@ -210,7 +216,7 @@ struct Flight {
     item: Item,
     /// The user as read when claiming the item.
     user: User,
-    recipient: String,
+    recipient: Option<Recipient>,
     prepared: links::Prepared,
 }
 
@@ -227,7 +233,7 @@ fn link_request<'a>(
     run_id: &'a str,
     item: &Item,
     user: &'a User,
-    recipient: &'a str,
+    recipient: Option<&'a Recipient>,
 ) -> LinkRequest<'a> {
     LinkRequest {
         user,
@@ -257,8 +263,8 @@ fn prepare_flight(
         Begin::Stopped => return Ok(Ok(None)),
         Begin::Taken => return Ok(Err((listed, Outcome::Skipped(TAKEN.into())))),
     };
-    let recipient = recipient_for(runner, &user).to_string();
-    let request = link_request(runner.run_id, item, &user, &recipient);
+    let recipient = recipient_for(runner, &user);
+    let request = link_request(runner.run_id, item, &user, recipient.as_ref());
     let now = (runner.clock)();
     match links::prepare(
         store,
@@ -317,8 +323,8 @@ fn send_link(
         item,
         first_attempt,
         |store, runner, user| {
-            let recipient = recipient_for(runner, user).to_string();
-            let request = link_request(runner.run_id, item, user, &recipient);
+            let recipient = recipient_for(runner, user);
+            let request = link_request(runner.run_id, item, user, recipient.as_ref());
             let (actor, now) = (runner.actor, (runner.clock)());
             let mut courier = links::Courier {
                 mailer: &mut *runner.mailer,
@@ -327,7 +333,7 @@ fn send_link(
             };
             match links::send(store, &mut courier, request, actor, now, rng) {
                 Ok(sent) => Ok(Attempt::Done(Outcome::Sent {
-                    recipient,
+                    recipient: sent.recipient.to_string(),
                     expires_at: sent.expires_at,
                 })),
                 Err(err) => attempt_after(err, true),

@@ -17,7 +17,7 @@ use crate::audit::{self, Actor, Event};
 use crate::delivery::{DeliveryError, FlowError};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
-use crate::mail::Mailer;
+use crate::mail::{Mailer, Recipient, RecipientRule};
 use crate::store::Store;
 use crate::store::bulk::{self, Claim, Item, ItemPager};
 use crate::store::users::User;
@@ -79,8 +79,9 @@ pub struct Runner<'a> {
     pub run_id: &'a str,
     /// What to do.
     pub action: Action,
-    /// Send every mail here instead of to the users (`--to`, `deliver_to = "admin"`).
-    pub deliver_to: Option<&'a str>,
+    /// Who receives the mails: each user, or one address instead (`--to`,
+    /// `deliver_to = "admin"`), as stored with the run.
+    pub recipients: &'a RecipientRule,
     /// The transport, reused for the whole run.
     pub mailer: &'a mut dyn Mailer,
     /// The templates.
@@ -286,8 +287,9 @@ fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
         .min(Duration::from_secs(300))
 }
 
-fn recipient_for<'u>(runner: &'u Runner<'_>, user: &'u User) -> &'u str {
-    crate::mail::recipient(runner.deliver_to, user.email.as_deref()).unwrap_or_default()
+/// Where this user's mail goes, if anywhere (`None` is refused as having no valid email).
+fn recipient_for(runner: &Runner<'_>, user: &User) -> Option<Recipient> {
+    runner.recipients.for_user(user.email.as_deref())
 }
 
 /// Record a user that could not be attempted (gone, or hashing failed) as failed.

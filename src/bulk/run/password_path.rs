@@ -8,7 +8,7 @@ use super::{
     Attempt, BulkError, GONE, Outcome, Report, Runner, Sender, attempt_after, fail_item,
     recipient_for, with_retries,
 };
-use crate::generate::{self, GenerateRequest, GenerateSettings, Prepared};
+use crate::generate::{self, GenerateRequest, GenerateSettings, Generated, Handover, Prepared};
 use crate::password::HashError;
 use crate::store::Store;
 use crate::store::bulk::{Item, ItemPager};
@@ -178,11 +178,10 @@ fn send_password(
 ) -> Result<Option<Outcome>, BulkError> {
     let settings = password_settings(runner)?;
     with_retries(store, runner, state, item, 0, |store, runner, user| {
-        let recipient = recipient_for(runner, user).to_string();
+        let recipient = recipient_for(runner, user);
         let request = GenerateRequest {
             user,
-            email_to: Some(&recipient),
-            notice_to: None,
+            handover: Handover::Email(recipient.as_ref()),
             force_change: true,
             bulk: Some((runner.run_id, item.id)),
         };
@@ -199,10 +198,16 @@ fn send_password(
             runner.actor,
             (runner.clock)(),
         ) {
-            Ok(done) => Ok(Attempt::Done(Outcome::Sent {
-                recipient,
-                expires_at: done.expires_at,
+            Ok(Generated {
+                emailed: Some(emailed),
+                expires_at,
+                ..
+            }) => Ok(Attempt::Done(Outcome::Sent {
+                recipient: emailed.to.to_string(),
+                expires_at,
             })),
+            // A mailed password either goes out or is refused: nothing else is possible.
+            Ok(_) => Ok(Attempt::Done(Outcome::Failed("no mail was sent".into()))),
             Err(err) => attempt_after(err, true),
         }
     })

@@ -173,7 +173,7 @@ fn execute(
     let mut runner = Runner {
         run_id,
         action,
-        deliver_to: None,
+        recipients: &crate::mail::RecipientRule::User,
         mailer,
         templates: &templates,
         link: Some(&link),

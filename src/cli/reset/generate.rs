@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::exit::{Exit, Failure};
-use crate::generate::{self, Courier, GenerateRequest};
-use crate::mail::Address;
+use crate::generate::{self, Courier, GenerateRequest, Handover};
+use crate::mail::{Address, Recipient};
 use crate::settings::{self, Format, Overrides};
 use crate::store::users::User;
 use crate::ui::sanitize;
@@ -66,21 +66,28 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         note: args.note.clone(),
         ..Overrides::default()
     };
-    let address =
-        settings::recipient(&config, &overrides, user.email.as_deref()).unwrap_or_default();
-    let recipient = emailing.then_some(address.as_str());
-    let notice_to = (!emailing && crate::users::has_valid_email(&user)).then_some(address.as_str());
+    let address = settings::recipient_rule(&config, &overrides).for_user(user.email.as_deref());
+    let handover = if emailing {
+        Handover::Email(address.as_ref())
+    } else {
+        let notice_to = address
+            .as_ref()
+            .filter(|_| crate::users::has_valid_email(&user));
+        Handover::Show { notice_to }
+    };
     let request = GenerateRequest {
         user: &user,
-        email_to: recipient,
-        notice_to,
+        handover,
         force_change: !args.no_force_change,
         bulk: None,
     };
-    if let Err(refusal) = generate::eligible(&user, emailing) {
-        generate::record_refusal(&mut store, &request, &refusal, &actor, now)?;
-        return Err(refusal.into());
-    }
+    let recipient = match generate::check(&request) {
+        Ok(recipient) => recipient.map(Recipient::as_str),
+        Err(refusal) => {
+            generate::record_refusal(&mut store, &request, &refusal, &actor, now)?;
+            return Err(refusal.into());
+        }
+    };
     ctx.ui
         .confirm(&question(&user, recipient, args.show), ctx.settings.yes)?;
     let settings = settings::generate_settings(&config, &overrides);

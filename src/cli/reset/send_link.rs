@@ -8,6 +8,7 @@ use crate::exit::{Exit, Failure};
 use crate::links::{self, LinkRequest};
 use crate::mail::Address;
 use crate::settings::{self, Format, Overrides};
+use crate::store::users::User;
 use crate::{mail, output, timefmt};
 
 const EXAMPLES: &str = "Examples:
@@ -79,15 +80,14 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     let settings = settings::link_settings(&config, &overrides)?;
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     let user = crate::users::resolve_audited(&mut store, &args.user, links::ACTION, &actor, now)??;
-    let recipient =
-        settings::recipient(&config, &overrides, user.email.as_deref()).unwrap_or_default();
+    let recipient = settings::recipient_rule(&config, &overrides).for_user(user.email.as_deref());
     let mut mailer = ctx.mailer(&config)?;
     let note = args
         .print_link
         .then_some("link printed to the operator's terminal");
     let request = LinkRequest {
         user: &user,
-        recipient: &recipient,
+        recipient: recipient.as_ref(),
         force: args.force,
         bulk: None,
         note,
@@ -106,7 +106,19 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         now,
         &mut rand::rng(),
     )?;
-    let masked = mail::mask(&recipient);
+    report(ctx, &user, &sent, now, args.print_link)?;
+    Ok(Exit::Ok)
+}
+
+/// Say what was sent (JSON on stdout with `--format json`), and print the link if asked.
+fn report(
+    ctx: &Context,
+    user: &User,
+    sent: &links::Sent,
+    now: jiff::Timestamp,
+    print_link: bool,
+) -> anyhow::Result<()> {
+    let masked = mail::mask(sent.recipient.as_str());
     if ctx.settings.format == Format::Json {
         let json = SentJson {
             user: user.username.clone(),
@@ -126,9 +138,9 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
         timefmt::duration(ttl)
     ));
     ctx.ui.status(&format!("Mail {}", sent.delivered.detail));
-    if args.print_link {
+    if print_link {
         use std::io::Write;
         writeln!(std::io::stdout().lock(), "{}", sent.link.expose())?;
     }
-    Ok(Exit::Ok)
+    Ok(())
 }

@@ -74,7 +74,10 @@ fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> anyhow::Result<(
         return Ok(());
     }
     let overrides = Overrides::default();
-    let to = settings::recipient(config, &overrides, user.email.as_deref()).unwrap_or_default();
+    let rule = settings::recipient_rule(config, &overrides);
+    let Some(to) = rule.for_user(user.email.as_deref()) else {
+        return Ok(());
+    };
     let settings = settings::generate_settings(config, &overrides);
     let templates = ctx.templates(config);
     let mut mailer = ctx.mailer(config)?;
@@ -86,7 +89,7 @@ fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> anyhow::Result<(
     match crate::notice::send(&mut courier, &settings.notice(false), user, &to) {
         Ok(_) => ctx.ui.status(&format!(
             "Sent a notice of the change to {}",
-            crate::mail::mask(&to)
+            crate::mail::mask(to.as_str())
         )),
         Err(err) => ctx.ui.warn(&format!(
             "the password was changed, but the notice was not sent: {err}"

@@ -18,7 +18,7 @@ use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
-use crate::mail::Address;
+use crate::mail::{Address, RecipientRule};
 use crate::settings::{self, Format, Overrides};
 use crate::store::Store;
 use crate::ui::thousands;
@@ -93,15 +93,16 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
 struct Job {
     run_id: String,
     action: Action,
-    deliver_to: Option<String>,
+    /// Who receives the mails: stored with the run, so a resumed run keeps it.
+    recipients: RecipientRule,
     /// Resolved when planning; a resumed run resolves them just before it starts.
     resolved: Option<Resolved>,
 }
 
 /// What the run takes from the config and the flags.
 struct Resolved {
-    /// The recipient override of a new plan (`--to`, `deliver_to = "admin"`).
-    deliver_to: Option<String>,
+    /// Who receives the mails of a new plan (`--to`, `deliver_to = "admin"`, or each user).
+    recipients: RecipientRule,
     link: Option<LinkSettings>,
     generate: Option<GenerateSettings>,
     pacing: Pacing,
@@ -115,10 +116,10 @@ fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> anyhow::Result
         note: args.note.clone(),
         ttl_secs: None,
     };
-    let deliver_to = if args.resume.is_some() {
-        None
+    let recipients = if args.resume.is_some() {
+        RecipientRule::User // a resumed run keeps the rule stored with it
     } else {
-        settings::deliver_to(config, &overrides)
+        settings::recipient_rule(config, &overrides)
     };
     let link = match action {
         Action::Link => Some(settings::link_settings(config, &overrides)?),
@@ -127,7 +128,7 @@ fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> anyhow::Result
     let generate =
         (action == Action::Generate).then(|| settings::generate_settings(config, &overrides));
     Ok(Resolved {
-        deliver_to,
+        recipients,
         link,
         generate,
         pacing: settings::pacing(config, &overrides),
@@ -182,7 +183,7 @@ fn planned(
     let request = Request {
         run_id: &run_id,
         action,
-        deliver_to: resolved.deliver_to.as_deref(),
+        deliver_to: resolved.recipients.stored(),
         cooldown_secs: resolved.link.as_ref().map_or(0, |l| l.cooldown_secs),
     };
     if args.dry_run {
@@ -214,11 +215,10 @@ fn planned(
         bulk::close(store, &run_id, Close::Aborted, now)?;
         return Err(err);
     }
-    let deliver_to = resolved.deliver_to.clone();
     Ok(Some(Job {
         run_id,
         action,
-        deliver_to,
+        recipients: resolved.recipients.clone(),
         resolved: Some(resolved),
     }))
 }
@@ -245,7 +245,7 @@ fn resumed(ctx: &Context, store: &Store, id: &str) -> anyhow::Result<Option<Job>
     Ok(Some(Job {
         run_id: run.run_id,
         action: run.action,
-        deliver_to: run.deliver_to,
+        recipients: RecipientRule::from_stored(run.deliver_to.as_deref()),
         resolved: None,
     }))
 }
@@ -273,7 +273,7 @@ fn execute(
     let mut runner = Runner {
         run_id,
         action,
-        deliver_to: job.deliver_to.as_deref(),
+        recipients: &job.recipients,
         mailer: mailer.as_mut(),
         templates: &templates,
         link: resolved.link.as_ref(),
