@@ -4,8 +4,6 @@
 use std::path::Path;
 use std::time::SystemTime;
 
-use lettre::message::Mailbox;
-
 use crate::audit::Actor;
 use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::exit::Failure;
@@ -87,7 +85,7 @@ impl Context {
     /// The configured mail transport.
     pub fn mailer(&self, config: &LoadedConfig) -> anyhow::Result<Box<dyn Mailer>> {
         let mail = &config.config.mail;
-        let (from, reply_to) = senders(config)?;
+        let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
         let now = SystemTime::from(self.settings.now);
         Ok(match mail.transport {
             Transport::File => {
@@ -113,7 +111,7 @@ impl Context {
 
     /// The SMTP mailer itself (for `smtp test`).
     pub fn smtp_mailer(&self, config: &LoadedConfig) -> anyhow::Result<SmtpMailer> {
-        let (from, reply_to) = senders(config)?;
+        let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
         Ok(SmtpMailer::new(
             self.smtp_settings(config)?,
             from,
@@ -197,18 +195,4 @@ fn smtp_password(config: &LoadedConfig) -> anyhow::Result<Secret> {
     }
     .into()
     })
-}
-
-/// `mail.from` and the optional `mail.reply_to`, as mailboxes.
-fn senders(config: &LoadedConfig) -> anyhow::Result<(Mailbox, Option<Mailbox>)> {
-    let mail = &config.config.mail;
-    let parse = |key: &str, text: &str| -> anyhow::Result<Mailbox> {
-        text.parse()
-            .map_err(|e| Failure::new(crate::exit::Exit::Config, format!("{key}: {e}")).into())
-    };
-    let reply_to = match &mail.reply_to {
-        Some(text) => Some(parse("mail.reply_to", text)?),
-        None => None,
-    };
-    Ok((parse("mail.from", &mail.from)?, reply_to))
 }

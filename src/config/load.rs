@@ -4,7 +4,20 @@
 
 use std::path::{Path, PathBuf};
 
+use lettre::message::Mailbox;
+
 use super::{Config, ConfigError, validate::validate};
+
+/// The values of the file that the checks at load parse (MAIL-1, MAIL-2), in their types.
+#[derive(Debug, Clone)]
+pub struct Parsed {
+    /// `links.base_url`, checked: https, or http for a loopback host; no user part.
+    pub base_url: Option<url::Url>,
+    /// `mail.from`.
+    pub from: Mailbox,
+    /// `mail.reply_to`.
+    pub reply_to: Option<Mailbox>,
+}
 
 /// A loaded config together with the file it came from.
 #[derive(Debug, Clone)]
@@ -15,9 +28,22 @@ pub struct LoadedConfig {
     pub config: Config,
     /// The dotted keys the file sets (the others have their defaults).
     pub set_keys: std::collections::BTreeSet<String>,
+    /// The values checked at load, in their types, so nothing parses them again.
+    pub parsed: Parsed,
 }
 
 impl LoadedConfig {
+    /// A config that did not come from a file's text (tests, defaults): checked as at load.
+    pub fn new(path: PathBuf, config: Config) -> Result<Self, ConfigError> {
+        let parsed = validate(&path, &config)?;
+        Ok(LoadedConfig {
+            path,
+            config,
+            set_keys: std::collections::BTreeSet::new(),
+            parsed,
+        })
+    }
+
     /// Resolve a path from the config relative to the config file's directory.
     pub fn resolve(&self, relative: &Path) -> PathBuf {
         let base = self.path.parent().unwrap_or_else(|| Path::new("."));
@@ -31,7 +57,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         path: path.to_path_buf(),
         source,
     })?;
-    let config = parse(path, &text)?;
+    let (config, parsed) = read(path, &text)?;
     let set_keys = toml::from_str::<toml::Table>(&text)
         .map(|table| flatten(&table))
         .unwrap_or_default()
@@ -42,6 +68,7 @@ pub fn load(path: &Path) -> Result<LoadedConfig, ConfigError> {
         path: path.to_path_buf(),
         config,
         set_keys,
+        parsed,
     })
 }
 
@@ -75,9 +102,14 @@ pub fn settings_of(config: &Config) -> Vec<(String, toml::Value)> {
 
 /// Parse config text; `path` is only used in error messages.
 pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+    read(path, text).map(|(config, _)| config)
+}
+
+/// Parse and check config text, keeping the values the checks parsed.
+fn read(path: &Path, text: &str) -> Result<(Config, Parsed), ConfigError> {
     let config: Config = toml::from_str(text).map_err(|err| invalid(path, text, &err))?;
-    validate(path, &config)?;
-    Ok(config)
+    let parsed = validate(path, &config)?;
+    Ok((config, parsed))
 }
 
 fn invalid(path: &Path, text: &str, err: &toml::de::Error) -> ConfigError {

@@ -16,7 +16,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
-pub use load::{LoadedConfig, flatten, load, parse, settings_of};
+pub use load::{LoadedConfig, Parsed, flatten, load, parse, settings_of};
 pub use validate::{check_base_url, is_loopback};
 
 /// Shortest password a user may choose, and the floor of `password.length`, in characters.

@@ -196,11 +196,8 @@ fn argon2_parameters_may_only_go_up() {
 
 #[test]
 fn relative_paths_resolve_beside_the_config() {
-    let loaded = LoadedConfig {
-        path: PathBuf::from("/srv/app/pwreset.toml"),
-        config: Config::default(),
-        set_keys: std::collections::BTreeSet::new(),
-    };
+    let loaded = LoadedConfig::new(PathBuf::from("/srv/app/pwreset.toml"), Config::default())
+        .expect("a valid config");
     assert_eq!(
         loaded.resolve(Path::new("pwreset.db")),
         PathBuf::from("/srv/app/pwreset.db")
@@ -215,4 +212,26 @@ fn relative_paths_resolve_beside_the_config() {
 fn line_and_column_count_characters() {
     assert_eq!(line_and_column("ab\ncd", 4), (2, 2));
     assert_eq!(line_and_column("", 0), (1, 1));
+}
+
+#[test]
+fn values_checked_at_load_are_kept_in_their_types() {
+    let text = "[mail]\nfrom = \"Example <no-reply@example.com>\"\nreply_to = \"help@example.com\"\n\
+                [links]\nbase_url = \"https://app.example.com/reset\"\n";
+    let config = parse_str(text).expect("parses");
+    let loaded = LoadedConfig::new(PathBuf::from("/srv/pwreset.toml"), config).expect("valid");
+    let parsed = &loaded.parsed;
+    assert_eq!(
+        parsed.base_url.as_ref().map(url::Url::as_str),
+        Some("https://app.example.com/reset")
+    );
+    assert_eq!(parsed.from.email.to_string(), "no-reply@example.com");
+    assert_eq!(parsed.from.name.as_deref(), Some("Example"));
+    assert_eq!(
+        parsed.reply_to.as_ref().map(|m| m.email.to_string()),
+        Some("help@example.com".to_string())
+    );
+    let mut bad = Config::default();
+    bad.links.base_url = Some("http://evil.example.com/reset".into());
+    assert!(LoadedConfig::new(PathBuf::from("/srv/pwreset.toml"), bad).is_err());
 }

@@ -4,12 +4,15 @@
 
 use std::path::Path;
 
+use lettre::message::Mailbox;
+
 use super::{
     Config, ConfigError, DeliverTo, LINK_TTL_RANGE, LinksConfig, MailConfig, PASSWORD_MAX_LENGTH,
-    PASSWORD_MIN_LENGTH, PasswordConfig, SmtpConfig, TlsMode, Transport,
+    PASSWORD_MIN_LENGTH, Parsed, PasswordConfig, SmtpConfig, TlsMode, Transport,
 };
 
-pub(super) fn validate(path: &Path, config: &Config) -> Result<(), ConfigError> {
+/// Check a parsed config; the values checked by parsing them are handed back in their types.
+pub(super) fn validate(path: &Path, config: &Config) -> Result<Parsed, ConfigError> {
     let bad = |(key, message): Problem| ConfigError::BadValue {
         path: path.to_path_buf(),
         key: key.to_string(),
@@ -18,33 +21,36 @@ pub(super) fn validate(path: &Path, config: &Config) -> Result<(), ConfigError> 
     if config.store.path.as_os_str().is_empty() {
         return Err(bad(("store.path", "must not be empty".into())));
     }
-    check_mail(&config.mail).map_err(bad)?;
-    check_links(&config.links).map_err(bad)?;
+    let (from, reply_to) = check_mail(&config.mail).map_err(bad)?;
+    let base_url = check_links(&config.links).map_err(bad)?;
     check_password(&config.password).map_err(bad)?;
-    Ok(())
+    Ok(Parsed {
+        base_url,
+        from,
+        reply_to,
+    })
 }
 
 type Problem = (&'static str, String);
 
-fn check_mail(mail: &MailConfig) -> Result<(), Problem> {
-    let from = mail.from.parse::<lettre::message::Mailbox>();
-    if from.is_err() || mail.from.chars().any(char::is_control) {
+/// `mail.from` and `mail.reply_to` as mailboxes, and the other mail settings checked.
+fn check_mail(mail: &MailConfig) -> Result<(Mailbox, Option<Mailbox>), Problem> {
+    let from = mailbox(&mail.from).ok_or_else(|| {
         let msg = format!(
             "{:?} is not a mailbox like `Example <no-reply@example.com>`",
             mail.from
         );
-        return Err(("mail.from", msg));
-    }
-    if let Some(reply_to) = &mail.reply_to {
-        if reply_to.parse::<lettre::message::Mailbox>().is_err()
-            || reply_to.chars().any(char::is_control)
-        {
-            return Err((
+        ("mail.from", msg)
+    })?;
+    let reply_to = match &mail.reply_to {
+        Some(text) => Some(mailbox(text).ok_or_else(|| {
+            (
                 "mail.reply_to",
-                format!("{reply_to:?} is not a mailbox like `Helpdesk <help@example.com>`"),
-            ));
-        }
-    }
+                format!("{text:?} is not a mailbox like `Helpdesk <help@example.com>`"),
+            )
+        })?),
+        None => None,
+    };
     match (&mail.deliver_to, &mail.admin_email) {
         (DeliverTo::Admin, None) => {
             return Err((
@@ -69,7 +75,15 @@ fn check_mail(mail: &MailConfig) -> Result<(), Problem> {
             "at most 10 retries, with retry_backoff at most 5m".into(),
         ));
     }
-    Ok(())
+    Ok((from, reply_to))
+}
+
+/// A mailbox without control characters (MAIL-2), or `None`.
+fn mailbox(text: &str) -> Option<Mailbox> {
+    if text.chars().any(char::is_control) {
+        return None;
+    }
+    text.parse().ok()
 }
 
 /// SMTP-1: plain SMTP only to loopback and only without credentials, because lettre would
@@ -114,10 +128,12 @@ pub fn is_loopback(host: &str) -> bool {
             .is_ok_and(|ip| ip.is_loopback())
 }
 
-fn check_links(links: &LinksConfig) -> Result<(), Problem> {
-    if let Some(base) = &links.base_url {
-        check_base_url(base).map_err(|e| ("links.base_url", e))?;
-    }
+/// `links.base_url` as a checked URL, and the links' lifetimes checked.
+fn check_links(links: &LinksConfig) -> Result<Option<url::Url>, Problem> {
+    let base_url = match &links.base_url {
+        Some(base) => Some(check_base_url(base).map_err(|e| ("links.base_url", e))?),
+        None => None,
+    };
     if !LINK_TTL_RANGE.contains(&links.ttl.secs()) {
         let msg = format!(
             "{} is outside 5m..24h",
@@ -128,7 +144,7 @@ fn check_links(links: &LinksConfig) -> Result<(), Problem> {
     if links.cooldown.secs() > 86_400 {
         return Err(("links.cooldown", "must be at most 24h".into()));
     }
-    Ok(())
+    Ok(base_url)
 }
 
 /// MAIL-1: https, or http only for a loopback host; no user name or password; no fragment.

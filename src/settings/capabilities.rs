@@ -40,13 +40,12 @@ pub fn link_settings(
         key: "links.base_url".into(),
         message,
     };
-    let base = links.base_url.as_deref().ok_or_else(|| {
+    let base_url = config.parsed.base_url.clone().ok_or_else(|| {
         bad(
             "is not set; it is the application's reset page, e.g. https://app.example.com/reset"
                 .into(),
         )
     })?;
-    let base_url = crate::config::check_base_url(base).map_err(bad)?;
     let names = config.config.templates.values_for("password-change-link");
     Ok(LinkSettings {
         base_url,

@@ -54,11 +54,11 @@ fn no_color_means_never_unless_a_flag_says_otherwise() {
 
 #[test]
 fn db_flag_beats_environment_beats_config() {
-    let loaded = LoadedConfig {
-        path: PathBuf::from("/srv/pwreset.toml"),
-        config: crate::config::Config::default(),
-        set_keys: std::collections::BTreeSet::new(),
-    };
+    let loaded = LoadedConfig::new(
+        PathBuf::from("/srv/pwreset.toml"),
+        crate::config::Config::default(),
+    )
+    .expect("a valid config");
     assert_eq!(
         resolve(Flags::default(), &[]).db_path(&loaded),
         PathBuf::from("/srv/pwreset.db")
@@ -173,11 +173,7 @@ fn actor_with_control_characters_is_refused() {
 fn loaded(edit: impl FnOnce(&mut crate::config::Config)) -> LoadedConfig {
     let mut config = crate::config::Config::default();
     edit(&mut config);
-    LoadedConfig {
-        path: PathBuf::from("/srv/pwreset.toml"),
-        config,
-        set_keys: std::collections::BTreeSet::new(),
-    }
+    LoadedConfig::new(PathBuf::from("/srv/pwreset.toml"), config).expect("a valid config")
 }
 
 fn recipient(config: &LoadedConfig, overrides: &Overrides, user: Option<&str>) -> Option<String> {
