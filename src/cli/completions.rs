@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 
 /// Print a completion script for SHELL
@@ -20,7 +21,7 @@ pub struct CompletionsArgs {
 }
 
 /// Run `pwreset completions`.
-pub fn completions(_ctx: &Context, args: CompletionsArgs) -> anyhow::Result<Exit> {
+pub fn completions(_ctx: &Context, args: CompletionsArgs) -> CommandResult<Exit> {
     let mut command = super::command();
     // Into a buffer first: clap_complete panics if its writer fails (e.g. `| head`).
     let mut script = Vec::new();
@@ -43,7 +44,7 @@ pub struct ManArgs {
 }
 
 /// Run `pwreset man`.
-pub fn man(_ctx: &Context, args: ManArgs) -> anyhow::Result<Exit> {
+pub fn man(_ctx: &Context, args: ManArgs) -> CommandResult<Exit> {
     let command = super::command();
     if let Some(dir) = args.dir {
         clap_mangen::generate_to(command, &dir).map_err(|e| {

@@ -4,6 +4,7 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::config::{LoadedConfig, Transport, settings_of};
 use crate::exit::{Exit, Failure};
 use crate::output::{ListWriter, Record};
@@ -28,7 +29,7 @@ pub enum Command {
 }
 
 /// Run a `config` subcommand.
-pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::Show => show(ctx),
         Command::Check => check(ctx),
@@ -115,7 +116,7 @@ fn password_origin(config: &LoadedConfig) -> String {
     }
 }
 
-fn show(ctx: &Context) -> anyhow::Result<Exit> {
+fn show(ctx: &Context) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let mut writer = ListWriter::new::<SettingRow>(
         ctx.settings.format,
@@ -129,7 +130,7 @@ fn show(ctx: &Context) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn check(ctx: &Context) -> anyhow::Result<Exit> {
+fn check(ctx: &Context) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let mut problems = Vec::new();
     let db = ctx.settings.db_path(&config);

@@ -5,6 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::audit::Actor;
+use crate::cli::CommandResult;
 use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::exit::Failure;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
@@ -31,7 +32,7 @@ impl Context {
     }
 
     /// Load the config file.
-    pub fn config(&self) -> anyhow::Result<LoadedConfig> {
+    pub fn config(&self) -> CommandResult<LoadedConfig> {
         let loaded = self.settings.load_config()?;
         self.ui
             .detail(&format!("config: {}", loaded.path.display()));
@@ -40,7 +41,7 @@ impl Context {
     }
 
     /// Load the config and open the store it names (or `--db`).
-    pub fn open_store(&self) -> anyhow::Result<(LoadedConfig, Store)> {
+    pub fn open_store(&self) -> CommandResult<(LoadedConfig, Store)> {
         let config = self.config()?;
         let path = self.settings.db_path(&config);
         for file in
@@ -54,7 +55,7 @@ impl Context {
     }
 
     /// Load the config, and open the store only when `needed`.
-    pub fn open_store_if(&self, needed: bool) -> anyhow::Result<(LoadedConfig, Option<Store>)> {
+    pub fn open_store_if(&self, needed: bool) -> CommandResult<(LoadedConfig, Option<Store>)> {
         if needed {
             let (config, store) = self.open_store()?;
             return Ok((config, Some(store)));
@@ -83,7 +84,7 @@ impl Context {
     }
 
     /// The configured mail transport.
-    pub fn mailer(&self, config: &LoadedConfig) -> anyhow::Result<Box<dyn Mailer>> {
+    pub fn mailer(&self, config: &LoadedConfig) -> CommandResult<Box<dyn Mailer>> {
         let mail = &config.config.mail;
         let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
         let now = SystemTime::from(self.settings.now);
@@ -110,7 +111,7 @@ impl Context {
     }
 
     /// The SMTP mailer itself (for `smtp test`).
-    pub fn smtp_mailer(&self, config: &LoadedConfig) -> anyhow::Result<SmtpMailer> {
+    pub fn smtp_mailer(&self, config: &LoadedConfig) -> CommandResult<SmtpMailer> {
         let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
         Ok(SmtpMailer::new(
             self.smtp_settings(config)?,
@@ -120,7 +121,7 @@ impl Context {
         )?)
     }
 
-    fn smtp_settings(&self, config: &LoadedConfig) -> anyhow::Result<SmtpSettings> {
+    fn smtp_settings(&self, config: &LoadedConfig) -> CommandResult<SmtpSettings> {
         let smtp = &config.config.mail.smtp;
         let credentials = match &smtp.username {
             Some(user) => Some((user.clone(), smtp_password(config)?)),
@@ -159,7 +160,7 @@ impl Context {
         config: &LoadedConfig,
         path: &Path,
         what: &str,
-    ) -> anyhow::Result<()> {
+    ) -> CommandResult<()> {
         let Some(loose) = settings::readable_by_others(path) else {
             return Ok(());
         };
@@ -179,7 +180,7 @@ impl Context {
 }
 
 /// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.
-fn smtp_password(config: &LoadedConfig) -> anyhow::Result<Secret> {
+fn smtp_password(config: &LoadedConfig) -> CommandResult<Secret> {
     let bad = |message: String| ConfigError::BadValue {
         path: config.path.clone(),
         key: "mail.smtp.password_file".into(),

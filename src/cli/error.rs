@@ -3,6 +3,9 @@
 //! Domain modules return their own `thiserror` enums and know nothing of exit codes, flags or
 //! commands. This file maps each of them, with an exhaustive `match`, to an [`Exit`] and the
 //! advice printed on the `hint:` line, so a new variant that nobody mapped does not compile.
+//! Commands return [`CommandResult`]: `?` on a domain error needs that error's
+//! `From<_> for CommandError`, which only the `classified!` list below provides, so a new
+//! error type that nobody mapped does not compile either (rather than exiting 1).
 //! The dependency points one way: the CLI imports the domain's errors, never the reverse.
 
 use crate::audit::AuditError;
@@ -13,6 +16,7 @@ use crate::exit::{Exit, Failure};
 use crate::generate::{GenerateError, GenerateFailure};
 use crate::links::{LinkError, LinkFailure, Refusal};
 use crate::mail::MailError;
+use crate::password::HashError;
 use crate::settings::SettingsError;
 use crate::store::StoreError;
 use crate::templates::TemplateError;
@@ -42,19 +46,80 @@ impl Class {
     }
 }
 
+/// An error on its way to the top level, with the exit code and hint decided where it entered
+/// the CLI.
+#[derive(Debug)]
+pub struct CommandError {
+    class: Class,
+    error: anyhow::Error,
+}
+
+/// What commands return.
+pub type CommandResult<T> = Result<T, CommandError>;
+
+impl CommandError {
+    /// The exit code and hint.
+    pub fn class(&self) -> &Class {
+        &self.class
+    }
+
+    /// The error itself, with its causes.
+    pub fn error(&self) -> &anyhow::Error {
+        &self.error
+    }
+}
+
+/// Errors from the terminal side (`ui`, `output`) and I/O with added context: classified by
+/// the pwreset errors found among their causes, else exit 1.
+impl From<anyhow::Error> for CommandError {
+    fn from(error: anyhow::Error) -> Self {
+        CommandError {
+            class: classify(&error),
+            error,
+        }
+    }
+}
+
+/// Errors that are none of pwreset's own: writing output, reading input. Exit 1 (a closed
+/// stdout pipe is not reported at all).
+macro_rules! foreign {
+    ($($ty:ty),* $(,)?) => {
+        $(impl From<$ty> for CommandError {
+            fn from(err: $ty) -> Self {
+                CommandError {
+                    class: Class::new(Exit::Failure),
+                    error: err.into(),
+                }
+            }
+        })*
+    };
+}
+
+foreign!(std::io::Error, csv::Error, serde_json::Error);
+
 /// Errors this file knows how to classify.
 pub trait Classify {
     /// The exit code and hint for this error.
     fn class(&self) -> Class;
 }
 
-/// Implement [`Classify`] for each error type with its mapping function, and list the types
-/// once for [`classify`], which looks for them in an error's chain of causes.
+/// Implement [`Classify`] and `From<_> for CommandError` for each error type with its mapping
+/// function, and list the types once for [`classify`], which looks for them in an error's
+/// chain of causes.
 macro_rules! classified {
     ($($ty:ty => $map:ident),* $(,)?) => {
         $(impl Classify for $ty {
             fn class(&self) -> Class {
                 $map(self)
+            }
+        }
+
+        impl From<$ty> for CommandError {
+            fn from(err: $ty) -> Self {
+                CommandError {
+                    class: $map(&err),
+                    error: err.into(),
+                }
             }
         })*
 
@@ -80,6 +145,8 @@ classified! {
     GenerateError => generate,
     RecordError => record,
     BulkError => bulk,
+    HashError => hash,
+    rusqlite::Error => sqlite,
     MailError => mail,
     TemplateError => template,
     SettingsError => settings,
@@ -127,16 +194,25 @@ fn store(err: &StoreError) -> Class {
         StoreError::NewerSchema { .. } => {
             Class::hint(Exit::Config, "upgrade pwreset to use this store")
         }
-        StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
-            if e.code == rusqlite::ErrorCode::DatabaseBusy =>
-        {
+        StoreError::Sqlite(e) => sqlite(e),
+    }
+}
+
+/// A database error: exit 1, with advice when another writer held the store too long.
+fn sqlite(err: &rusqlite::Error) -> Class {
+    match err {
+        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
             Class::hint(
                 Exit::Failure,
                 "another pwreset holds the store; try again, or raise store.busy_timeout_ms",
             )
         }
-        StoreError::Sqlite(_) => Class::new(Exit::Failure),
+        _ => Class::new(Exit::Failure),
     }
+}
+
+fn hash(_: &HashError) -> Class {
+    Class::new(Exit::Failure)
 }
 
 fn user(err: &UserError) -> Class {

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 
 use super::Context;
 use crate::audit::{self, Event, Outcome};
+use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::store::users::NewUser;
 use crate::store::{self, Store};
@@ -72,7 +73,7 @@ const SAMPLE_USERS: [(&str, Option<&str>, &str, bool); 4] = [
 ];
 
 /// Run `pwreset init`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     make_private_dir(&args.dir)?;
     let config_path = args.dir.join("pwreset.toml");
     let db_path = ctx
@@ -102,7 +103,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn refuse_overwrite(paths: &[&Path], force: bool) -> anyhow::Result<()> {
+fn refuse_overwrite(paths: &[&Path], force: bool) -> CommandResult<()> {
     if force {
         return Ok(());
     }
@@ -117,11 +118,13 @@ fn refuse_overwrite(paths: &[&Path], force: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn remove_store(db: &Path) -> anyhow::Result<()> {
+fn remove_store(db: &Path) -> CommandResult<()> {
     for path in std::iter::once(db.to_path_buf()).chain(store::companion_paths(db)) {
         match std::fs::remove_file(&path) {
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(err).with_context(|| format!("cannot remove {}", path.display()));
+                return Err(anyhow::Error::new(err)
+                    .context(format!("cannot remove {}", path.display()))
+                    .into());
             }
             _ => {}
         }
@@ -129,7 +132,7 @@ fn remove_store(db: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn make_private_dir(dir: &Path) -> anyhow::Result<()> {
+fn make_private_dir(dir: &Path) -> CommandResult<()> {
     if dir.is_dir() {
         return Ok(());
     }
@@ -141,7 +144,7 @@ fn make_private_dir(dir: &Path) -> anyhow::Result<()> {
         .map_err(|e| Failure::new(Exit::Config, format!("{e:#}")).into())
 }
 
-fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+fn write_private(path: &Path, text: &str) -> CommandResult<()> {
     let mut file = OpenOptions::new()
         .write(true)
         .create(true)
@@ -154,7 +157,7 @@ fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn populate(ctx: &Context, store: &mut Store, samples: bool) -> anyhow::Result<usize> {
+fn populate(ctx: &Context, store: &mut Store, samples: bool) -> CommandResult<usize> {
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     audit::record(store, &actor, now, &Event::new("store.init", Outcome::Ok))?;
     if !samples {

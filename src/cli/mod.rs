@@ -19,6 +19,7 @@ use std::path::PathBuf;
 use clap::{CommandFactory, Parser, Subcommand};
 
 pub use context::Context;
+pub use error::{CommandError, CommandResult};
 
 use crate::exit::Exit;
 use crate::settings::{ColorChoice, Environment, Flags, Format, Settings};
@@ -177,7 +178,7 @@ fn bad_address(err: &clap::Error) -> Option<String> {
     std::error::Error::source(err).map(ToString::to_string)
 }
 
-fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+fn dispatch(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::SendLink(args) => reset::send_link::run(ctx, args),
         Command::Reset(command) => reset::run(ctx, command),
@@ -194,12 +195,12 @@ fn dispatch(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
 }
 
 /// Print an error and its hint; a closed stdout pipe is success.
-fn report(ui: &crate::ui::Ui, err: &anyhow::Error) -> Exit {
-    if error::is_broken_pipe(err) {
+fn report(ui: &crate::ui::Ui, err: &CommandError) -> Exit {
+    if error::is_broken_pipe(err.error()) {
         return Exit::Ok;
     }
-    let class = error::classify(err);
-    ui.error(&error::message(err), class.hint.as_deref());
+    let class = err.class();
+    ui.error(&error::message(err.error()), class.hint.as_deref());
     class.exit
 }
 

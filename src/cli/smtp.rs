@@ -5,6 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::config::{LoadedConfig, TlsMode, Transport};
 use crate::exit::{Exit, Failure};
 use crate::mail::{MailError, Outgoing, Step};
@@ -35,7 +36,7 @@ pub struct TestArgs {
 }
 
 /// Run an `smtp` subcommand.
-pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::Test(args) => test(ctx, &args),
     }
@@ -48,7 +49,7 @@ struct Report<'a> {
     error: Option<String>,
 }
 
-fn test(ctx: &Context, args: &TestArgs) -> anyhow::Result<Exit> {
+fn test(ctx: &Context, args: &TestArgs) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let message = match &args.send_to {
         Some(to) => {
@@ -82,7 +83,7 @@ fn local(
     ctx: &Context,
     config: &LoadedConfig,
     message: Option<&Outgoing>,
-) -> anyhow::Result<(Vec<Step>, Result<(), MailError>)> {
+) -> CommandResult<(Vec<Step>, Result<(), MailError>)> {
     let mail = &config.config.mail;
     let detail = match mail.transport {
         Transport::File => format!(
@@ -137,7 +138,7 @@ fn print(
     config: &LoadedConfig,
     steps: &[Step],
     error: Option<&MailError>,
-) -> anyhow::Result<()> {
+) -> CommandResult<()> {
     let mut out = std::io::stdout().lock();
     if ctx.settings.format == Format::Json {
         let report = Report {

@@ -6,6 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::output::{ListWriter, Record};
 use crate::templates::{self, Origin};
@@ -42,7 +43,7 @@ pub enum Command {
 }
 
 /// Run a `templates` subcommand.
-pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::List => list(ctx),
         Command::Show { name } => show(&name),
@@ -51,7 +52,7 @@ pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
     }
 }
 
-fn known(name: &str) -> anyhow::Result<()> {
+fn known(name: &str) -> CommandResult<()> {
     if templates::NAMES.iter().any(|(n, _)| *n == name) {
         return Ok(());
     }
@@ -81,7 +82,7 @@ impl Record for PartRow {
     }
 }
 
-fn list(ctx: &Context) -> anyhow::Result<Exit> {
+fn list(ctx: &Context) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let set = ctx.templates(&config);
     let mut writer = ListWriter::new::<PartRow>(
@@ -108,7 +109,7 @@ fn list(ctx: &Context) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn show(name: &str) -> anyhow::Result<Exit> {
+fn show(name: &str) -> CommandResult<Exit> {
     known(name)?;
     let mut out = std::io::stdout().lock();
     for suffix in templates::PARTS {
@@ -136,7 +137,7 @@ fn show(name: &str) -> anyhow::Result<Exit> {
 }
 
 /// Sample data, or `user`'s, with a placeholder link and password that work nowhere.
-fn preview(ctx: &Context, name: &str, user: Option<&str>) -> anyhow::Result<Exit> {
+fn preview(ctx: &Context, name: &str, user: Option<&str>) -> CommandResult<Exit> {
     known(name)?;
     let (config, store) = ctx.open_store_if(user.is_some())?;
     let user = match (user, &store) {
@@ -168,7 +169,7 @@ fn preview(ctx: &Context, name: &str, user: Option<&str>) -> anyhow::Result<Exit
     Ok(Exit::Ok)
 }
 
-fn check(ctx: &Context) -> anyhow::Result<Exit> {
+fn check(ctx: &Context) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let set = ctx.templates(&config);
     let mut problems = set.check(&templates::check_vars(

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::audit::{self, Entry, Filter};
+use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::output::{ListWriter, Record};
 use crate::timefmt;
@@ -42,7 +43,7 @@ enum Command {
 }
 
 /// Run `pwreset audit`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     if let Some(Command::Verify(verify_args)) = args.command {
         return verify::run(ctx, verify_args);
     }
@@ -72,7 +73,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn since(ctx: &Context, text: &str) -> anyhow::Result<i64> {
+fn since(ctx: &Context, text: &str) -> CommandResult<i64> {
     let duration = humantime::parse_duration(text).map_err(|e| {
         Failure::usage(format!("--since {text:?}: {e}"))
             .hint("use a duration such as 30m, 24h or 7d")

@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output;
 use crate::settings::Format;
@@ -25,7 +26,7 @@ struct VerifyJson {
 }
 
 /// Run `pwreset audit verify`.
-pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
     let rows = crate::audit::verify(store.conn())?;
     if ctx.settings.format == Format::Json {

@@ -206,3 +206,26 @@ fn settings_errors_are_usage_errors() {
         Class::new(Exit::Usage)
     );
 }
+
+#[test]
+fn command_errors_keep_the_class_of_what_raised_them() {
+    assert_eq!(
+        CommandError::from(TokenError::Expired).class().exit,
+        Exit::TokenInvalid
+    );
+    let wrapped = anyhow::Error::new(Failure::usage("x")).context("while y");
+    assert_eq!(CommandError::from(wrapped).class().exit, Exit::Usage);
+    let io = CommandError::from(std::io::Error::other("disk full"));
+    assert_eq!(io.class(), &Class::new(Exit::Failure));
+    assert_eq!(message(io.error()), "disk full");
+}
+
+#[test]
+fn a_busy_store_gets_advice_wherever_it_surfaces() {
+    let direct = class_of(rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(5),
+        None,
+    ));
+    assert_eq!(direct.exit, Exit::Failure);
+    assert!(direct.hint.is_some_and(|h| h.contains("busy_timeout_ms")));
+}

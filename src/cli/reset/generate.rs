@@ -6,6 +6,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::generate::{self, Courier, GenerateRequest, Handover};
 use crate::mail::{Address, Recipient};
@@ -54,7 +55,7 @@ struct GeneratedJson {
 }
 
 /// Run `pwreset reset generate`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     check_output(ctx, &args)?;
     let (config, mut store) = ctx.open_store()?;
     let (actor, now) = (ctx.actor(), ctx.settings.now);
@@ -120,7 +121,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-fn check_output(ctx: &Context, args: &Args) -> anyhow::Result<()> {
+fn check_output(ctx: &Context, args: &Args) -> CommandResult<()> {
     if args.show && !args.email && args.to.is_some() {
         return Err(
             Failure::usage("--to mails the password, but --show alone only shows it")
@@ -163,7 +164,7 @@ fn report(
     args: &Args,
     recipient: Option<&str>,
     done: &generate::Generated,
-) -> anyhow::Result<()> {
+) -> CommandResult<()> {
     let name = sanitize(&user.username);
     if let Some(to) = recipient {
         ctx.ui.status(&format!(

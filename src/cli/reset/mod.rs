@@ -6,6 +6,7 @@ mod generate;
 pub mod send_link;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 
 /// Reset passwords: send a reset link, or set a temporary password
@@ -20,7 +21,7 @@ pub enum Command {
 }
 
 /// Run a `reset` subcommand.
-pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::SendLink(args) => send_link::run(ctx, args),
         Command::Generate(args) => generate::run(ctx, args),

@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 
+use crate::cli::CommandResult;
 use crate::cli::Context;
 use crate::config::LINK_TTL_RANGE;
 use crate::exit::{Exit, Failure};
@@ -62,7 +63,7 @@ struct SentJson {
 }
 
 /// Run `pwreset send-link`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     if args.print_link && !ctx.ui.stdout_is_terminal() {
         return Err(Failure::usage(
             "--print-link prints only to a terminal, never into a pipe or file",
@@ -117,7 +118,7 @@ fn report(
     sent: &links::Sent,
     now: jiff::Timestamp,
     print_link: bool,
-) -> anyhow::Result<()> {
+) -> CommandResult<()> {
     let masked = mail::mask(sent.recipient.as_str());
     if ctx.settings.format == Format::Json {
         let json = SentJson {

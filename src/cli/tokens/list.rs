@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::{ListWriter, Record};
 use crate::store::tokens::{self, Filter, TokenRow};
@@ -65,7 +66,7 @@ impl Record for TokenJson {
 }
 
 /// Run `pwreset tokens list`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
     let user_id = match &args.user {
         Some(key) => Some(crate::users::resolve(store.conn(), key)?.id),

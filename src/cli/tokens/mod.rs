@@ -7,6 +7,7 @@ mod revoke;
 mod verify;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 
 /// List, verify, redeem, revoke and purge reset tokens
@@ -25,7 +26,7 @@ pub enum Command {
 }
 
 /// Run a `tokens` subcommand.
-pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::List(args) => list::run(ctx, args),
         Command::Verify(args) => verify::run(ctx, args),

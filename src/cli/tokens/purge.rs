@@ -5,6 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output;
 use crate::settings::Format;
@@ -33,7 +34,7 @@ struct PurgeJson {
 }
 
 /// Run `pwreset tokens purge`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
     let count = tokens::purge(&mut store, &ctx.actor(), ctx.settings.now, args.dry_run)?;
     if ctx.settings.format == Format::Json {

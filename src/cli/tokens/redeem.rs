@@ -3,6 +3,7 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::config::LoadedConfig;
 use crate::exit::Exit;
 use crate::generate;
@@ -32,7 +33,7 @@ struct RedeemJson {
 }
 
 /// Run `pwreset tokens redeem`.
-pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     let (config, mut store) = ctx.open_store()?;
     let mut input = ctx.ui.secret_input();
     let token = input.read("reset token", false)?;
@@ -69,7 +70,7 @@ pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
 
 /// PW-6: tell the user their password was changed (unless `mail.notify_on_change = false`).
 /// The change has happened; a failed notice is a warning, not an error.
-fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> anyhow::Result<()> {
+fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> CommandResult<()> {
     if !config.config.mail.notify_on_change || !crate::users::has_valid_email(user) {
         return Ok(());
     }

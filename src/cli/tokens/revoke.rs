@@ -1,6 +1,7 @@
 //! `pwreset tokens revoke`
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::tokens;
 
@@ -19,7 +20,7 @@ pub struct Args {
 }
 
 /// Run `pwreset tokens revoke`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     let (count, whom) = if let Some(key) = &args.user {

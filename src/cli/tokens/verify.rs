@@ -5,6 +5,7 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output;
 use crate::settings::Format;
@@ -33,7 +34,7 @@ struct VerifyJson {
 }
 
 /// Run `pwreset tokens verify`.
-pub fn run(ctx: &Context, _args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
     let token = ctx.ui.secret_input().read("reset token", false)?;
     let result = tokens::verify(&store, token.expose().trim(), ctx.settings.now);

@@ -1,6 +1,7 @@
 //! `pwreset users activate`
 
 use super::{Context, describe};
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 
 /// Activate a user
@@ -14,7 +15,7 @@ pub struct Args {
 }
 
 /// Run `pwreset users activate`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
     let user = crate::users::resolve(store.conn(), &args.user)?;
     let result = crate::users::set_active(&mut store, &user, true, &ctx.actor(), ctx.settings.now)?;

@@ -1,6 +1,7 @@
 //! `pwreset users add`
 
 use super::{Context, UserDetail, describe};
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output;
 use crate::settings::Format;
@@ -27,7 +28,7 @@ pub struct Args {
 }
 
 /// Run `pwreset users add`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
     let user = NewUser {
         username: args

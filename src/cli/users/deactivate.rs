@@ -1,6 +1,7 @@
 //! `pwreset users deactivate`
 
 use super::{Context, describe};
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::store::tokens;
 
@@ -15,7 +16,7 @@ pub struct Args {
 }
 
 /// Run `pwreset users deactivate`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
     let user = crate::users::resolve(store.conn(), &args.user)?;
     if !user.active {

@@ -6,6 +6,7 @@ use std::io::Read;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::output;
 use crate::settings::Format;
@@ -41,7 +42,7 @@ struct RejectedJson<'a> {
 }
 
 /// Run `pwreset users import`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let input = open(&args.file)?;
     let (_, mut store) = ctx.open_store()?;
     let report = import::import(&mut store, input, &ctx.actor(), ctx.settings.now)?;
@@ -65,7 +66,7 @@ pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
     })
 }
 
-fn open(file: &str) -> anyhow::Result<Box<dyn Read>> {
+fn open(file: &str) -> CommandResult<Box<dyn Read>> {
     if file == "-" {
         return Ok(Box::new(std::io::stdin().lock()));
     }

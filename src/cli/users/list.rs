@@ -1,6 +1,7 @@
 //! `pwreset users list`
 
 use super::{Context, UserRow};
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::ListWriter;
 use crate::store::users::{self, Filter, Status};
@@ -24,7 +25,7 @@ pub struct Args {
 }
 
 /// Run `pwreset users list`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
     let filter = Filter {
         status: args.status,

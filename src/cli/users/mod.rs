@@ -10,6 +10,7 @@ mod show;
 use serde::Serialize;
 
 use super::Context;
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::Record;
 use crate::store::users::User;
@@ -33,7 +34,7 @@ pub enum Command {
 }
 
 /// Run a `users` subcommand.
-pub fn run(ctx: &Context, command: Command) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::List(args) => list::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),

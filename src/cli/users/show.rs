@@ -1,6 +1,7 @@
 //! `pwreset users show`
 
 use super::{Context, UserDetail};
+use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output;
 use crate::store::tokens;
@@ -17,7 +18,7 @@ pub struct Args {
 }
 
 /// Run `pwreset users show`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
     let user = crate::users::resolve(store.conn(), &args.user)?;
     let live = tokens::count_live(store.conn(), user.id, ctx.settings.now.as_second())?;

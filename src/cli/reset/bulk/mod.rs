@@ -14,6 +14,7 @@ use std::time::Instant;
 
 use super::Context;
 use crate::bulk::{self, Action, Close, Pacing, Request, Resume, Runner, Selection};
+use crate::cli::CommandResult;
 use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::generate::GenerateSettings;
@@ -76,7 +77,7 @@ fn parse_rate(text: &str) -> Result<u32, String> {
 }
 
 /// Run `pwreset reset bulk`.
-pub fn run(ctx: &Context, args: Args) -> anyhow::Result<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (config, mut store) = ctx.open_store()?;
     store.limit_cache(512)?;
     let job = match &args.resume {
@@ -109,7 +110,7 @@ struct Resolved {
 }
 
 /// Resolve the run's settings through [`crate::settings`], all in one place.
-fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> anyhow::Result<Resolved> {
+fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> CommandResult<Resolved> {
     let overrides = Overrides {
         rate: args.rate,
         to: args.to.clone(),
@@ -135,7 +136,7 @@ fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> anyhow::Result
     })
 }
 
-fn action_of(args: &Args) -> anyhow::Result<Action> {
+fn action_of(args: &Args) -> CommandResult<Action> {
     match (args.link, args.generate) {
         (true, false) => Ok(Action::Link),
         (false, true) => Ok(Action::Generate),
@@ -145,7 +146,7 @@ fn action_of(args: &Args) -> anyhow::Result<Action> {
     }
 }
 
-fn selection(args: &Args) -> anyhow::Result<Selection<Box<dyn BufRead>>> {
+fn selection(args: &Args) -> CommandResult<Selection<Box<dyn BufRead>>> {
     if let Some(path) = &args.file {
         // Read it all before planning takes the store's write lock, so a slow pipe never
         // blocks other pwreset commands (or the application) while the plan is written.
@@ -174,7 +175,7 @@ fn planned(
     config: &LoadedConfig,
     store: &mut Store,
     args: &Args,
-) -> anyhow::Result<Option<Job>> {
+) -> CommandResult<Option<Job>> {
     let action = action_of(args)?;
     let selection = selection(args)?;
     let resolved = resolve(config, args, action)?;
@@ -213,7 +214,7 @@ fn planned(
     );
     if let Err(err) = ctx.ui.confirm(&question, ctx.settings.yes) {
         bulk::close(store, &run_id, Close::Aborted, now)?;
-        return Err(err);
+        return Err(err.into());
     }
     Ok(Some(Job {
         run_id,
@@ -224,7 +225,7 @@ fn planned(
 }
 
 /// Check that a run can be resumed and ask; returns `None` when it has nothing left to do.
-fn resumed(ctx: &Context, store: &Store, id: &str) -> anyhow::Result<Option<Job>> {
+fn resumed(ctx: &Context, store: &Store, id: &str) -> CommandResult<Option<Job>> {
     let run = match bulk::resume(store.conn(), id)? {
         Resume::Ready(run) => run,
         Resume::NothingLeft { sent } => {
@@ -257,7 +258,7 @@ fn execute(
     store: &mut Store,
     args: &Args,
     job: Job,
-) -> anyhow::Result<Exit> {
+) -> CommandResult<Exit> {
     let (run_id, action) = (job.run_id.as_str(), job.action);
     let to_do = bulk::to_do(store.conn(), run_id)?;
     let resolved = match job.resolved {
@@ -295,7 +296,7 @@ fn execute(
     if ctx.settings.format != Format::Json {
         // A closed stdout (`| head`) must not hide failures: the summary and exit code follow.
         if let Err(err) = render::report(ctx, store, run_id) {
-            if !crate::cli::error::is_broken_pipe(&err) {
+            if !crate::cli::error::is_broken_pipe(err.error()) {
                 return Err(err);
             }
         }

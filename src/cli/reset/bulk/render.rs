@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::Context;
 use crate::bulk::{self, Action, Items, Outcome, PlanSummary, Report};
+use crate::cli::CommandResult;
 use crate::output::{ListWriter, Record};
 use crate::settings::Format;
 use crate::store::Store;
@@ -44,7 +45,7 @@ pub(super) fn planned(
     run_id: &str,
     action: Action,
     summary: PlanSummary,
-) -> anyhow::Result<()> {
+) -> CommandResult<()> {
     bulk::for_each_item(store.conn(), run_id, Items::Skipped, |item, _| {
         ctx.ui.status(&format!(
             "  skip {}: {}",
@@ -72,7 +73,7 @@ pub(super) fn item_writer(ctx: &Context) -> ListWriter<StdoutLock<'static>> {
 }
 
 /// Every item of a run and how it ended (`--format table` or `csv`, after the run).
-pub(super) fn report(ctx: &Context, store: &Store, run_id: &str) -> anyhow::Result<()> {
+pub(super) fn report(ctx: &Context, store: &Store, run_id: &str) -> CommandResult<()> {
     let mut writer = item_writer(ctx);
     bulk::for_each_item(store.conn(), run_id, Items::All, |item, user| {
         writer.row(&ItemRow::new(item, user))
