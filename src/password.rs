@@ -170,6 +170,10 @@ pub fn is_common(password: &str, context: &[&str]) -> bool {
 }
 
 #[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "tests draw real salts and passwords from the OS RNG"
+)]
 mod tests {
     use super::*;
 

@@ -15,6 +15,16 @@ use crate::store::{self, Store};
 use crate::templates::Templates;
 use crate::ui::Ui;
 
+/// The OS-seeded CSPRNG (TOK-1, PW-2) that domain functions take as a parameter: created
+/// only here, at the CLI edge. Never seeded by hand.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the CLI edge creates the RNG that the domain takes as a parameter"
+)]
+pub fn os_rng() -> rand::rngs::ThreadRng {
+    rand::rng()
+}
+
 /// Resolved settings plus the terminal.
 #[derive(Debug)]
 pub struct Context {

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-pub use context::Context;
+pub use context::{Context, os_rng};
 pub use error::{CommandError, CommandResult};
 
 use crate::exit::Exit;

@@ -1,3 +1,8 @@
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests draw real tokens, salts and passwords from the OS RNG"
+)]
+
 use std::sync::LazyLock;
 
 use super::*;

@@ -134,6 +134,10 @@ impl Environment {
     ];
 
     /// Read the variables pwreset uses from the process environment.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "settings is the one place that reads the environment"
+    )]
     pub fn capture() -> Self {
         let vars = Self::NAMES
             .iter()
@@ -246,7 +250,7 @@ impl Settings {
         if self.fixed_clock {
             self.now
         } else {
-            Timestamp::now()
+            wall_clock()
         }
     }
 
@@ -312,9 +316,18 @@ fn clean_label(flag: &'static str, value: Option<String>) -> Result<Option<Strin
 /// for decades or make purge delete live ones.
 const TEST_CLOCK: bool = cfg!(debug_assertions);
 
+/// The time now: settings reads the clock, everything else is given `now`.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "settings is the one place that reads the clock"
+)]
+fn wall_clock() -> Timestamp {
+    Timestamp::now()
+}
+
 fn resolve_now(env: &Environment) -> Result<Timestamp, SettingsError> {
     let Some(text) = env.get("PWRESET_TEST_NOW").filter(|_| TEST_CLOCK) else {
-        return Ok(Timestamp::now());
+        return Ok(wall_clock());
     };
     let parsed = match text.parse::<i64>() {
         Ok(secs) => Timestamp::from_second(secs).ok(),

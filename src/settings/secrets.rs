@@ -13,6 +13,10 @@ use crate::secret::Secret;
 
 /// A secret from the environment variable named by the config (e.g. the SMTP password). The
 /// variable is read when needed rather than captured, because its name comes from the config.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "settings is the one place that reads the environment"
+)]
 pub fn secret_from_env(name: &str) -> Option<Secret> {
     std::env::var(name)
         .ok()

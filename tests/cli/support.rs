@@ -229,6 +229,10 @@ pub fn contains_bytes(haystack: &[u8], needle: &str) -> bool {
 pub const OLD_PASSWORD: &str = "old-password-123";
 
 /// Give `username` the known password [`OLD_PASSWORD`], as if set before; returns its hash.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test draws a real salt from the OS RNG"
+)]
 pub fn set_old_password(env: &TestEnv, username: &str) -> String {
     let config = pwreset::config::PasswordConfig::default();
     let hash = pwreset::password::hash(OLD_PASSWORD, &config, &mut rand::rng())

@@ -27,7 +27,7 @@ pub(super) fn run_links(
     let depth = runner.mailer.pipelined().map_or(0, |pipe| pipe.depth());
     let mut path = LinkPath {
         depth,
-        rng: rand::rng(),
+        rng: (runner.rng)(),
         flights: VecDeque::new(),
         retry: Vec::new(),
         report,

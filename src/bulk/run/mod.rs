@@ -98,6 +98,8 @@ pub struct Runner<'a> {
     pub clock: &'a dyn Fn() -> Timestamp,
     /// Who acts.
     pub actor: &'a Actor,
+    /// Makes an OS-seeded CSPRNG: one for the run, one per hashing thread.
+    pub rng: fn() -> rand::rngs::ThreadRng,
     /// Also report the entries skipped when planning (a fresh run, not a resume).
     pub report_planned_skips: bool,
 }

@@ -30,10 +30,11 @@ pub(super) fn run_generate(
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Hashed>();
+    let new_rng = runner.rng;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (jobs, done, config) = (Arc::clone(&job_rx), done_tx.clone(), &settings.password);
-            scope.spawn(move || hash_worker(&jobs, &done, config));
+            scope.spawn(move || hash_worker(&jobs, &done, config, new_rng));
         }
         drop(done_tx);
         let mut hashing = Hashing {
@@ -52,8 +53,9 @@ fn hash_worker(
     jobs: &Mutex<mpsc::Receiver<Job>>,
     done: &mpsc::Sender<Hashed>,
     config: &crate::config::PasswordConfig,
+    new_rng: fn() -> rand::rngs::ThreadRng,
 ) {
-    let mut rng = rand::rng();
+    let mut rng = new_rng();
     // One hasher per worker: its 19 MiB of argon2 memory is reused for every user.
     let mut hasher = crate::password::Hasher::new(config);
     loop {

@@ -1,5 +1,9 @@
 //! Tests of bulk runs, by topic; the shared fixtures (a store of users, a recording mailer, a
 //! plan and a run) are here.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests draw real tokens, salts and passwords from the OS RNG"
+)]
 
 mod plan;
 mod resume;
@@ -186,6 +190,7 @@ fn execute(
         stop: &stop,
         clock: &clock,
         actor: &actor,
+        rng: rand::rng,
         report_planned_skips: true,
     };
     let mut seen = Vec::new();

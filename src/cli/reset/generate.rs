@@ -92,7 +92,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     ctx.ui
         .confirm(&question(&user, recipient, args.show), ctx.settings.yes)?;
     let settings = settings::generate_settings(&config, &overrides);
-    let prepared = generate::prepare(&settings.password, &mut rand::rng())?;
+    let prepared = generate::prepare(&settings.password, &mut crate::cli::os_rng())?;
     let mut mailer = ctx.mailer(&config)?;
     let templates = ctx.templates(&config);
     let mut courier = Courier {

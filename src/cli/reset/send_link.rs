@@ -105,7 +105,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         request,
         &actor,
         now,
-        &mut rand::rng(),
+        &mut crate::cli::os_rng(),
     )?;
     report(ctx, &user, &sent, now, args.print_link)?;
     Ok(Exit::Ok)

@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
         policy,
         &ctx.actor(),
         now,
-        &mut rand::rng(),
+        &mut crate::cli::os_rng(),
     )?;
     if ctx.settings.format == Format::Json {
         let body = RedeemJson {

@@ -180,7 +180,7 @@ fn planned(
     let selection = selection(args)?;
     let resolved = resolve(config, args, action)?;
     let (now, actor) = (ctx.settings.now, ctx.actor());
-    let run_id = bulk::new_run_id(now, &mut rand::rng());
+    let run_id = bulk::new_run_id(now, &mut crate::cli::os_rng());
     let request = Request {
         run_id: &run_id,
         action,
@@ -283,6 +283,7 @@ fn execute(
         stop: &stop,
         clock: &clock,
         actor: &actor,
+        rng: crate::cli::os_rng,
         report_planned_skips: args.resume.is_none(),
     };
     ctx.ui
