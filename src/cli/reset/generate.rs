@@ -61,21 +61,13 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (actor, now) = (ctx.actor(), ctx.settings.now);
     let user =
         crate::users::resolve_audited(&mut store, &args.user, generate::ACTION, &actor, now)??;
-    let emailing = args.email || !args.show;
     let overrides = Overrides {
         to: args.to.clone(),
         note: args.note.clone(),
         ..Overrides::default()
     };
     let address = settings::recipient_rule(&config, &overrides).for_user(user.email.as_deref());
-    let handover = if emailing {
-        Handover::Email(address.as_ref())
-    } else {
-        let notice_to = address
-            .as_ref()
-            .filter(|_| crate::users::has_valid_email(&user));
-        Handover::Show { notice_to }
-    };
+    let handover = handover(&args, &user, address.as_ref());
     let request = GenerateRequest {
         user: &user,
         handover,
@@ -103,22 +95,38 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let now = ctx.settings.clock(); // after the prompt
     let done = generate::apply(&mut store, &mut courier, request, &prepared, &actor, now)?;
     if args.show {
-        let mut out = std::io::stdout().lock();
-        writeln!(
-            out,
-            "Temporary password for {}: {}",
-            sanitize(&user.username),
-            prepared.password.expose()
-        )?;
-        writeln!(
-            out,
-            "It is temporary: {} must change it at first login. It stops working at {}.",
-            sanitize(&user.username),
-            timefmt::human(done.expires_at)
-        )?;
+        show(&user, &prepared, done.expires_at)?;
     }
     report(ctx, &user, &args, recipient, &done)?;
     Ok(Exit::Ok)
+}
+
+/// How the password reaches the user: mailed to `address` (the default, or `--email`), or
+/// only shown, with the change notice to `address` when the user has a valid email.
+fn handover<'a>(args: &Args, user: &User, address: Option<&'a Recipient>) -> Handover<'a> {
+    if args.email || !args.show {
+        return Handover::Email(address);
+    }
+    let notice_to = address.filter(|_| crate::users::has_valid_email(user));
+    Handover::Show { notice_to }
+}
+
+/// Print the password once, on the terminal (`check_output` made sure it is one).
+fn show(user: &User, prepared: &generate::Prepared, expires_at: i64) -> CommandResult<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "Temporary password for {}: {}",
+        sanitize(&user.username),
+        prepared.password.expose()
+    )?;
+    writeln!(
+        out,
+        "It is temporary: {} must change it at first login. It stops working at {}.",
+        sanitize(&user.username),
+        timefmt::human(expires_at)
+    )?;
+    Ok(())
 }
 
 fn check_output(ctx: &Context, args: &Args) -> CommandResult<()> {
