@@ -674,6 +674,44 @@ fn to_must_be_an_email_address() {
     assert_eq!(token_rows(&env), 0);
 }
 
+#[test]
+fn a_malformed_to_is_refused_while_parsing_before_anything_is_read() {
+    let server = SmtpServer::start();
+    let env = env_for(&server);
+    let audit_rows = env.count("SELECT count(*) FROM audit_log");
+    for args in [
+        &["send-link", "nobody", "--to", "not-an-email"][..],
+        &[
+            "reset",
+            "generate",
+            "nobody",
+            "--to",
+            "not-an-email",
+            "--yes",
+        ],
+        &[
+            "reset",
+            "bulk",
+            "--link",
+            "--all",
+            "--to",
+            "not-an-email",
+            "--yes",
+        ],
+    ] {
+        let out = env.run(args);
+        assert_fails(&out, 2, "error: --to: ");
+        assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM audit_log"),
+        audit_rows,
+        "no user was looked up, so nothing was audited"
+    );
+    assert_eq!(token_rows(&env), 0);
+    assert_nothing_sent(&server);
+}
+
 // ---------------------------------------------------------------------------------------------
 // 8: link lifetime
 
