@@ -10,7 +10,6 @@ use jiff::Timestamp;
 use crate::mail::{Delivered, MailError, Recipient};
 use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
-use crate::timefmt;
 
 /// The template of the notice.
 pub const TEMPLATE: &str = "password-changed";
@@ -33,15 +32,9 @@ pub struct Notice {
 impl Notice {
     /// The template variables of the notice to `user`.
     pub fn vars(&self, user: &User) -> Vars {
-        let (expires_at, expires_in) = match self.expires {
-            Some((at, now)) => (
-                Some(timefmt::human(at)),
-                Some(timefmt::spoken(
-                    u64::try_from(at - now.as_second()).unwrap_or(0),
-                )),
-            ),
-            None => (None, None),
-        };
+        let (expires_at, expires_in) = self.expires.map_or((None, None), |(at, now)| {
+            crate::delivery::expiry_vars(at, now)
+        });
         Vars {
             user: UserVars::from(user),
             link: None,

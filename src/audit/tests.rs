@@ -1,3 +1,5 @@
+//! Unit tests of the audit log: the hash chain, its pinned hash, and verification.
+
 use super::*;
 use crate::store::audit::{COLUMNS, from_row};
 

@@ -1,3 +1,5 @@
+//! Unit tests of settings: precedence of flags, environment, config file and defaults.
+
 use super::*;
 
 fn resolve(flags: Flags, env: &[(&str, &str)]) -> Settings {

@@ -1,3 +1,5 @@
+//! Unit tests of the one mapping from errors to exit codes and hints.
+
 use super::*;
 
 fn class_of(err: impl std::error::Error + Send + Sync + 'static) -> Class {
