@@ -39,6 +39,9 @@ pub enum Outcome {
     Refused,
     /// Tried and failed; nothing changed.
     Failed,
+    /// A mail carrying a secret may have gone out, but nothing was committed: the process died,
+    /// or the server's answer was lost. What the user may hold is in the detail.
+    Interrupted,
 }
 
 impl Outcome {
@@ -48,6 +51,7 @@ impl Outcome {
             Outcome::Ok => "ok",
             Outcome::Refused => "refused",
             Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
         }
     }
 }

@@ -15,13 +15,18 @@ use rusqlite::Connection;
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::mail::{Delivered, MailError, Mailer, Outgoing, Recipient};
 use crate::store::users::User;
-use crate::store::{Store, StoreError, bulk};
+use crate::store::{Store, StoreError, bulk, intents};
 use crate::templates::{TemplateError, Templates, Vars};
 use crate::timefmt;
 use crate::users::has_valid_email;
 
+pub mod crash;
 mod flow;
+pub mod owner;
+mod recover;
+pub use crash::CrashPoint;
 pub use flow::{Committed, Ending, Flow, Undone, abandon, settle};
+pub use recover::{Interrupted, recover};
 
 /// Why a user gets no mail; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -190,6 +195,9 @@ pub struct Job<'a> {
     pub actor: &'a Actor,
     /// The time of the action.
     pub now: Timestamp,
+    /// The mail intent recorded before the mail left ([`Job::intend`]), resolved with the
+    /// change.
+    pub intent: Option<i64>,
 }
 
 /// How the bulk item ends besides its status (which follows the audit outcome).
@@ -228,6 +236,7 @@ impl Job<'_> {
                 Outcome::Ok => "sent",
                 Outcome::Refused => "skipped",
                 Outcome::Failed => "failed",
+                Outcome::Interrupted => "interrupted",
             };
             let now = self.now.as_second();
             bulk::finish_item(
@@ -240,7 +249,41 @@ impl Job<'_> {
                 now,
             )?;
         }
+        if let Some(intent) = self.intent {
+            intents::resolve(tx, intent, outcome.as_str(), self.now.as_second())?;
+        }
         Ok(())
+    }
+
+    /// Durably record, before the mail carrying a secret leaves, that it is about to (see
+    /// `store::intents`): committed in a transaction of its own, it is resolved by
+    /// [`Job::finish`] or, if this process dies first, by [`recover`]. Returns the job that
+    /// resolves it.
+    pub fn intend(
+        self,
+        store: &mut Store,
+        token_id: Option<i64>,
+        to: &Recipient,
+    ) -> Result<Self, RecordError> {
+        let intent = intents::NewIntent {
+            action: self.action,
+            user_id: self.user.id,
+            username: &self.user.username,
+            token_id,
+            recipient: to.as_str(),
+            bulk: self.bulk,
+            os_user: &self.actor.os_user,
+            owner: owner::me(),
+            created_at: self.now.as_second(),
+        };
+        let tx = store.write()?;
+        let id = intents::insert(&tx, &intent)?;
+        tx.commit().map_err(StoreError::Sqlite)?;
+        crash::at(CrashPoint::AfterIntent);
+        Ok(Job {
+            intent: Some(id),
+            ..self
+        })
     }
 
     /// [`Job::finish`] in a transaction of its own (refusals and failures, where nothing else

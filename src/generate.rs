@@ -1,8 +1,9 @@
 //! Temporary passwords (options B and C): generate, hash, and either email them (the admin never
 //! sees them) or hand them to the operator once, or both.
 //!
-//! Order matters: when emailing, the new hash is committed only after the mail server accepted
-//! the mail, so a failed mail leaves the old password working. Hashing ([`prepare`]) is
+//! Order matters: when emailing, a mail intent is committed first, and the new hash is committed
+//! only after the mail server accepted the mail (resolving the intent in the same transaction),
+//! so a failed, unconfirmed or interrupted mail leaves the old password working. Hashing ([`prepare`]) is
 //! separate so that bulk runs can hash on all cores while mail is being sent.
 
 use std::fmt::Write as _;
@@ -212,6 +213,7 @@ fn job<'a>(request: &GenerateRequest<'a>, actor: &'a Actor, now: Timestamp) -> J
         bulk: request.bulk,
         actor,
         now,
+        intent: None,
     }
 }
 
@@ -224,7 +226,7 @@ pub fn apply(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Generated, GenerateError> {
-    let job = job(&request, actor, now);
+    let mut job = job(&request, actor, now);
     let email_to = match check(&request) {
         Ok(to) => to,
         Err(refusal) => {
@@ -232,6 +234,9 @@ pub fn apply(
             return Err(refusal.into());
         }
     };
+    if let Some(to) = email_to {
+        job = job.intend(store, None, to)?;
+    }
     let expires_at = now.as_second()
         + i64::try_from(courier.settings.password.temp_ttl.secs()).unwrap_or(86_400);
     let answer = match email_to {

@@ -1,6 +1,8 @@
 //! Sending a reset link: who may get one, to which address, and the sequence that keeps the
 //! store honest: write the token pending, render and send the mail, then make the token live
 //! and supersede older links only if the mail was accepted, or mark it undelivered if not.
+//! The mail intent ([`delivery::Job::intend`]) is committed after the token and before the mail
+//! leaves, and resolved with the outcome.
 //! Every attempt (sent, refused, failed) is audited, never with the token or link.
 
 use std::fmt::Write as _;
@@ -15,9 +17,9 @@ use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Undone};
 pub use crate::delivery::{Refusal, eligible};
 use crate::mail::{Delivered, MailError, Outgoing, Recipient};
 use crate::secret::Secret;
-use crate::store::Store;
 use crate::store::tokens as sql;
 use crate::store::users::User;
+use crate::store::{Store, intents};
 use crate::templates::{UserVars, Vars};
 use crate::timefmt;
 use crate::tokens::{self, IssueRequest, TokenError};
@@ -164,6 +166,8 @@ pub fn send(
 #[derive(Debug)]
 pub struct Prepared {
     pending: Pending,
+    /// The mail intent, recorded before the mail leaves.
+    intent: Option<i64>,
     /// The mail to send.
     pub outgoing: Outgoing,
 }
@@ -191,6 +195,7 @@ fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'
         bulk: request.bulk,
         actor,
         now,
+        intent: None,
     }
 }
 
@@ -248,13 +253,17 @@ pub fn prepare(
         settings,
     );
     match templates.render(TEMPLATE, &vars) {
-        Ok(body) => Ok(Prepared {
-            pending,
-            outgoing: Outgoing {
-                to: to.to_string(),
-                body,
-            },
-        }),
+        Ok(body) => {
+            let job = job.intend(store, Some(pending.token_id), to)?;
+            Ok(Prepared {
+                pending,
+                intent: job.intent,
+                outgoing: Outgoing {
+                    to: to.to_string(),
+                    body,
+                },
+            })
+        }
         Err(err) => {
             let flow = LinkFlow::from(settings, &request);
             Err(delivery::abandon(store, &flow, &job, pending, err.into()))
@@ -273,7 +282,10 @@ pub fn complete(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Sent, LinkError> {
-    let job = job(&request, actor, now);
+    let job = Job {
+        intent: prepared.intent,
+        ..job(&request, actor, now)
+    };
     let flow = LinkFlow::from(settings, &request);
     let answer = result.map_err(LinkError::from);
     delivery::settle(store, &flow, &job, prepared.pending, answer)
@@ -349,7 +361,8 @@ impl delivery::Flow for LinkFlow<'_> {
         })
     }
 
-    /// Mark the token undelivered: it never goes live, older links are untouched.
+    /// Mark the token undelivered (or interrupted, when the mail may have been delivered): it
+    /// never goes live, older links are untouched.
     fn undo(
         &self,
         tx: &Connection,
@@ -357,7 +370,13 @@ impl delivery::Flow for LinkFlow<'_> {
         pending: Pending,
         err: LinkError,
     ) -> Result<Undone<LinkFailure>, LinkError> {
-        sql::mark_undelivered(tx, pending.token_id, job.now.as_second())?;
+        let now = job.now.as_second();
+        match &err {
+            DeliveryError::Mail(mail) if mail.may_have_been_delivered() => {
+                intents::revoke_pending_token(tx, pending.token_id, now)?;
+            }
+            _ => sql::mark_undelivered(tx, pending.token_id, now)?,
+        }
         Ok(Undone {
             detail: format!("token #{} revoked: {err}", pending.token_id),
             reason: err.to_string(),

@@ -1,5 +1,6 @@
 //! What every command receives: resolved settings, the terminal, and helpers to load the config,
-//! open the store, and build the mailer and templates from the config.
+//! open the store (which first resolves, and warns about, mails an earlier pwreset left
+//! unresolved when it died), and build the mailer and templates from the config.
 
 use std::path::Path;
 use std::time::SystemTime;
@@ -7,6 +8,7 @@ use std::time::SystemTime;
 use crate::audit::Actor;
 use crate::cli::CommandResult;
 use crate::config::{ConfigError, LoadedConfig, Transport};
+use crate::delivery::{self, Interrupted};
 use crate::exit::Failure;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
@@ -37,6 +39,7 @@ pub struct Context {
 impl Context {
     /// Wrap resolved settings.
     pub fn new(settings: Settings) -> Self {
+        delivery::crash::arm(settings.crash_at);
         let ui = Ui::new(&settings);
         Context { settings, ui }
     }
@@ -59,9 +62,19 @@ impl Context {
         {
             self.check_private(&config, &file, "store")?;
         }
-        let store = Store::open(&path, config.config.store.busy_timeout_ms)?;
+        let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
         self.ui.detail(&format!("store: {}", path.display()));
+        self.recover(&mut store)?;
         Ok((config, store))
+    }
+
+    /// Resolve the mails an earlier pwreset left unresolved when it died (see
+    /// `delivery::recover`), warning once per user with what to do.
+    fn recover(&self, store: &mut Store) -> CommandResult<()> {
+        for found in delivery::recover(store, &self.actor(), self.settings.now)? {
+            self.ui.warn(&interrupted_warning(&found));
+        }
+        Ok(())
     }
 
     /// Load the config, and open the store only when `needed`.
@@ -186,6 +199,29 @@ impl Context {
         self.ui
             .warn(&format!("{message}; run `chmod 600 {}`", path.display()));
         Ok(())
+    }
+}
+
+/// One line about a mail an earlier pwreset may have sent without committing it: to whom, what
+/// they may have received, the state it was left in, and the command that finishes the job.
+fn interrupted_warning(found: &Interrupted) -> String {
+    let user = crate::ui::sanitize(&found.username);
+    let head = format!("an earlier pwreset was interrupted while mailing {user}");
+    let run = found
+        .run_id
+        .as_deref()
+        .map(|run| format!(" (bulk run {run})"))
+        .unwrap_or_default();
+    if found.action == crate::links::ACTION {
+        format!(
+            "{head} a reset link at {}{run}; the link was revoked: send a new one with `pwreset send-link {user}`",
+            found.recipient
+        )
+    } else {
+        format!(
+            "{head} a temporary password at {}{run}; it was never set and the old password still works: set a new one with `pwreset reset generate {user}`",
+            found.recipient
+        )
     }
 }
 

@@ -336,6 +336,10 @@ pub fn mail(err: &MailError) -> Class {
             Exit::MailNotDelivered,
             "check mail.smtp.host, port and tls in the config",
         ),
+        MailError::Unconfirmed { .. } => Class::hint(
+            Exit::MailNotDelivered,
+            "nothing was committed and it is not resent; ask the user whether it arrived",
+        ),
         MailError::Refused {
             transient: true, ..
         } => Class::hint(
@@ -358,7 +362,9 @@ fn template(_: &TemplateError) -> Class {
 fn settings(err: &SettingsError) -> Class {
     match err {
         SettingsError::Format(_) => Class::hint(Exit::Usage, "use table, json or csv"),
-        SettingsError::ControlCharacters(_) | SettingsError::TestNow(_) => Class::new(Exit::Usage),
+        SettingsError::ControlCharacters(_)
+        | SettingsError::TestNow(_)
+        | SettingsError::TestCrashAt(_) => Class::new(Exit::Usage),
     }
 }
 

@@ -5,6 +5,7 @@
 
 use rusqlite::Connection;
 
+use super::crash::{self, CrashPoint};
 use super::{DeliveryError, FlowError, ItemEnd, Job};
 use crate::audit::Outcome;
 use crate::mail::Recipient;
@@ -84,6 +85,7 @@ pub fn settle<F: Flow>(
         Ok(sent) => sent,
         Err(err) => return Err(abandon(store, flow, job, staged, err)),
     };
+    crash::at(CrashPoint::AfterSend);
     let tx = store.write()?;
     let active = job.still_active(&tx)?;
     let ending = flow.commit(&tx, job, staged, sent, active)?;
@@ -98,6 +100,7 @@ pub fn settle<F: Flow>(
         expires_at: ending.expires_at,
     };
     job.finish(&tx, outcome, Some(ending.detail), item)?;
+    crash::at(CrashPoint::BeforeCommit);
     tx.commit()?;
     ending.result
 }
@@ -113,13 +116,19 @@ pub fn abandon<F: Flow>(
 ) -> DeliveryError<F::Error> {
     let undo = || -> Result<DeliveryError<F::Error>, DeliveryError<F::Error>> {
         let tx = store.write()?;
+        // A mail that may have been delivered ends `interrupted`, never retried: a retry would
+        // send a second, different secret.
+        let outcome = match &err {
+            DeliveryError::Mail(mail) if mail.may_have_been_delivered() => Outcome::Interrupted,
+            _ => Outcome::Failed,
+        };
         let undone = flow.undo(&tx, job, staged, err)?;
         let item = ItemEnd {
             reason: Some(&undone.reason),
             recipient: job.recipient.map(Recipient::as_str),
             expires_at: None,
         };
-        job.finish(&tx, Outcome::Failed, Some(undone.detail), item)?;
+        job.finish(&tx, outcome, Some(undone.detail), item)?;
         tx.commit()?;
         Ok(undone.err)
     };

@@ -111,6 +111,29 @@ fn go(
     )
 }
 
+/// A link to `user` through `mailer`, with the default settings, at `T0`.
+fn send_through(
+    store: &mut Store,
+    mailer: &mut dyn Mailer,
+    user: &User,
+) -> Result<Sent, LinkError> {
+    let templates = Templates::new(None);
+    let settings = settings(Supersede::Revoke);
+    let mut courier = Courier {
+        mailer,
+        templates: &templates,
+        settings: &settings,
+    };
+    send(
+        store,
+        &mut courier,
+        request(user, false),
+        &actor(),
+        at(T0),
+        &mut rand::rng(),
+    )
+}
+
 fn token_of(body: &str) -> String {
     let start = body.find("token=").expect("link in body") + 6;
     body[start..start + crate::tokens::TOKEN_CHARS].to_string()
@@ -289,25 +312,10 @@ impl Mailer for DeactivateWhileSending {
 #[test]
 fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live() {
     let (dir, mut store, user) = setup();
-    let templates = Templates::new(None);
-    let s = settings(Supersede::Revoke);
     let mut mailer = DeactivateWhileSending {
         db: dir.path().join("t.db"),
     };
-    let mut courier = Courier {
-        mailer: &mut mailer,
-        templates: &templates,
-        settings: &s,
-    };
-    let err = send(
-        &mut store,
-        &mut courier,
-        request(&user, false),
-        &actor(),
-        at(T0),
-        &mut rand::rng(),
-    )
-    .expect_err("revoked meanwhile");
+    let err = send_through(&mut store, &mut mailer, &user).expect_err("revoked meanwhile");
     assert!(
         matches!(err, LinkError::Own(LinkFailure::RevokedMeanwhile)),
         "{err}"
@@ -321,4 +329,44 @@ fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live() {
         )
         .expect("count");
     assert_eq!(live, 0, "the pending token stays dead");
+}
+
+/// A mailer whose server took the message but whose answer was lost.
+struct AnswerLost;
+
+impl Mailer for AnswerLost {
+    fn send(&mut self, _: &Outgoing) -> Result<Delivered, MailError> {
+        Err(MailError::Unconfirmed {
+            server: "test".into(),
+            detail: "no answer within 2s".into(),
+        })
+    }
+}
+
+#[test]
+fn a_lost_answer_leaves_the_link_dead_and_the_intent_resolved_as_interrupted() {
+    let (_dir, mut store, user) = setup();
+    let err = send_through(&mut store, &mut AnswerLost, &user).expect_err("unconfirmed");
+    assert!(err.to_string().contains("may have been delivered"), "{err}");
+    let one = |sql: &str| -> String {
+        store
+            .conn()
+            .query_row(sql, [], |r| r.get(0))
+            .expect("one value")
+    };
+    assert_eq!(
+        one("SELECT revoked_reason FROM reset_tokens"),
+        "interrupted"
+    );
+    assert_eq!(
+        one("SELECT outcome FROM audit_log WHERE action = 'link.send'"),
+        "interrupted"
+    );
+    assert_eq!(one("SELECT outcome FROM mail_intents"), "interrupted");
+    assert!(
+        crate::tokens::cooldown_until(&store, &user, 60, at(T0))
+            .expect("cooldown")
+            .is_some(),
+        "a mail may have arrived: the cooldown runs"
+    );
 }

@@ -89,6 +89,18 @@ pub enum MailError {
         /// What failed.
         detail: String,
     },
+    /// The message was handed to the server, but its answer never came (the connection broke
+    /// or timed out after the message was sent): it may have been delivered. Never retried, so
+    /// that nobody gets a second, different secret.
+    #[error(
+        "{server} took the message but its answer was lost ({detail}); it may have been delivered"
+    )]
+    Unconfirmed {
+        /// Which server.
+        server: String,
+        /// What failed.
+        detail: String,
+    },
     /// The local transport (file, sendmail) failed.
     #[error("{0}")]
     Local(String),
@@ -102,6 +114,11 @@ impl MailError {
             MailError::Connection { .. } => true,
             _ => false,
         }
+    }
+
+    /// Whether the message may have reached the server although this is an error.
+    pub fn may_have_been_delivered(&self) -> bool {
+        matches!(self, MailError::Unconfirmed { .. })
     }
 }
 

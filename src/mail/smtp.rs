@@ -328,14 +328,14 @@ impl Pipelined for SmtpMailer {
             }
             Ok(Err(err)) => {
                 self.runtime.block_on(connection.abort());
-                Err(self.reply_error(&err))
+                Err(unconfirmed(self.reply_error(&err)))
             }
             Err(_) => {
                 self.runtime.block_on(connection.abort());
-                Err(self.connection_error(format!(
+                Err(unconfirmed(self.connection_error(format!(
                     "no answer within {}s",
                     self.settings.timeout.as_secs()
-                )))
+                ))))
             }
         }
     }
@@ -349,6 +349,15 @@ impl Drop for SmtpMailer {
                 .runtime
                 .block_on(async { tokio::time::timeout(timeout, connection.quit()).await });
         }
+    }
+}
+
+/// A connection that failed while a message was on its way may have delivered it: say so (a
+/// reply from the server, accepted or refused, is an answer and stays as it is).
+fn unconfirmed(err: MailError) -> MailError {
+    match err {
+        MailError::Connection { server, detail } => MailError::Unconfirmed { server, detail },
+        other => other,
     }
 }
 

@@ -3,7 +3,9 @@
 //! Precedence, lowest to highest: built-in defaults < config file < `PWRESET_*` environment
 //! variables < command-line flags. This is the only module that reads environment variables;
 //! everything after it receives plain values. `PWRESET_TEST_NOW` (RFC 3339 or Unix seconds) fixes
-//! the clock for tests; release builds ignore it.
+//! the clock for tests, and `PWRESET_TEST_CRASH_AT` (`after-intent`, `after-send`,
+//! `before-commit`) aborts the process at that step of a mail carrying a secret, for the crash
+//! tests; release builds ignore both.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -11,6 +13,7 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::config::{self, ConfigError, LoadedConfig};
+use crate::delivery::CrashPoint;
 
 mod capabilities;
 mod secrets;
@@ -34,6 +37,9 @@ pub enum SettingsError {
     /// `PWRESET_TEST_NOW` is not a time.
     #[error("PWRESET_TEST_NOW={0:?} is not a time")]
     TestNow(String),
+    /// `PWRESET_TEST_CRASH_AT` names no step.
+    #[error("PWRESET_TEST_CRASH_AT={0:?} is not after-intent, after-send or before-commit")]
+    TestCrashAt(String),
 }
 
 /// Output format of listings and results.
@@ -123,11 +129,12 @@ pub struct Environment {
 }
 
 impl Environment {
-    const NAMES: [&'static str; 7] = [
+    const NAMES: [&'static str; 8] = [
         "PWRESET_CONFIG",
         "PWRESET_DB",
         "PWRESET_FORMAT",
         "PWRESET_TEST_NOW",
+        "PWRESET_TEST_CRASH_AT",
         "NO_COLOR",
         "XDG_CONFIG_HOME",
         "HOME",
@@ -185,6 +192,8 @@ pub struct Settings {
     pub now: Timestamp,
     /// Whether the clock is fixed (`PWRESET_TEST_NOW`).
     fixed_clock: bool,
+    /// Where to abort for a crash test (`PWRESET_TEST_CRASH_AT`, debug builds only).
+    pub crash_at: Option<CrashPoint>,
     /// The operating-system user running pwreset.
     pub os_user: String,
     config_path: Option<PathBuf>,
@@ -233,6 +242,7 @@ impl Settings {
             reason: clean_label("--reason", flags.reason)?,
             now: resolve_now(env)?,
             fixed_clock: TEST_CLOCK && env.get("PWRESET_TEST_NOW").is_some(),
+            crash_at: resolve_crash_at(env)?,
             os_user: whoami::username().unwrap_or_else(|_| "unknown".to_string()),
             config_path: flags
                 .config
@@ -334,6 +344,16 @@ fn resolve_now(env: &Environment) -> Result<Timestamp, SettingsError> {
         Err(_) => text.parse::<Timestamp>().ok(),
     };
     parsed.ok_or_else(|| SettingsError::TestNow(text.to_string()))
+}
+
+/// `PWRESET_TEST_CRASH_AT`, honoured in debug builds only, like `PWRESET_TEST_NOW`.
+fn resolve_crash_at(env: &Environment) -> Result<Option<CrashPoint>, SettingsError> {
+    match env.get("PWRESET_TEST_CRASH_AT").filter(|_| TEST_CLOCK) {
+        None => Ok(None),
+        Some(text) => CrashPoint::parse(text)
+            .map(Some)
+            .ok_or_else(|| SettingsError::TestCrashAt(text.to_string())),
+    }
 }
 
 fn search_path(env: &Environment) -> Vec<PathBuf> {

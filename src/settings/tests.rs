@@ -155,6 +155,34 @@ fn test_clock_accepts_seconds_and_rfc3339() {
     assert_eq!(at.to_string(), "2026-11-22T10:00:00Z");
 }
 
+#[test]
+#[cfg(debug_assertions)]
+fn the_crash_hook_names_a_step_or_is_refused() {
+    use crate::delivery::CrashPoint;
+    let crash = |text: &str| {
+        Settings::resolve(
+            Flags::default(),
+            &Environment::from_pairs(&[("PWRESET_TEST_CRASH_AT", text)]),
+        )
+        .map(|s| s.crash_at)
+    };
+    assert_eq!(crash("after-intent"), Ok(Some(CrashPoint::AfterIntent)));
+    assert_eq!(crash("before-commit"), Ok(Some(CrashPoint::BeforeCommit)));
+    assert_eq!(crash(""), Ok(None), "empty is unset");
+    assert_eq!(
+        crash("later"),
+        Err(SettingsError::TestCrashAt("later".into()))
+    );
+}
+
+/// Only `cargo test --release` runs this: a release build must ignore the test hooks.
+#[test]
+#[cfg(not(debug_assertions))]
+fn release_builds_ignore_the_crash_hook() {
+    let settings = resolve(Flags::default(), &[("PWRESET_TEST_CRASH_AT", "after-send")]);
+    assert_eq!(settings.crash_at, None);
+}
+
 /// Only `cargo test --release` runs this: a release build must ignore the test clock.
 #[test]
 #[cfg(not(debug_assertions))]

@@ -27,7 +27,7 @@ pub struct Entry {
     pub target: Option<String>,
     /// Mail recipient.
     pub recipient: Option<String>,
-    /// `ok`, `refused` or `failed`.
+    /// `ok`, `refused`, `failed` or `interrupted`.
     pub outcome: String,
     /// Detail.
     pub detail: Option<String>,

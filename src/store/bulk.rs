@@ -11,6 +11,7 @@ use std::collections::VecDeque;
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
+use super::intents::Owner;
 use super::users::{self, User};
 
 /// A bulk run.
@@ -37,7 +38,7 @@ pub struct Item {
     pub entry: String,
     /// The user, when the entry named one.
     pub user_id: Option<i64>,
-    /// `pending`, `sending`, `sent`, `skipped` or `failed`.
+    /// `pending`, `sending`, `sent`, `skipped`, `failed` or `interrupted`.
     pub status: String,
     /// Why it was skipped or failed.
     pub reason: Option<String>,
@@ -150,6 +151,8 @@ pub struct Counts {
     pub skipped: u64,
     /// Failed.
     pub failed: u64,
+    /// A mail that may have gone out with nothing committed: not retried.
+    pub interrupted: u64,
 }
 
 /// Count a run's items by status.
@@ -166,6 +169,7 @@ pub fn counts(conn: &Connection, run_id: &str) -> rusqlite::Result<Counts> {
             "sending" => counts.sending = n,
             "sent" => counts.sent = n,
             "skipped" => counts.skipped = n,
+            "interrupted" => counts.interrupted = n,
             _ => counts.failed = n,
         }
     }
@@ -270,14 +274,57 @@ pub fn finish_item(
 }
 
 /// Claim an item for sending: `pending` or `failed` becomes `sending` (cleared by
-/// `finish_item`). Returns false when another pwreset claimed or finished it first, so two
-/// resumes of one run never mail the same user twice.
-pub fn claim_item(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result<bool> {
+/// `finish_item`), held by `owner`. Returns false when another pwreset claimed or finished it
+/// first, so two resumes of one run never mail the same user twice.
+pub fn claim_item(
+    conn: &Connection,
+    item_id: i64,
+    owner: &Owner,
+    now: i64,
+) -> rusqlite::Result<bool> {
     let changed = conn
         .prepare_cached(
-            "UPDATE bulk_items SET status = 'sending', updated_at = ?2 WHERE id = ?1 AND status IN ('pending', 'failed')",
+            "UPDATE bulk_items SET status = 'sending', updated_at = ?2, claimed_host = ?3, \
+             claimed_pid = ?4, claimed_started = ?5 WHERE id = ?1 AND status IN ('pending', 'failed')",
         )?
-        .execute(params![item_id, now])?;
+        .execute(params![item_id, now, owner.host, owner.pid, owner.started])?;
+    Ok(changed == 1)
+}
+
+/// The process holding a `sending` item and when it claimed it (`None` for an item claimed
+/// before schema 3, or not sending).
+pub fn holder(conn: &Connection, item_id: i64) -> rusqlite::Result<Option<(Owner, i64)>> {
+    conn.prepare_cached(
+        "SELECT claimed_host, claimed_pid, claimed_started, updated_at FROM bulk_items \
+         WHERE id = ?1 AND status = 'sending' AND claimed_pid IS NOT NULL",
+    )?
+    .query_row([item_id], |r| {
+        let owner = Owner {
+            host: r.get(0)?,
+            pid: r.get(1)?,
+            started: r.get(2)?,
+        };
+        Ok((owner, r.get(3)?))
+    })
+    .optional()
+}
+
+/// Take a `sending` item from a process that died: to `status` (`pending` when no mail for it
+/// can have left, `interrupted` otherwise) with `reason`. Returns false when someone else got
+/// there first (it is no longer `sending`).
+pub fn take_over(
+    conn: &Connection,
+    item_id: i64,
+    status: &str,
+    reason: Option<&str>,
+    now: i64,
+) -> rusqlite::Result<bool> {
+    let changed = conn
+        .prepare_cached(
+            "UPDATE bulk_items SET status = ?2, reason = ?3, updated_at = ?4, claimed_host = NULL, \
+             claimed_pid = NULL, claimed_started = NULL WHERE id = ?1 AND status = 'sending'",
+        )?
+        .execute(params![item_id, status, reason, now])?;
     Ok(changed == 1)
 }
 
@@ -293,8 +340,8 @@ pub enum Claim {
 /// [`claim_item`], then the item's user read again on the same connection (call it inside the
 /// claim's transaction): a user is mailed as they are when their turn comes, not as they were
 /// when their item's page was read, which may be minutes earlier.
-pub fn claim(conn: &Connection, item_id: i64, now: i64) -> rusqlite::Result<Claim> {
-    if !claim_item(conn, item_id, now)? {
+pub fn claim(conn: &Connection, item_id: i64, owner: &Owner, now: i64) -> rusqlite::Result<Claim> {
+    if !claim_item(conn, item_id, owner, now)? {
         return Ok(Claim::Taken);
     }
     let sql = format!(

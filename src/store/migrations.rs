@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -99,6 +99,51 @@ CREATE TABLE bulk_items (
 CREATE INDEX bulk_items_by_run ON bulk_items(run_id, status, position);
 ";
 
+/// Mail intents (a mail carrying a secret is recorded before it leaves, and resolved with the
+/// change it belongs to), and bulk items that know which process claimed them and can end
+/// `interrupted`. SQLite cannot change a CHECK constraint, so `bulk_items` is rebuilt.
+const V3: &str = r"
+CREATE TABLE mail_intents (
+    id            INTEGER PRIMARY KEY,
+    created_at    INTEGER NOT NULL,
+    action        TEXT    NOT NULL,
+    user_id       INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    username      TEXT    NOT NULL,
+    token_id      INTEGER,
+    recipient     TEXT    NOT NULL,
+    run_id        TEXT,
+    item_id       INTEGER,
+    os_user       TEXT    NOT NULL,
+    owner_host    TEXT    NOT NULL,
+    owner_pid     INTEGER NOT NULL,
+    owner_started INTEGER,
+    resolved_at   INTEGER,
+    outcome       TEXT
+);
+CREATE INDEX mail_intents_open ON mail_intents(resolved_at) WHERE resolved_at IS NULL;
+
+CREATE TABLE bulk_items_v3 (
+    id              INTEGER PRIMARY KEY,
+    run_id          TEXT    NOT NULL REFERENCES bulk_runs(id) ON DELETE CASCADE,
+    position        INTEGER NOT NULL,
+    entry           TEXT    NOT NULL,
+    user_id         INTEGER REFERENCES users(id) ON DELETE SET NULL,
+    status          TEXT    NOT NULL CHECK (status IN ('pending', 'sending', 'sent', 'skipped', 'failed', 'interrupted')),
+    reason          TEXT,
+    recipient       TEXT,
+    expires_at      INTEGER,
+    updated_at      INTEGER NOT NULL,
+    claimed_host    TEXT,
+    claimed_pid     INTEGER,
+    claimed_started INTEGER
+);
+INSERT INTO bulk_items_v3 (id, run_id, position, entry, user_id, status, reason, recipient, expires_at, updated_at)
+    SELECT id, run_id, position, entry, user_id, status, reason, recipient, expires_at, updated_at FROM bulk_items;
+DROP TABLE bulk_items;
+ALTER TABLE bulk_items_v3 RENAME TO bulk_items;
+CREATE INDEX bulk_items_by_run ON bulk_items(run_id, status, position);
+";
+
 /// The schema version recorded in the store.
 pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
@@ -145,6 +190,39 @@ mod tests {
         );
         assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("second"), 0);
         assert_eq!(version(&conn).expect("version"), LATEST);
+    }
+
+    #[test]
+    fn a_version_2_store_keeps_its_bulk_items() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        let tx = conn.transaction().expect("tx");
+        tx.execute_batch(V1).expect("v1");
+        tx.execute_batch(V2).expect("v2");
+        tx.pragma_update(None, "user_version", 2).expect("version");
+        tx.execute_batch(
+            "INSERT INTO bulk_runs (id, created_at, action, os_user, status) VALUES ('r', 0, 'link', 'u', 'running');
+             INSERT INTO bulk_items (run_id, position, entry, status, reason, updated_at) VALUES ('r', 1, 'alice', 'sending', NULL, 5);",
+        )
+        .expect("a v2 run");
+        tx.commit().expect("commit");
+        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("migrate"), 1);
+        let (entry, status, pid): (String, String, Option<i64>) = conn
+            .query_row(
+                "SELECT entry, status, claimed_pid FROM bulk_items",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .expect("the item survived");
+        assert_eq!(
+            (entry.as_str(), status.as_str(), pid),
+            ("alice", "sending", None)
+        );
+        conn.execute("UPDATE bulk_items SET status = 'interrupted'", [])
+            .expect("the new status is allowed");
+        let open: i64 = conn
+            .query_row("SELECT count(*) FROM mail_intents", [], |r| r.get(0))
+            .expect("the intents table exists");
+        assert_eq!(open, 0);
     }
 
     #[test]

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod intents;
 pub mod migrations;
 pub mod tokens;
 pub mod users;

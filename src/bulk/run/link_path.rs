@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use super::{
-    Attempt, Begin, BulkError, GONE, Outcome, Report, Runner, Sender, TAKEN, attempt_after, begin,
+    Attempt, Begin, BulkError, GONE, Outcome, Report, Runner, Sender, attempt_after, begin,
     fail_item, for_each_item, outcome_after, recipient_for, with_retries,
 };
 use crate::links::{self, LinkRequest, LinkSettings};
@@ -161,8 +161,13 @@ where
         state: &mut Sender,
     ) -> Result<(), BulkError> {
         for (item, user, err) in std::mem::take(&mut self.retry) {
-            let outcome = send_link(store, runner, state, &item, 1, &mut self.rng)?
-                .unwrap_or(Outcome::Failed(err));
+            // Nothing back: stopped (report the last error), or another process took the item
+            // (it reports it).
+            let outcome = match send_link(store, runner, state, &item, 1, &mut self.rng)? {
+                Some(outcome) => outcome,
+                None if runner.stop.load(Ordering::SeqCst) => Outcome::Failed(err),
+                None => continue,
+            };
             self.emit(&item, Some(&user), outcome);
         }
         Ok(())
@@ -245,7 +250,8 @@ fn link_request<'a>(
 }
 
 /// Claim the user (reading them afresh), write their pending token and render the mail, while
-/// the previous user's mail may still be on its way. `Ok(None)`: stopped before starting;
+/// the previous user's mail may still be on its way. `Ok(None)`: stopped before starting, or
+/// another process claimed the user first;
 /// `Err`: the user (as read from the item's page, or claimed) and how they ended.
 #[allow(clippy::type_complexity)]
 fn prepare_flight(
@@ -260,8 +266,7 @@ fn prepare_flight(
     let user = match begin(store, runner, state, item, 0)? {
         Begin::Go(user) => user,
         Begin::Gone => return Ok(Err((listed, Outcome::Failed(GONE.into())))),
-        Begin::Stopped => return Ok(Ok(None)),
-        Begin::Taken => return Ok(Err((listed, Outcome::Skipped(TAKEN.into())))),
+        Begin::Stopped | Begin::Taken => return Ok(Ok(None)),
     };
     let recipient = recipient_for(runner, &user);
     let request = link_request(runner.run_id, item, &user, recipient.as_ref());

@@ -1,7 +1,9 @@
 //! Running a planned bulk run: each pending (or earlier failed) item in order, the user read
 //! again when their item is claimed, mail first and the user's change committed with the
 //! item's outcome; 4xx replies retried with backoff; a send rate cap; a stop flag (Ctrl-C)
-//! honoured between users. For `generate`, argon2 hashing runs on worker threads, one per
+//! honoured between users. Several processes may work one run at once: each claims the next
+//! free user (recording itself as the holder), and only a dead holder's `sending` items are
+//! taken over. For `generate`, argon2 hashing runs on worker threads, one per
 //! core, while this thread sends mail.
 
 mod link_path;
@@ -14,13 +16,14 @@ use jiff::Timestamp;
 
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
+use crate::delivery::owner;
 use crate::delivery::{DeliveryError, FlowError};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::{Mailer, Recipient, RecipientRule};
-use crate::store::Store;
 use crate::store::bulk::{self, Claim, Item, ItemPager};
 use crate::store::users::User;
+use crate::store::{Store, StoreError, intents};
 use crate::templates::Templates;
 
 /// How fast, and how persistently, to send.
@@ -142,18 +145,43 @@ fn start(
             Ok(())
         })?;
     }
-    // A crash in the middle of a send leaves an item `sending`: the mail may have gone out, so
-    // it is never sent again automatically.
     for_each_item(store, runner.run_id, &["sending"], |store, item, user| {
-        let reason = "interrupted while sending: not resent, so nobody is mailed twice; check this user by hand";
-        let tx = store.write()?;
-        bulk::finish_item(&tx, item.id, "skipped", Some(reason), None, None, now)?;
-        tx.commit()?;
-        let outcome = Outcome::Skipped(reason.to_string());
-        report.count(&outcome);
-        on_item(item, user.as_ref(), &outcome);
+        if let Some(outcome) = take_over_if_dead(store, item, (runner.clock)().as_second())? {
+            report.count(&outcome);
+            on_item(item, user.as_ref(), &outcome);
+        }
         Ok(())
     })
+}
+
+/// Why an item whose sender died is not resent.
+const INTERRUPTED: &str = "interrupted while sending: the mail may have been delivered, so it is not resent; check this user by hand";
+
+/// A `sending` item: left alone while the process holding it lives (several processes may work
+/// one run, each claiming the next free user); if that process died, back to `pending` when no
+/// mail intent exists for it (every mail is preceded by one, so none left), else `interrupted`
+/// (never resent), which is reported here as failed. Items claimed before schema 3 name no
+/// holder and count as interrupted.
+fn take_over_if_dead(
+    store: &mut Store,
+    item: &Item,
+    now: i64,
+) -> Result<Option<Outcome>, BulkError> {
+    let tx = store.write()?;
+    let holder = bulk::holder(&tx, item.id)?;
+    let unsent = match &holder {
+        Some((owner, at)) if owner::alive(owner, *at, now) => return Ok(None),
+        Some(_) => !intents::exists_for_item(&tx, item.id)?,
+        None => false,
+    };
+    let (status, reason) = if unsent {
+        ("pending", None)
+    } else {
+        ("interrupted", Some(INTERRUPTED))
+    };
+    let taken = bulk::take_over(&tx, item.id, status, reason, now)?;
+    tx.commit().map_err(StoreError::Sqlite)?;
+    Ok((taken && !unsent).then(|| Outcome::Failed(INTERRUPTED.into())))
 }
 
 fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(), BulkError> {
@@ -176,6 +204,13 @@ fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(),
         audit::Outcome::Ok
     };
     let tx = store.write()?;
+    let left = bulk::counts(&tx, runner.run_id)?;
+    // Another process still working the run finishes it.
+    let status = if status == "done" && left.pending + left.sending > 0 {
+        "running"
+    } else {
+        status
+    };
     bulk::set_run_status(&tx, runner.run_id, status, now.as_second())?;
     audit::append(
         &tx,
@@ -234,9 +269,6 @@ fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
     false
 }
 
-/// What another pwreset run holding an item looks like in the report.
-const TAKEN: &str = "being sent by another pwreset run";
-
 /// Why a user deleted since planning failed.
 const GONE: &str = "the user no longer exists";
 
@@ -248,7 +280,7 @@ enum Begin {
     Gone,
     /// The stop flag was raised.
     Stopped,
-    /// Another pwreset run holds the item.
+    /// Another pwreset process claimed the item first: it reports it, this one does not.
     Taken,
 }
 
@@ -270,7 +302,7 @@ fn begin(
     }
     let now = (runner.clock)().as_second();
     let tx = store.write()?;
-    let begin = match bulk::claim(&tx, item.id, now)? {
+    let begin = match bulk::claim(&tx, item.id, owner::me(), now)? {
         Claim::Claimed(Some(user)) => Begin::Go(user),
         Claim::Claimed(None) => {
             bulk::finish_item(&tx, item.id, "failed", Some(GONE), None, None, now)?;
@@ -354,7 +386,7 @@ fn with_retries<'r>(
             Begin::Go(user) => user,
             Begin::Gone => return Ok(Some(Outcome::Failed(GONE.into()))),
             Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
-            Begin::Taken => return Ok(Some(Outcome::Skipped(TAKEN.into()))),
+            Begin::Taken => return Ok(None),
         };
         match attempt_once(store, runner, &user)? {
             Attempt::Done(outcome) => return Ok(Some(outcome)),

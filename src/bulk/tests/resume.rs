@@ -60,20 +60,86 @@ fn stopping_leaves_the_rest_pending_for_resume() {
     );
 }
 
-#[test]
-fn an_item_interrupted_mid_send_is_never_resent() {
-    let (_dir, mut store) = store_with(2);
+/// A process that is gone: this host, a pid that does not exist.
+fn dead_owner() -> crate::store::intents::Owner {
+    crate::store::intents::Owner {
+        pid: u32::MAX - 1,
+        ..crate::delivery::owner::me().clone()
+    }
+}
+
+/// Plan u0 and u1, and leave u0 `sending`, claimed by `owner`, with a mail intent if `intent`.
+fn claimed_mid_send(
+    owner: &crate::store::intents::Owner,
+    intent: bool,
+) -> (tempfile::TempDir, Store, String) {
+    let (dir, mut store) = store_with(2);
     let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
     let first = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items");
-    assert!(
-        sql::claim_item(store.conn(), first[0].id, T0).expect("claim"),
-        "crash mid-send"
-    );
+    assert!(sql::claim_item(store.conn(), first[0].id, owner, T0).expect("claim"));
+    if intent {
+        let new = crate::store::intents::NewIntent {
+            action: crate::links::ACTION,
+            user_id: first[0].user_id.expect("a user"),
+            username: "u0",
+            token_id: None,
+            recipient: "u0@example.com",
+            bulk: Some((&id, first[0].id)),
+            os_user: "root",
+            owner,
+            created_at: T0,
+        };
+        crate::store::intents::insert(store.conn(), &new).expect("intent");
+    }
+    (dir, store, id)
+}
+
+#[test]
+fn an_item_whose_mail_may_have_left_is_never_resent() {
+    let (_dir, mut store, id) = claimed_mid_send(&dead_owner(), true);
     let mut mailer = Recorder::default();
     let (report, seen) = execute(&mut store, &id, Action::Link, &mut mailer, None);
     assert_eq!(mailer.sent, ["u1@example.com"]);
-    assert_eq!(report.sent, 1);
-    assert!(seen.iter().any(|(e, o)| e == "u0" && matches!(o, Outcome::Skipped(r) if r.contains("not resent"))));
+    assert_eq!((report.sent, report.failed), (1, 1));
+    assert!(
+        seen.iter()
+            .any(|(e, o)| e == "u0" && matches!(o, Outcome::Failed(r) if r.contains("not resent")))
+    );
+    assert_eq!(
+        sql::counts(store.conn(), &id).expect("counts").interrupted,
+        1
+    );
+}
+
+#[test]
+fn an_item_claimed_by_a_dead_process_before_any_mail_is_sent_again() {
+    let (_dir, mut store, id) = claimed_mid_send(&dead_owner(), false);
+    let mut mailer = Recorder::default();
+    let (report, _) = execute(&mut store, &id, Action::Link, &mut mailer, None);
+    assert_eq!(mailer.sent, ["u0@example.com", "u1@example.com"]);
+    assert_eq!((report.sent, report.failed), (2, 0));
+}
+
+#[test]
+fn an_item_held_by_a_live_process_is_left_to_it() {
+    let (_dir, mut store, id) = claimed_mid_send(crate::delivery::owner::me(), true);
+    let mut mailer = Recorder::default();
+    let (report, seen) = execute(&mut store, &id, Action::Link, &mut mailer, None);
+    assert_eq!(mailer.sent, ["u1@example.com"]);
+    assert_eq!((report.sent, report.skipped, report.failed), (1, 0, 0));
+    assert!(
+        seen.iter().all(|(e, _)| e != "u0"),
+        "not this process's user: {seen:?}"
+    );
+    assert_eq!(sql::counts(store.conn(), &id).expect("counts").sending, 1);
+    assert_eq!(
+        sql::run(store.conn(), &id)
+            .expect("run")
+            .expect("exists")
+            .status,
+        "running",
+        "the other process finishes the run"
+    );
 }
 
 #[test]

@@ -61,19 +61,19 @@ fn an_item_can_be_claimed_once() {
     let (_dir, mut store) = store_with(1);
     let (id, _) = plan_file(&mut store, "u0\n", Action::Link);
     let item = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items")[0].id;
-    assert!(sql::claim_item(store.conn(), item, T0).expect("first"));
+    assert!(sql::claim_item(store.conn(), item, crate::delivery::owner::me(), T0).expect("first"));
     assert!(
-        !sql::claim_item(store.conn(), item, T0).expect("second"),
+        !sql::claim_item(store.conn(), item, crate::delivery::owner::me(), T0).expect("second"),
         "another run cannot take it"
     );
     sql::finish_item(store.conn(), item, "failed", Some("x"), None, None, T0).expect("fail");
     assert!(
-        sql::claim_item(store.conn(), item, T0).expect("retry"),
+        sql::claim_item(store.conn(), item, crate::delivery::owner::me(), T0).expect("retry"),
         "a failed item can be retried"
     );
     sql::finish_item(store.conn(), item, "sent", None, None, None, T0).expect("sent");
     assert!(
-        !sql::claim_item(store.conn(), item, T0).expect("done"),
+        !sql::claim_item(store.conn(), item, crate::delivery::owner::me(), T0).expect("done"),
         "a sent item is never sent again"
     );
 }

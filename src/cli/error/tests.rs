@@ -169,6 +169,15 @@ fn refusals_are_exit_4_with_what_to_do() {
 #[test]
 fn mail_errors_are_exit_6_unless_the_settings_are_wrong() {
     assert_eq!(class_of(refused_mail(false)).exit, Exit::MailNotDelivered);
+    let unconfirmed = class_of(MailError::Unconfirmed {
+        server: "s".into(),
+        detail: "d".into(),
+    });
+    assert_eq!(unconfirmed.exit, Exit::MailNotDelivered);
+    assert!(
+        unconfirmed.hint.is_some_and(|h| h.contains("not resent")),
+        "says it is not resent"
+    );
     assert_eq!(class_of(MailError::Config("x".into())).exit, Exit::Config);
     assert!(class_of(refused_mail(true)).hint.is_some());
     assert_eq!(
@@ -203,6 +212,10 @@ fn settings_errors_are_usage_errors() {
     assert_eq!(format.hint.as_deref(), Some("use table, json or csv"));
     let actor = class_of(SettingsError::ControlCharacters("--actor"));
     assert_eq!(actor, Class::new(Exit::Usage));
+    assert_eq!(
+        class_of(SettingsError::TestCrashAt("later".into())).exit,
+        Exit::Usage
+    );
     assert_eq!(
         class_of(SettingsError::TestNow("soon".into())),
         Class::new(Exit::Usage)

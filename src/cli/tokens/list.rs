@@ -6,6 +6,7 @@ use super::Context;
 use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::{ListWriter, Record};
+use crate::store::intents;
 use crate::store::tokens::{self, Filter, TokenRow};
 use crate::timefmt;
 
@@ -39,13 +40,23 @@ impl TokenJson {
     fn new(row: TokenRow, now: i64) -> Self {
         TokenJson {
             id: row.id,
-            state: row.state(now),
+            state: state(&row, now),
             user: row.username,
             user_id: row.user_id,
             created_at: timefmt::rfc3339(row.created_at),
             expires_at: timefmt::rfc3339(row.expires_at),
             recipient: row.recipient,
         }
+    }
+}
+
+/// The token's state, where a link whose mail an interrupted pwreset may have sent is
+/// `interrupted` (it stays dead).
+fn state(row: &TokenRow, now: i64) -> &'static str {
+    if row.used_at.is_none() && row.revoked_reason.as_deref() == Some(intents::INTERRUPTED_TOKEN) {
+        "interrupted"
+    } else {
+        row.state(now)
     }
 }
 

@@ -40,7 +40,10 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     };
     let created = crate::users::add(&mut store, &user, &ctx.actor(), ctx.settings.now)?;
     if ctx.settings.format == Format::Json {
-        output::json(&mut std::io::stdout().lock(), &UserDetail::new(&created, 0))?;
+        output::json(
+            &mut std::io::stdout().lock(),
+            &UserDetail::new(&created, 0, None),
+        )?;
     }
     let state = if created.active { "" } else { " (inactive)" };
     ctx.ui.status(&format!(

@@ -115,10 +115,12 @@ struct UserDetail {
     created_at: String,
     updated_at: String,
     live_reset_links: u64,
+    /// The last mail an interrupted pwreset may have sent without committing it.
+    interrupted_mail: Option<String>,
 }
 
 impl UserDetail {
-    fn new(user: &User, live_reset_links: u64) -> Self {
+    fn new(user: &User, live_reset_links: u64, interrupted_mail: Option<String>) -> Self {
         UserDetail {
             id: user.id,
             username: user.username.clone(),
@@ -133,6 +135,7 @@ impl UserDetail {
             created_at: timefmt::rfc3339(user.created_at),
             updated_at: timefmt::rfc3339(user.updated_at),
             live_reset_links,
+            interrupted_mail,
         }
     }
 }
@@ -152,6 +155,7 @@ impl Record for UserDetail {
         "created",
         "updated",
         "live reset links",
+        "interrupted mail",
     ];
     fn cells(&self) -> Vec<String> {
         let time = |t: &Option<String>| dash(t.as_deref());
@@ -169,6 +173,7 @@ impl Record for UserDetail {
             self.created_at.clone(),
             self.updated_at.clone(),
             self.live_reset_links.to_string(),
+            dash(self.interrupted_mail.as_deref()),
         ]
     }
 }
