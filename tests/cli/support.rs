@@ -338,3 +338,14 @@ pub fn finish(mut child: Child) -> Output {
 pub fn run_bounded(env: &TestEnv, args: &[&str]) -> Output {
     finish(env.spawn(args))
 }
+/// Wait until `done()` holds, failing the test (saying `what`) after [`DEADLINE`].
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            Instant::now() < until,
+            "waited {DEADLINE:?} for {what}; giving up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,8 +1,8 @@
 //! Running a planned bulk run: each pending (or earlier failed) item in order, the user read
 //! again when their item is claimed, mail first and the user's change committed with the
-//! item's outcome; 4xx replies retried with backoff; a send rate cap; a stop flag (Ctrl-C)
-//! honoured between users. For `generate`, argon2 hashing runs on worker threads, one per
-//! core, while this thread sends mail.
+//! item's outcome; 4xx replies retried with backoff; a send rate cap; a stop flag (Ctrl-C,
+//! SIGTERM) honoured between users and during every wait. For `generate`, argon2 hashing runs
+//! on worker threads, one per core, while this thread sends mail.
 
 mod link_path;
 mod password_path;

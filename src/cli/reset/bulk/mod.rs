@@ -310,7 +310,8 @@ fn execute(
     })
 }
 
-/// A flag raised by Ctrl-C: the run stops after the user in progress.
+/// A flag raised by Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination` feature): the run stops
+/// after the user in progress.
 fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let handler_flag = Arc::clone(&stop);
