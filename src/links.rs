@@ -20,7 +20,7 @@ use crate::store::tokens as sql;
 use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
 use crate::timefmt;
-use crate::tokens::{self, IssueRequest, TokenError};
+use crate::tokens::{self, Cooldown, IssueRequest, Issued, TokenError};
 
 /// The audit action of a link mail.
 pub const ACTION: &str = "link.send";
@@ -110,23 +110,6 @@ pub struct Sent {
     pub recipient: Recipient,
 }
 
-/// Refuse if a link was sent within the cooldown.
-pub fn check_cooldown(
-    store: &Store,
-    user: &User,
-    cooldown_secs: u64,
-    now: Timestamp,
-) -> Result<(), LinkError> {
-    match tokens::cooldown_until(store, user, cooldown_secs, now)? {
-        Some(until) => Err(Refusal::Cooldown {
-            user: user.username.clone(),
-            until,
-        }
-        .into()),
-        None => Ok(()),
-    }
-}
-
 /// What carries link mails: the transport, the templates and the link settings.
 pub type Courier<'a> = delivery::Courier<'a, LinkSettings>;
 
@@ -194,21 +177,22 @@ fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'
     }
 }
 
-/// Eligible, with somewhere to send the mail, and (unless forced) out of the cooldown.
-fn check<'a>(
-    store: &Store,
-    request: &LinkRequest<'a>,
-    cooldown_secs: u64,
-    now: Timestamp,
-) -> Result<&'a Recipient, LinkError> {
+/// Eligible, and with somewhere to send the mail.
+fn check<'a>(request: &LinkRequest<'a>) -> Result<&'a Recipient, LinkError> {
     eligible(request.user)?;
-    let to = request
+    Ok(request
         .recipient
-        .ok_or_else(|| Refusal::NoValidEmail(request.user.username.clone()))?;
-    if !request.force {
-        check_cooldown(store, request.user, cooldown_secs, now)?;
+        .ok_or_else(|| Refusal::NoValidEmail(request.user.username.clone()))?)
+}
+
+/// The cooldown this request is held to: none when forced; for a bulk run's item, links sent
+/// by others since the run was planned; otherwise any link.
+fn cooldown<'a>(request: &LinkRequest<'a>, secs: u64) -> Option<Cooldown<'a>> {
+    match request.bulk {
+        _ if request.force => None,
+        Some((run_id, _)) => Some(Cooldown::SinceRun { secs, run_id }),
+        None => Some(Cooldown::Any { secs }),
     }
-    Ok(to)
 }
 
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
@@ -223,7 +207,7 @@ pub fn prepare(
     rng: &mut impl CryptoRng,
 ) -> Result<Prepared, LinkError> {
     let job = job(&request, actor, now);
-    let checked = check(store, &request, settings.cooldown_secs, now);
+    let checked = check(&request);
     if let Err(DeliveryError::Refused(refusal)) = &checked {
         job.refuse(store, refusal, None)?;
     }
@@ -233,7 +217,19 @@ pub fn prepare(
         recipient: to.as_str(),
         actor: &actor.os_user,
     };
-    let issued = tokens::issue_pending(store, request.user, issued, now, rng)?;
+    let cooldown = cooldown(&request, settings.cooldown_secs);
+    let issued =
+        match tokens::issue_pending_checked(store, request.user, issued, cooldown, now, rng)? {
+            Issued::Pending(issued) => issued,
+            Issued::InCooldown { until } => {
+                let refusal = Refusal::Cooldown {
+                    user: request.user.username.clone(),
+                    until,
+                };
+                job.refuse(store, &refusal, None)?;
+                return Err(refusal.into());
+            }
+        };
     let pending = Pending {
         token_id: issued.id,
         expires_at: issued.expires_at,

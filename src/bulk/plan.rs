@@ -107,9 +107,10 @@ impl Planner<'_> {
             return Ok(Some(refusal.reason()));
         }
         if self.action == Action::Link {
-            let cooldown = i64::try_from(self.cooldown_secs).unwrap_or(i64::MAX / 2);
-            let last = crate::store::tokens::last_sent_at(self.conn, user.id)?;
-            if last.is_some_and(|at| at + cooldown > self.now.as_second()) {
+            let cooldown = crate::tokens::Cooldown::Any {
+                secs: self.cooldown_secs,
+            };
+            if cooldown.until(self.conn, user.id, self.now)?.is_some() {
                 return Ok(Some("in cooldown"));
             }
         }

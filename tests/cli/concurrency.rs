@@ -6,9 +6,11 @@ use std::collections::BTreeMap;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
-use crate::bulk::{item_statuses, run_status, ten_users, use_smtp};
+use crate::bulk::{item_statuses, live_tokens, run_status, ten_users, use_smtp};
 use crate::smtp_server::{Fault, SmtpServer};
-use crate::support::{DEADLINE, TestEnv, assert_exit, finish, stderr, wait_for};
+use crate::support::{
+    DEADLINE, TestEnv, assert_exit, assert_fails, finish, on_terminal_meanwhile, stderr, wait_for,
+};
 
 /// Send `signal` to a process started by [`TestEnv::spawn`].
 fn signal(child: &std::process::Child, signal: Signal) {
@@ -129,5 +131,84 @@ fn sigterm_during_the_retry_backoff_ends_the_run() {
     assert!(
         DEADLINE.as_secs() < 300,
         "the backoff outlasts the deadline"
+    );
+}
+
+/// MAIL-5 under contention: ten `send-link alice` at once produce exactly one mail; the nine
+/// others are refused (exit 4, "moments ago"), and all ten are audited.
+#[test]
+fn ten_parallel_send_links_to_one_user_send_exactly_one_mail() {
+    let env = TestEnv::with_samples();
+    let children: Vec<_> = (0..10)
+        .map(|_| env.spawn(&["send-link", "alice"]))
+        .collect();
+    let outs: Vec<_> = children.into_iter().map(finish).collect();
+    let sent: Vec<_> = outs.iter().filter(|o| o.status.code() == Some(0)).collect();
+    assert_eq!(sent.len(), 1, "exactly one sent");
+    for out in outs.iter().filter(|o| o.status.code() != Some(0)) {
+        assert_fails(out, 4, "a reset link was sent to alice moments ago");
+    }
+    assert_eq!(env.outbox().len(), 1, "exactly one mail");
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL"),
+        1
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM audit_log WHERE action = 'link.send' AND outcome = 'ok'"),
+        1
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM audit_log WHERE action = 'link.send' AND outcome = 'refused'"
+        ),
+        9
+    );
+}
+
+/// A user sent a link by hand after a bulk run was planned is skipped `in cooldown` when the
+/// run reaches them; the others are sent. The run waits at its confirmation prompt (the plan
+/// is already committed) while the link is sent by hand, so the order is certain.
+#[test]
+fn a_bulk_run_skips_a_user_mailed_by_hand_since_the_plan() {
+    let (env, users) = ten_users();
+    let (exit, screen) = on_terminal_meanwhile(
+        &env,
+        &["reset", "bulk", "--link", "--file", "users.txt"],
+        "Send reset links to 10 users? 0 skipped",
+        || {
+            env.ok(&["send-link", "user03"]);
+        },
+        "y",
+    );
+    assert_eq!(exit, 0, "{screen}");
+    assert!(
+        screen.contains("a reset link was sent to user03 moments ago"),
+        "{screen}"
+    );
+    let mailed = outbox_recipients(&env);
+    let expected: BTreeMap<String, usize> =
+        users.iter().map(|u| (crate::bulk::email(u), 1)).collect();
+    assert_eq!(
+        mailed, expected,
+        "user03 only by hand, the others by the run"
+    );
+    let run = the_run(&env);
+    let statuses = item_statuses(&env, &run);
+    assert_eq!(
+        (statuses.get("sent"), statuses.get("skipped")),
+        (Some(&9), Some(&1)),
+        "{statuses:?}"
+    );
+    assert_eq!(
+        env.count(
+            "SELECT count(*) FROM bulk_items i JOIN users u ON u.id = i.user_id \
+             WHERE u.username = 'user03' AND i.status = 'skipped'"
+        ),
+        1
+    );
+    assert_eq!(
+        live_tokens(&env, "user03"),
+        1,
+        "the link sent by hand still works"
     );
 }

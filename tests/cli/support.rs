@@ -151,10 +151,23 @@ pub fn mode(path: &Path) -> u32 {
 /// Run pwreset on a pseudo-terminal, wait for `prompt`, type `answer`, and return the exit code
 /// and everything the terminal showed.
 pub fn on_terminal(env: &TestEnv, args: &[&str], prompt: &str, answer: &str) -> (i32, String) {
+    on_terminal_meanwhile(env, args, prompt, || {}, answer)
+}
+
+/// [`on_terminal`], running `meanwhile` once the prompt is shown and before answering it (e.g.
+/// another pwreset command while a bulk run waits for its confirmation).
+pub fn on_terminal_meanwhile(
+    env: &TestEnv,
+    args: &[&str],
+    prompt: &str,
+    meanwhile: impl FnOnce(),
+    answer: &str,
+) -> (i32, String) {
     let mut session = rexpect::session::spawn_command(env.pty_command(args), Some(10_000))
         .expect("spawn on a pty");
     let mut seen = session.exp_string(prompt).expect("the prompt appears");
     seen.push_str(prompt);
+    meanwhile();
     session.send_line(answer).expect("answer");
     seen.push_str(&session.exp_eof().expect("pwreset ends"));
     match session.process().wait().expect("wait") {
