@@ -212,3 +212,113 @@ fn a_bulk_run_skips_a_user_mailed_by_hand_since_the_plan() {
         "the link sent by hand still works"
     );
 }
+
+/// Set `store.busy_timeout_ms`: how long a writer waits for another one.
+fn busy_timeout(env: &TestEnv, ms: u32) {
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    env.write(
+        "pwreset.toml",
+        &config.replacen(
+            "[store]\n",
+            &format!("[store]\nbusy_timeout_ms = {ms}\n"),
+            1,
+        ),
+    );
+}
+
+/// `count` users user0001.. imported from CSV.
+fn many_users(count: usize) -> TestEnv {
+    let env = TestEnv::with_samples();
+    let csv: String = std::iter::once("email,username\n".to_string())
+        .chain((1..=count).map(|n| format!("user{n:04}@example.com,user{n:04}\n")))
+        .collect();
+    env.write("many.csv", &csv);
+    env.ok(&["users", "import", "many.csv"]);
+    env
+}
+
+/// Point 5: a dry run whose reader stalls (a pager) holds no write lock. The test reads the
+/// first byte of the plan (so the dry run is printing) and then nothing, so the dry run
+/// blocks on its full stdout pipe (the plan is far larger than a pipe holds); meanwhile
+/// `send-link` writes to the store within a short busy timeout.
+#[test]
+fn a_dry_run_stalled_on_its_pipe_blocks_no_writer() {
+    use std::io::Read;
+    use std::sync::mpsc;
+    let env = many_users(3000);
+    busy_timeout(&env, 1000);
+    let mut child = env.spawn(&[
+        "reset",
+        "bulk",
+        "--link",
+        "--all",
+        "--dry-run",
+        "--format",
+        "csv",
+    ]);
+    let mut stdout = child.stdout.take().expect("stdout");
+    let (started, started_rx) = mpsc::channel();
+    let (go, go_rx) = mpsc::channel::<()>();
+    let reader = std::thread::spawn(move || {
+        let mut first = [0_u8; 1];
+        stdout.read_exact(&mut first).expect("the first byte");
+        started.send(()).expect("tell the test");
+        go_rx.recv().expect("wait for the test");
+        let mut rest = String::new();
+        stdout.read_to_string(&mut rest).expect("the rest");
+        rest
+    });
+    started_rx
+        .recv_timeout(DEADLINE)
+        .expect("the dry run starts printing");
+    let sent = crate::support::run_bounded(&env, &["send-link", "alice"]);
+    assert_exit(&sent, 0);
+    assert!(
+        child.try_wait().expect("poll the dry run").is_none(),
+        "the dry run was still blocked on its pipe while send-link wrote"
+    );
+    go.send(()).expect("resume reading");
+    let out = finish(child);
+    assert_exit(&out, 0);
+    let plan = reader.join().expect("the reader");
+    assert_eq!(plan.lines().filter(|l| l.contains("pending")).count(), 3002);
+    assert_eq!(
+        env.count("SELECT count(*) FROM bulk_runs"),
+        0,
+        "a dry run keeps nothing"
+    );
+}
+
+/// A writer that finds the store locked past `store.busy_timeout_ms` is exit 8 with a hint;
+/// read-only commands (listings, the audit log, a dry run) work all the while.
+#[test]
+fn a_locked_store_is_exit_8_for_writers_and_no_obstacle_for_readers() {
+    let env = TestEnv::with_samples();
+    busy_timeout(&env, 100);
+    let holder = env.db();
+    holder
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("hold the write lock");
+    let out = crate::support::run_bounded(&env, &["send-link", "alice"]);
+    assert_fails(
+        &out,
+        8,
+        "hint: another pwreset holds the store; try again, or raise store.busy_timeout_ms",
+    );
+    assert!(env.outbox().is_empty(), "{}", stderr(&out));
+    for read in [
+        &["users", "list"][..],
+        &["users", "show", "alice"],
+        &["tokens", "list"],
+        &["audit"],
+        &["reset", "bulk", "--link", "--all", "--dry-run"],
+    ] {
+        let out = crate::support::run_bounded(&env, read);
+        assert_exit(&out, 0);
+    }
+    holder.execute_batch("ROLLBACK").expect("release the lock");
+    assert_exit(
+        &crate::support::run_bounded(&env, &["send-link", "alice"]),
+        0,
+    );
+}

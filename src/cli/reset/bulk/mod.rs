@@ -189,7 +189,7 @@ fn planned(
     };
     if args.dry_run {
         let mut rows = render::item_writer(ctx);
-        let summary = bulk::dry_run(store, selection, &request, &actor, now, |item, user| {
+        let summary = bulk::dry_run(store, selection, &request, now, |item, user| {
             rows.row(&render::ItemRow::new(item, user))
         })?;
         rows.finish()?;
