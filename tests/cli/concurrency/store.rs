@@ -1,138 +1,13 @@
-//! Several pwreset processes at once, and signals sent to a running one: every wait in these
-//! tests is bounded by [`DEADLINE`], and they assert outcomes that hold under any interleaving.
+//! Processes sharing one store: the cooldown under contention, read-only work beside
+//! writers, a locked store, purging during a run, and racing redemptions.
 
 use std::collections::BTreeMap;
 
-use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
-
-use crate::bulk::{item_statuses, live_tokens, run_status, ten_users, use_smtp};
-use crate::smtp_server::{Fault, SmtpServer};
+use super::{outbox_recipients, the_run};
+use crate::bulk::{item_statuses, live_tokens, ten_users};
 use crate::support::{
-    DEADLINE, TestEnv, assert_exit, assert_fails, finish, on_terminal_meanwhile, stderr, wait_for,
+    DEADLINE, TestEnv, assert_exit, assert_fails, finish, on_terminal_meanwhile, stderr,
 };
-
-/// Send `signal` to a process started by [`TestEnv::spawn`].
-fn signal(child: &std::process::Child, signal: Signal) {
-    let pid = i32::try_from(child.id()).expect("a pid fits in i32");
-    kill(Pid::from_raw(pid), signal).expect("send the signal");
-}
-
-/// The one bulk run in the store.
-fn the_run(env: &TestEnv) -> String {
-    env.db()
-        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
-        .expect("the run")
-}
-
-/// How many mails in `outbox/` went to each address.
-fn outbox_recipients(env: &TestEnv) -> BTreeMap<String, usize> {
-    let mut seen = BTreeMap::new();
-    for raw in env.outbox() {
-        let mail = mailparse::parse_mail(&raw).expect("a mail");
-        let to = mail
-            .headers
-            .iter()
-            .find(|h| h.get_key() == "To")
-            .expect("a To header")
-            .get_value();
-        *seen.entry(to).or_insert(0) += 1;
-    }
-    seen
-}
-
-/// A bulk run sent `signal` while it waits for its rate cap finishes the user in progress,
-/// exits 3 with the resume hint, and `--resume` mails exactly the rest.
-fn a_signal_stops_a_bulk_run_and_resume_finishes_it(sig: Signal) {
-    let (env, users) = ten_users();
-    let child = env.spawn(&[
-        "reset",
-        "bulk",
-        "--link",
-        "--file",
-        "users.txt",
-        "--yes",
-        "--rate",
-        "60",
-    ]);
-    wait_for("the first mail", || !env.outbox().is_empty());
-    signal(&child, sig);
-    let out = finish(child);
-    assert_exit(&out, 3);
-    let run = the_run(&env);
-    let err = stderr(&out);
-    assert!(
-        err.contains(&format!(
-            "Interrupted. Resume with: pwreset reset bulk --resume {run}"
-        )),
-        "{err}"
-    );
-    assert_eq!(run_status(&env, &run), "interrupted");
-    let first = env.outbox().len();
-    assert!(first < users.len(), "stopped before the end: {first} mails");
-    let statuses = item_statuses(&env, &run);
-    assert_eq!(statuses.get("sent").copied(), i64::try_from(first).ok());
-    assert_eq!(statuses.get("sending"), None, "{statuses:?}");
-
-    let resumed = crate::support::run_bounded(
-        &env,
-        &["reset", "bulk", "--resume", &run, "--yes", "--rate", "6000"],
-    );
-    assert_exit(&resumed, 0);
-    let mailed = outbox_recipients(&env);
-    let expected: BTreeMap<String, usize> =
-        users.iter().map(|u| (crate::bulk::email(u), 1)).collect();
-    assert_eq!(mailed, expected, "every user exactly once");
-}
-
-#[test]
-fn sigterm_stops_a_bulk_run_like_ctrl_c_and_resume_finishes_it() {
-    a_signal_stops_a_bulk_run_and_resume_finishes_it(Signal::SIGTERM);
-}
-
-#[test]
-fn sigint_stops_a_bulk_run_and_resume_finishes_it() {
-    a_signal_stops_a_bulk_run_and_resume_finishes_it(Signal::SIGINT);
-}
-
-/// A run waiting out a long retry backoff (5 minutes, far past [`DEADLINE`]) stops at once on
-/// SIGTERM; the users being retried are recorded as failed, so `--resume` tries them again.
-#[test]
-fn sigterm_during_the_retry_backoff_ends_the_run() {
-    let server = SmtpServer::with_faults(vec![Fault::AlwaysTempFail { code: 451 }]);
-    let (env, _users) = ten_users();
-    use_smtp(&env, server.port());
-    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
-    env.write(
-        "pwreset.toml",
-        &config.replace("retry_backoff = \"10ms\"", "retry_backoff = \"5m\""),
-    );
-    let child = env.spawn(&["reset", "bulk", "--link", "--file", "users.txt", "--yes"]);
-    wait_for("the first attempt", || server.rcpt_attempts() >= 1);
-    signal(&child, Signal::SIGTERM);
-    let out = finish(child);
-    assert_exit(&out, 3);
-    let run = the_run(&env);
-    assert!(
-        stderr(&out).contains(&format!("Resume with: pwreset reset bulk --resume {run}")),
-        "{}",
-        stderr(&out)
-    );
-    // Users already tried are failed (with the 451), the others still pending; none is left
-    // `sending`, however far the run got before the signal.
-    let statuses = item_statuses(&env, &run);
-    let (failed, pending) = (statuses.get("failed"), statuses.get("pending"));
-    assert!(failed.is_some_and(|n| *n >= 1), "{statuses:?}");
-    assert_eq!(
-        failed.copied().unwrap_or(0) + pending.copied().unwrap_or(0),
-        10,
-        "{statuses:?}"
-    );
-    assert!(
-        DEADLINE.as_secs() < 300,
-        "the backoff outlasts the deadline"
-    );
-}
 
 /// MAIL-5 under contention: ten `send-link alice` at once produce exactly one mail; the nine
 /// others are refused (exit 4, "moments ago"), and all ten are audited.
@@ -320,5 +195,99 @@ fn a_locked_store_is_exit_8_for_writers_and_no_obstacle_for_readers() {
     assert_exit(
         &crate::support::run_bounded(&env, &["send-link", "alice"]),
         0,
+    );
+}
+
+/// TOK-11: `tokens purge` every 100 ms during a bulk run of 200 users: neither fails, and
+/// every live token afterwards is one whose mail is in the outbox (a link being sent is never
+/// purged from under the run).
+#[test]
+fn purging_every_100ms_during_a_bulk_run_loses_no_live_token() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let env = many_users(200);
+    let done = AtomicBool::new(false);
+    let (run, purges) = std::thread::scope(|scope| {
+        let purger = scope.spawn(|| {
+            let mut purges = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                purges.push(crate::support::run_bounded(&env, &["tokens", "purge"]));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            purges
+        });
+        let run = crate::support::run_bounded(
+            &env,
+            &[
+                "reset", "bulk", "--link", "--all", "--yes", "--rate", "6000",
+            ],
+        );
+        done.store(true, Ordering::SeqCst);
+        (run, purger.join().expect("the purger"))
+    });
+    assert_exit(&run, 0);
+    assert!(!purges.is_empty());
+    for purge in &purges {
+        assert_exit(purge, 0);
+    }
+    let mailed: std::collections::BTreeSet<String> = env
+        .outbox()
+        .iter()
+        .map(|raw| pwreset::tokens::digest(&crate::support::token_in(raw)))
+        .collect();
+    assert_eq!(mailed.len(), 202, "alice, bob and the 200");
+    let db = env.db();
+    let mut stmt = db
+        .prepare(
+            "SELECT token_sha256 FROM reset_tokens WHERE revoked_at IS NULL AND used_at IS NULL",
+        )
+        .expect("prepare");
+    let live: std::collections::BTreeSet<String> = stmt
+        .query_map([], |r| r.get(0))
+        .expect("live tokens")
+        .collect::<Result<_, _>>()
+        .expect("read live tokens");
+    assert_eq!(live, mailed, "every mailed link is live, and only those");
+}
+
+/// TOK-6: two processes redeeming one token at once: exactly one wins, the other is exit 7.
+#[test]
+fn two_processes_redeeming_one_token_exactly_one_wins() {
+    use std::io::Write;
+    let env = TestEnv::with_samples();
+    let token = env.link_for("alice");
+    let input = format!("{token}\nviolet-harbour-tractor-41\n");
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            let mut child = env
+                .process(&["tokens", "redeem"])
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("start redeem");
+            child
+                .stdin
+                .take()
+                .expect("stdin")
+                .write_all(input.as_bytes())
+                .expect("write the token");
+            child
+        })
+        .collect();
+    let mut codes: Vec<i32> = children
+        .into_iter()
+        .map(|child| {
+            let out = finish(child);
+            if out.status.code() == Some(7) {
+                assert_fails(&out, 7, "the reset token is not valid");
+            }
+            out.status.code().expect("exited")
+        })
+        .collect();
+    codes.sort_unstable();
+    assert_eq!(codes, [0, 7]);
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL"),
+        1
     );
 }
