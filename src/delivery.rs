@@ -265,6 +265,20 @@ impl Job<'_> {
         token_id: Option<i64>,
         to: &Recipient,
     ) -> Result<Self, RecordError> {
+        let tx = store.write()?;
+        let id = self.write_intent(&tx, token_id, to)?;
+        tx.commit().map_err(StoreError::Sqlite)?;
+        Ok(self.intending(id))
+    }
+
+    /// Write the intent inside the caller's transaction (e.g. with the token it mails); once
+    /// that commits, [`Job::intending`] gives the job that resolves it.
+    pub fn write_intent(
+        &self,
+        tx: &Connection,
+        token_id: Option<i64>,
+        to: &Recipient,
+    ) -> Result<i64, RecordError> {
         let intent = intents::NewIntent {
             action: self.action,
             user_id: self.user.id,
@@ -276,14 +290,17 @@ impl Job<'_> {
             owner: owner::me(),
             created_at: self.now.as_second(),
         };
-        let tx = store.write()?;
-        let id = intents::insert(&tx, &intent)?;
-        tx.commit().map_err(StoreError::Sqlite)?;
+        Ok(intents::insert(tx, &intent)?)
+    }
+
+    /// This job, resolving intent `id` (committed).
+    #[must_use]
+    pub fn intending(self, id: i64) -> Self {
         crash::at(CrashPoint::AfterIntent);
-        Ok(Job {
+        Job {
             intent: Some(id),
             ..self
-        })
+        }
     }
 
     /// [`Job::finish`] in a transaction of its own (refusals and failures, where nothing else

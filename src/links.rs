@@ -22,7 +22,7 @@ use crate::store::users::User;
 use crate::store::{Store, intents};
 use crate::templates::{UserVars, Vars};
 use crate::timefmt;
-use crate::tokens::{self, IssueRequest, TokenError};
+use crate::tokens::{self, Cooldown, IssueRequest, Issued, TokenError};
 
 /// The audit action of a link mail.
 pub const ACTION: &str = "link.send";
@@ -112,23 +112,6 @@ pub struct Sent {
     pub recipient: Recipient,
 }
 
-/// Refuse if a link was sent within the cooldown.
-pub fn check_cooldown(
-    store: &Store,
-    user: &User,
-    cooldown_secs: u64,
-    now: Timestamp,
-) -> Result<(), LinkError> {
-    match tokens::cooldown_until(store, user, cooldown_secs, now)? {
-        Some(until) => Err(Refusal::Cooldown {
-            user: user.username.clone(),
-            until,
-        }
-        .into()),
-        None => Ok(()),
-    }
-}
-
 /// What carries link mails: the transport, the templates and the link settings.
 pub type Courier<'a> = delivery::Courier<'a, LinkSettings>;
 
@@ -199,21 +182,22 @@ fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'
     }
 }
 
-/// Eligible, with somewhere to send the mail, and (unless forced) out of the cooldown.
-fn check<'a>(
-    store: &Store,
-    request: &LinkRequest<'a>,
-    cooldown_secs: u64,
-    now: Timestamp,
-) -> Result<&'a Recipient, LinkError> {
+/// Eligible, and with somewhere to send the mail.
+fn check<'a>(request: &LinkRequest<'a>) -> Result<&'a Recipient, LinkError> {
     eligible(request.user)?;
-    let to = request
+    Ok(request
         .recipient
-        .ok_or_else(|| Refusal::NoValidEmail(request.user.username.clone()))?;
-    if !request.force {
-        check_cooldown(store, request.user, cooldown_secs, now)?;
+        .ok_or_else(|| Refusal::NoValidEmail(request.user.username.clone()))?)
+}
+
+/// The cooldown this request is held to: none when forced; for a bulk run's item, links sent
+/// by others since the run was planned; otherwise any link.
+fn cooldown<'a>(request: &LinkRequest<'a>, secs: u64) -> Option<Cooldown<'a>> {
+    match request.bulk {
+        _ if request.force => None,
+        Some((run_id, _)) => Some(Cooldown::SinceRun { secs, run_id }),
+        None => Some(Cooldown::Any { secs }),
     }
-    Ok(to)
 }
 
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
@@ -228,7 +212,7 @@ pub fn prepare(
     rng: &mut impl CryptoRng,
 ) -> Result<Prepared, LinkError> {
     let job = job(&request, actor, now);
-    let checked = check(store, &request, settings.cooldown_secs, now);
+    let checked = check(&request);
     if let Err(DeliveryError::Refused(refusal)) = &checked {
         job.refuse(store, refusal, None)?;
     }
@@ -238,7 +222,24 @@ pub fn prepare(
         recipient: to.as_str(),
         actor: &actor.os_user,
     };
-    let issued = tokens::issue_pending(store, request.user, issued, now, rng)?;
+    let cooldown = cooldown(&request, settings.cooldown_secs);
+    // The token and the intent to mail it commit together: a crash leaves both or neither.
+    let tx = store.write()?;
+    let issued = match tokens::issue_pending_in(&tx, request.user, issued, cooldown, now, rng)? {
+        Issued::Pending(issued) => issued,
+        Issued::InCooldown { until } => {
+            drop(tx);
+            let refusal = Refusal::Cooldown {
+                user: request.user.username.clone(),
+                until,
+            };
+            job.refuse(store, &refusal, None)?;
+            return Err(refusal.into());
+        }
+    };
+    let intent = job.write_intent(&tx, Some(issued.id), to)?;
+    tx.commit()?;
+    let job = job.intending(intent);
     let pending = Pending {
         token_id: issued.id,
         expires_at: issued.expires_at,
@@ -253,17 +254,14 @@ pub fn prepare(
         settings,
     );
     match templates.render(TEMPLATE, &vars) {
-        Ok(body) => {
-            let job = job.intend(store, Some(pending.token_id), to)?;
-            Ok(Prepared {
-                pending,
-                intent: job.intent,
-                outgoing: Outgoing {
-                    to: to.to_string(),
-                    body,
-                },
-            })
-        }
+        Ok(body) => Ok(Prepared {
+            pending,
+            intent: job.intent,
+            outgoing: Outgoing {
+                to: to.to_string(),
+                body,
+            },
+        }),
         Err(err) => {
             let flow = LinkFlow::from(settings, &request);
             Err(delivery::abandon(store, &flow, &job, pending, err.into()))

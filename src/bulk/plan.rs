@@ -2,9 +2,11 @@
 //! `skipped` with a reason (unknown, ambiguous, duplicate, inactive, no valid email, in cooldown).
 //!
 //! A plan is written in one write transaction with its `bulk.plan` audit row and committed
-//! ([`plan`]), or written and rolled back after its rows were shown ([`dry_run`]), so a dry run
-//! changes nothing, not even the run table. Reading a slow selection (a pipe) is the caller's
-//! job, done before calling here: the write lock is held while planning. Nothing here prints.
+//! ([`plan`]). A dry run ([`dry_run`]) resolves the same entries in a read transaction and
+//! hands each one over as it is resolved (duplicates are found with in-memory sets), writing
+//! nothing: it holds no write lock, so a dry run piped into a pager that waits never blocks
+//! another pwreset. Reading a slow selection (a pipe) is the caller's job, done before calling
+//! here: the write lock is held while planning. Nothing here prints.
 
 use std::collections::HashSet;
 use std::io::BufRead;
@@ -15,7 +17,7 @@ use rusqlite::Connection;
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
 use crate::store::Store;
-use crate::store::bulk::{self, Item, ItemPager, NewRun};
+use crate::store::bulk::{self, Item, NewRun};
 use crate::store::users::{self as users_sql, Filter, Status, User};
 use crate::users::{self, UserError};
 
@@ -50,10 +52,13 @@ pub struct PlanSummary {
     pub skipped: u64,
 }
 
+/// Where each planned entry goes: into the run's items, or to a dry run's caller.
+type Sink<'a> = dyn FnMut(&Item, Option<&User>) -> Result<(), BulkError> + 'a;
+
 /// What planning needs to know.
 struct Planner<'a> {
     conn: &'a Connection,
-    run_id: &'a str,
+    sink: &'a mut Sink<'a>,
     action: Action,
     cooldown_secs: u64,
     now: Timestamp,
@@ -87,16 +92,17 @@ impl Planner<'_> {
         } else {
             self.summary.to_do += 1;
         }
-        bulk::insert_item(
-            self.conn,
-            self.run_id,
-            self.position,
-            entry,
-            user.map(|u| u.id),
-            skip,
-            self.now.as_second(),
-        )?;
-        Ok(())
+        let item = Item {
+            id: self.position,
+            position: self.position,
+            entry: entry.to_string(),
+            user_id: user.map(|u| u.id),
+            status: if skip.is_some() { "skipped" } else { "pending" }.to_string(),
+            reason: skip.map(str::to_string),
+            recipient: None,
+            expires_at: None,
+        };
+        (self.sink)(&item, user)
     }
 
     fn skip_reason(&mut self, user: &User) -> Result<Option<&'static str>, BulkError> {
@@ -107,9 +113,10 @@ impl Planner<'_> {
             return Ok(Some(refusal.reason()));
         }
         if self.action == Action::Link {
-            let cooldown = i64::try_from(self.cooldown_secs).unwrap_or(i64::MAX / 2);
-            let last = crate::store::tokens::last_sent_at(self.conn, user.id)?;
-            if last.is_some_and(|at| at + cooldown > self.now.as_second()) {
+            let cooldown = crate::tokens::Cooldown::Any {
+                secs: self.cooldown_secs,
+            };
+            if cooldown.until(self.conn, user.id, self.now)?.is_some() {
                 return Ok(Some("in cooldown"));
             }
         }
@@ -149,7 +156,30 @@ pub fn plan<R: BufRead>(
     now: Timestamp,
 ) -> Result<PlanSummary, BulkError> {
     let tx = store.write()?;
-    let summary = write_plan(&tx, selection, request, actor, now)?;
+    let run = NewRun {
+        id: request.run_id,
+        action: request.action.as_str(),
+        os_user: &actor.os_user,
+        actor: actor.actor.as_deref(),
+        reason: actor.reason.as_deref(),
+        deliver_to: request.deliver_to,
+    };
+    bulk::insert_run(&tx, &run, now.as_second())?;
+    let mut insert = |item: &Item, _: Option<&User>| -> Result<(), BulkError> {
+        let skip = item.reason.as_deref();
+        let (position, at) = (item.position, now.as_second());
+        bulk::insert_item(
+            &tx,
+            request.run_id,
+            position,
+            &item.entry,
+            item.user_id,
+            skip,
+            at,
+        )?;
+        Ok(())
+    };
+    let summary = resolve(&tx, selection, request, now, &mut insert)?;
     let detail = format!(
         "{}: {} to do, {} skipped",
         request.action.as_str(),
@@ -164,46 +194,48 @@ pub fn plan<R: BufRead>(
     Ok(summary)
 }
 
-/// Plan a run, hand each planned item (`pending` or `skipped`, in order, with its user) to
-/// `on_row`, and roll it all back: a dry run changes nothing. Returns the counts.
+/// Plan a run without keeping anything: hand each entry (`pending` or `skipped`, in order,
+/// with its user; `id` is its position) to `on_row` as it is resolved. Runs in a read
+/// transaction, so `on_row` may block (a full pipe) without holding up any writer. Returns
+/// the counts.
 pub fn dry_run<R: BufRead, E: From<BulkError>>(
-    store: &mut Store,
+    store: &Store,
     selection: Selection<R>,
     request: &Request<'_>,
-    actor: &Actor,
     now: Timestamp,
     mut on_row: impl FnMut(&Item, Option<&User>) -> Result<(), E>,
 ) -> Result<PlanSummary, E> {
-    let tx = store.write().map_err(BulkError::from)?;
-    let summary = write_plan(&tx, selection, request, actor, now)?;
-    let mut pager = ItemPager::new(request.run_id, &["pending", "skipped"]);
-    while let Some((item, user)) = pager.next_item(&tx).map_err(BulkError::from)? {
-        on_row(&item, user.as_ref())?;
+    let read = store
+        .conn()
+        .unchecked_transaction()
+        .map_err(BulkError::from)?;
+    // `on_row`'s own error stops planning and is handed back as it was.
+    let mut failed = None;
+    let mut sink = |item: &Item, user: Option<&User>| {
+        on_row(item, user).map_err(|err| {
+            failed = Some(err);
+            BulkError::Run("the dry run's output failed".into())
+        })
+    };
+    let planned = resolve(&read, selection, request, now, &mut sink);
+    drop(read); // nothing was written
+    match (planned, failed) {
+        (_, Some(err)) => Err(err),
+        (planned, None) => Ok(planned?),
     }
-    drop(tx); // rolled back
-    Ok(summary)
 }
 
-/// Store the run and its items inside `conn`, a transaction the caller commits or rolls back.
-fn write_plan<R: BufRead>(
-    conn: &Connection,
+/// Resolve every entry of the selection, handing each to `sink`.
+fn resolve<'a, R: BufRead>(
+    conn: &'a Connection,
     selection: Selection<R>,
     request: &Request<'_>,
-    actor: &Actor,
     now: Timestamp,
+    sink: &'a mut Sink<'a>,
 ) -> Result<PlanSummary, BulkError> {
-    let run = NewRun {
-        id: request.run_id,
-        action: request.action.as_str(),
-        os_user: &actor.os_user,
-        actor: actor.actor.as_deref(),
-        reason: actor.reason.as_deref(),
-        deliver_to: request.deliver_to,
-    };
-    bulk::insert_run(conn, &run, now.as_second())?;
     let mut planner = Planner {
         conn,
-        run_id: request.run_id,
+        sink,
         action: request.action,
         cooldown_secs: request.cooldown_secs,
         now,

@@ -120,6 +120,7 @@ impl Context {
             }
             Transport::Sendmail => Box::new(SendmailMailer::new(
                 mail.sendmail.path.clone(),
+                mail.sendmail.timeout.0,
                 from,
                 reply_to,
                 now,

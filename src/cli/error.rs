@@ -198,16 +198,32 @@ fn store(err: &StoreError) -> Class {
     }
 }
 
-/// A database error: exit 1, with advice when another writer held the store too long.
+/// The hint for a store locked by another writer.
+const BUSY: &str = "another pwreset holds the store; try again, or raise store.busy_timeout_ms";
+
+/// A database error: exit 1; a store still locked by another writer after
+/// `store.busy_timeout_ms` is exit 8, with advice. Every error type holding a store error keeps
+/// this hint, wherever the lock was met.
 fn sqlite(err: &rusqlite::Error) -> Class {
     match err {
-        rusqlite::Error::SqliteFailure(e, _) if e.code == rusqlite::ErrorCode::DatabaseBusy => {
-            Class::hint(
-                Exit::Failure,
-                "another pwreset holds the store; try again, or raise store.busy_timeout_ms",
-            )
+        rusqlite::Error::SqliteFailure(e, _)
+            if matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ) =>
+        {
+            Class::hint(Exit::Config, BUSY)
         }
         _ => Class::new(Exit::Failure),
+    }
+}
+
+/// The class of an error inside another: its exit code, and its hint only when it is
+/// [`BUSY`] (the other hints are about what the inner error's own command did).
+fn inner(class: Class) -> Class {
+    Class {
+        exit: class.exit,
+        hint: class.hint.filter(|hint| hint == BUSY),
     }
 }
 
@@ -228,7 +244,7 @@ fn user(err: &UserError) -> Class {
         }
         UserError::UsernameTaken(_) => Class::hint(Exit::Failure, "choose another with --username"),
         UserError::Store(err) => store(err),
-        UserError::Audit(err) => Class::new(audit(err).exit),
+        UserError::Audit(err) => inner(audit(err)),
     }
 }
 
@@ -239,8 +255,8 @@ fn import(err: &ImportError) -> Class {
             "the first line must name columns from: email,username,name,active (email is required)",
         ),
         ImportError::Read(_) => Class::new(Exit::Usage),
-        ImportError::Store(err) => Class::new(store(err).exit),
-        ImportError::Audit(err) => Class::new(audit(err).exit),
+        ImportError::Store(err) => inner(store(err)),
+        ImportError::Audit(err) => inner(audit(err)),
     }
 }
 
@@ -263,8 +279,8 @@ fn token(err: &TokenError) -> Class {
         TokenError::Throttled { .. } => Class::new(Exit::Refused),
         TokenError::Policy(_) => Class::new(Exit::Usage),
         TokenError::Hash(_) => Class::new(Exit::Failure),
-        TokenError::Store(err) => Class::new(store(err).exit),
-        TokenError::Audit(err) => Class::new(audit(err).exit),
+        TokenError::Store(err) => inner(store(err)),
+        TokenError::Audit(err) => inner(audit(err)),
     }
 }
 
@@ -285,15 +301,15 @@ fn delivery<E: FlowError>(err: &DeliveryError<E>, own: fn(&E) -> Class) -> Class
         DeliveryError::Refused(e) => refusal(e),
         DeliveryError::Mail(e) => mail(e),
         DeliveryError::Template(e) => template(e),
-        DeliveryError::Store(e) => Class::new(store(e).exit),
-        DeliveryError::Audit(e) => Class::new(audit(e).exit),
+        DeliveryError::Store(e) => inner(store(e)),
+        DeliveryError::Audit(e) => inner(audit(e)),
         DeliveryError::Own(e) => own(e),
     }
 }
 
 fn link(err: &LinkError) -> Class {
     delivery(err, |own| match own {
-        LinkFailure::Token(e) => Class::new(token(e).exit),
+        LinkFailure::Token(e) => inner(token(e)),
         LinkFailure::RevokedMeanwhile => Class::new(Exit::Refused),
     })
 }
@@ -306,8 +322,8 @@ fn generate(err: &GenerateError) -> Class {
 
 fn record(err: &RecordError) -> Class {
     match err {
-        RecordError::Store(e) => Class::new(store(e).exit),
-        RecordError::Audit(e) => Class::new(audit(e).exit),
+        RecordError::Store(e) => inner(store(e)),
+        RecordError::Audit(e) => inner(audit(e)),
     }
 }
 
@@ -324,7 +340,7 @@ fn bulk(err: &BulkError) -> Class {
         BulkError::UnknownAction { .. } => Class::new(Exit::Config),
         // Planning takes the write lock here: "another pwreset holds the store" applies.
         BulkError::Store(e) => store(e),
-        BulkError::Audit(e) => Class::new(audit(e).exit),
+        BulkError::Audit(e) => inner(audit(e)),
     }
 }
 

@@ -373,12 +373,15 @@ impl SmtpConfig {
 pub struct SendmailConfig {
     /// The sendmail program; it is run as `PATH -t -i`.
     pub path: PathBuf,
+    /// How long the program may take to accept a message before it is killed. Default 30s.
+    pub timeout: Duration,
 }
 
 impl Default for SendmailConfig {
     fn default() -> Self {
         SendmailConfig {
             path: PathBuf::from("/usr/sbin/sendmail"),
+            timeout: Duration::of(30),
         }
     }
 }

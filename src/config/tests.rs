@@ -129,6 +129,18 @@ fn bad_from_is_rejected() {
 }
 
 #[test]
+fn sendmail_timeout_is_a_duration_between_1s_and_5m() {
+    let config = parse_str("[mail.sendmail]\ntimeout = \"2s\"\n").expect("2s");
+    assert_eq!(config.mail.sendmail.timeout.secs(), 2);
+    for bad in ["0s", "10m"] {
+        let err = parse_str(&format!("[mail.sendmail]\ntimeout = \"{bad}\"\n")).expect_err(bad);
+        assert!(err.to_string().contains("mail.sendmail.timeout"), "{err}");
+    }
+    let err = parse_str("[mail.sendmail]\ntimeout = \"soon\"\n").expect_err("not a duration");
+    assert!(err.to_string().contains("not a duration"), "{err}");
+}
+
+#[test]
 fn plain_smtp_only_to_loopback_and_without_credentials() {
     let remote =
         "[mail]\ntransport = \"smtp\"\n[mail.smtp]\nhost = \"mail.example.com\"\ntls = \"none\"\n";

@@ -66,6 +66,9 @@ fn check_mail(mail: &MailConfig) -> Result<(Mailbox, Option<Mailbox>), Problem> 
     if mail.transport == Transport::Smtp {
         check_smtp(&mail.smtp)?;
     }
+    if mail.sendmail.timeout.secs() == 0 || mail.sendmail.timeout.secs() > 300 {
+        return Err(("mail.sendmail.timeout", "must be between 1s and 5m".into()));
+    }
     if mail.rate == Some(0) {
         return Err(("mail.rate", "must be at least 1 message a minute".into()));
     }

@@ -129,6 +129,13 @@ pub fn run(conn: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
     .optional()
 }
 
+/// When the run was planned, if it exists.
+pub fn planned_at(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
+    conn.prepare_cached("SELECT created_at FROM bulk_runs WHERE id = ?1")?
+        .query_row([id], |r| r.get(0))
+        .optional()
+}
+
 /// Set a run's status (and its finish time for final states).
 pub fn set_run_status(conn: &Connection, id: &str, status: &str, now: i64) -> rusqlite::Result<()> {
     conn.execute(

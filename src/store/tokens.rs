@@ -173,11 +173,11 @@ pub fn count_live(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Result
 }
 
 /// When the last link whose mail was accepted, or is being sent, was issued to a user.
-pub fn last_sent_at(conn: &Connection, user_id: i64) -> rusqlite::Result<Option<i64>> {
+pub fn last_sent_at(conn: &Connection, user_id: i64, since: i64) -> rusqlite::Result<Option<i64>> {
     conn.query_row(
         "SELECT max(created_at) FROM reset_tokens WHERE user_id = ?1 \
-         AND (revoked_reason IS NULL OR revoked_reason <> ?2)",
-        params![user_id, UNDELIVERED],
+         AND (revoked_reason IS NULL OR revoked_reason <> ?2) AND created_at >= ?3",
+        params![user_id, UNDELIVERED, since],
         |row| row.get(0),
     )
 }

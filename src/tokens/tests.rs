@@ -373,3 +373,88 @@ fn cooldown_counts_only_delivered_links() {
         None
     );
 }
+
+fn request() -> IssueRequest<'static> {
+    IssueRequest {
+        ttl_secs: 3600,
+        recipient: "a@example.com",
+        actor: "root",
+    }
+}
+
+#[test]
+fn the_cooldown_is_checked_where_the_token_is_written_and_counts_pending_links() {
+    let (_dir, mut store, user) = setup();
+    let any = Some(Cooldown::Any { secs: 60 });
+    let first = issue_pending_checked(&mut store, &user, request(), any, at(T0), &mut rand::rng())
+        .expect("first");
+    assert!(matches!(first, Issued::Pending(_)), "{first:?}");
+    // Still pending (its mail on the way): it counts, and nothing is written.
+    let second = issue_pending_checked(
+        &mut store,
+        &user,
+        request(),
+        any,
+        at(T0 + 1),
+        &mut rand::rng(),
+    )
+    .expect("second");
+    assert!(
+        matches!(second, Issued::InCooldown { until } if until == T0 + 60),
+        "{second:?}"
+    );
+    let rows: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM reset_tokens", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 1);
+    let forced = issue_pending_checked(
+        &mut store,
+        &user,
+        request(),
+        None,
+        at(T0 + 2),
+        &mut rand::rng(),
+    )
+    .expect("forced");
+    assert!(matches!(forced, Issued::Pending(_)));
+}
+
+#[test]
+fn a_bulk_run_counts_only_links_sent_since_it_was_planned() {
+    let (_dir, mut store, user) = setup();
+    live(&mut store, &user, T0, 3600);
+    let run = crate::store::bulk::NewRun {
+        id: "20261122-100000-abcd",
+        action: "link",
+        os_user: "root",
+        actor: None,
+        reason: None,
+        deliver_to: None,
+    };
+    crate::store::bulk::insert_run(store.conn(), &run, T0 + 1).expect("plan");
+    let since_run = Cooldown::SinceRun {
+        secs: 60,
+        run_id: run.id,
+    };
+    let now = at(T0 + 2);
+    assert_eq!(
+        since_run.until(store.conn(), user.id, now).expect("before"),
+        None,
+        "a link from before the plan was the plan's to check"
+    );
+    assert_eq!(
+        Cooldown::Any { secs: 60 }
+            .until(store.conn(), user.id, now)
+            .expect("any"),
+        Some(T0 + 60)
+    );
+    live(&mut store, &user, T0 + 2, 3600);
+    assert_eq!(
+        since_run
+            .until(store.conn(), user.id, at(T0 + 3))
+            .expect("after"),
+        Some(T0 + 62),
+        "a link sent by hand during the run counts"
+    );
+}

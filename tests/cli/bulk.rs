@@ -28,7 +28,7 @@ const DEFERRED: &str = "user07";
 // Set-up
 
 /// Rewrite `pwreset.toml` to send over plain SMTP to 127.0.0.1:`port`, retrying quickly.
-fn use_smtp(env: &TestEnv, port: u16) {
+pub(crate) fn use_smtp(env: &TestEnv, port: u16) {
     let text = format!(
         "[store]\npath = \"pwreset.db\"\n\n\
          [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\
@@ -44,13 +44,13 @@ fn username(n: usize) -> String {
     format!("user{n:02}")
 }
 
-fn email(user: &str) -> String {
+pub(crate) fn email(user: &str) -> String {
     format!("{user}@example.com")
 }
 
 /// An initialised store with user01..user10 (user01@example.com ...), imported from CSV, and
 /// `users.txt` naming them one per line.
-fn ten_users() -> (TestEnv, Vec<String>) {
+pub(crate) fn ten_users() -> (TestEnv, Vec<String>) {
     let env = TestEnv::initialised();
     let users: Vec<String> = (1..=USERS).map(username).collect();
     let mut csv = String::from("email,username\n");
@@ -137,7 +137,7 @@ fn assert_stderr_has(out: &Output, needle: &str) {
 // The store
 
 /// Reset links of `user` that work (not revoked, not used).
-fn live_tokens(env: &TestEnv, user: &str) -> i64 {
+pub(crate) fn live_tokens(env: &TestEnv, user: &str) -> i64 {
     env.db()
         .query_row(
             "SELECT count(*) FROM reset_tokens t JOIN users u ON u.id = t.user_id \
@@ -160,7 +160,7 @@ fn password_of(env: &TestEnv, user: &str) -> (Option<String>, i64) {
 }
 
 /// How many items of `run` have each status.
-fn item_statuses(env: &TestEnv, run: &str) -> BTreeMap<String, i64> {
+pub(crate) fn item_statuses(env: &TestEnv, run: &str) -> BTreeMap<String, i64> {
     let db = env.db();
     let mut stmt = db
         .prepare("SELECT status, count(*) FROM bulk_items WHERE run_id = ?1 GROUP BY status")
@@ -171,7 +171,7 @@ fn item_statuses(env: &TestEnv, run: &str) -> BTreeMap<String, i64> {
         .expect("read bulk_items")
 }
 
-fn run_status(env: &TestEnv, run: &str) -> String {
+pub(crate) fn run_status(env: &TestEnv, run: &str) -> String {
     env.db()
         .query_row("SELECT status FROM bulk_runs WHERE id = ?1", [run], |r| {
             r.get(0)

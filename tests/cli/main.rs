@@ -3,6 +3,7 @@
 
 mod audit;
 mod bulk;
+mod concurrency;
 mod config;
 mod crash;
 mod generate;

@@ -1,7 +1,9 @@
 //! The test environment: a temp dir with a config and store, and a way to run pwreset in it.
 
+use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
@@ -85,14 +87,31 @@ impl TestEnv {
         path
     }
 
-    /// The rexpect command for running pwreset on a pseudo-terminal.
-    pub fn pty_command(&self, args: &[&str]) -> std::process::Command {
+    /// Start pwreset in the background with these arguments: no stdin, stdout and stderr piped.
+    /// Finish it with [`finish`].
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        self.process(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start pwreset")
+    }
+
+    /// pwreset as a `std::process::Command`, set up like [`TestEnv::cmd`].
+    pub fn process(&self, args: &[&str]) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pwreset"));
         cmd.env_clear()
-            .env("TERM", "dumb")
             .env("PWRESET_TEST_NOW", NOW)
             .current_dir(self.dir())
             .args(args);
+        cmd
+    }
+
+    /// The rexpect command for running pwreset on a pseudo-terminal.
+    pub fn pty_command(&self, args: &[&str]) -> std::process::Command {
+        let mut cmd = self.process(args);
+        cmd.env("TERM", "dumb");
         cmd
     }
 }
@@ -132,10 +151,23 @@ pub fn mode(path: &Path) -> u32 {
 /// Run pwreset on a pseudo-terminal, wait for `prompt`, type `answer`, and return the exit code
 /// and everything the terminal showed.
 pub fn on_terminal(env: &TestEnv, args: &[&str], prompt: &str, answer: &str) -> (i32, String) {
+    on_terminal_meanwhile(env, args, prompt, || {}, answer)
+}
+
+/// [`on_terminal`], running `meanwhile` once the prompt is shown and before answering it (e.g.
+/// another pwreset command while a bulk run waits for its confirmation).
+pub fn on_terminal_meanwhile(
+    env: &TestEnv,
+    args: &[&str],
+    prompt: &str,
+    meanwhile: impl FnOnce(),
+    answer: &str,
+) -> (i32, String) {
     let mut session = rexpect::session::spawn_command(env.pty_command(args), Some(10_000))
         .expect("spawn on a pty");
     let mut seen = session.exp_string(prompt).expect("the prompt appears");
     seen.push_str(prompt);
+    meanwhile();
     session.send_line(answer).expect("answer");
     seen.push_str(&session.exp_eof().expect("pwreset ends"));
     match session.process().wait().expect("wait") {
@@ -267,4 +299,66 @@ pub fn users_snapshot(env: &TestEnv) -> Vec<String> {
     .expect("query users")
     .collect::<Result<Vec<_>, _>>()
     .expect("read users")
+}
+
+/// How long a test waits for anything before failing: generous, for loaded CI machines.
+pub const DEADLINE: Duration = Duration::from_secs(30);
+
+/// Wait for a [`TestEnv::spawn`]ed pwreset to exit, reading its output meanwhile; kill it and
+/// fail the test if it is still running after [`DEADLINE`].
+pub fn finish(mut child: Child) -> Output {
+    let drain = |pipe: Option<Box<dyn Read + Send>>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            if let Some(mut pipe) = pipe {
+                pipe.read_to_end(&mut bytes).expect("read pwreset's output");
+            }
+            bytes
+        })
+    };
+    let stdout = drain(
+        child
+            .stdout
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let stderr = drain(
+        child
+            .stderr
+            .take()
+            .map(|p| Box::new(p) as Box<dyn Read + Send>),
+    );
+    let until = Instant::now() + DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for pwreset") {
+            break status;
+        }
+        if Instant::now() >= until {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("pwreset did not finish within {DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Output {
+        status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    }
+}
+
+/// Run pwreset and wait for it with [`finish`] (bounded by [`DEADLINE`]).
+pub fn run_bounded(env: &TestEnv, args: &[&str]) -> Output {
+    finish(env.spawn(args))
+}
+/// Wait until `done()` holds, failing the test (saying `what`) after [`DEADLINE`].
+pub fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let until = Instant::now() + DEADLINE;
+    while !done() {
+        assert!(
+            Instant::now() < until,
+            "waited {DEADLINE:?} for {what}; giving up"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

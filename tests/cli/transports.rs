@@ -4,16 +4,23 @@
 use std::os::unix::fs::PermissionsExt;
 
 use crate::support::{
-    TestEnv, assert_fails, code, html_part, mode, stderr, stdout, text_part, token_in,
+    TestEnv, assert_fails, code, html_part, mode, run_bounded, stderr, stdout, text_part, token_in,
 };
 
 /// A fake `sendmail` that records its arguments and the message, then exits with `status`.
 fn fake_sendmail(env: &TestEnv, status: i32) -> std::path::PathBuf {
-    let script = format!(
-        "#!/bin/sh\necho \"$@\" > \"{dir}/sendmail.args\"\ncat > \"{dir}/sendmail.msg\"\necho 'sendmail: simulated' >&2\nexit {status}\n",
-        dir = env.dir().display()
-    );
-    let path = env.write("fake-sendmail", &script);
+    sendmail_script(
+        env,
+        &format!(
+            "echo \"$@\" > \"{dir}/sendmail.args\"\ncat > \"{dir}/sendmail.msg\"\necho 'sendmail: simulated' >&2\nexit {status}",
+            dir = env.dir().display()
+        ),
+    )
+}
+
+/// A stand-in `sendmail` running this shell script.
+fn sendmail_script(env: &TestEnv, body: &str) -> std::path::PathBuf {
+    let path = env.write("fake-sendmail", &format!("#!/bin/sh\n{body}\n"));
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
     path
 }
@@ -137,6 +144,66 @@ fn a_failing_sendmail_leaves_no_live_token() {
     let env = TestEnv::with_samples();
     use_sendmail(&env, &env.path("no-such-sendmail"));
     assert_fails(&env.run(&["send-link", "alice"]), 6, "cannot run");
+}
+
+/// A sendmail that never answers is killed after `mail.sendmail.timeout`, with the processes it
+/// started; the command ends with exit 6 naming the program, and no live token is left.
+#[test]
+fn a_sendmail_that_hangs_is_stopped_after_its_timeout() {
+    let env = TestEnv::with_samples();
+    // Output first, so pwreset's readers see a child that writes but never exits.
+    let program = sendmail_script(&env, "echo queued\necho working >&2\nsleep 600");
+    use_sendmail(&env, &program);
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    env.write("pwreset.toml", &format!("{config}timeout = \"1s\"\n"));
+    let out = run_bounded(&env, &["send-link", "alice"]);
+    assert_fails(
+        &out,
+        6,
+        &format!(
+            "{} gave no answer within 1s and was stopped",
+            program.display()
+        ),
+    );
+    assert_eq!(
+        stderr(&out).matches("error:").count(),
+        1,
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL"),
+        0,
+        "no live token without a delivered mail"
+    );
+}
+
+/// The child gets a fixed PATH and nothing else of pwreset's environment: no SMTP password,
+/// no other variable.
+#[test]
+fn sendmail_runs_with_only_a_fixed_path_in_its_environment() {
+    let env = TestEnv::with_samples();
+    // /proc/$$/environ is exactly what the child was given, before the shell adds its own.
+    let program = sendmail_script(
+        &env,
+        &format!(
+            "tr '\\0' '\\n' < /proc/$$/environ > \"{}/sendmail.env\"\ncat > /dev/null",
+            env.dir().display()
+        ),
+    );
+    use_sendmail(&env, &program);
+    let out = env
+        .cmd()
+        .args(["send-link", "alice"])
+        .env("PWRESET_SMTP_PASSWORD", "hunter2-smtp-secret")
+        .env("PATH", "/opt/evil/bin:/usr/bin")
+        .env("HOME", "/root")
+        .output()
+        .expect("run pwreset");
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let seen = std::fs::read_to_string(env.path("sendmail.env")).expect("the child's environment");
+    let vars: Vec<&str> = seen.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(vars, ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "{seen}");
 }
 
 #[test]

@@ -232,8 +232,9 @@ fn link_settings<'r>(runner: &Runner<'r>) -> Result<&'r LinkSettings, BulkError>
         .ok_or_else(|| BulkError::Run("link settings missing".into()))
 }
 
-/// What this path asks of `links` for one user: a forced link (a bulk run has no cooldown)
-/// recorded against the run's item.
+/// What this path asks of `links` for one user: a link recorded against the run's item, held
+/// back only by links others sent the user since the run was planned (the plan checked the
+/// cooldown before that).
 fn link_request<'a>(
     run_id: &'a str,
     item: &Item,
@@ -243,7 +244,7 @@ fn link_request<'a>(
     LinkRequest {
         user,
         recipient,
-        force: true,
+        force: false,
         bulk: Some((run_id, item.id)),
         note: None,
     }

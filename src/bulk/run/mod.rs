@@ -1,10 +1,10 @@
 //! Running a planned bulk run: each pending (or earlier failed) item in order, the user read
 //! again when their item is claimed, mail first and the user's change committed with the
-//! item's outcome; 4xx replies retried with backoff; a send rate cap; a stop flag (Ctrl-C)
-//! honoured between users. Several processes may work one run at once: each claims the next
-//! free user (recording itself as the holder), and only a dead holder's `sending` items are
-//! taken over. For `generate`, argon2 hashing runs on worker threads, one per
-//! core, while this thread sends mail.
+//! item's outcome; 4xx replies retried with backoff; a send rate cap; a stop flag (Ctrl-C,
+//! SIGTERM) honoured between users and during every wait. Several processes may work one run
+//! at once: each claims the next free user (recording itself as the holder), and only a dead
+//! holder's `sending` items are taken over. For `generate`, argon2 hashing runs on worker
+//! threads, one per core, while this thread sends mail.
 
 mod link_path;
 mod password_path;

@@ -74,7 +74,7 @@ fn plan_audits_with_its_actor_and_a_dry_run_changes_nothing() {
     };
     let mut rows = Vec::new();
     let file = Selection::File("u0\nnobody\nu1\n".as_bytes());
-    let summary = dry_run(&mut store, file, &request, &actor(), at(), |item, user| {
+    let summary = dry_run(&store, file, &request, at(), |item, user| {
         rows.push((item.entry.clone(), user.map(|u| u.username.clone())));
         Ok::<_, BulkError>(())
     })

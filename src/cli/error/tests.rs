@@ -105,7 +105,7 @@ fn store_errors_say_whether_the_store_or_the_database_failed() {
     assert_eq!(missing.exit, Exit::Config);
     assert!(missing.hint.is_some_and(|h| h.contains("PWRESET_DB")));
     let busy = class_of(store_busy());
-    assert_eq!(busy.exit, Exit::Failure);
+    assert_eq!(busy.exit, Exit::Config);
     assert!(busy.hint.is_some_and(|h| h.contains("busy_timeout_ms")));
     let newer = class_of(StoreError::NewerSchema {
         path: "/s.db".into(),
@@ -241,6 +241,21 @@ fn a_busy_store_gets_advice_wherever_it_surfaces() {
         rusqlite::ffi::Error::new(5),
         None,
     ));
-    assert_eq!(direct.exit, Exit::Failure);
+    assert_eq!(direct.exit, Exit::Config);
     assert!(direct.hint.is_some_and(|h| h.contains("busy_timeout_ms")));
+    let hint = Some(BUSY);
+    for class in [
+        class_of(TokenError::Store(store_busy())),
+        class_of(TokenError::Audit(AuditError::Store(store_busy()))),
+        class_of(ImportError::Store(store_busy())),
+        class_of(RecordError::Store(store_busy())),
+        class_of(BulkError::Audit(AuditError::Store(store_busy()))),
+        class_of(crate::links::LinkError::Store(store_busy())),
+        class_of(crate::links::LinkError::Own(
+            crate::links::LinkFailure::Token(TokenError::Store(store_busy())),
+        )),
+    ] {
+        assert_eq!(class.exit, Exit::Config);
+        assert_eq!(class.hint.as_deref(), hint);
+    }
 }

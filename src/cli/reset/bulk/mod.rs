@@ -189,7 +189,7 @@ fn planned(
     };
     if args.dry_run {
         let mut rows = render::item_writer(ctx);
-        let summary = bulk::dry_run(store, selection, &request, &actor, now, |item, user| {
+        let summary = bulk::dry_run(store, selection, &request, now, |item, user| {
             rows.row(&render::ItemRow::new(item, user))
         })?;
         rows.finish()?;
@@ -310,7 +310,8 @@ fn execute(
     })
 }
 
-/// A flag raised by Ctrl-C: the run stops after the user in progress.
+/// A flag raised by Ctrl-C, SIGTERM or SIGHUP (ctrlc's `termination` feature): the run stops
+/// after the user in progress.
 fn stop_flag() -> Arc<AtomicBool> {
     let stop = Arc::new(AtomicBool::new(false));
     let handler_flag = Arc::clone(&stop);
