@@ -4,6 +4,7 @@
 mod audit;
 mod bulk;
 mod config;
+mod faults;
 mod generate;
 mod global;
 mod import;
