@@ -348,6 +348,14 @@ fn bulk(err: &BulkError) -> Class {
 pub fn mail(err: &MailError) -> Class {
     match err {
         MailError::Config(_) => Class::new(Exit::Config),
+        MailError::Connection { .. } if err.is_timeout() => Class::hint(
+            Exit::MailNotDelivered,
+            "the server did not answer in time: check that it is up, or raise mail.smtp.timeout",
+        ),
+        MailError::Connection { .. } if err.is_certificate() => Class::hint(
+            Exit::MailNotDelivered,
+            "the certificate must match mail.smtp.host and chain to a trusted CA; for a private CA set mail.smtp.ca_file",
+        ),
         MailError::Connection { .. } => Class::hint(
             Exit::MailNotDelivered,
             "check mail.smtp.host, port and tls in the config",

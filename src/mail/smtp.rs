@@ -2,22 +2,27 @@
 //!
 //! lettre's blocking client leaves Nagle's algorithm on, and every message then waits ~40 ms
 //! for a delayed ACK (MEASURED.md: 22 vs 950 messages/s). Its async client accepts a stream we
-//! open ourselves, so it runs here on a single-threaded tokio runtime. One connection is kept
-//! open and reused across messages. TLS is never opportunistic: STARTTLS is required when
-//! configured, certificates are always verified, and AUTH is only ever sent over TLS
-//! (plain mode without credentials is enforced at config load).
+//! open ourselves (for implicit TLS too: `socket`), so it runs here on a one-worker tokio
+//! runtime. Connections are kept open and reused across messages; one that failed or timed
+//! out is dropped, never asked anything again, and the next message opens a new one. Every
+//! wait is bounded by `mail.smtp.timeout` (`dialog`). TLS is never opportunistic: STARTTLS is
+//! required when configured, certificates are always verified, and AUTH is only ever sent
+//! over TLS (plain mode without credentials is enforced at config load).
 
+mod dialog;
+mod socket;
+
+use std::collections::VecDeque;
 use std::time::{Duration, SystemTime};
 
 use lettre::message::Mailbox;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{AsyncSmtpConnection, Certificate, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use tokio::net::TcpStream;
+use lettre::transport::smtp::response::Response;
 
 use super::{Delivered, MailError, Mailer, Outgoing, Pipelined, build};
 use crate::config::TlsMode;
 use crate::secret::Secret;
+use dialog::{Dialog, Security};
 
 /// One step of `smtp test` that succeeded.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -51,16 +56,18 @@ pub struct SmtpSettings {
     pub timeout: Duration,
 }
 
-/// Sends over one reused SMTP connection.
+/// Sends over reused SMTP connections.
 pub struct SmtpMailer {
-    settings: SmtpSettings,
-    tls: Option<TlsParameters>,
+    dialog: Dialog,
+    security: Security,
+    credentials: Option<(String, Secret)>,
     from: Mailbox,
     reply_to: Option<Mailbox>,
     now: SystemTime,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped (taken then, to shut it down without waiting).
+    runtime: Option<tokio::runtime::Runtime>,
     idle: Vec<AsyncSmtpConnection>,
-    in_flight: std::collections::VecDeque<InFlight>,
+    in_flight: VecDeque<InFlight>,
 }
 
 impl std::fmt::Debug for SmtpMailer {
@@ -77,9 +84,12 @@ impl SmtpMailer {
         reply_to: Option<Mailbox>,
         now: SystemTime,
     ) -> Result<Self, MailError> {
-        let tls = match settings.tls {
-            TlsMode::None => None,
-            TlsMode::Implicit | TlsMode::Starttls => Some(tls_parameters(&settings)?),
+        let security = match settings.tls {
+            TlsMode::None => Security::None,
+            TlsMode::Starttls => Security::Starttls(tls_parameters(&settings)?),
+            TlsMode::Implicit => Security::Implicit(
+                socket::client_config(settings.extra_ca.as_deref()).map_err(MailError::Config)?,
+            ),
         };
         // One worker thread, so a submitted message travels while the caller prepares the next.
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -89,179 +99,63 @@ impl SmtpMailer {
             .build()
             .map_err(|e| MailError::Local(format!("cannot start the SMTP client: {e}")))?;
         Ok(SmtpMailer {
-            settings,
-            tls,
+            dialog: Dialog {
+                host: settings.host,
+                port: settings.port,
+                timeout: settings.timeout,
+            },
+            security,
+            credentials: settings.credentials,
             from,
             reply_to,
             now,
-            runtime,
+            runtime: Some(runtime),
             idle: Vec::new(),
-            in_flight: std::collections::VecDeque::new(),
+            in_flight: VecDeque::new(),
         })
     }
 
     /// `host:port`, for messages.
     pub fn server(&self) -> String {
-        format!("{}:{}", self.settings.host, self.settings.port)
+        self.dialog.server()
     }
 
-    fn connection_error(&self, detail: impl std::fmt::Display) -> MailError {
-        MailError::Connection {
-            server: self.server(),
-            detail: detail.to_string(),
+    fn block_on<F: std::future::Future>(&self, work: F) -> Result<F::Output, MailError> {
+        match &self.runtime {
+            Some(runtime) => Ok(runtime.block_on(work)),
+            None => Err(MailError::Local("the SMTP client was shut down".into())),
         }
     }
 
-    fn reply_error(&self, err: &lettre::transport::smtp::Error) -> MailError {
-        if err.is_permanent() || err.is_transient() {
-            MailError::Refused {
-                server: self.server(),
-                reply: err.to_string(),
-                transient: err.is_transient(),
-            }
-        } else if err.is_tls() {
-            self.connection_error(format!("TLS failed: {err}"))
-        } else {
-            self.connection_error(err)
-        }
-    }
-
-    async fn open(&self) -> Result<AsyncSmtpConnection, MailError> {
-        self.open_reporting(&mut |_| {}).await
-    }
-
-    /// Connect, greet, upgrade to TLS and authenticate, telling `report` about each step.
-    async fn open_reporting(
-        &self,
-        report: &mut (dyn FnMut(Step) + Send),
-    ) -> Result<AsyncSmtpConnection, MailError> {
-        let hello = ClientId::default();
-        let address = (self.settings.host.as_str(), self.settings.port);
-        let mut connection = if self.settings.tls == TlsMode::Implicit {
-            // lettre opens this socket itself: TLS from the first byte needs its connector.
-            let connection = AsyncSmtpConnection::connect_tokio1(
-                address,
-                Some(self.settings.timeout),
-                &hello,
-                self.tls.clone(),
-                None,
-            )
-            .await
-            .map_err(|e| self.reply_error(&e))?;
-            report(Step::new(
-                "connect",
-                format!(
-                    "{} over implicit TLS, certificate verified for {}",
-                    self.server(),
-                    self.settings.host
-                ),
-            ));
-            connection
-        } else {
-            let stream = TcpStream::connect(address)
-                .await
-                .map_err(|e| self.connection_error(e))?;
-            stream
-                .set_nodelay(true)
-                .map_err(|e| self.connection_error(e))?;
-            let peer = stream
-                .peer_addr()
-                .map_or_else(|_| self.server(), |a| a.to_string());
-            report(Step::new("connect", format!("TCP connection to {peer}")));
-            AsyncSmtpConnection::connect_with_transport(Box::new(stream), &hello)
-                .await
-                .map_err(|e| self.reply_error(&e))?
-        };
-        report(Step::new("greeting", connection.server_info().to_string()));
-        if let (TlsMode::Starttls, Some(tls)) = (self.settings.tls, &self.tls) {
-            if !connection.can_starttls() {
-                return Err(self.connection_error("the server does not offer STARTTLS, which mail.smtp.tls = \"starttls\" requires"));
-            }
-            connection
-                .starttls(tls.clone(), &hello)
-                .await
-                .map_err(|e| self.reply_error(&e))?;
-            report(Step::new(
-                "tls",
-                format!(
-                    "STARTTLS established, certificate verified for {}",
-                    self.settings.host
-                ),
-            ));
-        }
-        if let Some((user, password)) = &self.settings.credentials {
-            let credentials = Credentials::new(user.clone(), password.expose().to_string());
-            connection
-                .auth(&[Mechanism::Plain, Mechanism::Login], &credentials)
-                .await
-                .map_err(|e| self.auth_error(&e))?;
-            report(Step::new("auth", format!("accepted for {user}")));
-        }
-        Ok(connection)
+    /// Open a new connection, telling `report` about each step that succeeded.
+    fn open(&self, report: dialog::Report<'_>) -> Result<AsyncSmtpConnection, MailError> {
+        let credentials = self.credentials.as_ref();
+        self.block_on(self.dialog.open(&self.security, credentials, report))?
     }
 
     /// Check the server step by step on a fresh connection, and send `message` if given.
     /// Returns the steps that succeeded, and the first failure if any.
     pub fn probe(&mut self, message: Option<&Outgoing>) -> (Vec<Step>, Result<(), MailError>) {
-        let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-        let timeout = self.settings.timeout;
-        let sink = std::sync::Arc::clone(&steps);
-        let opened = self.runtime.block_on(async {
-            let mut report = |step: Step| {
-                if let Ok(mut steps) = sink.lock() {
-                    steps.push(step);
-                }
-            };
-            tokio::time::timeout(timeout, self.open_reporting(&mut report)).await
-        });
-        let mut outcome = match opened {
-            Ok(Ok(connection)) => {
-                self.idle.push(connection);
-                Ok(())
-            }
-            Ok(Err(err)) => Err(err),
-            Err(_) => {
-                Err(self.connection_error(format!("no answer within {}s", timeout.as_secs())))
-            }
-        };
+        let mut steps = Vec::new();
+        let opened = self.open(&mut |step, detail| steps.push(Step::new(step, detail)));
+        let mut outcome = opened.map(|connection| self.idle.push(connection));
         if let (Ok(()), Some(message)) = (&outcome, message) {
             match self.send(message) {
                 Ok(delivered) => {
-                    if let Ok(mut steps) = steps.lock() {
-                        steps.push(Step::new("send", format!("accepted: {}", delivered.detail)));
-                    }
+                    steps.push(Step::new("send", format!("accepted: {}", delivered.detail)));
                 }
                 Err(err) => outcome = Err(err),
             }
         }
-        let steps = steps.lock().map(|s| s.clone()).unwrap_or_default();
         (steps, outcome)
     }
 
-    fn auth_error(&self, err: &lettre::transport::smtp::Error) -> MailError {
-        let text = err.to_string();
-        if text.contains("No compatible authentication mechanism") {
-            return self.connection_error("the server offers no AUTH mechanism pwreset can use over this connection (does it need TLS?)");
-        }
-        MailError::Refused {
-            server: self.server(),
-            reply: format!("authentication failed: {text}"),
-            transient: err.is_transient(),
-        }
-    }
-
+    /// An idle connection, or a new one.
     fn connected(&mut self) -> Result<AsyncSmtpConnection, MailError> {
-        while let Some(connection) = self.idle.pop() {
-            if !connection.has_broken() {
-                return Ok(connection);
-            }
+        match self.idle.pop() {
+            Some(connection) => Ok(connection),
+            None => self.open(&mut |_, _| {}),
         }
-        let timeout = self.settings.timeout;
-        self.runtime
-            .block_on(async { tokio::time::timeout(timeout, self.open()).await })
-            .map_err(|_| {
-                self.connection_error(format!("no answer within {}s", timeout.as_secs()))
-            })?
     }
 }
 
@@ -269,14 +163,9 @@ impl SmtpMailer {
 /// the server busy while pwreset waits for an answer).
 const PIPELINE_DEPTH: usize = 2;
 
-/// A message on its way: the connection travels with it and comes back with the answer.
-type InFlight = tokio::task::JoinHandle<(
-    AsyncSmtpConnection,
-    Result<
-        Result<lettre::transport::smtp::response::Response, lettre::transport::smtp::Error>,
-        tokio::time::error::Elapsed,
-    >,
-)>;
+/// A message on its way: the connection travels with it and comes back with the answer, unless
+/// the exchange failed (then it is dropped: a connection that failed is never reused).
+type InFlight = tokio::task::JoinHandle<(Option<AsyncSmtpConnection>, Result<Response, MailError>)>;
 
 impl Mailer for SmtpMailer {
     fn send(&mut self, message: &Outgoing) -> Result<Delivered, MailError> {
@@ -300,11 +189,17 @@ impl Pipelined for SmtpMailer {
         }
         let email = build(&self.from, self.reply_to.as_ref(), message, self.now)?;
         let mut connection = self.connected()?;
-        let timeout = self.settings.timeout;
+        let dialog = self.dialog.clone();
         let (envelope, bytes) = (email.envelope().clone(), email.formatted());
-        self.in_flight.push_back(self.runtime.spawn(async move {
-            let outcome = tokio::time::timeout(timeout, connection.send(&envelope, &bytes)).await;
-            (connection, outcome)
+        let runtime = self
+            .runtime
+            .as_ref()
+            .ok_or_else(|| MailError::Local("the SMTP client was shut down".into()))?;
+        self.in_flight.push_back(runtime.spawn(async move {
+            match dialog.send(&mut connection, &envelope, &bytes).await {
+                Ok(response) => (Some(connection), Ok(response)),
+                Err(err) => (None, Err(err)),
+            }
         }));
         Ok(())
     }
@@ -314,50 +209,30 @@ impl Pipelined for SmtpMailer {
             .in_flight
             .pop_front()
             .ok_or_else(|| MailError::Local("no message was submitted".into()))?;
-        let (mut connection, outcome) = self
-            .runtime
-            .block_on(handle)
-            .map_err(|e| self.connection_error(format!("the SMTP task failed: {e}")))?;
-        match outcome {
-            Ok(Ok(response)) => {
-                self.idle.push(connection);
-                let reply = response.message().next().unwrap_or_default().to_string();
-                Ok(Delivered {
-                    detail: format!("{} {}", response.code(), reply).trim().to_string(),
-                })
-            }
-            Ok(Err(err)) => {
-                self.runtime.block_on(connection.abort());
-                Err(unconfirmed(self.reply_error(&err)))
-            }
-            Err(_) => {
-                self.runtime.block_on(connection.abort());
-                Err(unconfirmed(self.connection_error(format!(
-                    "no answer within {}s",
-                    self.settings.timeout.as_secs()
-                ))))
-            }
-        }
+        let (connection, outcome) = self.block_on(handle)?.map_err(|e| {
+            self.dialog.connection_error(
+                dialog::Wait::EndOfData,
+                format!("the SMTP task failed: {e}"),
+            )
+        })?;
+        self.idle.extend(connection);
+        let response = outcome?;
+        let reply = response.message().next().unwrap_or_default().to_string();
+        Ok(Delivered {
+            detail: format!("{} {}", response.code(), reply).trim().to_string(),
+        })
     }
 }
 
 impl Drop for SmtpMailer {
+    /// QUIT on the idle connections, bounded; messages still on their way are abandoned (their
+    /// connections closed) and the runtime is shut down without waiting for anything.
     fn drop(&mut self) {
-        let timeout = self.settings.timeout;
-        for mut connection in std::mem::take(&mut self.idle) {
-            let _ = self
-                .runtime
-                .block_on(async { tokio::time::timeout(timeout, connection.quit()).await });
+        let idle = std::mem::take(&mut self.idle);
+        let _ = self.block_on(self.dialog.quit_all(idle));
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
         }
-    }
-}
-
-/// A connection that failed while a message was on its way may have delivered it: say so (a
-/// reply from the server, accepted or refused, is an answer and stays as it is).
-fn unconfirmed(err: MailError) -> MailError {
-    match err {
-        MailError::Connection { server, detail } => MailError::Unconfirmed { server, detail },
-        other => other,
     }
 }
 

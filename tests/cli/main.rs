@@ -6,6 +6,7 @@ mod bulk;
 mod concurrency;
 mod config;
 mod crash;
+mod faults;
 mod generate;
 mod global;
 mod import;

@@ -5,7 +5,11 @@
 //! has its answer the message is in [`SmtpServer::messages`]) and can be told to misbehave with
 //! [`Fault`]s. With [`SmtpServerBuilder::starttls`] it offers STARTTLS with a leaf certificate for
 //! `localhost` and `127.0.0.1`, signed by a test CA made at start-up ([`SmtpServer::ca_pem_path`]);
-//! with [`SmtpServerBuilder::auth`] it also requires AUTH PLAIN or LOGIN.
+//! with [`SmtpServerBuilder::auth`] it also requires AUTH PLAIN or LOGIN; with
+//! [`SmtpServerBuilder::implicit_tls`] it speaks TLS from the first byte (a shim in front of
+//! mailin: `implicit_tls`). The faults mailin cannot produce (stalls, a 421 greeting, a drop
+//! in the middle of DATA, 552 to the message) are served by a hand-written server instead
+//! (`scripted`).
 //!
 //! mailin has no shutdown: the serving thread runs until the test process exits.
 //!
@@ -24,6 +28,9 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mailin_embedded::{Action, AuthMechanism, Handler, Response, Server, SslConfig, response};
+
+mod implicit_tls;
+mod scripted;
 
 /// The most SMTP sessions served at once (mailin's thread pool size; more connections wait).
 const MAX_SESSIONS: u32 = 16;
@@ -96,12 +103,37 @@ pub enum Fault {
     /// Every connection gets a 220 greeting, the server reads one line and then closes the
     /// socket without answering. This replaces the SMTP server: other settings are ignored.
     DropAfterGreeting,
+
+    // The faults below replace mailin with the hand-written server (no TLS, no AUTH), except
+    // the two TLS handshake faults, which need `implicit_tls`. Connections are counted from 1 in the
+    // order the server accepts them.
+    /// The `connection`th connection is never greeted (nor answered).
+    StallAtGreeting { connection: usize },
+    /// The `connection`th connection is greeted with 421 and closed.
+    RefuseAtGreeting { connection: usize },
+    /// RCPT TO `to` gets 250, and then nothing more is answered on that connection.
+    StallAfterRcpt { to: String },
+    /// Mail to `to`: DATA gets 354, and the server hangs up after the first line of the text.
+    DropDuringData { to: String },
+    /// Mail to `to` is received whole and stored (it may count as delivered), but its final
+    /// reply never comes.
+    StallAfterDataEnd { to: String },
+    /// Mail to `to` is received whole, then refused with `code` (e.g. 552); the session goes on.
+    RejectAfterData { to: String, code: u16 },
+    /// QUIT is never answered (everything before it is).
+    StallAtQuit,
+    /// With `implicit_tls`: the `connection`th connection is answered in plain text instead of
+    /// a TLS handshake.
+    TlsHandshakeFailure { connection: usize },
+    /// With `implicit_tls`: the `connection`th connection's TLS handshake is never answered.
+    StallTlsHandshake { connection: usize },
 }
 
 /// How to start an [`SmtpServer`]; see [`SmtpServer::builder`].
 #[derive(Debug, Default)]
 pub struct SmtpServerBuilder {
     starttls: bool,
+    implicit_tls: bool,
     credentials: Option<(String, String)>,
     faults: Vec<Fault>,
 }
@@ -119,6 +151,13 @@ impl SmtpServerBuilder {
     pub fn auth(mut self, user: &str, password: &str) -> Self {
         self.starttls = true;
         self.credentials = Some((user.to_owned(), password.to_owned()));
+        self
+    }
+
+    /// Speak TLS from the first byte (as on port 465), with a certificate signed by the test
+    /// CA: a TLS shim on [`SmtpServer::port`] relays to a plain mailin server (so no AUTH).
+    pub fn implicit_tls(mut self) -> Self {
+        self.implicit_tls = true;
         self
     }
 
@@ -149,14 +188,32 @@ impl SmtpServerBuilder {
                 tls: None,
             };
         }
+        if shared.faults.iter().any(scripted::needs_script) {
+            scripted::spawn(listener, Arc::clone(&shared));
+            return SmtpServer {
+                port,
+                shared,
+                tls: None,
+            };
+        }
 
-        let tls = self.starttls.then(TestPki::create);
+        let tls = (self.starttls || self.implicit_tls).then(TestPki::create);
+        let listener = match &tls {
+            Some(pki) if self.implicit_tls => {
+                let backend =
+                    TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind 127.0.0.1:0");
+                let backend_port = backend.local_addr().expect("local address").port();
+                implicit_tls::spawn(listener, backend_port, pki, shared.faults.clone());
+                backend
+            }
+            _ => listener,
+        };
         let mut server = Server::new(Session::new(Arc::clone(&shared)));
         server
             .with_name("localhost")
             .with_num_threads(MAX_SESSIONS)
             .with_tcp_listener(listener);
-        if let Some(tls) = &tls {
+        if let (Some(tls), true) = (&tls, self.starttls) {
             // "SelfSigned" only means mailin serves the leaf alone, without a chain; the leaf is
             // signed by the test CA, which the client trusts as a root.
             server
@@ -691,5 +748,39 @@ mod tests {
             .expect_err("no AUTH");
         assert!(err.is_permanent(), "{err:?}");
         assert_eq!(server.messages().len(), 2);
+    }
+
+    #[test]
+    fn the_scripted_server_stores_what_it_accepts_and_counts_rcpt() {
+        let server = SmtpServer::with_faults(vec![Fault::RejectAfterData {
+            to: "bob@example.com".to_owned(),
+            code: 552,
+        }]);
+        let mailer = plain(&server);
+        mailer
+            .send(&message("alice@example.com", "hi", "one\n.two\n"))
+            .expect("send");
+        let err = mailer
+            .send(&message("bob@example.com", "hi", "x"))
+            .expect_err("552");
+        assert!(err.is_permanent(), "{err:?}");
+        let got = server.messages();
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].to, vec!["alice@example.com".to_owned()]);
+        assert!(got[0].body().contains("one\r\n.two"), "{:?}", got[0]);
+        assert_eq!(server.rcpt_attempts(), 2);
+    }
+
+    #[test]
+    fn implicit_tls_with_the_test_ca_trusted() {
+        let server = SmtpServer::builder().implicit_tls().start();
+        SmtpTransport::builder_dangerous("localhost")
+            .port(server.port())
+            .timeout(Some(Duration::from_secs(10)))
+            .tls(Tls::Wrapper(tls_params(&server)))
+            .build()
+            .send(&message("alice@example.com", "wrapped", "x"))
+            .expect("send over implicit TLS");
+        assert_eq!(server.messages().len(), 1);
     }
 }

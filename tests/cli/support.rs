@@ -10,6 +10,10 @@ use assert_cmd::Command;
 /// The fixed clock of every test run.
 pub const NOW: &str = "2026-11-22T10:00:00Z";
 
+/// Every pwreset run is killed after this long, and the test fails saying so: a hang is a
+/// failure, never a test that runs forever. Generous, for loaded CI machines.
+pub const RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A temp dir holding `pwreset.toml`, `pwreset.db` and `outbox/`.
 pub struct TestEnv {
     dir: tempfile::TempDir,
@@ -47,12 +51,14 @@ impl TestEnv {
         self.dir.path().join(name)
     }
 
-    /// pwreset with a cleared environment, the temp dir as working directory and a fixed clock.
+    /// pwreset with a cleared environment, the temp dir as working directory, a fixed clock
+    /// and the [`RUN_DEADLINE`].
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("pwreset").expect("binary");
         cmd.env_clear()
             .current_dir(self.dir())
-            .env("PWRESET_TEST_NOW", NOW);
+            .env("PWRESET_TEST_NOW", NOW)
+            .timeout(RUN_DEADLINE);
         cmd
     }
 
@@ -116,9 +122,16 @@ impl TestEnv {
     }
 }
 
-/// The exit code.
+/// The exit code; fails the test if pwreset was killed (e.g. at the [`RUN_DEADLINE`]).
 pub fn code(out: &Output) -> i32 {
-    out.status.code().expect("exited normally")
+    out.status.code().unwrap_or_else(|| {
+        panic!(
+            "pwreset did not finish: killed ({}) after at most {}s\nstderr:\n{}",
+            out.status,
+            RUN_DEADLINE.as_secs(),
+            stderr(out)
+        )
+    })
 }
 
 /// stdout as text.

@@ -191,6 +191,36 @@ fn mail_errors_are_exit_6_unless_the_settings_are_wrong() {
 }
 
 #[test]
+fn smtp_timeouts_and_certificates_get_their_own_hints() {
+    let connection = |detail: &str| MailError::Connection {
+        server: "smtp.example.com:587".into(),
+        detail: detail.into(),
+    };
+    for detail in [
+        "no answer to DATA within 3s",
+        "no connection within 3s",
+        "no answer to the end of DATA within 3s (the server may have taken the message)",
+    ] {
+        let class = class_of(connection(detail));
+        assert_eq!(class.exit, Exit::MailNotDelivered);
+        assert!(
+            class.hint.is_some_and(|h| h.contains("mail.smtp.timeout")),
+            "{detail}"
+        );
+    }
+    let untrusted = class_of(connection(
+        "the TLS handshake: invalid peer certificate: UnknownIssuer",
+    ));
+    assert!(
+        untrusted
+            .hint
+            .is_some_and(|h| h.contains("mail.smtp.ca_file"))
+    );
+    let refused = class_of(connection("connect: Connection refused (os error 111)"));
+    assert!(refused.hint.is_some_and(|h| h.contains("mail.smtp.host")));
+}
+
+#[test]
 fn template_and_bulk_errors() {
     let template = TemplateError {
         file: "access-info.txt".into(),
