@@ -102,3 +102,47 @@ fn sigterm_during_the_retry_backoff_ends_the_run() {
         "the backoff outlasts the deadline"
     );
 }
+
+/// SIGTERM while a mail is stuck on a server that stopped answering: the wait is bounded by
+/// `mail.smtp.timeout`, so the run still ends (exit 3, the resume hint) soon after, without
+/// waiting for the server, and leaves no user `sending`.
+#[test]
+fn sigterm_while_the_server_stalls_ends_the_run_after_the_smtp_timeout() {
+    let server = SmtpServer::with_faults(vec![Fault::StallAfterRcpt {
+        to: crate::bulk::email("user01"),
+    }]);
+    let (env, _users) = ten_users();
+    use_smtp(&env, server.port());
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    env.write(
+        "pwreset.toml",
+        &config.replace("tls = \"none\"\n", "tls = \"none\"\ntimeout = \"2s\"\n"),
+    );
+    let child = env.spawn(&["reset", "bulk", "--link", "--file", "users.txt", "--yes"]);
+    wait_for("user01's mail to stall", || server.rcpt_attempts() >= 1);
+    signal(&child, Signal::SIGTERM);
+    let out = finish(child);
+    assert_exit(&out, 3);
+    let run = the_run(&env);
+    assert!(
+        stderr(&out).contains(&format!("Resume with: pwreset reset bulk --resume {run}")),
+        "{}",
+        stderr(&out)
+    );
+    let statuses = item_statuses(&env, &run);
+    assert_eq!(statuses.get("sending"), None, "{statuses:?}");
+    assert!(
+        statuses.get("sent").copied().unwrap_or(0) < 10,
+        "stopped before the end: {statuses:?}"
+    );
+    let user01: String = env
+        .db()
+        .query_row(
+            "SELECT i.status FROM bulk_items i JOIN users u ON u.id = i.user_id \
+             WHERE u.username = 'user01'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("user01's item");
+    assert_ne!(user01, "sent", "the stalled mail was never accepted");
+}
