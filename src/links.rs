@@ -1,27 +1,22 @@
 //! Sending a reset link: who may get one, to which address, and the sequence that keeps the
 //! store honest: write the token pending, render and send the mail, then make the token live
 //! and supersede older links only if the mail was accepted, or mark it undelivered if not.
-//! The mail intent ([`delivery::Job::intend`]) is committed after the token and before the mail
-//! leaves, and resolved with the outcome.
+//! The mail intent is committed with the pending token, in one transaction, before the mail
+//! leaves, and resolved with the outcome. What happens after the mail is in `flow`.
 //! Every attempt (sent, refused, failed) is audited, never with the token or link.
-
-use std::fmt::Write as _;
 
 use jiff::Timestamp;
 use rand::CryptoRng;
-use rusqlite::Connection;
 
 use crate::audit::Actor;
 use crate::config::Supersede;
-use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Undone};
+use crate::delivery::{self, DeliveryError, FlowError, Job};
 pub use crate::delivery::{Refusal, eligible};
 use crate::mail::{Delivered, MailError, Outgoing, Recipient};
 use crate::secret::Secret;
-use crate::store::tokens as sql;
+use crate::store::Store;
 use crate::store::users::User;
-use crate::store::{Store, intents};
 use crate::templates::{UserVars, Vars};
-use crate::timefmt;
 use crate::tokens::{self, Cooldown, IssueRequest, Issued, TokenError};
 
 /// The audit action of a link mail.
@@ -155,21 +150,6 @@ pub struct Prepared {
     pub outgoing: Outgoing,
 }
 
-/// A token written pending, and its link.
-#[derive(Debug)]
-struct Pending {
-    token_id: i64,
-    expires_at: i64,
-    link: Secret,
-    to: Recipient,
-}
-
-/// The link action as [`delivery::settle`] drives it.
-struct LinkFlow<'a> {
-    supersede: Supersede,
-    note: Option<&'a str>,
-}
-
 fn job<'a>(request: &LinkRequest<'a>, actor: &'a Actor, now: Timestamp) -> Job<'a> {
     Job {
         action: ACTION,
@@ -200,6 +180,47 @@ fn cooldown<'a>(request: &LinkRequest<'a>, secs: u64) -> Option<Cooldown<'a>> {
     }
 }
 
+/// Write the pending token and the intent to mail it in one transaction, so that a crash
+/// leaves both or neither; a link sent within the cooldown is refused (audited) instead.
+fn issue<'a>(
+    store: &mut Store,
+    settings: &LinkSettings,
+    request: &LinkRequest<'a>,
+    job: Job<'a>,
+    to: &Recipient,
+    rng: &mut impl CryptoRng,
+) -> Result<(Pending, Job<'a>), LinkError> {
+    let issued = IssueRequest {
+        ttl_secs: settings.ttl_secs,
+        recipient: to.as_str(),
+        actor: &job.actor.os_user,
+    };
+    let cooldown = cooldown(request, settings.cooldown_secs);
+    let tx = store.write()?;
+    let issued = match tokens::issue_pending_in(&tx, request.user, issued, cooldown, job.now, rng)?
+    {
+        Issued::Pending(issued) => issued,
+        Issued::InCooldown { until } => {
+            drop(tx);
+            let refusal = Refusal::Cooldown {
+                user: request.user.username.clone(),
+                until,
+            };
+            job.refuse(store, &refusal, None)?;
+            return Err(refusal.into());
+        }
+    };
+    let intent = job.write_intent(&tx, Some(issued.id), to)?;
+    tx.commit()?;
+    let pending = Pending {
+        token_id: issued.id,
+        expires_at: issued.expires_at,
+        link: link_for(&settings.base_url, &issued.token),
+        to: to.clone(),
+    };
+    Ok((pending, job.intending(intent)))
+}
+
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
 /// Bulk runs prepare the next user while the previous mail is on the wire.
 pub fn prepare(
@@ -217,35 +238,7 @@ pub fn prepare(
         job.refuse(store, refusal, None)?;
     }
     let to = checked?;
-    let issued = IssueRequest {
-        ttl_secs: settings.ttl_secs,
-        recipient: to.as_str(),
-        actor: &actor.os_user,
-    };
-    let cooldown = cooldown(&request, settings.cooldown_secs);
-    // The token and the intent to mail it commit together: a crash leaves both or neither.
-    let tx = store.write()?;
-    let issued = match tokens::issue_pending_in(&tx, request.user, issued, cooldown, now, rng)? {
-        Issued::Pending(issued) => issued,
-        Issued::InCooldown { until } => {
-            drop(tx);
-            let refusal = Refusal::Cooldown {
-                user: request.user.username.clone(),
-                until,
-            };
-            job.refuse(store, &refusal, None)?;
-            return Err(refusal.into());
-        }
-    };
-    let intent = job.write_intent(&tx, Some(issued.id), to)?;
-    tx.commit()?;
-    let job = job.intending(intent);
-    let pending = Pending {
-        token_id: issued.id,
-        expires_at: issued.expires_at,
-        link: link_for(&settings.base_url, &issued.token),
-        to: to.clone(),
-    };
+    let (pending, job) = issue(store, settings, &request, job, to, rng)?;
     let vars = vars(
         request.user,
         &pending.link,
@@ -289,100 +282,6 @@ pub fn complete(
     delivery::settle(store, &flow, &job, prepared.pending, answer)
 }
 
-impl<'a> LinkFlow<'a> {
-    fn from(settings: &LinkSettings, request: &LinkRequest<'a>) -> Self {
-        LinkFlow {
-            supersede: settings.supersede,
-            note: request.note,
-        }
-    }
-}
-
-impl delivery::Flow for LinkFlow<'_> {
-    type Error = LinkFailure;
-    type Staged = Pending;
-    type Sent = Delivered;
-    type Done = Sent;
-
-    /// Make the token live and supersede older links, unless it was revoked (or the user
-    /// deactivated) while the mail was on its way: then the link must stay dead.
-    fn commit(
-        &self,
-        tx: &Connection,
-        job: &Job<'_>,
-        pending: Pending,
-        delivered: Delivered,
-        active: bool,
-    ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
-        let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
-        if !active {
-            sql::revoke_outstanding(tx, user_id, now, "user deactivated")?;
-        }
-        if !active || !sql::activate(tx, token_id)? {
-            return Ok(Ending {
-                detail: format!(
-                    "token #{token_id}: the mail was sent, but the link was revoked meanwhile"
-                ),
-                reason: Some("link revoked while its mail was being sent".into()),
-                expires_at: None,
-                result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
-            });
-        }
-        let superseded = match self.supersede {
-            Supersede::Revoke => {
-                sql::revoke_outstanding_except(tx, user_id, Some(token_id), now, "superseded")?
-            }
-            Supersede::Keep => 0,
-        };
-        let mut detail = format!(
-            "token #{token_id}, expires {}",
-            timefmt::rfc3339(pending.expires_at)
-        );
-        if superseded > 0 {
-            let _ = write!(detail, ", revoked {superseded} older links");
-        }
-        if let Some(note) = self.note {
-            let _ = write!(detail, ", {note}");
-        }
-        Ok(Ending {
-            detail,
-            reason: None,
-            expires_at: Some(pending.expires_at),
-            result: Ok(Sent {
-                token_id,
-                expires_at: pending.expires_at,
-                superseded,
-                delivered,
-                link: pending.link,
-                recipient: pending.to,
-            }),
-        })
-    }
-
-    /// Mark the token undelivered (or interrupted, when the mail may have been delivered): it
-    /// never goes live, older links are untouched.
-    fn undo(
-        &self,
-        tx: &Connection,
-        job: &Job<'_>,
-        pending: Pending,
-        err: LinkError,
-    ) -> Result<Undone<LinkFailure>, LinkError> {
-        let now = job.now.as_second();
-        match &err {
-            DeliveryError::Mail(mail) if mail.may_have_been_delivered() => {
-                intents::revoke_pending_token(tx, pending.token_id, now)?;
-            }
-            _ => sql::mark_undelivered(tx, pending.token_id, now)?,
-        }
-        Ok(Undone {
-            detail: format!("token #{} revoked: {err}", pending.token_id),
-            reason: err.to_string(),
-            err,
-        })
-    }
-}
-
 /// The link: `base_url` with `token=...` added to its query.
 pub fn link_for(base: &url::Url, token: &Secret) -> Secret {
     let mut url = base.clone();
@@ -412,5 +311,8 @@ fn vars(
     }
 }
 
+mod flow;
 #[cfg(test)]
 mod tests;
+
+use flow::{LinkFlow, Pending};

@@ -1,0 +1,125 @@
+//! The link action as [`delivery::settle`] drives it: once the mail was accepted, make the
+//! token live and supersede older links (unless it was revoked, or the user deactivated,
+//! meanwhile); if not, mark it undelivered. SQL lives in `store`; nothing here prints.
+
+use std::fmt::Write as _;
+
+use rusqlite::Connection;
+
+use super::{LinkError, LinkFailure, LinkRequest, LinkSettings, Sent};
+use crate::config::Supersede;
+use crate::delivery::{self, DeliveryError, Ending, Job, Undone};
+use crate::mail::{Delivered, Recipient};
+use crate::secret::Secret;
+use crate::store::intents;
+use crate::store::tokens as sql;
+use crate::timefmt;
+
+/// A token written pending, and its link.
+#[derive(Debug)]
+pub(super) struct Pending {
+    pub(super) token_id: i64,
+    pub(super) expires_at: i64,
+    pub(super) link: Secret,
+    pub(super) to: Recipient,
+}
+
+/// The link action as [`delivery::settle`] drives it.
+pub(super) struct LinkFlow<'a> {
+    supersede: Supersede,
+    note: Option<&'a str>,
+}
+
+impl<'a> LinkFlow<'a> {
+    pub(super) fn from(settings: &LinkSettings, request: &LinkRequest<'a>) -> Self {
+        LinkFlow {
+            supersede: settings.supersede,
+            note: request.note,
+        }
+    }
+}
+
+impl delivery::Flow for LinkFlow<'_> {
+    type Error = LinkFailure;
+    type Staged = Pending;
+    type Sent = Delivered;
+    type Done = Sent;
+
+    /// Make the token live and supersede older links, unless it was revoked (or the user
+    /// deactivated) while the mail was on its way: then the link must stay dead.
+    fn commit(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        pending: Pending,
+        delivered: Delivered,
+        active: bool,
+    ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
+        let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
+        if !active {
+            sql::revoke_outstanding(tx, user_id, now, "user deactivated")?;
+        }
+        if !active || !sql::activate(tx, token_id)? {
+            return Ok(Ending {
+                detail: format!(
+                    "token #{token_id}: the mail was sent, but the link was revoked meanwhile"
+                ),
+                reason: Some("link revoked while its mail was being sent".into()),
+                expires_at: None,
+                result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
+            });
+        }
+        let superseded = match self.supersede {
+            Supersede::Revoke => {
+                sql::revoke_outstanding_except(tx, user_id, Some(token_id), now, "superseded")?
+            }
+            Supersede::Keep => 0,
+        };
+        let mut detail = format!(
+            "token #{token_id}, expires {}",
+            timefmt::rfc3339(pending.expires_at)
+        );
+        if superseded > 0 {
+            let _ = write!(detail, ", revoked {superseded} older links");
+        }
+        if let Some(note) = self.note {
+            let _ = write!(detail, ", {note}");
+        }
+        Ok(Ending {
+            detail,
+            reason: None,
+            expires_at: Some(pending.expires_at),
+            result: Ok(Sent {
+                token_id,
+                expires_at: pending.expires_at,
+                superseded,
+                delivered,
+                link: pending.link,
+                recipient: pending.to,
+            }),
+        })
+    }
+
+    /// Mark the token undelivered (or interrupted, when the mail may have been delivered): it
+    /// never goes live, older links are untouched.
+    fn undo(
+        &self,
+        tx: &Connection,
+        job: &Job<'_>,
+        pending: Pending,
+        err: LinkError,
+    ) -> Result<Undone<LinkFailure>, LinkError> {
+        let now = job.now.as_second();
+        match &err {
+            DeliveryError::Mail(mail) if mail.may_have_been_delivered() => {
+                intents::revoke_pending_token(tx, pending.token_id, now)?;
+            }
+            _ => sql::mark_undelivered(tx, pending.token_id, now)?,
+        }
+        Ok(Undone {
+            detail: format!("token #{} revoked: {err}", pending.token_id),
+            reason: err.to_string(),
+            err,
+        })
+    }
+}
