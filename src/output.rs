@@ -3,6 +3,11 @@
 //!
 //! Rows are dedicated structs (never internal types); their field names are the documented JSON
 //! keys and CSV headers.
+//!
+//! Nothing here lets control characters reach a terminal (LOC-4): table cells are sanitised;
+//! JSON always writes control characters, DEL, C1 controls and bidirectional overrides as
+//! `\uXXXX` escapes (so the parsed values stay exact); CSV is neutralised by a
+//! [`TerminalWriter`] when it goes to a terminal and written exactly to a pipe or a file.
 
 use std::io::Write;
 
@@ -10,7 +15,7 @@ use comfy_table::{ContentArrangement, Table, presets};
 use serde::Serialize;
 
 use crate::settings::Format;
-use crate::text::sanitize;
+use crate::text::{TerminalWriter, is_dangerous, sanitize};
 
 /// A row of a listing.
 pub trait Record: Serialize {
@@ -41,7 +46,7 @@ enum Sink<W: Write> {
         out: W,
         rows: usize,
     },
-    Csv(csv::Writer<W>),
+    Csv(csv::Writer<TerminalWriter<W>>),
 }
 
 fn headed(headings: &[&str], terminal: bool) -> Table {
@@ -70,7 +75,8 @@ pub fn new_table(terminal: bool) -> Table {
 }
 
 impl<W: Write> ListWriter<W> {
-    /// Start a listing. `terminal` chooses box drawing over plain ASCII for tables.
+    /// Start a listing. `terminal` chooses box drawing over plain ASCII for tables, and
+    /// neutralises control characters in CSV.
     pub fn new<R: Record>(format: Format, out: W, terminal: bool) -> Self {
         let sink = match format {
             Format::Table => Sink::Table {
@@ -81,7 +87,7 @@ impl<W: Write> ListWriter<W> {
                 headings: R::HEADINGS,
             },
             Format::Json => Sink::Json { out, rows: 0 },
-            Format::Csv => Sink::Csv(csv::Writer::from_writer(out)),
+            Format::Csv => Sink::Csv(csv::Writer::from_writer(TerminalWriter::new(out, terminal))),
         };
         ListWriter { sink }
     }
@@ -111,7 +117,7 @@ impl<W: Write> ListWriter<W> {
             }
             Sink::Json { out, rows } => {
                 out.write_all(if *rows == 0 { b"[\n  " } else { b",\n  " })?;
-                serde_json::to_writer(&mut *out, record)?;
+                serialize_compact(&mut *out, record)?;
                 *rows += 1;
             }
             Sink::Csv(writer) => writer.serialize(record)?,
@@ -149,9 +155,19 @@ impl<W: Write> ListWriter<W> {
 
 /// Print one value as pretty JSON.
 pub fn json(out: &mut impl Write, value: &impl Serialize) -> anyhow::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, value)?;
+    let formatter = SafeJson(serde_json::ser::PrettyFormatter::new());
+    value.serialize(&mut serde_json::Serializer::with_formatter(
+        &mut *out, formatter,
+    ))?;
     writeln!(out)?;
     out.flush()?;
+    Ok(())
+}
+
+/// Print one value as a line of compact JSON (JSON lines), without flushing.
+pub fn json_line(out: &mut impl Write, value: &impl Serialize) -> anyhow::Result<()> {
+    serialize_compact(&mut *out, value)?;
+    writeln!(out)?;
     Ok(())
 }
 
@@ -165,7 +181,7 @@ pub fn record<R: Record>(
     match format {
         Format::Json => json(out, record),
         Format::Csv => {
-            let mut writer = csv::Writer::from_writer(out);
+            let mut writer = csv::Writer::from_writer(TerminalWriter::new(out, terminal));
             writer.serialize(record)?;
             writer.flush()?;
             Ok(())
@@ -179,6 +195,75 @@ pub fn record<R: Record>(
             out.flush()?;
             Ok(())
         }
+    }
+}
+
+fn serialize_compact(out: &mut impl Write, value: &impl Serialize) -> serde_json::Result<()> {
+    let formatter = SafeJson(serde_json::ser::CompactFormatter);
+    value.serialize(&mut serde_json::Serializer::with_formatter(out, formatter))
+}
+
+/// A JSON formatter that also escapes what `serde_json` writes raw but a terminal would act on
+/// (DEL, C1 controls, bidirectional overrides) as `\uXXXX`: valid JSON with the exact values.
+struct SafeJson<F>(F);
+
+impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> std::io::Result<()> {
+        let mut start = 0;
+        for (at, c) in fragment.char_indices().filter(|(_, c)| is_dangerous(*c)) {
+            writer.write_all(&fragment.as_bytes()[start..at])?;
+            write!(writer, "\\u{:04x}", u32::from(c))?;
+            start = at + c.len_utf8();
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_array(w)
+    }
+
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array(w)
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_array_value(w, first)
+    }
+
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_array_value(w)
+    }
+
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object(w)
+    }
+
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object(w)
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.0.begin_object_key(w, first)
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.begin_object_value(w)
+    }
+
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.0.end_object_value(w)
     }
 }
 
@@ -203,8 +288,12 @@ mod tests {
     }
 
     fn render(format: Format, rows: &[Row]) -> String {
+        render_to(format, rows, false)
+    }
+
+    fn render_to(format: Format, rows: &[Row], terminal: bool) -> String {
         let mut out = Vec::new();
-        let mut writer = ListWriter::new::<Row>(format, &mut out, false);
+        let mut writer = ListWriter::new::<Row>(format, &mut out, terminal);
         for row in rows {
             writer.row(row).expect("row");
         }
@@ -274,5 +363,47 @@ mod tests {
         );
         assert!(text.contains("x\\u{1b}[31m"), "{text}");
         assert!(text.is_ascii(), "{text}");
+    }
+
+    fn evil() -> Vec<Row> {
+        vec![Row {
+            id: 1,
+            name: Some("a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}b".into()),
+        }]
+    }
+
+    #[test]
+    fn csv_is_neutralised_on_a_terminal_and_exact_elsewhere() {
+        let on_terminal = render_to(Format::Csv, &evil(), true);
+        assert_eq!(
+            on_terminal,
+            "id,name\n1,a\\u{1b}[2J\\u{9b}31m\\u{7f}\\u{202e}b\n"
+        );
+        let piped = render_to(Format::Csv, &evil(), false);
+        assert_eq!(piped, "id,name\n1,a\u{1b}[2J\u{9b}31m\u{7f}\u{202e}b\n");
+        let mut one = Vec::new();
+        record(Format::Csv, &mut one, &evil()[0], true).expect("record");
+        assert_eq!(String::from_utf8(one).expect("utf8"), on_terminal);
+    }
+
+    #[test]
+    fn json_escapes_every_control_and_keeps_the_value() {
+        for text in [
+            render_to(Format::Json, &evil(), true),
+            render_to(Format::Json, &evil(), false),
+        ] {
+            assert!(!text.chars().any(is_dangerous_but_newline), "{text:?}");
+            assert!(text.contains(r"a\u001b[2J\u009b31m\u007f\u202eb"), "{text}");
+            let parsed: serde_json::Value = serde_json::from_str(&text).expect("valid json");
+            assert_eq!(parsed[0]["name"], evil()[0].name.clone().expect("name"));
+        }
+        let mut one = Vec::new();
+        json(&mut one, &evil()[0]).expect("json");
+        let text = String::from_utf8(one).expect("utf8");
+        assert!(!text.chars().any(is_dangerous_but_newline), "{text:?}");
+    }
+
+    fn is_dangerous_but_newline(c: char) -> bool {
+        c != '\n' && is_dangerous(c)
     }
 }

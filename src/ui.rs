@@ -1,6 +1,10 @@
 //! The terminal: status lines, warnings and prompts on stderr, and neutralising control
 //! characters in user data before it reaches a terminal.
 //!
+//! Every line printed here goes through [`crate::text`]: status, detail and warning messages
+//! quote user data and server replies, so the printing itself neutralises them, and a new
+//! call site cannot forget to.
+//!
 //! Only commands use this module; domain modules never print.
 
 use std::io::{IsTerminal, Write};
@@ -8,6 +12,7 @@ use std::io::{IsTerminal, Write};
 use crate::exit::{Exit, Failure};
 use crate::settings::{ColorChoice, Settings};
 pub use crate::text::sanitize;
+use crate::text::sanitize_lines;
 
 /// How this invocation talks to the operator.
 #[derive(Debug, Clone)]
@@ -66,23 +71,27 @@ impl Ui {
         self.interactive
     }
 
-    /// A status line on stderr, unless `--quiet`.
+    /// A status line on stderr, unless `--quiet`; control characters neutralised.
     pub fn status(&self, message: &str) {
         if !self.quiet {
-            eprintln_safe(message);
+            eprintln_safe(&sanitize_lines(message));
         }
     }
 
-    /// A detail line on stderr, only with `--verbose`.
+    /// A detail line on stderr, only with `--verbose`; control characters neutralised.
     pub fn detail(&self, message: &str) {
         if self.verbose > 0 && !self.quiet {
-            eprintln_safe(message);
+            eprintln_safe(&sanitize_lines(message));
         }
     }
 
-    /// A warning on stderr (shown even with `--quiet`).
+    /// A warning on stderr (shown even with `--quiet`); control characters neutralised.
     pub fn warn(&self, message: &str) {
-        eprintln_safe(&format!("{} {message}", self.paint("warning:", "33")));
+        eprintln_safe(&format!(
+            "{} {}",
+            self.paint("warning:", "33"),
+            sanitize_lines(message)
+        ));
     }
 
     /// The final error report: `error: ...` and an optional `hint: ...`.

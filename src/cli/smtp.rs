@@ -146,9 +146,7 @@ fn print(
             steps,
             error: error.map(ToString::to_string),
         };
-        serde_json::to_writer_pretty(&mut out, &report)?;
-        writeln!(out)?;
-        return Ok(());
+        return Ok(crate::output::json(&mut out, &report)?);
     }
     for step in steps {
         writeln!(

@@ -10,6 +10,7 @@ use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::output::{ListWriter, Record};
 use crate::templates::{self, Origin};
+use crate::text::TerminalWriter;
 use crate::ui::sanitize;
 
 /// List, show, preview and check the email templates
@@ -151,7 +152,8 @@ fn preview(ctx: &Context, name: &str, user: Option<&str>) -> CommandResult<Exit>
         ctx.settings.now.as_second(),
     );
     let mail = ctx.templates(&config).render(name, &vars)?;
-    let mut out = std::io::stdout().lock();
+    // The user's data is in the text: neutralised on a terminal, exact in a pipe or file.
+    let mut out = TerminalWriter::new(std::io::stdout().lock(), ctx.ui.stdout_is_terminal());
     writeln!(out, "Subject: {}", mail.subject)?;
     writeln!(
         out,

@@ -13,7 +13,8 @@ use mailparse::MailHeaderMap as _;
 
 use crate::smtp_server::{Fault, Received, SmtpServer};
 use crate::support::{
-    TestEnv, assert_fails, code, html_part, on_terminal, stderr, stdout, text_part,
+    TestEnv, assert_fails, code, html_part, on_terminal, on_terminal_unprompted, stderr, stdout,
+    text_part,
 };
 
 /// The fixed clock of the tests, in Unix seconds (2026-11-22T10:00:00Z).
@@ -172,18 +173,6 @@ fn only_message_to(server: &SmtpServer, to: &str) -> Received {
     let message = messages.into_iter().next().expect("one message");
     assert_eq!(message.to, vec![to.to_owned()], "envelope recipients");
     message
-}
-
-/// Run pwreset on a pseudo-terminal that answers no prompt (use with `--yes`); returns the exit
-/// code and everything the terminal showed.
-fn on_terminal_unprompted(env: &TestEnv, args: &[&str]) -> (i32, String) {
-    let mut session = rexpect::session::spawn_command(env.pty_command(args), Some(10_000))
-        .expect("spawn on a pty");
-    let screen = session.exp_eof().expect("pwreset ends");
-    match session.process().wait().expect("wait") {
-        rexpect::process::WaitStatus::Exited(_, code) => (code, screen),
-        other => panic!("pwreset did not exit normally: {other:?}"),
-    }
 }
 
 // ---------------------------------------------------------------------------------------------

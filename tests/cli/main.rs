@@ -17,6 +17,7 @@ mod smtp_test;
 mod snapshots;
 mod support;
 mod templates;
+mod terminal;
 mod tokens;
 mod transports;
 mod unix;

@@ -161,6 +161,18 @@ pub fn mode(path: &Path) -> u32 {
         & 0o777
 }
 
+/// Run pwreset on a pseudo-terminal that answers no prompt (use with `--yes`); returns the exit
+/// code and everything the terminal showed.
+pub fn on_terminal_unprompted(env: &TestEnv, args: &[&str]) -> (i32, String) {
+    let mut session = rexpect::session::spawn_command(env.pty_command(args), Some(10_000))
+        .expect("spawn on a pty");
+    let screen = session.exp_eof().expect("pwreset ends");
+    match session.process().wait().expect("wait") {
+        rexpect::process::WaitStatus::Exited(_, code) => (code, screen),
+        other => panic!("pwreset did not exit normally: {other:?}"),
+    }
+}
+
 /// Run pwreset on a pseudo-terminal, wait for `prompt`, type `answer`, and return the exit code
 /// and everything the terminal showed.
 pub fn on_terminal(env: &TestEnv, args: &[&str], prompt: &str, answer: &str) -> (i32, String) {

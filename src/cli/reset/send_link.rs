@@ -138,7 +138,11 @@ fn report(
         timefmt::human(sent.expires_at),
         timefmt::duration(ttl)
     ));
-    ctx.ui.status(&format!("Mail {}", sent.delivered.detail));
+    // The server's reply, on one line (status lines neutralise control characters).
+    ctx.ui.status(&format!(
+        "Mail {}",
+        sent.delivered.detail.replace(['\r', '\n'], " ")
+    ));
     if print_link {
         use std::io::Write;
         writeln!(std::io::stdout().lock(), "{}", sent.link.expose())?;

@@ -4,7 +4,7 @@
 //! Rendering only: nothing here decides what happens to a run, asks the operator, or touches
 //! the store other than reading a run's items back.
 
-use std::io::{StdoutLock, Write};
+use std::io::StdoutLock;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -125,7 +125,7 @@ impl Progress {
     pub(super) fn item(&mut self, item: &Item, user: Option<&User>, outcome: &Outcome) {
         if let Some(lines) = &mut self.lines {
             let line = Line::new(self.action, item, user, outcome);
-            let _ = serde_json::to_writer(&mut *lines, &line).map(|()| writeln!(lines));
+            let _ = crate::output::json_line(&mut *lines, &line);
         }
         let planned_skip = item.status == "skipped";
         if let (Some(bar), false) = (&self.bar, planned_skip) {
