@@ -136,7 +136,7 @@ pub fn redeem(
         Ok(verified) => verified,
         Err(err) => return Err(record_failure(store, token, &err, policy, actor, now)?),
     };
-    throttle(store, verified.user.id, policy, now)?;
+    throttle(store, &verified.user, policy, actor, now)?;
     password::check_policy(new_password.expose(), &verified.user)?;
     let hash = password::hash(new_password.expose(), policy.password, rng)?;
     let tx = store.write()?;
@@ -172,26 +172,45 @@ pub fn redeem(
     Ok(verified.user)
 }
 
+/// The throttle window (TOK-10): failures are counted over the last hour.
+const THROTTLE_WINDOW_SECS: i64 = 3600;
+
+/// The audit detail of a refused, throttled redemption.
+const THROTTLED_DETAIL: &str = "throttled";
+
+/// Refuse when `user` has had too many failed redemptions in the window. A refusal is audited
+/// (`token.redeem`, refused, "throttled") at most once per user per window, so a guessing
+/// attack shows in the log without growing it without bound.
 fn throttle(
-    store: &Store,
-    user_id: i64,
+    store: &mut Store,
+    user: &User,
     policy: RedeemPolicy<'_>,
+    actor: &Actor,
     now: Timestamp,
 ) -> Result<(), TokenError> {
-    let since = now.as_second() - 3600;
+    let since = now.as_second() - THROTTLE_WINDOW_SECS;
     let failures = audit::count_since(
         store.conn(),
         "token.redeem",
         Outcome::Failed,
-        user_id,
+        user.id,
         since,
     )?;
-    if failures >= u64::from(policy.max_failures_per_hour) {
-        return Err(TokenError::Throttled {
-            until: now.as_second() + 3600,
-        });
+    if failures < u64::from(policy.max_failures_per_hour) {
+        return Ok(());
     }
-    Ok(())
+    // Counted and written under the write lock: concurrent refusals add one row, not two.
+    let tx = store.write()?;
+    if audit::count_since(&tx, "token.redeem", Outcome::Refused, user.id, since)? == 0 {
+        let event = Event::new("token.redeem", Outcome::Refused)
+            .target(user)
+            .detail(Some(THROTTLED_DETAIL.into()));
+        audit::append(&tx, actor, now, &event)?;
+    }
+    tx.commit()?;
+    Err(TokenError::Throttled {
+        until: now.as_second() + THROTTLE_WINDOW_SECS,
+    })
 }
 
 /// Audit a failed redemption against the token's user, if the token names one; returns the
@@ -212,7 +231,7 @@ fn record_failure(
     let mut event = Event::new("token.redeem", Outcome::Failed).detail(Some(err.to_string()));
     if let Some(row) = &row {
         if let Some(user) = users_sql::by_id(store.conn(), row.user_id)? {
-            throttle(store, user.id, policy, now)?;
+            throttle(store, &user, policy, actor, now)?;
             event = event.target(&user);
         }
     }

@@ -304,6 +304,63 @@ fn failed_redemptions_are_throttled_per_user() {
     assert!(later.is_ok(), "an hour later it works: {later:?}");
 }
 
+/// The `token.redeem` rows of `outcome` and their times.
+fn redeem_rows(store: &Store, outcome: &str) -> Vec<(i64, Option<String>)> {
+    let mut stmt = store
+        .conn()
+        .prepare("SELECT at, detail FROM audit_log WHERE action = 'token.redeem' AND outcome = ?1 ORDER BY id")
+        .expect("prepare");
+    stmt.query_map([outcome], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+#[test]
+fn a_throttled_guessing_attack_is_audited_once_per_window() {
+    let (_dir, mut store, user) = setup();
+    let expired = live(&mut store, &user, T0, 60);
+    let config = PasswordConfig::default();
+    let attack = |store: &mut Store, start: i64| {
+        for i in 0..200 {
+            let err = redeem(
+                store,
+                expired.expose(),
+                &new_password(),
+                policy(&config),
+                &actor(),
+                at(start + i),
+                &mut rand::rng(),
+            );
+            let throttled = matches!(err, Err(TokenError::Throttled { .. }));
+            assert_eq!(throttled, i >= 100, "attempt {i}: {err:?}");
+        }
+    };
+    attack(&mut store, T0 + 100);
+    assert_eq!(
+        redeem_rows(&store, "failed").len(),
+        100,
+        "failures up to the limit"
+    );
+    assert_eq!(
+        redeem_rows(&store, "refused"),
+        vec![(T0 + 200, Some("throttled".to_string()))],
+        "one throttled row for the 100 refusals of that hour"
+    );
+
+    // Past the hour the failures have aged out: the limit applies afresh, and the next
+    // throttled hour gets its own row.
+    attack(&mut store, T0 + 100 + 3600 + 200);
+    assert_eq!(redeem_rows(&store, "failed").len(), 200);
+    assert_eq!(
+        redeem_rows(&store, "refused"),
+        vec![
+            (T0 + 200, Some("throttled".to_string())),
+            (T0 + 4000, Some("throttled".to_string()))
+        ]
+    );
+}
+
 #[test]
 fn purge_removes_used_revoked_and_expired_but_never_live() {
     let (_dir, mut store, user) = setup();
