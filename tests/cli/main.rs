@@ -3,6 +3,7 @@
 
 mod audit;
 mod bulk;
+mod canary;
 mod concurrency;
 mod config;
 mod crash;
