@@ -100,3 +100,83 @@ fn warnings_neutralise_what_they_quote() {
     );
     assert_eq!(stdout(&out), "");
 }
+
+/// A loopback SMTP server whose replies carry terminal escapes: the greeting, the reply to the
+/// end of DATA, and a refusal of RCPT TO `refused@example.com`. Serves until the test ends.
+fn hostile_smtp_server() -> u16 {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = listener.local_addr().expect("address").port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let mut out = stream.try_clone().expect("clone");
+            let mut lines = BufReader::new(stream).lines();
+            let mut reply = |text: &str| out.write_all(format!("{text}\r\n").as_bytes());
+            let _ = reply("220 mx.example.com \u{1b}[2J ready");
+            while let Some(Ok(line)) = lines.next() {
+                let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                let sent = match verb.as_str() {
+                    "EHLO" => reply("250-mx.example.com\r\n250 8BITMIME"),
+                    "RCPT" if line.contains("refused@") => {
+                        reply("550 5.1.1 no \u{1b}]0;owned\u{7}such \u{9b}31m user")
+                    }
+                    "DATA" => {
+                        let _ = reply("354 go on");
+                        while lines.next().is_some_and(|l| l.is_ok_and(|l| l != ".")) {}
+                        reply("250 2.0.0 queued \u{1b}[31mred\u{202e}")
+                    }
+                    "QUIT" => {
+                        let _ = reply("221 bye");
+                        break;
+                    }
+                    _ => reply("250 OK"),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    port
+}
+
+#[test]
+fn smtp_server_replies_are_neutralised_in_status_lines_reports_and_errors() {
+    let env = TestEnv::with_samples();
+    let port = hostile_smtp_server();
+    env.write(
+        "pwreset.toml",
+        &format!(
+            "[store]\npath = \"pwreset.db\"\n\n\
+             [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\n\
+             [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"2s\"\n\n\
+             [links]\nbase_url = \"https://app.example.com/reset\"\n"
+        ),
+    );
+    let raw = |text: &str| {
+        text.chars()
+            .any(|c| c == '\u{1b}' || c == '\u{9b}' || c == '\u{7}')
+    };
+
+    let out = env.run(&["send-link", "alice"]);
+    assert_eq!(crate::support::code(&out), 0, "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(!raw(&err), "{err:?}");
+    assert!(err.contains(r"queued \u{1b}[31mred\u{202e}"), "{err}");
+
+    let out = env.run(&["smtp", "test", "--send-to", "ops@example.com"]);
+    assert_eq!(crate::support::code(&out), 0, "{}", stderr(&out));
+    assert!(!raw(&stdout(&out)) && !raw(&stderr(&out)), "{out:?}");
+    assert!(
+        stdout(&out).contains(r"accepted: 250 2.0.0 queued \u{1b}[31mred"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = env.run(&["smtp", "test", "--send-to", "refused@example.com"]);
+    assert_ne!(crate::support::code(&out), 0);
+    let err = stderr(&out);
+    assert!(err.starts_with("error: ") && !raw(&err), "{err:?}");
+    assert!(err.contains(r"\u{1b}]0;owned\u{7}such"), "{err}");
+}
