@@ -1,9 +1,10 @@
 //! The terminal: status lines, warnings and prompts on stderr, and neutralising control
 //! characters in user data before it reaches a terminal.
 //!
-//! Every line printed here goes through [`crate::text`]: status, detail and warning messages
-//! quote user data and server replies, so the printing itself neutralises them, and a new
-//! call site cannot forget to.
+//! Every line printed here goes through [`crate::text`]: status, detail, warning, error and hint
+//! messages quote user data and server replies, so the printing itself neutralises them and
+//! keeps each on one line (a quoted reply cannot forge an `error:` line); a new call site
+//! cannot forget to.
 //!
 //! Only commands use this module; domain modules never print.
 
@@ -12,7 +13,6 @@ use std::io::{IsTerminal, Write};
 use crate::exit::{Exit, Failure};
 use crate::settings::{ColorChoice, Settings};
 pub use crate::text::sanitize;
-use crate::text::sanitize_lines;
 
 /// How this invocation talks to the operator.
 #[derive(Debug, Clone)]
@@ -71,26 +71,26 @@ impl Ui {
         self.interactive
     }
 
-    /// A status line on stderr, unless `--quiet`; control characters neutralised.
+    /// A status line on stderr, unless `--quiet`; on one line, control characters neutralised.
     pub fn status(&self, message: &str) {
         if !self.quiet {
-            eprintln_safe(&sanitize_lines(message));
+            eprintln_safe(&one_line(message));
         }
     }
 
-    /// A detail line on stderr, only with `--verbose`; control characters neutralised.
+    /// A detail line on stderr, only with `--verbose`; on one line, control characters neutralised.
     pub fn detail(&self, message: &str) {
         if self.verbose > 0 && !self.quiet {
-            eprintln_safe(&sanitize_lines(message));
+            eprintln_safe(&one_line(message));
         }
     }
 
-    /// A warning on stderr (shown even with `--quiet`); control characters neutralised.
+    /// A warning on stderr (shown even with `--quiet`); on one line, control characters neutralised.
     pub fn warn(&self, message: &str) {
         eprintln_safe(&format!(
             "{} {}",
             self.paint("warning:", "33"),
-            sanitize_lines(message)
+            one_line(message)
         ));
     }
 
@@ -230,5 +230,6 @@ mod tests {
     #[test]
     fn one_line_joins_lines() {
         assert_eq!(one_line("a\nb"), "a b");
+        assert_eq!(one_line("a\r\nerror: b\u{1b}[2J"), "a  error: b\\u{1b}[2J");
     }
 }

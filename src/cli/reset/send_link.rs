@@ -138,11 +138,7 @@ fn report(
         timefmt::human(sent.expires_at),
         timefmt::duration(ttl)
     ));
-    // The server's reply, on one line (status lines neutralise control characters).
-    ctx.ui.status(&format!(
-        "Mail {}",
-        sent.delivered.detail.replace(['\r', '\n'], " ")
-    ));
+    ctx.ui.status(&format!("Mail {}", sent.delivered.detail));
     if print_link {
         use std::io::Write;
         writeln!(std::io::stdout().lock(), "{}", sent.link.expose())?;
