@@ -19,5 +19,6 @@ mod support;
 mod templates;
 mod tokens;
 mod transports;
+mod trust;
 mod unix;
 mod users;
