@@ -291,6 +291,9 @@ fn refusal(err: &Refusal) -> Class {
             format!("activate the user first: pwreset users activate {user}")
         }
         Refusal::NoValidEmail(user) => format!("check the address with: pwreset users show {user}"),
+        Refusal::BadHeader { id, .. } => format!(
+            "see the user with `pwreset users show '#{id}'`, correct the name or address where the application wrote it, or run `pwreset users deactivate '#{id}'` meanwhile"
+        ),
         Refusal::Cooldown { .. } => "wait, or pass --force to send another now".into(),
     };
     Class::hint(Exit::Refused, hint)

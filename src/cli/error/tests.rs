@@ -315,3 +315,18 @@ fn untrusted_files_are_exit_8_with_chown_or_chmod() {
         );
     }
 }
+
+#[test]
+fn a_bad_header_in_the_store_is_refused_with_the_user_to_fix() {
+    let class = class_of(Refusal::BadHeader {
+        user: "mallory".into(),
+        id: 12,
+        field: "display name",
+    });
+    assert_eq!(class.exit, Exit::Refused);
+    assert!(
+        class
+            .hint
+            .is_some_and(|h| h.contains("pwreset users show '#12'"))
+    );
+}
