@@ -74,6 +74,7 @@ pub fn problem(owner: u32, mode: u32, is_dir: bool, euid: u32) -> Option<Problem
 /// Check `path` (following symlinks) with [`problem`]; `what` names it in the error. A path
 /// that does not exist, or cannot be examined, passes: using it fails later with its own error.
 pub fn check_trusted(what: &str, path: &Path, euid: u32) -> Result<(), Untrusted> {
+    planted_symlink(what, path, euid)?;
     let Ok(meta) = std::fs::metadata(path) else {
         return Ok(());
     };
@@ -87,6 +88,23 @@ pub fn check_trusted(what: &str, path: &Path, euid: u32) -> Result<(), Untrusted
             mode,
             problem,
         }),
+    }
+}
+
+/// A symlink is judged by its owner too (its own mode means nothing): one that another user
+/// planted, pointing at a file of root's, is refused like a planted file.
+fn planted_symlink(what: &str, path: &Path, euid: u32) -> Result<(), Untrusted> {
+    match std::fs::symlink_metadata(path) {
+        Ok(link) if link.file_type().is_symlink() && link.uid() != 0 && link.uid() != euid => {
+            Err(Untrusted {
+                what: format!("{what} (a symlink)"),
+                path: path.to_path_buf(),
+                owner: link.uid(),
+                mode: link.mode() & 0o7777,
+                problem: Problem::OwnedByOther,
+            })
+        }
+        _ => Ok(()),
     }
 }
 
@@ -214,6 +232,23 @@ mod tests {
         assert_eq!(err.problem, Problem::WritableByOthers);
         set_mode(&bin, 0o1777);
         assert_eq!(check_program("sendmail program", &program, euid), Ok(()));
+    }
+
+    #[test]
+    fn a_symlink_planted_by_another_user_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let target = dir.path().join("real.toml");
+        std::fs::write(&target, "").expect("write");
+        let link = dir.path().join("pwreset.toml");
+        std::os::unix::fs::symlink(&target, &link).expect("symlink");
+        assert_eq!(check_trusted("config file", &link, euid()), Ok(()));
+        std::os::unix::fs::lchown(&link, Some(65534), None).expect("lchown");
+        let err = check_trusted("config file", &link, euid()).expect_err("refused");
+        assert_eq!((err.owner, err.problem), (65534, Problem::OwnedByOther));
+        assert!(
+            err.to_string().starts_with("config file (a symlink) "),
+            "{err}"
+        );
     }
 
     #[test]

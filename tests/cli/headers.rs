@@ -88,3 +88,26 @@ fn a_bulk_run_skips_those_users_with_the_reason_and_mails_the_others() {
         0
     );
 }
+
+#[test]
+fn generate_show_sets_the_password_but_sends_no_notice_to_such_a_user() {
+    let env = with_bad_users();
+    let args = ["--yes", "reset", "generate", "mallory", "--show"];
+    let mut session = rexpect::session::spawn_command(env.pty_command(&args), Some(30_000))
+        .expect("spawn on a pty");
+    let screen = session.exp_eof().expect("pwreset ends");
+    let status = session.process().wait().expect("wait");
+    assert!(
+        matches!(status, rexpect::process::WaitStatus::Exited(_, 0)),
+        "{status:?}: {screen}"
+    );
+    assert!(
+        screen.contains("Temporary password for mallory"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("mallory's display name contains CR, LF or NUL"),
+        "the notice is refused, with the reason: {screen}"
+    );
+    assert!(env.outbox().is_empty(), "no notice was mailed");
+}
