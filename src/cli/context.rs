@@ -197,6 +197,8 @@ impl Context {
         let extra_ca = match &smtp.ca_file {
             Some(file) => {
                 let path = config.resolve(file);
+                // A CA planted by another user would let them read the SMTP login.
+                self.trusted("SMTP CA file", &path)?;
                 Some(
                     std::fs::read(&path)
                         .map_err(|e| ConfigError::Unreadable { path, source: e })?,

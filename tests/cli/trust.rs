@@ -210,15 +210,16 @@ fn a_store_or_mail_folder_owned_by_another_user_is_refused() {
 }
 
 #[test]
-fn an_smtp_password_file_owned_by_another_user_is_refused() {
+fn an_smtp_password_or_ca_file_owned_by_another_user_is_refused() {
     let env = TestEnv::with_samples();
     let secret = env.write("smtp.pass", "hunter2-but-longer\n");
     set_mode(&secret, 0o600);
     give_away(&secret);
+    let ca = env.write("ca.pem", "not read\n");
     edit_config(
         &env,
         "transport = \"file\"",
-        "transport = \"smtp\"\nsmtp = { host = \"localhost\", port = 1, tls = \"starttls\", username = \"u\", password_file = \"smtp.pass\", timeout = \"2s\" }",
+        "transport = \"smtp\"\nsmtp = { host = \"localhost\", port = 1, tls = \"starttls\", username = \"u\", password_file = \"smtp.pass\", ca_file = \"ca.pem\", timeout = \"2s\" }",
     );
     let out = env.run(&["send-link", "alice"]);
     assert_refused(
@@ -228,4 +229,13 @@ fn an_smtp_password_file_owned_by_another_user_is_refused() {
         "chown root",
     );
     assert!(!stderr(&out).contains("hunter2"));
+    chown(&secret, Some(0), None).expect("chown back");
+    set_mode(&ca, 0o666);
+    let out = env.run(&["send-link", "alice"]);
+    assert_refused(
+        &env,
+        &out,
+        &["SMTP CA file ca.pem is writable by others"],
+        "chmod go-w ca.pem",
+    );
 }
