@@ -37,6 +37,17 @@ pub enum Refusal {
     /// The user has no email, or an invalid one.
     #[error("{0} has no valid email address")]
     NoValidEmail(String),
+    /// MAIL-2: the user's display name or address in the store holds CR, LF or NUL (written
+    /// there outside pwreset), which must never reach a mail header.
+    #[error("{user}'s {field} contains CR, LF or NUL, which cannot go into a mail header")]
+    BadHeader {
+        /// The user.
+        user: String,
+        /// The user's id, to name them whatever their username holds.
+        id: i64,
+        /// `display name` or `email address`.
+        field: &'static str,
+    },
     /// A link was sent too recently.
     #[error("a reset link was sent to {user} moments ago; the next is allowed at {}", timefmt::human(*.until))]
     Cooldown {
@@ -53,20 +64,48 @@ impl Refusal {
         match self {
             Refusal::Inactive(_) => "inactive",
             Refusal::NoValidEmail(_) => "no valid email",
+            Refusal::BadHeader { .. } => "CR, LF or NUL in name or email",
             Refusal::Cooldown { .. } => "in cooldown",
         }
     }
 }
 
-/// Whether a user may receive mail: active, with a valid email.
+/// Whether a user may receive mail: active, with a name and address fit for a mail header, and
+/// a valid email.
 pub fn eligible(user: &User) -> Result<(), Refusal> {
     if !user.active {
         return Err(Refusal::Inactive(user.username.clone()));
     }
+    header_safe(user)?;
     if !has_valid_email(user) {
         return Err(Refusal::NoValidEmail(user.username.clone()));
     }
     Ok(())
+}
+
+/// MAIL-2, checked again at send time: the store may hold a display name or address that the
+/// application wrote there, never checked by pwreset; CR, LF or NUL in either is refused.
+pub fn header_safe(user: &User) -> Result<(), Refusal> {
+    match unfit_for_header(user.display_name.as_deref(), user.email.as_deref()) {
+        None => Ok(()),
+        Some(field) => Err(Refusal::BadHeader {
+            user: user.username.clone(),
+            id: user.id,
+            field,
+        }),
+    }
+}
+
+/// Which of a display name and an address holds CR, LF or NUL, if either does.
+fn unfit_for_header(display_name: Option<&str>, email: Option<&str>) -> Option<&'static str> {
+    let unfit = |text: Option<&str>| text.is_some_and(|t| t.contains(['\r', '\n', '\0']));
+    if unfit(display_name) {
+        Some("display name")
+    } else if unfit(email) {
+        Some("email address")
+    } else {
+        None
+    }
 }
 
 /// The failures that belong to one action only (e.g. a link revoked in flight, a failed hash).
@@ -339,5 +378,44 @@ impl Job<'_> {
     /// may have happened while the mail was on its way).
     pub fn still_active(&self, tx: &Connection) -> Result<bool, StoreError> {
         Ok(crate::store::users::by_id(tx, self.user.id)?.is_some_and(|u| u.active))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cr_lf_or_nul_in_a_stored_name_or_address_is_unfit_for_a_header() {
+        let ok = Some("m@example.com");
+        for bad in [
+            "Mal\r\nBcc: x@evil.example",
+            "Mal\nlory",
+            "Mal\rlory",
+            "Mal\0lory",
+        ] {
+            assert_eq!(unfit_for_header(Some(bad), ok), Some("display name"));
+            let address = format!("m@example.com{bad}");
+            assert_eq!(
+                unfit_for_header(None, Some(&address)),
+                Some("email address")
+            );
+        }
+        assert_eq!(unfit_for_header(Some("Mallory O'Neil, \u{e9}"), ok), None);
+        assert_eq!(unfit_for_header(None, None), None);
+    }
+
+    #[test]
+    fn the_refusal_names_the_user_and_field_not_the_value() {
+        let refusal = Refusal::BadHeader {
+            user: "mallory".into(),
+            id: 7,
+            field: "display name",
+        };
+        assert_eq!(
+            refusal.to_string(),
+            "mallory's display name contains CR, LF or NUL, which cannot go into a mail header"
+        );
+        assert_eq!(refusal.reason(), "CR, LF or NUL in name or email");
     }
 }

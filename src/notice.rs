@@ -50,14 +50,16 @@ impl Notice {
     }
 }
 
-/// Send the notice about `user` to `to`. A template failure is reported as a local mail error:
-/// to the caller, the notice simply was not sent.
+/// Send the notice about `user` to `to`. A template failure, or a name or address unfit for a
+/// header ([`crate::delivery::header_safe`]), is reported as a local mail error: to the caller,
+/// the notice simply was not sent.
 pub fn send<S>(
     courier: &mut crate::delivery::Courier<'_, S>,
     notice: &Notice,
     user: &User,
     to: &Recipient,
 ) -> Result<Delivered, MailError> {
+    crate::delivery::header_safe(user).map_err(|refused| MailError::Local(refused.to_string()))?;
     let outgoing = courier
         .render(TEMPLATE, to, &notice.vars(user))
         .map_err(|err| MailError::Local(err.to_string()))?;

@@ -12,7 +12,7 @@ use crate::delivery::{self, Interrupted};
 use crate::exit::Failure;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
-use crate::settings::{self, SecretError, Settings};
+use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
 use crate::store::{self, Store};
 use crate::templates::Templates;
 use crate::ui::Ui;
@@ -44,13 +44,49 @@ impl Context {
         Context { settings, ui }
     }
 
-    /// Load the config file.
+    /// Find the config file, refuse it unless trusted (owned by root or the running user,
+    /// writable by nobody else: a file planted on the search path is refused, not skipped),
+    /// and load it.
     pub fn config(&self) -> CommandResult<LoadedConfig> {
-        let loaded = self.settings.load_config()?;
+        let path = self.settings.config_path()?;
+        let what = match self.settings.sources.config {
+            Source::Default => "config file (found on the search path)",
+            _ => "config file",
+        };
+        self.trusted(what, &path)?;
+        let loaded = crate::config::load(&path)?;
         self.ui
             .detail(&format!("config: {}", loaded.path.display()));
         self.check_private(&loaded, &loaded.path, "config file")?;
         Ok(loaded)
+    }
+
+    /// Refuse a file (exit 8) that is not trusted: see [`settings::check_trusted`].
+    pub fn trusted(&self, what: &str, path: &Path) -> CommandResult<()> {
+        Ok(settings::check_trusted(what, path, self.settings.euid)?)
+    }
+
+    /// Refuse the files a mail is made of unless trusted: the templates folder and each file
+    /// in it, and the transport's own (the mail folder, the sendmail program and every
+    /// directory on its path).
+    fn check_mail_files(&self, config: &LoadedConfig) -> CommandResult<()> {
+        let mail = &config.config.mail;
+        if let Some(dir) = &config.config.templates.dir {
+            let dir = config.resolve(dir);
+            self.trusted("templates folder", &dir)?;
+            for file in Templates::files(&dir) {
+                self.trusted("template file", &file)?;
+            }
+        }
+        match mail.transport {
+            Transport::File => self.trusted("mail folder", &config.resolve(&mail.file.dir)),
+            Transport::Sendmail => Ok(settings::check_program(
+                "sendmail program",
+                &SendmailMailer::program_at(&mail.sendmail.path),
+                self.settings.euid,
+            )?),
+            Transport::Smtp => Ok(()),
+        }
     }
 
     /// Load the config and open the store it names (or `--db`).
@@ -60,6 +96,7 @@ impl Context {
         for file in
             std::iter::once(path.clone()).chain(store::companion_paths(&path).into_iter().take(2))
         {
+            self.trusted("store", &file)?;
             self.check_private(&config, &file, "store")?;
         }
         let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
@@ -106,8 +143,9 @@ impl Context {
         Templates::new(dir.as_deref())
     }
 
-    /// The configured mail transport.
+    /// The configured mail transport, once the files the mail is made of are trusted.
     pub fn mailer(&self, config: &LoadedConfig) -> CommandResult<Box<dyn Mailer>> {
+        self.check_mail_files(config)?;
         let mail = &config.config.mail;
         let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
         let now = SystemTime::from(self.settings.now);
@@ -148,12 +186,19 @@ impl Context {
     fn smtp_settings(&self, config: &LoadedConfig) -> CommandResult<SmtpSettings> {
         let smtp = &config.config.mail.smtp;
         let credentials = match &smtp.username {
-            Some(user) => Some((user.clone(), smtp_password(config)?)),
+            Some(user) => {
+                if let Ok(PasswordOrigin::File(path)) = settings::smtp_password_origin(config) {
+                    self.trusted("SMTP password file", &path)?;
+                }
+                Some((user.clone(), smtp_password(config)?))
+            }
             None => None,
         };
         let extra_ca = match &smtp.ca_file {
             Some(file) => {
                 let path = config.resolve(file);
+                // A CA planted by another user would let them read the SMTP login.
+                self.trusted("SMTP CA file", &path)?;
                 Some(
                     std::fs::read(&path)
                         .map_err(|e| ConfigError::Unreadable { path, source: e })?,

@@ -17,7 +17,7 @@ use crate::generate::{GenerateError, GenerateFailure};
 use crate::links::{LinkError, LinkFailure, Refusal};
 use crate::mail::MailError;
 use crate::password::HashError;
-use crate::settings::SettingsError;
+use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
@@ -150,6 +150,7 @@ classified! {
     MailError => mail,
     TemplateError => template,
     SettingsError => settings,
+    Untrusted => untrusted,
 }
 
 /// Decide the exit code and hint for an error: the outermost classified cause wins; an error
@@ -290,6 +291,9 @@ fn refusal(err: &Refusal) -> Class {
             format!("activate the user first: pwreset users activate {user}")
         }
         Refusal::NoValidEmail(user) => format!("check the address with: pwreset users show {user}"),
+        Refusal::BadHeader { id, .. } => format!(
+            "see the user with `pwreset users show '#{id}'`, correct the name or address where the application wrote it, or run `pwreset users deactivate '#{id}'` meanwhile"
+        ),
         Refusal::Cooldown { .. } => "wait, or pass --force to send another now".into(),
     };
     Class::hint(Exit::Refused, hint)
@@ -390,6 +394,20 @@ fn settings(err: &SettingsError) -> Class {
         | SettingsError::TestNow(_)
         | SettingsError::TestCrashAt(_) => Class::new(Exit::Usage),
     }
+}
+
+/// A file pwreset must not trust: exit 8, with the command that fixes it.
+fn untrusted(err: &Untrusted) -> Class {
+    let path = err.path.display();
+    let hint = match err.problem {
+        Problem::OwnedByOther => format!(
+            "if you trust it, run `chown root {path}` (or give it to yourself); if not, remove it"
+        ),
+        Problem::WritableByGroup | Problem::WritableByOthers => {
+            format!("run `chmod go-w {path}`")
+        }
+    };
+    Class::hint(Exit::Config, hint)
 }
 
 /// Whether the error is a closed pipe on stdout, which is not a failure (`pwreset ... | head -1`).

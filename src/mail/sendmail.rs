@@ -8,7 +8,7 @@
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStderr, Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
@@ -22,6 +22,19 @@ const EX_TEMPFAIL: i32 = 75;
 
 /// The child's whole environment: a fixed search path, not pwreset's own.
 const SAFE_PATH: &str = "/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// A bare program name (no `/`) as the child's `PATH` finds it; any other path as it is.
+fn on_safe_path(program: &Path) -> PathBuf {
+    let bare = program.components().count() == 1 && program.is_relative();
+    bare.then(|| {
+        SAFE_PATH
+            .split(':')
+            .map(|dir| Path::new(dir).join(program))
+            .find(|candidate| candidate.is_file())
+    })
+    .flatten()
+    .unwrap_or_else(|| program.to_path_buf())
+}
 
 /// How much of the child's stderr is kept for the error message.
 const STDERR_KEPT: u64 = 4096;
@@ -55,6 +68,13 @@ impl SendmailMailer {
             reply_to,
             now,
         }
+    }
+
+    /// The program that runs for the configured `program`: that path, or for a bare name the
+    /// file it names on the child's fixed search path (whose owner and directories must be
+    /// trusted).
+    pub fn program_at(program: &Path) -> PathBuf {
+        on_safe_path(program)
     }
 
     fn spawn(&self, server: &str) -> Result<Child, MailError> {

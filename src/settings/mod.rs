@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::config::{self, ConfigError, LoadedConfig};
+use crate::config::{ConfigError, LoadedConfig};
 use crate::delivery::CrashPoint;
 
 mod capabilities;
 mod secrets;
+mod trust;
 
 pub use capabilities::{Overrides, generate_settings, link_settings, pacing, recipient_rule};
 
@@ -24,6 +25,7 @@ pub use secrets::{
     PasswordOrigin, ReadableByOthers, SecretError, readable_by_others, secret_from_env,
     smtp_password, smtp_password_origin,
 };
+pub use trust::{Problem, Untrusted, check_program, check_trusted};
 
 /// Why flags or environment could not be resolved into settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +198,9 @@ pub struct Settings {
     pub crash_at: Option<CrashPoint>,
     /// The operating-system user running pwreset.
     pub os_user: String,
+    /// Its effective uid: files it uses must be owned by root or by this user
+    /// ([`check_trusted`]).
+    pub euid: u32,
     config_path: Option<PathBuf>,
     db_path: Option<PathBuf>,
     search_path: Vec<PathBuf>,
@@ -244,6 +249,7 @@ impl Settings {
             fixed_clock: TEST_CLOCK && env.get("PWRESET_TEST_NOW").is_some(),
             crash_at: resolve_crash_at(env)?,
             os_user: whoami::username().unwrap_or_else(|_| "unknown".to_string()),
+            euid: trust::euid(),
             config_path: flags
                 .config
                 .or_else(|| env.get("PWRESET_CONFIG").map(PathBuf::from)),
@@ -285,11 +291,6 @@ impl Settings {
                     searched: searched.join(", "),
                 }
             })
-    }
-
-    /// Find and load the config file.
-    pub fn load_config(&self) -> Result<LoadedConfig, ConfigError> {
-        config::load(&self.config_path()?)
     }
 
     /// The store to open: `--db` or `PWRESET_DB` if given, else `store.path` from the config.

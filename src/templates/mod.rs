@@ -226,6 +226,14 @@ impl Templates {
         Templates { env, dir }
     }
 
+    /// The entries of a templates folder, whose owners and modes the CLI checks before any mail
+    /// is made from them (none when the folder cannot be read: loading reports that).
+    pub fn files(dir: &Path) -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).collect())
+            .unwrap_or_default()
+    }
+
     /// Where a part (e.g. `access-info.html`) comes from.
     pub fn origin(&self, file: &str) -> Origin {
         match &self.dir {

@@ -289,3 +289,44 @@ fn a_busy_store_gets_advice_wherever_it_surfaces() {
         assert_eq!(class.hint.as_deref(), hint);
     }
 }
+
+#[test]
+fn untrusted_files_are_exit_8_with_chown_or_chmod() {
+    let untrusted = |problem| Untrusted {
+        what: "config file".into(),
+        path: "/srv/pwreset.toml".into(),
+        owner: 65534,
+        mode: 0o644,
+        problem,
+    };
+    let owned = class_of(untrusted(Problem::OwnedByOther));
+    assert_eq!(owned.exit, Exit::Config);
+    assert!(
+        owned
+            .hint
+            .is_some_and(|h| h.contains("chown root /srv/pwreset.toml"))
+    );
+    for problem in [Problem::WritableByGroup, Problem::WritableByOthers] {
+        let loose = class_of(untrusted(problem));
+        assert_eq!(loose.exit, Exit::Config);
+        assert_eq!(
+            loose.hint.as_deref(),
+            Some("run `chmod go-w /srv/pwreset.toml`")
+        );
+    }
+}
+
+#[test]
+fn a_bad_header_in_the_store_is_refused_with_the_user_to_fix() {
+    let class = class_of(Refusal::BadHeader {
+        user: "mallory".into(),
+        id: 12,
+        field: "display name",
+    });
+    assert_eq!(class.exit, Exit::Refused);
+    assert!(
+        class
+            .hint
+            .is_some_and(|h| h.contains("pwreset users show '#12'"))
+    );
+}
