@@ -63,6 +63,7 @@ impl Context {
             self.check_private(&config, &file, "store")?;
         }
         let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
+        crate::audit::use_key(store.conn(), audit_key(&config)?)?;
         self.ui.detail(&format!("store: {}", path.display()));
         self.recover(&mut store)?;
         Ok((config, store))
@@ -223,6 +224,19 @@ fn interrupted_warning(found: &Interrupted) -> String {
             "{head} a temporary password at {}{run}; it was never set and the old password still works: set a new one with `pwreset reset generate {user}`",
             found.recipient
         )
+    }
+}
+
+/// The audit key named by `audit.key_file`. A missing file is not an error yet (read-only
+/// commands run without it; appending says what to do); any other problem is.
+pub fn audit_key(
+    config: &LoadedConfig,
+) -> CommandResult<Result<crate::audit::Key, crate::audit::KeyError>> {
+    match crate::audit::Key::load(&config.resolve(&config.config.audit.key_file)) {
+        Err(crate::audit::KeyError::Missing { path }) => {
+            Ok(Err(crate::audit::KeyError::Missing { path }))
+        }
+        other => Ok(Ok(other?)),
     }
 }
 
