@@ -63,7 +63,10 @@ impl Context {
             self.check_private(&config, &file, "store")?;
         }
         let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
-        crate::audit::use_key(store.conn(), audit_key(&config)?)?;
+        // Required before anything else: even a read-only command may append (recovering an
+        // interrupted mail below), and a mail must never go out that its audit row cannot follow.
+        let key = crate::audit::Key::load(&audit_key_path(&config))?;
+        crate::audit::use_key(store.conn(), Ok(key))?;
         self.ui.detail(&format!("store: {}", path.display()));
         self.recover(&mut store)?;
         Ok((config, store))
@@ -227,17 +230,9 @@ fn interrupted_warning(found: &Interrupted) -> String {
     }
 }
 
-/// The audit key named by `audit.key_file`. A missing file is not an error yet (read-only
-/// commands run without it; appending says what to do); any other problem is.
-pub fn audit_key(
-    config: &LoadedConfig,
-) -> CommandResult<Result<crate::audit::Key, crate::audit::KeyError>> {
-    match crate::audit::Key::load(&config.resolve(&config.config.audit.key_file)) {
-        Err(crate::audit::KeyError::Missing { path }) => {
-            Ok(Err(crate::audit::KeyError::Missing { path }))
-        }
-        other => Ok(Ok(other?)),
-    }
+/// Where the audit key lives (`audit.key_file`, relative to the config).
+pub fn audit_key_path(config: &LoadedConfig) -> std::path::PathBuf {
+    config.resolve(&config.config.audit.key_file)
 }
 
 /// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.

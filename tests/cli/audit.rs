@@ -283,7 +283,7 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         1,
         "bob untouched"
     );
-    env.ok(&["audit"]);
+    assert_fails(&env.run(&["audit"]), 8, "audit key");
     let out = env.run(&["audit", "rekey"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(crate::support::mode(&env.path("audit.key")), 0o600);
@@ -298,4 +298,16 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
     assert_eq!(anchor["action"], "audit.anchor");
     env.ok(&["users", "deactivate", "bob", "--yes"]);
     env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn without_the_key_no_mail_leaves_and_nothing_changes() {
+    let env = TestEnv::with_samples();
+    std::fs::remove_file(env.path("audit.key")).expect("remove key");
+    let before = env.count("SELECT count(*) FROM audit_log");
+    let out = env.run(&["send-link", "alice"]);
+    assert_fails(&out, 8, "audit key");
+    assert!(env.outbox().is_empty(), "no mail was sent");
+    assert_eq!(env.count("SELECT count(*) FROM reset_tokens"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM audit_log"), before);
 }

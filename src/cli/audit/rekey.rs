@@ -3,7 +3,7 @@
 use super::Context;
 use crate::audit::{self, Event, Key, KeyError, Outcome};
 use crate::cli::CommandResult;
-use crate::cli::context::{audit_key, os_rng};
+use crate::cli::context::{audit_key_path, os_rng};
 use crate::exit::Exit;
 
 /// Create the audit key if there is none, and anchor the log under it
@@ -22,7 +22,8 @@ pub struct Args {}
 /// Run `pwreset audit rekey`.
 pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     let config = ctx.config()?;
-    if let Err(KeyError::Missing { path }) = audit_key(&config)? {
+    let path = audit_key_path(&config);
+    if let Err(KeyError::Missing { .. }) = Key::load(&path) {
         Key::generate(&mut os_rng()).create(&path)?;
         ctx.ui.status(&format!(
             "Created the audit key {} (mode 0600); keep a copy away from the store's backups",
