@@ -1,7 +1,11 @@
-//! The audit log: one append-only row per state-changing action, chained by SHA-256.
+//! The audit log: one append-only row per state-changing action, chained by a keyed MAC.
 //!
-//! Each row's `hash` is SHA-256 over the previous row's hash and a canonical JSON encoding of the
-//! row's fields, so editing, deleting or reordering rows breaks the chain and `verify` finds it.
+//! Each row's `hash` is HMAC-SHA256, keyed with the audit key kept outside the store
+//! ([`Key`]), over the previous row's hash and a canonical JSON encoding of the row's fields, so
+//! editing, deleting or reordering rows breaks the chain and `verify` finds it, and whoever can
+//! write the store but not read the key cannot forge a chain that verifies. Rows written before
+//! schema 4 carry a plain SHA-256 (no key); the first keyed append after them adds an
+//! `audit.anchor` row whose MAC covers the last of them, and `verify` reports that prefix.
 //! Callers must never put a secret (password, token, link, hash, credential) in an event.
 //! This module owns the events, the actor, hashing and verifying; the SQL is in
 //! `crate::store::audit`, which also lists the hashed columns once ([`Entry::hashed`]).
@@ -11,10 +15,19 @@ use rusqlite::Connection;
 use rusqlite::types::Value;
 use sha2::{Digest, Sha256};
 
+pub use crate::audit::key::{Key, KeyError};
 use crate::store::audit as sql;
 pub use crate::store::audit::{Entry, Filter, for_each};
 use crate::store::users::User;
 use crate::store::{Store, StoreError};
+
+mod key;
+mod verify;
+
+pub use verify::{Head, Verified, verify};
+
+/// The action of the row that anchors rows written without a key.
+pub const ANCHOR: &str = "audit.anchor";
 
 /// The `prev_hash` of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -130,9 +143,49 @@ pub enum AuditError {
         /// What is wrong with it.
         why: String,
     },
+    /// No audit key is loaded, so no row can be appended or checked.
+    #[error("cannot append to or verify the audit log: {why}")]
+    NoKey {
+        /// Why there is no key (e.g. the key file does not exist).
+        why: String,
+    },
+    /// Every row carries a plain SHA-256 hash: nothing is keyed or anchored.
+    #[error(
+        "audit log is not keyed: rows 1..{rows} carry only plain SHA-256 hashes, which anyone who can write the store can recompute"
+    )]
+    Unanchored {
+        /// How many rows there are.
+        rows: u64,
+    },
+    /// The head recorded earlier is not in the chain (rows were removed or replaced).
+    #[error("audit log does not hold the recorded head {head}: {why}")]
+    HeadMissing {
+        /// The head as given, `ID:MAC`.
+        head: String,
+        /// What was found instead.
+        why: String,
+    },
     /// The store failed.
     #[error("audit log: {0}")]
     Store(#[from] StoreError),
+}
+
+/// Key this connection's audit rows with `key`, or record why there is none: appending or
+/// verifying then fails with [`AuditError::NoKey`] naming the reason.
+pub fn use_key(conn: &Connection, key: Result<Key, KeyError>) -> Result<(), AuditError> {
+    match key {
+        Ok(key) => sql::install_mac(conn, move |prev, payload| Ok(key.mac(prev, payload)))?,
+        Err(err) => {
+            let why = err.to_string();
+            sql::install_mac(conn, move |_, _| Err(why.clone()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The last row's id and MAC, if there is a row.
+pub fn head(conn: &Connection) -> Result<Option<Head>, AuditError> {
+    Ok(sql::last(conn)?.map(|(id, mac)| Head { id, mac }))
 }
 
 impl From<rusqlite::Error> for AuditError {
@@ -141,14 +194,41 @@ impl From<rusqlite::Error> for AuditError {
     }
 }
 
-/// Append one event. Call inside the transaction that makes the change it records.
+/// Append one event. Call inside the transaction that makes the change it records. When the
+/// last row was written without a key (a store from before schema 4), an [`ANCHOR`] row saying
+/// so is appended first.
 pub fn append(
     conn: &Connection,
     actor: &Actor,
     now: Timestamp,
     event: &Event,
 ) -> Result<i64, AuditError> {
-    let last = sql::last(conn)?;
+    let last = sql::last_entry(conn)?;
+    if let Some(last) = last.as_ref().filter(|last| plain_hash(last) == last.hash) {
+        let detail = format!(
+            "rows 1..{} were hashed without a key; the audit key anchors them from here",
+            last.id
+        );
+        let anchor = Event::new(ANCHOR, Outcome::Ok).detail(Some(detail));
+        insert(
+            conn,
+            actor,
+            now,
+            &anchor,
+            Some((last.id, last.hash.clone())),
+        )?;
+        return append(conn, actor, now, event);
+    }
+    insert(conn, actor, now, event, last.map(|l| (l.id, l.hash)))
+}
+
+fn insert(
+    conn: &Connection,
+    actor: &Actor,
+    now: Timestamp,
+    event: &Event,
+    last: Option<(i64, String)>,
+) -> Result<i64, AuditError> {
     let (id, prev_hash) = last.map_or((1, GENESIS.to_string()), |(id, hash)| (id + 1, hash));
     let mut entry = Entry {
         id,
@@ -166,7 +246,7 @@ pub fn append(
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = row_hash(&entry);
+    entry.hash = keyed_hash(conn, &entry)?;
     sql::insert(conn, &entry)?;
     Ok(id)
 }
@@ -184,18 +264,28 @@ pub fn record(
     Ok(id)
 }
 
-/// SHA-256 over the previous hash and the row's hashed fields ([`Entry::hashed`]) as a
-/// compact JSON array, hex-encoded.
-fn row_hash(entry: &Entry) -> String {
+/// The row's hashed fields ([`Entry::hashed`]) as a compact JSON array: what the MAC covers,
+/// after the previous row's hash.
+fn payload(entry: &Entry) -> String {
     let fields: Vec<serde_json::Value> = entry
         .hashed()
         .into_iter()
         .map(|(_, value)| json_of(value))
         .collect();
+    serde_json::Value::Array(fields).to_string()
+}
+
+/// HMAC-SHA256 under the connection's audit key (see [`use_key`]), hex-encoded.
+fn keyed_hash(conn: &Connection, entry: &Entry) -> Result<String, AuditError> {
+    sql::mac(conn, &entry.prev_hash, &payload(entry))?.map_err(|why| AuditError::NoKey { why })
+}
+
+/// Plain SHA-256 over the same input: how rows were hashed before schema 4.
+fn plain_hash(entry: &Entry) -> String {
     let mut hasher = Sha256::new();
     hasher.update(entry.prev_hash.as_bytes());
     hasher.update(b"\n");
-    hasher.update(serde_json::Value::Array(fields).to_string().as_bytes());
+    hasher.update(payload(entry).as_bytes());
     hex::encode(hasher.finalize())
 }
 
@@ -208,33 +298,6 @@ fn json_of(value: Value) -> serde_json::Value {
         Value::Text(text) => text.into(),
         Value::Blob(bytes) => hex::encode(bytes).into(),
     }
-}
-
-/// Check the whole chain; returns the number of rows verified, or the first bad row.
-pub fn verify(conn: &Connection) -> Result<u64, AuditError> {
-    let (mut expected_id, mut prev, mut count) = (1_i64, GENESIS.to_string(), 0_u64);
-    sql::for_all(conn, |entry: Entry| {
-        let broken = |why: &str| AuditError::Broken {
-            id: entry.id,
-            why: why.to_string(),
-        };
-        if entry.id != expected_id {
-            return Err(broken(&format!(
-                "expected row {expected_id}: rows are missing"
-            )));
-        }
-        if entry.prev_hash != prev {
-            return Err(broken("its prev_hash does not match the row before it"));
-        }
-        if row_hash(&entry) != entry.hash {
-            return Err(broken("its contents do not match its hash"));
-        }
-        prev = entry.hash;
-        expected_id += 1;
-        count += 1;
-        Ok(())
-    })?;
-    Ok(count)
 }
 
 /// How many rows with this action and outcome concern a user since a time (for throttling).

@@ -37,9 +37,9 @@ fn tamper(conn: &Connection, sql: &str) {
 #[test]
 fn a_fresh_chain_verifies() {
     let (_dir, mut store) = store();
-    assert_eq!(verify(store.conn()).expect("empty"), 0);
+    assert_eq!(verify(store.conn(), None).expect("empty").rows, 0);
     fill(&mut store, 3);
-    assert_eq!(verify(store.conn()).expect("three rows"), 3);
+    assert_eq!(verify(store.conn(), None).expect("three rows").rows, 3);
     let first_prev: String = store
         .conn()
         .query_row("SELECT prev_hash FROM audit_log WHERE id = 1", [], |r| {
@@ -57,7 +57,7 @@ fn an_edited_row_is_named() {
         store.conn(),
         "UPDATE audit_log SET target = 'mallory' WHERE id = 2",
     );
-    match verify(store.conn()) {
+    match verify(store.conn(), None) {
         Err(AuditError::Broken { id, why }) => {
             assert_eq!(id, 2);
             assert!(why.contains("contents"), "{why}");
@@ -72,7 +72,7 @@ fn a_deleted_row_is_found() {
     fill(&mut store, 3);
     tamper(store.conn(), "DELETE FROM audit_log WHERE id = 2");
     assert!(matches!(
-        verify(store.conn()),
+        verify(store.conn(), None),
         Err(AuditError::Broken { id: 3, .. })
     ));
 }
@@ -90,13 +90,13 @@ fn a_rehashed_row_breaks_the_next_link() {
         )
         .expect("row 2");
     entry.target = Some("mallory".into());
-    let forged = row_hash(&entry);
+    let forged = keyed_hash(store.conn(), &entry).expect("mac");
     tamper(
         store.conn(),
         &format!("UPDATE audit_log SET target = 'mallory', hash = '{forged}' WHERE id = 2"),
     );
     assert!(matches!(
-        verify(store.conn()),
+        verify(store.conn(), None),
         Err(AuditError::Broken { id: 3, .. })
     ));
 }
@@ -153,8 +153,8 @@ fn filter_by_action_prefix_since_and_limit() {
 
 #[test]
 fn the_hash_of_a_fixed_row_is_pinned() {
-    // Existing stores must keep verifying: this hash was computed before the columns were
-    // listed once, and must never change.
+    // Stores from before schema 4 must keep verifying: this plain hash was computed before the
+    // columns were listed once, and must never change.
     let entry = Entry {
         id: 7,
         at: 1_800_000_000,
@@ -172,7 +172,184 @@ fn the_hash_of_a_fixed_row_is_pinned() {
         hash: String::new(),
     };
     assert_eq!(
-        row_hash(&entry),
+        plain_hash(&entry),
         "50e6152809566780f0a78e1a1871c064e6e85e898bbd79b0304aef1b05fd4a34"
     );
+    assert_eq!(
+        Key::for_tests().mac(&entry.prev_hash, &payload(&entry)),
+        "7db1441dc268c68b06fe69b2cd9d0aa66c1de369f16c365ed1c6ba79f104eba5",
+        "the keyed MAC of the same row"
+    );
+}
+
+/// Rows as a store from before schema 4 holds them: plain SHA-256, no key.
+fn fill_unkeyed(store: &Store, n: i64) {
+    let mut prev = GENESIS.to_string();
+    for id in 1..=n {
+        let mut entry = Entry {
+            id,
+            at: 500 + id,
+            os_user: "root".into(),
+            actor: None,
+            reason: None,
+            action: "user.add".into(),
+            target_user_id: None,
+            target: Some(format!("old{id}")),
+            recipient: None,
+            outcome: "ok".into(),
+            detail: None,
+            run_id: None,
+            prev_hash: prev,
+            hash: String::new(),
+        };
+        entry.hash = plain_hash(&entry);
+        sql::insert(store.conn(), &entry).expect("insert");
+        prev = entry.hash;
+    }
+}
+
+#[test]
+fn an_unkeyed_prefix_is_anchored_by_the_first_keyed_append() {
+    let (_dir, mut store) = store();
+    fill_unkeyed(&store, 3);
+    assert!(matches!(
+        verify(store.conn(), None),
+        Err(AuditError::Unanchored { rows: 3 })
+    ));
+    fill(&mut store, 2);
+    let found = verify(store.conn(), None).expect("anchored");
+    assert_eq!(
+        found,
+        Verified {
+            rows: 6,
+            unkeyed: 3
+        }
+    );
+    let anchor: (String, String) = store
+        .conn()
+        .query_row(
+            "SELECT action, detail FROM audit_log WHERE id = 4",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("row 4");
+    assert_eq!(anchor.0, ANCHOR);
+    assert!(
+        anchor.1.contains("rows 1..3 were hashed without a key"),
+        "{}",
+        anchor.1
+    );
+}
+
+#[test]
+fn a_chain_recomputed_without_the_key_is_named() {
+    let (_dir, mut store) = store();
+    fill(&mut store, 4);
+    let mut prev: String = store
+        .conn()
+        .query_row("SELECT hash FROM audit_log WHERE id = 1", [], |r| r.get(0))
+        .expect("row 1");
+    let conn = store.conn();
+    tamper(conn, "SELECT 1");
+    for id in 2..=4 {
+        let mut entry = conn
+            .query_row(
+                &format!("SELECT {COLUMNS} FROM audit_log WHERE id = {id}"),
+                [],
+                from_row,
+            )
+            .expect("row");
+        if id == 2 {
+            entry.target = Some("mallory".into());
+        }
+        entry.prev_hash = prev;
+        entry.hash = plain_hash(&entry);
+        conn.execute(
+            "UPDATE audit_log SET target = ?1, prev_hash = ?2, hash = ?3 WHERE id = ?4",
+            rusqlite::params![entry.target, entry.prev_hash, entry.hash, id],
+        )
+        .expect("rewrite");
+        prev = entry.hash;
+    }
+    match verify(conn, None) {
+        Err(AuditError::Broken { id, why }) => {
+            assert_eq!(id, 2);
+            assert!(why.contains("MAC"), "{why}");
+        }
+        other => panic!("expected row 2 named, got {other:?}"),
+    }
+}
+
+#[test]
+fn without_a_key_nothing_is_appended() {
+    let (dir, mut store) = store();
+    fill(&mut store, 1);
+    let missing = KeyError::Missing {
+        path: dir.path().join("audit.key"),
+    };
+    use_key(store.conn(), Err(missing)).expect("install");
+    let event = Event::new("user.add", Outcome::Ok);
+    match record(&mut store, &actor(), at(5_000), &event) {
+        Err(AuditError::NoKey { why }) => {
+            assert!(why.contains("audit.key does not exist"), "{why}");
+        }
+        other => panic!("expected NoKey, got {other:?}"),
+    }
+    assert!(matches!(
+        verify(store.conn(), None),
+        Err(AuditError::NoKey { .. })
+    ));
+    let rows: i64 = store
+        .conn()
+        .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 1);
+}
+
+#[test]
+fn a_recorded_head_must_still_be_there() {
+    let (_dir, mut store) = store();
+    fill(&mut store, 3);
+    let recorded = head(store.conn()).expect("head").expect("a row");
+    assert_eq!(recorded.id, 3);
+    let parsed: Head = recorded.to_string().parse().expect("round trip");
+    assert_eq!(parsed, recorded);
+    assert!(verify(store.conn(), Some(&recorded)).is_ok());
+    fill(&mut store, 1);
+    assert!(
+        verify(store.conn(), Some(&recorded)).is_ok(),
+        "newer rows are fine"
+    );
+    tamper(store.conn(), "DELETE FROM audit_log WHERE id >= 3");
+    match verify(store.conn(), Some(&recorded)) {
+        Err(AuditError::HeadMissing { why, .. }) => assert!(why.contains("ends at row 2"), "{why}"),
+        other => panic!("expected HeadMissing, got {other:?}"),
+    }
+    for bad in ["3", "x:ab", "0:ab", &format!("3:{}", "g".repeat(64))] {
+        assert!(bad.parse::<Head>().is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn the_key_file_is_private_and_round_trips() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("audit.key");
+    assert!(matches!(Key::load(&path), Err(KeyError::Missing { .. })));
+    let key = Key::generate(&mut crate::cli::os_rng());
+    key.create(&path).expect("create");
+    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    assert!(key.create(&path).is_err(), "never replaced");
+    let loaded = Key::load(&path).expect("load");
+    assert_eq!(loaded.mac("a", "b"), key.mac("a", "b"));
+    assert_eq!(format!("{loaded:?}"), "Key([redacted])");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    assert!(matches!(
+        Key::load(&path),
+        Err(KeyError::ReadableByOthers { mode: 0o640, .. })
+    ));
+    std::fs::write(&path, "not hex\n").expect("write");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    assert!(matches!(Key::load(&path), Err(KeyError::Malformed { .. })));
 }

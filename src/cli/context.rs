@@ -100,6 +100,10 @@ impl Context {
             self.check_private(&config, &file, "store")?;
         }
         let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
+        // Required before anything else: even a read-only command may append (recovering an
+        // interrupted mail below), and a mail must never go out that its audit row cannot follow.
+        let key = crate::audit::Key::load(&audit_key_path(&config))?;
+        crate::audit::use_key(store.conn(), Ok(key))?;
         self.ui.detail(&format!("store: {}", path.display()));
         self.recover(&mut store)?;
         Ok((config, store))
@@ -269,6 +273,11 @@ fn interrupted_warning(found: &Interrupted) -> String {
             found.recipient
         )
     }
+}
+
+/// Where the audit key lives (`audit.key_file`, relative to the config).
+pub fn audit_key_path(config: &LoadedConfig) -> std::path::PathBuf {
+    config.resolve(&config.config.audit.key_file)
 }
 
 /// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.

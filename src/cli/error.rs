@@ -8,7 +8,7 @@
 //! error type that nobody mapped does not compile either (rather than exiting 1).
 //! The dependency points one way: the CLI imports the domain's errors, never the reverse.
 
-use crate::audit::AuditError;
+use crate::audit::{AuditError, KeyError};
 use crate::bulk::BulkError;
 use crate::config::ConfigError;
 use crate::delivery::{DeliveryError, FlowError, RecordError};
@@ -139,6 +139,7 @@ classified! {
     UserError => user,
     ImportError => import,
     AuditError => audit,
+    KeyError => audit_key,
     TokenError => token,
     Refusal => refusal,
     LinkError => link,
@@ -220,11 +221,11 @@ fn sqlite(err: &rusqlite::Error) -> Class {
 }
 
 /// The class of an error inside another: its exit code, and its hint only when it is
-/// [`BUSY`] (the other hints are about what the inner error's own command did).
+/// [`BUSY`] or [`NO_KEY`] (the other hints are about what the inner error's own command did).
 fn inner(class: Class) -> Class {
     Class {
         exit: class.exit,
-        hint: class.hint.filter(|hint| hint == BUSY),
+        hint: class.hint.filter(|hint| hint == BUSY || hint == NO_KEY),
     }
 }
 
@@ -267,7 +268,32 @@ fn audit(err: &AuditError) -> Class {
             Exit::Failure,
             "the audit table was edited outside pwreset; keep a copy of the store for investigation",
         ),
+        AuditError::NoKey { .. } => Class::hint(Exit::Config, NO_KEY),
+        AuditError::Unanchored { .. } => Class::hint(
+            Exit::Failure,
+            "if this store was just upgraded, run `pwreset audit rekey`; otherwise the log was rewritten outside pwreset: keep a copy of the store",
+        ),
+        AuditError::HeadMissing { .. } => Class::hint(
+            Exit::Failure,
+            "the audit log was cut back or replaced after you recorded that head; keep a copy of the store for investigation",
+        ),
         AuditError::Store(err) => store(err),
+    }
+}
+
+/// The hint for a missing audit key.
+const NO_KEY: &str = "restore the key file from where you keep it; if this store never had one (upgraded from before schema 4), run `pwreset audit rekey` to create it";
+
+fn audit_key(err: &KeyError) -> Class {
+    match err {
+        KeyError::Missing { .. } => Class::hint(Exit::Config, NO_KEY),
+        KeyError::ReadableByOthers { path, .. } => {
+            Class::hint(Exit::Config, format!("run `chmod 600 {}`", path.display()))
+        }
+        KeyError::Malformed { .. } | KeyError::Io { .. } => Class::hint(
+            Exit::Config,
+            "restore the key file from where you keep it (audit.key_file in the config)",
+        ),
     }
 }
 

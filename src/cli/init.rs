@@ -1,4 +1,6 @@
-//! `pwreset init`: write a config, create an empty migrated store and an outbox folder.
+//! `pwreset init`: write a config, create an empty migrated store, an outbox folder and the
+//! audit key (kept if one is there). `--force` never deletes a store: the old one, audit log
+//! included, is moved aside under a timestamped name.
 
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
@@ -8,8 +10,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::Context;
-use crate::audit::{self, Event, Outcome};
-use crate::cli::CommandResult;
+use crate::audit::{self, Event, Key, KeyError, Outcome};
+use crate::cli::{CommandResult, os_rng};
 use crate::exit::{Exit, Failure};
 use crate::store::users::NewUser;
 use crate::store::{self, Store};
@@ -19,12 +21,15 @@ use crate::store::{self, Store};
 #[command(after_help = "Examples:
   pwreset init                          Set up in the current directory
   pwreset init --dir /etc/pwreset       Set up for the whole machine
-  pwreset init --sample-users           Add example users to try things out")]
+  pwreset init --sample-users           Add example users to try things out
+
+Writes the audit key (audit.key, mode 0600) beside the config unless one is there: keep a copy
+of it away from the store's backups.")]
 pub struct Args {
     /// Write pwreset.toml, pwreset.db and outbox/ into DIR (created with mode 0700)
     #[arg(long, value_name = "DIR", default_value = ".")]
     dir: PathBuf,
-    /// Replace an existing config and store (the store's users are lost)
+    /// Replace an existing config and store; the old store is moved aside, not deleted
     #[arg(long)]
     force: bool,
     /// Add example users: two active, one inactive, one without email
@@ -58,6 +63,10 @@ ttl = "1h"
 [templates]
 # How the emails name your application.
 app_name = "Example App"
+
+[audit]
+# The key of the audit log (mode 0600, never printed). Keep it out of the store's backups.
+key_file = "audit.key"
 "#;
 
 const SAMPLE_USERS: [(&str, Option<&str>, &str, bool); 4] = [
@@ -81,12 +90,18 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         .db_override()
         .map_or_else(|| args.dir.join("pwreset.db"), Path::to_path_buf);
     refuse_overwrite(&[&config_path, &db_path], args.force)?;
-    if args.force {
-        remove_store(&db_path)?;
+    let key = audit_key(ctx, &args.dir.join("audit.key"))?;
+    if args.force && db_path.exists() {
+        let kept = move_aside(&db_path, ctx.settings.now)?;
+        ctx.ui.status(&format!(
+            "Moved the old store aside to {} (with its -wal/-shm files); its audit log is kept there",
+            kept.display()
+        ));
     }
     write_private(&config_path, DEFAULT_CONFIG)?;
     make_private_dir(&args.dir.join("outbox"))?;
     let mut store = Store::create(&db_path, 5000)?;
+    audit::use_key(store.conn(), Ok(key))?;
     let added = populate(ctx, &mut store, args.sample_users)?;
     ctx.ui.status(&format!(
         "Created {}, {} and {}/ ({added} sample users)",
@@ -112,24 +127,57 @@ fn refuse_overwrite(paths: &[&Path], force: bool) -> CommandResult<()> {
             Exit::Failure,
             format!("{} already exists", existing.display()),
         )
-        .hint("pass --force to replace it (the store's users are lost), or choose another --dir")
+        .hint("pass --force to start afresh (the old store is moved aside, not deleted), or choose another --dir")
         .into());
     }
     Ok(())
 }
 
-fn remove_store(db: &Path) -> CommandResult<()> {
-    for path in std::iter::once(db.to_path_buf()).chain(store::companion_paths(db)) {
-        match std::fs::remove_file(&path) {
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
-                return Err(anyhow::Error::new(err)
-                    .context(format!("cannot remove {}", path.display()))
-                    .into());
-            }
-            _ => {}
+/// The audit key at `path`: the one there (checked like any key file), or a new one.
+fn audit_key(ctx: &Context, path: &Path) -> CommandResult<Key> {
+    match Key::load(path) {
+        Err(KeyError::Missing { .. }) => {
+            let key = Key::generate(&mut os_rng());
+            key.create(path)?;
+            ctx.ui
+                .detail(&format!("audit key: {} (new)", path.display()));
+            Ok(key)
         }
+        other => Ok(other?),
     }
-    Ok(())
+}
+
+/// Rename the store and its companion files to `NAME.replaced-TIME[-N]`, never over an
+/// existing file; returns the new name of the database.
+fn move_aside(db: &Path, now: jiff::Timestamp) -> CommandResult<PathBuf> {
+    let stamp = now.strftime("%Y%m%dT%H%M%SZ").to_string();
+    let target = (1..=u32::MAX)
+        .map(|n| {
+            let suffix = if n == 1 {
+                String::new()
+            } else {
+                format!("-{n}")
+            };
+            let mut name = db.as_os_str().to_os_string();
+            name.push(format!(".replaced-{stamp}{suffix}"));
+            PathBuf::from(name)
+        })
+        .find(|candidate| {
+            std::iter::once(candidate.clone())
+                .chain(store::companion_paths(candidate))
+                .all(|p| !p.exists())
+        })
+        .unwrap_or_else(|| unreachable!("some suffix is free"));
+    let pairs = std::iter::once((db.to_path_buf(), target.clone())).chain(
+        store::companion_paths(db)
+            .into_iter()
+            .zip(store::companion_paths(&target)),
+    );
+    for (from, to) in pairs.filter(|(from, _)| from.exists()) {
+        std::fs::rename(&from, &to)
+            .with_context(|| format!("cannot move {} aside to {}", from.display(), to.display()))?;
+    }
+    Ok(target)
 }
 
 fn make_private_dir(dir: &Path) -> CommandResult<()> {

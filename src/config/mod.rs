@@ -42,6 +42,25 @@ pub struct Config {
     pub templates: TemplatesConfig,
     /// `[security]`: how strict to be about the local files.
     pub security: SecurityConfig,
+    /// `[audit]`: the audit log's key.
+    pub audit: AuditConfig,
+}
+
+/// `[audit]`
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuditConfig {
+    /// The file holding the key of the audit chain (mode 0600, created by `init`), relative to
+    /// the config file. Keep it out of the store's backups. Default `audit.key`.
+    pub key_file: PathBuf,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            key_file: PathBuf::from("audit.key"),
+        }
+    }
 }
 
 /// `[security]`

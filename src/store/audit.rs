@@ -2,7 +2,13 @@
 //! back. The columns a row's hash covers are listed once, in [`Entry::hashed`], and the INSERT
 //! is built from that list, so no column can be stored without being hashed. Hashing and
 //! verifying the chain are the domain's (`crate::audit`); nothing here computes a hash.
+//!
+//! The audit key never enters the store: the domain hands [`install_mac`] a closure holding it,
+//! registered as the connection's SQL function `pwreset_audit_mac`, and [`mac`] calls it. So the
+//! key travels with the connection (and every transaction on it) without a parameter, and a
+//! connection without a key cannot append a row.
 
+use rusqlite::functions::FunctionFlags;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 
@@ -85,6 +91,58 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
         prev_hash: row.get(12)?,
         hash: row.get(13)?,
     })
+}
+
+/// The name of the connection's MAC function.
+const MAC_FUNCTION: &str = "pwreset_audit_mac";
+
+/// Register `f(prev, payload)` as this connection's MAC; `Err(text)` is the reason there is no
+/// key, reported by [`mac`].
+pub fn install_mac(
+    conn: &Connection,
+    f: impl Fn(&str, &str) -> Result<String, String> + Send + 'static,
+) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        MAC_FUNCTION,
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        move |ctx| {
+            let (prev, payload): (String, String) = (ctx.get(0)?, ctx.get(1)?);
+            f(&prev, &payload).map_err(|why| {
+                rusqlite::Error::UserFunctionError(format!("{MAC_FUNCTION}: {why}").into())
+            })
+        },
+    )
+}
+
+/// The MAC of `payload` after `prev`: `Ok(Err(why))` when the connection holds no key.
+pub fn mac(
+    conn: &Connection,
+    prev: &str,
+    payload: &str,
+) -> rusqlite::Result<Result<String, String>> {
+    let result = conn
+        .prepare_cached("SELECT pwreset_audit_mac(?1, ?2)")
+        .and_then(|mut stmt| stmt.query_row(params![prev, payload], |r| r.get(0)));
+    match result {
+        Ok(mac) => Ok(Ok(mac)),
+        Err(rusqlite::Error::SqliteFailure(_, Some(message))) if message.contains(MAC_FUNCTION) => {
+            let why = message
+                .split_once(&format!("{MAC_FUNCTION}: "))
+                .map_or("no audit key was loaded", |(_, why)| why);
+            Ok(Err(why.to_string()))
+        }
+        Err(err) => Err(err),
+    }
+}
+
+/// The last row, if any.
+pub fn last_entry(conn: &Connection) -> rusqlite::Result<Option<Entry>> {
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM audit_log ORDER BY id DESC LIMIT 1"
+    ))?
+    .query_row([], from_row)
+    .optional()
 }
 
 /// The id and hash of the last row, if any.

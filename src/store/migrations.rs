@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -144,6 +144,16 @@ ALTER TABLE bulk_items_v3 RENAME TO bulk_items;
 CREATE INDEX bulk_items_by_run ON bulk_items(run_id, status, position);
 ";
 
+/// The audit log refuses row replacement and id reuse: an INSERT must carry the next id
+/// (`INSERT OR REPLACE` of an existing row does not fire the DELETE trigger, so it is caught
+/// here). Rows already stored keep their plain SHA-256 hashes; the first keyed append anchors
+/// them (see `crate::audit::append`), since the key is not known to a migration.
+const V4: &str = r"
+CREATE TRIGGER audit_log_append_only BEFORE INSERT ON audit_log
+WHEN NEW.id IS NOT (SELECT coalesce(max(id), 0) + 1 FROM audit_log)
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: a new row must take the next id'); END;
+";
+
 /// The schema version recorded in the store.
 pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
@@ -205,7 +215,7 @@ mod tests {
         )
         .expect("a v2 run");
         tx.commit().expect("commit");
-        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("migrate"), 1);
+        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("migrate"), 2);
         let (entry, status, pid): (String, String, Option<i64>) = conn
             .query_row(
                 "SELECT entry, status, claimed_pid FROM bulk_items",
@@ -247,7 +257,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("memory db");
         apply(&mut conn, Path::new(":memory:")).expect("migrate");
         conn.execute(
-            "INSERT INTO audit_log (at, os_user, action, outcome, prev_hash, hash) VALUES (1, 'u', 'a', 'ok', '', '')",
+            "INSERT INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (1, 1, 'u', 'a', 'ok', '', '')",
             [],
         )
         .expect("insert is allowed");
@@ -265,6 +275,39 @@ mod tests {
                 .to_string()
                 .contains("append-only")
         );
+    }
+
+    #[test]
+    fn audit_log_rejects_replacement_and_id_reuse() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        apply(&mut conn, Path::new(":memory:")).expect("migrate");
+        let insert = |sql: &str, id: i64| {
+            conn.execute(
+                &format!("{sql} INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (?1, 1, 'u', 'a', 'ok', '', '')"),
+                [id],
+            )
+        };
+        insert("INSERT", 1).expect("the first id");
+        insert("INSERT", 2).expect("the next id");
+        for (sql, id) in [
+            ("INSERT OR REPLACE", 1),
+            ("REPLACE", 2),
+            ("INSERT", 2),
+            ("INSERT", 4),
+            ("INSERT OR IGNORE", 0),
+        ] {
+            let err = insert(sql, id).expect_err(sql);
+            assert!(err.to_string().contains("append-only"), "{sql} {id}: {err}");
+        }
+        let unnumbered = conn.execute(
+            "INSERT INTO audit_log (at, os_user, action, outcome, prev_hash, hash) VALUES (1, 'u', 'a', 'ok', '', '')",
+            [],
+        );
+        assert!(unnumbered.is_err(), "an insert must name its id");
+        let count: i64 = conn
+            .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+            .expect("count");
+        assert_eq!(count, 2);
     }
 
     #[test]

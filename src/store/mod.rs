@@ -91,6 +91,14 @@ impl Store {
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
+        // Unit tests key every store with a fixed key; the CLI loads `audit.key_file`.
+        #[cfg(test)]
+        crate::audit::use_key(&conn, Ok(crate::audit::Key::for_tests())).map_err(|e| {
+            StoreError::Open {
+                path: path.to_path_buf(),
+                source: e.into(),
+            }
+        })?;
         Ok(Store {
             conn,
             path: path.to_path_buf(),

@@ -104,3 +104,210 @@ fn verify_passes_then_names_a_tampered_row() {
     let out = env.run(&["audit", "verify"]);
     assert_fails(&out, 1, "audit log broken at row 3");
 }
+
+/// The columns the chain covers, in hashing order (as `Entry::hashed` lists them).
+const HASHED: &str = "id, at, os_user, actor, reason, action, target_user_id, target, recipient, outcome, detail, run_id";
+
+/// Drop the triggers, run `edit`, and recompute the chain from row `from` on with plain
+/// SHA-256, as an attacker who can write the store but has no key would.
+fn rechain_without_key(conn: &rusqlite::Connection, from: i64, edit: &str) {
+    use sha2::{Digest, Sha256};
+    conn.execute_batch(
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_log_append_only;",
+    )
+    .expect("drop triggers");
+    conn.execute_batch(edit).expect("edit");
+    let mut prev: String = conn
+        .query_row(
+            "SELECT prev_hash FROM audit_log WHERE id = ?1",
+            [from],
+            |r| r.get(0),
+        )
+        .expect("row");
+    let last: i64 = conn
+        .query_row("SELECT max(id) FROM audit_log", [], |r| r.get(0))
+        .expect("max");
+    for id in from..=last {
+        let fields: Vec<serde_json::Value> = conn
+            .query_row(
+                &format!("SELECT {HASHED} FROM audit_log WHERE id = ?1"),
+                [id],
+                |r| {
+                    (0..12)
+                        .map(|i| {
+                            Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                                rusqlite::types::Value::Integer(n) => n.into(),
+                                rusqlite::types::Value::Text(t) => t.into(),
+                                _ => serde_json::Value::Null,
+                            })
+                        })
+                        .collect()
+                },
+            )
+            .expect("fields");
+        let mut hasher = Sha256::new();
+        hasher.update(prev.as_bytes());
+        hasher.update(b"\n");
+        hasher.update(serde_json::Value::Array(fields).to_string().as_bytes());
+        let hash = hex::encode(hasher.finalize());
+        conn.execute(
+            "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
+            rusqlite::params![prev, hash, id],
+        )
+        .expect("rehash");
+        prev = hash;
+    }
+}
+
+#[test]
+fn insert_or_replace_of_a_row_is_refused_by_the_store() {
+    let env = TestEnv::with_samples();
+    let conn = env.db();
+    for sql in ["INSERT OR REPLACE", "REPLACE", "INSERT"] {
+        let err = conn
+            .execute(
+                &format!("{sql} INTO audit_log (id, at, os_user, action, target, outcome, prev_hash, hash) SELECT 2, at, os_user, action, 'mallory', outcome, prev_hash, hash FROM audit_log WHERE id = 2"),
+                [],
+            )
+            .expect_err(sql);
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    assert_eq!(
+        env.count("SELECT count(*) FROM audit_log WHERE target = 'mallory'"),
+        0
+    );
+    assert!(stderr(&env.run(&["audit", "verify"])).contains("5 rows verified"));
+}
+
+#[test]
+fn a_row_rewritten_and_rechained_without_the_key_is_named() {
+    let env = TestEnv::with_samples();
+    let edit = "UPDATE audit_log SET target = 'mallory' WHERE id = 3";
+    rechain_without_key(&env.db(), 3, edit);
+    let out = env.run(&["audit", "verify"]);
+    assert_fails(&out, 1, "audit log broken at row 3");
+    assert!(stderr(&out).contains("MAC"), "{}", stderr(&out));
+    assert_eq!(
+        stderr(&out)
+            .lines()
+            .filter(|l| l.starts_with("error:"))
+            .count(),
+        1
+    );
+    // Rechaining every row, the first included, leaves no keyed row: refused as well.
+    let env = TestEnv::with_samples();
+    rechain_without_key(&env.db(), 1, edit);
+    assert_fails(&env.run(&["audit", "verify"]), 1, "audit log is not keyed");
+}
+
+#[test]
+fn removing_the_newest_rows_fails_verify_with_the_recorded_head() {
+    let env = TestEnv::with_samples();
+    let head = env.ok(&["audit", "head"]).trim().to_string();
+    assert!(head.starts_with("5:") && head.len() == 66, "{head}");
+    let json = crate::support::json(&env.ok(&["audit", "head", "--format", "json"]));
+    assert_eq!(json["id"], 5);
+    assert_eq!(format!("5:{}", json["mac"].as_str().expect("mac")), head);
+    env.ok(&["users", "deactivate", "bob", "--yes"]);
+    env.ok(&["audit", "verify", "--head", &head]);
+    let conn = env.db();
+    conn.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id >= 5;")
+        .expect("truncate");
+    env.ok(&["audit", "verify"]);
+    let out = env.run(&["audit", "verify", "--head", &head]);
+    assert_fails(&out, 1, "does not hold the recorded head 5:");
+    assert!(
+        stderr(&out).contains("the log ends at row 4"),
+        "{}",
+        stderr(&out)
+    );
+    assert_fails(&env.run(&["audit", "verify", "--head", "5"]), 2, "--head");
+}
+
+#[test]
+fn the_key_is_private_and_never_shown_or_stored() {
+    let env = TestEnv::with_samples();
+    let key_path = env.path("audit.key");
+    assert_eq!(crate::support::mode(&key_path), 0o600);
+    let key = std::fs::read_to_string(&key_path).expect("key");
+    let key = key.trim();
+    assert_eq!(key.len(), 64);
+    let mut seen = Vec::new();
+    for args in [
+        vec!["audit"],
+        vec!["audit", "--format", "json"],
+        vec!["audit", "verify"],
+        vec!["audit", "head"],
+        vec!["audit", "rekey"],
+        vec!["users", "deactivate", "bob", "--yes"],
+        vec!["-v", "config", "show"],
+    ] {
+        let out = env.run(&args);
+        seen.extend(out.stdout);
+        seen.extend(out.stderr);
+    }
+    let raw = hex::decode(key).expect("hex");
+    for file in ["pwreset.db", "pwreset.db-wal", "pwreset.toml"] {
+        let bytes = std::fs::read(env.path(file)).unwrap_or_default();
+        assert!(!crate::support::contains_bytes(&bytes, key), "{file}");
+        assert!(
+            !bytes.windows(raw.len()).any(|w| w == raw.as_slice()),
+            "{file}"
+        );
+    }
+    assert!(
+        !crate::support::contains_bytes(&seen, key),
+        "the key was printed"
+    );
+}
+
+#[test]
+fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
+    let env = TestEnv::with_samples();
+    // What a store from before schema 4 looks like: plain SHA-256 chain, no key file.
+    let conn = env.db();
+    rechain_without_key(&conn, 1, "");
+    conn.execute_batch("PRAGMA user_version = 3")
+        .expect("version");
+    drop(conn);
+    std::fs::remove_file(env.path("audit.key")).expect("remove key");
+    let out = env.run(&["users", "deactivate", "bob", "--yes"]);
+    assert_fails(&out, 8, "audit key");
+    assert!(
+        stderr(&out).contains("pwreset audit rekey"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM users WHERE active = 0"),
+        1,
+        "bob untouched"
+    );
+    assert_fails(&env.run(&["audit"]), 8, "audit key");
+    let out = env.run(&["audit", "rekey"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(crate::support::mode(&env.path("audit.key")), 0o600);
+    let out = env.run(&["audit", "verify"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("7 rows verified; rows 1..5 were written without a key"),
+        "{}",
+        stderr(&out)
+    );
+    let anchor = rows(&env, &[]).remove(5);
+    assert_eq!(anchor["action"], "audit.anchor");
+    env.ok(&["users", "deactivate", "bob", "--yes"]);
+    env.ok(&["audit", "verify"]);
+}
+
+#[test]
+fn without_the_key_no_mail_leaves_and_nothing_changes() {
+    let env = TestEnv::with_samples();
+    std::fs::remove_file(env.path("audit.key")).expect("remove key");
+    let before = env.count("SELECT count(*) FROM audit_log");
+    let out = env.run(&["send-link", "alice"]);
+    assert_fails(&out, 8, "audit key");
+    assert!(env.outbox().is_empty(), "no mail was sent");
+    assert_eq!(env.count("SELECT count(*) FROM reset_tokens"), 0);
+    assert_eq!(env.count("SELECT count(*) FROM audit_log"), before);
+}

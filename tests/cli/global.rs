@@ -123,8 +123,9 @@ fn config_is_found_via_flag_env_and_xdg() {
     assert!(stdout(&out).contains("alice"), "{}", stderr(&out));
     std::fs::create_dir_all(env.path("xdg/pwreset")).expect("mkdir");
     let xdg_config = format!(
-        "[store]\npath = \"{}\"\n",
-        env.path("conf/pwreset.db").display()
+        "[store]\npath = \"{}\"\n[audit]\nkey_file = \"{}\"\n",
+        env.path("conf/pwreset.db").display(),
+        env.path("conf/audit.key").display()
     );
     std::fs::write(env.path("xdg/pwreset/config.toml"), xdg_config).expect("write");
     let out = env

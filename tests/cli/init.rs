@@ -91,3 +91,36 @@ fn a_loose_store_is_warned_about() {
         stderr(&out)
     );
 }
+
+#[test]
+fn init_force_moves_the_old_store_and_its_audit_log_aside() {
+    let env = TestEnv::with_samples();
+    let key = std::fs::read(env.path("audit.key")).expect("key");
+    let out = env.run(&["init", "--force"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let kept = "pwreset.db.replaced-20261122T100000Z";
+    assert!(
+        stderr(&out).contains(&format!("Moved the old store aside to ./{kept}")),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        std::fs::read(env.path("audit.key")).expect("key"),
+        key,
+        "the key is kept"
+    );
+    assert_eq!(env.count("SELECT count(*) FROM audit_log"), 1, "a new log");
+    let old = rusqlite::Connection::open(env.path(kept)).expect("old store");
+    let rows: i64 = old
+        .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 5, "the old audit log is kept");
+    let out = env.run(&["--db", kept, "audit", "verify"]);
+    assert!(stderr(&out).contains("5 rows verified"), "{}", stderr(&out));
+    let again = env.run(&["init", "--force"]);
+    assert!(
+        stderr(&again).contains(&format!("{kept}-2")),
+        "{}",
+        stderr(&again)
+    );
+}

@@ -1,5 +1,8 @@
-//! `pwreset audit`: list the audit log, or `audit verify` its hash chain.
+//! `pwreset audit`: list the audit log; `audit verify` its MAC chain, `audit head` print its last
+//! row, `audit rekey` create the key of a store from before schema 4.
 
+mod head;
+mod rekey;
 mod verify;
 
 use serde::Serialize;
@@ -18,7 +21,8 @@ use crate::timefmt;
   pwreset audit --since 24h
   pwreset audit --user alice --format json
   pwreset audit --action 'user.*' --limit 20
-  pwreset audit verify")]
+  pwreset audit verify
+  pwreset audit head")]
 pub struct Args {
     #[command(subcommand)]
     command: Option<Command>,
@@ -38,14 +42,21 @@ pub struct Args {
 
 #[derive(Debug, clap::Subcommand)]
 enum Command {
-    /// Check the hash chain and name the first bad row
+    /// Check the MAC chain and name the first bad row
     Verify(verify::Args),
+    /// Print the last row's id and MAC, to record outside the store
+    Head(head::Args),
+    /// Create the audit key if there is none, and anchor the log under it
+    Rekey(rekey::Args),
 }
 
 /// Run `pwreset audit`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
-    if let Some(Command::Verify(verify_args)) = args.command {
-        return verify::run(ctx, verify_args);
+    match args.command {
+        Some(Command::Verify(args)) => return verify::run(ctx, args),
+        Some(Command::Head(args)) => return head::run(ctx, args),
+        Some(Command::Rekey(args)) => return rekey::run(ctx, args),
+        None => {}
     }
     let (_, store) = ctx.open_store()?;
     let user_id = match &args.user {

@@ -3,39 +3,75 @@
 use serde::Serialize;
 
 use super::Context;
+use crate::audit::Head;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
+use crate::exit::{Exit, Failure};
 use crate::output;
 use crate::settings::Format;
 
-/// Check the hash chain and name the first bad row
+/// Check the MAC chain and name the first bad row
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Exits 0 when every row verifies, 1 naming the first bad row otherwise.
+    after_help = "Exits 0 when every row verifies, 1 naming the first bad row otherwise. Needs the
+audit key (audit.key_file). With --head, also exits 1 unless the log still holds that row with
+that MAC, which catches newest rows removed since `pwreset audit head` printed it.
 
 Examples:
   pwreset audit verify
+  pwreset audit verify --head 42:3f0c...
   pwreset audit verify --format json"
 )]
-pub struct Args {}
+pub struct Args {
+    /// Require this row, as printed earlier by `pwreset audit head` (ID:MAC)
+    #[arg(long, value_name = "ID:MAC")]
+    head: Option<String>,
+}
 
 #[derive(Serialize)]
 struct VerifyJson {
     ok: bool,
     rows: u64,
+    unkeyed_rows: u64,
 }
 
 /// Run `pwreset audit verify`.
-pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
+pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
+    let head = args
+        .head
+        .as_deref()
+        .map(|text| {
+            text.parse::<Head>()
+                .map_err(|e| Failure::usage(format!("--head: {e}")))
+        })
+        .transpose()?;
     let (_, store) = ctx.open_store()?;
-    let rows = crate::audit::verify(store.conn())?;
+    let found = crate::audit::verify(store.conn(), head.as_ref())?;
     if ctx.settings.format == Format::Json {
         output::json(
             &mut std::io::stdout().lock(),
-            &VerifyJson { ok: true, rows },
+            &VerifyJson {
+                ok: true,
+                rows: found.rows,
+                unkeyed_rows: found.unkeyed,
+            },
         )?;
     }
-    ctx.ui
-        .status(&format!("Audit log intact: {rows} rows verified"));
+    let anchored = if found.unkeyed > 0 {
+        format!(
+            "; rows 1..{} were written without a key (before schema 4) and are anchored by row {}",
+            found.unkeyed,
+            found.unkeyed + 1
+        )
+    } else {
+        String::new()
+    };
+    let recorded = head.map_or(String::new(), |head| {
+        format!("; the recorded head row {} is present", head.id)
+    });
+    let status = format!(
+        "Audit log intact: {} rows verified{anchored}{recorded}",
+        found.rows
+    );
+    ctx.ui.status(&status);
     Ok(Exit::Ok)
 }
