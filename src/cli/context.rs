@@ -102,7 +102,9 @@ impl Context {
         let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
         // Required before anything else: even a read-only command may append (recovering an
         // interrupted mail below), and a mail must never go out that its audit row cannot follow.
-        let key = crate::audit::Key::load(&audit_key_path(&config))?;
+        let key_path = audit_key_path(&config);
+        self.trusted("audit key file", &key_path)?;
+        let key = crate::audit::Key::load(&key_path)?;
         crate::audit::use_key(store.conn(), Ok(key))?;
         self.ui.detail(&format!("store: {}", path.display()));
         self.recover(&mut store)?;

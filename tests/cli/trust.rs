@@ -239,3 +239,20 @@ fn an_smtp_password_or_ca_file_owned_by_another_user_is_refused() {
         "chmod go-w ca.pem",
     );
 }
+
+/// The audit key decides what the log proves: a key file another user could have swapped is
+/// refused like a planted config, before anything is sent.
+#[test]
+fn an_audit_key_owned_by_another_user_is_refused() {
+    let env = TestEnv::with_samples();
+    let key = env.path("audit.key");
+    assert!(key.exists(), "init wrote the key beside the config");
+    give_away(&key);
+    let out = env.run(&["send-link", "alice"]);
+    assert_refused(
+        &env,
+        &out,
+        &["audit key file", "owned by another user"],
+        "chown root",
+    );
+}
