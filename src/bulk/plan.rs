@@ -9,7 +9,7 @@
 //! here: the write lock is held while planning. Nothing here prints.
 
 use std::collections::HashSet;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use jiff::Timestamp;
 use rusqlite::Connection;
@@ -23,8 +23,9 @@ use crate::users::{self, UserError};
 
 /// Where the users of a run come from.
 pub enum Selection<R: BufRead> {
-    /// One USER per line (blank lines and `#` comments ignored), or CSV with an `email` or
-    /// `username` column.
+    /// One USER per line (blank lines and `# ` comments ignored, `#12` names user 12; LF, CRLF
+    /// or CR line endings), or CSV with an `email` or `username` column. Size limits and a
+    /// byte-order mark are the reader's business ([`crate::input`]).
     File(R),
     /// Every active user.
     All,
@@ -272,25 +273,51 @@ fn plan_users(planner: &mut Planner<'_>, filter: &Filter) -> Result<(), BulkErro
 }
 
 fn plan_file<R: BufRead>(planner: &mut Planner<'_>, mut reader: R) -> Result<(), BulkError> {
-    let mut line = String::new();
+    let mut raw = Vec::new();
+    let mut number = 0u64;
     loop {
-        line.clear();
-        if reader
-            .read_line(&mut line)
-            .map_err(|e| BulkError::Input(e.to_string()))?
-            == 0
-        {
+        raw.clear();
+        let read = reader.read_until(b'\n', &mut raw);
+        if read.map_err(|e| BulkError::Input(e.to_string()))? == 0 {
             return Ok(());
         }
-        let text = line.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
+        number += 1;
+        let line = std::str::from_utf8(&raw)
+            .map_err(|_| BulkError::Input(format!("line {number} is not valid UTF-8")))?;
+        // A lone CR ends a line too, so files with mixed line endings read as they look.
+        let mut rest = Some(line.trim_end_matches(['\r', '\n']));
+        while let Some(text) = rest {
+            let (piece, tail) = text
+                .split_once('\r')
+                .map_or((text, None), |(piece, tail)| (piece, Some(tail)));
+            rest = tail;
+            let Some(entry) = entry_of(piece, number)? else {
+                continue;
+            };
+            if let Some(column) = csv_column(entry) {
+                let tail = std::io::Cursor::new(format!("{}\n", tail.unwrap_or_default()));
+                return plan_csv(planner, tail.chain(reader), column, number);
+            }
+            planner.add_text(entry)?;
         }
-        if let Some(column) = csv_column(text) {
-            return plan_csv(planner, reader, column);
-        }
-        planner.add_text(text)?;
     }
+}
+
+/// The entry on one line of a plain selection, if it holds one: blank lines and comments (a
+/// line whose first non-blank character is `#` followed by a blank, or a lone `#`) hold none;
+/// `#12` names user 12. Control characters (NUL, escapes) refuse the file.
+fn entry_of(line: &str, number: u64) -> Result<Option<&str>, BulkError> {
+    let text = line.trim();
+    let comment = text == "#" || text.starts_with("# ") || text.starts_with("#\t");
+    if text.is_empty() || comment {
+        return Ok(None);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(BulkError::Input(format!(
+            "line {number} contains control characters"
+        )));
+    }
+    Ok(Some(text))
 }
 
 /// The index of the `email` (preferred) or `username` column if `header` is a CSV header.
@@ -313,6 +340,7 @@ fn plan_csv<R: BufRead>(
     planner: &mut Planner<'_>,
     reader: R,
     column: usize,
+    header_line: u64,
 ) -> Result<(), BulkError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -320,11 +348,11 @@ fn plan_csv<R: BufRead>(
         .from_reader(reader);
     for record in csv.records() {
         let record = record.map_err(|e| BulkError::Input(format!("CSV: {e}")))?;
-        let text = record.get(column).unwrap_or_default().trim().to_string();
-        if text.is_empty() {
+        let line = header_line + record.position().map_or(1, csv::Position::line) - 1;
+        let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? else {
             continue;
-        }
-        planner.add_text(&text)?;
+        };
+        planner.add_text(text)?;
     }
     Ok(())
 }

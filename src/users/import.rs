@@ -11,6 +11,7 @@ use rusqlite::Connection;
 
 use super::{check_email, check_name, check_username, username_from_email};
 use crate::audit::{self, Actor, Event, Outcome};
+use crate::input::{self, LimitError};
 use crate::store::users::{self as sql, NewUser};
 use crate::store::{Store, StoreError};
 
@@ -26,6 +27,9 @@ pub enum ImportError {
     /// The input could not be read.
     #[error("cannot read CSV: {0}")]
     Read(#[from] csv::Error),
+    /// The input is past a size limit ([`input::TEXT_FILE`]).
+    #[error(transparent)]
+    Input(#[from] LimitError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -212,15 +216,20 @@ fn true_line<R: Read>(reader: &mut csv::Reader<Tape<R>>, pos: Option<&csv::Posit
 }
 
 /// Import users from CSV. Bad rows are reported in the returned [`Report`]; only a bad header,
-/// unreadable input or a store failure is an error.
+/// unreadable input, input past [`input::TEXT_FILE`] (refused before anything is written) or a
+/// store failure is an error. A leading byte-order mark is dropped; lines may end in LF or CRLF.
 pub fn import(
     store: &mut Store,
     input: impl Read,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Report, ImportError> {
+    // Read it all first (bounded), so input past a limit is refused before any row is written.
+    let bytes = input::read_all(input, input::TEXT_FILE).map_err(|err| {
+        LimitError::split(err).map_or_else(|io| ImportError::Read(io.into()), ImportError::Input)
+    })?;
     let tape = Tape {
-        inner: input,
+        inner: bytes.as_slice(),
         start: 0,
         buf: Vec::new(),
     };
@@ -242,6 +251,7 @@ pub fn import(
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
+            Err(err) if err.is_io_error() => return Err(err.into()),
             Err(err) => {
                 let line = true_line(&mut reader, err.position());
                 report.rejected.push(Rejected {

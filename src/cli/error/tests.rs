@@ -289,3 +289,20 @@ fn a_busy_store_gets_advice_wherever_it_surfaces() {
         assert_eq!(class.hint.as_deref(), hint);
     }
 }
+
+#[test]
+fn input_past_a_limit_is_a_usage_error_with_advice_wherever_it_surfaces() {
+    let line = LimitError::LineTooLong {
+        line: 3,
+        max: 65536,
+    };
+    let direct = class_of(line.clone());
+    assert_eq!(direct.exit, Exit::Usage);
+    assert!(direct.hint.as_deref().unwrap_or_default().contains("split"));
+    let within = anyhow::Error::new(ImportError::Input(line)).context("cannot read staff.csv");
+    assert_eq!(classify(&within), direct);
+    assert_eq!(
+        message(&within),
+        "cannot read staff.csv: line 3 is longer than 64 KiB"
+    );
+}
