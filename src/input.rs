@@ -4,7 +4,8 @@
 //! refuses input past [`Limits`] (total size, number of lines, length of one line) with an I/O
 //! error carrying a [`LimitError`], so memory stays bounded whatever the input (`/dev/zero`
 //! ends at the first over-long line). It never reads more than the size limit plus one byte.
-//! What the lines mean is the caller's business; nothing here prints or names an exit code.
+//! [`Tape`] finds the true line of a CSV record for messages. What the lines mean is the
+//! caller's business; nothing here prints or names an exit code.
 
 use std::io::{self, Read, Take};
 
@@ -171,6 +172,52 @@ pub fn read_all(input: impl Read, limits: Limits) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     Bounded::new(input, limits).read_to_end(&mut out)?;
     Ok(out)
+}
+
+/// The input as the CSV reader sees it, keeping the bytes read but not yet passed so the true
+/// line of a record can be found: the csv crate reports a record at the start of any blank lines
+/// it skipped before it. Memory stays bounded by the reader's read-ahead.
+pub struct Tape<R> {
+    inner: R,
+    start: u64,
+    buf: Vec<u8>,
+}
+
+impl<R: Read> Read for Tape<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.buf.extend_from_slice(&out[..n]);
+        Ok(n)
+    }
+}
+
+impl<R> Tape<R> {
+    /// Wrap `inner`.
+    pub fn new(inner: R) -> Tape<R> {
+        Tape {
+            inner,
+            start: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The 1-based line on which the record at `pos` really starts.
+    pub fn line(&mut self, pos: &csv::Position) -> u64 {
+        let from = usize::try_from(pos.byte().saturating_sub(self.start)).unwrap_or(usize::MAX);
+        self.buf.drain(..from.min(self.buf.len()));
+        self.start = pos.byte().max(self.start);
+        let blank = self
+            .buf
+            .iter()
+            .take_while(|b| matches!(b, b'\n' | b'\r'))
+            .filter(|b| **b == b'\n');
+        pos.line() + blank.count() as u64
+    }
+}
+
+/// The 1-based line on which the record at `pos` really starts (0 if unknown).
+pub fn true_line<R: Read>(reader: &mut csv::Reader<Tape<R>>, pos: Option<&csv::Position>) -> u64 {
+    pos.map_or(0, |pos| reader.get_mut().line(pos))
 }
 
 #[cfg(test)]

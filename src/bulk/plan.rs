@@ -16,6 +16,7 @@ use rusqlite::Connection;
 
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
+use crate::input::{Tape, true_line};
 use crate::store::Store;
 use crate::store::bulk::{self, Item, NewRun};
 use crate::store::users::{self as users_sql, Filter, Status, User};
@@ -295,8 +296,11 @@ fn plan_file<R: BufRead>(planner: &mut Planner<'_>, mut reader: R) -> Result<(),
                 continue;
             };
             if let Some(column) = csv_column(entry) {
-                let tail = std::io::Cursor::new(format!("{}\n", tail.unwrap_or_default()));
-                return plan_csv(planner, tail.chain(reader), column, number);
+                // Records after a lone CR on the header's line start on that line.
+                let first = if tail.is_some() { number } else { number + 1 };
+                let tail = tail.map(|t| format!("{t}\n")).unwrap_or_default();
+                let rest = std::io::Cursor::new(tail).chain(reader);
+                return plan_csv(planner, rest, column, first);
             }
             planner.add_text(entry)?;
         }
@@ -340,15 +344,18 @@ fn plan_csv<R: BufRead>(
     planner: &mut Planner<'_>,
     reader: R,
     column: usize,
-    header_line: u64,
+    first_line: u64,
 ) -> Result<(), BulkError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
-    for record in csv.records() {
-        let record = record.map_err(|e| BulkError::Input(format!("CSV: {e}")))?;
-        let line = header_line + record.position().map_or(1, csv::Position::line) - 1;
+        .from_reader(Tape::new(reader));
+    let mut record = csv::StringRecord::new();
+    while csv
+        .read_record(&mut record)
+        .map_err(|e| BulkError::Input(format!("CSV: {e}")))?
+    {
+        let line = first_line + true_line(&mut csv, record.position()) - 1;
         let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? else {
             continue;
         };

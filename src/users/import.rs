@@ -11,7 +11,7 @@ use rusqlite::Connection;
 
 use super::{check_email, check_name, check_username, username_from_email};
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::input::{self, LimitError};
+use crate::input::{self, LimitError, Tape, true_line};
 use crate::store::users::{self as sql, NewUser};
 use crate::store::{Store, StoreError};
 
@@ -179,42 +179,6 @@ impl Seen {
     }
 }
 
-/// The input as the CSV reader sees it, keeping the bytes read but not yet passed so the true
-/// line of a record can be found: the csv crate reports a record at the start of any blank lines
-/// it skipped before it. Memory stays bounded by the reader's read-ahead.
-struct Tape<R> {
-    inner: R,
-    start: u64,
-    buf: Vec<u8>,
-}
-
-impl<R: Read> Read for Tape<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.buf.extend_from_slice(&out[..n]);
-        Ok(n)
-    }
-}
-
-impl<R> Tape<R> {
-    /// The 1-based line on which the record at `pos` really starts.
-    fn line(&mut self, pos: &csv::Position) -> u64 {
-        let from = usize::try_from(pos.byte().saturating_sub(self.start)).unwrap_or(usize::MAX);
-        self.buf.drain(..from.min(self.buf.len()));
-        self.start = pos.byte().max(self.start);
-        let blank = self
-            .buf
-            .iter()
-            .take_while(|b| matches!(b, b'\n' | b'\r'))
-            .filter(|b| **b == b'\n');
-        pos.line() + blank.count() as u64
-    }
-}
-
-fn true_line<R: Read>(reader: &mut csv::Reader<Tape<R>>, pos: Option<&csv::Position>) -> u64 {
-    pos.map_or(0, |pos| reader.get_mut().line(pos))
-}
-
 /// Import users from CSV. Bad rows are reported in the returned [`Report`]; only a bad header,
 /// unreadable input, input past [`input::TEXT_FILE`] (refused before anything is written) or a
 /// store failure is an error. A leading byte-order mark is dropped; lines may end in LF or CRLF.
@@ -228,11 +192,7 @@ pub fn import(
     let bytes = input::read_all(input, input::TEXT_FILE).map_err(|err| {
         LimitError::split(err).map_or_else(|io| ImportError::Read(io.into()), ImportError::Input)
     })?;
-    let tape = Tape {
-        inner: bytes.as_slice(),
-        start: 0,
-        buf: Vec::new(),
-    };
+    let tape = Tape::new(bytes.as_slice());
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)

@@ -9,6 +9,7 @@ mod crash;
 mod faults;
 mod generate;
 mod global;
+mod hostile;
 mod import;
 mod init;
 mod send_link;
