@@ -6,7 +6,9 @@
 //! hands each one over as it is resolved (duplicates are found with in-memory sets), writing
 //! nothing: it holds no write lock, so a dry run piped into a pager that waits never blocks
 //! another pwreset. Reading a slow selection (a pipe) is the caller's job, done before calling
-//! here: the write lock is held while planning. Nothing here prints.
+//! here: the write lock is held while planning. A selection file is parsed and checked whole
+//! before its first entry is resolved (its size is bounded by the caller, see
+//! [`crate::input`]), so a refused file plans nothing. Nothing here prints.
 
 use std::collections::HashSet;
 use std::io::{BufRead, Read};
@@ -247,7 +249,13 @@ fn resolve<'a, R: BufRead>(
         summary: PlanSummary::default(),
     };
     match selection {
-        Selection::File(reader) => plan_file(&mut planner, reader)?,
+        Selection::File(reader) => {
+            // The whole file is checked before the first entry is resolved: a refused file
+            // plans nothing and a dry run prints nothing.
+            for entry in entries(reader)? {
+                planner.add_text(&entry)?;
+            }
+        }
         Selection::All => plan_users(
             &mut planner,
             &Filter {
@@ -273,14 +281,16 @@ fn plan_users(planner: &mut Planner<'_>, filter: &Filter) -> Result<(), BulkErro
     })
 }
 
-fn plan_file<R: BufRead>(planner: &mut Planner<'_>, mut reader: R) -> Result<(), BulkError> {
+/// The entries of a selection file, in order (see [`Selection::File`]).
+fn entries<R: BufRead>(mut reader: R) -> Result<Vec<String>, BulkError> {
+    let mut found = Vec::new();
     let mut raw = Vec::new();
     let mut number = 0u64;
     loop {
         raw.clear();
         let read = reader.read_until(b'\n', &mut raw);
         if read.map_err(|e| BulkError::Input(e.to_string()))? == 0 {
-            return Ok(());
+            return Ok(found);
         }
         number += 1;
         let line = std::str::from_utf8(&raw)
@@ -300,9 +310,10 @@ fn plan_file<R: BufRead>(planner: &mut Planner<'_>, mut reader: R) -> Result<(),
                 let first = if tail.is_some() { number } else { number + 1 };
                 let tail = tail.map(|t| format!("{t}\n")).unwrap_or_default();
                 let rest = std::io::Cursor::new(tail).chain(reader);
-                return plan_csv(planner, rest, column, first);
+                csv_entries(rest, column, first, &mut found)?;
+                return Ok(found);
             }
-            planner.add_text(entry)?;
+            found.push(entry.to_string());
         }
     }
 }
@@ -340,11 +351,11 @@ fn csv_column(header: &str) -> Option<usize> {
         .or_else(|| names.iter().position(|n| n == "username"))
 }
 
-fn plan_csv<R: BufRead>(
-    planner: &mut Planner<'_>,
+fn csv_entries<R: BufRead>(
     reader: R,
     column: usize,
     first_line: u64,
+    found: &mut Vec<String>,
 ) -> Result<(), BulkError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -356,10 +367,9 @@ fn plan_csv<R: BufRead>(
         .map_err(|e| BulkError::Input(format!("CSV: {e}")))?
     {
         let line = first_line + true_line(&mut csv, record.position()) - 1;
-        let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? else {
-            continue;
-        };
-        planner.add_text(text)?;
+        if let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? {
+            found.push(text.to_string());
+        }
     }
     Ok(())
 }

@@ -178,8 +178,14 @@ fn selections_with_bad_bytes_are_refused_naming_the_line() {
         ),
     ] {
         let file = write_bytes(&env, "bad.txt", bytes);
-        let (exit, err) = refusal(&dry_run(&env, &file));
+        let out = dry_run(&env, &file);
+        let (exit, err) = refusal(&out);
         assert_eq!(exit, 2, "{err}");
+        assert_eq!(
+            stdout(&out),
+            "",
+            "the file is checked before any row is printed"
+        );
         assert_eq!(
             err.trim_end(),
             format!("error: cannot read the selection: {message}")
@@ -410,4 +416,24 @@ fn a_template_file_past_256_kib_is_exit_8_naming_it() {
     ));
     assert_eq!(exit, 8, "{err}");
     assert!(err.contains("access-info.txt"), "{err}");
+}
+
+#[test]
+fn an_endless_selection_on_stdin_ends_with_exit_2() {
+    let env = TestEnv::with_samples();
+    let before = store_state(&env);
+    let child = env
+        .process(&["reset", "bulk", "--link", "--yes", "--file", "-"])
+        .stdin(std::fs::File::open("/dev/zero").expect("open /dev/zero"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start");
+    let (exit, err) = refusal(&finish(child));
+    assert_eq!(exit, 2, "{err}");
+    assert!(
+        err.starts_with("error: cannot read -: line 1 is longer than 64 KiB\n"),
+        "{err}"
+    );
+    assert_eq!(store_state(&env), before);
 }
