@@ -66,6 +66,14 @@ fn size(bytes: u64) -> String {
     }
 }
 
+/// `text` quoted for a one-line message: at most its first 40 characters, escaped, with `...`
+/// when cut.
+pub fn quoted(text: &str) -> String {
+    let shown: String = text.chars().take(40).collect();
+    let more = if shown.len() < text.len() { "..." } else { "" };
+    format!("{shown:?}{more}")
+}
+
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// A reader that strips a leading BOM and enforces [`Limits`] (see the module doc).

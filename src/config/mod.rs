@@ -67,15 +67,14 @@ impl TryFrom<String> for Duration {
     type Error = String;
     fn try_from(text: String) -> Result<Self, Self::Error> {
         humantime::parse_duration(&text).map(Duration).map_err(|e| {
-            // Quote at most 40 characters: the error stays one short line whatever the value.
-            let shown: String = text.chars().take(40).collect();
-            let more = if shown.len() < text.len() { "..." } else { "" };
             let why = match e {
                 // Its message quotes the whole unit, however long.
                 humantime::DurationError::UnknownUnit { .. } => "unknown unit".to_string(),
                 other => other.to_string(),
             };
-            format!("{shown:?}{more} is not a duration like \"30m\" or \"1h\": {why}")
+            // The error stays one short line whatever the value.
+            let shown = crate::input::quoted(&text);
+            format!("{shown} is not a duration like \"30m\" or \"1h\": {why}")
         })
     }
 }

@@ -79,3 +79,9 @@ fn other_errors_stay_themselves() {
         "disk on fire"
     );
 }
+
+#[test]
+fn quoted_text_is_short() {
+    assert_eq!(quoted("a\u{1b}b"), "\"a\\u{1b}b\"");
+    assert_eq!(quoted(&"x".repeat(41)), format!("{:?}...", "x".repeat(40)));
+}

@@ -18,6 +18,9 @@ use crate::store::{Store, StoreError};
 /// Rows written per transaction.
 pub const BATCH: usize = 500;
 
+/// The longest field accepted (an email is at most 254 bytes, a name 200 characters).
+const MAX_FIELD: usize = 1024;
+
 /// A problem with the file as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
@@ -81,7 +84,8 @@ fn columns(header: &csv::ByteRecord) -> Result<Columns, ImportError> {
             .trim_start_matches('\u{feff}')
             .to_lowercase();
         if !matches!(name.as_str(), "email" | "username" | "name" | "active") {
-            return Err(ImportError::Header(format!("unknown column {name:?}")));
+            let name = input::quoted(&name);
+            return Err(ImportError::Header(format!("unknown column {name}")));
         }
         if found.insert(name.clone(), i).is_some() {
             return Err(ImportError::Header(format!(
@@ -112,6 +116,10 @@ fn field(record: &csv::ByteRecord, index: Option<usize>) -> Result<Option<String
     let Some(raw) = index.and_then(|i| record.get(i)) else {
         return Ok(None);
     };
+    if raw.len() > MAX_FIELD {
+        // No valid field is this long, and a reason quoting it would not be one short line.
+        return Err(format!("a field is longer than {MAX_FIELD} bytes"));
+    }
     let text = std::str::from_utf8(raw).map_err(|_| "invalid UTF-8".to_string())?;
     if text.chars().any(char::is_control) {
         return Err("contains CR/LF or control characters".into());

@@ -158,6 +158,17 @@ fn a_bom_and_crlf_lines_read_like_plain_csv() {
 }
 
 #[test]
+fn an_over_long_field_is_a_bad_row_that_does_not_quote_it() {
+    let (_dir, mut store) = setup();
+    let long = format!("{}@example.com\n", "a".repeat(5000));
+    let report = run(&mut store, format!("email\n{long}").as_bytes()).expect("import");
+    assert_eq!(
+        report.rejected[0].reason,
+        "a field is longer than 1024 bytes"
+    );
+}
+
+#[test]
 fn input_past_a_limit_is_refused_before_any_row_is_written() {
     let (_dir, mut store) = setup();
     let mut csv = b"email\n".to_vec();
@@ -187,10 +198,14 @@ mod properties {
         #[test]
         fn any_bytes_import_or_fail_in_one_line(
             header in prop_oneof![Just(&b"email,username,name,active\n"[..]), Just(&b""[..])],
-            bytes in proptest::collection::vec(
-                prop_oneof![any::<u8>(), Just(b'\n'), Just(b'\r'), Just(b','), Just(b'"'), Just(b'@')],
-                0..400,
-            ),
+            bytes in prop_oneof![
+                proptest::collection::vec(
+                    prop_oneof![any::<u8>(), Just(b'\n'), Just(b'\r'), Just(b','), Just(b'"'), Just(b'@')],
+                    0..400,
+                ),
+                // One long field: its reason must not quote all of it.
+                "[a-z@.]{200,3000}".prop_map(String::into_bytes),
+            ],
         ) {
             let (_dir, mut store) = setup();
             let csv = [header, &bytes].concat();
@@ -200,7 +215,7 @@ mod properties {
             };
             for text in lines {
                 prop_assert!(!text.contains(['\n', '\r']), "{text:?}");
-                prop_assert!(text.len() <= 400, "{text:?}");
+                prop_assert!(text.len() <= 1200, "{} bytes: {text:?}", text.len());
             }
         }
     }
