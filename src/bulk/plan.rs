@@ -252,8 +252,8 @@ fn resolve<'a, R: BufRead>(
         Selection::File(reader) => {
             // The whole file is checked before the first entry is resolved: a refused file
             // plans nothing and a dry run prints nothing.
-            for entry in entries(reader)? {
-                planner.add_text(&entry)?;
+            for entry in entries(reader)?.lines() {
+                planner.add_text(entry)?;
             }
         }
         Selection::All => plan_users(
@@ -281,9 +281,11 @@ fn plan_users(planner: &mut Planner<'_>, filter: &Filter) -> Result<(), BulkErro
     })
 }
 
-/// The entries of a selection file, in order (see [`Selection::File`]).
-fn entries<R: BufRead>(mut reader: R) -> Result<Vec<String>, BulkError> {
-    let mut found = Vec::new();
+/// The entries of a selection file, in order, one per line (see [`Selection::File`]): one
+/// string rather than a `Vec`, so a million entries cost little more than the file itself. An
+/// entry holds no control character, so no line break.
+fn entries<R: BufRead>(mut reader: R) -> Result<String, BulkError> {
+    let mut found = String::new();
     let mut raw = Vec::new();
     let mut number = 0u64;
     loop {
@@ -313,9 +315,14 @@ fn entries<R: BufRead>(mut reader: R) -> Result<Vec<String>, BulkError> {
                 csv_entries(rest, column, first, &mut found)?;
                 return Ok(found);
             }
-            found.push(entry.to_string());
+            push_line(&mut found, entry);
         }
     }
+}
+
+fn push_line(found: &mut String, entry: &str) {
+    found.push_str(entry);
+    found.push('\n');
 }
 
 /// The entry on one line of a plain selection, if it holds one: blank lines and comments (a
@@ -355,7 +362,7 @@ fn csv_entries<R: BufRead>(
     reader: R,
     column: usize,
     first_line: u64,
-    found: &mut Vec<String>,
+    found: &mut String,
 ) -> Result<(), BulkError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
@@ -368,7 +375,7 @@ fn csv_entries<R: BufRead>(
     {
         let line = first_line + true_line(&mut csv, record.position()) - 1;
         if let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? {
-            found.push(text.to_string());
+            push_line(found, text);
         }
     }
     Ok(())
