@@ -18,6 +18,7 @@ pub mod config;
 pub mod delivery;
 pub mod exit;
 pub mod generate;
+pub mod input;
 pub mod links;
 pub mod mail;
 pub mod notice;

@@ -171,18 +171,26 @@ impl SecretInput {
             }
             return Ok(crate::secret::Secret::new(prompt.interact_on(&term)?));
         }
-        let mut line = zeroize::Zeroizing::new(String::new());
-        std::io::BufRead::read_line(
+        let mut raw = zeroize::Zeroizing::new(Vec::new());
+        std::io::BufRead::read_until(
             &mut std::io::Read::take(&mut self.stdin, MAX_SECRET_LINE),
-            &mut line,
+            b'\n',
+            &mut raw,
         )?;
-        if line.len() as u64 >= MAX_SECRET_LINE && !line.ends_with('\n') {
+        if raw.len() as u64 >= MAX_SECRET_LINE && !raw.ends_with(b"\n") {
             return Err(Failure::usage(format!(
                 "the {what} on stdin is longer than {MAX_SECRET_LINE} bytes"
             ))
+            .hint("give one line of at most 4 KiB")
             .into());
         }
-        let value = line.trim_end_matches(['\r', '\n']);
+        let Ok(line) = std::str::from_utf8(&raw) else {
+            return Err(Failure::usage(format!("the {what} on stdin is not valid UTF-8")).into());
+        };
+        // A byte-order mark from a Windows editor is not part of the secret.
+        let value = line
+            .trim_start_matches('\u{feff}')
+            .trim_end_matches(['\r', '\n']);
         if value.is_empty() {
             return Err(
                 Failure::usage(format!("expected the {what} on a line of stdin"))

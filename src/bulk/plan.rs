@@ -6,16 +6,19 @@
 //! hands each one over as it is resolved (duplicates are found with in-memory sets), writing
 //! nothing: it holds no write lock, so a dry run piped into a pager that waits never blocks
 //! another pwreset. Reading a slow selection (a pipe) is the caller's job, done before calling
-//! here: the write lock is held while planning. Nothing here prints.
+//! here: the write lock is held while planning. A selection file is parsed and checked whole
+//! before its first entry is resolved (its size is bounded by the caller, see
+//! [`crate::input`]), so a refused file plans nothing. Nothing here prints.
 
 use std::collections::HashSet;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 
 use jiff::Timestamp;
 use rusqlite::Connection;
 
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
+use crate::input::{Tape, true_line};
 use crate::store::Store;
 use crate::store::bulk::{self, Item, NewRun};
 use crate::store::users::{self as users_sql, Filter, Status, User};
@@ -23,8 +26,9 @@ use crate::users::{self, UserError};
 
 /// Where the users of a run come from.
 pub enum Selection<R: BufRead> {
-    /// One USER per line (blank lines and `#` comments ignored), or CSV with an `email` or
-    /// `username` column.
+    /// One USER per line (blank lines and `# ` comments ignored, `#12` names user 12; LF, CRLF
+    /// or CR line endings), or CSV with an `email` or `username` column. Size limits and a
+    /// byte-order mark are the reader's business ([`crate::input`]).
     File(R),
     /// Every active user.
     All,
@@ -245,7 +249,13 @@ fn resolve<'a, R: BufRead>(
         summary: PlanSummary::default(),
     };
     match selection {
-        Selection::File(reader) => plan_file(&mut planner, reader)?,
+        Selection::File(reader) => {
+            // The whole file is checked before the first entry is resolved: a refused file
+            // plans nothing and a dry run prints nothing.
+            for entry in entries(reader)?.lines() {
+                planner.add_text(entry)?;
+            }
+        }
         Selection::All => plan_users(
             &mut planner,
             &Filter {
@@ -271,26 +281,65 @@ fn plan_users(planner: &mut Planner<'_>, filter: &Filter) -> Result<(), BulkErro
     })
 }
 
-fn plan_file<R: BufRead>(planner: &mut Planner<'_>, mut reader: R) -> Result<(), BulkError> {
-    let mut line = String::new();
+/// The entries of a selection file, in order, one per line (see [`Selection::File`]): one
+/// string rather than a `Vec`, so a million entries cost little more than the file itself. An
+/// entry holds no control character, so no line break.
+fn entries<R: BufRead>(mut reader: R) -> Result<String, BulkError> {
+    let mut found = String::new();
+    let mut raw = Vec::new();
+    let mut number = 0u64;
     loop {
-        line.clear();
-        if reader
-            .read_line(&mut line)
-            .map_err(|e| BulkError::Input(e.to_string()))?
-            == 0
-        {
-            return Ok(());
+        raw.clear();
+        let read = reader.read_until(b'\n', &mut raw);
+        if read.map_err(|e| BulkError::Input(e.to_string()))? == 0 {
+            return Ok(found);
         }
-        let text = line.trim();
-        if text.is_empty() || text.starts_with('#') {
-            continue;
+        number += 1;
+        let line = std::str::from_utf8(&raw)
+            .map_err(|_| BulkError::Input(format!("line {number} is not valid UTF-8")))?;
+        // A lone CR ends a line too, so files with mixed line endings read as they look.
+        let mut rest = Some(line.trim_end_matches(['\r', '\n']));
+        while let Some(text) = rest {
+            let (piece, tail) = text
+                .split_once('\r')
+                .map_or((text, None), |(piece, tail)| (piece, Some(tail)));
+            rest = tail;
+            let Some(entry) = entry_of(piece, number)? else {
+                continue;
+            };
+            if let Some(column) = csv_column(entry) {
+                // Records after a lone CR on the header's line start on that line.
+                let first = if tail.is_some() { number } else { number + 1 };
+                let tail = tail.map(|t| format!("{t}\n")).unwrap_or_default();
+                let rest = std::io::Cursor::new(tail).chain(reader);
+                csv_entries(rest, column, first, &mut found)?;
+                return Ok(found);
+            }
+            push_line(&mut found, entry);
         }
-        if let Some(column) = csv_column(text) {
-            return plan_csv(planner, reader, column);
-        }
-        planner.add_text(text)?;
     }
+}
+
+fn push_line(found: &mut String, entry: &str) {
+    found.push_str(entry);
+    found.push('\n');
+}
+
+/// The entry on one line of a plain selection, if it holds one: blank lines and comments (a
+/// line whose first non-blank character is `#` followed by a blank, or a lone `#`) hold none;
+/// `#12` names user 12. Control characters (NUL, escapes) refuse the file.
+fn entry_of(line: &str, number: u64) -> Result<Option<&str>, BulkError> {
+    let text = line.trim();
+    let comment = text == "#" || text.starts_with("# ") || text.starts_with("#\t");
+    if text.is_empty() || comment {
+        return Ok(None);
+    }
+    if text.chars().any(char::is_control) {
+        return Err(BulkError::Input(format!(
+            "line {number} contains control characters"
+        )));
+    }
+    Ok(Some(text))
 }
 
 /// The index of the `email` (preferred) or `username` column if `header` is a CSV header.
@@ -309,22 +358,25 @@ fn csv_column(header: &str) -> Option<usize> {
         .or_else(|| names.iter().position(|n| n == "username"))
 }
 
-fn plan_csv<R: BufRead>(
-    planner: &mut Planner<'_>,
+fn csv_entries<R: BufRead>(
     reader: R,
     column: usize,
+    first_line: u64,
+    found: &mut String,
 ) -> Result<(), BulkError> {
     let mut csv = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(reader);
-    for record in csv.records() {
-        let record = record.map_err(|e| BulkError::Input(format!("CSV: {e}")))?;
-        let text = record.get(column).unwrap_or_default().trim().to_string();
-        if text.is_empty() {
-            continue;
+        .from_reader(Tape::new(reader));
+    let mut record = csv::StringRecord::new();
+    while csv
+        .read_record(&mut record)
+        .map_err(|e| BulkError::Input(format!("CSV: {e}")))?
+    {
+        let line = first_line + true_line(&mut csv, record.position()) - 1;
+        if let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? {
+            push_line(found, text);
         }
-        planner.add_text(&text)?;
     }
     Ok(())
 }

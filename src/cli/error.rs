@@ -14,6 +14,7 @@ use crate::config::ConfigError;
 use crate::delivery::{DeliveryError, FlowError, RecordError};
 use crate::exit::{Exit, Failure};
 use crate::generate::{GenerateError, GenerateFailure};
+use crate::input::LimitError;
 use crate::links::{LinkError, LinkFailure, Refusal};
 use crate::mail::MailError;
 use crate::password::HashError;
@@ -138,6 +139,7 @@ classified! {
     StoreError => store,
     UserError => user,
     ImportError => import,
+    LimitError => limit,
     AuditError => audit,
     KeyError => audit_key,
     TokenError => token,
@@ -257,9 +259,18 @@ fn import(err: &ImportError) -> Class {
             "the first line must name columns from: email,username,name,active (email is required)",
         ),
         ImportError::Read(_) => Class::new(Exit::Usage),
+        ImportError::Input(err) => limit(err),
         ImportError::Store(err) => inner(store(err)),
         ImportError::Audit(err) => inner(audit(err)),
     }
+}
+
+/// Input past a documented size limit: a usage error.
+fn limit(_: &LimitError) -> Class {
+    Class::hint(
+        Exit::Usage,
+        "split the input into smaller files (limits: 16 MiB, 1,000,000 lines, 64 KiB a line)",
+    )
 }
 
 fn audit(err: &AuditError) -> Class {

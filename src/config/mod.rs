@@ -85,9 +85,16 @@ impl From<Duration> for String {
 impl TryFrom<String> for Duration {
     type Error = String;
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        humantime::parse_duration(&text)
-            .map(Duration)
-            .map_err(|e| format!("{text:?} is not a duration like \"30m\" or \"1h\": {e}"))
+        humantime::parse_duration(&text).map(Duration).map_err(|e| {
+            let why = match e {
+                // Its message quotes the whole unit, however long.
+                humantime::DurationError::UnknownUnit { .. } => "unknown unit".to_string(),
+                other => other.to_string(),
+            };
+            // The error stays one short line whatever the value.
+            let shown = crate::input::quoted(&text);
+            format!("{shown} is not a duration like \"30m\" or \"1h\": {why}")
+        })
     }
 }
 

@@ -247,3 +247,68 @@ fn values_checked_at_load_are_kept_in_their_types() {
     bad.links.base_url = Some("http://evil.example.com/reset".into());
     assert!(LoadedConfig::new(PathBuf::from("/srv/pwreset.toml"), bad).is_err());
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// An error shown to the operator: one line of bounded length.
+    fn one_short_line(text: &str) -> Result<(), TestCaseError> {
+        prop_assert!(!text.contains(['\n', '\r']), "{text:?}");
+        prop_assert!(text.len() <= 400, "{} bytes: {text:?}", text.len());
+        Ok(())
+    }
+
+    /// Config-shaped text: a known section and key with an arbitrary value.
+    fn config_text() -> impl Strategy<Value = String> {
+        let section = prop_oneof![
+            Just("mail"),
+            Just("links"),
+            Just("store"),
+            Just("password"),
+            Just("templates"),
+            Just("mail.smtp"),
+            Just("security"),
+        ];
+        let key = prop_oneof![
+            Just("from"),
+            Just("base_url"),
+            Just("ttl"),
+            Just("timeout"),
+            Just("path"),
+            Just("rate"),
+            Just("transport"),
+            Just("busy_timeout_ms"),
+        ];
+        let value = prop_oneof![
+            any::<String>().prop_map(|s| format!("{s:?}")),
+            any::<i64>().prop_map(|n| n.to_string()),
+            Just("true".to_string()),
+            "[ -~]{0,200}",
+        ];
+        (section, key, value).prop_map(|(s, k, v)| format!("[{s}]\n{k} = {v}\n"))
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Arbitrary text never panics the parser; every error is one short line.
+        #[test]
+        fn any_text_parses_or_fails_in_one_line(text in prop_oneof![any::<String>(), config_text()]) {
+            if let Err(err) = parse(Path::new("/etc/pwreset.toml"), &text) {
+                one_short_line(&err.to_string())?;
+            }
+        }
+
+        /// Arbitrary duration text never panics; the error is one short line.
+        #[test]
+        fn any_duration_text_parses_or_fails_in_one_line(
+            text in prop_oneof![any::<String>(), "[0-9]{1,30} ?[a-z]{0,8}", "[0-9]{1,3}[a-z]{300,2000}", ".{0,2000}"],
+        ) {
+            if let Err(err) = Duration::try_from(text) {
+                one_short_line(&err)?;
+            }
+        }
+    }
+}

@@ -320,11 +320,14 @@ fn html_formatter(
         .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
 }
 
+/// The largest template file read from `templates.dir`: 256 KiB.
+pub const MAX_FILE_BYTES: u64 = 256 * 1024;
+
 fn load(dir: Option<&Path>, name: &str) -> Result<Option<String>, minijinja::Error> {
     if let Some(dir) = dir {
         let path = dir.join(name);
         if path.is_file() {
-            return std::fs::read_to_string(&path).map(Some).map_err(|e| {
+            return read_limited(&path).map(Some).map_err(|e| {
                 minijinja::Error::new(
                     minijinja::ErrorKind::InvalidOperation,
                     format!("cannot read {}: {e}", path.display()),
@@ -336,6 +339,22 @@ fn load(dir: Option<&Path>, name: &str) -> Result<Option<String>, minijinja::Err
         .iter()
         .find(|(file, _)| *file == name)
         .map(|(_, source)| (*source).to_string()))
+}
+
+/// Read a template file of at most [`MAX_FILE_BYTES`], never more than one byte past it.
+fn read_limited(path: &Path) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut text = String::new();
+    std::fs::File::open(path)?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "larger than {} KiB",
+            MAX_FILE_BYTES / 1024
+        )));
+    }
+    Ok(text)
 }
 
 fn describe(file: &str, err: &minijinja::Error) -> TemplateError {

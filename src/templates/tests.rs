@@ -169,3 +169,39 @@ fn the_change_notice_carries_no_secret() {
         mail.text.expose()
     );
 }
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Arbitrary names and notes never panic the built-in templates; the output grows at
+        /// most linearly with them (HTML escaping is at most 6 bytes a character) and every
+        /// error is one line.
+        #[test]
+        fn any_name_or_note_renders_boundedly(
+            name in prop_oneof![any::<String>(), "[<>&\"'{}%#\\r\\n\\x1b]{0,300}"],
+            note in proptest::option::of(any::<String>()),
+        ) {
+            let templates = Templates::new(None);
+            let mut vars = vars(&name);
+            vars.note.clone_from(&note);
+            vars.password = Some("temporary".into());
+            let input = name.len() + note.as_deref().map_or(0, str::len);
+            for (template, _) in NAMES {
+                match templates.render(template, &vars) {
+                    Ok(mail) => {
+                        prop_assert!(!mail.subject.contains(['\r', '\n']));
+                        for part in [&mail.subject, mail.text.expose(), mail.html.expose()] {
+                            prop_assert!(part.len() <= 16 * 1024 + 6 * 3 * input, "{} bytes", part.len());
+                        }
+                    }
+                    Err(err) => prop_assert!(!err.to_string().contains('\n'), "{err}"),
+                }
+            }
+        }
+    }
+}

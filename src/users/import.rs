@@ -11,11 +11,15 @@ use rusqlite::Connection;
 
 use super::{check_email, check_name, check_username, username_from_email};
 use crate::audit::{self, Actor, Event, Outcome};
+use crate::input::{self, LimitError, Tape, true_line};
 use crate::store::users::{self as sql, NewUser};
 use crate::store::{Store, StoreError};
 
 /// Rows written per transaction.
 pub const BATCH: usize = 500;
+
+/// The longest field accepted (an email is at most 254 bytes, a name 200 characters).
+const MAX_FIELD: usize = 1024;
 
 /// A problem with the file as a whole.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,9 @@ pub enum ImportError {
     /// The input could not be read.
     #[error("cannot read CSV: {0}")]
     Read(#[from] csv::Error),
+    /// The input is past a size limit ([`input::TEXT_FILE`]).
+    #[error(transparent)]
+    Input(#[from] LimitError),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -77,7 +84,8 @@ fn columns(header: &csv::ByteRecord) -> Result<Columns, ImportError> {
             .trim_start_matches('\u{feff}')
             .to_lowercase();
         if !matches!(name.as_str(), "email" | "username" | "name" | "active") {
-            return Err(ImportError::Header(format!("unknown column {name:?}")));
+            let name = input::quoted(&name);
+            return Err(ImportError::Header(format!("unknown column {name}")));
         }
         if found.insert(name.clone(), i).is_some() {
             return Err(ImportError::Header(format!(
@@ -108,6 +116,10 @@ fn field(record: &csv::ByteRecord, index: Option<usize>) -> Result<Option<String
     let Some(raw) = index.and_then(|i| record.get(i)) else {
         return Ok(None);
     };
+    if raw.len() > MAX_FIELD {
+        // No valid field is this long, and a reason quoting it would not be one short line.
+        return Err(format!("a field is longer than {MAX_FIELD} bytes"));
+    }
     let text = std::str::from_utf8(raw).map_err(|_| "invalid UTF-8".to_string())?;
     if text.chars().any(char::is_control) {
         return Err("contains CR/LF or control characters".into());
@@ -175,55 +187,20 @@ impl Seen {
     }
 }
 
-/// The input as the CSV reader sees it, keeping the bytes read but not yet passed so the true
-/// line of a record can be found: the csv crate reports a record at the start of any blank lines
-/// it skipped before it. Memory stays bounded by the reader's read-ahead.
-struct Tape<R> {
-    inner: R,
-    start: u64,
-    buf: Vec<u8>,
-}
-
-impl<R: Read> Read for Tape<R> {
-    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(out)?;
-        self.buf.extend_from_slice(&out[..n]);
-        Ok(n)
-    }
-}
-
-impl<R> Tape<R> {
-    /// The 1-based line on which the record at `pos` really starts.
-    fn line(&mut self, pos: &csv::Position) -> u64 {
-        let from = usize::try_from(pos.byte().saturating_sub(self.start)).unwrap_or(usize::MAX);
-        self.buf.drain(..from.min(self.buf.len()));
-        self.start = pos.byte().max(self.start);
-        let blank = self
-            .buf
-            .iter()
-            .take_while(|b| matches!(b, b'\n' | b'\r'))
-            .filter(|b| **b == b'\n');
-        pos.line() + blank.count() as u64
-    }
-}
-
-fn true_line<R: Read>(reader: &mut csv::Reader<Tape<R>>, pos: Option<&csv::Position>) -> u64 {
-    pos.map_or(0, |pos| reader.get_mut().line(pos))
-}
-
 /// Import users from CSV. Bad rows are reported in the returned [`Report`]; only a bad header,
-/// unreadable input or a store failure is an error.
+/// unreadable input, input past [`input::TEXT_FILE`] (refused before anything is written) or a
+/// store failure is an error. A leading byte-order mark is dropped; lines may end in LF or CRLF.
 pub fn import(
     store: &mut Store,
     input: impl Read,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Report, ImportError> {
-    let tape = Tape {
-        inner: input,
-        start: 0,
-        buf: Vec::new(),
-    };
+    // Read it all first (bounded), so input past a limit is refused before any row is written.
+    let bytes = input::read_all(input, input::TEXT_FILE).map_err(|err| {
+        LimitError::split(err).map_or_else(|io| ImportError::Read(io.into()), ImportError::Input)
+    })?;
+    let tape = Tape::new(bytes.as_slice());
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -242,6 +219,7 @@ pub fn import(
         match reader.read_byte_record(&mut record) {
             Ok(false) => break,
             Ok(true) => {}
+            Err(err) if err.is_io_error() => return Err(err.into()),
             Err(err) => {
                 let line = true_line(&mut reader, err.position());
                 report.rejected.push(Rejected {

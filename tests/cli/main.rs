@@ -11,6 +11,7 @@ mod faults;
 mod generate;
 mod global;
 mod headers;
+mod hostile;
 mod import;
 mod init;
 mod send_link;

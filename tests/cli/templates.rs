@@ -2,7 +2,7 @@
 
 use crate::support::{TestEnv, assert_fails, code, stderr, stdout};
 
-fn with_template_dir(env: &TestEnv) {
+pub fn with_template_dir(env: &TestEnv) {
     let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
     env.write(
         "pwreset.toml",

@@ -370,3 +370,20 @@ fn audit_key_problems_are_exit_8_and_say_how_to_get_a_key() {
     };
     assert_eq!(class_of(head).exit, Exit::Failure);
 }
+
+#[test]
+fn input_past_a_limit_is_a_usage_error_with_advice_wherever_it_surfaces() {
+    let line = LimitError::LineTooLong {
+        line: 3,
+        max: 65536,
+    };
+    let direct = class_of(line.clone());
+    assert_eq!(direct.exit, Exit::Usage);
+    assert!(direct.hint.as_deref().unwrap_or_default().contains("split"));
+    let within = anyhow::Error::new(ImportError::Input(line)).context("cannot read staff.csv");
+    assert_eq!(classify(&within), direct);
+    assert_eq!(
+        message(&within),
+        "cannot read staff.csv: line 3 is longer than 64 KiB"
+    );
+}

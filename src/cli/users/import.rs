@@ -10,13 +10,15 @@ use crate::cli::CommandResult;
 use crate::exit::{Exit, Failure};
 use crate::output;
 use crate::settings::Format;
-use crate::users::import::{self, Report};
+use crate::users::import::{self, ImportError, Report};
 
 /// Import users from a CSV file
 #[derive(Debug, clap::Args)]
 #[command(
     after_help = "The first line names the columns: email (required), username, name, active.
 Rows whose email already exists are left unchanged, so importing twice is harmless.
+A leading byte-order mark is ignored; lines may end in LF or CRLF. At most 16 MiB,
+1,000,000 lines and 64 KiB a line.
 
 Examples:
   pwreset users import staff.csv
@@ -45,7 +47,13 @@ struct RejectedJson<'a> {
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let input = open(&args.file)?;
     let (_, mut store) = ctx.open_store()?;
-    let report = import::import(&mut store, input, &ctx.actor(), ctx.settings.now)?;
+    let report = match import::import(&mut store, input, &ctx.actor(), ctx.settings.now) {
+        Err(err @ ImportError::Input(_)) => {
+            let err = anyhow::Error::new(err).context(format!("cannot read {}", args.file));
+            return Err(err.into());
+        }
+        report => report?,
+    };
     for bad in &report.rejected {
         ctx.ui
             .warn(&format!("{}:{}: {}", args.file, bad.line, bad.reason));

@@ -143,3 +143,82 @@ fn line_numbers_count_blank_lines_and_multiline_fields() {
     let lines: Vec<u64> = report.rejected.iter().map(|r| r.line).collect();
     assert_eq!(lines, vec![4, 5, 8]);
 }
+
+#[test]
+fn a_bom_and_crlf_lines_read_like_plain_csv() {
+    let (_dir, mut store) = setup();
+    let report = run(
+        &mut store,
+        b"\xef\xbb\xbfemail,name\r\na@example.com,A\r\n\r\nb@example.com,B\nc@example.com,C",
+    )
+    .expect("import");
+    assert_eq!(
+        (report.imported, report.rejected.len()),
+        (3, 0),
+        "{report:?}"
+    );
+}
+
+#[test]
+fn an_over_long_field_is_a_bad_row_that_does_not_quote_it() {
+    let (_dir, mut store) = setup();
+    let long = format!("{}@example.com\n", "a".repeat(5000));
+    let report = run(&mut store, format!("email\n{long}").as_bytes()).expect("import");
+    assert_eq!(
+        report.rejected[0].reason,
+        "a field is longer than 1024 bytes"
+    );
+}
+
+#[test]
+fn input_past_a_limit_is_refused_before_any_row_is_written() {
+    let (_dir, mut store) = setup();
+    let mut csv = b"email\n".to_vec();
+    for i in 0..(BATCH * 2) {
+        csv.extend_from_slice(format!("u{i}@example.com\n").as_bytes());
+    }
+    csv.extend(std::iter::repeat_n(b'x', 70 * 1024));
+    let err = run(&mut store, &csv).expect_err("too long a line");
+    assert_eq!(
+        err.to_string(),
+        format!("line {} is longer than 64 KiB", BATCH * 2 + 2)
+    );
+    assert!(matches!(err, ImportError::Input(_)));
+    assert_eq!(count(&store), 0, "nothing imported");
+}
+
+mod properties {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Arbitrary bytes after a valid header never panic; every rejection and error is one
+        /// short line.
+        #[test]
+        fn any_bytes_import_or_fail_in_one_line(
+            header in prop_oneof![Just(&b"email,username,name,active\n"[..]), Just(&b""[..])],
+            bytes in prop_oneof![
+                proptest::collection::vec(
+                    prop_oneof![any::<u8>(), Just(b'\n'), Just(b'\r'), Just(b','), Just(b'"'), Just(b'@')],
+                    0..400,
+                ),
+                // One long field: its reason must not quote all of it.
+                "[a-z@.]{200,3000}".prop_map(String::into_bytes),
+            ],
+        ) {
+            let (_dir, mut store) = setup();
+            let csv = [header, &bytes].concat();
+            let lines: Vec<String> = match run(&mut store, &csv) {
+                Ok(report) => report.rejected.into_iter().map(|bad| bad.reason).collect(),
+                Err(err) => vec![err.to_string()],
+            };
+            for text in lines {
+                prop_assert!(!text.contains(['\n', '\r']), "{text:?}");
+                prop_assert!(text.len() <= 1200, "{} bytes: {text:?}", text.len());
+            }
+        }
+    }
+}

@@ -7,7 +7,7 @@
 
 mod render;
 
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -18,6 +18,7 @@ use crate::cli::CommandResult;
 use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::generate::GenerateSettings;
+use crate::input::{self, LimitError};
 use crate::links::LinkSettings;
 use crate::mail::{Address, RecipientRule};
 use crate::settings::{self, Format, Overrides};
@@ -42,7 +43,7 @@ pub struct Args {
     /// Set a temporary password for each user and email it (never printed)
     #[arg(long)]
     generate: bool,
-    /// Users from PATH: one USER per line (# comments), or CSV with an email or username column; - for stdin
+    /// Users from PATH: one USER or #ID per line ('# ' comments), or CSV with an email or username column; - for stdin
     #[arg(long, value_name = "PATH", conflicts_with_all = ["all", "search"])]
     file: Option<String>,
     /// Every active user
@@ -149,14 +150,24 @@ fn action_of(args: &Args) -> CommandResult<Action> {
 fn selection(args: &Args) -> CommandResult<Selection<Box<dyn BufRead>>> {
     if let Some(path) = &args.file {
         // Read it all before planning takes the store's write lock, so a slow pipe never
-        // blocks other pwreset commands (or the application) while the plan is written.
-        let mut text = Vec::new();
+        // blocks other pwreset commands (or the application) while the plan is written. The
+        // limits keep memory bounded (`--file /dev/zero` ends at once).
         let read = if path == "-" {
-            std::io::stdin().lock().read_to_end(&mut text)
+            input::read_all(std::io::stdin().lock(), input::TEXT_FILE)
         } else {
-            std::fs::File::open(path).and_then(|mut file| file.read_to_end(&mut text))
+            std::fs::File::open(path).and_then(|file| input::read_all(file, input::TEXT_FILE))
         };
-        read.map_err(|e| Failure::new(Exit::Config, format!("cannot read {path}: {e}")))?;
+        let text = match read.map_err(LimitError::split) {
+            Ok(text) => text,
+            Err(Ok(limit)) => {
+                return Err(anyhow::Error::new(limit)
+                    .context(format!("cannot read {path}"))
+                    .into());
+            }
+            Err(Err(e)) => {
+                return Err(Failure::new(Exit::Config, format!("cannot read {path}: {e}")).into());
+            }
+        };
         return Ok(Selection::File(Box::new(std::io::Cursor::new(text))));
     }
     if args.all {
