@@ -142,6 +142,15 @@ fn check(ctx: &Context) -> CommandResult<Exit> {
     if let Err(err) = Store::open(&db, config.config.store.busy_timeout_ms) {
         problems.push(super::error::message(&err.into()));
     }
+    // The same checks a real run makes before it opens the store or builds a mailer.
+    let trust = [
+        ctx.check_store_files(&db),
+        ctx.audit_key(&config).map(drop),
+        ctx.check_mail_files(&config),
+    ];
+    for err in trust.into_iter().filter_map(Result::err) {
+        problems.push(super::error::message(err.error()));
+    }
     if config.config.links.base_url.is_none() {
         problems.push("links.base_url is not set: send-link and bulk --link need it".into());
     }

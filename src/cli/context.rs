@@ -69,7 +69,7 @@ impl Context {
     /// Refuse the files a mail is made of unless trusted: the templates folder and each file
     /// in it, and the transport's own (the mail folder, the sendmail program and every
     /// directory on its path).
-    fn check_mail_files(&self, config: &LoadedConfig) -> CommandResult<()> {
+    pub fn check_mail_files(&self, config: &LoadedConfig) -> CommandResult<()> {
         let mail = &config.config.mail;
         if let Some(dir) = &config.config.templates.dir {
             let dir = config.resolve(dir);
@@ -93,22 +93,33 @@ impl Context {
     pub fn open_store(&self) -> CommandResult<(LoadedConfig, Store)> {
         let config = self.config()?;
         let path = self.settings.db_path(&config);
-        for file in
-            std::iter::once(path.clone()).chain(store::companion_paths(&path).into_iter().take(2))
-        {
-            self.trusted("store", &file)?;
+        self.check_store_files(&path)?;
+        for file in store_files(&path) {
             self.check_private(&config, &file, "store")?;
         }
         let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
         // Required before anything else: even a read-only command may append (recovering an
         // interrupted mail below), and a mail must never go out that its audit row cannot follow.
-        let key_path = audit_key_path(&config);
-        self.trusted("audit key file", &key_path)?;
-        let key = crate::audit::Key::load(&key_path)?;
+        let key = self.audit_key(&config)?;
         crate::audit::use_key(store.conn(), Ok(key))?;
         self.ui.detail(&format!("store: {}", path.display()));
         self.recover(&mut store)?;
         Ok((config, store))
+    }
+
+    /// Refuse a store (or its -wal/-shm) that is not trusted.
+    pub fn check_store_files(&self, path: &Path) -> CommandResult<()> {
+        for file in store_files(path) {
+            self.trusted("store", &file)?;
+        }
+        Ok(())
+    }
+
+    /// The audit key: trusted, private and well-formed, or an error saying how to get one.
+    pub fn audit_key(&self, config: &LoadedConfig) -> CommandResult<crate::audit::Key> {
+        let path = audit_key_path(config);
+        self.trusted("audit key file", &path)?;
+        Ok(crate::audit::Key::load(&path)?)
     }
 
     /// Resolve the mails an earlier pwreset left unresolved when it died (see
@@ -275,6 +286,11 @@ fn interrupted_warning(found: &Interrupted) -> String {
             found.recipient
         )
     }
+}
+
+/// The store and its `-wal`/`-shm` files.
+fn store_files(path: &Path) -> impl Iterator<Item = std::path::PathBuf> {
+    std::iter::once(path.to_path_buf()).chain(store::companion_paths(path).into_iter().take(2))
 }
 
 /// Where the audit key lives (`audit.key_file`, relative to the config).

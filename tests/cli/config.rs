@@ -116,3 +116,29 @@ fn strict_permissions_refuses_instead_of_warning() {
     assert!(stderr(&out).contains("chmod 600"));
     assert!(stdout(&out).is_empty());
 }
+
+/// `config check` makes the checks a real run makes before it opens the store or builds a
+/// mailer, and lists every failure: an untrusted template, a missing audit key.
+#[test]
+fn check_reports_untrusted_files_and_a_missing_audit_key() {
+    let env = TestEnv::with_samples();
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    env.write(
+        "pwreset.toml",
+        &config.replace(
+            "app_name = \"Example App\"",
+            "app_name = \"Example App\"\ndir = \"tpl\"",
+        ),
+    );
+    std::fs::create_dir_all(env.path("tpl")).expect("mkdir");
+    env.write("tpl/access-info.txt", "Hello {{ user.name }}");
+    std::os::unix::fs::chown(env.path("tpl/access-info.txt"), Some(65534), None)
+        .expect("chown to nobody");
+    std::fs::remove_file(env.path("audit.key")).expect("remove the key");
+    let out = env.run(&["config", "check"]);
+    assert_fails(&out, 8, "2 problems in the configuration");
+    let err = stderr(&out);
+    for needle in ["template file", "is owned by another user", "audit key"] {
+        assert!(err.contains(needle), "missing {needle:?}:\n{err}");
+    }
+}
