@@ -122,15 +122,7 @@ fn strict_permissions_refuses_instead_of_warning() {
 #[test]
 fn check_reports_untrusted_files_and_a_missing_audit_key() {
     let env = TestEnv::with_samples();
-    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
-    env.write(
-        "pwreset.toml",
-        &config.replace(
-            "app_name = \"Example App\"",
-            "app_name = \"Example App\"\ndir = \"tpl\"",
-        ),
-    );
-    std::fs::create_dir_all(env.path("tpl")).expect("mkdir");
+    crate::templates::with_template_dir(&env);
     env.write("tpl/access-info.txt", "Hello {{ user.name }}");
     std::os::unix::fs::chown(env.path("tpl/access-info.txt"), Some(65534), None)
         .expect("chown to nobody");
