@@ -90,22 +90,19 @@ impl SendmailMailer {
             .map_err(|e| MailError::Local(format!("cannot run {server}: {e}")))
     }
 
-    /// Wait for the child to exit; past the timeout, kill its process group.
-    fn wait(&self, child: &mut Child, server: &str) -> Result<ExitStatus, MailError> {
+    /// Wait for the child to exit; past the timeout, kill its process group and return `None`.
+    fn wait(&self, child: &mut Child, server: &str) -> Result<Option<ExitStatus>, MailError> {
         let deadline = Instant::now() + self.timeout;
         loop {
             let waited = child
                 .try_wait()
                 .map_err(|e| MailError::Local(format!("{server}: {e}")))?;
-            if let Some(status) = waited {
-                return Ok(status);
+            if waited.is_some() {
+                return Ok(waited);
             }
             if Instant::now() >= deadline {
                 kill_group(child);
-                return Err(MailError::Local(format!(
-                    "{server} gave no answer within {}s and was stopped; check the local mail system, or raise mail.sendmail.timeout",
-                    self.timeout.as_secs()
-                )));
+                return Ok(None);
             }
             std::thread::sleep(POLL);
         }
@@ -127,7 +124,9 @@ impl Mailer for SendmailMailer {
             std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()))
         });
         let stderr = child.stderr.take().map(keep_head);
-        let status = self.wait(&mut child, &server)?;
+        let Some(status) = self.wait(&mut child, &server)? else {
+            return Err(self.stopped(server, writer));
+        };
         // The child has exited (and its group was not killed): its pipes close unless it left
         // a process behind holding them, so the threads are not waited for beyond this point.
         drop(drain);
@@ -145,6 +144,35 @@ impl Mailer for SendmailMailer {
             .trim()
             .replace(['\n', '\r'], " ");
         Err(refused(server, status, &stderr))
+    }
+}
+
+impl SendmailMailer {
+    /// The child was stopped at the timeout. Once the whole message was handed to it, it may
+    /// have queued the mail before it hung: that is a mail possibly delivered (never resent),
+    /// like a lost SMTP answer after the end of DATA.
+    fn stopped(
+        &self,
+        server: String,
+        writer: Option<JoinHandle<std::io::Result<()>>>,
+    ) -> MailError {
+        let within = format!(
+            "no exit within {}s, so it was stopped",
+            self.timeout.as_secs()
+        );
+        if writer
+            .and_then(finished)
+            .is_some_and(|written| written.is_ok())
+        {
+            return MailError::Unconfirmed {
+                server,
+                detail: within,
+            };
+        }
+        MailError::Local(format!(
+            "{server} gave no answer within {}s and was stopped; check the local mail system, or raise mail.sendmail.timeout",
+            self.timeout.as_secs()
+        ))
     }
 }
 

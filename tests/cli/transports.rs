@@ -147,7 +147,9 @@ fn a_failing_sendmail_leaves_no_live_token() {
 }
 
 /// A sendmail that never answers is killed after `mail.sendmail.timeout`, with the processes it
-/// started; the command ends with exit 6 naming the program, and no live token is left.
+/// started; the command ends with exit 6 naming the program, and no live token is left. It was
+/// handed the whole message and may have queued it, so the link is treated as possibly
+/// delivered: dead, and audited `interrupted`.
 #[test]
 fn a_sendmail_that_hangs_is_stopped_after_its_timeout() {
     let env = TestEnv::with_samples();
@@ -161,9 +163,14 @@ fn a_sendmail_that_hangs_is_stopped_after_its_timeout() {
         &out,
         6,
         &format!(
-            "{} gave no answer within 1s and was stopped",
+            "{} took the message but its answer was lost (no exit within 1s, so it was stopped)",
             program.display()
         ),
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM audit_log WHERE outcome = 'interrupted'"),
+        1,
+        "audited as possibly delivered"
     );
     assert_eq!(
         stderr(&out).matches("error:").count(),
