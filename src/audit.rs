@@ -194,9 +194,10 @@ impl From<rusqlite::Error> for AuditError {
     }
 }
 
-/// Append one event. Call inside the transaction that makes the change it records. When the
-/// last row was written without a key (a store from before schema 4), an [`ANCHOR`] row saying
-/// so is appended first.
+/// Append one event. Call inside the transaction that makes the change it records. A log whose
+/// last row was written without a key (a store from before schema 4, or rows rewritten by
+/// someone without the key) is refused: only [`anchor`], on the operator's explicit
+/// `pwreset audit rekey`, may vouch for such rows, never an ordinary command.
 pub fn append(
     conn: &Connection,
     actor: &Actor,
@@ -205,21 +206,26 @@ pub fn append(
 ) -> Result<i64, AuditError> {
     let last = sql::last_entry(conn)?;
     if let Some(last) = last.as_ref().filter(|last| plain_hash(last) == last.hash) {
-        let detail = format!(
-            "rows 1..{} were hashed without a key; the audit key anchors them from here",
-            last.id
-        );
-        let anchor = Event::new(ANCHOR, Outcome::Ok).detail(Some(detail));
-        insert(
-            conn,
-            actor,
-            now,
-            &anchor,
-            Some((last.id, last.hash.clone())),
-        )?;
-        return append(conn, actor, now, event);
+        return Err(AuditError::Unanchored {
+            rows: u64::try_from(last.id).unwrap_or(0),
+        });
     }
     insert(conn, actor, now, event, last.map(|l| (l.id, l.hash)))
+}
+
+/// If the log ends with rows written without a key, append the [`ANCHOR`] row that vouches
+/// for them under the key from here on; returns its id, or `None` when there was nothing to
+/// anchor. Only `pwreset audit rekey` calls this, when it has just created the key.
+pub fn anchor(conn: &Connection, actor: &Actor, now: Timestamp) -> Result<Option<i64>, AuditError> {
+    let Some(last) = sql::last_entry(conn)?.filter(|last| plain_hash(last) == last.hash) else {
+        return Ok(None);
+    };
+    let detail = format!(
+        "rows 1..{} were hashed without a key; the audit key anchors them from here",
+        last.id
+    );
+    let event = Event::new(ANCHOR, Outcome::Ok).detail(Some(detail));
+    insert(conn, actor, now, &event, Some((last.id, last.hash))).map(Some)
 }
 
 fn insert(

@@ -209,13 +209,28 @@ fn fill_unkeyed(store: &Store, n: i64) {
 }
 
 #[test]
-fn an_unkeyed_prefix_is_anchored_by_the_first_keyed_append() {
+fn an_unkeyed_prefix_is_anchored_only_explicitly() {
     let (_dir, mut store) = store();
     fill_unkeyed(&store, 3);
     assert!(matches!(
         verify(store.conn(), None),
         Err(AuditError::Unanchored { rows: 3 })
     ));
+    // An ordinary command never vouches for rows written without the key: a store-only
+    // attacker could otherwise rewrite the log as unkeyed rows and have them anchored.
+    let event = Event::new("user.add", Outcome::Ok).target_text("u");
+    assert!(matches!(
+        record(&mut store, &actor(), at(1_000), &event),
+        Err(AuditError::Unanchored { rows: 3 })
+    ));
+    assert_eq!(
+        anchor(store.conn(), &actor(), at(1_000)).expect("anchor"),
+        Some(4)
+    );
+    assert_eq!(
+        anchor(store.conn(), &actor(), at(1_000)).expect("anchor"),
+        None
+    );
     fill(&mut store, 2);
     let found = verify(store.conn(), None).expect("anchored");
     assert_eq!(

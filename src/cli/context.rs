@@ -91,6 +91,15 @@ impl Context {
 
     /// Load the config and open the store it names (or `--db`).
     pub fn open_store(&self) -> CommandResult<(LoadedConfig, Store)> {
+        self.open_store_then(|_| Ok(()))
+    }
+
+    /// [`Context::open_store`], running `first` on the keyed store before anything else
+    /// appends to its audit log (`audit rekey` anchors an old log there).
+    pub fn open_store_then(
+        &self,
+        first: impl FnOnce(&mut Store) -> CommandResult<()>,
+    ) -> CommandResult<(LoadedConfig, Store)> {
         let config = self.config()?;
         let path = self.settings.db_path(&config);
         self.check_store_files(&path)?;
@@ -103,6 +112,7 @@ impl Context {
         let key = self.audit_key(&config)?;
         crate::audit::use_key(store.conn(), Ok(key))?;
         self.ui.detail(&format!("store: {}", path.display()));
+        first(&mut store)?;
         self.recover(&mut store)?;
         Ok((config, store))
     }

@@ -311,3 +311,26 @@ fn without_the_key_no_mail_leaves_and_nothing_changes() {
     assert_eq!(env.count("SELECT count(*) FROM reset_tokens"), 0);
     assert_eq!(env.count("SELECT count(*) FROM audit_log"), before);
 }
+
+/// Someone who can write the store but not read the key rewrites the whole log as unkeyed rows
+/// (the way a store from before schema 4 looks). No command vouches for them: ordinary
+/// commands refuse to append, and `audit rekey` refuses to anchor them under the existing key.
+#[test]
+fn a_log_rewritten_as_unkeyed_rows_is_never_anchored() {
+    let env = TestEnv::with_samples();
+    let conn = env.db();
+    rechain_without_key(&conn, 1, "");
+    drop(conn);
+    let rows_before = env.count("SELECT count(*) FROM audit_log");
+    let out = env.run(&["users", "deactivate", "bob", "--yes"]);
+    assert_fails(&out, 1, "audit log is not keyed");
+    assert_eq!(
+        env.count("SELECT count(*) FROM users WHERE active = 0"),
+        1,
+        "bob untouched"
+    );
+    let out = env.run(&["audit", "rekey"]);
+    assert_fails(&out, 1, "although the audit key exists");
+    assert_eq!(env.count("SELECT count(*) FROM audit_log"), rows_before);
+    assert_fails(&env.run(&["audit", "verify"]), 1, "not keyed");
+}

@@ -1,10 +1,13 @@
 //! `pwreset audit rekey`
 
 use super::Context;
+use crate::audit::Actor;
 use crate::audit::{self, Event, Key, KeyError, Outcome};
 use crate::cli::CommandResult;
 use crate::cli::context::{audit_key_path, os_rng};
-use crate::exit::Exit;
+use crate::exit::{Exit, Failure};
+use crate::store::Store;
+use jiff::Timestamp;
 
 /// Create the audit key if there is none, and anchor the log under it
 #[derive(Debug, clap::Args)]
@@ -19,18 +22,40 @@ Examples:
 )]
 pub struct Args {}
 
+/// Anchor an old log's unkeyed rows, but only under a key created just now: a log that ends
+/// with unkeyed rows although a key already existed was rewritten without the key (or is an
+/// old backup), and vouching for it would launder the rewrite.
+fn anchor(store: &mut Store, created: bool, actor: &Actor, now: Timestamp) -> CommandResult<()> {
+    let tx = store.write()?;
+    let Some(id) = audit::anchor(&tx, actor, now)? else {
+        return Ok(());
+    };
+    if !created {
+        return Err(Failure::new(
+            Exit::Failure,
+            format!("the audit log ends with rows written without a key although the audit key exists; not anchoring them (row {id} would)"),
+        )
+        .hint("the log may have been rewritten by someone without the key: keep a copy of the store for investigation; for a store restored from before schema 4, move the key aside and run `pwreset audit rekey` again")
+        .into());
+    }
+    tx.commit()?;
+    Ok(())
+}
+
 /// Run `pwreset audit rekey`.
 pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let path = audit_key_path(&config);
-    if let Err(KeyError::Missing { .. }) = Key::load(&path) {
+    let created = matches!(Key::load(&path), Err(KeyError::Missing { .. }));
+    if created {
         Key::generate(&mut os_rng()).create(&path)?;
         ctx.ui.status(&format!(
             "Created the audit key {} (mode 0600); keep a copy away from the store's backups",
             path.display()
         ));
     }
-    let (_, mut store) = ctx.open_store()?;
+    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let (_, mut store) = ctx.open_store_then(|store| anchor(store, created, &actor, now))?;
     let event = Event::new("audit.rekey", Outcome::Ok);
     let id = audit::record(&mut store, &ctx.actor(), ctx.settings.now, &event)?;
     ctx.ui
