@@ -61,9 +61,10 @@ impl Context {
         Ok(loaded)
     }
 
-    /// Refuse a file (exit 8) that is not trusted: see [`settings::check_trusted`].
+    /// Refuse a file (exit 8) that is not trusted, or that sits in a directory that is not:
+    /// see [`settings::check_path`].
     pub fn trusted(&self, what: &str, path: &Path) -> CommandResult<()> {
-        Ok(settings::check_trusted(what, path, self.settings.euid)?)
+        Ok(settings::check_path(what, path, self.settings.euid)?)
     }
 
     /// Refuse the files a mail is made of unless trusted: the templates folder and each file
@@ -80,7 +81,7 @@ impl Context {
         }
         match mail.transport {
             Transport::File => self.trusted("mail folder", &config.resolve(&mail.file.dir)),
-            Transport::Sendmail => Ok(settings::check_program(
+            Transport::Sendmail => Ok(settings::check_path(
                 "sendmail program",
                 &SendmailMailer::program_at(&mail.sendmail.path),
                 self.settings.euid,

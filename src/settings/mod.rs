@@ -25,7 +25,7 @@ pub use secrets::{
     PasswordOrigin, ReadableByOthers, SecretError, readable_by_others, secret_from_env,
     smtp_password, smtp_password_origin,
 };
-pub use trust::{Problem, Untrusted, check_program, check_trusted};
+pub use trust::{Problem, Untrusted, check_path, check_trusted};
 
 /// Why flags or environment could not be resolved into settings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -108,9 +108,10 @@ fn planted_symlink(what: &str, path: &Path, euid: u32) -> Result<(), Untrusted> 
     }
 }
 
-/// Check a program and every directory on its path up to `/`, both as given and with symlinks
-/// resolved (whoever can write any of them can replace the program).
-pub fn check_program(what: &str, program: &Path, euid: u32) -> Result<(), Untrusted> {
+/// Check a file and every directory on its path up to `/`, both as given and with symlinks
+/// resolved: whoever can write any of them can replace the file (a program, a config, a key)
+/// between pwreset's check and its use, as `ssh`'s `StrictModes` also considers.
+pub fn check_path(what: &str, program: &Path, euid: u32) -> Result<(), Untrusted> {
     check_trusted(what, program, euid)?;
     let real = std::fs::canonicalize(program).ok();
     let shown = format!("{what} {}: directory", program.display());
@@ -225,13 +226,13 @@ mod tests {
         let program = bin.join("sendmail");
         std::fs::write(&program, "#!/bin/sh\n").expect("write");
         let euid = euid();
-        assert_eq!(check_program("sendmail program", &program, euid), Ok(()));
+        assert_eq!(check_path("sendmail program", &program, euid), Ok(()));
         set_mode(&bin, 0o777);
-        let err = check_program("sendmail program", &program, euid).expect_err("refused");
+        let err = check_path("sendmail program", &program, euid).expect_err("refused");
         assert_eq!(err.path, bin);
         assert_eq!(err.problem, Problem::WritableByOthers);
         set_mode(&bin, 0o1777);
-        assert_eq!(check_program("sendmail program", &program, euid), Ok(()));
+        assert_eq!(check_path("sendmail program", &program, euid), Ok(()));
     }
 
     #[test]

@@ -256,3 +256,29 @@ fn an_audit_key_owned_by_another_user_is_refused() {
         "chown root",
     );
 }
+
+/// A file is only as safe as the directories above it: a config in a group-writable directory
+/// could be swapped between pwreset's check and its use, so it is refused like a loose config.
+#[test]
+fn a_config_in_a_group_writable_directory_is_refused() {
+    let env = TestEnv::with_samples();
+    let shared = env.path("shared");
+    std::fs::create_dir(&shared).expect("mkdir");
+    set_mode(&shared, 0o775);
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    std::fs::write(shared.join("pwreset.toml"), config).expect("write");
+    set_mode(&shared.join("pwreset.toml"), 0o600);
+    let path = shared.join("pwreset.toml");
+    let out = env.run(&[
+        "--config",
+        path.to_str().expect("UTF-8"),
+        "send-link",
+        "alice",
+    ]);
+    assert_refused(
+        &env,
+        &out,
+        &["config file", "directory", "writable"],
+        "chmod go-w",
+    );
+}
