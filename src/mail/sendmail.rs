@@ -131,6 +131,14 @@ impl Mailer for SendmailMailer {
         // a process behind holding them, so the threads are not waited for beyond this point.
         drop(drain);
         let written = writer.and_then(finished);
+        if status.code().is_none() && written.as_ref().is_some_and(Result::is_ok) {
+            // Killed by a signal (the OOM killer, an operator) after it took the message: it
+            // may have queued it first.
+            return Err(MailError::Unconfirmed {
+                server,
+                detail: "it was killed by a signal after it was handed the message".into(),
+            });
+        }
         if status.success() {
             if let Some(Err(e)) = written {
                 return Err(MailError::Local(format!("cannot write to {server}: {e}")));

@@ -303,3 +303,30 @@ fn reply_to_per_template_names_and_notes_reach_the_mail() {
     );
     assert_fails(&env.run(&["send-link", "bob"]), 8, "mail.reply_to");
 }
+
+/// A sendmail killed by a signal after it read the message may have queued it: possibly
+/// delivered, so the link stays dead and the user is audited `interrupted`, never resent.
+#[test]
+fn a_sendmail_killed_after_reading_the_message_counts_as_possibly_delivered() {
+    let env = TestEnv::with_samples();
+    let program = sendmail_script(&env, "cat > /dev/null\nkill -9 $$");
+    use_sendmail(&env, &program);
+    let out = run_bounded(&env, &["send-link", "alice"]);
+    assert_fails(
+        &out,
+        6,
+        &format!(
+            "{} took the message but its answer was lost (it was killed by a signal",
+            program.display()
+        ),
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL"),
+        0,
+        "no live token"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM audit_log WHERE outcome = 'interrupted'"),
+        1
+    );
+}
