@@ -64,7 +64,14 @@ pub fn verify(conn: &Connection, head: Option<&Head>) -> Result<Verified, AuditE
     };
     sql::for_all(conn, |entry: Entry| walk.step(entry, head))?;
     let rows = u64::try_from(walk.expected_id - 1).unwrap_or(0);
-    if rows > 0 && !walk.keyed {
+    if rows == 0 {
+        // `pwreset init` writes the first row of every store: an empty log was emptied.
+        return Err(AuditError::Broken {
+            id: 1,
+            why: "the log is empty, though every store starts with the row of its init: rows were removed".into(),
+        });
+    }
+    if !walk.keyed {
         return Err(AuditError::Unanchored { rows });
     }
     if let Some(head) = head {

@@ -334,3 +334,16 @@ fn a_log_rewritten_as_unkeyed_rows_is_never_anchored() {
     assert_eq!(env.count("SELECT count(*) FROM audit_log"), rows_before);
     assert_fails(&env.run(&["audit", "verify"]), 1, "not keyed");
 }
+
+/// Every store starts with its init row: a log emptied with the triggers dropped fails.
+#[test]
+fn an_emptied_log_fails_verify() {
+    let env = TestEnv::with_samples();
+    env.db()
+        .execute_batch(
+            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log; \
+             DELETE FROM mail_intents;",
+        )
+        .expect("empty the log");
+    assert_fails(&env.run(&["audit", "verify"]), 1, "the log is empty");
+}
