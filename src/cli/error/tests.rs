@@ -1,6 +1,9 @@
 //! Unit tests of the one mapping from errors to exit codes and hints.
 
+use super::map::BUSY;
 use super::*;
+use crate::links::LinkFailure;
+use crate::settings::Problem;
 
 fn class_of(err: impl std::error::Error + Send + Sync + 'static) -> Class {
     classify(&anyhow::Error::new(err))
