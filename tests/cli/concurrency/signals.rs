@@ -8,7 +8,7 @@ use nix::sys::signal::Signal;
 use super::{outbox_recipients, signal, the_run};
 use crate::bulk::{item_statuses, run_status, ten_users, use_smtp};
 use crate::smtp_server::{Fault, SmtpServer};
-use crate::support::{DEADLINE, assert_exit, finish, stderr, wait_for};
+use crate::support::{DEADLINE, TestEnv, assert_exit, finish, stderr, wait_for};
 
 /// A bulk run sent `signal` while it waits for its rate cap finishes the user in progress,
 /// exits 3 with the resume hint, and `--resume` mails exactly the rest.
@@ -69,23 +69,10 @@ fn sigint_stops_a_bulk_run_and_resume_finishes_it() {
 #[test]
 fn sigterm_during_the_retry_backoff_ends_the_run() {
     let server = SmtpServer::with_faults(vec![Fault::AlwaysTempFail { code: 451 }]);
-    let (env, _users) = ten_users();
-    use_smtp(&env, server.port());
-    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
-    env.write(
-        "pwreset.toml",
-        &config.replace("retry_backoff = \"10ms\"", "retry_backoff = \"5m\""),
-    );
-    let child = env.spawn(&["reset", "bulk", "--link", "--file", "users.txt", "--yes"]);
-    wait_for("the first attempt", || server.rcpt_attempts() >= 1);
-    signal(&child, Signal::SIGTERM);
-    let out = finish(child);
-    assert_exit(&out, 3);
-    let run = the_run(&env);
-    assert!(
-        stderr(&out).contains(&format!("Resume with: pwreset reset bulk --resume {run}")),
-        "{}",
-        stderr(&out)
+    let (env, run) = sigterm_a_run(
+        &server,
+        ("retry_backoff = \"10ms\"", "retry_backoff = \"5m\""),
+        "the first attempt",
     );
     // Users already tried are failed (with the 451), the others still pending; none is left
     // `sending`, however far the run got before the signal.
@@ -111,23 +98,10 @@ fn sigterm_while_the_server_stalls_ends_the_run_after_the_smtp_timeout() {
     let server = SmtpServer::with_faults(vec![Fault::StallAfterRcpt {
         to: crate::bulk::email("user01"),
     }]);
-    let (env, _users) = ten_users();
-    use_smtp(&env, server.port());
-    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
-    env.write(
-        "pwreset.toml",
-        &config.replace("tls = \"none\"\n", "tls = \"none\"\ntimeout = \"2s\"\n"),
-    );
-    let child = env.spawn(&["reset", "bulk", "--link", "--file", "users.txt", "--yes"]);
-    wait_for("user01's mail to stall", || server.rcpt_attempts() >= 1);
-    signal(&child, Signal::SIGTERM);
-    let out = finish(child);
-    assert_exit(&out, 3);
-    let run = the_run(&env);
-    assert!(
-        stderr(&out).contains(&format!("Resume with: pwreset reset bulk --resume {run}")),
-        "{}",
-        stderr(&out)
+    let (env, run) = sigterm_a_run(
+        &server,
+        ("tls = \"none\"\n", "tls = \"none\"\ntimeout = \"2s\"\n"),
+        "user01's mail to stall",
     );
     let statuses = item_statuses(&env, &run);
     assert_eq!(statuses.get("sending"), None, "{statuses:?}");
@@ -145,4 +119,27 @@ fn sigterm_while_the_server_stalls_ends_the_run_after_the_smtp_timeout() {
         )
         .expect("user01's item");
     assert_ne!(user01, "sent", "the stalled mail was never accepted");
+}
+
+/// A bulk link run of ten users through `server`, with `edit` (from, to) made to the config,
+/// sent SIGTERM once the server saw a first RCPT (`waiting`): it must end with exit 3 and the
+/// resume hint. Returns the test environment and the run id.
+fn sigterm_a_run(server: &SmtpServer, edit: (&str, &str), waiting: &str) -> (TestEnv, String) {
+    let (env, _users) = ten_users();
+    use_smtp(&env, server.port());
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    assert!(config.contains(edit.0), "{:?} is in the config", edit.0);
+    env.write("pwreset.toml", &config.replace(edit.0, edit.1));
+    let child = env.spawn(&["reset", "bulk", "--link", "--file", "users.txt", "--yes"]);
+    wait_for(waiting, || server.rcpt_attempts() >= 1);
+    signal(&child, Signal::SIGTERM);
+    let out = finish(child);
+    assert_exit(&out, 3);
+    let run = the_run(&env);
+    assert!(
+        stderr(&out).contains(&format!("Resume with: pwreset reset bulk --resume {run}")),
+        "{}",
+        stderr(&out)
+    );
+    (env, run)
 }
