@@ -13,6 +13,7 @@ use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::PasswordConfig;
 use crate::password::{self, PolicyError};
 use crate::secret::Secret;
+use crate::store::intents;
 use crate::store::tokens as sql;
 use crate::store::users::{self as users_sql, PasswordChange, User};
 use crate::store::{Store, StoreError};
@@ -270,8 +271,13 @@ pub fn revoke_all(store: &mut Store, actor: &Actor, now: Timestamp) -> Result<us
     Ok(n)
 }
 
-/// Delete used, revoked and expired tokens, never live ones (TOK-11); with `dry_run`, only
-/// count them. Returns the count. Audited only when something was deleted.
+/// How long a resolved mail intent is kept (a day): it names a recipient, and it matters only
+/// while its mail is in flight.
+const INTENT_RETENTION_SECS: i64 = 86_400;
+
+/// Delete used, revoked and expired tokens, never live ones (TOK-11), and mail intents resolved
+/// more than a day ago; with `dry_run`, only count the tokens. Returns the number of tokens.
+/// Audited only when something was deleted.
 pub fn purge(
     store: &mut Store,
     actor: &Actor,
@@ -283,9 +289,10 @@ pub fn purge(
     }
     let tx = store.write()?;
     let n = sql::purge(&tx, now.as_second())? as u64;
-    if n > 0 {
-        let event =
-            Event::new("token.purge", Outcome::Ok).detail(Some(format!("deleted {n} tokens")));
+    let resolved = intents::purge_resolved(&tx, now.as_second() - INTENT_RETENTION_SECS)?;
+    if n > 0 || resolved > 0 {
+        let detail = format!("deleted {n} tokens and {resolved} resolved mail intents");
+        let event = Event::new("token.purge", Outcome::Ok).detail(Some(detail));
         audit::append(&tx, actor, now, &event)?;
     }
     tx.commit()?;

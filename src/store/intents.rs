@@ -127,6 +127,15 @@ pub fn resolve(conn: &Connection, id: i64, outcome: &str, now: i64) -> rusqlite:
     Ok(changed == 1)
 }
 
+/// Delete intents resolved before `before` (they only matter while their mail is in flight);
+/// returns how many. Open intents are never deleted.
+pub fn purge_resolved(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "DELETE FROM mail_intents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
+    )?
+    .execute(params![before])
+}
+
 /// Revoke a token still pending delivery as interrupted; returns whether it was pending (it
 /// may have been revoked meanwhile, e.g. superseded).
 pub fn revoke_pending_token(conn: &Connection, token_id: i64, now: i64) -> rusqlite::Result<bool> {

@@ -419,3 +419,30 @@ fn redeeming_sends_a_change_notice_without_secrets() {
         "mail.notify_on_change = false sends no notice"
     );
 }
+
+/// A mail intent names a recipient and matters only while its mail is in flight: purge deletes
+/// those resolved more than a day ago, and never an open one.
+#[test]
+fn purge_deletes_mail_intents_resolved_more_than_a_day_ago() {
+    let env = TestEnv::with_samples();
+    env.link_for("alice");
+    assert_eq!(
+        env.count("SELECT count(*) FROM mail_intents WHERE resolved_at IS NOT NULL"),
+        1
+    );
+    let out = env.run(&["tokens", "purge"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        env.count("SELECT count(*) FROM mail_intents"),
+        1,
+        "resolved moments ago: kept"
+    );
+    let out = env
+        .cmd()
+        .args(["tokens", "purge"])
+        .env("PWRESET_TEST_NOW", "2026-11-24T10:00:00Z")
+        .output()
+        .expect("purge two days later");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(env.count("SELECT count(*) FROM mail_intents"), 0);
+}
