@@ -15,6 +15,7 @@ mod hostile;
 mod import;
 mod init;
 mod send_link;
+mod serve;
 mod smtp_server;
 mod smtp_test;
 mod snapshots;
