@@ -14,6 +14,7 @@ mod headers;
 mod hostile;
 mod import;
 mod init;
+mod link_code;
 mod send_link;
 mod serve;
 mod smtp_server;
