@@ -33,10 +33,6 @@ pub mod timefmt;
 pub mod tokens;
 pub mod ui;
 pub mod users;
-#[allow(
-    dead_code,
-    reason = "the flows that use the rest are wired when the domain API lands (issue 11)"
-)]
 pub mod web;
 
 /// Run pwreset with the process's arguments and return its exit code.

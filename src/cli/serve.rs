@@ -11,6 +11,7 @@ use crate::cli::CommandResult;
 use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::store::Store;
+use crate::tokens::codes::CodeKey;
 use crate::web::{Branding, Deps, Limits, PageSettings, Site, Web};
 
 /// Serve the page the reset link opens
@@ -47,11 +48,12 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     })?;
     ctx.check_mail_files(&config)?;
     let key = ctx.audit_key(&config)?;
-    let session_key = session_key(&key);
+    let session_key = *key.derive("pwreset page session");
     let busy = config.config.store.busy_timeout_ms;
     let open_store = Arc::new(move || -> Result<Store, crate::web::OpenError> {
-        let store = Store::open(&path, busy)?;
+        let mut store = Store::open(&path, busy)?;
         crate::audit::use_key(store.conn(), Ok(key.clone()))?;
+        store.set_code_key(CodeKey::from_audit(&key));
         Ok(store)
     });
     let deps = Deps {
@@ -75,15 +77,6 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     Ok(Exit::Ok)
 }
 
-/// The key of the page's cookies and CSRF values, bound to its purpose and derived from the
-/// audit key, so sessions survive a restart and the key lives in no new file.
-fn session_key(key: &crate::audit::Key) -> [u8; 32] {
-    let mut out = [0_u8; 32];
-    let mac = key.mac("pwreset page session", "");
-    hex::decode_to_slice(mac, &mut out).unwrap_or_else(|_| unreachable!("an HMAC-SHA256 in hex"));
-    out
-}
-
 /// What the pages need from the config.
 fn page_settings(config: &LoadedConfig, base_url: &url::Url) -> PageSettings {
     let (serve, templates) = (&config.config.serve, &config.config.templates);
@@ -105,7 +98,7 @@ fn page_settings(config: &LoadedConfig, base_url: &url::Url) -> PageSettings {
         },
         password: config.config.password.clone(),
         max_failed_redeems_per_hour: config.config.links.max_failed_redeems_per_hour,
-        codes: true,
+        codes: config.config.links.code,
     }
 }
 

@@ -21,8 +21,23 @@ pub fn router(web: Arc<Web>) -> Router {
     let site = web.settings.site.clone();
     let limits = web.settings.limits.clone();
     Router::new()
-        .route(&site.at(""), get(flows::code::show))
-        .route(&site.at("/code"), get(flows::code::show))
+        .route(
+            &site.at(""),
+            get(flows::link::open)
+                .head(flows::link::open)
+                .post(flows::form::submit),
+        )
+        .route(&site.at("/done"), get(flows::form::done))
+        .route(
+            &site.at("/code"),
+            get(flows::code::show).post(flows::code::submit),
+        )
+        .route(
+            &site.at("/cancel"),
+            get(flows::cancel::open)
+                .head(flows::cancel::open)
+                .post(flows::cancel::submit),
+        )
         .route(&site.at("/style.css"), get(style))
         .route(&site.at("/healthz"), get(healthz))
         .fallback(not_found)

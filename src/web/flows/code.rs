@@ -8,18 +8,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
+use super::Client;
+use crate::tokens::{self, CodeError};
 use crate::web::Web;
-use crate::web::pages::Page;
+use crate::web::pages::{Page, see_other};
+use crate::web::routes::{error, forbidden, too_many};
 use crate::web::session;
 
 /// `GET P/code` (and `GET P` without a session): the code form, bound to a `pwreset_form`
 /// cookie (set here when missing). 404 when codes are off.
 pub async fn show(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
-    form(&web, &headers, StatusCode::OK, |_| {})
+    page(&web, &headers, StatusCode::OK, |_| {})
 }
 
 /// The code form with `status`, its values set by `fill`.
-pub fn form(
+pub fn page(
     web: &Web,
     headers: &HeaderMap,
     status: StatusCode,
@@ -47,4 +50,73 @@ pub fn form(
         ));
     }
     page.render(web)
+}
+
+/// The fields of the code form.
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST P/code`: a right code opens a session and goes to the form; a wrong one is 422 with
+/// the reason next to the field; the last wrong one revokes the link (410).
+pub async fn submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    client: Client,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    if !web.settings.codes {
+        return Page::new("not-found", StatusCode::NOT_FOUND).render(&web);
+    }
+    if super::check_post(&web, &headers, session::FORM, &form.csrf).is_none() {
+        return forbidden(&web);
+    }
+    if client.blocked(&web) {
+        return too_many(&web);
+    }
+    let now = (web.deps.clock)();
+    let (actor, login, code) = (web.actor.clone(), form.login.clone(), form.code);
+    let checked = super::with_store(&web, move |store| {
+        let key = store.code_key().cloned().ok_or(CodeError::Wrong)?;
+        let verified = tokens::check_code(store, &key, &login, &code, &actor, now)?;
+        let (_, digest) = tokens::verify_id(store, verified.token_id, now)?;
+        Ok::<_, CodeError>((verified, digest))
+    })
+    .await;
+    match checked {
+        Ok(Ok((verified, digest))) => {
+            let value = web.session_key.cookie(verified.token_id, &digest);
+            let site = &web.settings.site;
+            let cookies = [
+                session::set(
+                    site,
+                    session::SESSION,
+                    &value,
+                    verified.expires_at - now.as_second(),
+                ),
+                session::clear(site, session::FORM),
+            ];
+            see_other(&site.at(""), &cookies)
+        }
+        Ok(Err(CodeError::Wrong)) => {
+            client.fail(&web);
+            let login = form.login;
+            page(&web, &headers, StatusCode::UNPROCESSABLE_ENTITY, |vars| {
+                vars.login = login;
+                vars.error = Some("The code is wrong, or it no longer works.".into());
+            })
+        }
+        Ok(Err(CodeError::Exhausted)) => {
+            client.fail(&web);
+            super::link::gone_page(&web, false, true)
+        }
+        Ok(Err(CodeError::Token(err))) => error(&web, &err),
+        Err(response) => response,
+    }
 }

@@ -7,6 +7,11 @@
 )]
 
 mod basics;
+mod cancel;
+mod code;
+mod form;
+mod limits;
+mod link;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -177,6 +182,14 @@ pub fn browse(uri: &str) -> Request<Body> {
         .expect("request")
 }
 
+/// A GET of `uri` carrying cookie `cookie` (`name=value`).
+pub fn get_with(uri: &str, cookie: &str) -> Request<Body> {
+    Request::get(uri)
+        .header("cookie", cookie)
+        .body(Body::empty())
+        .expect("request")
+}
+
 /// The body as text.
 pub async fn text(response: Response<Body>) -> String {
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
@@ -209,4 +222,128 @@ pub fn assert_secure_headers(response: &Response<Body>) {
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
+}
+
+/// A live link for `user`: its token and its code.
+pub struct Link {
+    /// The token.
+    pub token: String,
+    /// The one-time code.
+    pub code: String,
+}
+
+impl Harness {
+    /// Issue `user` a live link (1 hour) with a code, as a delivered mail would.
+    pub fn link(&self, user: &User) -> Link {
+        let mut store = self.store();
+        let key = store
+            .code_key()
+            .cloned()
+            .expect("test stores have a code key");
+        let request = crate::tokens::IssueRequest {
+            ttl_secs: 3600,
+            recipient: "x@example.com",
+            actor: "root",
+            code_key: Some(&key),
+        };
+        let now = *self.now.lock().expect("clock");
+        let pending =
+            crate::tokens::issue_pending(&mut store, user, request, now, &mut rand::rng())
+                .expect("issue");
+        assert!(crate::store::tokens::activate(store.conn(), pending.id).expect("activate"));
+        Link {
+            token: pending.token.expose().to_string(),
+            code: pending.code.expect("a code").expose().to_string(),
+        }
+    }
+
+    /// The state of the token's row at the clock's time.
+    pub fn state(&self, token: &str) -> &'static str {
+        let store = self.store();
+        let row = crate::store::tokens::by_digest(store.conn(), &crate::tokens::digest(token))
+            .expect("query")
+            .expect("row");
+        row.state(self.now.lock().expect("clock").as_second())
+    }
+
+    /// Move the clock forward.
+    pub fn advance(&self, secs: i64) {
+        let mut now = self.now.lock().expect("clock");
+        *now = Timestamp::from_second(now.as_second() + secs).expect("time");
+    }
+
+    /// A single integer from SQL.
+    pub fn count(&self, sql: &str) -> i64 {
+        self.store()
+            .conn()
+            .query_row(sql, [], |r| r.get(0))
+            .expect("count")
+    }
+
+    /// Open the link in a browser: the session cookie's value from the 303.
+    pub async fn session(&self, link: &Link) -> String {
+        let response = self
+            .send(browse(&format!("/reset-password?token={}", link.token)))
+            .await;
+        assert_eq!(response.status(), 303);
+        cookie(&response, "pwreset_session").expect("a session cookie")
+    }
+
+    /// Usernames a notice went to.
+    pub fn noticed(&self) -> Vec<String> {
+        self.notices.lock().expect("notices").clone()
+    }
+}
+
+/// The value cookie `name` is set to by a response.
+pub fn cookie(response: &Response<Body>, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|line| line.strip_prefix(&format!("{name}=")))
+        .map(|rest| rest[..rest.find(';').unwrap_or(rest.len())].to_string())
+}
+
+/// The whole `Set-Cookie` line for cookie `name`.
+pub fn set_cookie_line(response: &Response<Body>, name: &str) -> String {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|line| line.starts_with(&format!("{name}=")))
+        .unwrap_or_else(|| panic!("no {name} cookie set"))
+        .to_string()
+}
+
+/// A form POST to `uri` with cookie `cookie` (`name=value`), the fields, and `headers`;
+/// `Sec-Fetch-Site: same-origin` unless `headers` name it.
+pub fn post(
+    uri: &str,
+    cookie: &str,
+    fields: &[(&str, &str)],
+    headers: &[(&str, &str)],
+) -> Request<Body> {
+    let body: String = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
+    let mut request = Request::post(uri)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("cookie", cookie);
+    if !headers.iter().any(|(name, _)| *name == "sec-fetch-site") {
+        request = request.header("sec-fetch-site", "same-origin");
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(Body::from(body)).expect("request")
+}
+
+/// The value of the hidden `csrf` field in a page.
+pub fn csrf_in(html: &str) -> String {
+    let at =
+        html.find("name=\"csrf\" value=\"").expect("a csrf field") + "name=\"csrf\" value=\"".len();
+    html[at..at + 64].to_string()
 }

@@ -94,10 +94,20 @@ impl Server {
         read_all(&mut stream)
     }
 
+    /// The process.
+    pub fn child_ref(&self) -> &Child {
+        self.child.as_ref().expect("running")
+    }
+
     /// Send `sig` and wait (bounded) for the exit; stderr holds every line, read or not.
-    pub fn stop(mut self, sig: Signal) -> Output {
+    pub fn stop(self, sig: Signal) -> Output {
+        crate::concurrency::signal(self.child_ref(), sig);
+        self.stop_signalled()
+    }
+
+    /// Wait (bounded) for the exit of a server already signalled.
+    pub fn stop_signalled(mut self) -> Output {
         let child = self.child.take().expect("running");
-        crate::concurrency::signal(&child, sig);
         let mut out = crate::support::finish(child);
         let until = Instant::now() + Duration::from_secs(5);
         while let Ok(line) = self
@@ -133,4 +143,108 @@ pub fn append_config(env: &TestEnv, text: &str) {
     let mut config = std::fs::read_to_string(&path).expect("config");
     config.push_str(text);
     std::fs::write(&path, config).expect("write config");
+}
+
+/// A parsed reply.
+pub struct Reply {
+    /// The status code.
+    pub status: u16,
+    head: String,
+    /// The body.
+    pub body: String,
+}
+
+impl Reply {
+    /// Parse a raw HTTP/1.1 reply (a `100 Continue` before it is skipped).
+    pub fn parse(raw: &str) -> Reply {
+        let raw = raw
+            .strip_prefix("HTTP/1.1 100 Continue\r\n\r\n")
+            .unwrap_or(raw);
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw, ""));
+        let status = head
+            .get(9..12)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP reply: {raw}"));
+        Reply {
+            status,
+            head: head.to_string(),
+            body: body.to_string(),
+        }
+    }
+
+    /// The value of header `name` (first one).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().find_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            key.eq_ignore_ascii_case(name).then(|| value.trim())
+        })
+    }
+
+    /// `name=value` of the cookie `name` the reply sets.
+    pub fn cookie(&self, name: &str) -> String {
+        self.head
+            .lines()
+            .filter_map(|line| line.split_once(':'))
+            .filter(|(key, _)| key.eq_ignore_ascii_case("set-cookie"))
+            .map(|(_, value)| value.trim())
+            .find(|value| value.starts_with(&format!("{name}=")))
+            .map_or_else(
+                || panic!("no {name} cookie in:\n{}", self.head),
+                |value| value[..value.find(';').unwrap_or(value.len())].to_string(),
+            )
+    }
+
+    /// The hidden `csrf` field's value.
+    pub fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let at = self.body.find(marker).expect("a csrf field") + marker.len();
+        self.body[at..at + 64].to_string()
+    }
+}
+
+impl Server {
+    /// A browser's GET of `target` with `cookie` (may be empty).
+    pub fn get(&mut self, target: &str, cookie: &str) -> Reply {
+        let cookie = if cookie.is_empty() {
+            String::new()
+        } else {
+            format!("Cookie: {cookie}\r\n")
+        };
+        Reply::parse(&self.request(&format!(
+            "GET {target} HTTP/1.1\r\nHost: x\r\nAccept: text/html\r\nSec-Fetch-Mode: navigate\r\n{cookie}Connection: close\r\n\r\n"
+        )))
+    }
+
+    /// The head of a same-origin form POST of `body` to `target` with `cookie`.
+    pub fn post_head(target: &str, cookie: &str, body: &str, expect: bool) -> String {
+        let expect = if expect {
+            "Expect: 100-continue\r\n"
+        } else {
+            ""
+        };
+        format!(
+            "POST {target} HTTP/1.1\r\nHost: x\r\nSec-Fetch-Site: same-origin\r\nOrigin: null\r\nCookie: {cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n{expect}Connection: close\r\n\r\n",
+            body.len()
+        )
+    }
+}
+
+/// A form body.
+pub fn form(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(key, value)| {
+            let value: String = value
+                .bytes()
+                .map(|b| match b {
+                    b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                        (b as char).to_string()
+                    }
+                    other => format!("%{other:02X}"),
+                })
+                .collect();
+            format!("{key}={value}")
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::support::{TestEnv, assert_fails, code, finish, stderr};
-use http::Server;
+use crate::support::{TestEnv, assert_fails, code, finish, stderr, text_part};
+use http::{Reply, Server, form};
 
 #[test]
 fn serve_prints_the_listening_line_and_stops_on_sigterm() {
@@ -108,4 +108,87 @@ fn a_client_that_never_finishes_its_headers_is_dropped() {
     );
     let out = server.stop(Signal::SIGTERM);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
+}
+
+const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
+
+/// Open alice's link from the outbox: the session cookie and the form's CSRF value.
+fn open_link(env: &TestEnv, server: &mut Server) -> (String, String) {
+    let token = env.link_for("alice");
+    let arrived = server.get(&format!("/reset-password?token={token}"), "");
+    assert_eq!(arrived.status, 303, "{}", arrived.body);
+    assert_eq!(arrived.header("location"), Some("/reset-password"));
+    let session = arrived.cookie("pwreset_session");
+    let page = server.get("/reset-password", &session);
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("data-page=\"form\""), "{}", page.body);
+    (session, page.csrf())
+}
+
+#[test]
+fn serve_takes_the_quick_start_link_to_a_new_password_and_a_notice() {
+    let env = TestEnv::with_samples();
+    let mut server = Server::start(&env, &[]);
+    let (session, csrf) = open_link(&env, &mut server);
+    let mails = env.outbox().len();
+    let body = form(&[
+        ("password", NEW_PASSWORD),
+        ("confirm", NEW_PASSWORD),
+        ("csrf", &csrf),
+    ]);
+    let raw = format!(
+        "{}{body}",
+        Server::post_head("/reset-password", &session, &body, false)
+    );
+    let reply = Reply::parse(&server.request(&raw));
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert_eq!(reply.header("location"), Some("/reset-password/done"));
+    let done = server.get("/reset-password/done", "");
+    assert!(done.body.contains("data-page=\"done\""));
+    let out = server.stop(Signal::SIGTERM);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL"),
+        1
+    );
+    let outbox = env.outbox();
+    assert_eq!(outbox.len(), mails + 1, "the notice");
+    let notice = text_part(outbox.last().expect("a mail"));
+    assert!(!notice.contains(NEW_PASSWORD));
+    let err = stderr(&out);
+    assert!(err.contains("POST /reset-password 303 "), "{err}");
+    assert!(!err.contains(NEW_PASSWORD) && !err.contains(&csrf), "{err}");
+}
+
+#[test]
+fn sigterm_finishes_the_request_in_flight_then_exits_0() {
+    let env = TestEnv::with_samples();
+    let mut server = Server::start(&env, &[]);
+    let (session, csrf) = open_link(&env, &mut server);
+    let body = form(&[
+        ("password", NEW_PASSWORD),
+        ("confirm", NEW_PASSWORD),
+        ("csrf", &csrf),
+    ]);
+    let mut stream = server.connect();
+    let head = Server::post_head("/reset-password", &session, &body, true);
+    std::io::Write::write_all(&mut stream, head.as_bytes()).expect("send the head");
+    // The server asks for the body once a handler reads it: the request is in flight.
+    let mut continued = [0_u8; 25];
+    std::io::Read::read_exact(&mut stream, &mut continued).expect("100 Continue");
+    assert_eq!(&continued, b"HTTP/1.1 100 Continue\r\n\r\n");
+    crate::concurrency::signal(server.child_ref(), Signal::SIGTERM);
+    std::io::Write::write_all(&mut stream, body.as_bytes()).expect("send the body");
+    let reply = Reply::parse(&http::read_all(&mut stream));
+    assert_eq!(
+        reply.status, 303,
+        "the request in flight was finished: {}",
+        reply.body
+    );
+    let out = server.stop_signalled();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL"),
+        1
+    );
 }
