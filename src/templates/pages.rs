@@ -121,3 +121,39 @@ fn sample(name: &str) -> PageVars {
         exhausted: false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_builtin_page_renders_and_an_override_replaces_one_page() {
+        let builtin = Templates::new(None);
+        assert!(builtin.check_pages().is_empty());
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(
+            dir.path().join("page-gone.html"),
+            "{% extends \"page.html\" %}{% block content %}<p>Ours</p>{% endblock %}",
+        )
+        .expect("write");
+        let set = Templates::new(Some(dir.path()));
+        let gone = set.render_page("gone", &sample("gone")).expect("render");
+        assert!(gone.contains("<p>Ours</p>") && gone.contains("data-page=\"gone\""));
+        let done = set.render_page("done", &sample("done")).expect("render");
+        assert!(
+            done.contains("id=\"login-link\""),
+            "the others stay built in"
+        );
+    }
+
+    #[test]
+    fn page_values_are_escaped() {
+        let mut vars = sample("form");
+        vars.username = Some("<script>x</script>".into());
+        let html = Templates::new(None)
+            .render_page("form", &vars)
+            .expect("render");
+        assert!(!html.contains("<script>"));
+        assert!(html.contains("&lt;script&gt;"));
+    }
+}
