@@ -5,7 +5,7 @@
 #
 # Knobs (environment):
 #   BENCH_QUICK=1        smaller sizes and one repeat (a smoke test, not the real figures)
-#   BENCH_REPEAT=N       repeats of figures 1-3, median reported (default 5 for figure 1, 3 for
+#   BENCH_REPEAT=N       repeats of figures 1-3 and 5, median reported (default 5 for figure 1, 3 for
 #                        figures 2 and 3; 1 with QUICK)
 #   BENCH_RSS_PLATEAU=0  skip figure 4's extra run on twice the larger size (a diagnostic)
 #   BENCH_PURGE_ORDER=random   random expiry times for figure 3 (default: growing with id)
@@ -25,11 +25,11 @@ QUICK=${BENCH_QUICK:-0}
 if [[ $QUICK == 1 ]]; then
     REPEAT=${BENCH_REPEAT:-1}
     REPEAT_GENERATE=$REPEAT
-    N_GENERATE=50 N_LINK=1000 N_TOKENS=100000 N_RSS_SMALL=200 N_RSS_LARGE=2000
+    N_GENERATE=50 N_LINK=1000 N_TOKENS=100000 N_RSS_SMALL=200 N_RSS_LARGE=2000 N_PAGE=600
 else
     REPEAT=${BENCH_REPEAT:-3}
     REPEAT_GENERATE=${BENCH_REPEAT:-5} # cheap, and the noisiest
-    N_GENERATE=200 N_LINK=5000 N_TOKENS=1000000 N_RSS_SMALL=1000 N_RSS_LARGE=10000
+    N_GENERATE=200 N_LINK=5000 N_TOKENS=1000000 N_RSS_SMALL=1000 N_RSS_LARGE=10000 N_PAGE=1500
 fi
 ARGON2_SAMPLES=30          # hashes per argon2 measurement (under 1 s)
 CMD_TIMEOUT=600            # no single command may run longer than this (seconds)
@@ -440,6 +440,13 @@ figure_rss() {
     fi
 }
 
+# Figures 5 and 6: the reset page (bench/page.py starts and stops its own `pwreset serve`).
+figure_page() {
+    mkdir -p "$WORK/page"
+    BENCH_REPEAT=$REPEAT timeout "$CMD_TIMEOUT" python3 "$BENCH/page.py" "$PWRESET" "$ARGON2_ONCE" \
+        "$WORK/page" "$N_PAGE" || die "figures 5-6 failed"
+}
+
 # ----------------------------------------------------------------------------- main
 
 header() {
@@ -453,6 +460,10 @@ pwreset benchmark ($CORES cores; median of $REPEAT_GENERATE runs for figure 1 an
   3. tokens purge on $N_TOKENS tokens, half expired: wall time of pwreset /
      wall time of the sqlite3 shell running pwreset's DELETE on an identical copy.
   4. peak RSS (/usr/bin/time %M) of reset bulk --link on $N_RSS_LARGE vs $N_RSS_SMALL users to the sink.
+  5. pwreset serve: password changes/s through the page (open the link, load the form, POST; 4 x cores
+     clients) / the ideal, cores / one argon2id hash (measured now). Median of $REPEAT runs.
+  6. pwreset serve: median latency of GETs of the form while POSTs keep every core hashing / the same
+     GETs on the idle server.
 EOF
 }
 
@@ -469,6 +480,7 @@ main() {
     figure_link
     figure_purge
     figure_rss
+    figure_page
 }
 
 main "$@"

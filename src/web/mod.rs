@@ -150,6 +150,37 @@ pub struct Web {
     hashing: tokio::sync::Semaphore,
     /// Failed attempts per client address (WEB-5).
     limiter: RateLimiter,
+    /// Store connections kept open between requests.
+    stores: StorePool,
+}
+
+/// Store connections kept between requests, so that a request does not pay for opening the
+/// store (and preparing its statements again). A connection that a request was using when it
+/// failed is dropped with it, not returned.
+#[derive(Debug, Default)]
+struct StorePool(std::sync::Mutex<Vec<Store>>);
+
+/// The most idle connections kept.
+const MAX_IDLE_STORES: usize = 16;
+
+impl StorePool {
+    /// An idle connection, or a new one.
+    fn take(
+        &self,
+        open: &Arc<dyn Fn() -> Result<Store, OpenError> + Send + Sync>,
+    ) -> Result<Store, OpenError> {
+        let idle = self.0.lock().ok().and_then(|mut idle| idle.pop());
+        idle.map_or_else(|| open(), Ok)
+    }
+
+    /// Keep a connection for the next request (up to [`MAX_IDLE_STORES`]).
+    fn give_back(&self, store: Store) {
+        if let Ok(mut idle) = self.0.lock() {
+            if idle.len() < MAX_IDLE_STORES {
+                idle.push(store);
+            }
+        }
+    }
 }
 
 impl Web {
@@ -172,6 +203,7 @@ impl Web {
             deps,
             hashing: tokio::sync::Semaphore::new(cores),
             limiter,
+            stores: StorePool::default(),
         }
     }
 }

@@ -28,8 +28,13 @@ pub async fn with_store<T: Send + 'static>(
     web: &Arc<Web>,
     work: impl FnOnce(&mut Store) -> T + Send + 'static,
 ) -> Result<T, Response> {
-    let open = web.deps.open_store.clone();
-    let task = tokio::task::spawn_blocking(move || open().map(|mut store| work(&mut store)));
+    let shared = Arc::clone(web);
+    let task = tokio::task::spawn_blocking(move || {
+        let mut store = shared.stores.take(&shared.deps.open_store)?;
+        let value = work(&mut store);
+        shared.stores.give_back(store);
+        Ok::<T, super::OpenError>(value)
+    });
     match task.await {
         Ok(Ok(value)) => Ok(value),
         Ok(Err(err)) => Err(error(web, &err)),
