@@ -30,6 +30,8 @@ pub const STEP: Duration = Duration::from_secs(30);
 #[derive(Clone, Copy)]
 pub struct Size(pub u32, pub u32);
 
+/// A phone in portrait.
+pub const PHONE: Size = Size(390, 844);
 /// A laptop screen.
 pub const DESKTOP: Size = Size(1280, 900);
 
@@ -284,6 +286,20 @@ impl Browser {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    /// Whether the page fits the window's width (nothing to scroll sideways).
+    pub fn fits_width(&self) -> bool {
+        let script = "return document.documentElement.scrollWidth <= window.innerWidth";
+        self.bounded(
+            "measure the page",
+            self.client().execute(script, Vec::new()),
+        ) == true
+    }
+
+    /// Forget every cookie of the current site, as a fresh browser would be.
+    pub fn clear_cookies(&self) {
+        self.bounded("delete cookies", self.client().delete_all_cookies());
     }
 
     /// Save a PNG of the viewport as `target/browser-artifacts/NAME.png`; returns its path.

@@ -3,6 +3,10 @@
 //! tests; the flows key on the HTML contract (`data-page`, element ids), never on wording.
 //! Screenshots go to `target/browser-artifacts/` (not committed).
 
+mod flows;
 mod harness;
+mod paths;
+mod scene;
+mod serve;
 mod site;
 mod smoke;
