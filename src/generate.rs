@@ -288,6 +288,9 @@ fn access_vars(
     let (expires_at, expires_in) = delivery::expiry_vars(expires_at, now);
     Vars {
         user: UserVars::from(user),
+        cancel_link: None,
+        code: None,
+        page_url: None,
         link: None,
         password: Some(prepared.password.expose().to_string()),
         expires_at,

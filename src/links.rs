@@ -73,6 +73,8 @@ pub struct LinkSettings {
     pub support_contact: Option<String>,
     /// A note from the administrator for the mail (`--note`).
     pub note: Option<String>,
+    /// Whether the mail carries a one-time code besides the link (`links.code`).
+    pub code: bool,
 }
 
 /// One link to send.
@@ -190,10 +192,12 @@ fn issue<'a>(
     to: &Recipient,
     rng: &mut impl CryptoRng,
 ) -> Result<(Pending, Job<'a>), LinkError> {
+    let code_key = store.code_key().filter(|_| settings.code).cloned();
     let issued = IssueRequest {
         ttl_secs: settings.ttl_secs,
         recipient: to.as_str(),
         actor: &job.actor.os_user,
+        code_key: code_key.as_ref(),
     };
     let cooldown = cooldown(request, settings.cooldown_secs);
     let tx = store.write()?;
@@ -216,6 +220,8 @@ fn issue<'a>(
         token_id: issued.id,
         expires_at: issued.expires_at,
         link: link_for(&settings.base_url, &issued.token),
+        cancel_link: link_for(&cancel_url(&settings.base_url), &issued.token),
+        code: issued.code,
         to: to.clone(),
     };
     Ok((pending, job.intending(intent)))
@@ -239,13 +245,7 @@ pub fn prepare(
     }
     let to = checked?;
     let (pending, job) = issue(store, settings, &request, job, to, rng)?;
-    let vars = vars(
-        request.user,
-        &pending.link,
-        pending.expires_at,
-        now,
-        settings,
-    );
+    let vars = vars(request.user, &pending, now, settings);
     match templates.render(TEMPLATE, &vars) {
         Ok(body) => Ok(Prepared {
             pending,
@@ -282,6 +282,14 @@ pub fn complete(
     delivery::settle(store, &flow, &job, prepared.pending, answer)
 }
 
+/// The page that cancels a reset ("this wasn't me"): `cancel` under the reset page's path.
+pub fn cancel_url(base: &url::Url) -> url::Url {
+    let mut url = base.clone();
+    let path = format!("{}/cancel", base.path().trim_end_matches('/'));
+    url.set_path(&path);
+    url
+}
+
 /// The link: `base_url` with `token=...` added to its query.
 pub fn link_for(base: &url::Url, token: &Secret) -> Secret {
     let mut url = base.clone();
@@ -289,17 +297,14 @@ pub fn link_for(base: &url::Url, token: &Secret) -> Secret {
     Secret::new(url.into())
 }
 
-fn vars(
-    user: &User,
-    link: &Secret,
-    expires_at: i64,
-    now: Timestamp,
-    settings: &LinkSettings,
-) -> Vars {
-    let (expires_at, expires_in) = delivery::expiry_vars(expires_at, now);
+fn vars(user: &User, pending: &Pending, now: Timestamp, settings: &LinkSettings) -> Vars {
+    let (expires_at, expires_in) = delivery::expiry_vars(pending.expires_at, now);
     Vars {
         user: UserVars::from(user),
-        link: Some(link.expose().to_string()),
+        link: Some(pending.link.expose().to_string()),
+        cancel_link: Some(pending.cancel_link.expose().to_string()),
+        code: pending.code.as_ref().map(|code| code.expose().to_string()),
+        page_url: Some(settings.base_url.to_string()),
         expires_at,
         expires_in,
         app_name: settings.app_name.clone(),

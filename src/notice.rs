@@ -37,6 +37,9 @@ impl Notice {
         });
         Vars {
             user: UserVars::from(user),
+            cancel_link: None,
+            code: None,
+            page_url: None,
             link: None,
             password: None,
             expires_at,

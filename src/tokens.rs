@@ -93,10 +93,27 @@ pub struct Verified {
 /// Check a token without using it. Unknown, tampered, used and revoked tokens all give
 /// [`TokenError::Invalid`]; expired ones give [`TokenError::Expired`].
 pub fn verify(store: &Store, token: &str, now: Timestamp) -> Result<Verified, TokenError> {
-    if !well_formed(token) {
-        return Err(TokenError::Invalid);
-    }
-    let row = sql::by_digest(store.conn(), &digest(token))?.ok_or(TokenError::Invalid)?;
+    verify_held(store, Held::Raw(token), now)
+}
+
+/// A token as the caller holds it: the raw token (from a link or stdin), or the id of its row
+/// (the reset page's session names the row, never the token).
+#[derive(Debug, Clone, Copy)]
+enum Held<'a> {
+    Raw(&'a str),
+    Id(i64),
+}
+
+fn find(store: &Store, held: Held<'_>) -> Result<Option<sql::TokenRow>, TokenError> {
+    Ok(match held {
+        Held::Raw(token) if well_formed(token) => sql::by_digest(store.conn(), &digest(token))?,
+        Held::Raw(_) => None,
+        Held::Id(id) => sql::by_id(store.conn(), id)?,
+    })
+}
+
+fn verify_held(store: &Store, held: Held<'_>, now: Timestamp) -> Result<Verified, TokenError> {
+    let row = find(store, held)?.ok_or(TokenError::Invalid)?;
     match row.state(now.as_second()) {
         "live" => {}
         "expired" => return Err(TokenError::Expired),
@@ -133,19 +150,39 @@ pub fn redeem(
     now: Timestamp,
     rng: &mut impl CryptoRng,
 ) -> Result<User, TokenError> {
-    let verified = match verify(store, token, now) {
+    redeem_held(
+        store,
+        Held::Raw(token),
+        new_password,
+        policy,
+        actor,
+        now,
+        rng,
+    )
+}
+
+fn redeem_held(
+    store: &mut Store,
+    held: Held<'_>,
+    new_password: &Secret,
+    policy: RedeemPolicy<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<User, TokenError> {
+    let verified = match verify_held(store, held, now) {
         Ok(verified) => verified,
-        Err(err) => return Err(record_failure(store, token, &err, policy, actor, now)?),
+        Err(err) => return Err(record_failure(store, held, &err, policy, actor, now)?),
     };
     throttle(store, &verified.user, policy, actor, now)?;
     password::check_policy(new_password.expose(), &verified.user)?;
     let hash = password::hash(new_password.expose(), policy.password, rng)?;
     let tx = store.write()?;
-    if !sql::consume(&tx, &digest(token), now.as_second())? {
+    if !sql::consume(&tx, verified.token_id, now.as_second())? {
         drop(tx);
         return Err(record_failure(
             store,
-            token,
+            held,
             &TokenError::Invalid,
             policy,
             actor,
@@ -218,17 +255,13 @@ fn throttle(
 /// error to give (throttled if the user is over the limit).
 fn record_failure(
     store: &mut Store,
-    token: &str,
+    held: Held<'_>,
     err: &TokenError,
     policy: RedeemPolicy<'_>,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<TokenError, TokenError> {
-    let row = if well_formed(token) {
-        sql::by_digest(store.conn(), &digest(token))?
-    } else {
-        None
-    };
+    let row = find(store, held)?;
     let mut event = Event::new("token.redeem", Outcome::Failed).detail(Some(err.to_string()));
     if let Some(row) = &row {
         if let Some(user) = users_sql::by_id(store.conn(), row.user_id)? {
@@ -299,9 +332,16 @@ pub fn purge(
     Ok(n)
 }
 
+pub mod codes;
 mod issue;
+mod page;
 #[cfg(test)]
 mod tests;
+
+pub use page::{
+    CANCELLED, CodeError, OpenKind, TOO_MANY_CODES, cancel_id, check_code, record_open, redeem_id,
+    verify_id,
+};
 
 pub use issue::{
     Cooldown, IssueRequest, Issued, Pending, cooldown_until, issue_pending, issue_pending_checked,

@@ -124,6 +124,18 @@ impl Key {
         hex::encode(mac.finalize().into_bytes())
     }
 
+    /// A key for one purpose (e.g. `"pwreset code"`), derived from this one: HMAC-SHA256 of
+    /// the label. Knowing a derived key tells nothing of the audit key or of other derived keys.
+    pub fn derive(&self, label: &str) -> Zeroizing<[u8; KEY_LEN]> {
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.0.as_ref())
+            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
+        mac.update(b"pwreset derived key\n");
+        mac.update(label.as_bytes());
+        let mut out = Zeroizing::new([0_u8; KEY_LEN]);
+        out.copy_from_slice(&mac.finalize().into_bytes());
+        out
+    }
+
     /// A fixed key for unit tests.
     #[cfg(test)]
     pub fn for_tests() -> Key {

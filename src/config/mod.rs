@@ -125,6 +125,8 @@ pub struct LinksConfig {
     pub cooldown: Duration,
     /// Failed redemptions allowed per user per hour before redeeming is refused. Default 100.
     pub max_failed_redeems_per_hour: u32,
+    /// Whether link mails also carry a one-time code to type on the reset page. Default true.
+    pub code: bool,
 }
 
 impl Default for LinksConfig {
@@ -135,6 +137,7 @@ impl Default for LinksConfig {
             supersede: Supersede::Revoke,
             cooldown: Duration::of(60),
             max_failed_redeems_per_hour: 100,
+            code: true,
         }
     }
 }

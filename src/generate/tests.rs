@@ -284,6 +284,7 @@ fn a_new_password_revokes_outstanding_links() {
         ttl_secs: 3600,
         recipient: "alice@example.com",
         actor: "root",
+        code_key: None,
     };
     let pending =
         crate::tokens::issue_pending(&mut store, &user, request, at(T0 - 10), &mut rand::rng())

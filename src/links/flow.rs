@@ -21,6 +21,10 @@ pub(super) struct Pending {
     pub(super) token_id: i64,
     pub(super) expires_at: i64,
     pub(super) link: Secret,
+    /// The "this wasn't me" link.
+    pub(super) cancel_link: Secret,
+    /// The one-time code, when links carry one.
+    pub(super) code: Option<Secret>,
     pub(super) to: Recipient,
 }
 

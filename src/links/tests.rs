@@ -51,6 +51,7 @@ impl Mailer for Recorder {
 
 fn settings(supersede: Supersede) -> LinkSettings {
     LinkSettings {
+        code: true,
         base_url: url::Url::parse("https://app.example.com/reset?lang=en").expect("url"),
         ttl_secs: 3600,
         supersede,

@@ -55,6 +55,7 @@ pub fn link_settings(
         app_name: names.0,
         support_contact: names.1,
         note: overrides.note.clone(),
+        code: links.code,
     })
 }
 

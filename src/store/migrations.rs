@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::StoreError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -154,6 +154,18 @@ WHEN NEW.id IS NOT (SELECT coalesce(max(id), 0) + 1 FROM audit_log)
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: a new row must take the next id'); END;
 ";
 
+/// What the reset page records on a link: the keyed digest of its one-time code and the wrong
+/// tries against it, and how often the link was opened (first and last time, how many opens,
+/// how many of them looked like a mail scanner rather than a person's browser).
+const V5: &str = r"
+ALTER TABLE reset_tokens ADD COLUMN code_hmac      TEXT;
+ALTER TABLE reset_tokens ADD COLUMN code_tries     INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reset_tokens ADD COLUMN opened_at      INTEGER;
+ALTER TABLE reset_tokens ADD COLUMN last_opened_at INTEGER;
+ALTER TABLE reset_tokens ADD COLUMN opens          INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE reset_tokens ADD COLUMN scanner_opens  INTEGER NOT NULL DEFAULT 0;
+";
+
 /// The schema version recorded in the store.
 pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
@@ -215,7 +227,10 @@ mod tests {
         )
         .expect("a v2 run");
         tx.commit().expect("commit");
-        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("migrate"), 2);
+        assert_eq!(
+            apply(&mut conn, Path::new(":memory:")).expect("migrate"),
+            MIGRATIONS.len() - 2
+        );
         let (entry, status, pid): (String, String, Option<i64>) = conn
             .query_row(
                 "SELECT entry, status, claimed_pid FROM bulk_items",

@@ -23,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    code_key: Option<crate::tokens::codes::CodeKey>,
 }
 
 /// A problem opening or using the store.
@@ -102,7 +103,24 @@ impl Store {
         Ok(Store {
             conn,
             path: path.to_path_buf(),
+            #[cfg(test)]
+            code_key: Some(crate::tokens::codes::CodeKey::from_audit(
+                &crate::audit::Key::for_tests(),
+            )),
+            #[cfg(not(test))]
+            code_key: None,
         })
+    }
+
+    /// Key the one-time codes of links issued through this store (derived from the audit key;
+    /// without one, links go out without a code).
+    pub fn set_code_key(&mut self, key: crate::tokens::codes::CodeKey) {
+        self.code_key = Some(key);
+    }
+
+    /// The code key, if one was set.
+    pub fn code_key(&self) -> Option<&crate::tokens::codes::CodeKey> {
+        self.code_key.as_ref()
     }
 
     /// The database file.

@@ -34,6 +34,21 @@ pub struct TokenRow {
     pub revoked_reason: Option<String>,
     /// Where the mail went.
     pub recipient: Option<String>,
+    /// How often the reset page was opened with it, and when.
+    pub opens: Opens,
+}
+
+/// How often a link was opened on the reset page (never acted on, only shown).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Opens {
+    /// First open.
+    pub first_at: Option<i64>,
+    /// Latest open.
+    pub last_at: Option<i64>,
+    /// Opens in all (GET and HEAD).
+    pub count: i64,
+    /// Of those, opens that looked like a mail scanner (HEAD, or no browser navigation).
+    pub scanner: i64,
 }
 
 impl TokenRow {
@@ -54,7 +69,8 @@ impl TokenRow {
 }
 
 const COLUMNS: &str = "t.id, t.user_id, u.username, t.purpose, t.created_at, t.expires_at, t.used_at, \
-     t.revoked_at, t.revoked_reason, t.recipient";
+     t.revoked_at, t.revoked_reason, t.recipient, t.opened_at, t.last_opened_at, t.opens, \
+     t.scanner_opens";
 
 fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -68,6 +84,12 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
         revoked_at: row.get(7)?,
         revoked_reason: row.get(8)?,
         recipient: row.get(9)?,
+        opens: Opens {
+            first_at: row.get(10)?,
+            last_at: row.get(11)?,
+            count: row.get(12)?,
+            scanner: row.get(13)?,
+        },
     })
 }
 
@@ -88,13 +110,16 @@ pub struct NewToken<'a> {
     pub recipient: &'a str,
     /// Who issued it.
     pub actor: &'a str,
+    /// The keyed digest of its one-time code, if it has one.
+    pub code_hmac: Option<&'a str>,
 }
 
 /// Insert a token in the pending state; returns its id.
 pub fn insert_pending(conn: &Connection, token: &NewToken<'_>) -> rusqlite::Result<i64> {
     conn.prepare_cached(
         "INSERT INTO reset_tokens (user_id, token_sha256, purpose, created_at, expires_at, \
-         revoked_at, revoked_reason, recipient, actor) VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8)",
+         revoked_at, revoked_reason, recipient, actor, code_hmac) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         token.user_id,
@@ -104,7 +129,8 @@ pub fn insert_pending(conn: &Connection, token: &NewToken<'_>) -> rusqlite::Resu
         token.expires_at,
         PENDING,
         token.recipient,
-        token.actor
+        token.actor,
+        token.code_hmac
     ])?;
     Ok(conn.last_insert_rowid())
 }
@@ -192,17 +218,30 @@ pub fn by_digest(conn: &Connection, digest: &str) -> rusqlite::Result<Option<Tok
         .optional()
 }
 
+/// The row with this id, if any.
+pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM reset_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1"
+    );
+    conn.prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()
+}
+
 /// Consume a live token: exactly one row changes, or none if it was used, revoked or expired
 /// in the meantime (TOK-6).
-pub fn consume(conn: &Connection, digest: &str, now: i64) -> rusqlite::Result<bool> {
+pub fn consume(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
     let changed = conn
         .prepare_cached(
-            "UPDATE reset_tokens SET used_at = ?2 WHERE token_sha256 = ?1 \
+            "UPDATE reset_tokens SET used_at = ?2 WHERE id = ?1 \
          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
         )?
-        .execute(params![digest, now])?;
+        .execute(params![id, now])?;
     Ok(changed == 1)
 }
+
+mod page;
+pub use page::{count_wrong_code, digest_of, live_with_code, record_open, revoke_exhausted};
 
 /// Which tokens a listing shows.
 #[derive(Debug, Clone, Copy, Default)]

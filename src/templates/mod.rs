@@ -70,7 +70,7 @@ pub const NAMES: [(&str, &str); 3] = [
 ];
 
 /// The variables templates can use, with what they hold.
-pub const VARIABLES: [(&str, &str); 12] = [
+pub const VARIABLES: [(&str, &str); 15] = [
     (
         "user.name",
         "display name, or the username when there is none",
@@ -78,6 +78,18 @@ pub const VARIABLES: [(&str, &str); 12] = [
     ("user.username", "login name"),
     ("user.email", "email address"),
     ("link", "the reset link (password-change-link only)"),
+    (
+        "cancel_link",
+        "the link that cancels the reset, \"this wasn't me\" (password-change-link only)",
+    ),
+    (
+        "code",
+        "the one-time code to type on the page instead (password-change-link; none when links.code = false)",
+    ),
+    (
+        "page_url",
+        "the reset page without a token, where the code is typed (password-change-link only)",
+    ),
     (
         "expires_at",
         "when the link or temporary password stops working, e.g. 2026-11-22 11:00 UTC",
@@ -154,6 +166,12 @@ pub struct Vars {
     pub user: UserVars,
     /// The reset link (password-change-link only).
     pub link: Option<String>,
+    /// The link that cancels the reset (password-change-link only).
+    pub cancel_link: Option<String>,
+    /// The one-time code to type instead of clicking (password-change-link, when enabled).
+    pub code: Option<String>,
+    /// The reset page without a token, where the code is typed (password-change-link only).
+    pub page_url: Option<String>,
     /// The temporary password (access-info only).
     pub password: Option<String>,
     /// When the link or password expires, e.g. `2026-11-22 11:00 UTC`.
@@ -178,6 +196,8 @@ impl std::fmt::Debug for Vars {
         f.debug_struct("Vars")
             .field("user", &self.user.username)
             .field("link", &"[redacted]")
+            .field("cancel_link", &"[redacted]")
+            .field("code", &"[redacted]")
             .field("password", &"[redacted]")
             .finish_non_exhaustive()
     }

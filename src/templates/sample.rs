@@ -24,6 +24,12 @@ pub fn sample_vars(config: &Config, name: &str, user: Option<&User>, now: i64) -
     Vars {
         user: user.map_or_else(sample_user, UserVars::from),
         link: Some(format!("{base}?token=PREVIEW-ONLY-NOT-A-REAL-TOKEN")),
+        cancel_link: Some(format!(
+            "{}/cancel?token=PREVIEW-ONLY-NOT-A-REAL-TOKEN",
+            base.trim_end_matches('/')
+        )),
+        code: config.links.code.then(|| "PREV-IEW0".into()),
+        page_url: Some(base.clone()),
         password: Some("PREVIEW-ONLY-PASSWORD".into()),
         expires_at: Some(crate::timefmt::human(
             now + i64::try_from(ttl).unwrap_or(3600),

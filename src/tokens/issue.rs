@@ -18,6 +18,8 @@ pub struct Pending {
     pub id: i64,
     /// The token itself, for the link (never stored).
     pub token: Secret,
+    /// Its one-time code as shown to the user (only its keyed digest is stored), if it has one.
+    pub code: Option<Secret>,
     /// Expiry time (Unix seconds).
     pub expires_at: i64,
 }
@@ -31,6 +33,8 @@ pub struct IssueRequest<'a> {
     pub recipient: &'a str,
     /// Who issues it (recorded on the row).
     pub actor: &'a str,
+    /// The key of a one-time code to go with the link; `None`: no code.
+    pub code_key: Option<&'a super::codes::CodeKey>,
 }
 
 /// Write a new token for `user` in the pending state (TOK-1..5), with no cooldown check.
@@ -151,6 +155,11 @@ fn insert_pending(
     let created_at = now.as_second();
     let expires_at = created_at + i64::try_from(request.ttl_secs).unwrap_or(i64::MAX / 2);
     let digest = digest(token.expose());
+    let code = request.code_key.map(|key| {
+        let code = super::codes::generate(rng);
+        let normalized = super::codes::normalize(code.expose()).unwrap_or_default();
+        (code, key.digest(&normalized))
+    });
     let row = NewToken {
         user_id: user.id,
         digest: &digest,
@@ -159,11 +168,13 @@ fn insert_pending(
         expires_at,
         recipient: request.recipient,
         actor: request.actor,
+        code_hmac: code.as_ref().map(|(_, hmac)| hmac.as_str()),
     };
     let id = sql::insert_pending(tx, &row)?;
     Ok(Pending {
         id,
         token,
+        code: code.map(|(code, _)| code),
         expires_at,
     })
 }

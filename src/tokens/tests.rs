@@ -39,6 +39,7 @@ fn live(store: &mut Store, user: &User, now: i64, ttl: u64) -> Secret {
         ttl_secs: ttl,
         recipient: "alice@example.com",
         actor: "root",
+        code_key: None,
     };
     let pending = issue_pending(store, user, request, at(now), &mut rand::rng()).expect("issue");
     assert!(sql::activate(store.conn(), pending.id).expect("activate"));
@@ -76,6 +77,7 @@ fn a_pending_token_is_not_valid_until_activated() {
         ttl_secs: 3600,
         recipient: "alice@example.com",
         actor: "root",
+        code_key: None,
     };
     let pending =
         issue_pending(&mut store, &user, request, at(T0), &mut rand::rng()).expect("issue");
@@ -384,6 +386,7 @@ fn purge_removes_used_revoked_and_expired_but_never_live() {
         ttl_secs: 3600,
         recipient: "a@example.com",
         actor: "root",
+        code_key: None,
     };
     let pending =
         issue_pending(&mut store, &user, request, at(T0 + 6), &mut rand::rng()).expect("pending");
@@ -412,6 +415,7 @@ fn cooldown_counts_only_delivered_links() {
         ttl_secs: 3600,
         recipient: "a@example.com",
         actor: "root",
+        code_key: None,
     };
     let failed =
         issue_pending(&mut store, &user, request, at(T0), &mut rand::rng()).expect("issue");
@@ -436,6 +440,7 @@ fn request() -> IssueRequest<'static> {
         ttl_secs: 3600,
         recipient: "a@example.com",
         actor: "root",
+        code_key: None,
     }
 }
 
@@ -515,3 +520,5 @@ fn a_bulk_run_counts_only_links_sent_since_it_was_planned() {
         "a link sent by hand during the run counts"
     );
 }
+
+mod page;

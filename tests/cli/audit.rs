@@ -267,6 +267,19 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
     // What a store from before schema 4 looks like: plain SHA-256 chain, no key file.
     let conn = env.db();
     rechain_without_key(&conn, 1, "");
+    // Schema 3: without the v4 trigger (dropped above) and the v5 columns.
+    let v5 = [
+        "code_hmac",
+        "code_tries",
+        "opened_at",
+        "last_opened_at",
+        "opens",
+        "scanner_opens",
+    ];
+    for column in v5 {
+        conn.execute_batch(&format!("ALTER TABLE reset_tokens DROP COLUMN {column}"))
+            .expect("drop a v5 column");
+    }
     conn.execute_batch("PRAGMA user_version = 3")
         .expect("version");
     drop(conn);

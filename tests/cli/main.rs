@@ -15,6 +15,7 @@ mod headers;
 mod hostile;
 mod import;
 mod init;
+mod link_code;
 mod send_link;
 mod smtp_server;
 mod smtp_test;

@@ -234,7 +234,9 @@ fn list_shows_states_and_never_digests() {
     }
     let csv = env.ok(&["tokens", "list", "--all", "--format", "csv"]);
     assert!(
-        csv.starts_with("id,user,user_id,created_at,expires_at,state,recipient\n"),
+        csv.starts_with(
+            "id,user,user_id,created_at,expires_at,state,recipient,opened_at,last_opened_at,opens,scanner_opens\n"
+        ),
         "{csv}"
     );
 }

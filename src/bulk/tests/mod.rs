@@ -143,6 +143,7 @@ fn plan_file(store: &mut Store, text: &str, action: Action) -> (String, PlanSumm
 
 fn link_settings() -> LinkSettings {
     LinkSettings {
+        code: true,
         base_url: url::Url::parse("https://app.example.com/r").expect("url"),
         ttl_secs: 3600,
         supersede: Supersede::Revoke,

@@ -34,6 +34,14 @@ struct TokenJson {
     expires_at: String,
     state: &'static str,
     recipient: Option<String>,
+    /// First time the reset page was opened with the link (GET or HEAD).
+    opened_at: Option<String>,
+    /// Latest time it was opened.
+    last_opened_at: Option<String>,
+    /// How many times it was opened.
+    opens: i64,
+    /// How many of those opens looked like a mail scanner (HEAD, or no browser navigation).
+    scanner_opens: i64,
 }
 
 impl TokenJson {
@@ -46,6 +54,10 @@ impl TokenJson {
             created_at: timefmt::rfc3339(row.created_at),
             expires_at: timefmt::rfc3339(row.expires_at),
             recipient: row.recipient,
+            opened_at: row.opens.first_at.map(timefmt::rfc3339),
+            last_opened_at: row.opens.last_at.map(timefmt::rfc3339),
+            opens: row.opens.count,
+            scanner_opens: row.opens.scanner,
         }
     }
 }
@@ -61,8 +73,15 @@ fn state(row: &TokenRow, now: i64) -> &'static str {
 }
 
 impl Record for TokenJson {
-    const HEADINGS: &'static [&'static str] =
-        &["ID", "USER", "CREATED", "EXPIRES", "STATE", "RECIPIENT"];
+    const HEADINGS: &'static [&'static str] = &[
+        "ID",
+        "USER",
+        "CREATED",
+        "EXPIRES",
+        "STATE",
+        "OPENED",
+        "RECIPIENT",
+    ];
     fn cells(&self) -> Vec<String> {
         let when = |t: &str| t.replace('T', " ").replace('Z', " UTC");
         vec![
@@ -71,8 +90,25 @@ impl Record for TokenJson {
             when(&self.created_at),
             when(&self.expires_at),
             self.state.to_string(),
+            self.opened(),
             self.recipient.clone().unwrap_or_else(|| "-".into()),
         ]
+    }
+}
+
+impl TokenJson {
+    /// `never`, or how often and since when: `3x since 2026-11-27 10:00 UTC (2 scanner-like)`.
+    fn opened(&self) -> String {
+        let Some(first) = &self.opened_at else {
+            return "never".into();
+        };
+        let first = first.replace('T', " ").replace('Z', " UTC");
+        let scanner = match self.scanner_opens {
+            0 => String::new(),
+            n if n == self.opens => " (all scanner-like)".into(),
+            n => format!(" ({n} scanner-like)"),
+        };
+        format!("{}x since {first}{scanner}", self.opens)
     }
 }
 

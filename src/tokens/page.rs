@@ -1,0 +1,209 @@
+//! What the reset page (`pwreset serve`) does with tokens, beside [`super::verify`] and
+//! [`super::redeem`]: count opens of a link without acting on them, work by row id (the page's
+//! session cookie names the row, never the token), cancel a link ("this wasn't me"), and accept
+//! the one-time code typed instead of clicking the link, at most [`codes::MAX_TRIES`] wrong
+//! ones per link. Nothing here knows about HTTP: the page maps these results to responses.
+
+use jiff::Timestamp;
+use rand::CryptoRng;
+
+use super::{Held, RedeemPolicy, TokenError, Verified, codes, digest, verify_held};
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::secret::Secret;
+use crate::store::Store;
+use crate::store::tokens as sql;
+use crate::store::users::{self as users_sql, User};
+
+/// Who opened a link, roughly: enough to tell "opened by a person" from "fetched by a mail
+/// scanner" in `tokens list`. Never acted on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenKind {
+    /// A browser navigating to the page.
+    Browser,
+    /// A HEAD, or a GET without a browser's navigation headers.
+    ScannerLike,
+}
+
+/// `revoked_reason` of links cancelled from the page.
+pub const CANCELLED: &str = "cancelled by the user";
+/// `revoked_reason` of links whose code was guessed wrong too often.
+pub const TOO_MANY_CODES: &str = "too many wrong codes";
+
+/// Count an open of the link carrying `token` (first and last time, count, scanner-like
+/// count), whatever the token's state; an unknown or malformed token counts nothing.
+pub fn record_open(
+    store: &mut Store,
+    token: &str,
+    kind: OpenKind,
+    now: Timestamp,
+) -> Result<(), TokenError> {
+    if !super::well_formed(token) {
+        return Ok(());
+    }
+    let tx = store.write()?;
+    sql::record_open(
+        &tx,
+        &digest(token),
+        kind == OpenKind::ScannerLike,
+        now.as_second(),
+    )?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// [`super::verify`] by row id; also returns the row's digest, which the page binds its
+/// session cookie to (a cookie for a row cannot be made without the key).
+pub fn verify_id(
+    store: &Store,
+    token_id: i64,
+    now: Timestamp,
+) -> Result<(Verified, String), TokenError> {
+    let verified = verify_held(store, Held::Id(token_id), now)?;
+    let digest = sql::digest_of(store.conn(), token_id)?.ok_or(TokenError::Invalid)?;
+    Ok((verified, digest))
+}
+
+/// [`super::redeem`] by row id: the same policy, throttle, atomic use and audit row.
+pub fn redeem_id(
+    store: &mut Store,
+    token_id: i64,
+    new_password: &Secret,
+    policy: RedeemPolicy<'_>,
+    actor: &Actor,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<User, TokenError> {
+    super::redeem_held(
+        store,
+        Held::Id(token_id),
+        new_password,
+        policy,
+        actor,
+        now,
+        rng,
+    )
+}
+
+/// "This wasn't me": revoke the user's outstanding links (this one included), audited as
+/// `token.cancel`. Only a live link can cancel; others give the usual invalid or expired.
+pub fn cancel_id(
+    store: &mut Store,
+    token_id: i64,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<User, TokenError> {
+    let verified = verify_held(store, Held::Id(token_id), now)?;
+    let tx = store.write()?;
+    let n = sql::revoke_outstanding(&tx, verified.user.id, now.as_second(), CANCELLED)?;
+    let event = Event::new("token.cancel", Outcome::Ok)
+        .target(&verified.user)
+        .detail(Some(format!(
+            "the user cancelled the reset; revoked {n} links"
+        )));
+    audit::append(&tx, actor, now, &event)?;
+    tx.commit()?;
+    Ok(verified.user)
+}
+
+/// Why a code was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum CodeError {
+    /// Wrong code, unknown user, or no live link with a code: one answer for all.
+    #[error("the code is wrong or no longer works")]
+    Wrong,
+    /// That was the last try: the user's links were revoked.
+    #[error("too many wrong codes: the link was revoked")]
+    Exhausted,
+    /// The store or the audit log failed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
+}
+
+impl From<crate::store::StoreError> for CodeError {
+    fn from(err: crate::store::StoreError) -> Self {
+        CodeError::Token(err.into())
+    }
+}
+
+impl From<rusqlite::Error> for CodeError {
+    fn from(err: rusqlite::Error) -> Self {
+        CodeError::Token(err.into())
+    }
+}
+
+/// The code path of the page: `login` is the user's username or email (any case), `code` what
+/// they typed. A right code returns the live link it belongs to (counted as an open); a wrong
+/// one counts a try against each of the user's live links with a code, and the try that
+/// reaches [`codes::MAX_TRIES`] revokes them. Tries are audited (`token.code`, failed).
+pub fn check_code(
+    store: &mut Store,
+    key: &codes::CodeKey,
+    login: &str,
+    code: &str,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Verified, CodeError> {
+    let Some(user) = find_user(store, login)? else {
+        return Err(CodeError::Wrong);
+    };
+    if let Some(code) = codes::normalize(code) {
+        let hmac = key.digest(&code);
+        if let Some(id) = sql::live_with_code(store.conn(), user.id, &hmac, now.as_second())? {
+            let verified = verify_held(store, Held::Id(id), now)?;
+            let tx = store.write()?;
+            if let Some(digest) = sql::digest_of(&tx, id)? {
+                sql::record_open(&tx, &digest, false, now.as_second())?;
+            }
+            tx.commit()?;
+            return Ok(verified);
+        }
+    }
+    wrong_code(store, &user, actor, now)
+}
+
+/// The active user a login names, by username or else by email.
+fn find_user(store: &Store, login: &str) -> Result<Option<User>, CodeError> {
+    let login = login.trim();
+    if login.is_empty() {
+        return Ok(None);
+    }
+    let user = match users_sql::by_username(store.conn(), login)? {
+        Some(user) => Some(user),
+        None => users_sql::by_email(store.conn(), login)?,
+    };
+    Ok(user.filter(|u| u.active))
+}
+
+fn wrong_code(
+    store: &mut Store,
+    user: &User,
+    actor: &Actor,
+    now: Timestamp,
+) -> Result<Verified, CodeError> {
+    let tx = store.write()?;
+    if sql::count_wrong_code(&tx, user.id, now.as_second())? == 0 {
+        return Err(CodeError::Wrong); // no live link with a code: nothing to count against
+    }
+    let revoked = sql::revoke_exhausted(
+        &tx,
+        user.id,
+        codes::MAX_TRIES,
+        now.as_second(),
+        TOO_MANY_CODES,
+    )?;
+    let detail = if revoked > 0 {
+        format!("wrong code; {TOO_MANY_CODES}: revoked {revoked} links")
+    } else {
+        "wrong code".to_string()
+    };
+    let event = Event::new("token.code", Outcome::Failed)
+        .target(user)
+        .detail(Some(detail));
+    audit::append(&tx, actor, now, &event).map_err(TokenError::from)?;
+    tx.commit()?;
+    Err(if revoked > 0 {
+        CodeError::Exhausted
+    } else {
+        CodeError::Wrong
+    })
+}
