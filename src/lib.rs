@@ -33,6 +33,7 @@ pub mod timefmt;
 pub mod tokens;
 pub mod ui;
 pub mod users;
+pub mod web;
 
 /// Run pwreset with the process's arguments and return its exit code.
 pub fn run() -> std::process::ExitCode {

@@ -26,11 +26,12 @@ use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
 use crate::users::import::ImportError;
+use crate::web::ServeError;
 
 pub use map::mail;
 use map::{
     audit, audit_key, bulk, config, failure, generate, hash, import, limit, link, record, refusal,
-    settings, sqlite, store, template, token, untrusted, user,
+    serve, settings, sqlite, store, template, token, untrusted, user,
 };
 
 /// An exit code and the hint that goes with it.
@@ -162,6 +163,7 @@ classified! {
     TemplateError => template,
     SettingsError => settings,
     Untrusted => untrusted,
+    ServeError => serve,
 }
 
 /// Decide the exit code and hint for an error: the outermost classified cause wins; an error

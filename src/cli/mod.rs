@@ -8,6 +8,7 @@ mod context;
 pub mod error;
 mod init;
 mod reset;
+mod serve;
 mod smtp;
 mod templates;
 mod tokens;
@@ -130,6 +131,8 @@ enum Command {
     /// List, show, preview and check the email templates
     #[command(subcommand)]
     Templates(templates::Command),
+    /// Serve the page the reset link opens (runs until SIGTERM or Ctrl-C)
+    Serve(serve::Args),
     /// Print a completion script for bash, zsh, fish, powershell or elvish
     Completions(completions::CompletionsArgs),
     /// Print the man page, or write one page per command into a folder
@@ -189,6 +192,7 @@ fn dispatch(ctx: &Context, command: Command) -> CommandResult<Exit> {
         Command::Config(command) => config::run(ctx, command),
         Command::Smtp(command) => smtp::run(ctx, command),
         Command::Templates(command) => templates::run(ctx, command),
+        Command::Serve(args) => serve::run(ctx, args),
         Command::Completions(args) => completions::completions(ctx, args),
         Command::Man(args) => completions::man(ctx, args),
     }

@@ -1,5 +1,5 @@
-//! `pwreset templates ...`: list the email templates, show their built-in source, preview one,
-//! and check them all.
+//! `pwreset templates ...`: list the email templates and the reset page's, show their built-in
+//! source, preview one, and check them all.
 
 use std::io::Write;
 
@@ -91,13 +91,14 @@ fn list(ctx: &Context) -> CommandResult<Exit> {
         std::io::stdout().lock(),
         ctx.ui.stdout_is_terminal(),
     );
+    let source = |file: &str| match set.origin(file) {
+        Origin::Builtin => "built-in".to_string(),
+        Origin::File(path) => path.display().to_string(),
+    };
     for (name, used_for) in templates::NAMES {
         for suffix in templates::PARTS {
             let file = format!("{name}{suffix}");
-            let source = match set.origin(&file) {
-                Origin::Builtin => "built-in".to_string(),
-                Origin::File(path) => path.display().to_string(),
-            };
+            let source = source(&file);
             writer.row(&PartRow {
                 template: name,
                 part: file,
@@ -106,8 +107,35 @@ fn list(ctx: &Context) -> CommandResult<Exit> {
             })?;
         }
     }
+    for (part, used_for) in page_parts() {
+        let source = source(&part);
+        writer.row(&PartRow {
+            template: "page",
+            part,
+            source,
+            used_for,
+        })?;
+    }
     writer.finish()?;
     Ok(Exit::Ok)
+}
+
+/// The files of the reset page (`pwreset serve`), with what each is for.
+fn page_parts() -> Vec<(String, &'static str)> {
+    let mut parts = vec![(
+        templates::LAYOUT.to_string(),
+        "the layout every page extends (serve)",
+    )];
+    parts.extend(
+        templates::PAGES
+            .iter()
+            .map(|(name, used_for)| (templates::page_file(name), *used_for)),
+    );
+    parts.push((
+        templates::STYLESHEET.to_string(),
+        "the pages' one stylesheet (serve)",
+    ));
+    parts
 }
 
 fn show(name: &str) -> CommandResult<Exit> {
@@ -178,14 +206,18 @@ fn check(ctx: &Context) -> CommandResult<Exit> {
         &config.config,
         ctx.settings.now.as_second(),
     ));
+    problems.extend(set.check_pages());
     for problem in &mut problems {
         if let Origin::File(path) = set.origin(&problem.file) {
             problem.file = path.display().to_string();
         }
     }
     let Some(last) = problems.pop() else {
-        ctx.ui
-            .status(&format!("All {} templates render.", templates::NAMES.len()));
+        ctx.ui.status(&format!(
+            "All {} templates render, and the {} pages of `pwreset serve`.",
+            templates::NAMES.len(),
+            templates::PAGES.len()
+        ));
         return Ok(Exit::Ok);
     };
     for problem in &problems {

@@ -17,6 +17,8 @@ pub struct Parsed {
     pub from: Mailbox,
     /// `mail.reply_to`.
     pub reply_to: Option<Mailbox>,
+    /// `[serve]`.
+    pub serve: super::ParsedServe,
 }
 
 /// A loaded config together with the file it came from.

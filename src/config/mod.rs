@@ -7,6 +7,7 @@
 
 mod error;
 mod load;
+mod serve;
 #[cfg(test)]
 mod tests;
 mod validate;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::ConfigError;
 pub use load::{LoadedConfig, Parsed, flatten, load, parse, settings_of};
+pub use serve::{Cidr, ParsedServe, ServeConfig, parse_bind};
 pub use validate::{check_base_url, is_loopback};
 
 /// Shortest password a user may choose, and the floor of `password.length`, in characters.
@@ -44,6 +46,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// `[audit]`: the audit log's key.
     pub audit: AuditConfig,
+    /// `[serve]`: the reset page (`pwreset serve`).
+    pub serve: ServeConfig,
 }
 
 /// `[audit]`

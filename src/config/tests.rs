@@ -24,6 +24,7 @@ fn example_config_mentions_every_key() {
         "templates.dir",
         "templates.support_contact",
         "templates.login_url",
+        "serve.logo_url",
     ];
     let keys = settings_of(&Config::default())
         .into_iter()

@@ -24,10 +24,12 @@ pub(super) fn validate(path: &Path, config: &Config) -> Result<Parsed, ConfigErr
     let (from, reply_to) = check_mail(&config.mail).map_err(bad)?;
     let base_url = check_links(&config.links).map_err(bad)?;
     check_password(&config.password).map_err(bad)?;
+    let serve = super::serve::check(&config.serve).map_err(bad)?;
     Ok(Parsed {
         base_url,
         from,
         reply_to,
+        serve,
     })
 }
 

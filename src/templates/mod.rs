@@ -13,7 +13,9 @@ use serde::Serialize;
 use crate::secret::Secret;
 use crate::store::users::User;
 
+mod pages;
 mod sample;
+pub use pages::{LAYOUT, PAGES, PageVars, STYLESHEET, page_file, page_files};
 pub use sample::{check_vars, sample_vars};
 
 /// The built-in templates: (file name, source).
@@ -48,6 +50,30 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "password-change-link.html",
         include_str!("builtin/password-change-link.html"),
     ),
+    ("page.html", include_str!("builtin/page.html")),
+    ("page-form.html", include_str!("builtin/page-form.html")),
+    ("page-done.html", include_str!("builtin/page-done.html")),
+    ("page-gone.html", include_str!("builtin/page-gone.html")),
+    ("page-code.html", include_str!("builtin/page-code.html")),
+    ("page-cancel.html", include_str!("builtin/page-cancel.html")),
+    (
+        "page-cancelled.html",
+        include_str!("builtin/page-cancelled.html"),
+    ),
+    (
+        "page-forbidden.html",
+        include_str!("builtin/page-forbidden.html"),
+    ),
+    (
+        "page-too-many.html",
+        include_str!("builtin/page-too-many.html"),
+    ),
+    ("page-error.html", include_str!("builtin/page-error.html")),
+    (
+        "page-not-found.html",
+        include_str!("builtin/page-not-found.html"),
+    ),
+    ("page.css", include_str!("builtin/page.css")),
 ];
 
 /// The parts every template has, as file-name suffixes.
@@ -299,14 +325,18 @@ impl Templates {
     }
 
     fn part(&self, name: &str, suffix: &str, vars: &Vars) -> Result<String, TemplateError> {
-        let file = format!("{name}{suffix}");
+        self.render_file(&format!("{name}{suffix}"), vars)
+    }
+
+    /// Render template file `file` with `vars`.
+    fn render_file(&self, file: &str, vars: &impl Serialize) -> Result<String, TemplateError> {
         let template = self
             .env
-            .get_template(&file)
-            .map_err(|e| describe(&file, &e))?;
+            .get_template(file)
+            .map_err(|e| describe(file, &e))?;
         template
             .render(minijinja::value::Serde(vars))
-            .map_err(|e| describe(&file, &e))
+            .map_err(|e| describe(file, &e))
     }
 }
 

@@ -17,6 +17,7 @@ mod import;
 mod init;
 mod link_code;
 mod send_link;
+mod serve;
 mod smtp_server;
 mod smtp_test;
 mod snapshots;

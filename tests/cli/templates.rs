@@ -25,7 +25,11 @@ fn list_shows_where_each_part_comes_from() {
     let rows: serde_json::Value =
         serde_json::from_str(&env.ok(&["templates", "list", "--format", "json"])).expect("json");
     let rows = rows.as_array().expect("array");
-    assert_eq!(rows.len(), 9, "3 templates x 3 parts");
+    assert_eq!(
+        rows.len(),
+        9 + 12,
+        "3 templates x 3 parts, and the page's 12 files"
+    );
     let source = |part: &str| {
         rows.iter().find(|r| r["part"] == part).expect("part")["source"]
             .as_str()
@@ -34,6 +38,25 @@ fn list_shows_where_each_part_comes_from() {
     };
     assert!(source("access-info.subject.txt").ends_with("tpl/access-info.subject.txt"));
     assert_eq!(source("access-info.txt"), "built-in");
+    env.write("tpl/page-form.html", "{% extends \"page.html\" %}");
+    let rows: serde_json::Value =
+        serde_json::from_str(&env.ok(&["templates", "list", "--format", "json"])).expect("json");
+    let row = |part: &str| {
+        rows.as_array()
+            .expect("array")
+            .iter()
+            .find(|r| r["part"] == part)
+            .unwrap_or_else(|| panic!("no {part}"))
+            .clone()
+    };
+    assert!(
+        row("page-form.html")["source"]
+            .as_str()
+            .expect("source")
+            .ends_with("tpl/page-form.html")
+    );
+    assert_eq!(row("page-form.html")["template"], "page");
+    assert_eq!(row("page.css")["source"], "built-in");
 }
 
 #[test]
@@ -110,10 +133,14 @@ fn check_reports_every_problem_with_file_line_and_variable() {
     let env = TestEnv::with_samples();
     let out = env.run(&["templates", "check"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("All 3 templates render"));
+    assert!(stderr(&out).contains("All 3 templates render, and the 10 pages"));
     with_template_dir(&env);
     env.write("tpl/access-info.txt", "Hi\n{{ user.nmae }}\n");
     env.write("tpl/password-changed.html", "{% if %}");
+    env.write(
+        "tpl/page-gone.html",
+        "{% extends \"page.html\" %}{% block content %}{{ reason }}{% endblock %}",
+    );
     let out = env.run(&["templates", "check"]);
     assert_eq!(code(&out), 8);
     let err = stderr(&out);
@@ -123,6 +150,10 @@ fn check_reports_every_problem_with_file_line_and_variable() {
     );
     assert!(
         err.contains("tpl/password-changed.html: line 1: syntax error"),
+        "{err}"
+    );
+    assert!(
+        err.contains("tpl/page-gone.html: line 1: undefined value") && err.contains("reason"),
         "{err}"
     );
     assert!(stdout(&out).is_empty());

@@ -19,6 +19,7 @@ use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
 use crate::users::import::ImportError;
+use crate::web::ServeError;
 
 pub(super) fn failure(err: &Failure) -> Class {
     Class {
@@ -302,4 +303,15 @@ pub(super) fn untrusted(err: &Untrusted) -> Class {
         }
     };
     Class::hint(Exit::Config, hint)
+}
+
+/// `serve` could not start: a bind failure is exit 8 with advice.
+pub(super) fn serve(err: &ServeError) -> Class {
+    match err {
+        ServeError::Bind { .. } => Class::hint(
+            Exit::Config,
+            "another program may listen there, or the address is not this machine's; choose another with --bind or serve.bind",
+        ),
+        ServeError::Runtime(_) => Class::new(Exit::Failure),
+    }
 }

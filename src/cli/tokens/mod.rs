@@ -6,6 +6,8 @@ mod redeem;
 mod revoke;
 mod verify;
 
+pub(super) use redeem::notify;
+
 use super::Context;
 use crate::cli::CommandResult;
 use crate::exit::Exit;

@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
 
 /// PW-6: tell the user their password was changed (unless `mail.notify_on_change = false`).
 /// The change has happened; a failed notice is a warning, not an error.
-fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> CommandResult<()> {
+pub(crate) fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> CommandResult<()> {
     if !config.config.mail.notify_on_change || !crate::users::has_valid_email(user) {
         return Ok(());
     }

@@ -1,0 +1,145 @@
+//! Who the client is and how many failures it has had (WEB-5): the client address, believing
+//! `X-Forwarded-For` only from `serve.trusted_proxies`, and a bounded in-memory count of failed
+//! token and code attempts per address over a fixed 15-minute window.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use axum::http::HeaderMap;
+
+use crate::config::Cidr;
+
+/// The window failures are counted over.
+pub const WINDOW: Duration = Duration::from_secs(15 * 60);
+/// The most addresses tracked; past that, new addresses share one count.
+const MAX_TRACKED: usize = 10_000;
+
+/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
+/// address of `X-Forwarded-For` that is not a trusted proxy.
+pub fn address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> Option<IpAddr> {
+    let peer = peer?;
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
+        return Some(peer);
+    }
+    let chain: Vec<IpAddr> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .map(|part| part.trim().parse::<IpAddr>().ok())
+        .collect::<Option<_>>()
+        .unwrap_or_default();
+    Some(
+        chain
+            .iter()
+            .rev()
+            .find(|ip| !is_trusted(**ip))
+            .or(chain.first())
+            .copied()
+            .unwrap_or(peer),
+    )
+}
+
+/// Failed attempts per client address in the current window.
+#[derive(Debug)]
+pub struct RateLimiter {
+    max: u32,
+    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// A limiter allowing `max` failures per address per [`WINDOW`].
+    pub fn new(max: u32) -> Self {
+        RateLimiter {
+            max,
+            counts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Whether the address has used up its failures (an unknown client counts as one address).
+    pub fn blocked(&self, ip: Option<IpAddr>, now: Instant) -> bool {
+        let key = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        counts
+            .get(&key)
+            .is_some_and(|(start, n)| now.duration_since(*start) < WINDOW && *n >= self.max)
+    }
+
+    /// Count a failure for the address.
+    pub fn fail(&self, ip: Option<IpAddr>, now: Instant) {
+        let mut key = ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+        let mut counts = self
+            .counts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if counts.len() >= MAX_TRACKED && !counts.contains_key(&key) {
+            counts.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
+            if counts.len() >= MAX_TRACKED {
+                key = IpAddr::V4(Ipv4Addr::BROADCAST);
+            }
+        }
+        let entry = counts.entry(key).or_insert((now, 0));
+        if now.duration_since(entry.0) >= WINDOW {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(text: &str) -> IpAddr {
+        text.parse().expect("ip")
+    }
+
+    fn xff(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-forwarded-for", value.parse().expect("header"));
+        headers
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_trusted_proxies() {
+        let trusted = [Cidr::parse("10.0.0.0/8").expect("cidr")];
+        let headers = xff("203.0.113.9, 198.51.100.4, 10.0.0.2");
+        assert_eq!(
+            address(Some(ip("10.0.0.1")), &headers, &trusted),
+            Some(ip("198.51.100.4")),
+            "the right-most untrusted address"
+        );
+        assert_eq!(
+            address(Some(ip("192.0.2.1")), &headers, &trusted),
+            Some(ip("192.0.2.1")),
+            "an untrusted peer's header is ignored"
+        );
+        assert_eq!(
+            address(Some(ip("10.0.0.1")), &xff("junk"), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+        assert_eq!(
+            address(Some(ip("10.0.0.1")), &HeaderMap::new(), &trusted),
+            Some(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
+    fn limiter_blocks_after_max_failures_in_the_window() {
+        let limiter = RateLimiter::new(2);
+        let (a, b) = (Some(ip("192.0.2.1")), Some(ip("192.0.2.2")));
+        let now = Instant::now();
+        limiter.fail(a, now);
+        assert!(!limiter.blocked(a, now));
+        limiter.fail(a, now);
+        assert!(limiter.blocked(a, now));
+        assert!(!limiter.blocked(b, now), "per address");
+        assert!(!limiter.blocked(a, now + WINDOW), "the window passes");
+    }
+}

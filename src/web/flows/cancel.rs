@@ -1,0 +1,80 @@
+//! "This wasn't me": the cancel link moves its token into a cookie like the reset link does,
+//! then a page with one button; only its POST revokes the link (audited `token.cancel`). A GET
+//! alone cancels nothing.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::link::{Arrival, arrive, token_param};
+use super::{Client, check_post, gone, session_of, with_store};
+use crate::tokens::{self, TokenError};
+use crate::web::pages::Page;
+use crate::web::routes::{error, forbidden};
+use crate::web::{Web, session};
+
+/// `GET|HEAD P/cancel`: with a token, arrive; without, the page with the button under a live
+/// cancel cookie, else the gone page.
+pub async fn open(
+    State(web): State<Arc<Web>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    client: Client,
+) -> Response {
+    if let Some(token) = token_param(&uri) {
+        return arrive(&web, &method, &headers, client, token, Arrival::Cancel).await;
+    }
+    let Some(value) = session::read(&headers, session::CANCEL) else {
+        return super::link::gone_page(&web, false, false);
+    };
+    match session_of(&web, &value).await {
+        Ok(_) => {
+            let csrf = web.session_key.csrf(&value);
+            Page::new("cancel", StatusCode::OK)
+                .with(|vars| vars.csrf = csrf)
+                .render(&web)
+        }
+        Err(err) => err.page(&web),
+    }
+}
+
+/// The one field of the cancel form.
+#[derive(Deserialize)]
+pub struct CancelForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST P/cancel`: revoke the link.
+pub async fn submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<CancelForm>,
+) -> Response {
+    let Some(value) = check_post(&web, &headers, session::CANCEL, &form.csrf) else {
+        return forbidden(&web);
+    };
+    let verified = match session_of(&web, &value).await {
+        Ok(verified) => verified,
+        Err(err) => return err.page(&web),
+    };
+    let now = (web.deps.clock)();
+    let actor = web.actor.clone();
+    let cancelled = with_store(&web, move |store| {
+        tokens::cancel_id(store, verified.token_id, &actor, now)
+    })
+    .await;
+    match cancelled {
+        Ok(Ok(_)) => Page::new("cancelled", StatusCode::OK)
+            .cookie(session::clear(&web.settings.site, session::CANCEL))
+            .render(&web),
+        Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => gone(&web, &err),
+        Ok(Err(err)) => error(&web, &err),
+        Err(response) => response,
+    }
+}

@@ -1,0 +1,122 @@
+//! The code path: a form asking for a username or email and the code from the mail, for when
+//! the link cannot be clicked. A right code opens a session like the link does; a wrong one
+//! counts a try (the link dies after `codes::MAX_TRIES`) and a failure for the client address.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+
+use super::Client;
+use crate::tokens::{self, CodeError};
+use crate::web::Web;
+use crate::web::pages::{Page, see_other};
+use crate::web::routes::{error, forbidden, too_many};
+use crate::web::session;
+
+/// `GET P/code` (and `GET P` without a session): the code form, bound to a `pwreset_form`
+/// cookie (set here when missing). 404 when codes are off.
+pub async fn show(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    page(&web, &headers, StatusCode::OK, |_| {})
+}
+
+/// The code form with `status`, its values set by `fill`.
+pub fn page(
+    web: &Web,
+    headers: &HeaderMap,
+    status: StatusCode,
+    fill: impl FnOnce(&mut crate::templates::PageVars),
+) -> Response {
+    if !web.settings.codes {
+        return Page::new("not-found", StatusCode::NOT_FOUND).render(web);
+    }
+    let existing = session::read(headers, session::FORM);
+    let value = existing
+        .clone()
+        .unwrap_or_else(|| session::random_value(&mut (web.deps.rng)()));
+    let csrf = web.session_key.csrf(&value);
+    let mut page = Page::new("code", status).with(|vars| {
+        vars.csrf = csrf;
+        fill(vars);
+    });
+    if existing.is_none() {
+        let max_age = i64::try_from(crate::web::client::WINDOW.as_secs()).unwrap_or(900) * 4;
+        page = page.cookie(session::set(
+            &web.settings.site,
+            session::FORM,
+            &value,
+            max_age,
+        ));
+    }
+    page.render(web)
+}
+
+/// The fields of the code form.
+#[derive(serde::Deserialize)]
+pub struct CodeForm {
+    #[serde(default)]
+    login: String,
+    #[serde(default)]
+    code: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST P/code`: a right code opens a session and goes to the form; a wrong one is 422 with
+/// the reason next to the field; the last wrong one revokes the link (410).
+pub async fn submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    client: Client,
+    axum::Form(form): axum::Form<CodeForm>,
+) -> Response {
+    if !web.settings.codes {
+        return Page::new("not-found", StatusCode::NOT_FOUND).render(&web);
+    }
+    if super::check_post(&web, &headers, session::FORM, &form.csrf).is_none() {
+        return forbidden(&web);
+    }
+    if client.blocked(&web) {
+        return too_many(&web);
+    }
+    let now = (web.deps.clock)();
+    let (actor, login, code) = (web.actor.clone(), form.login.clone(), form.code);
+    let checked = super::with_store(&web, move |store| {
+        let key = store.code_key().cloned().ok_or(CodeError::Wrong)?;
+        let verified = tokens::check_code(store, &key, &login, &code, &actor, now)?;
+        let (_, digest) = tokens::verify_id(store, verified.token_id, now)?;
+        Ok::<_, CodeError>((verified, digest))
+    })
+    .await;
+    match checked {
+        Ok(Ok((verified, digest))) => {
+            let value = web.session_key.cookie(verified.token_id, &digest);
+            let site = &web.settings.site;
+            let cookies = [
+                session::set(
+                    site,
+                    session::SESSION,
+                    &value,
+                    verified.expires_at - now.as_second(),
+                ),
+                session::clear(site, session::FORM),
+            ];
+            see_other(&site.at(""), &cookies)
+        }
+        Ok(Err(CodeError::Wrong)) => {
+            client.fail(&web);
+            let login = form.login;
+            page(&web, &headers, StatusCode::UNPROCESSABLE_ENTITY, |vars| {
+                vars.login = login;
+                vars.error = Some("The code is wrong, or it no longer works.".into());
+            })
+        }
+        Ok(Err(CodeError::Exhausted)) => {
+            client.fail(&web);
+            super::link::gone_page(&web, false, true)
+        }
+        Ok(Err(CodeError::Token(err))) => error(&web, &err),
+        Err(response) => response,
+    }
+}

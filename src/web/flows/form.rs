@@ -1,0 +1,167 @@
+//! The password form: shown under a live session, posted with the new password twice. The POST
+//! is the only thing that uses a token (WEB-1): the same policy, throttle, atomic use, revoking
+//! and audit row as `tokens redeem`, argon2 on a blocking thread under a per-core permit (WEB-8),
+//! then the "password changed" notice and a 303 to the done page.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde::Deserialize;
+
+use super::{SessionError, check_post, gone, session_of, with_store};
+use crate::password::{MAX_LENGTH, MIN_LENGTH};
+use crate::secret::Secret;
+use crate::tokens::{self, RedeemPolicy, TokenError, Verified};
+use crate::web::pages::{Page, see_other};
+use crate::web::routes::{error, forbidden, too_many};
+use crate::web::{Web, session};
+
+/// The policy in one sentence, shown above the fields.
+fn policy() -> String {
+    format!(
+        "Use {MIN_LENGTH} to {MAX_LENGTH} characters. Any characters work; a passphrase of a few unrelated words is good. Not your username, your email, or a common password."
+    )
+}
+
+/// `GET P` without a token: the form under a live session; else the code form (or the gone
+/// page when codes are off).
+pub async fn show(web: &Arc<Web>, headers: &HeaderMap) -> Response {
+    let Some(value) = session::read(headers, session::SESSION) else {
+        return no_session(web, headers);
+    };
+    match session_of(web, &value).await {
+        Ok(verified) => form_page(web, &verified, &value, StatusCode::OK, None),
+        Err(SessionError::Token(_)) => no_session(web, headers),
+        Err(SessionError::Response(response)) => response,
+    }
+}
+
+fn no_session(web: &Web, headers: &HeaderMap) -> Response {
+    if web.settings.codes {
+        super::code::page(web, headers, StatusCode::OK, |_| {})
+    } else {
+        super::link::gone_page(web, false, false)
+    }
+}
+
+/// The form for `verified`'s user, bound to session cookie `value`, with an error if any.
+fn form_page(
+    web: &Web,
+    verified: &Verified,
+    value: &str,
+    status: StatusCode,
+    problem: Option<String>,
+) -> Response {
+    let csrf = web.session_key.csrf(value);
+    Page::new("form", status)
+        .with(|vars| {
+            vars.username = Some(verified.user.username.clone());
+            vars.csrf = csrf;
+            vars.policy = policy();
+            vars.error = problem;
+        })
+        .render(web)
+}
+
+/// The fields of the form.
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST P`: set the password.
+pub async fn submit(
+    State(web): State<Arc<Web>>,
+    headers: HeaderMap,
+    Form(form): Form<PasswordForm>,
+) -> Response {
+    let Some(value) = check_post(&web, &headers, session::SESSION, &form.csrf) else {
+        return forbidden(&web);
+    };
+    let verified = match session_of(&web, &value).await {
+        Ok(verified) => verified,
+        Err(err) => return err.page(&web),
+    };
+    let (password, confirm) = (Secret::new(form.password), Secret::new(form.confirm));
+    if password.expose() != confirm.expose() {
+        let problem = "The two passwords differ: type the same new password twice.";
+        let status = StatusCode::UNPROCESSABLE_ENTITY;
+        return form_page(&web, &verified, &value, status, Some(problem.into()));
+    }
+    match redeem(&web, verified.token_id, password).await {
+        Ok(Ok(user)) => {
+            notify(&web, user).await;
+            let clear = session::clear(&web.settings.site, session::SESSION);
+            see_other(&web.settings.site.at("/done"), &[clear])
+        }
+        Ok(Err(TokenError::Policy(problem))) => {
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            form_page(
+                &web,
+                &verified,
+                &value,
+                status,
+                Some(sentence(&problem.to_string())),
+            )
+        }
+        Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => gone(&web, &err),
+        Ok(Err(TokenError::Throttled { .. })) => too_many(&web),
+        Ok(Err(err)) => error(&web, &err),
+        Err(response) => response,
+    }
+}
+
+/// Redeem the token under a hashing permit, on a blocking thread.
+async fn redeem(
+    web: &Arc<Web>,
+    token_id: i64,
+    password: Secret,
+) -> Result<Result<crate::store::users::User, TokenError>, Response> {
+    let Ok(_permit) = web.hashing.acquire().await else {
+        return Err(error(web, &"the hashing permits were closed"));
+    };
+    let now = (web.deps.clock)();
+    let (settings, actor, rng) = (web.settings.clone(), web.actor.clone(), web.deps.rng);
+    with_store(web, move |store| {
+        let policy = RedeemPolicy {
+            password: &settings.password,
+            max_failures_per_hour: settings.max_failed_redeems_per_hour,
+        };
+        tokens::redeem_id(store, token_id, &password, policy, &actor, now, &mut rng())
+    })
+    .await
+}
+
+/// PW-6: the notice, on a blocking thread (the mailers are synchronous).
+async fn notify(web: &Arc<Web>, user: crate::store::users::User) {
+    let notify = web.deps.notify.clone();
+    if let Err(err) = tokio::task::spawn_blocking(move || notify(&user)).await {
+        (web.deps.log)(&format!("error: the notice task failed: {err}"));
+    }
+}
+
+/// A domain message as a sentence: capitalised, with a full stop.
+fn sentence(text: &str) -> String {
+    let mut chars = text.chars();
+    let first = chars
+        .next()
+        .map(|c| c.to_uppercase().to_string())
+        .unwrap_or_default();
+    format!("{first}{}.", chars.as_str().trim_end_matches('.'))
+}
+
+/// `GET P/done`: the done page, with the login link when `templates.login_url` is set.
+pub async fn done(State(web): State<Arc<Web>>) -> Response {
+    let login_url = web.settings.branding.login_url.clone();
+    Page::new("done", StatusCode::OK)
+        .with(|vars| vars.login_url = login_url)
+        .render(&web)
+}

@@ -1,0 +1,101 @@
+//! Arriving with a token (`GET|HEAD P?token=T`, and the cancel link's `P/cancel?token=T`): the
+//! open is counted, the token is checked without being used, and it leaves the URL at once, as
+//! a session cookie and a 303 to the bare path (WEB-1, WEB-2). Unknown, used, revoked and
+//! expired tokens get the one "gone" page (410), and count as a failure for the client address.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+
+use super::{Client, gone, with_store};
+use crate::tokens::{self, OpenKind, TokenError};
+use crate::web::pages::see_other;
+use crate::web::routes::{error, navigating, too_many};
+use crate::web::{Web, session};
+
+/// `GET|HEAD P`: with a token, arrive; without, the form or the code form.
+pub async fn open(
+    State(web): State<Arc<Web>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    client: Client,
+) -> Response {
+    match token_param(&uri) {
+        Some(token) => arrive(&web, &method, &headers, client, token, Arrival::Form).await,
+        None => super::form::show(&web, &headers).await,
+    }
+}
+
+/// Which page the arrival leads to.
+#[derive(Debug, Clone, Copy)]
+pub enum Arrival {
+    /// The password form (`P`), under the session cookie.
+    Form,
+    /// The "this wasn't me" page (`P/cancel`), under the cancel cookie.
+    Cancel,
+}
+
+/// The `token` parameter of the query, if any.
+pub fn token_param(uri: &Uri) -> Option<String> {
+    url::form_urlencoded::parse(uri.query()?.as_bytes())
+        .find(|(key, _)| key == "token")
+        .map(|(_, value)| value.into_owned())
+}
+
+/// Count the open, check the token, and move it into a cookie.
+pub async fn arrive(
+    web: &Arc<Web>,
+    method: &Method,
+    headers: &HeaderMap,
+    client: Client,
+    token: String,
+    to: Arrival,
+) -> Response {
+    if client.blocked(web) {
+        return too_many(web);
+    }
+    let kind = if method == Method::HEAD || !navigating(headers) {
+        OpenKind::ScannerLike
+    } else {
+        OpenKind::Browser
+    };
+    let now = (web.deps.clock)();
+    let checked = with_store(web, move |store| {
+        tokens::record_open(store, &token, kind, now)?;
+        let verified = tokens::verify(store, &token, now)?;
+        Ok::<_, TokenError>((verified, tokens::digest(&token)))
+    })
+    .await;
+    match checked {
+        Ok(Ok((verified, digest))) => {
+            let (name, path) = match to {
+                Arrival::Form => (session::SESSION, web.settings.site.at("")),
+                Arrival::Cancel => (session::CANCEL, web.settings.site.at("/cancel")),
+            };
+            let value = web.session_key.cookie(verified.token_id, &digest);
+            let max_age = verified.expires_at - now.as_second();
+            let cookie = session::set(&web.settings.site, name, &value, max_age);
+            see_other(&path, &[cookie])
+        }
+        Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => {
+            client.fail(web);
+            gone(web, &err)
+        }
+        Ok(Err(err)) => error(web, &err),
+        Err(response) => response,
+    }
+}
+
+/// 410 with the gone page; `expired` is told, the other reasons are not (TOK-9).
+pub fn gone_page(web: &Web, expired: bool, exhausted: bool) -> Response {
+    crate::web::pages::Page::new("gone", StatusCode::GONE)
+        .with(|vars| {
+            vars.expired = expired;
+            vars.exhausted = exhausted;
+        })
+        .cookie(session::clear(&web.settings.site, session::SESSION))
+        .render(web)
+}

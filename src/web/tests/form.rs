@@ -1,0 +1,210 @@
+//! The password form: shown under a session, CSRF and cross-site checks, policy errors, and
+//! the one POST that uses the token.
+
+use axum::http::StatusCode;
+
+use super::{Harness, cookie, csrf_in, get_with, page_of, post, text};
+
+const GOOD: &str = "violet-harbour-tractor-41";
+
+/// A harness with alice, her link, her session cookie and the form's CSRF value.
+async fn opened() -> (Harness, super::Link, String, String) {
+    let h = Harness::new();
+    let alice = h.user("alice");
+    let link = h.link(&alice);
+    let session = h.session(&link).await;
+    let html = form_html(&h, &session).await;
+    let csrf = csrf_in(&html);
+    (h, link, session, csrf)
+}
+
+/// The form page under `session`.
+async fn form_html(h: &Harness, session: &str) -> String {
+    let response = h
+        .send(get_with(
+            "/reset-password",
+            &format!("pwreset_session={session}"),
+        ))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let html = text(response).await;
+    assert_eq!(page_of(&html), "form");
+    html
+}
+
+fn set(
+    session: &str,
+    csrf: &str,
+    password: &str,
+    confirm: &str,
+) -> axum::http::Request<axum::body::Body> {
+    post(
+        "/reset-password",
+        &format!("pwreset_session={session}"),
+        &[("password", password), ("confirm", confirm), ("csrf", csrf)],
+        &[],
+    )
+}
+
+#[tokio::test]
+async fn the_form_follows_the_html_contract() {
+    let h = Harness::new();
+    let alice = h.user("alice");
+    let link = h.link(&alice);
+    let session = h.session(&link).await;
+    let html = form_html(&h, &session).await;
+    for needle in [
+        "<form method=\"post\" action=\"/reset-password\">",
+        "name=\"username\" autocomplete=\"username\" value=\"alice\"",
+        "type=\"password\" id=\"password\" name=\"password\" autocomplete=\"new-password\" autofocus",
+        "id=\"confirm\" name=\"confirm\"",
+        "id=\"policy\"",
+        "<button type=\"submit\" id=\"submit\">",
+        "id=\"use-code\" href=\"/reset-password/code\"",
+        "<label for=\"password\">",
+        "<label for=\"confirm\">",
+    ] {
+        assert!(html.contains(needle), "{needle} missing:\n{html}");
+    }
+    assert!(!html.contains(&link.token));
+}
+
+#[tokio::test]
+async fn a_policy_error_is_422_next_to_the_field_and_the_token_stays_live() {
+    let (h, link, session, csrf) = opened().await;
+    for (password, reason) in [
+        ("short", "too short"),
+        ("alice", "too short"),
+        ("password1234", "too easy"),
+    ] {
+        let response = h.send(set(&session, &csrf, password, password)).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = text(response).await;
+        assert_eq!(page_of(&html), "form");
+        assert!(
+            html.contains("id=\"password-error\" role=\"alert\""),
+            "{html}"
+        );
+        assert!(html.contains("aria-invalid=\"true\""));
+        assert!(html.contains("aria-describedby=\"policy password-error\""));
+        assert!(html.to_lowercase().contains(reason), "{reason}: {html}");
+    }
+    let response = h
+        .send(set(&session, &csrf, GOOD, "another-one-entirely"))
+        .await;
+    assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(text(response).await.contains("differ"));
+    assert_eq!(h.state(&link.token), "live");
+    assert!(h.noticed().is_empty());
+}
+
+#[tokio::test]
+async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
+    let (h, link, session, csrf) = opened().await;
+    let alice = crate::store::users::by_username(h.store().conn(), "alice")
+        .expect("query")
+        .expect("alice");
+    let other = h.link(&alice);
+    // Supersede is the issuer's business; here both are live until the change.
+    h.store()
+        .conn()
+        .execute("UPDATE users SET must_change_password = 1", [])
+        .expect("flag");
+    let response = h.send(set(&session, &csrf, GOOD, GOOD)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    assert_eq!(response.headers()["location"], "/reset-password/done");
+    assert_eq!(
+        cookie(&response, "pwreset_session").as_deref(),
+        Some(""),
+        "cleared"
+    );
+    assert_eq!(h.state(&link.token), "used");
+    assert_eq!(h.state(&other.token), "revoked");
+    assert_eq!(
+        h.count("SELECT must_change_password FROM users WHERE username = 'alice'"),
+        0
+    );
+    let hash: String = h
+        .store()
+        .conn()
+        .query_row(
+            "SELECT password_hash FROM users WHERE username = 'alice'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("hash");
+    assert!(crate::password::verify(GOOD, &hash));
+    assert_eq!(
+        h.count("SELECT count(*) FROM audit_log WHERE action = 'token.redeem' AND outcome = 'ok' AND actor = 'serve'"),
+        1
+    );
+    assert_eq!(h.noticed(), ["alice"]);
+    let done = h.send(super::browse("/reset-password/done")).await;
+    let html = text(done).await;
+    assert_eq!(page_of(&html), "done");
+    assert!(html.contains("id=\"login-link\" href=\"https://example.com/login\""));
+    let again = h.send(set(&session, &csrf, GOOD, GOOD)).await;
+    assert_eq!(
+        again.status(),
+        StatusCode::GONE,
+        "the session died with the token"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_csrf_value_is_403_and_consumes_nothing() {
+    let (h, link, session, csrf) = opened().await;
+    for given in ["", &"0".repeat(64), &csrf[..63]] {
+        let response = h.send(set(&session, given, GOOD, GOOD)).await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN);
+        assert_eq!(page_of(&text(response).await), "forbidden");
+    }
+    let no_cookie = post(
+        "/reset-password",
+        "",
+        &[("password", GOOD), ("confirm", GOOD), ("csrf", &csrf)],
+        &[],
+    );
+    assert_eq!(h.send(no_cookie).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.state(&link.token), "live");
+}
+
+#[tokio::test]
+async fn cross_site_posts_are_403_but_origin_null_is_the_page_itself() {
+    let (h, link, session, csrf) = opened().await;
+    let fields = [
+        ("password", GOOD),
+        ("confirm", GOOD),
+        ("csrf", csrf.as_str()),
+    ];
+    let cookie = format!("pwreset_session={session}");
+    for headers in [
+        vec![("sec-fetch-site", "cross-site")],
+        vec![("sec-fetch-site", "same-site")],
+        vec![("sec-fetch-site", "cross-site"), ("origin", "null")],
+    ] {
+        let response = h
+            .send(post("/reset-password", &cookie, &fields, &headers))
+            .await;
+        assert_eq!(response.status(), StatusCode::FORBIDDEN, "{headers:?}");
+    }
+    // Without Sec-Fetch-Site: a foreign Origin is refused.
+    let mut foreign = post(
+        "/reset-password",
+        &cookie,
+        &fields,
+        &[("origin", "https://evil.example")],
+    );
+    foreign.headers_mut().remove("sec-fetch-site");
+    assert_eq!(h.send(foreign).await.status(), StatusCode::FORBIDDEN);
+    assert_eq!(h.state(&link.token), "live");
+    // A browser's own form under no-referrer: Origin null, same-origin.
+    let own = post(
+        "/reset-password",
+        &cookie,
+        &fields,
+        &[("sec-fetch-site", "same-origin"), ("origin", "null")],
+    );
+    assert_eq!(h.send(own).await.status(), StatusCode::SEE_OTHER);
+    assert_eq!(h.state(&link.token), "used");
+}
