@@ -32,6 +32,8 @@ pub struct Size(pub u32, pub u32);
 
 /// A phone in portrait.
 pub const PHONE: Size = Size(390, 844);
+/// Chromium's narrowest headless window; narrower sizes are emulated phones.
+const NARROWEST_WINDOW: u32 = 500;
 /// A laptop screen.
 pub const DESKTOP: Size = Size(1280, 900);
 
@@ -345,10 +347,17 @@ fn capabilities(size: Size, profile: &Path) -> serde_json::Map<String, serde_jso
         format!("--window-size={width},{height}"),
         format!("--user-data-dir={}", profile.display()),
     ];
+    let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
+    if width < NARROWEST_WINDOW {
+        // A headless window is never narrower than 500 px: a phone is emulated instead.
+        options["mobileEmulation"] = serde_json::json!({
+            "deviceMetrics": { "width": width, "height": height, "pixelRatio": 1.0 },
+        });
+    }
     let caps = serde_json::json!({
         "browserName": "chrome",
         "pageLoadStrategy": "normal",
-        "goog:chromeOptions": { "binary": CHROMIUM, "args": args },
+        "goog:chromeOptions": options,
     });
     match caps {
         serde_json::Value::Object(map) => map,

@@ -125,6 +125,16 @@ fn the_form_fits_a_phone_screen() {
     browser.goto(&mail.link);
     assert_eq!(browser.page(), "form");
     assert!(browser.fits_width(), "no sideways scrolling on a phone");
+    assert_eq!(
+        browser.bounded(
+            "read the viewport width",
+            browser
+                .client()
+                .execute("return window.innerWidth", Vec::new())
+        ),
+        390,
+        "a phone's width"
+    );
     for id in ["#password", "#confirm", "#submit"] {
         assert!(browser.visible(id), "{id} is shown");
     }
