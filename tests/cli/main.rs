@@ -2,6 +2,7 @@
 //! with a cleared environment, against a real SQLite store.
 
 mod audit;
+mod browser;
 mod bulk;
 mod canary;
 mod concurrency;
