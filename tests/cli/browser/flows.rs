@@ -88,6 +88,11 @@ fn assert_form_contract(browser: &Browser, user: &str) {
         );
     }
     assert!(browser.visible("#policy"), "the policy is shown");
+    assert!(
+        !browser.visible("input[name=username]"),
+        "the username field is hidden"
+    );
+    assert!(browser.visible("#password"), "the password field is shown");
     assert_eq!(browser.count("h1#title"), 1);
     assert_eq!(
         browser.attr("form[method=post]", "action").as_deref(),
