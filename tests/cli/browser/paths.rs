@@ -21,6 +21,7 @@ fn the_code_from_the_mail_opens_the_form_on_the_bare_page() {
         .expect("the link mail carries a code");
     browser.goto(&site.url(""));
     assert_eq!(browser.page(), "code", "the bare path asks for a code");
+    assert_eq!(focused(browser), "login", "focus starts on the first field");
     assert_eq!(
         browser.attr("#code", "autocomplete").as_deref(),
         Some("one-time-code")
@@ -138,5 +139,22 @@ fn the_form_fits_a_phone_screen() {
     for id in ["#password", "#confirm", "#submit"] {
         assert!(browser.visible(id), "{id} is shown");
     }
+    assert_eq!(
+        focused(browser),
+        "password",
+        "focus starts on the first field"
+    );
     browser.screenshot("form");
+}
+
+/// The id of the element that has the keyboard focus.
+fn focused(browser: &super::harness::Browser) -> String {
+    let id = browser.bounded(
+        "read the focused element",
+        browser.client().execute(
+            "return document.activeElement && document.activeElement.id",
+            Vec::new(),
+        ),
+    );
+    id.as_str().unwrap_or_default().to_string()
 }
