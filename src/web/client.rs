@@ -3,7 +3,7 @@
 //! token and code attempts per address over a fixed 15-minute window.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,31 +18,45 @@ const MAX_TRACKED: usize = 10_000;
 /// The key new addresses share once [`MAX_TRACKED`] addresses are tracked.
 const OVERFLOW: IpAddr = IpAddr::V4(Ipv4Addr::BROADCAST);
 
-/// The client's address: the peer, or, when the peer is a trusted proxy, the right-most
-/// address of `X-Forwarded-For` that is not a trusted proxy.
+/// The client's address: the peer, or, when the peer is a trusted proxy, the address found by
+/// walking `X-Forwarded-For` from the right past trusted proxies: the first untrusted one.
+/// An entry that does not parse ends the walk (what lies left of it is not believed): the
+/// last good address walked is used then, or the peer if there was none.
 pub fn address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> Option<IpAddr> {
     let peer = peer?;
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(peer) {
         return Some(peer);
     }
-    let chain: Vec<IpAddr> = headers
+    let lines: Vec<&str> = headers
         .get_all("x-forwarded-for")
         .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|line| line.split(','))
-        .map(|part| part.trim().parse::<IpAddr>().ok())
-        .collect::<Option<_>>()
-        .unwrap_or_default();
-    Some(
-        chain
-            .iter()
-            .rev()
-            .find(|ip| !is_trusted(**ip))
-            .or(chain.first())
-            .copied()
-            .unwrap_or(peer),
-    )
+        .map(|value| value.to_str().unwrap_or(""))
+        .collect();
+    let mut client = peer;
+    for part in lines.iter().rev().flat_map(|line| line.rsplit(',')) {
+        let Some(ip) = forwarded_ip(part) else {
+            break;
+        };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    Some(client)
+}
+
+/// One `X-Forwarded-For` entry: `ip`, `ipv4:port`, `[ipv6]` or `[ipv6]:port`.
+fn forwarded_ip(entry: &str) -> Option<IpAddr> {
+    let entry = entry.trim();
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|addr| addr.ip()))
+        .or_else(|| {
+            let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
+            inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
+        })
 }
 
 /// Failed attempts per client address in the current window.
@@ -149,6 +163,58 @@ mod tests {
         assert_eq!(
             address(Some(ip("10.0.0.1")), &HeaderMap::new(), &trusted),
             Some(ip("10.0.0.1"))
+        );
+    }
+
+    #[test]
+    fn forwarded_for_stops_at_the_first_bad_entry_from_the_right() {
+        let trusted = [Cidr::parse("10.0.0.0/8").expect("cidr")];
+        let proxy = Some(ip("10.0.0.1"));
+        assert_eq!(
+            address(proxy, &xff("junk, 198.51.100.4, 10.0.0.2"), &trusted),
+            Some(ip("198.51.100.4")),
+            "junk on the left is never reached"
+        );
+        assert_eq!(
+            address(proxy, &xff("198.51.100.4, junk, 10.0.0.2"), &trusted),
+            Some(ip("10.0.0.2")),
+            "the last good address before the junk"
+        );
+        assert_eq!(
+            address(proxy, &xff("198.51.100.4, 10.0.0.2, junk"), &trusted),
+            proxy,
+            "junk at once: the peer"
+        );
+        assert_eq!(
+            address(proxy, &xff("10.0.0.3, 10.0.0.2"), &trusted),
+            Some(ip("10.0.0.3")),
+            "all trusted: the left-most"
+        );
+    }
+
+    #[test]
+    fn forwarded_for_accepts_ports_and_brackets() {
+        let trusted = [Cidr::parse("10.0.0.0/8").expect("cidr")];
+        let proxy = Some(ip("10.0.0.1"));
+        for (entry, want) in [
+            ("198.51.100.4:5123", "198.51.100.4"),
+            ("[2001:db8::7]:443", "2001:db8::7"),
+            ("[2001:db8::8]", "2001:db8::8"),
+            ("2001:db8::9", "2001:db8::9"),
+        ] {
+            let headers = xff(&format!("{entry}, 10.0.0.2:80"));
+            assert_eq!(
+                address(proxy, &headers, &trusted),
+                Some(ip(want)),
+                "{entry}"
+            );
+        }
+        let mut two = xff("198.51.100.1");
+        two.append("x-forwarded-for", "198.51.100.2".parse().expect("header"));
+        assert_eq!(
+            address(proxy, &two, &trusted),
+            Some(ip("198.51.100.2")),
+            "the last header line is the right-most"
         );
     }
 
