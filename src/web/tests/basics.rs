@@ -155,6 +155,26 @@ fn cross_site_posts_are_told_by_sec_fetch_site_then_origin() {
 }
 
 #[test]
+fn a_foreign_origin_is_refused_whatever_sec_fetch_site_says() {
+    let origin = "http://localhost:8080";
+    let with = |pairs: &[(&'static str, &str)]| cross_site(&headers(pairs), origin);
+    for site in ["none", "same-origin"] {
+        assert!(
+            with(&[("sec-fetch-site", site), ("origin", "https://evil.example")]),
+            "{site}"
+        );
+        assert!(
+            !with(&[("sec-fetch-site", site), ("origin", origin)]),
+            "{site}"
+        );
+        assert!(
+            !with(&[("sec-fetch-site", site), ("origin", "null")]),
+            "{site}"
+        );
+    }
+}
+
+#[test]
 fn scanners_are_told_from_browsers_by_navigation_headers() {
     let with = |pairs: &[(&'static str, &str)]| navigating(&headers(pairs));
     assert!(with(&[
