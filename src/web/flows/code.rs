@@ -35,7 +35,7 @@ pub fn page(
     let value = existing
         .clone()
         .unwrap_or_else(|| session::random_value(&mut (web.deps.rng)()));
-    let csrf = web.session_key.csrf(&value);
+    let csrf = web.session_key.csrf(session::FORM, &value);
     let mut page = Page::new("code", status).with(|vars| {
         vars.csrf = csrf;
         fill(vars);
@@ -91,7 +91,9 @@ pub async fn submit(
     .await;
     match checked {
         Ok(Ok((verified, digest))) => {
-            let value = web.session_key.cookie(verified.token_id, &digest);
+            let value = web
+                .session_key
+                .cookie(session::SESSION, verified.token_id, &digest);
             let site = &web.settings.site;
             let cookies = [
                 session::set(

@@ -32,7 +32,7 @@ pub async fn show(web: &Arc<Web>, headers: &HeaderMap) -> Response {
     let Some(value) = session::read(headers, session::SESSION) else {
         return no_session(web, headers);
     };
-    match session_of(web, &value).await {
+    match session_of(web, session::SESSION, &value).await {
         Ok(verified) => form_page(web, &verified, &value, StatusCode::OK, None),
         Err(SessionError::Token(_)) => no_session(web, headers),
         Err(SessionError::Response(response)) => response,
@@ -55,7 +55,7 @@ fn form_page(
     status: StatusCode,
     problem: Option<String>,
 ) -> Response {
-    let csrf = web.session_key.csrf(value);
+    let csrf = web.session_key.csrf(session::SESSION, value);
     Page::new("form", status)
         .with(|vars| {
             vars.username = Some(verified.user.username.clone());
@@ -86,7 +86,7 @@ pub async fn submit(
     let Some(value) = check_post(&web, &headers, session::SESSION, &form.csrf) else {
         return forbidden(&web);
     };
-    let verified = match session_of(&web, &value).await {
+    let verified = match session_of(&web, session::SESSION, &value).await {
         Ok(verified) => verified,
         Err(err) => return err.page(&web),
     };

@@ -75,7 +75,7 @@ pub async fn arrive(
                 Arrival::Form => (session::SESSION, web.settings.site.at("")),
                 Arrival::Cancel => (session::CANCEL, web.settings.site.at("/cancel")),
             };
-            let value = web.session_key.cookie(verified.token_id, &digest);
+            let value = web.session_key.cookie(name, verified.token_id, &digest);
             let max_age = verified.expires_at - now.as_second();
             let cookie = session::set(&web.settings.site, name, &value, max_age);
             see_other(&path, &[cookie])

@@ -49,18 +49,25 @@ pub fn check_post(web: &Web, headers: &HeaderMap, cookie: &str, csrf: &str) -> O
         return None;
     }
     let value = session::read(headers, cookie)?;
-    web.session_key.csrf_matches(&value, csrf).then_some(value)
+    web.session_key
+        .csrf_matches(cookie, &value, csrf)
+        .then_some(value)
 }
 
-/// The live token that session cookie `value` names, if its MAC matches the row's digest.
-pub async fn session_of(web: &Arc<Web>, value: &str) -> Result<Verified, SessionError> {
+/// The live token that cookie `name` (session or cancel) with `value` names, if its MAC
+/// matches the cookie's name and the row's digest.
+pub async fn session_of(
+    web: &Arc<Web>,
+    name: &'static str,
+    value: &str,
+) -> Result<Verified, SessionError> {
     let id = session::token_id(value).ok_or(SessionError::Token(TokenError::Invalid))?;
     let now = (web.deps.clock)();
     let (verified, digest) = with_store(web, move |store| tokens::verify_id(store, id, now))
         .await
         .map_err(SessionError::Response)?
         .map_err(SessionError::Token)?;
-    if !web.session_key.cookie_matches(value, id, &digest) {
+    if !web.session_key.cookie_matches(name, value, id, &digest) {
         return Err(SessionError::Token(TokenError::Invalid));
     }
     Ok(verified)

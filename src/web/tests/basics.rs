@@ -91,7 +91,10 @@ async fn the_code_form_sets_a_form_cookie_bound_to_its_csrf_value() {
     let html = text(response).await;
     assert_eq!(page_of(&html), "code");
     let value = &cookie["pwreset_form=".len()..cookie.find(';').expect("attrs")];
-    assert!(html.contains(&format!("value=\"{}\"", h.web.session_key.csrf(value))));
+    assert!(html.contains(&format!(
+        "value=\"{}\"",
+        h.web.session_key.csrf("pwreset_form", value)
+    )));
     for id in [
         "id=\"login\"",
         "id=\"code\"",
