@@ -30,25 +30,27 @@ pub const CANCELLED: &str = "cancelled by the user";
 pub const TOO_MANY_CODES: &str = "too many wrong codes";
 
 /// Count an open of the link carrying `token` (first and last time, count, scanner-like
-/// count), whatever the token's state; an unknown or malformed token counts nothing.
+/// count), whatever the token's state; an unknown or malformed token counts nothing. Returns
+/// whether the token names a row at all (used, revoked and expired ones included): a guess
+/// does not, an old link does.
 pub fn record_open(
     store: &mut Store,
     token: &str,
     kind: OpenKind,
     now: Timestamp,
-) -> Result<(), TokenError> {
+) -> Result<bool, TokenError> {
     if !super::well_formed(token) {
-        return Ok(());
+        return Ok(false);
     }
     let tx = store.write()?;
-    sql::record_open(
+    let known = sql::record_open(
         &tx,
         &digest(token),
         kind == OpenKind::ScannerLike,
         now.as_second(),
     )?;
     tx.commit()?;
-    Ok(())
+    Ok(known)
 }
 
 /// [`super::verify`] by row id; also returns the row's digest, which the page binds its
