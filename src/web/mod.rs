@@ -152,6 +152,8 @@ pub struct Web {
     limiter: RateLimiter,
     /// Store connections kept open between requests.
     stores: StorePool,
+    /// "Password changed" notices being sent, detached from their requests.
+    notices: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Store connections kept between requests, so that a request does not pay for opening the
@@ -204,6 +206,7 @@ impl Web {
             hashing: tokio::sync::Semaphore::new(cores),
             limiter,
             stores: StorePool::default(),
+            notices: Arc::default(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The server loop: its own tokio runtime (the rest of pwreset stays synchronous), HTTP/1.1
 //! connections with a header-read timeout so slow clients are dropped, the peer address put on
-//! each request, and a graceful stop on SIGTERM or SIGINT that finishes requests in flight.
+//! each request, and a graceful stop on SIGTERM or SIGINT that finishes requests in flight
+//! (up to `request_timeout` + [`STOP_GRACE`]), then gives blocking work and detached "password
+//! changed" notices [`STOP_GRACE`] more and abandons what is left with a log line.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,8 +32,10 @@ pub enum ServeError {
     Runtime(std::io::Error),
 }
 
-/// Extra time given to requests in flight at a stop, beyond the request timeout.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Extra time given to requests in flight at a stop, beyond the request timeout; and then
+/// again to blocking work and notices still going. A stop takes at most
+/// `request_timeout` + 2 × `STOP_GRACE`.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serve the page on `bind` until SIGTERM or SIGINT. Logs `listening on http://ADDR/P` once it
 /// accepts connections.
@@ -41,8 +45,15 @@ pub fn serve(web: Web, bind: SocketAddr) -> Result<(), ServeError> {
         .thread_name("pwreset-serve")
         .build()
         .map_err(ServeError::Runtime)?;
-    let result = runtime.block_on(run(Arc::new(web), bind));
+    let web = Arc::new(web);
+    let result = runtime.block_on(run(web.clone(), bind));
     runtime.shutdown_timeout(STOP_GRACE);
+    let abandoned = web.notices.load(std::sync::atomic::Ordering::SeqCst);
+    if abandoned > 0 {
+        (web.deps.log)(&format!(
+            "stopped with {abandoned} \"password changed\" notices still being sent: they may not arrive"
+        ));
+    }
     result
 }
 

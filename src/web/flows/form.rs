@@ -1,9 +1,11 @@
 //! The password form: shown under a live session, posted with the new password twice. The POST
 //! is the only thing that uses a token (WEB-1): the same policy, throttle, atomic use, revoking
 //! and audit row as `tokens redeem`, argon2 on a blocking thread under a per-core permit (WEB-8),
-//! then the "password changed" notice and a 303 to the done page.
+//! then a 303 to the done page while the "password changed" notice goes out detached (the
+//! request never waits for the mail server).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Form;
 use axum::extract::State;
@@ -98,7 +100,7 @@ pub async fn submit(
     }
     match redeem(&web, verified.token_id, password).await {
         Ok(Ok(user)) => {
-            notify(&web, user).await;
+            notify(&web, user);
             let clear = session::clear(&web.settings.site, session::SESSION);
             see_other(&web.settings.site.at("/done"), &[clear])
         }
@@ -140,11 +142,31 @@ async fn redeem(
     .await
 }
 
-/// PW-6: the notice, on a blocking thread (the mailers are synchronous).
-async fn notify(web: &Arc<Web>, user: crate::store::users::User) {
+/// PW-6: the notice, on a blocking thread (the mailers are synchronous) that the request does
+/// not wait for; the notifier bounds its own wait. Counted in `web.notices` until it ends, so
+/// a stop can tell how many it abandons.
+fn notify(web: &Arc<Web>, user: crate::store::users::User) {
     let notify = web.deps.notify.clone();
-    if let Err(err) = tokio::task::spawn_blocking(move || notify(&user)).await {
-        (web.deps.log)(&format!("error: the notice task failed: {err}"));
+    let sending = Sending::start(&web.notices);
+    drop(tokio::task::spawn_blocking(move || {
+        let _sending = sending;
+        notify(&user);
+    }));
+}
+
+/// One notice in flight: counted from `start` until dropped (a panicking notifier included).
+struct Sending(Arc<AtomicUsize>);
+
+impl Sending {
+    fn start(count: &Arc<AtomicUsize>) -> Sending {
+        count.fetch_add(1, Ordering::SeqCst);
+        Sending(count.clone())
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
