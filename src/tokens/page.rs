@@ -137,6 +137,11 @@ impl From<rusqlite::Error> for CodeError {
 /// they typed. A right code returns the live link it belongs to (counted as an open); a wrong
 /// one counts a try against each of the user's live links with a code, and the try that
 /// reaches [`codes::MAX_TRIES`] revokes them. Tries are audited (`token.code`, failed).
+///
+/// The lookup runs in the write transaction that acts on it, and only matches a link with
+/// tries left, so concurrent tries never accept a code after the last wrong one. An unknown
+/// login does the same work as a known one (the code's HMAC, one lookup in a write
+/// transaction) and gets the same `Wrong`.
 pub fn check_code(
     store: &mut Store,
     key: &codes::CodeKey,
@@ -145,22 +150,27 @@ pub fn check_code(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Verified, CodeError> {
-    let Some(user) = find_user(store, login)? else {
+    let user = find_user(store, login)?;
+    // A code that does not normalise is still hashed, so it costs the same; its digest matches
+    // nothing (stored digests are of normalised codes, which have no `:`).
+    let hmac = codes::normalize(code).map_or_else(
+        || key.digest(&format!("unusable:{code}")),
+        |code| key.digest(&code),
+    );
+    let user_id = user.as_ref().map_or(0, |u| u.id);
+    let tx = store.write()?;
+    let found = sql::live_with_code(&tx, user_id, &hmac, codes::MAX_TRIES, now.as_second())?;
+    let Some(user) = user else {
         return Err(CodeError::Wrong);
     };
-    if let Some(code) = codes::normalize(code) {
-        let hmac = key.digest(&code);
-        if let Some(id) = sql::live_with_code(store.conn(), user.id, &hmac, now.as_second())? {
-            let verified = verify_held(store, Held::Id(id), now)?;
-            let tx = store.write()?;
-            if let Some(digest) = sql::digest_of(&tx, id)? {
-                sql::record_open(&tx, &digest, false, now.as_second())?;
-            }
-            tx.commit()?;
-            return Ok(verified);
-        }
+    let Some(id) = found else {
+        return wrong_code(tx, &user, actor, now);
+    };
+    if let Some(digest) = sql::digest_of(&tx, id)? {
+        sql::record_open(&tx, &digest, false, now.as_second())?;
     }
-    wrong_code(store, &user, actor, now)
+    tx.commit()?;
+    Ok(verify_held(store, Held::Id(id), now)?)
 }
 
 /// The active user a login names, by username or else by email.
@@ -176,13 +186,13 @@ fn find_user(store: &Store, login: &str) -> Result<Option<User>, CodeError> {
     Ok(user.filter(|u| u.active))
 }
 
+/// Count a wrong code in `tx` (the transaction that looked the code up).
 fn wrong_code(
-    store: &mut Store,
+    tx: rusqlite::Transaction<'_>,
     user: &User,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Verified, CodeError> {
-    let tx = store.write()?;
     if sql::count_wrong_code(&tx, user.id, now.as_second())? == 0 {
         return Err(CodeError::Wrong); // no live link with a code: nothing to count against
     }

@@ -17,6 +17,7 @@ mod server;
 mod session;
 #[cfg(test)]
 mod tests;
+mod tries;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -150,6 +151,8 @@ pub struct Web {
     hashing: tokio::sync::Semaphore,
     /// Failed attempts per client address (WEB-5).
     limiter: RateLimiter,
+    /// Wrong codes per typed login, so unknown logins answer like real ones (WEB-6).
+    code_tries: tries::CodeTries,
     /// Store connections kept open between requests.
     stores: StorePool,
     /// "Password changed" notices being sent, detached from their requests.
@@ -205,6 +208,7 @@ impl Web {
             deps,
             hashing: tokio::sync::Semaphore::new(cores),
             limiter,
+            code_tries: tries::CodeTries::default(),
             stores: StorePool::default(),
             notices: Arc::default(),
         }
