@@ -9,6 +9,7 @@ use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
 use super::Site;
+use crate::secret::Secret;
 
 /// The cookie that names the token whose password form is shown.
 pub const SESSION: &str = "pwreset_session";
@@ -45,7 +46,7 @@ impl SessionKey {
     }
 
     /// The value of cookie `name` for token row `token_id` whose digest is `digest`.
-    pub fn cookie(&self, name: &str, token_id: i64, digest: &str) -> String {
+    pub fn cookie(&self, name: &str, token_id: i64, digest: &str) -> Secret {
         let id = token_id.to_string();
         let mac = self.mac(&[
             b"session",
@@ -53,7 +54,7 @@ impl SessionKey {
             id.as_bytes(),
             digest.as_bytes(),
         ]);
-        format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+        Secret::new(format!("{id}.{}", hex::encode(mac.finalize().into_bytes())))
     }
 
     /// Whether `value` is cookie `name` of row `token_id` with `digest` (constant-time).
@@ -108,8 +109,9 @@ pub fn random_value(rng: &mut impl rand::CryptoRng) -> String {
     hex::encode(bytes)
 }
 
-/// The value of cookie `name` in the request, if it is there once and well-formed.
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of cookie `name` in the request, if it is there once and well-formed (a secret:
+/// a session or cancel cookie lets its bearer act on the link).
+pub fn read(headers: &HeaderMap, name: &str) -> Option<Secret> {
     let mut found = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -117,13 +119,12 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|line| line.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string());
+        .map(|(_, value)| Secret::new(value.to_string()));
     let value = found.next()?;
-    let safe = !value.is_empty()
-        && value.len() <= 200
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.');
+    let text = value.expose();
+    let safe = !text.is_empty()
+        && text.len() <= 200
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
     (found.next().is_none() && safe).then_some(value)
 }
 
@@ -151,11 +152,12 @@ mod tests {
     fn cookie_is_bound_to_row_and_digest() {
         let key = SessionKey::new([3; 32]);
         let value = key.cookie(SESSION, 7, "abc");
-        assert_eq!(token_id(&value), Some(7));
-        assert!(key.cookie_matches(SESSION, &value, 7, "abc"));
-        assert!(!key.cookie_matches(SESSION, &value, 7, "abd"));
-        assert!(!key.cookie_matches(SESSION, &value, 8, "abc"));
-        assert!(!SessionKey::new([4; 32]).cookie_matches(SESSION, &value, 7, "abc"));
+        let value = value.expose();
+        assert_eq!(token_id(value), Some(7));
+        assert!(key.cookie_matches(SESSION, value, 7, "abc"));
+        assert!(!key.cookie_matches(SESSION, value, 7, "abd"));
+        assert!(!key.cookie_matches(SESSION, value, 8, "abc"));
+        assert!(!SessionKey::new([4; 32]).cookie_matches(SESSION, value, 7, "abc"));
         assert!(!key.cookie_matches(SESSION, "7.zz", 7, "abc"));
     }
 
@@ -163,8 +165,8 @@ mod tests {
     fn a_cookie_of_one_name_is_no_cookie_of_another() {
         let key = SessionKey::new([3; 32]);
         let cancel = key.cookie(CANCEL, 7, "abc");
-        assert!(key.cookie_matches(CANCEL, &cancel, 7, "abc"));
-        assert!(!key.cookie_matches(SESSION, &cancel, 7, "abc"));
+        assert!(key.cookie_matches(CANCEL, cancel.expose(), 7, "abc"));
+        assert!(!key.cookie_matches(SESSION, cancel.expose(), 7, "abc"));
         assert_ne!(cancel, key.cookie(SESSION, 7, "abc"));
     }
 
@@ -194,7 +196,10 @@ mod tests {
             "cookie",
             "a=1; pwreset_session=5.ab".parse().expect("header"),
         );
-        assert_eq!(read(&headers, SESSION).as_deref(), Some("5.ab"));
+        assert_eq!(
+            read(&headers, SESSION).as_ref().map(Secret::expose),
+            Some("5.ab")
+        );
         headers.append("cookie", "pwreset_session=6.cd".parse().expect("header"));
         assert_eq!(
             read(&headers, SESSION),

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::Client;
+use crate::secret::Secret;
 use crate::tokens::{self, CodeError, TokenError, Verified};
 use crate::web::Web;
 use crate::web::pages::{Page, see_other};
@@ -37,8 +38,8 @@ pub fn page(
     let existing = session::read(headers, session::FORM);
     let value = existing
         .clone()
-        .unwrap_or_else(|| session::random_value(&mut (web.deps.rng)()));
-    let csrf = web.session_key.csrf(session::FORM, &value);
+        .unwrap_or_else(|| session::random_value(&mut (web.deps.rng)()).into());
+    let csrf = web.session_key.csrf(session::FORM, value.expose());
     let mut page = Page::new("code", status).with(|vars| {
         vars.csrf = csrf;
         fill(vars);
@@ -48,7 +49,7 @@ pub fn page(
         page = page.cookie(session::set(
             &web.settings.site,
             session::FORM,
-            &value,
+            value.expose(),
             max_age,
         ));
     }
@@ -56,12 +57,12 @@ pub fn page(
 }
 
 /// The fields of the code form.
-#[derive(serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
     login: String,
-    #[serde(default)]
-    code: String,
+    #[serde(default = "super::no_secret", deserialize_with = "super::secret_field")]
+    code: Secret,
     #[serde(default)]
     csrf: String,
 }
@@ -87,7 +88,7 @@ pub async fn submit(
     let (actor, login, code) = (web.actor.clone(), form.login.clone(), form.code);
     let checked = super::with_store(&web, move |store| {
         let key = store.code_key().cloned().ok_or(CodeError::Wrong)?;
-        let verified = tokens::check_code(store, &key, &login, &code, &actor, now)?;
+        let verified = tokens::check_code(store, &key, &login, code.expose(), &actor, now)?;
         let (_, digest) = tokens::verify_id(store, verified.token_id, now)?;
         Ok::<_, CodeError>((verified, digest))
     })
@@ -132,7 +133,7 @@ fn opened(web: &Web, verified: &Verified, digest: &str, now: jiff::Timestamp) ->
         session::set(
             site,
             session::SESSION,
-            &value,
+            value.expose(),
             verified.expires_at - now.as_second(),
         ),
         session::clear(site, session::FORM),

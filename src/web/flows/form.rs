@@ -34,8 +34,8 @@ pub async fn show(web: &Arc<Web>, headers: &HeaderMap) -> Response {
     let Some(value) = session::read(headers, session::SESSION) else {
         return no_session(web, headers);
     };
-    match session_of(web, session::SESSION, &value).await {
-        Ok(verified) => form_page(web, &verified, &value, StatusCode::OK, None),
+    match session_of(web, session::SESSION, value.expose()).await {
+        Ok(verified) => form_page(web, &verified, value.expose(), StatusCode::OK, None),
         Err(SessionError::Token(_)) => no_session(web, headers),
         Err(SessionError::Response(response)) => response,
     }
@@ -69,12 +69,12 @@ fn form_page(
 }
 
 /// The fields of the form.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct PasswordForm {
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    confirm: String,
+    #[serde(default = "super::no_secret", deserialize_with = "super::secret_field")]
+    password: Secret,
+    #[serde(default = "super::no_secret", deserialize_with = "super::secret_field")]
+    confirm: Secret,
     #[serde(default)]
     csrf: String,
 }
@@ -88,15 +88,21 @@ pub async fn submit(
     let Some(value) = check_post(&web, &headers, session::SESSION, &form.csrf) else {
         return forbidden(&web);
     };
-    let verified = match session_of(&web, session::SESSION, &value).await {
+    let verified = match session_of(&web, session::SESSION, value.expose()).await {
         Ok(verified) => verified,
         Err(err) => return err.page(&web),
     };
-    let (password, confirm) = (Secret::new(form.password), Secret::new(form.confirm));
+    let (password, confirm) = (form.password, form.confirm);
     if password.expose() != confirm.expose() {
         let problem = "The two passwords differ: type the same new password twice.";
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return form_page(&web, &verified, &value, status, Some(problem.into()));
+        return form_page(
+            &web,
+            &verified,
+            value.expose(),
+            status,
+            Some(problem.into()),
+        );
     }
     match redeem(&web, verified.token_id, password).await {
         Ok(Ok(user)) => {
@@ -109,7 +115,7 @@ pub async fn submit(
             form_page(
                 &web,
                 &verified,
-                &value,
+                value.expose(),
                 status,
                 Some(sentence(&problem.to_string())),
             )

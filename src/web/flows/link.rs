@@ -78,7 +78,7 @@ pub async fn arrive(
             };
             let value = web.session_key.cookie(name, verified.token_id, &digest);
             let max_age = verified.expires_at - now.as_second();
-            let cookie = session::set(&web.settings.site, name, &value, max_age);
+            let cookie = session::set(&web.settings.site, name, value.expose(), max_age);
             see_other(&path, &[cookie])
         }
         Ok(Err((known, err @ (TokenError::Invalid | TokenError::Expired)))) => {
