@@ -78,6 +78,8 @@ pub struct Limits {
     pub trusted_proxies: Vec<Cidr>,
     /// Whether to write an access-log line per request.
     pub access_log: bool,
+    /// Connections served at once; further ones wait unaccepted.
+    pub max_connections: usize,
 }
 
 /// What the pages show besides the flow: names and links from the config.

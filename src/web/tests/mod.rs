@@ -56,6 +56,7 @@ pub fn settings() -> PageSettings {
             max_failures_per_client: 5,
             trusted_proxies: vec![crate::config::Cidr::parse("10.0.0.0/8").expect("cidr")],
             access_log: true,
+            max_connections: 512,
         },
         branding: Branding {
             app_name: "Example".into(),
