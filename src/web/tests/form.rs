@@ -19,7 +19,7 @@ async fn opened() -> (Harness, super::Link, String, String) {
 }
 
 /// The form page under `session`.
-async fn form_html(h: &Harness, session: &str) -> String {
+pub(super) async fn form_html(h: &Harness, session: &str) -> String {
     let response = h
         .send(get_with(
             "/reset-password",

@@ -10,6 +10,7 @@ mod basics;
 mod cancel;
 mod code;
 mod form;
+mod hardening;
 mod limits;
 mod link;
 
