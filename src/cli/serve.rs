@@ -89,6 +89,7 @@ fn page_settings(config: &LoadedConfig, base_url: &url::Url) -> PageSettings {
             max_failures_per_client: serve.max_failures_per_client,
             trusted_proxies: config.parsed.serve.trusted_proxies.clone(),
             access_log: serve.access_log,
+            max_connections: serve.max_connections,
         },
         branding: Branding {
             app_name: templates.app_name.clone(),

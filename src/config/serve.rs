@@ -25,6 +25,9 @@ pub struct ServeConfig {
     pub header_timeout: Duration,
     /// Failed token or code attempts allowed per client address per 15 minutes. Default 20.
     pub max_failures_per_client: u32,
+    /// Connections served at once; further ones wait (unaccepted, in the listen backlog) for
+    /// one to close. Default 512.
+    pub max_connections: usize,
     /// An https URL of a logo shown on the pages (its origin is allowed by the CSP).
     pub logo_url: Option<String>,
 }
@@ -39,6 +42,7 @@ impl Default for ServeConfig {
             request_timeout: Duration::of(30),
             header_timeout: Duration::of(10),
             max_failures_per_client: 20,
+            max_connections: 512,
             logo_url: None,
         }
     }
@@ -145,12 +149,21 @@ pub(super) fn check(serve: &ServeConfig) -> Result<ParsedServe, (&'static str, S
     if serve.max_failures_per_client == 0 {
         return Err(("serve.max_failures_per_client", "must be at least 1".into()));
     }
+    if !(1..=MAX_CONNECTIONS).contains(&serve.max_connections) {
+        return Err((
+            "serve.max_connections",
+            format!("must be between 1 and {MAX_CONNECTIONS}"),
+        ));
+    }
     Ok(ParsedServe {
         bind,
         trusted_proxies,
         logo_url,
     })
 }
+
+/// The highest `serve.max_connections` (each connection holds a file descriptor).
+pub const MAX_CONNECTIONS: usize = 65_536;
 
 /// An address to listen on, like `127.0.0.1:8080` or `[::1]:8080`.
 pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {
@@ -220,6 +233,11 @@ mod tests {
         assert_eq!(
             bad(|c| c.max_failures_per_client = 0),
             "serve.max_failures_per_client"
+        );
+        assert_eq!(bad(|c| c.max_connections = 0), "serve.max_connections");
+        assert_eq!(
+            bad(|c| c.max_connections = MAX_CONNECTIONS + 1),
+            "serve.max_connections"
         );
     }
 }

@@ -30,25 +30,27 @@ pub const CANCELLED: &str = "cancelled by the user";
 pub const TOO_MANY_CODES: &str = "too many wrong codes";
 
 /// Count an open of the link carrying `token` (first and last time, count, scanner-like
-/// count), whatever the token's state; an unknown or malformed token counts nothing.
+/// count), whatever the token's state; an unknown or malformed token counts nothing. Returns
+/// whether the token names a row at all (used, revoked and expired ones included): a guess
+/// does not, an old link does.
 pub fn record_open(
     store: &mut Store,
     token: &str,
     kind: OpenKind,
     now: Timestamp,
-) -> Result<(), TokenError> {
+) -> Result<bool, TokenError> {
     if !super::well_formed(token) {
-        return Ok(());
+        return Ok(false);
     }
     let tx = store.write()?;
-    sql::record_open(
+    let known = sql::record_open(
         &tx,
         &digest(token),
         kind == OpenKind::ScannerLike,
         now.as_second(),
     )?;
     tx.commit()?;
-    Ok(())
+    Ok(known)
 }
 
 /// [`super::verify`] by row id; also returns the row's digest, which the page binds its
@@ -135,6 +137,11 @@ impl From<rusqlite::Error> for CodeError {
 /// they typed. A right code returns the live link it belongs to (counted as an open); a wrong
 /// one counts a try against each of the user's live links with a code, and the try that
 /// reaches [`codes::MAX_TRIES`] revokes them. Tries are audited (`token.code`, failed).
+///
+/// The lookup runs in the write transaction that acts on it, and only matches a link with
+/// tries left, so concurrent tries never accept a code after the last wrong one. An unknown
+/// login does the same work as a known one (the code's HMAC, one lookup in a write
+/// transaction) and gets the same `Wrong`.
 pub fn check_code(
     store: &mut Store,
     key: &codes::CodeKey,
@@ -143,22 +150,27 @@ pub fn check_code(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Verified, CodeError> {
-    let Some(user) = find_user(store, login)? else {
+    let user = find_user(store, login)?;
+    // A code that does not normalise is still hashed, so it costs the same; its digest matches
+    // nothing (stored digests are of normalised codes, which have no `:`).
+    let hmac = codes::normalize(code).map_or_else(
+        || key.digest(&format!("unusable:{code}")),
+        |code| key.digest(&code),
+    );
+    let user_id = user.as_ref().map_or(0, |u| u.id);
+    let tx = store.write()?;
+    let found = sql::live_with_code(&tx, user_id, &hmac, codes::MAX_TRIES, now.as_second())?;
+    let Some(user) = user else {
         return Err(CodeError::Wrong);
     };
-    if let Some(code) = codes::normalize(code) {
-        let hmac = key.digest(&code);
-        if let Some(id) = sql::live_with_code(store.conn(), user.id, &hmac, now.as_second())? {
-            let verified = verify_held(store, Held::Id(id), now)?;
-            let tx = store.write()?;
-            if let Some(digest) = sql::digest_of(&tx, id)? {
-                sql::record_open(&tx, &digest, false, now.as_second())?;
-            }
-            tx.commit()?;
-            return Ok(verified);
-        }
+    let Some(id) = found else {
+        return wrong_code(tx, &user, actor, now);
+    };
+    if let Some(digest) = sql::digest_of(&tx, id)? {
+        sql::record_open(&tx, &digest, false, now.as_second())?;
     }
-    wrong_code(store, &user, actor, now)
+    tx.commit()?;
+    Ok(verify_held(store, Held::Id(id), now)?)
 }
 
 /// The active user a login names, by username or else by email.
@@ -174,13 +186,13 @@ fn find_user(store: &Store, login: &str) -> Result<Option<User>, CodeError> {
     Ok(user.filter(|u| u.active))
 }
 
+/// Count a wrong code in `tx` (the transaction that looked the code up).
 fn wrong_code(
-    store: &mut Store,
+    tx: rusqlite::Transaction<'_>,
     user: &User,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Verified, CodeError> {
-    let tx = store.write()?;
     if sql::count_wrong_code(&tx, user.id, now.as_second())? == 0 {
         return Err(CodeError::Wrong); // no live link with a code: nothing to count against
     }

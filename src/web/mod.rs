@@ -17,6 +17,7 @@ mod server;
 mod session;
 #[cfg(test)]
 mod tests;
+mod tries;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -77,6 +78,8 @@ pub struct Limits {
     pub trusted_proxies: Vec<Cidr>,
     /// Whether to write an access-log line per request.
     pub access_log: bool,
+    /// Connections served at once; further ones wait unaccepted.
+    pub max_connections: usize,
 }
 
 /// What the pages show besides the flow: names and links from the config.
@@ -150,8 +153,12 @@ pub struct Web {
     hashing: tokio::sync::Semaphore,
     /// Failed attempts per client address (WEB-5).
     limiter: RateLimiter,
+    /// Wrong codes per typed login, so unknown logins answer like real ones (WEB-6).
+    code_tries: tries::CodeTries,
     /// Store connections kept open between requests.
     stores: StorePool,
+    /// "Password changed" notices being sent, detached from their requests.
+    notices: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// Store connections kept between requests, so that a request does not pay for opening the
@@ -203,7 +210,9 @@ impl Web {
             deps,
             hashing: tokio::sync::Semaphore::new(cores),
             limiter,
+            code_tries: tries::CodeTries::default(),
             stores: StorePool::default(),
+            notices: Arc::default(),
         }
     }
 }

@@ -84,19 +84,20 @@ async fn not_allowed(State(web): State<Arc<Web>>) -> Response {
     Page::new("not-found", StatusCode::METHOD_NOT_ALLOWED).render(&web)
 }
 
-/// WEB-3: whether a POST was sent from another site. `Sec-Fetch-Site` decides when present
-/// (`same-origin` and `none` are fine); otherwise a non-null `Origin` must be the site's own.
-/// `Origin: null` is not cross-site: a browser sends it on the page's own form under
-/// `Referrer-Policy: no-referrer`.
+/// WEB-3: whether a POST was sent from another site. `Sec-Fetch-Site`, when present, must be
+/// `same-origin` or `none`; and a non-null `Origin`, when present, must be the site's own
+/// (whatever `Sec-Fetch-Site` says). `Origin: null` is not cross-site: a browser sends it on
+/// the page's own form under `Referrer-Policy: no-referrer`.
 pub fn cross_site(headers: &HeaderMap, origin: &str) -> bool {
-    if let Some(site) = headers.get("sec-fetch-site") {
-        return !matches!(site.to_str(), Ok("same-origin" | "none"));
-    }
-    match headers.get(header::ORIGIN).map(|value| value.to_str()) {
-        None | Some(Ok("null")) => false,
-        Some(Ok(given)) => given != origin,
-        Some(Err(_)) => true,
-    }
+    let fetch_site_ok = headers
+        .get("sec-fetch-site")
+        .is_none_or(|site| matches!(site.to_str(), Ok("same-origin" | "none")));
+    let origin_ok = match headers.get(header::ORIGIN).map(|value| value.to_str()) {
+        None | Some(Ok("null")) => true,
+        Some(Ok(given)) => given == origin,
+        Some(Err(_)) => false,
+    };
+    !(fetch_site_ok && origin_ok)
 }
 
 /// Whether a GET looks like a person's browser navigating (rather than a scanner or prefetch).

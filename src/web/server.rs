@@ -1,6 +1,9 @@
 //! The server loop: its own tokio runtime (the rest of pwreset stays synchronous), HTTP/1.1
-//! connections with a header-read timeout so slow clients are dropped, the peer address put on
-//! each request, and a graceful stop on SIGTERM or SIGINT that finishes requests in flight.
+//! connections (at most `serve.max_connections` at once; more wait unaccepted) with a
+//! header-read timeout so slow clients are dropped, the peer address put on
+//! each request, and a graceful stop on SIGTERM or SIGINT that finishes requests in flight
+//! (up to `request_timeout` + [`STOP_GRACE`]), then gives blocking work and detached "password
+//! changed" notices [`STOP_GRACE`] more and abandons what is left with a log line.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,6 +13,7 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tower::ServiceExt as _;
 
 use super::{Peer, Web, routes};
@@ -30,8 +34,10 @@ pub enum ServeError {
     Runtime(std::io::Error),
 }
 
-/// Extra time given to requests in flight at a stop, beyond the request timeout.
-const STOP_GRACE: Duration = Duration::from_secs(5);
+/// Extra time given to requests in flight at a stop, beyond the request timeout; and then
+/// again to blocking work and notices still going. A stop takes at most
+/// `request_timeout` + 2 × `STOP_GRACE`.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serve the page on `bind` until SIGTERM or SIGINT. Logs `listening on http://ADDR/P` once it
 /// accepts connections.
@@ -41,8 +47,15 @@ pub fn serve(web: Web, bind: SocketAddr) -> Result<(), ServeError> {
         .thread_name("pwreset-serve")
         .build()
         .map_err(ServeError::Runtime)?;
-    let result = runtime.block_on(run(Arc::new(web), bind));
+    let web = Arc::new(web);
+    let result = runtime.block_on(run(web.clone(), bind));
     runtime.shutdown_timeout(STOP_GRACE);
+    let abandoned = web.notices.load(std::sync::atomic::Ordering::SeqCst);
+    if abandoned > 0 {
+        (web.deps.log)(&format!(
+            "stopped with {abandoned} \"password changed\" notices still being sent: they may not arrive"
+        ));
+    }
     result
 }
 
@@ -60,11 +73,21 @@ async fn run(web: Arc<Web>, bind: SocketAddr) -> Result<(), ServeError> {
         web.settings.site.at("")
     ));
     let graceful = GracefulShutdown::new();
+    let permits = Arc::new(Semaphore::new(web.settings.limits.max_connections));
     tokio::pin!(stop);
     loop {
+        // At most `max_connections` at once: the next one is not accepted (it waits in the
+        // listen backlog) until a connection closes.
+        let permit = tokio::select! {
+            permit = permits.clone().acquire_owned() => match permit {
+                Ok(permit) => permit,
+                Err(_) => break,
+            },
+            () = &mut stop => break,
+        };
         tokio::select! {
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => accept(&web, &app, &graceful, stream, peer),
+                Ok((stream, peer)) => accept(&web, &app, &graceful, (stream, peer), permit),
                 // Out of file descriptors and the like: wait a little rather than spin.
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             },
@@ -82,13 +105,14 @@ async fn run(web: Arc<Web>, bind: SocketAddr) -> Result<(), ServeError> {
     Ok(())
 }
 
-/// Serve one connection: HTTP/1.1, headers within `header_timeout`, watched for the stop.
+/// Serve one connection: HTTP/1.1, headers within `header_timeout`, watched for the stop,
+/// holding its connection `permit` until it closes.
 fn accept(
     web: &Web,
     app: &Router,
     graceful: &GracefulShutdown,
-    stream: tokio::net::TcpStream,
-    peer: SocketAddr,
+    (stream, peer): (tokio::net::TcpStream, SocketAddr),
+    permit: OwnedSemaphorePermit,
 ) {
     let service = app
         .clone()
@@ -105,6 +129,7 @@ fn accept(
     let connection = graceful.watch(connection);
     tokio::spawn(async move {
         let _ = connection.await;
+        drop(permit);
     });
 }
 

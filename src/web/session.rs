@@ -1,13 +1,15 @@
 //! Session cookies and CSRF values (WEB-2, WEB-3): the cookie names a token row and carries an
-//! HMAC over the row id and the token's digest, so it is useless once the token is used,
-//! revoked or replaced, and it never holds the token itself. CSRF values are HMACs of the
-//! cookie's value. Owns the cookie syntax too; never logs a value.
+//! HMAC over the cookie's name, the row id and the token's digest, so it is useless once the
+//! token is used, revoked or replaced, it never holds the token itself, and a cookie of one
+//! name is no cookie of another. CSRF values are HMACs of the cookie's name and value. Owns the
+//! cookie syntax too; never logs a value.
 
 use axum::http::HeaderMap;
 use hmac::{KeyInit, Mac};
 use zeroize::Zeroizing;
 
 use super::Site;
+use crate::secret::Secret;
 
 /// The cookie that names the token whose password form is shown.
 pub const SESSION: &str = "pwreset_session";
@@ -43,15 +45,20 @@ impl SessionKey {
         mac
     }
 
-    /// The cookie value for token row `token_id` whose digest is `digest`.
-    pub fn cookie(&self, token_id: i64, digest: &str) -> String {
+    /// The value of cookie `name` for token row `token_id` whose digest is `digest`.
+    pub fn cookie(&self, name: &str, token_id: i64, digest: &str) -> Secret {
         let id = token_id.to_string();
-        let mac = self.mac(&[b"session", id.as_bytes(), digest.as_bytes()]);
-        format!("{id}.{}", hex::encode(mac.finalize().into_bytes()))
+        let mac = self.mac(&[
+            b"session",
+            name.as_bytes(),
+            id.as_bytes(),
+            digest.as_bytes(),
+        ]);
+        Secret::new(format!("{id}.{}", hex::encode(mac.finalize().into_bytes())))
     }
 
-    /// Whether `value` is the cookie of row `token_id` with `digest` (constant-time).
-    pub fn cookie_matches(&self, value: &str, token_id: i64, digest: &str) -> bool {
+    /// Whether `value` is cookie `name` of row `token_id` with `digest` (constant-time).
+    pub fn cookie_matches(&self, name: &str, value: &str, token_id: i64, digest: &str) -> bool {
         let Some((id, tag)) = value.split_once('.') else {
             return false;
         };
@@ -60,24 +67,30 @@ impl SessionKey {
         };
         id == token_id.to_string()
             && self
-                .mac(&[b"session", id.as_bytes(), digest.as_bytes()])
+                .mac(&[
+                    b"session",
+                    name.as_bytes(),
+                    id.as_bytes(),
+                    digest.as_bytes(),
+                ])
                 .verify_slice(&tag)
                 .is_ok()
     }
 
-    /// The CSRF value of a form bound to cookie value `cookie`.
-    pub fn csrf(&self, cookie: &str) -> String {
+    /// The CSRF value of a form bound to cookie `name` whose value is `cookie`.
+    pub fn csrf(&self, name: &str, cookie: &str) -> String {
         hex::encode(
-            self.mac(&[b"csrf", cookie.as_bytes()])
+            self.mac(&[b"csrf", name.as_bytes(), cookie.as_bytes()])
                 .finalize()
                 .into_bytes(),
         )
     }
 
-    /// Whether `given` is the CSRF value bound to `cookie` (constant-time).
-    pub fn csrf_matches(&self, cookie: &str, given: &str) -> bool {
+    /// Whether `given` is the CSRF value bound to cookie `name` whose value is `cookie`
+    /// (constant-time).
+    pub fn csrf_matches(&self, name: &str, cookie: &str, given: &str) -> bool {
         hex::decode(given).is_ok_and(|tag| {
-            self.mac(&[b"csrf", cookie.as_bytes()])
+            self.mac(&[b"csrf", name.as_bytes(), cookie.as_bytes()])
                 .verify_slice(&tag)
                 .is_ok()
         })
@@ -96,8 +109,9 @@ pub fn random_value(rng: &mut impl rand::CryptoRng) -> String {
     hex::encode(bytes)
 }
 
-/// The value of cookie `name` in the request, if it is there once and well-formed.
-pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of cookie `name` in the request, if it is there once and well-formed (a secret:
+/// a session or cancel cookie lets its bearer act on the link).
+pub fn read(headers: &HeaderMap, name: &str) -> Option<Secret> {
     let mut found = headers
         .get_all(axum::http::header::COOKIE)
         .iter()
@@ -105,13 +119,12 @@ pub fn read(headers: &HeaderMap, name: &str) -> Option<String> {
         .flat_map(|line| line.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
         .filter(|(key, _)| *key == name)
-        .map(|(_, value)| value.to_string());
+        .map(|(_, value)| Secret::new(value.to_string()));
     let value = found.next()?;
-    let safe = !value.is_empty()
-        && value.len() <= 200
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.');
+    let text = value.expose();
+    let safe = !text.is_empty()
+        && text.len() <= 200
+        && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.');
     (found.next().is_none() && safe).then_some(value)
 }
 
@@ -138,23 +151,42 @@ mod tests {
     #[test]
     fn cookie_is_bound_to_row_and_digest() {
         let key = SessionKey::new([3; 32]);
-        let value = key.cookie(7, "abc");
-        assert_eq!(token_id(&value), Some(7));
-        assert!(key.cookie_matches(&value, 7, "abc"));
-        assert!(!key.cookie_matches(&value, 7, "abd"));
-        assert!(!key.cookie_matches(&value, 8, "abc"));
-        assert!(!SessionKey::new([4; 32]).cookie_matches(&value, 7, "abc"));
-        assert!(!key.cookie_matches("7.zz", 7, "abc"));
+        let value = key.cookie(SESSION, 7, "abc");
+        let value = value.expose();
+        assert_eq!(token_id(value), Some(7));
+        assert!(key.cookie_matches(SESSION, value, 7, "abc"));
+        assert!(!key.cookie_matches(SESSION, value, 7, "abd"));
+        assert!(!key.cookie_matches(SESSION, value, 8, "abc"));
+        assert!(!SessionKey::new([4; 32]).cookie_matches(SESSION, value, 7, "abc"));
+        assert!(!key.cookie_matches(SESSION, "7.zz", 7, "abc"));
+    }
+
+    #[test]
+    fn a_cookie_of_one_name_is_no_cookie_of_another() {
+        let key = SessionKey::new([3; 32]);
+        let cancel = key.cookie(CANCEL, 7, "abc");
+        assert!(key.cookie_matches(CANCEL, cancel.expose(), 7, "abc"));
+        assert!(!key.cookie_matches(SESSION, cancel.expose(), 7, "abc"));
+        assert_ne!(cancel, key.cookie(SESSION, 7, "abc"));
+    }
+
+    #[test]
+    fn a_csrf_value_of_one_cookie_name_is_no_good_for_another() {
+        let key = SessionKey::new([3; 32]);
+        let form = key.csrf(FORM, "7.aa");
+        assert!(key.csrf_matches(FORM, "7.aa", &form));
+        assert!(!key.csrf_matches(SESSION, "7.aa", &form));
+        assert!(!key.csrf_matches(CANCEL, "7.aa", &form));
     }
 
     #[test]
     fn csrf_is_bound_to_cookie() {
         let key = SessionKey::new([3; 32]);
-        let csrf = key.csrf("7.aa");
-        assert!(key.csrf_matches("7.aa", &csrf));
-        assert!(!key.csrf_matches("7.ab", &csrf));
-        assert!(!key.csrf_matches("7.aa", ""));
-        assert!(!key.csrf_matches("7.aa", "not hex"));
+        let csrf = key.csrf(SESSION, "7.aa");
+        assert!(key.csrf_matches(SESSION, "7.aa", &csrf));
+        assert!(!key.csrf_matches(SESSION, "7.ab", &csrf));
+        assert!(!key.csrf_matches(SESSION, "7.aa", ""));
+        assert!(!key.csrf_matches(SESSION, "7.aa", "not hex"));
     }
 
     #[test]
@@ -164,7 +196,10 @@ mod tests {
             "cookie",
             "a=1; pwreset_session=5.ab".parse().expect("header"),
         );
-        assert_eq!(read(&headers, SESSION).as_deref(), Some("5.ab"));
+        assert_eq!(
+            read(&headers, SESSION).as_ref().map(Secret::expose),
+            Some("5.ab")
+        );
         headers.append("cookie", "pwreset_session=6.cd".parse().expect("header"));
         assert_eq!(
             read(&headers, SESSION),

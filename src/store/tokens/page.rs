@@ -30,18 +30,22 @@ pub fn digest_of(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>>
         .optional()
 }
 
-/// The id of the user's live token whose code has this keyed digest, if any.
+/// The id of the user's live token whose code has this keyed digest and fewer than
+/// `max_tries` wrong tries, if any. Run it in the write transaction that acts on the answer.
 pub fn live_with_code(
     conn: &Connection,
     user_id: i64,
     code_hmac: &str,
+    max_tries: u32,
     now: i64,
 ) -> rusqlite::Result<Option<i64>> {
     conn.prepare_cached(&format!(
-        "SELECT id FROM reset_tokens WHERE user_id = ?1 AND code_hmac = ?3 AND {LIVE} \
-         ORDER BY id DESC LIMIT 1"
+        "SELECT id FROM reset_tokens WHERE user_id = ?1 AND code_hmac = ?3 AND code_tries < ?4 \
+         AND {LIVE} ORDER BY id DESC LIMIT 1"
     ))?
-    .query_row(params![user_id, now, code_hmac], |row| row.get(0))
+    .query_row(params![user_id, now, code_hmac, max_tries], |row| {
+        row.get(0)
+    })
     .optional()
 }
 

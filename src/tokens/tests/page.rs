@@ -46,8 +46,10 @@ fn opens_are_counted_and_change_nothing_else() {
         at(T0 + 5),
     )
     .expect("open");
-    record_open(&mut store, token.expose(), OpenKind::Browser, at(T0 + 9)).expect("open");
-    record_open(&mut store, "not-a-token", OpenKind::Browser, at(T0 + 9)).expect("open");
+    let known = record_open(&mut store, token.expose(), OpenKind::Browser, at(T0 + 9));
+    assert!(known.expect("open"), "a real token names a row");
+    let unknown = record_open(&mut store, "not-a-token", OpenKind::Browser, at(T0 + 9));
+    assert!(!unknown.expect("open"), "a guess names none");
     let row = row(&store, &token);
     assert_eq!(row.opens.count, 2);
     assert_eq!(row.opens.scanner, 1);

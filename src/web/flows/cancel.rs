@@ -32,9 +32,9 @@ pub async fn open(
     let Some(value) = session::read(&headers, session::CANCEL) else {
         return super::link::gone_page(&web, false, false);
     };
-    match session_of(&web, &value).await {
+    match session_of(&web, session::CANCEL, value.expose()).await {
         Ok(_) => {
-            let csrf = web.session_key.csrf(&value);
+            let csrf = web.session_key.csrf(session::CANCEL, value.expose());
             Page::new("cancel", StatusCode::OK)
                 .with(|vars| vars.csrf = csrf)
                 .render(&web)
@@ -59,7 +59,7 @@ pub async fn submit(
     let Some(value) = check_post(&web, &headers, session::CANCEL, &form.csrf) else {
         return forbidden(&web);
     };
-    let verified = match session_of(&web, &value).await {
+    let verified = match session_of(&web, session::CANCEL, value.expose()).await {
         Ok(verified) => verified,
         Err(err) => return err.page(&web),
     };

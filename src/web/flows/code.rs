@@ -1,15 +1,19 @@
 //! The code path: a form asking for a username or email and the code from the mail, for when
 //! the link cannot be clicked. A right code opens a session like the link does; a wrong one
 //! counts a try (the link dies after `codes::MAX_TRIES`) and a failure for the client address.
+//! A login that names nobody (or a user without a live link with a code) gets the same answers
+//! in the same order, counted per typed login by [`crate::web::tries`].
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::Client;
-use crate::tokens::{self, CodeError};
+use crate::secret::Secret;
+use crate::tokens::{self, CodeError, TokenError, Verified};
 use crate::web::Web;
 use crate::web::pages::{Page, see_other};
 use crate::web::routes::{error, forbidden, too_many};
@@ -34,8 +38,8 @@ pub fn page(
     let existing = session::read(headers, session::FORM);
     let value = existing
         .clone()
-        .unwrap_or_else(|| session::random_value(&mut (web.deps.rng)()));
-    let csrf = web.session_key.csrf(&value);
+        .unwrap_or_else(|| session::random_value(&mut (web.deps.rng)()).into());
+    let csrf = web.session_key.csrf(session::FORM, value.expose());
     let mut page = Page::new("code", status).with(|vars| {
         vars.csrf = csrf;
         fill(vars);
@@ -45,7 +49,7 @@ pub fn page(
         page = page.cookie(session::set(
             &web.settings.site,
             session::FORM,
-            &value,
+            value.expose(),
             max_age,
         ));
     }
@@ -53,12 +57,12 @@ pub fn page(
 }
 
 /// The fields of the code form.
-#[derive(serde::Deserialize)]
+#[derive(Debug, serde::Deserialize)]
 pub struct CodeForm {
     #[serde(default)]
     login: String,
-    #[serde(default)]
-    code: String,
+    #[serde(default = "super::no_secret", deserialize_with = "super::secret_field")]
+    code: Secret,
     #[serde(default)]
     csrf: String,
 }
@@ -84,28 +88,21 @@ pub async fn submit(
     let (actor, login, code) = (web.actor.clone(), form.login.clone(), form.code);
     let checked = super::with_store(&web, move |store| {
         let key = store.code_key().cloned().ok_or(CodeError::Wrong)?;
-        let verified = tokens::check_code(store, &key, &login, &code, &actor, now)?;
+        let verified = tokens::check_code(store, &key, &login, code.expose(), &actor, now)?;
         let (_, digest) = tokens::verify_id(store, verified.token_id, now)?;
         Ok::<_, CodeError>((verified, digest))
     })
     .await;
     match checked {
         Ok(Ok((verified, digest))) => {
-            let value = web.session_key.cookie(verified.token_id, &digest);
-            let site = &web.settings.site;
-            let cookies = [
-                session::set(
-                    site,
-                    session::SESSION,
-                    &value,
-                    verified.expires_at - now.as_second(),
-                ),
-                session::clear(site, session::FORM),
-            ];
-            see_other(&site.at(""), &cookies)
+            web.code_tries.forget(&form.login);
+            opened(&web, &verified, &digest, now)
         }
         Ok(Err(CodeError::Wrong)) => {
             client.fail(&web);
+            if web.code_tries.wrong(&form.login, Instant::now()) {
+                return super::link::gone_page(&web, false, true);
+            }
             let login = form.login;
             page(&web, &headers, StatusCode::UNPROCESSABLE_ENTITY, |vars| {
                 vars.login = login;
@@ -114,9 +111,32 @@ pub async fn submit(
         }
         Ok(Err(CodeError::Exhausted)) => {
             client.fail(&web);
+            web.code_tries.wrong(&form.login, Instant::now());
             super::link::gone_page(&web, false, true)
+        }
+        // The link died between the lookup and now (a concurrent revoke or use).
+        Ok(Err(CodeError::Token(err @ (TokenError::Invalid | TokenError::Expired)))) => {
+            super::gone(&web, &err)
         }
         Ok(Err(CodeError::Token(err))) => error(&web, &err),
         Err(response) => response,
     }
+}
+
+/// A right code: the session cookie for its link, and a 303 to the form.
+fn opened(web: &Web, verified: &Verified, digest: &str, now: jiff::Timestamp) -> Response {
+    let value = web
+        .session_key
+        .cookie(session::SESSION, verified.token_id, digest);
+    let site = &web.settings.site;
+    let cookies = [
+        session::set(
+            site,
+            session::SESSION,
+            value.expose(),
+            verified.expires_at - now.as_second(),
+        ),
+        session::clear(site, session::FORM),
+    ];
+    see_other(&site.at(""), &cookies)
 }

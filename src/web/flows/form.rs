@@ -1,9 +1,11 @@
 //! The password form: shown under a live session, posted with the new password twice. The POST
 //! is the only thing that uses a token (WEB-1): the same policy, throttle, atomic use, revoking
 //! and audit row as `tokens redeem`, argon2 on a blocking thread under a per-core permit (WEB-8),
-//! then the "password changed" notice and a 303 to the done page.
+//! then a 303 to the done page while the "password changed" notice goes out detached (the
+//! request never waits for the mail server).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Form;
 use axum::extract::State;
@@ -32,8 +34,8 @@ pub async fn show(web: &Arc<Web>, headers: &HeaderMap) -> Response {
     let Some(value) = session::read(headers, session::SESSION) else {
         return no_session(web, headers);
     };
-    match session_of(web, &value).await {
-        Ok(verified) => form_page(web, &verified, &value, StatusCode::OK, None),
+    match session_of(web, session::SESSION, value.expose()).await {
+        Ok(verified) => form_page(web, &verified, value.expose(), StatusCode::OK, None),
         Err(SessionError::Token(_)) => no_session(web, headers),
         Err(SessionError::Response(response)) => response,
     }
@@ -55,7 +57,7 @@ fn form_page(
     status: StatusCode,
     problem: Option<String>,
 ) -> Response {
-    let csrf = web.session_key.csrf(value);
+    let csrf = web.session_key.csrf(session::SESSION, value);
     Page::new("form", status)
         .with(|vars| {
             vars.username = Some(verified.user.username.clone());
@@ -67,12 +69,12 @@ fn form_page(
 }
 
 /// The fields of the form.
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize)]
 pub struct PasswordForm {
-    #[serde(default)]
-    password: String,
-    #[serde(default)]
-    confirm: String,
+    #[serde(default = "super::no_secret", deserialize_with = "super::secret_field")]
+    password: Secret,
+    #[serde(default = "super::no_secret", deserialize_with = "super::secret_field")]
+    confirm: Secret,
     #[serde(default)]
     csrf: String,
 }
@@ -86,19 +88,25 @@ pub async fn submit(
     let Some(value) = check_post(&web, &headers, session::SESSION, &form.csrf) else {
         return forbidden(&web);
     };
-    let verified = match session_of(&web, &value).await {
+    let verified = match session_of(&web, session::SESSION, value.expose()).await {
         Ok(verified) => verified,
         Err(err) => return err.page(&web),
     };
-    let (password, confirm) = (Secret::new(form.password), Secret::new(form.confirm));
+    let (password, confirm) = (form.password, form.confirm);
     if password.expose() != confirm.expose() {
         let problem = "The two passwords differ: type the same new password twice.";
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return form_page(&web, &verified, &value, status, Some(problem.into()));
+        return form_page(
+            &web,
+            &verified,
+            value.expose(),
+            status,
+            Some(problem.into()),
+        );
     }
     match redeem(&web, verified.token_id, password).await {
         Ok(Ok(user)) => {
-            notify(&web, user).await;
+            notify(&web, user);
             let clear = session::clear(&web.settings.site, session::SESSION);
             see_other(&web.settings.site.at("/done"), &[clear])
         }
@@ -107,7 +115,7 @@ pub async fn submit(
             form_page(
                 &web,
                 &verified,
-                &value,
+                value.expose(),
                 status,
                 Some(sentence(&problem.to_string())),
             )
@@ -140,11 +148,31 @@ async fn redeem(
     .await
 }
 
-/// PW-6: the notice, on a blocking thread (the mailers are synchronous).
-async fn notify(web: &Arc<Web>, user: crate::store::users::User) {
+/// PW-6: the notice, on a blocking thread (the mailers are synchronous) that the request does
+/// not wait for; the notifier bounds its own wait. Counted in `web.notices` until it ends, so
+/// a stop can tell how many it abandons.
+fn notify(web: &Arc<Web>, user: crate::store::users::User) {
     let notify = web.deps.notify.clone();
-    if let Err(err) = tokio::task::spawn_blocking(move || notify(&user)).await {
-        (web.deps.log)(&format!("error: the notice task failed: {err}"));
+    let sending = Sending::start(&web.notices);
+    drop(tokio::task::spawn_blocking(move || {
+        let _sending = sending;
+        notify(&user);
+    }));
+}
+
+/// One notice in flight: counted from `start` until dropped (a panicking notifier included).
+struct Sending(Arc<AtomicUsize>);
+
+impl Sending {
+    fn start(count: &Arc<AtomicUsize>) -> Sending {
+        count.fetch_add(1, Ordering::SeqCst);
+        Sending(count.clone())
+    }
+}
+
+impl Drop for Sending {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 

@@ -1,7 +1,8 @@
 //! Arriving with a token (`GET|HEAD P?token=T`, and the cancel link's `P/cancel?token=T`): the
 //! open is counted, the token is checked without being used, and it leaves the URL at once, as
 //! a session cookie and a 303 to the bare path (WEB-1, WEB-2). Unknown, used, revoked and
-//! expired tokens get the one "gone" page (410), and count as a failure for the client address.
+//! expired tokens get the one "gone" page (410); only unknown ones (guesses) count as a failure
+//! for the client address, so people behind one NAT clicking old links earn no 429.
 
 use std::sync::Arc;
 
@@ -64,9 +65,9 @@ pub async fn arrive(
     };
     let now = (web.deps.clock)();
     let checked = with_store(web, move |store| {
-        tokens::record_open(store, &token, kind, now)?;
-        let verified = tokens::verify(store, &token, now)?;
-        Ok::<_, TokenError>((verified, tokens::digest(&token)))
+        let known = tokens::record_open(store, &token, kind, now).map_err(|err| (true, err))?;
+        let verified = tokens::verify(store, &token, now).map_err(|err| (known, err))?;
+        Ok::<_, (bool, TokenError)>((verified, tokens::digest(&token)))
     })
     .await;
     match checked {
@@ -75,16 +76,18 @@ pub async fn arrive(
                 Arrival::Form => (session::SESSION, web.settings.site.at("")),
                 Arrival::Cancel => (session::CANCEL, web.settings.site.at("/cancel")),
             };
-            let value = web.session_key.cookie(verified.token_id, &digest);
+            let value = web.session_key.cookie(name, verified.token_id, &digest);
             let max_age = verified.expires_at - now.as_second();
-            let cookie = session::set(&web.settings.site, name, &value, max_age);
+            let cookie = session::set(&web.settings.site, name, value.expose(), max_age);
             see_other(&path, &[cookie])
         }
-        Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => {
-            client.fail(web);
+        Ok(Err((known, err @ (TokenError::Invalid | TokenError::Expired)))) => {
+            if !known {
+                client.fail(web);
+            }
             gone(web, &err)
         }
-        Ok(Err(err)) => error(web, &err),
+        Ok(Err((_, err))) => error(web, &err),
         Err(response) => response,
     }
 }

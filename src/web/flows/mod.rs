@@ -19,6 +19,7 @@ use axum::response::Response;
 
 use super::routes::{cross_site, error};
 use super::{Peer, Web, client, session};
+use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{self, TokenError, Verified};
 
@@ -44,23 +45,41 @@ pub async fn with_store<T: Send + 'static>(
 
 /// WEB-3 for a POST: the value of cookie `cookie`, or `None` (answer 403) when the POST comes
 /// from another site, or its CSRF value is not the one bound to that cookie.
-pub fn check_post(web: &Web, headers: &HeaderMap, cookie: &str, csrf: &str) -> Option<String> {
+pub fn check_post(web: &Web, headers: &HeaderMap, cookie: &str, csrf: &str) -> Option<Secret> {
     if cross_site(headers, &web.settings.site.origin) {
         return None;
     }
     let value = session::read(headers, cookie)?;
-    web.session_key.csrf_matches(&value, csrf).then_some(value)
+    web.session_key
+        .csrf_matches(cookie, value.expose(), csrf)
+        .then_some(value)
 }
 
-/// The live token that session cookie `value` names, if its MAC matches the row's digest.
-pub async fn session_of(web: &Arc<Web>, value: &str) -> Result<Verified, SessionError> {
+/// A form field that is a secret (a password, a code): held in a [`Secret`] from the moment
+/// it is parsed; missing is empty.
+pub fn secret_field<'de, D: serde::Deserializer<'de>>(field: D) -> Result<Secret, D::Error> {
+    <String as serde::Deserialize>::deserialize(field).map(Secret::new)
+}
+
+/// An empty [`Secret`], the value of a missing secret field.
+pub fn no_secret() -> Secret {
+    Secret::new(String::new())
+}
+
+/// The live token that cookie `name` (session or cancel) with `value` names, if its MAC
+/// matches the cookie's name and the row's digest.
+pub async fn session_of(
+    web: &Arc<Web>,
+    name: &'static str,
+    value: &str,
+) -> Result<Verified, SessionError> {
     let id = session::token_id(value).ok_or(SessionError::Token(TokenError::Invalid))?;
     let now = (web.deps.clock)();
     let (verified, digest) = with_store(web, move |store| tokens::verify_id(store, id, now))
         .await
         .map_err(SessionError::Response)?
         .map_err(SessionError::Token)?;
-    if !web.session_key.cookie_matches(value, id, &digest) {
+    if !web.session_key.cookie_matches(name, value, id, &digest) {
         return Err(SessionError::Token(TokenError::Invalid));
     }
     Ok(verified)
@@ -122,5 +141,23 @@ impl FromRequestParts<Arc<Web>> for Client {
             &parts.headers,
             &web.settings.limits.trusted_proxies,
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn passwords_and_codes_are_secrets_from_the_moment_they_are_parsed() {
+        let form: super::form::PasswordForm =
+            serde_json::from_str(r#"{"password": "violet-harbour-41", "csrf": "ab"}"#)
+                .expect("form");
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("violet"), "{shown}");
+        assert!(shown.contains("[redacted]"), "{shown}");
+        let form: super::code::CodeForm =
+            serde_json::from_str(r#"{"login": "alice", "code": "K7QF-M2XD"}"#).expect("form");
+        let shown = format!("{form:?}");
+        assert!(!shown.contains("K7QF"), "{shown}");
+        assert!(shown.contains("alice"), "the login is no secret: {shown}");
     }
 }

@@ -91,7 +91,10 @@ async fn the_code_form_sets_a_form_cookie_bound_to_its_csrf_value() {
     let html = text(response).await;
     assert_eq!(page_of(&html), "code");
     let value = &cookie["pwreset_form=".len()..cookie.find(';').expect("attrs")];
-    assert!(html.contains(&format!("value=\"{}\"", h.web.session_key.csrf(value))));
+    assert!(html.contains(&format!(
+        "value=\"{}\"",
+        h.web.session_key.csrf("pwreset_form", value)
+    )));
     for id in [
         "id=\"login\"",
         "id=\"code\"",
@@ -152,6 +155,26 @@ fn cross_site_posts_are_told_by_sec_fetch_site_then_origin() {
     );
     assert!(!with(&[("origin", origin)]));
     assert!(with(&[("origin", "https://evil.example")]));
+}
+
+#[test]
+fn a_foreign_origin_is_refused_whatever_sec_fetch_site_says() {
+    let origin = "http://localhost:8080";
+    let with = |pairs: &[(&'static str, &str)]| cross_site(&headers(pairs), origin);
+    for site in ["none", "same-origin"] {
+        assert!(
+            with(&[("sec-fetch-site", site), ("origin", "https://evil.example")]),
+            "{site}"
+        );
+        assert!(
+            !with(&[("sec-fetch-site", site), ("origin", origin)]),
+            "{site}"
+        );
+        assert!(
+            !with(&[("sec-fetch-site", site), ("origin", "null")]),
+            "{site}"
+        );
+    }
 }
 
 #[test]

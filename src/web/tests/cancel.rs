@@ -60,3 +60,28 @@ async fn the_cancel_page_without_a_live_cookie_is_gone() {
     let response = h.send(browse("/reset-password/cancel")).await;
     assert_eq!(response.status(), StatusCode::GONE);
 }
+
+#[tokio::test]
+async fn a_cancel_cookie_is_no_session_cookie() {
+    let h = Harness::new();
+    let alice = h.user("alice");
+    let link = h.link(&alice);
+    let response = h
+        .send(browse(&format!(
+            "/reset-password/cancel?token={}",
+            link.token
+        )))
+        .await;
+    let value = cookie(&response, "pwreset_cancel").expect("a cancel cookie");
+    let page = h
+        .send(get_with(
+            "/reset-password",
+            &format!("pwreset_session={value}"),
+        ))
+        .await;
+    assert_eq!(
+        page_of(&text(page).await),
+        "code",
+        "no password form under a cancel cookie"
+    );
+}

@@ -80,8 +80,8 @@ async fn wrong_codes_are_422_and_the_fifth_revokes_the_link() {
         .await;
     assert_eq!(
         late.status(),
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "the right code is dead now"
+        StatusCode::GONE,
+        "the right code is dead now: too many wrong codes, still"
     );
 }
 
@@ -101,4 +101,88 @@ async fn an_unknown_user_gets_the_same_answer_and_csrf_is_checked() {
         StatusCode::FORBIDDEN,
         "the value is bound to the cookie"
     );
+}
+
+/// Settings where one address may fail often (the sequences below are per login).
+fn lenient() -> crate::web::PageSettings {
+    let mut settings = super::settings();
+    settings.limits.max_failures_per_client = 1000;
+    settings
+}
+
+/// The statuses and pages of seven wrong codes for `login`.
+async fn seven_wrong(h: &Harness, login: &str) -> Vec<(StatusCode, String)> {
+    let (form, csrf) = code_form(h).await;
+    let mut answers = Vec::new();
+    for _ in 0..7 {
+        let response = h.send(submit(&form, &csrf, login, "AAAA-AAAA")).await;
+        let status = response.status();
+        answers.push((status, page_of(&text(response).await).to_string()));
+    }
+    answers
+}
+
+#[tokio::test]
+async fn an_unknown_login_gets_the_same_sequence_of_answers_as_a_real_user() {
+    let h = Harness::with(lenient());
+    let alice = h.user("alice");
+    let bob = h.user("bob"); // a user without a live link
+    let link = h.link(&alice);
+    let real = seven_wrong(&h, "alice").await;
+    let wrong = (StatusCode::UNPROCESSABLE_ENTITY, "code".to_string());
+    let too_many = (StatusCode::GONE, "gone".to_string());
+    let mut expected = vec![wrong; 4];
+    expected.extend(vec![too_many; 3]);
+    assert_eq!(real, expected, "the real user's link");
+    assert_eq!(h.state(&link.token), "revoked");
+    assert_eq!(seven_wrong(&h, "nobody").await, real, "an unknown login");
+    assert_eq!(seven_wrong(&h, &bob.username).await, real, "no live link");
+    assert_eq!(
+        seven_wrong(&h, " Nobody2@Example.com ").await,
+        real,
+        "an unknown email"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_wrong_codes_and_the_right_one_never_give_500() {
+    for _ in 0..5 {
+        let h = std::sync::Arc::new(Harness::with(lenient()));
+        let alice = h.user("alice");
+        let link = h.link(&alice);
+        let (form, csrf) = code_form(&h).await;
+        let mut tasks = Vec::new();
+        for n in 0..9 {
+            let code = if n == 4 {
+                link.code.clone()
+            } else {
+                "AAAA-AAAA".into()
+            };
+            let (h, form, csrf) = (h.clone(), form.clone(), csrf.clone());
+            tasks.push(tokio::spawn(async move {
+                let response = h.send(submit(&form, &csrf, "alice", &code)).await;
+                (code == "AAAA-AAAA", response.status())
+            }));
+        }
+        for task in tasks {
+            let (wrong, status) = task.await.expect("task");
+            let allowed: &[StatusCode] = if wrong {
+                &[StatusCode::UNPROCESSABLE_ENTITY, StatusCode::GONE]
+            } else {
+                &[
+                    StatusCode::SEE_OTHER,
+                    StatusCode::GONE,
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ]
+            };
+            assert!(allowed.contains(&status), "wrong: {wrong}, {status}");
+        }
+        assert_eq!(h.state(&link.token), "revoked", "eight wrong codes");
+        let late = h.send(submit(&form, &csrf, "alice", &link.code)).await;
+        assert_ne!(
+            late.status(),
+            StatusCode::SEE_OTHER,
+            "never after the fifth wrong"
+        );
+    }
 }

@@ -19,7 +19,7 @@ async fn opened() -> (Harness, super::Link, String, String) {
 }
 
 /// The form page under `session`.
-async fn form_html(h: &Harness, session: &str) -> String {
+pub(super) async fn form_html(h: &Harness, session: &str) -> String {
     let response = h
         .send(get_with(
             "/reset-password",
@@ -138,7 +138,7 @@ async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
         h.count("SELECT count(*) FROM audit_log WHERE action = 'token.redeem' AND outcome = 'ok' AND actor = 'serve'"),
         1
     );
-    assert_eq!(h.noticed(), ["alice"]);
+    assert_eq!(h.noticed_once(1).await, ["alice"]);
     let done = h.send(super::browse("/reset-password/done")).await;
     let html = text(done).await;
     assert_eq!(page_of(&html), "done");
@@ -207,4 +207,36 @@ async fn cross_site_posts_are_403_but_origin_null_is_the_page_itself() {
     );
     assert_eq!(h.send(own).await.status(), StatusCode::SEE_OTHER);
     assert_eq!(h.state(&link.token), "used");
+}
+
+#[tokio::test]
+async fn a_notice_slower_than_the_request_timeout_still_gives_303() {
+    let mut settings = super::settings();
+    settings.limits.request_timeout = std::time::Duration::from_secs(5);
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let gate = std::sync::Mutex::new(gate);
+    let h = Harness::with_deps(settings, |deps| {
+        let inner = deps.notify.clone();
+        deps.notify = std::sync::Arc::new(move |user| {
+            // Held until the test has its answer (bounded, should the test fail first).
+            let gate = gate.lock().expect("gate");
+            let _ = gate.recv_timeout(std::time::Duration::from_secs(60));
+            inner(user);
+        });
+    });
+    let alice = h.user("alice");
+    let link = h.link(&alice);
+    let session = h.session(&link).await;
+    let csrf = csrf_in(&form_html(&h, &session).await);
+    let response = h.send(set(&session, &csrf, GOOD, GOOD)).await;
+    assert_eq!(response.status(), StatusCode::SEE_OTHER, "not 408");
+    assert!(super::set_cookie_line(&response, "pwreset_session").contains("Max-Age=0"));
+    assert_eq!(h.state(&link.token), "used");
+    assert!(h.noticed().is_empty(), "the notice is still held");
+    release.send(()).expect("the notifier waits");
+    assert_eq!(
+        h.noticed_once(1).await,
+        ["alice"],
+        "the notice went out after the answer"
+    );
 }

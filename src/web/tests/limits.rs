@@ -50,3 +50,31 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     let forged = h.send_from("192.0.2.9:1", via(BAD, "198.51.100.77")).await;
     assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn old_links_from_one_address_earn_no_429_only_guesses_do() {
+    let h = Harness::new();
+    let alice = h.user("alice");
+    let revoked = h.link(&alice);
+    let now = *h.now.lock().expect("clock");
+    crate::tokens::revoke_user(&mut h.store(), &alice, &super::actor(), now).expect("revoke");
+    let old = format!("/reset-password?token={}", revoked.token);
+    for _ in 0..10 {
+        assert_eq!(h.send(browse(&old)).await.status(), StatusCode::GONE);
+    }
+    let live = h.link(&alice);
+    let good = format!("/reset-password?token={}", live.token);
+    assert_eq!(
+        h.send(browse(&good)).await.status(),
+        StatusCode::SEE_OTHER,
+        "ten clicks on a revoked link are no failures"
+    );
+    for _ in 0..5 {
+        assert_eq!(h.send(browse(BAD)).await.status(), StatusCode::GONE);
+    }
+    assert_eq!(
+        h.send(browse(&good)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "unknown tokens still count"
+    );
+}

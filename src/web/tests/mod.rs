@@ -10,6 +10,7 @@ mod basics;
 mod cancel;
 mod code;
 mod form;
+mod hardening;
 mod limits;
 mod link;
 
@@ -56,6 +57,7 @@ pub fn settings() -> PageSettings {
             max_failures_per_client: 5,
             trusted_proxies: vec![crate::config::Cidr::parse("10.0.0.0/8").expect("cidr")],
             access_log: true,
+            max_connections: 512,
         },
         branding: Branding {
             app_name: "Example".into(),
@@ -86,6 +88,11 @@ impl Harness {
 
     /// A harness with these settings.
     pub fn with(settings: PageSettings) -> Harness {
+        Harness::with_deps(settings, |_| {})
+    }
+
+    /// A harness with these settings and its dependencies changed by `tweak`.
+    pub fn with_deps(settings: PageSettings, tweak: impl FnOnce(&mut Deps)) -> Harness {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = dir.path().join("t.db");
         let store = Store::create(&db, 5000).expect("store");
@@ -94,7 +101,7 @@ impl Harness {
         let log = Arc::new(Mutex::new(Vec::new()));
         let notices = Arc::new(Mutex::new(Vec::new()));
         let now = Arc::new(Mutex::new(Timestamp::from_second(T0).expect("time")));
-        let deps = Deps {
+        let mut deps = Deps {
             open_store: {
                 let db = db.clone();
                 Arc::new(move || {
@@ -119,6 +126,7 @@ impl Harness {
                 Arc::new(move |line: &str| log.lock().expect("log").push(line.to_string()))
             },
         };
+        tweak(&mut deps);
         let web = Web::new(settings, [9; 32], Templates::new(None), actor(), deps);
         Harness {
             _dir: dir,
@@ -292,6 +300,16 @@ impl Harness {
     /// Usernames a notice went to.
     pub fn noticed(&self) -> Vec<String> {
         self.notices.lock().expect("notices").clone()
+    }
+
+    /// Usernames a notice went to, once there are `n` (notices are detached from their
+    /// requests); waits at most 30 s.
+    pub async fn noticed_once(&self, n: usize) -> Vec<String> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while self.noticed().len() < n && std::time::Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        self.noticed()
     }
 }
 

@@ -192,3 +192,46 @@ fn sigterm_finishes_the_request_in_flight_then_exits_0() {
         1
     );
 }
+
+/// Read one `200 ok` health reply from a kept-alive connection (bounded by its read timeout).
+fn read_health(stream: &mut std::net::TcpStream) {
+    let mut reply = Vec::new();
+    let mut chunk = [0_u8; 1024];
+    while !reply.ends_with(b"\r\n\r\nok\n") {
+        let n = std::io::Read::read(stream, &mut chunk).expect("a reply within the deadline");
+        assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&reply));
+        reply.extend_from_slice(&chunk[..n]);
+    }
+    assert!(reply.starts_with(b"HTTP/1.1 200"));
+}
+
+#[test]
+fn connections_past_max_connections_wait_for_one_to_close() {
+    let env = TestEnv::with_samples();
+    http::append_config(&env, "\n[serve]\nmax_connections = 1\n");
+    let server = Server::start(&env, &[]);
+    let health = b"GET /reset-password/healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    let mut first = server.connect();
+    std::io::Write::write_all(&mut first, health).expect("send");
+    read_health(&mut first);
+    let mut second = server.connect();
+    std::io::Write::write_all(
+        &mut second,
+        b"GET /reset-password/done HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .expect("send");
+    // The first connection holds the only permit: its second request is served first.
+    std::io::Write::write_all(&mut first, health).expect("send again");
+    read_health(&mut first);
+    drop(first);
+    let reply = http::read_all(&mut second);
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    let out = server.stop(Signal::SIGTERM);
+    let err = stderr(&out);
+    let second_health = err.rfind("GET /reset-password/healthz").expect("logged");
+    let done = err.find("GET /reset-password/done").expect("logged");
+    assert!(
+        done > second_health,
+        "served only after the first closed:\n{err}"
+    );
+}
