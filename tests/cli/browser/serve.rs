@@ -3,7 +3,7 @@
 //! (its `listening on` line, with a deadline) and stopped with SIGTERM. It drives no browser.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Ipv4Addr, TcpStream};
+use std::net::Ipv4Addr;
 use std::process::{Child, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
@@ -205,13 +205,7 @@ impl Drop for Serving {
 
 /// A request as a mail scanner makes it (no browser headers); returns the status code.
 pub fn scanner_request(port: u16, method: &str, path_and_query: &str) -> u16 {
-    let mut stream = TcpStream::connect((Ipv4Addr::LOCALHOST, port)).expect("connect to serve");
-    stream
-        .set_read_timeout(Some(DEADLINE))
-        .expect("read timeout");
-    stream
-        .set_write_timeout(Some(DEADLINE))
-        .expect("write timeout");
+    let mut stream = crate::support::connect_bounded((Ipv4Addr::LOCALHOST, port));
     write!(
         stream,
         "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\

@@ -77,14 +77,7 @@ impl Server {
 
     /// A connection to the server, with bounded reads and writes.
     pub fn connect(&self) -> TcpStream {
-        let stream = TcpStream::connect(&self.addr).expect("connect");
-        stream
-            .set_read_timeout(Some(DEADLINE))
-            .expect("read timeout");
-        stream
-            .set_write_timeout(Some(DEADLINE))
-            .expect("write timeout");
-        stream
+        crate::support::connect_bounded(&self.addr)
     }
 
     /// Send a raw request (with `Connection: close`) and read the whole reply.
