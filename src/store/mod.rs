@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod db;
 pub mod intents;
 pub mod migrations;
 pub mod tokens;
