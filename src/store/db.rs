@@ -6,8 +6,8 @@
 //! [`FromValue`]s, and every failure is a [`DbError`] whose [`ErrorKind`] says whether another
 //! writer held the store.
 //!
-//! Nothing outside `store/` sees a backend's own types. [`Conn::sqlite`] is the one escape
-//! hatch, for migrations and PRAGMAs only.
+//! Nothing outside `store/` sees a backend's own types: the one escape hatch, `sqlite_mut`, is
+//! private to `store/` and used only by `migrations::apply`.
 
 mod error;
 mod rewrite;
@@ -19,6 +19,7 @@ mod tests;
 
 use std::cell::RefCell;
 use std::ops::Deref;
+use std::path::Path;
 
 pub use error::{DbError, ErrorKind};
 pub use rewrite::pg_sql;
@@ -79,11 +80,13 @@ impl Row<'_> {
 }
 
 impl Conn {
-    /// Wrap an open SQLite connection (already configured by the store).
-    #[cfg_attr(
-        not(test),
-        expect(dead_code, reason = "the store is ported to the layer next")
-    )]
+    /// Open an SQLite store file read-write (never creating it) in WAL mode with foreign keys
+    /// on and `busy_timeout_ms` to wait for another writer.
+    pub(super) fn open_sqlite(path: &Path, busy_timeout_ms: u32) -> Result<Conn, DbError> {
+        sqlite::open(path, busy_timeout_ms).map(Conn::from_sqlite)
+    }
+
+    /// Wrap an open SQLite connection.
     pub(super) fn from_sqlite(conn: rusqlite::Connection) -> Conn {
         conn.set_prepared_statement_cache_capacity(sqlite::STATEMENT_CACHE);
         Conn {
@@ -99,17 +102,22 @@ impl Conn {
         }
     }
 
-    /// Pick the statement for this backend, where the dialects differ.
-    pub fn dialect<'s>(&self, sqlite: &'s str, pg: &'s str) -> &'s str {
+    /// Pick the statement (or the pieces of one) for this backend, where the dialects differ.
+    pub fn dialect<T>(&self, sqlite: T, pg: T) -> T {
         match self.backend() {
             Backend::Sqlite => sqlite,
             Backend::Postgres => pg,
         }
     }
 
-    /// The SQLite connection, for migrations and PRAGMAs only; `None` on other backends.
-    pub fn sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.inner {
+    /// The SQLite connection, for migrations only (`PRAGMA user_version`, exclusive DDL
+    /// transactions); `None` on other backends.
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "None once the PostgreSQL backend lands"
+    )]
+    pub(super) fn sqlite_mut(&mut self) -> Option<&mut rusqlite::Connection> {
+        match &mut self.inner {
             Inner::Sqlite(conn) => Some(conn),
         }
     }

@@ -11,6 +11,7 @@ use super::{Held, RedeemPolicy, TokenError, Verified, codes, digest, verify_held
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::secret::Secret;
 use crate::store::Store;
+use crate::store::db::DbError;
 use crate::store::tokens as sql;
 use crate::store::users::{self as users_sql, User};
 
@@ -125,8 +126,8 @@ impl From<crate::store::StoreError> for CodeError {
     }
 }
 
-impl From<rusqlite::Error> for CodeError {
-    fn from(err: rusqlite::Error) -> Self {
+impl From<DbError> for CodeError {
+    fn from(err: DbError) -> Self {
         CodeError::Token(err.into())
     }
 }

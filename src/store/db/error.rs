@@ -55,7 +55,8 @@ impl DbError {
         Self::other(Cause::OutOfRange(ty))
     }
 
-    pub(super) fn no_rows() -> Self {
+    /// A row that must exist was not found.
+    pub fn no_rows() -> Self {
         Self::other(Cause::NoRows)
     }
 

@@ -2,6 +2,10 @@
 //! rusqlite statements and reading rows as [`ValueRef`]s. The only place besides migrations
 //! that touches rusqlite.
 
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::OpenFlags;
 use rusqlite::types::{ToSqlOutput, ValueRef as SqliteRef};
 
 use super::{DbError, Row, RowInner, ToValue, ValueRef};
@@ -18,6 +22,18 @@ impl rusqlite::ToSql for ValueRef<'_> {
             ValueRef::Text(text) => SqliteRef::Text(text.as_bytes()),
         }))
     }
+}
+
+/// Open the store file read-write (never creating it: the store made it 0600 first) and set
+/// the busy timeout, WAL, foreign keys and `synchronous = NORMAL`.
+pub(super) fn open(path: &Path, busy_timeout_ms: u32) -> Result<rusqlite::Connection, DbError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_millis(u64::from(busy_timeout_ms)))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "foreign_keys", true)?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
 }
 
 /// A cached statement with every parameter bound (checked against the statement's count).
