@@ -10,14 +10,14 @@
 //! This module owns the events, the actor, hashing and verifying; the SQL is in
 //! `crate::store::audit`, which also lists the hashed columns once ([`Entry::hashed`]).
 
+use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
-use rusqlite::Connection;
-use rusqlite::types::Value;
 use sha2::{Digest, Sha256};
 
 pub use crate::audit::key::{Key, KeyError};
 use crate::store::audit as sql;
 pub use crate::store::audit::{Entry, Filter, for_each};
+use crate::store::db::Value;
 use crate::store::users::User;
 use crate::store::{Store, StoreError};
 
@@ -172,25 +172,25 @@ pub enum AuditError {
 
 /// Key this connection's audit rows with `key`, or record why there is none: appending or
 /// verifying then fails with [`AuditError::NoKey`] naming the reason.
-pub fn use_key(conn: &Connection, key: Result<Key, KeyError>) -> Result<(), AuditError> {
+pub fn use_key(conn: &Conn, key: Result<Key, KeyError>) -> Result<(), AuditError> {
     match key {
-        Ok(key) => sql::install_mac(conn, move |prev, payload| Ok(key.mac(prev, payload)))?,
+        Ok(key) => sql::install_mac(conn, move |prev, payload| Ok(key.mac(prev, payload))),
         Err(err) => {
             let why = err.to_string();
-            sql::install_mac(conn, move |_, _| Err(why.clone()))?;
+            sql::install_mac(conn, move |_, _| Err(why.clone()));
         }
     }
     Ok(())
 }
 
 /// The last row's id and MAC, if there is a row.
-pub fn head(conn: &Connection) -> Result<Option<Head>, AuditError> {
+pub fn head(conn: &Conn) -> Result<Option<Head>, AuditError> {
     Ok(sql::last(conn)?.map(|(id, mac)| Head { id, mac }))
 }
 
-impl From<rusqlite::Error> for AuditError {
-    fn from(err: rusqlite::Error) -> Self {
-        AuditError::Store(StoreError::Sqlite(err))
+impl From<DbError> for AuditError {
+    fn from(err: DbError) -> Self {
+        AuditError::Store(StoreError::Db(err))
     }
 }
 
@@ -199,7 +199,7 @@ impl From<rusqlite::Error> for AuditError {
 /// someone without the key) is refused: only [`anchor`], on the operator's explicit
 /// `pwreset audit rekey`, may vouch for such rows, never an ordinary command.
 pub fn append(
-    conn: &Connection,
+    conn: &Conn,
     actor: &Actor,
     now: Timestamp,
     event: &Event,
@@ -216,7 +216,7 @@ pub fn append(
 /// If the log ends with rows written without a key, append the [`ANCHOR`] row that vouches
 /// for them under the key from here on; returns its id, or `None` when there was nothing to
 /// anchor. Only `pwreset audit rekey` calls this, when it has just created the key.
-pub fn anchor(conn: &Connection, actor: &Actor, now: Timestamp) -> Result<Option<i64>, AuditError> {
+pub fn anchor(conn: &Conn, actor: &Actor, now: Timestamp) -> Result<Option<i64>, AuditError> {
     let Some(last) = sql::last_entry(conn)?.filter(|last| plain_hash(last) == last.hash) else {
         return Ok(None);
     };
@@ -229,7 +229,7 @@ pub fn anchor(conn: &Connection, actor: &Actor, now: Timestamp) -> Result<Option
 }
 
 fn insert(
-    conn: &Connection,
+    conn: &Conn,
     actor: &Actor,
     now: Timestamp,
     event: &Event,
@@ -282,8 +282,8 @@ fn payload(entry: &Entry) -> String {
 }
 
 /// HMAC-SHA256 under the connection's audit key (see [`use_key`]), hex-encoded.
-fn keyed_hash(conn: &Connection, entry: &Entry) -> Result<String, AuditError> {
-    sql::mac(conn, &entry.prev_hash, &payload(entry))?.map_err(|why| AuditError::NoKey { why })
+fn keyed_hash(conn: &Conn, entry: &Entry) -> Result<String, AuditError> {
+    sql::mac(conn, &entry.prev_hash, &payload(entry)).map_err(|why| AuditError::NoKey { why })
 }
 
 /// Plain SHA-256 over the same input: how rows were hashed before schema 4.
@@ -299,16 +299,14 @@ fn plain_hash(entry: &Entry) -> String {
 fn json_of(value: Value) -> serde_json::Value {
     match value {
         Value::Null => serde_json::Value::Null,
-        Value::Integer(n) => n.into(),
-        Value::Real(x) => x.into(),
+        Value::Int(n) => n.into(),
         Value::Text(text) => text.into(),
-        Value::Blob(bytes) => hex::encode(bytes).into(),
     }
 }
 
 /// How many rows with this action and outcome concern a user since a time (for throttling).
 pub fn count_since(
-    conn: &Connection,
+    conn: &Conn,
     action: &str,
     outcome: Outcome,
     user_id: i64,

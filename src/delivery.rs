@@ -9,8 +9,8 @@
 //! What each action writes before the mail and how it commits or undoes is its own ([`Flow`]).
 //! This module renders, sends and records, and knows nothing of terminals, flags or exit codes.
 
+use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
-use rusqlite::Connection;
 
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::mail::{Delivered, MailError, Mailer, Outgoing, Recipient};
@@ -141,9 +141,9 @@ pub enum DeliveryError<E: FlowError> {
     Own(E),
 }
 
-impl<E: FlowError> From<rusqlite::Error> for DeliveryError<E> {
-    fn from(err: rusqlite::Error) -> Self {
-        DeliveryError::Store(StoreError::Sqlite(err))
+impl<E: FlowError> From<DbError> for DeliveryError<E> {
+    fn from(err: DbError) -> Self {
+        DeliveryError::Store(StoreError::Db(err))
     }
 }
 
@@ -167,9 +167,9 @@ pub enum RecordError {
     Audit(#[from] AuditError),
 }
 
-impl From<rusqlite::Error> for RecordError {
-    fn from(err: rusqlite::Error) -> Self {
-        RecordError::Store(StoreError::Sqlite(err))
+impl From<DbError> for RecordError {
+    fn from(err: DbError) -> Self {
+        RecordError::Store(StoreError::Db(err))
     }
 }
 
@@ -264,7 +264,7 @@ impl Job<'_> {
     /// `skipped`, `failed` is `failed`), inside the caller's transaction.
     pub fn finish(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         outcome: Outcome,
         detail: Option<String>,
         item: ItemEnd<'_>,
@@ -306,7 +306,7 @@ impl Job<'_> {
     ) -> Result<Self, RecordError> {
         let tx = store.write()?;
         let id = self.write_intent(&tx, token_id, to)?;
-        tx.commit().map_err(StoreError::Sqlite)?;
+        tx.commit().map_err(StoreError::Db)?;
         Ok(self.intending(id))
     }
 
@@ -314,7 +314,7 @@ impl Job<'_> {
     /// that commits, [`Job::intending`] gives the job that resolves it.
     pub fn write_intent(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         token_id: Option<i64>,
         to: &Recipient,
     ) -> Result<i64, RecordError> {
@@ -353,7 +353,7 @@ impl Job<'_> {
     ) -> Result<(), RecordError> {
         let tx = store.write()?;
         self.finish(&tx, outcome, detail, item)?;
-        tx.commit().map_err(StoreError::Sqlite)?;
+        tx.commit().map_err(StoreError::Db)?;
         Ok(())
     }
 
@@ -376,7 +376,7 @@ impl Job<'_> {
 
     /// Whether the user still exists and is active (checked again at commit: a deactivation
     /// may have happened while the mail was on its way).
-    pub fn still_active(&self, tx: &Connection) -> Result<bool, StoreError> {
+    pub fn still_active(&self, tx: &Conn) -> Result<bool, StoreError> {
         Ok(crate::store::users::by_id(tx, self.user.id)?.is_some_and(|u| u.active))
     }
 }

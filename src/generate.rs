@@ -8,9 +8,9 @@
 
 use std::fmt::Write as _;
 
+use crate::store::db::Conn;
 use jiff::Timestamp;
 use rand::CryptoRng;
-use rusqlite::Connection;
 
 use crate::audit::Actor;
 use crate::config::PasswordConfig;
@@ -321,7 +321,7 @@ impl delivery::Flow for GenerateFlow<'_> {
     /// mail was on its way: then the new password is not set.
     fn commit(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         job: &Job<'_>,
         (): (),
         emailed: Option<Delivered>,
@@ -373,7 +373,7 @@ impl delivery::Flow for GenerateFlow<'_> {
     /// Nothing was written: only say so.
     fn undo(
         &self,
-        _tx: &Connection,
+        _tx: &Conn,
         _job: &Job<'_>,
         (): (),
         err: GenerateError,

@@ -13,6 +13,7 @@ use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::PasswordConfig;
 use crate::password::{self, PolicyError};
 use crate::secret::Secret;
+use crate::store::db::DbError;
 use crate::store::intents;
 use crate::store::tokens as sql;
 use crate::store::users::{self as users_sql, PasswordChange, User};
@@ -73,9 +74,9 @@ pub enum TokenError {
     Audit(#[from] audit::AuditError),
 }
 
-impl From<rusqlite::Error> for TokenError {
-    fn from(err: rusqlite::Error) -> Self {
-        TokenError::Store(StoreError::Sqlite(err))
+impl From<DbError> for TokenError {
+    fn from(err: DbError) -> Self {
+        TokenError::Store(StoreError::Db(err))
     }
 }
 

@@ -28,10 +28,10 @@ fn fill(store: &mut Store, n: i64) {
     }
 }
 
-fn tamper(conn: &Connection, sql: &str) {
-    conn.execute_batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
+fn tamper(conn: &Conn, sql: &str) {
+    conn.batch("DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;")
         .expect("drop");
-    conn.execute_batch(sql).expect("tamper");
+    conn.batch(sql).expect("tamper");
 }
 
 #[test]
@@ -46,9 +46,11 @@ fn a_fresh_chain_verifies() {
     assert_eq!(verify(store.conn(), None).expect("three rows").rows, 3);
     let first_prev: String = store
         .conn()
-        .query_row("SELECT prev_hash FROM audit_log WHERE id = 1", [], |r| {
-            r.get(0)
-        })
+        .query_one(
+            "SELECT prev_hash FROM audit_log WHERE id = 1",
+            &crate::vals![],
+            |r| r.get(0),
+        )
         .expect("row");
     assert_eq!(first_prev, GENESIS);
 }
@@ -87,9 +89,9 @@ fn a_rehashed_row_breaks_the_next_link() {
     fill(&mut store, 3);
     let mut entry = store
         .conn()
-        .query_row(
+        .query_one(
             &format!("SELECT {COLUMNS} FROM audit_log WHERE id = 2"),
-            [],
+            &crate::vals![],
             from_row,
         )
         .expect("row 2");
@@ -118,7 +120,7 @@ fn filter_by_action_prefix_since_and_limit() {
     .expect("record");
     let collect = |filter: &Filter| {
         let mut ids = Vec::new();
-        for_each::<rusqlite::Error>(store.conn(), filter, |e| {
+        for_each::<crate::store::db::DbError>(store.conn(), filter, |e| {
             ids.push(e.id);
             Ok(())
         })
@@ -246,9 +248,9 @@ fn an_unkeyed_prefix_is_anchored_only_explicitly() {
     );
     let anchor: (String, String) = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT action, detail FROM audit_log WHERE id = 4",
-            [],
+            &crate::vals![],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("row 4");
@@ -266,15 +268,19 @@ fn a_chain_recomputed_without_the_key_is_named() {
     fill(&mut store, 4);
     let mut prev: String = store
         .conn()
-        .query_row("SELECT hash FROM audit_log WHERE id = 1", [], |r| r.get(0))
+        .query_one(
+            "SELECT hash FROM audit_log WHERE id = 1",
+            &crate::vals![],
+            |r| r.get(0),
+        )
         .expect("row 1");
     let conn = store.conn();
     tamper(conn, "SELECT 1");
     for id in 2..=4 {
         let mut entry = conn
-            .query_row(
+            .query_one(
                 &format!("SELECT {COLUMNS} FROM audit_log WHERE id = {id}"),
-                [],
+                &crate::vals![],
                 from_row,
             )
             .expect("row");
@@ -285,7 +291,7 @@ fn a_chain_recomputed_without_the_key_is_named() {
         entry.hash = plain_hash(&entry);
         conn.execute(
             "UPDATE audit_log SET target = ?1, prev_hash = ?2, hash = ?3 WHERE id = ?4",
-            rusqlite::params![entry.target, entry.prev_hash, entry.hash, id],
+            &crate::vals![entry.target, entry.prev_hash, entry.hash, id],
         )
         .expect("rewrite");
         prev = entry.hash;
@@ -320,7 +326,9 @@ fn without_a_key_nothing_is_appended() {
     ));
     let rows: i64 = store
         .conn()
-        .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .query_one("SELECT count(*) FROM audit_log", &crate::vals![], |r| {
+            r.get(0)
+        })
         .expect("count");
     assert_eq!(rows, 1);
 }

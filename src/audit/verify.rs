@@ -2,7 +2,7 @@
 //! recorded earlier by the admin catches rows removed from the end. Reads only; the SQL is in
 //! `crate::store::audit`.
 
-use rusqlite::Connection;
+use crate::store::db::Conn;
 
 use super::{ANCHOR, AuditError, Entry, GENESIS, keyed_hash, plain_hash};
 use crate::store::audit as sql;
@@ -53,7 +53,7 @@ pub struct Verified {
 /// Check the whole chain under the connection's key: ids contiguous from 1, each row linked to
 /// the one before, every MAC right. Rows without a key are allowed only as a prefix anchored by
 /// an [`ANCHOR`] row. With `head`, that row must still be there with that MAC.
-pub fn verify(conn: &Connection, head: Option<&Head>) -> Result<Verified, AuditError> {
+pub fn verify(conn: &Conn, head: Option<&Head>) -> Result<Verified, AuditError> {
     let mut walk = Walk {
         conn,
         expected_id: 1,
@@ -85,7 +85,7 @@ pub fn verify(conn: &Connection, head: Option<&Head>) -> Result<Verified, AuditE
 
 /// The state of [`verify`] between rows.
 struct Walk<'c> {
-    conn: &'c Connection,
+    conn: &'c Conn,
     expected_id: i64,
     prev: String,
     unkeyed: u64,

@@ -15,6 +15,7 @@ pub use run::{Outcome, Pacing, Report, Runner, run};
 pub use runs::{Close, Items, Resumable, Resume, close, for_each_item, resume, to_do};
 
 use crate::store::StoreError;
+use crate::store::db::DbError;
 
 /// What a bulk run does to each user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,9 +76,9 @@ pub enum BulkError {
     Audit(#[from] crate::audit::AuditError),
 }
 
-impl From<rusqlite::Error> for BulkError {
-    fn from(err: rusqlite::Error) -> Self {
-        BulkError::Store(StoreError::Sqlite(err))
+impl From<DbError> for BulkError {
+    fn from(err: DbError) -> Self {
+        BulkError::Store(StoreError::Db(err))
     }
 }
 

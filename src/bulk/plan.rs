@@ -13,8 +13,8 @@
 use std::collections::HashSet;
 use std::io::{BufRead, Read};
 
+use crate::store::db::Conn;
 use jiff::Timestamp;
-use rusqlite::Connection;
 
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
@@ -61,7 +61,7 @@ type Sink<'a> = dyn FnMut(&Item, Option<&User>) -> Result<(), BulkError> + 'a;
 
 /// What planning needs to know.
 struct Planner<'a> {
-    conn: &'a Connection,
+    conn: &'a Conn,
     sink: &'a mut Sink<'a>,
     action: Action,
     cooldown_secs: u64,
@@ -209,10 +209,7 @@ pub fn dry_run<R: BufRead, E: From<BulkError>>(
     now: Timestamp,
     mut on_row: impl FnMut(&Item, Option<&User>) -> Result<(), E>,
 ) -> Result<PlanSummary, E> {
-    let read = store
-        .conn()
-        .unchecked_transaction()
-        .map_err(BulkError::from)?;
+    let read = store.conn().begin_read().map_err(BulkError::from)?;
     // `on_row`'s own error stops planning and is handed back as it was.
     let mut failed = None;
     let mut sink = |item: &Item, user: Option<&User>| {
@@ -231,7 +228,7 @@ pub fn dry_run<R: BufRead, E: From<BulkError>>(
 
 /// Resolve every entry of the selection, handing each to `sink`.
 fn resolve<'a, R: BufRead>(
-    conn: &'a Connection,
+    conn: &'a Conn,
     selection: Selection<R>,
     request: &Request<'_>,
     now: Timestamp,

@@ -4,8 +4,8 @@
 //! Returns domain values and [`BulkError`]s; how they are worded for an operator, and whether
 //! anyone is asked anything, is the caller's business. No SQL here: it is in `store::bulk`.
 
+use crate::store::db::Conn;
 use jiff::Timestamp;
-use rusqlite::Connection;
 
 use super::{Action, BulkError};
 use crate::store::Store;
@@ -59,7 +59,7 @@ pub enum Resume {
 }
 
 /// Check that run `id` exists, has a known action and was not aborted, and count what is left.
-pub fn resume(conn: &Connection, id: &str) -> Result<Resume, BulkError> {
+pub fn resume(conn: &Conn, id: &str) -> Result<Resume, BulkError> {
     let run = bulk::run(conn, id)?.ok_or_else(|| BulkError::UnknownRun(id.to_string()))?;
     let action = Action::parse(&run.action).ok_or_else(|| BulkError::UnknownAction {
         run: id.to_string(),
@@ -81,7 +81,7 @@ pub fn resume(conn: &Connection, id: &str) -> Result<Resume, BulkError> {
 }
 
 /// Users still to do in a run (pending, or failed and worth another try).
-pub fn to_do(conn: &Connection, run_id: &str) -> Result<u64, BulkError> {
+pub fn to_do(conn: &Conn, run_id: &str) -> Result<u64, BulkError> {
     let counts = bulk::counts(conn, run_id)?;
     Ok(counts.pending + counts.failed)
 }
@@ -106,7 +106,7 @@ impl Items {
 
 /// Hand these items of a run to `f` in order, each with its user, a page at a time.
 pub fn for_each_item<E: From<BulkError>>(
-    conn: &Connection,
+    conn: &Conn,
     run_id: &str,
     which: Items,
     mut f: impl FnMut(&Item, Option<&User>) -> Result<(), E>,

@@ -22,6 +22,7 @@ use crate::mail::MailError;
 use crate::password::HashError;
 use crate::settings::{SettingsError, Untrusted};
 use crate::store::StoreError;
+use crate::store::db::DbError;
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
@@ -30,8 +31,8 @@ use crate::web::ServeError;
 
 pub use map::mail;
 use map::{
-    audit, audit_key, bulk, config, failure, generate, hash, import, limit, link, record, refusal,
-    serve, settings, sqlite, store, template, token, untrusted, user,
+    audit, audit_key, bulk, config, db, failure, generate, hash, import, limit, link, record,
+    refusal, serve, settings, store, template, token, untrusted, user,
 };
 
 /// An exit code and the hint that goes with it.
@@ -158,7 +159,7 @@ classified! {
     RecordError => record,
     BulkError => bulk,
     HashError => hash,
-    rusqlite::Error => sqlite,
+    DbError => db,
     MailError => mail,
     TemplateError => template,
     SettingsError => settings,

@@ -3,7 +3,7 @@
 //! bulk item. What is committed or undone is the action's own [`Flow`]; this file holds no SQL
 //! of its own and knows nothing of terminals, flags or exit codes.
 
-use rusqlite::Connection;
+use crate::store::db::Conn;
 
 use super::crash::{self, CrashPoint};
 use super::{DeliveryError, FlowError, ItemEnd, Job};
@@ -55,7 +55,7 @@ pub trait Flow {
     /// `active` or the change was overtaken meanwhile.
     fn commit(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         job: &Job<'_>,
         staged: Self::Staged,
         sent: Self::Sent,
@@ -65,7 +65,7 @@ pub trait Flow {
     /// The mail was not rendered or not accepted: undo what staging wrote, inside `tx`.
     fn undo(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         job: &Job<'_>,
         staged: Self::Staged,
         err: DeliveryError<Self::Error>,

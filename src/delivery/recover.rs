@@ -7,8 +7,8 @@
 //!
 //! What to tell the operator is the caller's business: it gets one [`Interrupted`] per user.
 
+use crate::store::db::Conn;
 use jiff::Timestamp;
-use rusqlite::Connection;
 
 use super::{RecordError, owner};
 use crate::audit::{self, Actor, Event, Outcome};
@@ -45,13 +45,13 @@ pub fn recover(
     for intent in intents::open(&tx)?.into_iter().filter(dead) {
         found.push(resolve(&tx, &intent, actor, now)?);
     }
-    tx.commit().map_err(StoreError::Sqlite)?;
+    tx.commit().map_err(StoreError::Db)?;
     Ok(found)
 }
 
 /// Put one user in the safe state, audit it and resolve the intent (inside `tx`).
 fn resolve(
-    tx: &Connection,
+    tx: &Conn,
     intent: &OpenIntent,
     actor: &Actor,
     now: Timestamp,

@@ -133,9 +133,9 @@ fn emailed_password_is_committed_after_the_mail_and_verifies() {
     );
     let detail: String = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT detail FROM audit_log WHERE action = ?1",
-            [ACTION],
+            &crate::vals![ACTION],
             |r| r.get(0),
         )
         .expect("audit");
@@ -159,7 +159,7 @@ fn a_refused_mail_leaves_the_old_password_working() {
         .conn()
         .execute(
             "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-            rusqlite::params![old, user.id],
+            &crate::vals![old, user.id],
         )
         .expect("set");
     let prepared = prepare(&PasswordConfig::default(), &mut rand::rng()).expect("prepare");
@@ -182,9 +182,9 @@ fn a_refused_mail_leaves_the_old_password_working() {
     ));
     let failed: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM audit_log WHERE outcome = 'failed'",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");

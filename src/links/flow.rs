@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use rusqlite::Connection;
+use crate::store::db::Conn;
 
 use super::{LinkError, LinkFailure, LinkRequest, LinkSettings, Sent};
 use crate::config::Supersede;
@@ -53,7 +53,7 @@ impl delivery::Flow for LinkFlow<'_> {
     /// deactivated) while the mail was on its way: then the link must stay dead.
     fn commit(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         job: &Job<'_>,
         pending: Pending,
         delivered: Delivered,
@@ -108,7 +108,7 @@ impl delivery::Flow for LinkFlow<'_> {
     /// never goes live, older links are untouched.
     fn undo(
         &self,
-        tx: &Connection,
+        tx: &Conn,
         job: &Job<'_>,
         pending: Pending,
         err: LinkError,

@@ -208,9 +208,9 @@ fn cooldown_refuses_unless_forced_and_is_audited() {
     go(&mut store, &mut mailer, &s, &user, true, T0 + 31).expect("forced");
     let refused: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM audit_log WHERE action = 'link.send' AND outcome = 'refused'",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");
@@ -236,18 +236,18 @@ fn a_refused_mail_revokes_the_new_token_and_keeps_older_ones() {
     );
     let live: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");
     assert_eq!(live, 1);
     let failed: String = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT detail FROM audit_log WHERE outcome = 'failed'",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("row");
@@ -288,7 +288,9 @@ fn inactive_and_emailless_users_are_refused() {
     assert!(mailer.sent.is_empty());
     let tokens: i64 = store
         .conn()
-        .query_row("SELECT count(*) FROM reset_tokens", [], |r| r.get(0))
+        .query_one("SELECT count(*) FROM reset_tokens", &crate::vals![], |r| {
+            r.get(0)
+        })
         .expect("count");
     assert_eq!(tokens, 0);
 }
@@ -323,9 +325,9 @@ fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live() {
     );
     let live: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");
@@ -352,7 +354,7 @@ fn a_lost_answer_leaves_the_link_dead_and_the_intent_resolved_as_interrupted() {
     let one = |sql: &str| -> String {
         store
             .conn()
-            .query_row(sql, [], |r| r.get(0))
+            .query_one(sql, &crate::vals![], |r| r.get(0))
             .expect("one value")
     };
     assert_eq!(

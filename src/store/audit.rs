@@ -4,13 +4,12 @@
 //! verifying the chain are the domain's (`crate::audit`); nothing here computes a hash.
 //!
 //! The audit key never enters the store: the domain hands [`install_mac`] a closure holding it,
-//! registered as the connection's SQL function `pwreset_audit_mac`, and [`mac`] calls it. So the
-//! key travels with the connection (and every transaction on it) without a parameter, and a
-//! connection without a key cannot append a row.
+//! kept on the connection ([`Conn::set_mac`]), and [`mac`] calls it. So the key travels with the
+//! connection (and every transaction on it) without a parameter, and a connection without a key
+//! cannot append a row.
 
-use rusqlite::functions::FunctionFlags;
-use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
+use super::db::{Conn, DbError, Row, ToValue, Value};
+use crate::vals;
 
 /// A stored audit row.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,20 +52,28 @@ impl Entry {
     /// both the INSERT and the hash are made from. Only `prev_hash` and `hash` are not in it.
     pub fn hashed(&self) -> [(&'static str, Value); HASHED] {
         [
-            ("id", self.id.into()),
-            ("at", self.at.into()),
-            ("os_user", self.os_user.clone().into()),
-            ("actor", self.actor.clone().into()),
-            ("reason", self.reason.clone().into()),
-            ("action", self.action.clone().into()),
-            ("target_user_id", self.target_user_id.into()),
-            ("target", self.target.clone().into()),
-            ("recipient", self.recipient.clone().into()),
-            ("outcome", self.outcome.clone().into()),
-            ("detail", self.detail.clone().into()),
-            ("run_id", self.run_id.clone().into()),
+            ("id", Value::Int(self.id)),
+            ("at", Value::Int(self.at)),
+            ("os_user", text(Some(&self.os_user))),
+            ("actor", text(self.actor.as_ref())),
+            ("reason", text(self.reason.as_ref())),
+            ("action", text(Some(&self.action))),
+            (
+                "target_user_id",
+                self.target_user_id.map_or(Value::Null, Value::Int),
+            ),
+            ("target", text(self.target.as_ref())),
+            ("recipient", text(self.recipient.as_ref())),
+            ("outcome", text(Some(&self.outcome))),
+            ("detail", text(self.detail.as_ref())),
+            ("run_id", text(self.run_id.as_ref())),
         ]
     }
+}
+
+/// A text column's value, NULL for none.
+fn text(value: Option<&String>) -> Value {
+    value.map_or(Value::Null, |text| Value::Text(text.clone()))
 }
 
 /// The columns [`from_row`] reads, in its order.
@@ -74,7 +81,7 @@ pub(crate) const COLUMNS: &str = "id, at, os_user, actor, reason, action, target
      target, recipient, outcome, detail, run_id, prev_hash, hash";
 
 /// Read a row selected with [`COLUMNS`].
-pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
+pub(crate) fn from_row(row: &Row<'_>) -> Result<Entry, DbError> {
     Ok(Entry {
         id: row.get(0)?,
         at: row.get(1)?,
@@ -93,107 +100,75 @@ pub(crate) fn from_row(row: &Row<'_>) -> rusqlite::Result<Entry> {
     })
 }
 
-/// The name of the connection's MAC function.
-const MAC_FUNCTION: &str = "pwreset_audit_mac";
-
-/// Register `f(prev, payload)` as this connection's MAC; `Err(text)` is the reason there is no
+/// Give this connection its MAC `f(prev, payload)`; `Err(text)` is the reason there is no
 /// key, reported by [`mac`].
-pub fn install_mac(
-    conn: &Connection,
-    f: impl Fn(&str, &str) -> Result<String, String> + Send + 'static,
-) -> rusqlite::Result<()> {
-    conn.create_scalar_function(
-        MAC_FUNCTION,
-        2,
-        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-        move |ctx| {
-            let (prev, payload): (String, String) = (ctx.get(0)?, ctx.get(1)?);
-            f(&prev, &payload).map_err(|why| {
-                rusqlite::Error::UserFunctionError(format!("{MAC_FUNCTION}: {why}").into())
-            })
-        },
-    )
+pub fn install_mac(conn: &Conn, f: impl Fn(&str, &str) -> Result<String, String> + Send + 'static) {
+    conn.set_mac(f);
 }
 
-/// The MAC of `payload` after `prev`: `Ok(Err(why))` when the connection holds no key.
-pub fn mac(
-    conn: &Connection,
-    prev: &str,
-    payload: &str,
-) -> rusqlite::Result<Result<String, String>> {
-    let result = conn
-        .prepare_cached("SELECT pwreset_audit_mac(?1, ?2)")
-        .and_then(|mut stmt| stmt.query_row(params![prev, payload], |r| r.get(0)));
-    match result {
-        Ok(mac) => Ok(Ok(mac)),
-        Err(rusqlite::Error::SqliteFailure(_, Some(message))) if message.contains(MAC_FUNCTION) => {
-            let why = message
-                .split_once(&format!("{MAC_FUNCTION}: "))
-                .map_or("no audit key was loaded", |(_, why)| why);
-            Ok(Err(why.to_string()))
-        }
-        Err(err) => Err(err),
-    }
+/// The MAC of `payload` after `prev`: `Err(why)` when the connection holds no key.
+pub fn mac(conn: &Conn, prev: &str, payload: &str) -> Result<String, String> {
+    conn.mac(prev, payload)
 }
 
 /// The last row, if any.
-pub fn last_entry(conn: &Connection) -> rusqlite::Result<Option<Entry>> {
-    conn.prepare_cached(&format!(
-        "SELECT {COLUMNS} FROM audit_log ORDER BY id DESC LIMIT 1"
-    ))?
-    .query_row([], from_row)
-    .optional()
+pub fn last_entry(conn: &Conn) -> Result<Option<Entry>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM audit_log ORDER BY id DESC LIMIT 1");
+    conn.query_opt(&sql, &vals![], from_row)
 }
 
 /// The id and hash of the last row, if any.
-pub fn last(conn: &Connection) -> rusqlite::Result<Option<(i64, String)>> {
-    conn.prepare_cached("SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()
+pub fn last(conn: &Conn) -> Result<Option<(i64, String)>, DbError> {
+    conn.query_opt(
+        "SELECT id, hash FROM audit_log ORDER BY id DESC LIMIT 1",
+        &vals![],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// Insert a row whose `hash` is already computed: the columns of [`Entry::hashed`], then
 /// `prev_hash` and `hash`.
-pub fn insert(conn: &Connection, entry: &Entry) -> rusqlite::Result<()> {
+pub fn insert(conn: &Conn, entry: &Entry) -> Result<(), DbError> {
     let (mut names, mut values): (Vec<&str>, Vec<Value>) = entry.hashed().into_iter().unzip();
     names.extend(["prev_hash", "hash"]);
-    values.extend([entry.prev_hash.clone().into(), entry.hash.clone().into()]);
+    values.extend([
+        Value::Text(entry.prev_hash.clone()),
+        Value::Text(entry.hash.clone()),
+    ]);
     let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
     let sql = format!(
         "INSERT INTO audit_log ({}) VALUES ({})",
         names.join(", "),
         placeholders.join(", ")
     );
-    conn.prepare_cached(&sql)?
-        .execute(params_from_iter(values))?;
+    let params: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
+    conn.execute(&sql, &params)?;
     Ok(())
 }
 
-/// Call `f` for every row, in id order, streaming from SQLite.
-pub fn for_all<E: From<rusqlite::Error>>(
-    conn: &Connection,
+/// Call `f` for every row, in id order, streaming.
+pub fn for_all<E: From<DbError>>(
+    conn: &Conn,
     mut f: impl FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM audit_log ORDER BY id"))?;
-    let mut rows = stmt.query([])?;
-    while let Some(row) = rows.next()? {
-        f(from_row(row)?)?;
-    }
-    Ok(())
+    let sql = format!("SELECT {COLUMNS} FROM audit_log ORDER BY id");
+    conn.query_each(&sql, &vals![], |row| f(from_row(row)?))
 }
 
 /// How many rows with this action and outcome concern a user since a time.
 pub fn count_since(
-    conn: &Connection,
+    conn: &Conn,
     action: &str,
     outcome: &str,
     user_id: i64,
     since: i64,
-) -> rusqlite::Result<u64> {
-    let n: i64 = conn.prepare_cached(
-        "SELECT count(*) FROM audit_log WHERE target_user_id = ?1 AND action = ?2 AND outcome = ?3 AND at >= ?4",
-    )?
-    .query_row(params![user_id, action, outcome, since], |r| r.get(0))?;
+) -> Result<u64, DbError> {
+    let n: i64 = conn.query_one(
+        "SELECT count(*) FROM audit_log \
+         WHERE target_user_id = ?1 AND action = ?2 AND outcome = ?3 AND at >= ?4",
+        &vals![user_id, action, outcome, since],
+        |r| r.get(0),
+    )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
@@ -210,31 +185,24 @@ pub struct Filter {
     pub limit: Option<u64>,
 }
 
-/// Call `f` for each matching row, oldest first, streaming from SQLite.
-pub fn for_each<E: From<rusqlite::Error>>(
-    conn: &Connection,
+/// Call `f` for each matching row, oldest first, streaming.
+pub fn for_each<E: From<DbError>>(
+    conn: &Conn,
     filter: &Filter,
     mut f: impl FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
+    // dialect: no limit is `LIMIT -1` in SQLite and `LIMIT NULL` (all) in PostgreSQL.
+    let limit_clause = conn.dialect("LIMIT coalesce(?5, -1)", "LIMIT CAST(?5 AS BIGINT)");
     let sql = format!(
-        "SELECT * FROM (SELECT {COLUMNS} FROM audit_log WHERE (?1 IS NULL OR target_user_id = ?1) \
-         AND (?2 IS NULL OR action = ?2 OR (?3 IS NOT NULL AND substr(action, 1, length(?3)) = ?3)) \
-         AND (?4 IS NULL OR at >= ?4) ORDER BY id DESC LIMIT ?5) ORDER BY id"
+        "SELECT * FROM (SELECT {COLUMNS} FROM audit_log \
+         WHERE (CAST(?1 AS BIGINT) IS NULL OR target_user_id = ?1) \
+         AND (CAST(?2 AS TEXT) IS NULL OR action = ?2 OR (CAST(?3 AS TEXT) IS NOT NULL \
+         AND substr(action, 1, length(CAST(?3 AS TEXT))) = ?3)) \
+         AND (CAST(?4 AS BIGINT) IS NULL OR at >= ?4) ORDER BY id DESC {limit_clause}) AS recent \
+         ORDER BY id"
     );
     let prefix = filter.action.as_deref().and_then(|a| a.strip_suffix('*'));
-    let limit = filter
-        .limit
-        .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![
-        filter.user_id,
-        filter.action,
-        prefix,
-        filter.since,
-        limit
-    ])?;
-    while let Some(row) = rows.next()? {
-        f(from_row(row)?)?;
-    }
-    Ok(())
+    let limit = filter.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    let params = vals![filter.user_id, filter.action, prefix, filter.since, limit];
+    conn.query_each(&sql, &params, |row| f(from_row(row)?))
 }

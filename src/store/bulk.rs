@@ -9,7 +9,8 @@
 
 use std::collections::VecDeque;
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use super::db::{Conn, DbError, Row};
+use crate::vals;
 
 use super::intents::Owner;
 use super::users::{self, User};
@@ -48,7 +49,7 @@ pub struct Item {
     pub expires_at: Option<i64>,
 }
 
-fn item_from(row: &Row<'_>) -> rusqlite::Result<Item> {
+fn item_from(row: &Row<'_>) -> Result<Item, DbError> {
     Ok(Item {
         id: row.get(0)?,
         position: row.get(1)?,
@@ -85,38 +86,39 @@ pub struct NewRun<'a> {
 }
 
 /// Insert a run.
-pub fn insert_run(conn: &Connection, run: &NewRun<'_>, now: i64) -> rusqlite::Result<()> {
+pub fn insert_run(conn: &Conn, run: &NewRun<'_>, now: i64) -> Result<(), DbError> {
     conn.execute(
         "INSERT INTO bulk_runs (id, created_at, action, os_user, actor, reason, deliver_to, status) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'planned')",
-        params![run.id, now, run.action, run.os_user, run.actor, run.reason, run.deliver_to],
+        &vals![run.id, now, run.action, run.os_user, run.actor, run.reason, run.deliver_to],
     )?;
     Ok(())
 }
 
 /// Insert a planned item (`pending`, or `skipped` with a reason).
 pub fn insert_item(
-    conn: &Connection,
+    conn: &Conn,
     run_id: &str,
     position: i64,
     entry: &str,
     user_id: Option<i64>,
     skip: Option<&str>,
     now: i64,
-) -> rusqlite::Result<()> {
+) -> Result<(), DbError> {
     let status = if skip.is_some() { "skipped" } else { "pending" };
-    conn.prepare_cached(
-        "INSERT INTO bulk_items (run_id, position, entry, user_id, status, reason, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![run_id, position, entry, user_id, status, skip, now])?;
+    conn.execute(
+        "INSERT INTO bulk_items (run_id, position, entry, user_id, status, reason, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &vals![run_id, position, entry, user_id, status, skip, now],
+    )?;
     Ok(())
 }
 
 /// The run with this id.
-pub fn run(conn: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
-    conn.query_row(
+pub fn run(conn: &Conn, id: &str) -> Result<Option<Run>, DbError> {
+    conn.query_opt(
         "SELECT id, action, status, deliver_to FROM bulk_runs WHERE id = ?1",
-        [id],
+        &vals![id],
         |r| {
             Ok(Run {
                 id: r.get(0)?,
@@ -126,21 +128,23 @@ pub fn run(conn: &Connection, id: &str) -> rusqlite::Result<Option<Run>> {
             })
         },
     )
-    .optional()
 }
 
 /// When the run was planned, if it exists.
-pub fn planned_at(conn: &Connection, id: &str) -> rusqlite::Result<Option<i64>> {
-    conn.prepare_cached("SELECT created_at FROM bulk_runs WHERE id = ?1")?
-        .query_row([id], |r| r.get(0))
-        .optional()
+pub fn planned_at(conn: &Conn, id: &str) -> Result<Option<i64>, DbError> {
+    conn.query_opt(
+        "SELECT created_at FROM bulk_runs WHERE id = ?1",
+        &vals![id],
+        |r| r.get(0),
+    )
 }
 
 /// Set a run's status (and its finish time for final states).
-pub fn set_run_status(conn: &Connection, id: &str, status: &str, now: i64) -> rusqlite::Result<()> {
+pub fn set_run_status(conn: &Conn, id: &str, status: &str, now: i64) -> Result<(), DbError> {
     conn.execute(
-        "UPDATE bulk_runs SET status = ?2, finished_at = CASE WHEN ?2 IN ('done', 'aborted') THEN ?3 ELSE finished_at END WHERE id = ?1",
-        params![id, status, now],
+        "UPDATE bulk_runs SET status = ?2, finished_at = CASE WHEN CAST(?2 AS TEXT) IN \
+         ('done', 'aborted') THEN ?3 ELSE finished_at END WHERE id = ?1",
+        &vals![id, status, now],
     )?;
     Ok(())
 }
@@ -163,34 +167,35 @@ pub struct Counts {
 }
 
 /// Count a run's items by status.
-pub fn counts(conn: &Connection, run_id: &str) -> rusqlite::Result<Counts> {
+pub fn counts(conn: &Conn, run_id: &str) -> Result<Counts, DbError> {
     let mut counts = Counts::default();
-    let mut stmt = conn.prepare_cached(
+    conn.query_each(
         "SELECT status, count(*) FROM bulk_items WHERE run_id = ?1 GROUP BY status",
+        &vals![run_id],
+        |row| {
+            let n = u64::try_from(row.get::<i64>(1)?).unwrap_or(0);
+            match row.get::<String>(0)?.as_str() {
+                "pending" => counts.pending = n,
+                "sending" => counts.sending = n,
+                "sent" => counts.sent = n,
+                "skipped" => counts.skipped = n,
+                "interrupted" => counts.interrupted = n,
+                _ => counts.failed = n,
+            }
+            Ok::<_, DbError>(())
+        },
     )?;
-    let mut rows = stmt.query([run_id])?;
-    while let Some(row) = rows.next()? {
-        let n = u64::try_from(row.get::<_, i64>(1)?).unwrap_or(0);
-        match row.get::<_, String>(0)?.as_str() {
-            "pending" => counts.pending = n,
-            "sending" => counts.sending = n,
-            "sent" => counts.sent = n,
-            "skipped" => counts.skipped = n,
-            "interrupted" => counts.interrupted = n,
-            _ => counts.failed = n,
-        }
-    }
     Ok(counts)
 }
 
 /// Items with one of these statuses, in order, starting after `after` position, at most `limit`.
 pub fn items(
-    conn: &Connection,
+    conn: &Conn,
     run_id: &str,
     statuses: &[&str],
     after: i64,
     limit: i64,
-) -> rusqlite::Result<Vec<Item>> {
+) -> Result<Vec<Item>, DbError> {
     let page = page(conn, run_id, statuses, after, limit)?;
     Ok(page.into_iter().map(|(item, _)| item).collect())
 }
@@ -198,25 +203,28 @@ pub fn items(
 /// Like [`items`], each with its user (`None` for an entry that named nobody, or a user
 /// deleted since).
 pub fn page(
-    conn: &Connection,
+    conn: &Conn,
     run_id: &str,
     statuses: &[&str],
     after: i64,
     limit: i64,
-) -> rusqlite::Result<Vec<(Item, Option<User>)>> {
+) -> Result<Vec<(Item, Option<User>)>, DbError> {
     // The statuses travel as a parameter (a JSON array), never pasted into the SQL (LOC-2).
     let wanted = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
+    // dialect: SQLite's json_each is json_array_elements_text in PostgreSQL.
+    let statuses_in = conn.dialect(
+        "SELECT value FROM json_each(?4)",
+        "SELECT json_array_elements_text(CAST(?4 AS json))",
+    );
     let sql = format!(
         "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
-         WHERE i.run_id = ?1 AND i.status IN (SELECT value FROM json_each(?4)) AND i.position > ?2 \
+         WHERE i.run_id = ?1 AND i.status IN ({statuses_in}) AND i.position > ?2 \
          ORDER BY i.position LIMIT ?3",
         users::joined_columns("u")
     );
-    conn.prepare_cached(&sql)?
-        .query_map(params![run_id, after, limit, wanted], |row| {
-            Ok((item_from(row)?, users::joined_at(row, USER_AT)?))
-        })?
-        .collect()
+    conn.query_vec(&sql, &vals![run_id, after, limit, wanted], |row| {
+        Ok((item_from(row)?, users::joined_at(row, USER_AT)?))
+    })
 }
 
 /// The items of a run with some statuses, each with its user, in order: fetched a page
@@ -249,10 +257,7 @@ impl<'a> ItemPager<'a> {
     }
 
     /// The next item and its user, fetching the next page from `conn` when this one is used up.
-    pub fn next_item(
-        &mut self,
-        conn: &Connection,
-    ) -> rusqlite::Result<Option<(Item, Option<User>)>> {
+    pub fn next_item(&mut self, conn: &Conn) -> Result<Option<(Item, Option<User>)>, DbError> {
         if self.page.is_empty() && !self.exhausted {
             let page = page(conn, self.run_id, self.statuses, self.after, Self::PAGE)?;
             self.exhausted = page.is_empty();
@@ -265,73 +270,67 @@ impl<'a> ItemPager<'a> {
 
 /// Record an item's outcome.
 pub fn finish_item(
-    conn: &Connection,
+    conn: &Conn,
     item_id: i64,
     status: &str,
     reason: Option<&str>,
     recipient: Option<&str>,
     expires_at: Option<i64>,
     now: i64,
-) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), expires_at = ?5, updated_at = ?6 WHERE id = ?1",
-    )?
-    .execute(params![item_id, status, reason, recipient, expires_at, now])?;
+) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), \
+         expires_at = ?5, updated_at = ?6 WHERE id = ?1",
+        &vals![item_id, status, reason, recipient, expires_at, now],
+    )?;
     Ok(())
 }
 
 /// Claim an item for sending: `pending` or `failed` becomes `sending` (cleared by
 /// `finish_item`), held by `owner`. Returns false when another pwreset claimed or finished it
 /// first, so two resumes of one run never mail the same user twice.
-pub fn claim_item(
-    conn: &Connection,
-    item_id: i64,
-    owner: &Owner,
-    now: i64,
-) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE bulk_items SET status = 'sending', updated_at = ?2, claimed_host = ?3, \
-             claimed_pid = ?4, claimed_started = ?5 WHERE id = ?1 AND status IN ('pending', 'failed')",
-        )?
-        .execute(params![item_id, now, owner.host, owner.pid, owner.started])?;
+pub fn claim_item(conn: &Conn, item_id: i64, owner: &Owner, now: i64) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE bulk_items SET status = 'sending', updated_at = ?2, claimed_host = ?3, \
+         claimed_pid = ?4, claimed_started = ?5 WHERE id = ?1 AND status IN ('pending', 'failed')",
+        &vals![item_id, now, owner.host, owner.pid, owner.started],
+    )?;
     Ok(changed == 1)
 }
 
 /// The process holding a `sending` item and when it claimed it (`None` for an item claimed
 /// before schema 3, or not sending).
-pub fn holder(conn: &Connection, item_id: i64) -> rusqlite::Result<Option<(Owner, i64)>> {
-    conn.prepare_cached(
+pub fn holder(conn: &Conn, item_id: i64) -> Result<Option<(Owner, i64)>, DbError> {
+    conn.query_opt(
         "SELECT claimed_host, claimed_pid, claimed_started, updated_at FROM bulk_items \
          WHERE id = ?1 AND status = 'sending' AND claimed_pid IS NOT NULL",
-    )?
-    .query_row([item_id], |r| {
-        let owner = Owner {
-            host: r.get(0)?,
-            pid: r.get(1)?,
-            started: r.get(2)?,
-        };
-        Ok((owner, r.get(3)?))
-    })
-    .optional()
+        &vals![item_id],
+        |r| {
+            let owner = Owner {
+                host: r.get(0)?,
+                pid: r.get(1)?,
+                started: r.get(2)?,
+            };
+            Ok((owner, r.get(3)?))
+        },
+    )
 }
 
 /// Take a `sending` item from a process that died: to `status` (`pending` when no mail for it
 /// can have left, `interrupted` otherwise) with `reason`. Returns false when someone else got
 /// there first (it is no longer `sending`).
 pub fn take_over(
-    conn: &Connection,
+    conn: &Conn,
     item_id: i64,
     status: &str,
     reason: Option<&str>,
     now: i64,
-) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE bulk_items SET status = ?2, reason = ?3, updated_at = ?4, claimed_host = NULL, \
-             claimed_pid = NULL, claimed_started = NULL WHERE id = ?1 AND status = 'sending'",
-        )?
-        .execute(params![item_id, status, reason, now])?;
+) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE bulk_items SET status = ?2, reason = ?3, updated_at = ?4, claimed_host = NULL, \
+         claimed_pid = NULL, claimed_started = NULL WHERE id = ?1 AND status = 'sending'",
+        &vals![item_id, status, reason, now],
+    )?;
     Ok(changed == 1)
 }
 
@@ -347,7 +346,7 @@ pub enum Claim {
 /// [`claim_item`], then the item's user read again on the same connection (call it inside the
 /// claim's transaction): a user is mailed as they are when their turn comes, not as they were
 /// when their item's page was read, which may be minutes earlier.
-pub fn claim(conn: &Connection, item_id: i64, owner: &Owner, now: i64) -> rusqlite::Result<Claim> {
+pub fn claim(conn: &Conn, item_id: i64, owner: &Owner, now: i64) -> Result<Claim, DbError> {
     if !claim_item(conn, item_id, owner, now)? {
         return Ok(Claim::Taken);
     }
@@ -355,8 +354,6 @@ pub fn claim(conn: &Connection, item_id: i64, owner: &Owner, now: i64) -> rusqli
         "SELECT {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id WHERE i.id = ?1",
         users::joined_columns("u")
     );
-    let user = conn
-        .prepare_cached(&sql)?
-        .query_row([item_id], |row| users::joined_at(row, 0))?;
+    let user = conn.query_one(&sql, &vals![item_id], |row| users::joined_at(row, 0))?;
     Ok(Claim::Claimed(user))
 }

@@ -6,7 +6,8 @@
 //! Which process holds an intent is its [`Owner`]; whether that process still lives is the
 //! caller's business (`delivery::owner`).
 
-use rusqlite::{Connection, Row, params};
+use super::db::{Conn, DbError, Row};
+use crate::vals;
 
 /// `revoked_reason` of a link whose mail may have gone out but whose sender died or lost the
 /// server's answer: it stays dead (the user asks again).
@@ -72,7 +73,7 @@ pub struct OpenIntent {
     pub owner: Owner,
 }
 
-fn open_from(row: &Row<'_>) -> rusqlite::Result<OpenIntent> {
+fn open_from(row: &Row<'_>) -> Result<OpenIntent, DbError> {
     Ok(OpenIntent {
         id: row.get(0)?,
         created_at: row.get(1)?,
@@ -92,118 +93,123 @@ fn open_from(row: &Row<'_>) -> rusqlite::Result<OpenIntent> {
 }
 
 /// Record an intent; returns its id.
-pub fn insert(conn: &Connection, intent: &NewIntent<'_>) -> rusqlite::Result<i64> {
+pub fn insert(conn: &Conn, intent: &NewIntent<'_>) -> Result<i64, DbError> {
     let (run_id, item_id) = intent.bulk.unzip();
-    conn.prepare_cached(
+    conn.insert_returning_id(
         "INSERT INTO mail_intents (created_at, action, user_id, username, token_id, recipient, \
          run_id, item_id, os_user, owner_host, owner_pid, owner_started) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    )?
-    .execute(params![
-        intent.created_at,
-        intent.action,
-        intent.user_id,
-        intent.username,
-        intent.token_id,
-        intent.recipient,
-        run_id,
-        item_id,
-        intent.os_user,
-        intent.owner.host,
-        intent.owner.pid,
-        intent.owner.started,
-    ])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) RETURNING id",
+        &vals![
+            intent.created_at,
+            intent.action,
+            intent.user_id,
+            intent.username,
+            intent.token_id,
+            intent.recipient,
+            run_id,
+            item_id,
+            intent.os_user,
+            intent.owner.host,
+            intent.owner.pid,
+            intent.owner.started,
+        ],
+    )
 }
 
 /// Resolve an open intent with its outcome (`ok`, `failed`, `unconfirmed`, `interrupted`);
 /// returns whether it was still open.
-pub fn resolve(conn: &Connection, id: i64, outcome: &str, now: i64) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE mail_intents SET resolved_at = ?2, outcome = ?3 WHERE id = ?1 AND resolved_at IS NULL",
-        )?
-        .execute(params![id, now, outcome])?;
+pub fn resolve(conn: &Conn, id: i64, outcome: &str, now: i64) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE mail_intents SET resolved_at = ?2, outcome = ?3 \
+         WHERE id = ?1 AND resolved_at IS NULL",
+        &vals![id, now, outcome],
+    )?;
     Ok(changed == 1)
 }
 
 /// Delete intents resolved before `before` (they only matter while their mail is in flight);
 /// returns how many. Open intents are never deleted.
-pub fn purge_resolved(conn: &Connection, before: i64) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+pub fn purge_resolved(conn: &Conn, before: i64) -> Result<usize, DbError> {
+    conn.execute(
         "DELETE FROM mail_intents WHERE resolved_at IS NOT NULL AND resolved_at < ?1",
-    )?
-    .execute(params![before])
+        &vals![before],
+    )
 }
 
 /// Revoke a token still pending delivery as interrupted; returns whether it was pending (it
 /// may have been revoked meanwhile, e.g. superseded).
-pub fn revoke_pending_token(conn: &Connection, token_id: i64, now: i64) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_reason = ?4",
-        )?
-        .execute(params![token_id, now, INTERRUPTED_TOKEN, super::tokens::PENDING])?;
+pub fn revoke_pending_token(conn: &Conn, token_id: i64, now: i64) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
+         WHERE id = ?1 AND revoked_reason = ?4",
+        &vals![token_id, now, INTERRUPTED_TOKEN, super::tokens::PENDING],
+    )?;
     Ok(changed == 1)
 }
 
 /// Every intent not resolved yet, oldest first.
-pub fn open(conn: &Connection) -> rusqlite::Result<Vec<OpenIntent>> {
-    conn.prepare_cached(
+pub fn open(conn: &Conn) -> Result<Vec<OpenIntent>, DbError> {
+    conn.query_vec(
         "SELECT id, created_at, action, user_id, username, token_id, recipient, run_id, item_id, \
          owner_host, owner_pid, owner_started FROM mail_intents WHERE resolved_at IS NULL ORDER BY id",
-    )?
-    .query_map([], open_from)?
-    .collect()
+        &vals![],
+        open_from,
+    )
 }
 
 /// Whether a bulk item has an intent (open or resolved): a mail for it may have left.
-pub fn exists_for_item(conn: &Connection, item_id: i64) -> rusqlite::Result<bool> {
-    conn.prepare_cached("SELECT EXISTS (SELECT 1 FROM mail_intents WHERE item_id = ?1)")?
-        .query_row([item_id], |r| r.get(0))
+pub fn exists_for_item(conn: &Conn, item_id: i64) -> Result<bool, DbError> {
+    // Counted rather than `EXISTS`, which PostgreSQL returns as a boolean, not 0/1.
+    conn.query_one(
+        "SELECT count(*) FROM (SELECT 1 FROM mail_intents WHERE item_id = ?1 LIMIT 1) AS found",
+        &vals![item_id],
+        |r| r.get(0),
+    )
 }
 
 /// The latest intent about a user that ended `interrupted`: when it was recorded, its action and
 /// its recipient.
 pub fn last_interrupted(
-    conn: &Connection,
+    conn: &Conn,
     user_id: i64,
-) -> rusqlite::Result<Option<(i64, String, String)>> {
-    use rusqlite::OptionalExtension;
-    conn.prepare_cached(
+) -> Result<Option<(i64, String, String)>, DbError> {
+    conn.query_opt(
         "SELECT created_at, action, recipient FROM mail_intents \
          WHERE user_id = ?1 AND outcome = 'interrupted' ORDER BY id DESC LIMIT 1",
-    )?
-    .query_row([user_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-    .optional()
+        &vals![user_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::migrations;
+    use crate::store::Store;
 
-    fn store() -> Connection {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        migrations::apply(&mut conn, std::path::Path::new(":memory:")).expect("migrate");
-        conn.execute(
-            "INSERT INTO users (id, username, created_at, updated_at) VALUES (1, 'alice', 0, 0)",
-            [],
-        )
-        .expect("alice");
-        conn
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+        store
+            .conn()
+            .execute(
+                "INSERT INTO users (id, username, created_at, updated_at) VALUES (1, 'alice', 0, 0)",
+                &vals![],
+            )
+            .expect("alice");
+        store
     }
 
     #[test]
     fn an_intent_is_open_until_resolved_once() {
-        let conn = store();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = store(&dir);
+        let conn = store.conn();
         let owner = Owner {
             host: "h".into(),
             pid: 42,
             started: Some(7),
         };
         let id = insert(
-            &conn,
+            conn,
             &NewIntent {
                 action: "link.send",
                 user_id: 1,
@@ -217,17 +223,17 @@ mod tests {
             },
         )
         .expect("insert");
-        let found = open(&conn).expect("open");
+        let found = open(conn).expect("open");
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].id, found[0].token_id), (id, Some(3)));
         assert_eq!(found[0].owner, owner);
-        assert!(resolve(&conn, id, "interrupted", 200).expect("resolve"));
+        assert!(resolve(conn, id, "interrupted", 200).expect("resolve"));
         assert!(
-            !resolve(&conn, id, "ok", 300).expect("again"),
+            !resolve(conn, id, "ok", 300).expect("again"),
             "resolved once"
         );
-        assert!(open(&conn).expect("open").is_empty());
-        let last = last_interrupted(&conn, 1).expect("last");
+        assert!(open(conn).expect("open").is_empty());
+        let last = last_interrupted(conn, 1).expect("last");
         assert_eq!(
             last,
             Some((100, "link.send".into(), "alice@example.com".into()))

@@ -8,6 +8,7 @@ use std::path::Path;
 use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
+use super::db::Conn;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
@@ -173,12 +174,26 @@ pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
 
 /// Apply every migration the store has not seen, in one exclusive transaction. Returns how many
 /// were applied; applying to an up-to-date store is a no-op.
-pub fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
-    if version(conn)? == LATEST {
+pub fn apply(conn: &mut Conn, path: &Path) -> Result<usize, StoreError> {
+    match conn.sqlite_mut() {
+        Some(sqlite) => apply_sqlite(sqlite, path),
+        None => Err(StoreError::Open {
+            path: path.to_path_buf(),
+            source: format!("no migrations for a {:?} store yet", conn.backend()).into(),
+        }),
+    }
+}
+
+/// [`apply`] on SQLite, where the version is `PRAGMA user_version`.
+fn apply_sqlite(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
+    let db = |err: rusqlite::Error| StoreError::Db(err.into());
+    if version(conn).map_err(db)? == LATEST {
         return Ok(0);
     }
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Exclusive)?;
-    let found = version(&tx)?;
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(db)?;
+    let found = version(&tx).map_err(db)?;
     if found > LATEST {
         return Err(StoreError::NewerSchema {
             path: path.to_path_buf(),
@@ -192,10 +207,10 @@ pub fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
         .copied()
         .collect();
     for sql in &pending {
-        tx.execute_batch(sql)?;
+        tx.execute_batch(sql).map_err(db)?;
     }
-    tx.pragma_update(None, "user_version", LATEST)?;
-    tx.commit()?;
+    tx.pragma_update(None, "user_version", LATEST).map_err(db)?;
+    tx.commit().map_err(db)?;
     Ok(pending.len())
 }
 
@@ -207,10 +222,13 @@ mod tests {
     fn applying_twice_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("memory db");
         assert_eq!(
-            apply(&mut conn, Path::new(":memory:")).expect("first"),
+            apply_sqlite(&mut conn, Path::new(":memory:")).expect("first"),
             MIGRATIONS.len()
         );
-        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("second"), 0);
+        assert_eq!(
+            apply_sqlite(&mut conn, Path::new(":memory:")).expect("second"),
+            0
+        );
         assert_eq!(version(&conn).expect("version"), LATEST);
     }
 
@@ -228,7 +246,7 @@ mod tests {
         .expect("a v2 run");
         tx.commit().expect("commit");
         assert_eq!(
-            apply(&mut conn, Path::new(":memory:")).expect("migrate"),
+            apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate"),
             MIGRATIONS.len() - 2
         );
         let (entry, status, pid): (String, String, Option<i64>) = conn
@@ -255,7 +273,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("memory db");
         conn.pragma_update(None, "user_version", LATEST + 1)
             .expect("set version");
-        let err = apply(&mut conn, Path::new("x.db")).expect_err("newer");
+        let err = apply_sqlite(&mut conn, Path::new("x.db")).expect_err("newer");
         assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == LATEST + 1));
         let tables: i64 = conn
             .query_row(
@@ -270,7 +288,7 @@ mod tests {
     #[test]
     fn audit_log_rejects_update_and_delete() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        apply(&mut conn, Path::new(":memory:")).expect("migrate");
+        apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate");
         conn.execute(
             "INSERT INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (1, 1, 'u', 'a', 'ok', '', '')",
             [],
@@ -295,7 +313,7 @@ mod tests {
     #[test]
     fn audit_log_rejects_replacement_and_id_reuse() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        apply(&mut conn, Path::new(":memory:")).expect("migrate");
+        apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate");
         let insert = |sql: &str, id: i64| {
             conn.execute(
                 &format!("{sql} INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (?1, 1, 'u', 'a', 'ok', '', '')"),
@@ -328,7 +346,7 @@ mod tests {
     #[test]
     fn emails_are_unique_ignoring_case() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        apply(&mut conn, Path::new(":memory:")).expect("migrate");
+        apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate");
         let insert =
             "INSERT INTO users (username, email, created_at, updated_at) VALUES (?1, ?2, 0, 0)";
         conn.execute(insert, ["a", "Alice@Example.com"])

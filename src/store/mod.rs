@@ -1,11 +1,13 @@
 //! The SQLite store: opening it safely (0600 files, WAL, foreign keys, busy timeout) and
 //! applying migrations.
 //!
-//! Submodules hold the SQL for each table. Nothing here knows about terminals or flags; all SQL
-//! in pwreset lives under this module and is parameterised.
+//! Submodules hold the SQL for each table, run through [`db`], pwreset's own SQL layer, so no
+//! domain module sees a backend's types. Nothing here knows about terminals or flags; all SQL in
+//! pwreset lives under this module and is parameterised.
 
 pub mod audit;
 pub mod bulk;
+pub mod db;
 pub mod intents;
 pub mod migrations;
 pub mod tokens;
@@ -14,14 +16,13 @@ pub mod users;
 use std::fs::OpenOptions;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
+use db::{Conn, DbError, Tx};
 
 /// An open, migrated store.
 #[derive(Debug)]
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
     path: PathBuf,
     code_key: Option<crate::tokens::codes::CodeKey>,
 }
@@ -55,7 +56,7 @@ pub enum StoreError {
     },
     /// Any other database error.
     #[error("store error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    Db(#[from] DbError),
 }
 
 impl Store {
@@ -77,20 +78,11 @@ impl Store {
     }
 
     fn open_migrated(path: &Path, busy_timeout_ms: u32) -> Result<Store, StoreError> {
-        let open_err = |source: rusqlite::Error| StoreError::Open {
+        let open_err = |source: DbError| StoreError::Open {
             path: path.to_path_buf(),
             source: Box::new(source),
         };
-        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let mut conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
-        conn.busy_timeout(Duration::from_millis(u64::from(busy_timeout_ms)))
-            .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
-        conn.pragma_update(None, "foreign_keys", true)
-            .map_err(open_err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL")
-            .map_err(open_err)?;
+        let mut conn = Conn::open_sqlite(path, busy_timeout_ms).map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
         // Unit tests key every store with a fixed key; the CLI loads `audit.key_file`.
         #[cfg(test)]
@@ -129,24 +121,20 @@ impl Store {
     }
 
     /// The connection, for reads.
-    pub fn conn(&self) -> &Connection {
+    pub fn conn(&self) -> &Conn {
         &self.conn
     }
 
     /// Limit SQLite's page cache (KiB). Bulk runs do point lookups and appends, so a small cache
     /// keeps their memory the same for a thousand users or a million.
     pub fn limit_cache(&self, kib: u32) -> Result<(), StoreError> {
-        self.conn
-            .pragma_update(None, "cache_size", -i64::from(kib))?;
-        Ok(())
+        Ok(self.conn.limit_cache(kib)?)
     }
 
     /// Begin a write transaction that takes the write lock at once, so that read-then-write
     /// sequences (the audit chain, single-use tokens) cannot interleave with another process.
-    pub fn write(&mut self) -> Result<Transaction<'_>, StoreError> {
-        Ok(self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    pub fn write(&mut self) -> Result<Tx<'_>, StoreError> {
+        Ok(self.conn.begin_write()?)
     }
 }
 
@@ -198,7 +186,7 @@ mod tests {
         let store = Store::create(&path, 1000).expect("create");
         store
             .conn()
-            .execute_batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
+            .batch("CREATE TABLE t (x); INSERT INTO t VALUES (1);")
             .expect("write");
         for file in std::iter::once(path.clone()).chain(companion_paths(&path).into_iter().take(2))
         {

@@ -4,7 +4,8 @@
 //! future. A row is written revoked with reason [`PENDING`] and made live only after the mail
 //! carrying it was accepted, so no live token ever exists for a mail that was never sent.
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use super::db::{Conn, DbError, Row};
+use crate::vals;
 
 /// `revoked_reason` of a token whose mail has not been accepted yet.
 pub const PENDING: &str = "pending delivery";
@@ -72,7 +73,7 @@ const COLUMNS: &str = "t.id, t.user_id, u.username, t.purpose, t.created_at, t.e
      t.revoked_at, t.revoked_reason, t.recipient, t.opened_at, t.last_opened_at, t.opens, \
      t.scanner_opens";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<TokenRow> {
+fn from_row(row: &Row<'_>) -> Result<TokenRow, DbError> {
     Ok(TokenRow {
         id: row.get(0)?,
         user_id: row.get(1)?,
@@ -115,128 +116,127 @@ pub struct NewToken<'a> {
 }
 
 /// Insert a token in the pending state; returns its id.
-pub fn insert_pending(conn: &Connection, token: &NewToken<'_>) -> rusqlite::Result<i64> {
-    conn.prepare_cached(
+pub fn insert_pending(conn: &Conn, token: &NewToken<'_>) -> Result<i64, DbError> {
+    conn.insert_returning_id(
         "INSERT INTO reset_tokens (user_id, token_sha256, purpose, created_at, expires_at, \
          revoked_at, revoked_reason, recipient, actor, code_hmac) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8, ?9)",
-    )?
-    .execute(params![
-        token.user_id,
-        token.digest,
-        token.purpose,
-        token.created_at,
-        token.expires_at,
-        PENDING,
-        token.recipient,
-        token.actor,
-        token.code_hmac
-    ])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8, ?9) RETURNING id",
+        &vals![
+            token.user_id,
+            token.digest,
+            token.purpose,
+            token.created_at,
+            token.expires_at,
+            PENDING,
+            token.recipient,
+            token.actor,
+            token.code_hmac
+        ],
+    )
 }
 
 /// Make a pending token live; returns whether it was still pending.
-pub fn activate(conn: &Connection, id: i64) -> rusqlite::Result<bool> {
-    let changed = conn.prepare_cached(
-        "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL WHERE id = ?1 AND revoked_reason = ?2",
-    )?
-    .execute(params![id, PENDING])?;
+pub fn activate(conn: &Conn, id: i64) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL \
+         WHERE id = ?1 AND revoked_reason = ?2",
+        &vals![id, PENDING],
+    )?;
     Ok(changed == 1)
 }
 
 /// Mark a pending token as undelivered.
-pub fn mark_undelivered(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<()> {
-    conn.prepare_cached("UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 WHERE id = ?1 AND revoked_reason = ?4")?
-        .execute(params![id, now, UNDELIVERED, PENDING])?;
+pub fn mark_undelivered(conn: &Conn, id: i64, now: i64) -> Result<(), DbError> {
+    conn.execute(
+        "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
+         WHERE id = ?1 AND revoked_reason = ?4",
+        &vals![id, now, UNDELIVERED, PENDING],
+    )?;
     Ok(())
 }
 
 /// Revoke every outstanding (unused, unexpired, live or still pending delivery) token of a user,
 /// except `keep`; returns how many. A pending one revoked here never becomes live.
 pub fn revoke_outstanding_except(
-    conn: &Connection,
+    conn: &Conn,
     user_id: i64,
     keep: Option<i64>,
     now: i64,
     reason: &str,
-) -> rusqlite::Result<usize> {
-    conn.prepare_cached(
+) -> Result<usize, DbError> {
+    conn.execute(
         "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
          WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2 \
-         AND (revoked_at IS NULL OR revoked_reason = ?5) AND (?4 IS NULL OR id <> ?4)",
-    )?
-    .execute(params![user_id, now, reason, keep, PENDING])
+         AND (revoked_at IS NULL OR revoked_reason = ?5) \
+         AND (CAST(?4 AS BIGINT) IS NULL OR id <> ?4)",
+        &vals![user_id, now, reason, keep, PENDING],
+    )
 }
 
 /// Revoke every outstanding token of a user; returns how many.
 pub fn revoke_outstanding(
-    conn: &Connection,
+    conn: &Conn,
     user_id: i64,
     now: i64,
     reason: &str,
-) -> rusqlite::Result<usize> {
+) -> Result<usize, DbError> {
     revoke_outstanding_except(conn, user_id, None, now, reason)
 }
 
 /// Revoke every outstanding token of every user; returns how many.
-pub fn revoke_all(conn: &Connection, now: i64, reason: &str) -> rusqlite::Result<usize> {
+pub fn revoke_all(conn: &Conn, now: i64, reason: &str) -> Result<usize, DbError> {
     conn.execute(
         "UPDATE reset_tokens SET revoked_at = ?1, revoked_reason = ?2 \
          WHERE used_at IS NULL AND expires_at > ?1 AND (revoked_at IS NULL OR revoked_reason = ?3)",
-        params![now, reason, PENDING],
+        &vals![now, reason, PENDING],
     )
 }
 
 /// How many live (unused, unrevoked, unexpired) tokens a user has.
-pub fn count_live(conn: &Connection, user_id: i64, now: i64) -> rusqlite::Result<u64> {
-    conn.query_row(
+pub fn count_live(conn: &Conn, user_id: i64, now: i64) -> Result<u64, DbError> {
+    conn.query_one(
         "SELECT count(*) FROM reset_tokens \
          WHERE user_id = ?1 AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
-        params![user_id, now],
-        |row| row.get::<_, i64>(0),
+        &vals![user_id, now],
+        |row| row.get::<i64>(0),
     )
     .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
 /// When the last link whose mail was accepted, or is being sent, was issued to a user.
-pub fn last_sent_at(conn: &Connection, user_id: i64, since: i64) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
+pub fn last_sent_at(conn: &Conn, user_id: i64, since: i64) -> Result<Option<i64>, DbError> {
+    conn.query_one(
         "SELECT max(created_at) FROM reset_tokens WHERE user_id = ?1 \
          AND (revoked_reason IS NULL OR revoked_reason <> ?2) AND created_at >= ?3",
-        params![user_id, UNDELIVERED, since],
+        &vals![user_id, UNDELIVERED, since],
         |row| row.get(0),
     )
 }
 
 /// The row with this digest, if any.
-pub fn by_digest(conn: &Connection, digest: &str) -> rusqlite::Result<Option<TokenRow>> {
+pub fn by_digest(conn: &Conn, digest: &str) -> Result<Option<TokenRow>, DbError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM reset_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_sha256 = ?1"
     );
-    conn.prepare_cached(&sql)?
-        .query_row([digest], from_row)
-        .optional()
+    conn.query_opt(&sql, &vals![digest], from_row)
 }
 
 /// The row with this id, if any.
-pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<TokenRow>> {
+pub fn by_id(conn: &Conn, id: i64) -> Result<Option<TokenRow>, DbError> {
     let sql = format!(
         "SELECT {COLUMNS} FROM reset_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1"
     );
-    conn.prepare_cached(&sql)?
-        .query_row([id], from_row)
-        .optional()
+    conn.query_opt(&sql, &vals![id], from_row)
 }
 
 /// Consume a live token: exactly one row changes, or none if it was used, revoked or expired
 /// in the meantime (TOK-6).
-pub fn consume(conn: &Connection, id: i64, now: i64) -> rusqlite::Result<bool> {
-    let changed = conn
-        .prepare_cached(
-            "UPDATE reset_tokens SET used_at = ?2 WHERE id = ?1 \
+pub fn consume(conn: &Conn, id: i64, now: i64) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE reset_tokens SET used_at = ?2 WHERE id = ?1 \
          AND used_at IS NULL AND revoked_at IS NULL AND expires_at > ?2",
-        )?
-        .execute(params![id, now])?;
+        &vals![id, now],
+    )?;
     Ok(changed == 1)
 }
 
@@ -253,44 +253,43 @@ pub struct Filter {
 }
 
 /// Call `f` for each matching token, newest first.
-pub fn for_each<E: From<rusqlite::Error>>(
-    conn: &Connection,
+pub fn for_each<E: From<DbError>>(
+    conn: &Conn,
     filter: Filter,
     now: i64,
     mut f: impl FnMut(TokenRow) -> Result<(), E>,
 ) -> Result<(), E> {
     let sql = format!(
         "SELECT {COLUMNS} FROM reset_tokens t JOIN users u ON u.id = t.user_id \
-         WHERE (?1 IS NULL OR t.user_id = ?1) \
-         AND (?2 OR (t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > ?3)) ORDER BY t.id DESC"
+         WHERE (CAST(?1 AS BIGINT) IS NULL OR t.user_id = ?1) \
+         AND (?2 <> 0 OR (t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > ?3)) \
+         ORDER BY t.id DESC"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![filter.user_id, filter.all, now])?;
-    while let Some(row) = rows.next()? {
-        f(from_row(row)?)?;
-    }
-    Ok(())
+    conn.query_each(&sql, &vals![filter.user_id, filter.all, now], |row| {
+        f(from_row(row)?)
+    })
 }
 
 /// What `purge` removes: used, revoked and expired tokens. Pending ones younger than a day
 /// are kept, because a send may be in progress.
 const PURGEABLE: &str = "(used_at IS NOT NULL OR expires_at <= ?1 \
-     OR (revoked_at IS NOT NULL AND (revoked_reason IS NOT ?2 OR created_at <= ?1 - 86400)))";
+     OR (revoked_at IS NOT NULL AND (revoked_reason IS DISTINCT FROM ?2 \
+     OR created_at <= ?1 - 86400)))";
 
 /// How many tokens `purge` would delete.
-pub fn count_purgeable(conn: &Connection, now: i64) -> rusqlite::Result<u64> {
-    conn.query_row(
+pub fn count_purgeable(conn: &Conn, now: i64) -> Result<u64, DbError> {
+    conn.query_one(
         &format!("SELECT count(*) FROM reset_tokens WHERE {PURGEABLE}"),
-        params![now, PENDING],
-        |r| r.get::<_, i64>(0),
+        &vals![now, PENDING],
+        |r| r.get::<i64>(0),
     )
     .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
 /// Delete used, revoked and expired tokens; never live ones. Returns how many.
-pub fn purge(conn: &Connection, now: i64) -> rusqlite::Result<usize> {
+pub fn purge(conn: &Conn, now: i64) -> Result<usize, DbError> {
     conn.execute(
         &format!("DELETE FROM reset_tokens WHERE {PURGEABLE}"),
-        params![now, PENDING],
+        &vals![now, PENDING],
     )
 }

@@ -1,6 +1,7 @@
 //! SQL for the `users` table. Never selects `password_hash` into a [`User`].
 
-use rusqlite::{Connection, OptionalExtension, Row, params};
+use super::db::{Conn, DbError, Row};
+use crate::vals;
 
 /// A user as pwreset shows it: every column except the password hash.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,15 +30,16 @@ pub struct User {
     pub updated_at: i64,
 }
 
+// dialect: `password_hash IS NOT NULL` is a boolean column in PostgreSQL; read as 0/1.
 const COLUMNS: &str = "id, username, email, display_name, active, password_hash IS NOT NULL, \
      must_change_password, temp_password_expires_at, password_changed_at, created_at, updated_at";
 
-fn from_row(row: &Row<'_>) -> rusqlite::Result<User> {
+fn from_row(row: &Row<'_>) -> Result<User, DbError> {
     user_at(row, 0)
 }
 
 /// A user read from [`COLUMNS`] starting at column `at` of `row`.
-fn user_at(row: &Row<'_>, at: usize) -> rusqlite::Result<User> {
+fn user_at(row: &Row<'_>, at: usize) -> Result<User, DbError> {
     Ok(User {
         id: row.get(at)?,
         username: row.get(at + 1)?,
@@ -65,8 +67,8 @@ pub(super) fn joined_columns(alias: &str) -> String {
 
 /// The user of a `LEFT JOIN` read from [`joined_columns`] starting at column `at`; `None` when
 /// the join found no user.
-pub(super) fn joined_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Option<User>> {
-    if row.get::<_, Option<i64>>(at)?.is_none() {
+pub(super) fn joined_at(row: &Row<'_>, at: usize) -> Result<Option<User>, DbError> {
+    if row.get::<Option<i64>>(at)?.is_none() {
         return Ok(None);
     }
     user_at(row, at).map(Some)
@@ -109,56 +111,59 @@ pub struct Filter {
 }
 
 /// The user with this id.
-pub fn by_id(conn: &Connection, id: i64) -> rusqlite::Result<Option<User>> {
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM users WHERE id = ?1"))?
-        .query_row([id], from_row)
-        .optional()
+pub fn by_id(conn: &Conn, id: i64) -> Result<Option<User>, DbError> {
+    let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
+    conn.query_opt(&sql, &vals![id], from_row)
 }
 
 /// Users whose email or username equals `key`, ignoring case (at most two).
-pub fn matching(conn: &Connection, key: &str) -> rusqlite::Result<Vec<User>> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE email = ?1 OR username = ?1 ORDER BY id");
-    let mut stmt = conn.prepare_cached(&sql)?;
-    stmt.query_map([key], from_row)?.collect()
+pub fn matching(conn: &Conn, key: &str) -> Result<Vec<User>, DbError> {
+    // dialect: the columns are COLLATE NOCASE in SQLite; PostgreSQL compares lower().
+    let sqlite =
+        format!("SELECT {COLUMNS} FROM users WHERE email = ?1 OR username = ?1 ORDER BY id");
+    let pg = format!(
+        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower(?1) OR lower(username) = lower(?1) \
+         ORDER BY id"
+    );
+    conn.query_vec(conn.dialect(&sqlite, &pg), &vals![key], from_row)
 }
 
 /// The user with this email, ignoring case.
-pub fn by_email(conn: &Connection, email: &str) -> rusqlite::Result<Option<User>> {
-    conn.query_row(
-        &format!("SELECT {COLUMNS} FROM users WHERE email = ?1"),
-        [email],
-        from_row,
-    )
-    .optional()
+pub fn by_email(conn: &Conn, email: &str) -> Result<Option<User>, DbError> {
+    // dialect: COLLATE NOCASE in SQLite; PostgreSQL compares lower().
+    let sqlite = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
+    let pg = format!("SELECT {COLUMNS} FROM users WHERE lower(email) = lower(?1)");
+    conn.query_opt(conn.dialect(&sqlite, &pg), &vals![email], from_row)
 }
 
 /// The user with this username, ignoring case.
-pub fn by_username(conn: &Connection, username: &str) -> rusqlite::Result<Option<User>> {
-    let sql = format!("SELECT {COLUMNS} FROM users WHERE username = ?1");
-    conn.query_row(&sql, [username], from_row).optional()
+pub fn by_username(conn: &Conn, username: &str) -> Result<Option<User>, DbError> {
+    // dialect: COLLATE NOCASE in SQLite; PostgreSQL compares lower().
+    let sqlite = format!("SELECT {COLUMNS} FROM users WHERE username = ?1");
+    let pg = format!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower(?1)");
+    conn.query_opt(conn.dialect(&sqlite, &pg), &vals![username], from_row)
 }
 
 /// Insert a user; returns its id.
-pub fn insert(conn: &Connection, user: &NewUser, now: i64) -> rusqlite::Result<i64> {
-    let mut stmt = conn.prepare_cached(
+pub fn insert(conn: &Conn, user: &NewUser, now: i64) -> Result<i64, DbError> {
+    conn.insert_returning_id(
         "INSERT INTO users (username, email, display_name, active, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-    )?;
-    stmt.execute(params![
-        user.username,
-        user.email,
-        user.display_name,
-        user.active,
-        now
-    ])?;
-    Ok(conn.last_insert_rowid())
+         VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+        &vals![
+            user.username,
+            user.email,
+            user.display_name,
+            user.active,
+            now
+        ],
+    )
 }
 
 /// Set the active flag; returns whether the row changed.
-pub fn set_active(conn: &Connection, id: i64, active: bool, now: i64) -> rusqlite::Result<bool> {
+pub fn set_active(conn: &Conn, id: i64, active: bool, now: i64) -> Result<bool, DbError> {
     let changed = conn.execute(
         "UPDATE users SET active = ?2, updated_at = ?3 WHERE id = ?1 AND active <> ?2",
-        params![id, active, now],
+        &vals![id, active, now],
     )?;
     Ok(changed == 1)
 }
@@ -176,56 +181,63 @@ pub struct PasswordChange<'a> {
 
 /// Store a new password hash and stamp `password_changed_at`; returns whether the user exists.
 pub fn set_password(
-    conn: &Connection,
+    conn: &Conn,
     id: i64,
     change: &PasswordChange<'_>,
     now: i64,
-) -> rusqlite::Result<bool> {
-    let changed = conn.prepare_cached(
-        "UPDATE users SET password_hash = ?2, must_change_password = ?3, temp_password_expires_at = ?4,          password_changed_at = ?5, updated_at = ?5 WHERE id = ?1",
-    )?
-    .execute(params![id, change.hash, change.must_change, change.temp_expires_at, now])?;
+) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE users SET password_hash = ?2, must_change_password = ?3, \
+         temp_password_expires_at = ?4, password_changed_at = ?5, updated_at = ?5 WHERE id = ?1",
+        &vals![
+            id,
+            change.hash,
+            change.must_change,
+            change.temp_expires_at,
+            now
+        ],
+    )?;
     Ok(changed == 1)
 }
 
 /// The stored password hash of a user (for verification only; never printed).
-pub fn password_hash(conn: &Connection, id: i64) -> rusqlite::Result<Option<String>> {
-    conn.query_row("SELECT password_hash FROM users WHERE id = ?1", [id], |r| {
-        r.get(0)
-    })
-    .optional()
+pub fn password_hash(conn: &Conn, id: i64) -> Result<Option<String>, DbError> {
+    conn.query_opt(
+        "SELECT password_hash FROM users WHERE id = ?1",
+        &vals![id],
+        |r| r.get(0),
+    )
     .map(Option::flatten)
 }
 
 /// Call `f` for each matching user in id order, streaming rows from SQLite.
 pub fn for_each<E>(
-    conn: &Connection,
+    conn: &Conn,
     filter: &Filter,
     mut f: impl FnMut(User) -> Result<(), E>,
 ) -> Result<(), E>
 where
-    E: From<rusqlite::Error>,
+    E: From<DbError>,
 {
     let status = match filter.status {
         Status::Active => "active = 1",
         Status::Inactive => "active = 0",
-        Status::All => "1",
+        Status::All => "TRUE",
     };
+    // dialect: SQLite's LIKE ignores ASCII case, PostgreSQL needs ILIKE; no limit is
+    // `LIMIT -1` in SQLite and `LIMIT NULL` (all) in PostgreSQL.
+    let (like, limit_clause) = conn.dialect(
+        ("LIKE", "LIMIT coalesce(?2, -1)"),
+        ("ILIKE", "LIMIT CAST(?2 AS BIGINT)"),
+    );
     let sql = format!(
-        "SELECT {COLUMNS} FROM users WHERE {status} AND (?1 IS NULL OR \
-         username LIKE ?1 ESCAPE '\\' OR email LIKE ?1 ESCAPE '\\' OR display_name LIKE ?1 ESCAPE '\\') \
-         ORDER BY id LIMIT ?2"
+        "SELECT {COLUMNS} FROM users WHERE {status} AND (CAST(?1 AS TEXT) IS NULL OR \
+         username {like} ?1 ESCAPE '\\' OR email {like} ?1 ESCAPE '\\' \
+         OR display_name {like} ?1 ESCAPE '\\') ORDER BY id {limit_clause}"
     );
     let pattern = filter.search.as_deref().map(like_pattern);
-    let limit = filter
-        .limit
-        .map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX));
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![pattern, limit])?;
-    while let Some(row) = rows.next()? {
-        f(from_row(row)?)?;
-    }
-    Ok(())
+    let limit = filter.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
+    conn.query_each(&sql, &vals![pattern, limit], |row| f(from_row(row)?))
 }
 
 /// A LIKE pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.

@@ -89,10 +89,10 @@ impl Cooldown<'_> {
     /// cooldown. Run it in the transaction that writes the new token.
     pub fn until(
         self,
-        conn: &rusqlite::Connection,
+        conn: &crate::store::db::Conn,
         user_id: i64,
         now: Timestamp,
-    ) -> rusqlite::Result<Option<i64>> {
+    ) -> Result<Option<i64>, crate::store::db::DbError> {
         let (secs, since) = match self {
             Cooldown::Any { secs } => (secs, i64::MIN),
             Cooldown::SinceRun { secs, run_id } => (
@@ -127,7 +127,7 @@ pub fn issue_pending_checked(
 /// [`issue_pending_checked`] inside the caller's write transaction, so that what else the
 /// caller writes (e.g. the intent to mail the link) commits with the token or not at all.
 pub fn issue_pending_in(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::db::Conn,
     user: &User,
     request: IssueRequest<'_>,
     cooldown: Option<Cooldown<'_>>,
@@ -145,7 +145,7 @@ pub fn issue_pending_in(
 }
 
 fn insert_pending(
-    tx: &rusqlite::Connection,
+    tx: &crate::store::db::Conn,
     user: &User,
     request: IssueRequest<'_>,
     now: Timestamp,

@@ -11,6 +11,7 @@ use super::{Held, RedeemPolicy, TokenError, Verified, codes, digest, verify_held
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::secret::Secret;
 use crate::store::Store;
+use crate::store::db::DbError;
 use crate::store::tokens as sql;
 use crate::store::users::{self as users_sql, User};
 
@@ -127,8 +128,8 @@ impl From<crate::store::StoreError> for CodeError {
     }
 }
 
-impl From<rusqlite::Error> for CodeError {
-    fn from(err: rusqlite::Error) -> Self {
+impl From<DbError> for CodeError {
+    fn from(err: DbError) -> Self {
         CodeError::Token(err.into())
     }
 }
@@ -188,7 +189,7 @@ fn find_user(store: &Store, login: &str) -> Result<Option<User>, CodeError> {
 
 /// Count a wrong code in `tx` (the transaction that looked the code up).
 fn wrong_code(
-    tx: rusqlite::Transaction<'_>,
+    tx: crate::store::db::Tx<'_>,
     user: &User,
     actor: &Actor,
     now: Timestamp,

@@ -150,7 +150,7 @@ fn redeem_sets_the_password_and_revokes_other_links() {
         .conn()
         .execute(
             "UPDATE users SET must_change_password = 1 WHERE id = ?1",
-            [user.id],
+            &crate::vals![user.id],
         )
         .expect("flag");
     let first = live(&mut store, &user, T0, 3600);
@@ -249,9 +249,9 @@ fn two_concurrent_redeems_exactly_one_wins() {
     let store = Store::open(&path, 1000).expect("open");
     let used: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");
@@ -308,13 +308,13 @@ fn failed_redemptions_are_throttled_per_user() {
 
 /// The `token.redeem` rows of `outcome` and their times.
 fn redeem_rows(store: &Store, outcome: &str) -> Vec<(i64, Option<String>)> {
-    let mut stmt = store
+    store
         .conn()
-        .prepare("SELECT at, detail FROM audit_log WHERE action = 'token.redeem' AND outcome = ?1 ORDER BY id")
-        .expect("prepare");
-    stmt.query_map([outcome], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
+        .query_vec(
+            "SELECT at, detail FROM audit_log WHERE action = 'token.redeem' AND outcome = ?1 ORDER BY id",
+            &crate::vals![outcome],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .expect("rows")
 }
 
@@ -467,7 +467,9 @@ fn the_cooldown_is_checked_where_the_token_is_written_and_counts_pending_links()
     );
     let rows: i64 = store
         .conn()
-        .query_row("SELECT count(*) FROM reset_tokens", [], |r| r.get(0))
+        .query_one("SELECT count(*) FROM reset_tokens", &crate::vals![], |r| {
+            r.get(0)
+        })
         .expect("count");
     assert_eq!(rows, 1);
     let forced = issue_pending_checked(

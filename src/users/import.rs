@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::io::Read;
 
+use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
-use rusqlite::Connection;
 
 use super::{check_email, check_name, check_username, username_from_email};
 use crate::audit::{self, Actor, Event, Outcome};
@@ -41,9 +41,9 @@ pub enum ImportError {
     Audit(#[from] audit::AuditError),
 }
 
-impl From<rusqlite::Error> for ImportError {
-    fn from(err: rusqlite::Error) -> Self {
-        ImportError::Store(StoreError::Sqlite(err))
+impl From<DbError> for ImportError {
+    fn from(err: DbError) -> Self {
+        ImportError::Store(StoreError::Db(err))
     }
 }
 
@@ -264,7 +264,7 @@ fn write_batch(
             Placement::Conflict(reason) => report.rejected.push(Rejected { line, reason }),
             Placement::New => {
                 let id = sql::insert(&tx, &user, now.as_second())?;
-                let created = sql::by_id(&tx, id)?.ok_or(rusqlite::Error::QueryReturnedNoRows)?;
+                let created = sql::by_id(&tx, id)?.ok_or_else(DbError::no_rows)?;
                 let event = Event::new("user.add", Outcome::Ok)
                     .target(&created)
                     .detail(Some(format!("import line {line}")));
@@ -283,7 +283,7 @@ enum Placement {
     Conflict(String),
 }
 
-fn place(conn: &Connection, user: &NewUser) -> Result<Placement, ImportError> {
+fn place(conn: &Conn, user: &NewUser) -> Result<Placement, ImportError> {
     if sql::by_email(conn, user.email.as_deref().unwrap_or_default())?.is_some() {
         return Ok(Placement::Present);
     }

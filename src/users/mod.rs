@@ -4,8 +4,8 @@
 
 pub mod import;
 
+use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
-use rusqlite::Connection;
 
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::users::{self as sql, NewUser, User};
@@ -49,9 +49,9 @@ pub enum UserError {
     Audit(#[from] audit::AuditError),
 }
 
-impl From<rusqlite::Error> for UserError {
-    fn from(err: rusqlite::Error) -> Self {
-        UserError::Store(StoreError::Sqlite(err))
+impl From<DbError> for UserError {
+    fn from(err: DbError) -> Self {
+        UserError::Store(StoreError::Db(err))
     }
 }
 
@@ -77,7 +77,7 @@ pub fn resolve_audited(
 }
 
 /// Find the one user that `key` names: `#ID`, an email (ignoring case) or a username.
-pub fn resolve(conn: &Connection, key: &str) -> Result<User, UserError> {
+pub fn resolve(conn: &Conn, key: &str) -> Result<User, UserError> {
     if let Some(id) = key
         .strip_prefix('#')
         .and_then(|digits| digits.parse::<i64>().ok())
@@ -164,7 +164,7 @@ pub fn username_from_email(email: &str) -> String {
 }
 
 /// Validate a new user against the rules and the store, without writing anything.
-pub fn check_new(conn: &Connection, user: &NewUser) -> Result<(), UserError> {
+pub fn check_new(conn: &Conn, user: &NewUser) -> Result<(), UserError> {
     if let Some(email) = &user.email {
         check_email(email).map_err(UserError::Invalid)?;
         if let Some(other) = sql::by_email(conn, email)? {

@@ -79,7 +79,7 @@ fn text_naming_two_users_is_ambiguous() {
         .conn()
         .execute(
             "INSERT INTO users (username, created_at, updated_at) VALUES ('bob@example.com', 0, 0)",
-            [],
+            &crate::vals![],
         )
         .expect("raw insert");
     let err = resolve(store.conn(), "bob@example.com").expect_err("ambiguous");
@@ -138,11 +138,13 @@ fn duplicates_are_refused_with_nothing_written() {
     assert!(matches!(err, UserError::UsernameTaken(_)));
     let users: i64 = store
         .conn()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .query_one("SELECT count(*) FROM users", &crate::vals![], |r| r.get(0))
         .expect("count");
     let audits: i64 = store
         .conn()
-        .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .query_one("SELECT count(*) FROM audit_log", &crate::vals![], |r| {
+            r.get(0)
+        })
         .expect("count");
     assert_eq!((users, audits), (1, 1));
 }
@@ -163,7 +165,7 @@ fn deactivation_revokes_live_links_and_is_audited_once() {
         .conn()
         .execute(
             "INSERT INTO reset_tokens (user_id, token_sha256, created_at, expires_at) VALUES (?1, 'aa', ?2, ?3), (?1, 'bb', ?2, ?4)",
-            rusqlite::params![alice.id, t - 10, t + 3600, t - 1],
+            &crate::vals![alice.id, t - 10, t + 3600, t - 1],
         )
         .expect("tokens");
     let result = set_active(&mut store, &alice, false, &actor(), now()).expect("deactivate");
@@ -184,9 +186,9 @@ fn deactivation_revokes_live_links_and_is_audited_once() {
     );
     let audits: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM audit_log WHERE action = 'user.deactivate'",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");

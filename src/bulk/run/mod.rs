@@ -180,7 +180,7 @@ fn take_over_if_dead(
         ("interrupted", Some(INTERRUPTED))
     };
     let taken = bulk::take_over(&tx, item.id, status, reason, now)?;
-    tx.commit().map_err(StoreError::Sqlite)?;
+    tx.commit().map_err(StoreError::Db)?;
     Ok((taken && !unsent).then(|| Outcome::Failed(INTERRUPTED.into())))
 }
 

@@ -56,7 +56,10 @@ impl Recorder {
     /// A mail to `to` goes out: the first one runs `meanwhile`.
     fn going_out(&mut self, to: &str) {
         if let Some((other, sql)) = self.meanwhile.take() {
-            other.conn().execute(sql, [to]).expect("change meanwhile");
+            other
+                .conn()
+                .execute(sql, &crate::vals![to])
+                .expect("change meanwhile");
         }
     }
 

@@ -7,11 +7,17 @@ fn plan_skips_with_reasons_and_collapses_duplicates() {
     let (_dir, mut store) = store_with(3);
     store
         .conn()
-        .execute("UPDATE users SET active = 0 WHERE username = 'u1'", [])
+        .execute(
+            "UPDATE users SET active = 0 WHERE username = 'u1'",
+            &crate::vals![],
+        )
         .expect("deactivate");
     store
         .conn()
-        .execute("UPDATE users SET email = NULL WHERE username = 'u2'", [])
+        .execute(
+            "UPDATE users SET email = NULL WHERE username = 'u2'",
+            &crate::vals![],
+        )
         .expect("no email");
     let (id, summary) = plan_file(
         &mut store,
@@ -62,7 +68,7 @@ fn plan_audits_with_its_actor_and_a_dry_run_changes_nothing() {
     let count = |store: &Store, sql: &str| -> i64 {
         store
             .conn()
-            .query_row(sql, [], |r| r.get(0))
+            .query_one(sql, &crate::vals![], |r| r.get(0))
             .expect("count")
     };
     let audit_rows = count(&store, "SELECT count(*) FROM audit_log");
@@ -75,9 +81,9 @@ fn plan_audits_with_its_actor_and_a_dry_run_changes_nothing() {
     let (id, _) = plan_file(&mut store, "u0\n", Action::Link);
     let (action, os_user): (String, String) = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT action, os_user FROM audit_log WHERE run_id = ?1",
-            [&id],
+            &crate::vals![&id],
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .expect("the plan is audited");

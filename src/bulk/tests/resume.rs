@@ -14,9 +14,9 @@ fn one_failure_does_not_stop_the_others_and_resume_finishes_only_it() {
     assert_eq!((report.sent, report.failed), (3, 1));
     let live: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");

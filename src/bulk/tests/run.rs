@@ -35,9 +35,9 @@ fn generate_hashes_in_parallel_and_every_password_verifies() {
     assert_eq!((report.sent, report.failed), (5, 1));
     let with_hash: i64 = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT count(*) FROM users WHERE password_hash IS NOT NULL",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("count");
@@ -47,9 +47,9 @@ fn generate_hashes_in_parallel_and_every_password_verifies() {
     );
     let u3: Option<String> = store
         .conn()
-        .query_row(
+        .query_one(
             "SELECT password_hash FROM users WHERE username = 'u3'",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("row");

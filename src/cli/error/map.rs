@@ -15,6 +15,7 @@ use crate::mail::MailError;
 use crate::password::HashError;
 use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
+use crate::store::db::{DbError, ErrorKind};
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
@@ -55,7 +56,7 @@ pub(super) fn store(err: &StoreError) -> Class {
         StoreError::NewerSchema { .. } => {
             Class::hint(Exit::Config, "upgrade pwreset to use this store")
         }
-        StoreError::Sqlite(e) => sqlite(e),
+        StoreError::Db(e) => db(e),
     }
 }
 
@@ -66,17 +67,10 @@ pub(super) const BUSY: &str =
 /// A database error: exit 1; a store still locked by another writer after
 /// `store.busy_timeout_ms` is exit 8, with advice. Every error type holding a store error keeps
 /// this hint, wherever the lock was met.
-pub(super) fn sqlite(err: &rusqlite::Error) -> Class {
-    match err {
-        rusqlite::Error::SqliteFailure(e, _)
-            if matches!(
-                e.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ) =>
-        {
-            Class::hint(Exit::Config, BUSY)
-        }
-        _ => Class::new(Exit::Failure),
+pub(super) fn db(err: &DbError) -> Class {
+    match err.kind() {
+        ErrorKind::Busy => Class::hint(Exit::Config, BUSY),
+        ErrorKind::Unique | ErrorKind::Other => Class::new(Exit::Failure),
     }
 }
 

@@ -25,14 +25,14 @@ fn row(store: &Store, token: &Secret) -> sql::TokenRow {
 }
 
 fn audit_rows(store: &Store, action: &str) -> Vec<(String, Option<String>)> {
-    let mut stmt = store
+    store
         .conn()
-        .prepare("SELECT outcome, detail FROM audit_log WHERE action = ?1 ORDER BY id")
-        .expect("prepare");
-    stmt.query_map([action], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .map(|r| r.expect("row"))
-        .collect()
+        .query_vec(
+            "SELECT outcome, detail FROM audit_log WHERE action = ?1 ORDER BY id",
+            &crate::vals![action],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .expect("rows")
 }
 
 #[test]
@@ -137,7 +137,9 @@ fn the_right_code_finds_the_link_by_username_or_email_in_any_case() {
     );
     let stored: Option<String> = store
         .conn()
-        .query_row("SELECT code_hmac FROM reset_tokens", [], |r| r.get(0))
+        .query_one("SELECT code_hmac FROM reset_tokens", &crate::vals![], |r| {
+            r.get(0)
+        })
         .expect("query");
     let stored = stored.expect("a digest");
     assert_ne!(stored, codes::normalize(code.expose()).expect("normal"));

@@ -26,7 +26,7 @@ fn run(store: &mut Store, csv: &[u8]) -> Result<Report, ImportError> {
 fn count(store: &Store) -> i64 {
     store
         .conn()
-        .query_row("SELECT count(*) FROM users", [], |r| r.get(0))
+        .query_one("SELECT count(*) FROM users", &crate::vals![], |r| r.get(0))
         .expect("count")
 }
 

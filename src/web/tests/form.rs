@@ -108,7 +108,7 @@ async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
     // Supersede is the issuer's business; here both are live until the change.
     h.store()
         .conn()
-        .execute("UPDATE users SET must_change_password = 1", [])
+        .execute("UPDATE users SET must_change_password = 1", &crate::vals![])
         .expect("flag");
     let response = h.send(set(&session, &csrf, GOOD, GOOD)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
@@ -127,9 +127,9 @@ async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
     let hash: String = h
         .store()
         .conn()
-        .query_row(
+        .query_one(
             "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
+            &crate::vals![],
             |r| r.get(0),
         )
         .expect("hash");

@@ -46,7 +46,7 @@ async fn names_with_markup_come_out_escaped_on_the_form_done_and_code_pages() {
         .conn()
         .execute(
             "UPDATE users SET username = ?1 WHERE id = ?2",
-            (SCRIPT, alice.id),
+            &crate::vals![SCRIPT, alice.id],
         )
         .expect("rename");
     let link = h.link(&alice);

@@ -284,7 +284,7 @@ impl Harness {
     pub fn count(&self, sql: &str) -> i64 {
         self.store()
             .conn()
-            .query_row(sql, [], |r| r.get(0))
+            .query_one(sql, &crate::vals![], |r| r.get(0))
             .expect("count")
     }
 

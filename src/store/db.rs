@@ -1,0 +1,286 @@
+//! pwreset's own SQL layer: one connection type, [`Conn`], over which every statement of the
+//! store runs, whatever the backend. Statements are written once, in SQLite's dialect with
+//! `?N` parameters; where PostgreSQL's differs the call site gives both through
+//! [`Conn::dialect`], marked `// dialect:` (and [`pg_sql`] turns `?N` into `$N`). Parameters
+//! are [`ToValue`]s (`vals![a, b]`), columns are read by index from a [`Row`] as
+//! [`FromValue`]s, and every failure is a [`DbError`] whose [`ErrorKind`] says whether another
+//! writer held the store.
+//!
+//! Nothing outside `store/` sees a backend's own types: the one escape hatch, `sqlite_mut`, is
+//! private to `store/` and used only by `migrations::apply`.
+
+mod error;
+mod rewrite;
+mod sqlite;
+mod value;
+
+#[cfg(test)]
+mod tests;
+
+use std::cell::RefCell;
+use std::ops::Deref;
+use std::path::Path;
+
+pub use error::{DbError, ErrorKind};
+pub use rewrite::pg_sql;
+pub use value::{FromValue, ToValue, Value, ValueRef};
+
+/// Which database a [`Conn`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// One SQLite file (rusqlite).
+    Sqlite,
+    /// A PostgreSQL database.
+    Postgres,
+}
+
+/// The audit MAC a connection holds: `f(prev, payload)`, or why there is no key.
+type Mac = Box<dyn Fn(&str, &str) -> Result<String, String> + Send>;
+
+/// An open connection to the store.
+pub struct Conn {
+    inner: Inner,
+    mac: RefCell<Option<Mac>>,
+}
+
+enum Inner {
+    Sqlite(rusqlite::Connection),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Conn")
+            .field("backend", &self.backend())
+            .field("keyed", &self.mac.borrow().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One row of a result, read by column index.
+pub struct Row<'r> {
+    inner: RowInner<'r>,
+}
+
+enum RowInner<'r> {
+    Sqlite(&'r rusqlite::Row<'r>),
+}
+
+impl Row<'_> {
+    /// Column `i` (0-based) as a `T`.
+    pub fn get<T: FromValue>(&self, i: usize) -> Result<T, DbError> {
+        T::from_value(self.value(i)?)
+    }
+
+    /// Column `i` (0-based) as it is.
+    pub fn value(&self, i: usize) -> Result<ValueRef<'_>, DbError> {
+        match &self.inner {
+            RowInner::Sqlite(row) => sqlite::column(row, i),
+        }
+    }
+}
+
+impl Conn {
+    /// Open an SQLite store file read-write (never creating it) in WAL mode with foreign keys
+    /// on and `busy_timeout_ms` to wait for another writer.
+    pub(super) fn open_sqlite(path: &Path, busy_timeout_ms: u32) -> Result<Conn, DbError> {
+        sqlite::open(path, busy_timeout_ms).map(Conn::from_sqlite)
+    }
+
+    /// Wrap an open SQLite connection.
+    pub(super) fn from_sqlite(conn: rusqlite::Connection) -> Conn {
+        conn.set_prepared_statement_cache_capacity(sqlite::STATEMENT_CACHE);
+        Conn {
+            inner: Inner::Sqlite(conn),
+            mac: RefCell::new(None),
+        }
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self.inner {
+            Inner::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Pick the statement (or the pieces of one) for this backend, where the dialects differ.
+    pub fn dialect<T>(&self, sqlite: T, pg: T) -> T {
+        match self.backend() {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => pg,
+        }
+    }
+
+    /// The SQLite connection, for migrations only (`PRAGMA user_version`, exclusive DDL
+    /// transactions); `None` on other backends.
+    #[expect(
+        clippy::unnecessary_wraps,
+        reason = "None once the PostgreSQL backend lands"
+    )]
+    pub(super) fn sqlite_mut(&mut self) -> Option<&mut rusqlite::Connection> {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => Some(conn),
+        }
+    }
+
+    /// Run a statement that returns no rows; how many rows it changed.
+    pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize, DbError> {
+        match &self.inner {
+            Inner::Sqlite(conn) => sqlite::execute(conn, sql, params),
+        }
+    }
+
+    /// Run statements without parameters or results (DDL, transaction control).
+    pub fn batch(&self, sql: &str) -> Result<(), DbError> {
+        match &self.inner {
+            Inner::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+        }
+    }
+
+    /// Hand each row to `f`, streaming: rows are read one at a time, never collected.
+    pub fn query_each<E: From<DbError>>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        mut f: impl FnMut(&Row<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        self.each(sql, params, |row| f(row).map(|()| true))
+    }
+
+    /// The first row read with `f`, if there is one.
+    pub fn query_opt<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
+    ) -> Result<Option<T>, DbError> {
+        let mut f = Some(f);
+        let mut found = None;
+        self.each(sql, params, |row| {
+            if let Some(f) = f.take() {
+                found = Some(f(row)?);
+            }
+            Ok::<_, DbError>(false)
+        })?;
+        Ok(found)
+    }
+
+    /// The first row read with `f`; no row is an error.
+    pub fn query_one<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnOnce(&Row<'_>) -> Result<T, DbError>,
+    ) -> Result<T, DbError> {
+        self.query_opt(sql, params, f)?.ok_or_else(DbError::no_rows)
+    }
+
+    /// Every row read with `f` (for results known to be small).
+    pub fn query_vec<T>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        mut f: impl FnMut(&Row<'_>) -> Result<T, DbError>,
+    ) -> Result<Vec<T>, DbError> {
+        let mut all = Vec::new();
+        self.query_each(sql, params, |row| {
+            all.push(f(row)?);
+            Ok::<_, DbError>(())
+        })?;
+        Ok(all)
+    }
+
+    /// Run an `INSERT ... RETURNING id` and return the id.
+    pub fn insert_returning_id(&self, sql: &str, params: &[&dyn ToValue]) -> Result<i64, DbError> {
+        self.query_one(sql, params, |row| row.get(0))
+    }
+
+    /// Begin a write transaction that takes the write lock at once (SQLite `BEGIN IMMEDIATE`),
+    /// so read-then-write sequences cannot interleave with another writer.
+    pub fn begin_write(&mut self) -> Result<Tx<'_>, DbError> {
+        self.begin("BEGIN IMMEDIATE")
+    }
+
+    /// Begin a read transaction: one consistent view of the store for several queries.
+    pub fn begin_read(&self) -> Result<Tx<'_>, DbError> {
+        self.begin("BEGIN DEFERRED")
+    }
+
+    /// Limit the page cache to `kib` KiB, where the backend has one per connection.
+    pub fn limit_cache(&self, kib: u32) -> Result<(), DbError> {
+        match &self.inner {
+            Inner::Sqlite(conn) => Ok(conn.pragma_update(None, "cache_size", -i64::from(kib))?),
+        }
+    }
+
+    /// Give this connection its audit MAC `f(prev, payload)`; `Err(text)` is the reason there
+    /// is no key, which [`Conn::mac`] reports.
+    pub fn set_mac(&self, f: impl Fn(&str, &str) -> Result<String, String> + Send + 'static) {
+        *self.mac.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// The MAC of `payload` after `prev`, or why there is none.
+    pub fn mac(&self, prev: &str, payload: &str) -> Result<String, String> {
+        match self.mac.borrow().as_ref() {
+            Some(f) => f(prev, payload),
+            None => Err("no audit key was loaded".into()),
+        }
+    }
+
+    fn begin(&self, statement: &str) -> Result<Tx<'_>, DbError> {
+        self.batch(statement)?;
+        Ok(Tx {
+            conn: self,
+            open: true,
+        })
+    }
+
+    fn each<E: From<DbError>>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnMut(&Row<'_>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        match &self.inner {
+            Inner::Sqlite(conn) => sqlite::each(conn, sql, params, f),
+        }
+    }
+
+    fn rollback(&self) {
+        match &self.inner {
+            Inner::Sqlite(conn) => sqlite::rollback(conn),
+        }
+    }
+}
+
+/// A transaction on a [`Conn`] (which it derefs to): [`Tx::commit`] keeps its changes;
+/// dropping it without committing rolls them back.
+#[derive(Debug)]
+pub struct Tx<'c> {
+    conn: &'c Conn,
+    open: bool,
+}
+
+impl Tx<'_> {
+    /// Commit. On failure the transaction is rolled back when dropped.
+    pub fn commit(mut self) -> Result<(), DbError> {
+        self.conn.batch("COMMIT")?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl Deref for Tx<'_> {
+    type Target = Conn;
+
+    fn deref(&self) -> &Conn {
+        self.conn
+    }
+}
+
+impl Drop for Tx<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.rollback();
+        }
+    }
+}
