@@ -8,6 +8,7 @@ pub mod audit;
 pub mod bulk;
 pub mod intents;
 pub mod migrations;
+pub mod pg;
 pub mod tokens;
 pub mod users;
 
