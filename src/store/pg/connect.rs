@@ -118,7 +118,7 @@ fn wire_config(target: &PgTarget, password: Option<&Secret>) -> postgres::Config
 /// Sort a connect failure by the server's SQLSTATE, else by the client's error kind (the
 /// `postgres` crate exposes the kind only through its message).
 fn classify(err: &postgres::Error, target: String) -> PgConnectError {
-    let reason = err.to_string();
+    let reason = with_causes(err);
     if let Some(db) = err.as_db_error() {
         let code = db.code();
         if *code == SqlState::INVALID_CATALOG_NAME {
@@ -145,4 +145,18 @@ fn classify(err: &postgres::Error, target: String) -> PgConnectError {
         return PgConnectError::Unreachable { target, reason };
     }
     PgConnectError::Other { target, reason }
+}
+
+/// The error and its causes, `: `-separated (the crate's own message omits them).
+fn with_causes(err: &postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
 }
