@@ -16,11 +16,13 @@ use crate::config::{ConfigError, LoadedConfig};
 use crate::delivery::CrashPoint;
 
 mod capabilities;
+mod pg_password;
 mod secrets;
 mod trust;
 
 pub use capabilities::{Overrides, generate_settings, link_settings, pacing, recipient_rule};
 
+pub use pg_password::{PgEnvironment, PgPassword, PgPasswordSource, pg_password};
 pub use secrets::{
     PasswordOrigin, ReadableByOthers, SecretError, readable_by_others, secret_from_env,
     smtp_password, smtp_password_origin,

@@ -10,6 +10,7 @@ pub mod bulk;
 pub mod db;
 pub mod intents;
 pub mod migrations;
+pub mod pg;
 pub mod tokens;
 pub mod users;
 

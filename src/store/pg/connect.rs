@@ -1,0 +1,162 @@
+//! Opening a connection to a [`PgTarget`]: TLS per its `sslmode`, a bounded connect timeout, and
+//! failures sorted into the few kinds an admin can act on ([`PgConnectError`]).
+//!
+//! The password is passed in (found by `settings`); it goes to the server only, never into an
+//! error. Nothing here knows about flags or exit codes.
+
+use postgres::config::SslMode as WireSslMode;
+use postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::secret::Secret;
+
+use super::target::{PgHost, PgTarget, SslMode};
+use super::tls::{self, TlsSetupError};
+
+/// Why no connection could be opened. Each message names the target (user, host, port,
+/// database), never the password.
+#[derive(Debug, thiserror::Error)]
+pub enum PgConnectError {
+    /// Called on a thread that runs a tokio runtime: the sync client would panic there.
+    #[error("cannot connect to {target} from inside an async runtime")]
+    InsideAsyncRuntime {
+        /// The database.
+        target: String,
+    },
+    /// No answer: wrong host or port, server down, firewall, or the connect timeout passed.
+    #[error("cannot reach {target}: {reason}")]
+    Unreachable {
+        /// The database.
+        target: String,
+        /// What the network said.
+        reason: String,
+    },
+    /// The server refused the role or its password, or asked for a password nobody gave.
+    #[error("{target} refused the login: {reason}")]
+    BadCredentials {
+        /// The database.
+        target: String,
+        /// The server's words, or "no password was found".
+        reason: String,
+    },
+    /// The server has no such database.
+    #[error("{target}: the database does not exist")]
+    MissingDatabase {
+        /// The database.
+        target: String,
+    },
+    /// TLS could not be set up or negotiated (no TLS on the server, an untrusted certificate,
+    /// a host name the certificate does not name).
+    #[error("TLS to {target} failed: {reason}")]
+    Tls {
+        /// The database.
+        target: String,
+        /// What failed.
+        reason: String,
+    },
+    /// Anything else the server or client reported while connecting.
+    #[error("cannot connect to {target}: {reason}")]
+    Other {
+        /// The database.
+        target: String,
+        /// The error.
+        reason: String,
+    },
+}
+
+/// Connect to `target`, with `password` if the server asks for one.
+///
+/// The `postgres` client is synchronous: it runs its own tokio runtime, and would panic
+/// ("Cannot start a runtime from within a runtime") on a thread that already runs one. This
+/// returns [`PgConnectError::InsideAsyncRuntime`] instead; async code (`serve`) must call it
+/// from a blocking thread (`spawn_blocking`).
+pub fn connect(
+    target: &PgTarget,
+    password: Option<&Secret>,
+) -> Result<postgres::Client, PgConnectError> {
+    let name = target.to_string();
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(PgConnectError::InsideAsyncRuntime { target: name });
+    }
+    let tls = tls::client_config(target.sslmode, target.sslrootcert.as_deref()).map_err(
+        |e: TlsSetupError| PgConnectError::Tls {
+            target: name.clone(),
+            reason: e.to_string(),
+        },
+    )?;
+    let config = wire_config(target, password);
+    let result = match tls {
+        Some(tls) => config.connect(MakeRustlsConnect::new(tls)),
+        None => config.connect(postgres::NoTls),
+    };
+    result.map_err(|e| classify(&e, name))
+}
+
+fn wire_config(target: &PgTarget, password: Option<&Secret>) -> postgres::Config {
+    let mut config = postgres::Config::new();
+    match &target.host {
+        PgHost::Tcp(host) => config.host(host),
+        PgHost::Socket(dir) => config.host_path(dir),
+    };
+    config
+        .port(target.port)
+        .user(&target.user)
+        .dbname(&target.dbname)
+        .application_name(&target.application_name)
+        .connect_timeout(target.connect_timeout)
+        .ssl_mode(match target.sslmode {
+            SslMode::Disable => WireSslMode::Disable,
+            SslMode::Prefer => WireSslMode::Prefer,
+            SslMode::Require | SslMode::VerifyCa | SslMode::VerifyFull => WireSslMode::Require,
+        });
+    if let Some(password) = password {
+        config.password(password.expose());
+    }
+    config
+}
+
+/// Sort a connect failure by the server's SQLSTATE, else by the client's error kind (the
+/// `postgres` crate exposes the kind only through its message).
+fn classify(err: &postgres::Error, target: String) -> PgConnectError {
+    let reason = with_causes(err);
+    if let Some(db) = err.as_db_error() {
+        let code = db.code();
+        if *code == SqlState::INVALID_CATALOG_NAME {
+            return PgConnectError::MissingDatabase { target };
+        }
+        if *code == SqlState::INVALID_PASSWORD
+            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+        {
+            let reason = db.message().to_string();
+            return PgConnectError::BadCredentials { target, reason };
+        }
+        let reason = db.message().to_string();
+        return PgConnectError::Other { target, reason };
+    }
+    let kind = |prefix: &str| reason.starts_with(prefix);
+    if reason.contains("password missing") {
+        let reason = "the server asked for a password and none was found".to_string();
+        return PgConnectError::BadCredentials { target, reason };
+    }
+    if kind("error performing TLS handshake") {
+        return PgConnectError::Tls { target, reason };
+    }
+    if kind("error connecting to server") || kind("timeout waiting for server") {
+        return PgConnectError::Unreachable { target, reason };
+    }
+    PgConnectError::Other { target, reason }
+}
+
+/// The error and its causes, `: `-separated (the crate's own message omits them).
+fn with_causes(err: &postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut cause = std::error::Error::source(err);
+    while let Some(inner) = cause {
+        let more = inner.to_string();
+        if !text.ends_with(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = inner.source();
+    }
+    text
+}

@@ -1,0 +1,109 @@
+//! The schema in PostgreSQL's dialect, as an append-only list of migrations tracked in the
+//! `pwreset_schema_version` table.
+//!
+//! PostgreSQL stores start at schema 5 (the SQLite store's V1..V5 in one step, see
+//! `schema_v5.sql`); a later schema version adds one entry here and one to the SQLite list.
+//! Migrations run in one transaction under their own advisory lock, so concurrent pwreset
+//! processes apply them once, all or nothing (PostgreSQL DDL is transactional).
+
+use postgres::{Client, GenericClient};
+
+/// Each entry brings the store to the schema version it names, from the previous entry's.
+const MIGRATIONS: &[(i64, &str)] = &[(5, include_str!("schema_v5.sql"))];
+
+/// The schema version this binary writes (the same number as the SQLite store's).
+pub const LATEST: i64 = 5;
+
+/// The `pg_advisory_xact_lock` key under which migrations run ("pwreset" + 1).
+pub const MIGRATION_LOCK_KEY: i64 = 0x7077_7265_7365_7401;
+
+/// How long a migration waits for another process's migration or for a table lock.
+const LOCK_TIMEOUT: &str = "60s";
+
+const VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS pwreset_schema_version (
+    version    BIGINT PRIMARY KEY,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+)";
+
+/// A problem migrating a PostgreSQL store.
+#[derive(Debug, thiserror::Error)]
+pub enum PgSchemaError {
+    /// The database was migrated by a newer pwreset.
+    #[error(
+        "the database has schema version {found}, newer than the {supported} this pwreset supports"
+    )]
+    NewerSchema {
+        /// The version found.
+        found: i64,
+        /// The newest version this binary knows.
+        supported: i64,
+    },
+    /// The server refused a statement.
+    #[error("migrating the database failed: {0}")]
+    Db(#[from] postgres::Error),
+}
+
+/// The schema version recorded in the database; 0 for a database pwreset never migrated.
+pub fn version(client: &mut impl GenericClient) -> Result<i64, postgres::Error> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass('pwreset_schema_version') IS NOT NULL",
+            &[],
+        )?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    client
+        .query_one(
+            "SELECT coalesce(max(version), 0) FROM pwreset_schema_version",
+            &[],
+        )
+        .map(|row| row.get(0))
+}
+
+/// Apply every migration the database has not seen, in one transaction under
+/// [`MIGRATION_LOCK_KEY`]. Returns how many were applied: 0 for an up-to-date database. A newer
+/// schema is refused and left untouched.
+pub fn migrate(client: &mut Client) -> Result<usize, PgSchemaError> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])?;
+    let found = version(&mut tx)?;
+    if found > LATEST {
+        return Err(PgSchemaError::NewerSchema {
+            found,
+            supported: LATEST,
+        });
+    }
+    let pending: Vec<&(i64, &str)> = MIGRATIONS.iter().filter(|(v, _)| *v > found).collect();
+    if pending.is_empty() {
+        return Ok(0);
+    }
+    tx.batch_execute(VERSION_TABLE)?;
+    for (to, sql) in &pending {
+        tx.batch_execute(sql)?;
+        tx.execute(
+            "INSERT INTO pwreset_schema_version (version) VALUES ($1)",
+            &[to],
+        )?;
+    }
+    tx.commit()?;
+    Ok(pending.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_list_ends_at_latest_and_only_grows() {
+        assert_eq!(MIGRATIONS.last().map(|(v, _)| *v), Some(LATEST));
+        assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
+        assert_eq!(
+            LATEST,
+            crate::store::migrations::LATEST,
+            "both stores share the number"
+        );
+    }
+}

@@ -1,0 +1,177 @@
+//! The PostgreSQL side of the test harness: the throwaway server `.ci/pg-server` started (its
+//! `PWRESET_TEST_PG*` variables), a template database migrated once by pwreset's own PG
+//! migrations, and one database per test copied from it and dropped with the test.
+//!
+//! Without `PWRESET_TEST_PG` a PostgreSQL test is skipped with a loud note, except under
+//! `CI=true`, where it fails: CI must never silently skip the store it ships.
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use pwreset::secret::Secret;
+use pwreset::store::pg::{self, PgTarget};
+
+/// Held (session advisory lock) while the template is migrated, shared while it is copied: a
+/// template cannot be copied while someone is connected to it.
+const TEMPLATE_LOCK_KEY: i64 = 0x7077_7265_7365_7402;
+
+/// The server `.ci/pg-server start` describes.
+#[derive(Debug)]
+pub struct PgServer {
+    /// The template database, as `PWRESET_TEST_PG` names it (TLS on, no password in it).
+    pub template: PgTarget,
+    /// The same server's `postgres` database, for CREATE/DROP DATABASE.
+    pub admin: PgTarget,
+    /// The plaintext-only copy of the server (`PWRESET_TEST_PG_PLAIN`).
+    pub plain: PgTarget,
+    /// The role's password (`PWRESET_TEST_PG_PASSWORD_FILE`).
+    pub password: Secret,
+    /// The password file itself.
+    pub password_file: PathBuf,
+    /// The test CA that signed the server's certificate (`PWRESET_TEST_PG_CA`).
+    pub ca: PathBuf,
+    /// The Unix socket directory (`PWRESET_TEST_PG_SOCKET`).
+    pub socket: PathBuf,
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test harness reads the server .ci/pg-server started, like CI itself"
+)]
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn parse(url: &str) -> PgTarget {
+    PgTarget::parse(url, "pwreset").unwrap_or_else(|e| panic!("{url}: {e}"))
+}
+
+/// The server, or `None` (with a note) when `PWRESET_TEST_PG` is unset outside CI.
+pub fn server() -> Option<&'static PgServer> {
+    static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
+    let found = SERVER.get_or_init(|| {
+        let url = var("PWRESET_TEST_PG")?;
+        let need = |name: &str| var(name).unwrap_or_else(|| panic!("{name} is unset"));
+        let password_file = PathBuf::from(need("PWRESET_TEST_PG_PASSWORD_FILE"));
+        let password = std::fs::read_to_string(&password_file).expect("read the password file");
+        let template = parse(&url);
+        let admin = PgTarget {
+            dbname: "postgres".to_string(),
+            ..template.clone()
+        };
+        Some(PgServer {
+            template,
+            admin,
+            plain: parse(&need("PWRESET_TEST_PG_PLAIN")),
+            password: Secret::new(password.trim_end().to_string()),
+            password_file,
+            ca: PathBuf::from(need("PWRESET_TEST_PG_CA")),
+            socket: PathBuf::from(need("PWRESET_TEST_PG_SOCKET")),
+        })
+    });
+    if found.is_none() {
+        assert!(
+            var("CI").as_deref() != Some("true"),
+            "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset (.ci/run starts .ci/pg-server)"
+        );
+        eprintln!(
+            "\n*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
+             `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***\n"
+        );
+    }
+    found.as_ref()
+}
+
+impl PgServer {
+    /// A connection to `target` with the role's password.
+    pub fn connect(&self, target: &PgTarget) -> postgres::Client {
+        pg::connect(target, Some(&self.password)).unwrap_or_else(|e| panic!("connect: {e}"))
+    }
+
+    /// Migrate the template once per test process, under an advisory lock across processes.
+    fn ensure_template(&self) {
+        static MIGRATED: OnceLock<()> = OnceLock::new();
+        MIGRATED.get_or_init(|| {
+            let mut admin = self.connect(&self.admin);
+            admin
+                .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
+                .expect("lock the template");
+            let mut template = self.connect(&self.template);
+            pg::migrate(&mut template).expect("migrate the template");
+            drop(template);
+            admin
+                .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
+                .expect("unlock the template");
+        });
+    }
+}
+
+/// A database of its own for one test, copied from the migrated template; dropped on drop.
+pub struct PgTestDb {
+    /// The server it lives on.
+    pub server: &'static PgServer,
+    /// The database (TLS on, no password in it).
+    pub target: PgTarget,
+}
+
+impl PgTestDb {
+    /// A fresh, migrated database, or `None` when no server is configured (see [`server`]).
+    pub fn new() -> Option<PgTestDb> {
+        let server = server()?;
+        server.ensure_template();
+        Some(Self::copy(server, &server.template.dbname))
+    }
+
+    /// A fresh database pwreset never migrated (a copy of `template0`).
+    pub fn empty() -> Option<PgTestDb> {
+        server().map(|server| Self::copy(server, "template0"))
+    }
+
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a unique database name from the OS RNG, so parallel test processes never collide"
+    )]
+    fn copy(server: &'static PgServer, template: &str) -> PgTestDb {
+        let name = format!("t_{:016x}", rand::random::<u64>());
+        let mut admin = server.connect(&server.admin);
+        admin
+            .execute("SELECT pg_advisory_lock_shared($1)", &[&TEMPLATE_LOCK_KEY])
+            .expect("lock the template (shared)");
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
+            .expect("copy the template");
+        let target = PgTarget {
+            dbname: name,
+            ..server.template.clone()
+        };
+        PgTestDb { server, target }
+    }
+
+    /// A connection to this database.
+    pub fn client(&self) -> postgres::Client {
+        self.server.connect(&self.target)
+    }
+
+    /// The database's URL, as a user would write it (no password).
+    pub fn url(&self) -> String {
+        self.target.to_string()
+    }
+}
+
+impl Drop for PgTestDb {
+    fn drop(&mut self) {
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.target.dbname
+        );
+        let dropped = pg::connect(&self.server.admin, Some(&self.server.password))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string()));
+        if let Err(e) = dropped {
+            eprintln!(
+                "note: could not drop test database {}: {e}",
+                self.target.dbname
+            );
+        }
+    }
+}
