@@ -3,7 +3,6 @@
 //! insensitive uniqueness, and the same tables and columns as the SQLite store.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use pwreset::store::pg::{self, PgSchemaError, schema::LATEST};
 
@@ -159,8 +158,10 @@ fn usernames_and_emails_are_unique_ignoring_case() {
 type Columns = BTreeMap<String, Vec<String>>;
 
 fn sqlite_columns() -> Columns {
-    let mut conn = rusqlite::Connection::open_in_memory().expect("memory db");
-    pwreset::store::migrations::apply(&mut conn, Path::new(":memory:")).expect("migrate");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("schema.db");
+    drop(pwreset::store::Store::create(&path, 5000).expect("a migrated SQLite store"));
+    let conn = rusqlite::Connection::open(&path).expect("open the store file");
     let mut tables = conn
         .prepare("SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY m.name, p.cid")
         .expect("prepare");
