@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod copy;
 pub mod db;
 pub mod intents;
 pub mod migrations;
