@@ -16,6 +16,7 @@ use crate::password::HashError;
 use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
 use crate::store::db::{DbError, ErrorKind};
+use crate::store::pg::PgConnectError;
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
@@ -56,8 +57,34 @@ pub(super) fn store(err: &StoreError) -> Class {
         StoreError::NewerSchema { .. } => {
             Class::hint(Exit::Config, "upgrade pwreset to use this store")
         }
+        StoreError::Connect(e) => pg_connect(e),
         StoreError::Db(e) => db(e),
     }
+}
+
+/// No connection to a PostgreSQL store: exit 8, with what to check.
+fn pg_connect(err: &PgConnectError) -> Class {
+    let hint = match err {
+        PgConnectError::InsideAsyncRuntime { .. } | PgConnectError::Other { .. } => {
+            return Class::new(Exit::Config);
+        }
+        PgConnectError::Unreachable { .. } => {
+            "check the host and port of the store URL and that the server accepts TCP \
+             connections; the wait is bounded by connect_timeout (store.connect_timeout)"
+        }
+        PgConnectError::BadCredentials { .. } => {
+            "give the role's password in PGPASSWORD, store.password_file (mode 0600) or a \
+             ~/.pgpass line for this host, port, database and role; never in the URL"
+        }
+        PgConnectError::MissingDatabase { .. } => {
+            "create it (`createdb -O ROLE NAME`); the first pwreset command then creates the schema"
+        }
+        PgConnectError::Tls { .. } => {
+            "check sslmode and sslrootcert in the store URL: verify-full needs the CA that \
+             signed the server's certificate in sslrootcert, and a certificate naming the host"
+        }
+    };
+    Class::hint(Exit::Config, hint)
 }
 
 /// The hint for a store locked by another writer.
