@@ -16,7 +16,7 @@ use crate::password::HashError;
 use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
 use crate::store::db::{DbError, ErrorKind};
-use crate::store::pg::PgConnectError;
+use crate::store::pg::{PgConnectError, TargetError};
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
@@ -39,6 +39,16 @@ pub(super) fn config(err: &ConfigError) -> Class {
         ConfigError::BadValue { message, .. } if message.contains("chmod") => {
             Class::new(Exit::Config)
         }
+        ConfigError::BadValue { key, message, .. } if key == "store.url" => {
+            if *message == TargetError::PasswordInUrl.to_string() {
+                Class::hint(Exit::Config, NO_PASSWORD_IN_URL)
+            } else {
+                Class::hint(
+                    Exit::Config,
+                    "write it as postgres://USER@HOST:PORT/DATABASE or sqlite:PATH",
+                )
+            }
+        }
         ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Class::hint(
             Exit::Config,
             "compare with config.example.toml, which lists every key with its default",
@@ -59,6 +69,27 @@ pub(super) fn store(err: &StoreError) -> Class {
         }
         StoreError::Connect(e) => pg_connect(e),
         StoreError::Db(e) => db(e),
+    }
+}
+
+/// The hint for a password in a store URL.
+const NO_PASSWORD_IN_URL: &str = "remove the password from the URL (it would show in `ps` and \
+     shell history): pwreset reads it from PGPASSWORD, store.password_file (0600) or ~/.pgpass";
+
+/// A store URL pwreset refuses, given where `exit` says (a flag: 2; the config: 8).
+fn store_url(err: &TargetError, exit: Exit) -> Class {
+    match err {
+        TargetError::PasswordInUrl => Class::hint(exit, NO_PASSWORD_IN_URL),
+        TargetError::PlaintextToRemote { .. } => Class::hint(
+            exit,
+            "use sslmode=require or verify-full: a store that is not on this machine is reached over TLS",
+        ),
+        TargetError::Invalid(_)
+        | TargetError::UnknownParameter(_)
+        | TargetError::BadValue { .. } => Class::hint(
+            exit,
+            "write it as postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full",
+        ),
     }
 }
 
@@ -309,6 +340,7 @@ pub(super) fn settings(err: &SettingsError) -> Class {
         SettingsError::ControlCharacters(_)
         | SettingsError::TestNow(_)
         | SettingsError::TestCrashAt(_) => Class::new(Exit::Usage),
+        SettingsError::StoreUrl { error, .. } => store_url(error, Exit::Usage),
     }
 }
 

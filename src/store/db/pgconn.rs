@@ -42,6 +42,9 @@ pub(super) struct PgConn {
     /// answer COMMIT with a silent rollback.
     aborted: Cell<bool>,
     cursors: Cell<usize>,
+    /// A number per query read through a cursor: a prepared FETCH describes the rows of the
+    /// cursor it was prepared for, so each query gets cursors (and `FETCH` statements) of its own.
+    cursor_ids: RefCell<HashMap<String, usize>>,
     busy_timeout_ms: u32,
 }
 
@@ -54,6 +57,7 @@ impl PgConn {
             in_transaction: Cell::new(false),
             aborted: Cell::new(false),
             cursors: Cell::new(0),
+            cursor_ids: RefCell::new(HashMap::new()),
             busy_timeout_ms,
         }
     }
@@ -120,11 +124,29 @@ impl PgConn {
         params: &[&dyn ToValue],
         f: impl FnMut(&Row<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
-        if self.in_transaction.get() {
+        if !self.in_transaction.get() {
+            self.each_streamed(sql, params, f)
+        } else if is_query(sql) {
             self.each_by_cursor(sql, params, f)
         } else {
-            self.each_streamed(sql, params, f)
+            self.each_collected(sql, params, f)
         }
+    }
+
+    /// The rows of a writing statement (`INSERT ... RETURNING`, which a cursor cannot hold): all
+    /// read first, then handed to `f` with the connection free.
+    fn each_collected<E: From<DbError>>(
+        &self,
+        sql: &str,
+        params: &[&dyn ToValue],
+        f: impl FnMut(&Row<'_>) -> Result<bool, E>,
+    ) -> Result<(), E> {
+        let rows = self.note(self.client().and_then(|mut client| {
+            let stmt = self.prepare(&mut client, sql)?;
+            let bound = bind(&stmt, params)?;
+            Ok(client.query(&stmt, &as_refs(&bound))?)
+        }))?;
+        hand_over(&rows, f).map(drop)
     }
 
     /// Rows as they arrive, the connection held until the last one.
@@ -160,7 +182,12 @@ impl PgConn {
         f: impl FnMut(&Row<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         let depth = self.cursors.get();
-        let name = format!("pwreset_cursor_{depth}");
+        let id = {
+            let mut ids = self.cursor_ids.borrow_mut();
+            let next = ids.len();
+            *ids.entry(sql.to_string()).or_insert(next)
+        };
+        let name = format!("pwreset_cursor_{id}_{depth}");
         self.execute(
             &format!("DECLARE {name} NO SCROLL CURSOR FOR {sql}"),
             params,
@@ -186,15 +213,7 @@ impl PgConn {
                 let stmt = self.prepare(&mut client, &fetch)?;
                 Ok(client.query(&stmt, &[])?)
             }))?;
-            for row in &rows {
-                let row = Row {
-                    inner: RowInner::Pg(row),
-                };
-                if !f(&row)? {
-                    return Ok(());
-                }
-            }
-            if rows.len() < CURSOR_BATCH {
+            if !hand_over(&rows, &mut f)? || rows.len() < CURSOR_BATCH {
                 return Ok(());
             }
         }
@@ -243,6 +262,35 @@ impl PgConn {
             let _ = self.batch("ROLLBACK");
         }
     }
+}
+
+/// Whether `sql` only reads (a cursor can hold it): a SELECT, VALUES or WITH query.
+fn is_query(sql: &str) -> bool {
+    let head: String = sql
+        .trim_start()
+        .chars()
+        .take(6)
+        .collect::<String>()
+        .to_ascii_uppercase();
+    ["SELECT", "VALUES", "WITH", "("]
+        .iter()
+        .any(|word| head.starts_with(word))
+}
+
+/// Hand `rows` to `f` in order; `false` once `f` asked to stop.
+fn hand_over<E>(
+    rows: &[postgres::Row],
+    mut f: impl FnMut(&Row<'_>) -> Result<bool, E>,
+) -> Result<bool, E> {
+    for row in rows {
+        let row = Row {
+            inner: RowInner::Pg(row),
+        };
+        if !f(&row)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// Each parameter as a value of the type the server inferred for it.
