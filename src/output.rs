@@ -228,6 +228,11 @@ impl<F: serde_json::ser::Formatter> serde_json::ser::Formatter for SafeJson<F> {
         writer: &mut W,
         fragment: &str,
     ) -> std::io::Result<()> {
+        // Fast path (most cells): printable ASCII holds nothing dangerous; serde_json has
+        // already escaped C0 controls, quotes and backslashes out of the fragment.
+        if fragment.bytes().all(|b| b < 0x7f) {
+            return writer.write_all(fragment.as_bytes());
+        }
         let mut start = 0;
         for (at, c) in fragment.char_indices().filter(|(_, c)| is_dangerous(*c)) {
             writer.write_all(&fragment.as_bytes()[start..at])?;

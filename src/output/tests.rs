@@ -202,20 +202,23 @@ fn a_listing_reaches_a_line_buffered_output_in_a_few_large_writes() {
 
 #[test]
 fn json_and_csv_bytes_are_exact() {
-    let rows = [
-        Row { id: 1, name: None },
-        Row {
-            id: 2,
-            name: Some("b \"q\"".into()),
-        },
-    ];
+    // Quotes escaped; other text raw, non-ASCII included (JSON's fast path), except DEL.
+    let names = [None, Some("b \"q\""), Some("Zoë ~ 名前"), Some("del\u{7f}")];
+    let rows: Vec<Row> = (1..)
+        .zip(names)
+        .map(|(id, name)| Row {
+            id,
+            name: name.map(Into::into),
+        })
+        .collect();
     assert_eq!(
         render(Format::Json, &rows),
-        "[\n  {\"id\":1,\"name\":null},\n  {\"id\":2,\"name\":\"b \\\"q\\\"\"}\n]\n"
+        "[\n  {\"id\":1,\"name\":null},\n  {\"id\":2,\"name\":\"b \\\"q\\\"\"},\n  \
+         {\"id\":3,\"name\":\"Zoë ~ 名前\"},\n  {\"id\":4,\"name\":\"del\\u007f\"}\n]\n"
     );
     assert_eq!(
         render(Format::Csv, &rows),
-        "id,name\n1,\n2,\"b \"\"q\"\"\"\n"
+        "id,name\n1,\n2,\"b \"\"q\"\"\"\n3,Zoë ~ 名前\n4,del\u{7f}\n"
     );
 }
 
