@@ -27,6 +27,8 @@ pub struct Args {
 /// Run `pwreset users list`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
+    // A listing reads each page once: a small page cache keeps its memory flat.
+    store.limit_cache(512)?;
     let filter = Filter {
         status: args.status,
         search: args.search,
