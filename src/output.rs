@@ -65,6 +65,14 @@ fn headed(headings: &[&str], terminal: bool) -> Table {
     table
 }
 
+/// A table and its line end in one write: `writeln!` would pass a table larger than the buffer
+/// through on its own and leave the line end for one more write.
+fn print_table(out: &mut impl Write, table: &Table) -> std::io::Result<()> {
+    let mut text = table.to_string();
+    text.push('\n');
+    out.write_all(text.as_bytes())
+}
+
 /// A table with the right borders for where it is going.
 pub fn new_table(terminal: bool) -> Table {
     let mut table = Table::new();
@@ -122,7 +130,7 @@ impl<W: Write> ListWriter<W> {
                 );
                 *rows += 1;
                 if *rows % TABLE_CHUNK == 0 {
-                    writeln!(out, "{table}")?;
+                    print_table(out, table)?;
                     *table = headed(headings, *terminal);
                     if *terminal {
                         out.flush()?; // a screenful for the reader to see now
@@ -149,7 +157,7 @@ impl<W: Write> ListWriter<W> {
                 ..
             } => {
                 if rows % TABLE_CHUNK != 0 {
-                    writeln!(out, "{table}")?;
+                    print_table(&mut out, &table)?;
                 }
                 out.flush()?;
                 Ok(rows)
