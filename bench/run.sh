@@ -5,7 +5,7 @@
 #
 # Knobs (environment):
 #   BENCH_QUICK=1        smaller sizes and one repeat (a smoke test, not the real figures)
-#   BENCH_REPEAT=N       repeats of figures 1-3 and 5, median reported (default 5 for figure 1, 3 for
+#   BENCH_REPEAT=N       repeats of figures 1-3, 5 and 7, median reported (default 5 for figure 1, 3 for
 #                        figures 2 and 3; 1 with QUICK)
 #   BENCH_RSS_PLATEAU=0  skip figure 4's extra run on twice the larger size (a diagnostic)
 #   BENCH_PURGE_ORDER=random   random expiry times for figure 3 (default: growing with id)
@@ -26,10 +26,12 @@ if [[ $QUICK == 1 ]]; then
     REPEAT=${BENCH_REPEAT:-1}
     REPEAT_GENERATE=$REPEAT
     N_GENERATE=50 N_LINK=1000 N_TOKENS=100000 N_RSS_SMALL=200 N_RSS_LARGE=2000 N_PAGE=600
+    N_LIST_SMALL=1000 N_LIST=10000
 else
     REPEAT=${BENCH_REPEAT:-3}
     REPEAT_GENERATE=${BENCH_REPEAT:-5} # cheap, and the noisiest
     N_GENERATE=200 N_LINK=5000 N_TOKENS=1000000 N_RSS_SMALL=1000 N_RSS_LARGE=10000 N_PAGE=1500
+    N_LIST_SMALL=10000 N_LIST=100000
 fi
 ARGON2_SAMPLES=30          # hashes per argon2 measurement (under 1 s)
 CMD_TIMEOUT=600            # no single command may run longer than this (seconds)
@@ -447,6 +449,10 @@ figure_page() {
         "$WORK/page" "$N_PAGE" || die "figures 5-6 failed"
 }
 
+# Figure 7: listings stream (bench/listing.sh).
+# shellcheck source=bench/listing.sh
+source "$BENCH/listing.sh"
+
 # ----------------------------------------------------------------------------- main
 
 header() {
@@ -464,6 +470,9 @@ pwreset benchmark ($CORES cores; median of $REPEAT_GENERATE runs for figure 1 an
      clients) / the ideal, cores / one argon2id hash (measured now). Median of $REPEAT runs.
   6. pwreset serve: median latency of GETs of the form while POSTs keep every core hashing / the same
      GETs on the idle server.
+  7. users list --format json on $N_LIST users into a pipe: CPU time (user + system) of the whole
+     pipeline / the same for sqlite3 -json selecting the same columns; peak RSS of the listing on
+     $N_LIST vs $N_LIST_SMALL users.
 EOF
 }
 
@@ -481,6 +490,7 @@ main() {
     figure_purge
     figure_rss
     figure_page
+    figure_listing
 }
 
 main "$@"

@@ -59,6 +59,8 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         None => {}
     }
     let (_, store) = ctx.open_store()?;
+    // A listing reads each page once: a small page cache keeps its memory flat.
+    store.limit_cache(512)?;
     let user_id = match &args.user {
         Some(key) => Some(crate::users::resolve(store.conn(), key)?.id),
         None => None,

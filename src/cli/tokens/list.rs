@@ -115,6 +115,8 @@ impl TokenJson {
 /// Run `pwreset tokens list`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
+    // A listing reads each page once: a small page cache keeps its memory flat.
+    store.limit_cache(512)?;
     let user_id = match &args.user {
         Some(key) => Some(crate::users::resolve(store.conn(), key)?.id),
         None => None,

@@ -27,6 +27,8 @@ pub struct Args {
 /// Run `pwreset users list`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, store) = ctx.open_store()?;
+    // A listing reads each page once: a small page cache keeps its memory flat.
+    store.limit_cache(512)?;
     let filter = Filter {
         status: args.status,
         search: args.search,
@@ -36,7 +38,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let mut writer =
         ListWriter::new::<UserRow>(ctx.settings.format, stdout, ctx.ui.stdout_is_terminal());
     users::for_each(store.conn(), &filter, |user| {
-        writer.row(&UserRow::from(&user))
+        writer.row(&UserRow::from(user))
     })?;
     if writer.finish()? == 0 && ctx.settings.format == crate::settings::Format::Table {
         ctx.ui.status("No users match.");

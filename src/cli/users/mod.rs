@@ -57,13 +57,14 @@ struct UserRow {
     password_changed_at: Option<String>,
 }
 
-impl From<&User> for UserRow {
-    fn from(user: &User) -> Self {
+impl From<User> for UserRow {
+    /// Takes the user's strings over (no copy per cell).
+    fn from(user: User) -> Self {
         UserRow {
             id: user.id,
-            username: user.username.clone(),
-            email: user.email.clone(),
-            name: user.display_name.clone(),
+            username: user.username,
+            email: user.email,
+            name: user.display_name,
             active: user.active,
             must_change_password: user.must_change_password,
             password_changed_at: user.password_changed_at.map(timefmt::rfc3339),
