@@ -123,6 +123,16 @@ impl Context {
     /// trusted and private; a `.pgpass` others may read is skipped with a warning).
     pub fn store_opener(&self, config: &LoadedConfig) -> CommandResult<StoreOpener> {
         let location = self.settings.store_location(config)?;
+        self.opener_for(config, location)
+    }
+
+    /// [`Context::store_opener`] for a store given on the command line rather than by the
+    /// settings (`store migrate --to/--from`).
+    pub fn opener_for(
+        &self,
+        config: &LoadedConfig,
+        location: StoreLocation,
+    ) -> CommandResult<StoreOpener> {
         let password = match &location {
             StoreLocation::Sqlite(path) => {
                 self.check_store_files(path)?;

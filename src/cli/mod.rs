@@ -11,6 +11,7 @@ mod opener;
 mod reset;
 mod serve;
 mod smtp;
+mod store;
 mod templates;
 mod tokens;
 mod users;
@@ -135,6 +136,9 @@ enum Command {
     Templates(templates::Command),
     /// Serve the page the reset link opens (runs until SIGTERM or Ctrl-C)
     Serve(serve::Args),
+    /// Work on the store as a whole: migrate it to another backend
+    #[command(subcommand)]
+    Store(store::Command),
     /// Print a completion script for bash, zsh, fish, powershell or elvish
     Completions(completions::CompletionsArgs),
     /// Print the man page, or write one page per command into a folder
@@ -195,6 +199,7 @@ fn dispatch(ctx: &Context, command: Command) -> CommandResult<Exit> {
         Command::Smtp(command) => smtp::run(ctx, command),
         Command::Templates(command) => templates::run(ctx, command),
         Command::Serve(args) => serve::run(ctx, args),
+        Command::Store(command) => store::run(ctx, command),
         Command::Completions(args) => completions::completions(ctx, args),
         Command::Man(args) => completions::man(ctx, args),
     }

@@ -168,13 +168,14 @@ pub fn copy(from: &Conn, to: &Conn) -> Result<Counts, DbError> {
     for table in TABLES {
         copied.push((table.name, copy_table(from, to, table)?));
         if table.generated_id && to.backend() == Backend::Postgres {
-            // dialect: identity columns keep their own sequence, which copied ids do not move.
+            // dialect: identity columns keep their own sequence, which copied ids do not move
+            // (the audit log's ids are assigned by pwreset: it has none).
             let sql = format!(
-                "SELECT setval(pg_get_serial_sequence('{0}', 'id'), \
-                 coalesce((SELECT max(id) FROM {0}), 0) + 1, false)",
+                "SELECT setval(seq, coalesce((SELECT max(id) FROM {0}), 0) + 1, false) \
+                 FROM (SELECT pg_get_serial_sequence('{0}', 'id') AS seq) s WHERE seq IS NOT NULL",
                 table.name
             );
-            to.query_one(&sql, &[], |row| row.get::<i64>(0))?;
+            to.query_opt(&sql, &[], |row| row.get::<i64>(0))?;
         }
     }
     Ok(Counts(copied))

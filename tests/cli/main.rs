@@ -25,6 +25,7 @@ mod serve;
 mod smtp_server;
 mod smtp_test;
 mod snapshots;
+mod store_migrate;
 mod support;
 mod templates;
 mod terminal;
