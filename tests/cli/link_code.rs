@@ -73,12 +73,11 @@ fn tokens_list_shows_opens() {
     assert!(row["opened_at"].is_null(), "{row}");
     assert!(env.ok(&["tokens", "list"]).contains("never"));
     // What the page records (tested against the page itself in `serve`), as the table shows it.
-    env.db()
-        .execute_batch(
-            "UPDATE reset_tokens SET opens = 3, scanner_opens = 2, \
-             opened_at = 1795000000, last_opened_at = 1795000060",
-        )
-        .expect("record opens");
+    env.db().execute(
+        "UPDATE reset_tokens SET opens = 3, scanner_opens = 2, \
+         opened_at = 1795000000, last_opened_at = 1795000060",
+        &[],
+    );
     let listed = json(&env.ok(&["tokens", "list", "--format", "json"]));
     assert_eq!(listed[0]["opens"], 3);
     assert_eq!(listed[0]["opened_at"], "2026-11-18T11:06:40Z");

@@ -119,8 +119,7 @@ fn a_sendmail_program_writable_by_others_is_refused() {
     assert!(env.path("sendmail.msg").exists(), "the trusted setup sends");
     std::fs::remove_file(env.path("sendmail.msg")).expect("rm");
     env.db()
-        .execute_batch("DELETE FROM reset_tokens; DELETE FROM mail_intents;")
-        .expect("clean");
+        .batch("DELETE FROM reset_tokens; DELETE FROM mail_intents;");
 
     set_mode(&program, 0o757);
     let out = env.run(&["send-link", "bob"]);
