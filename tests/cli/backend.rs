@@ -6,6 +6,8 @@
 //! `tests/cli` (SQLite) and `tests/cli_pg` (PostgreSQL) compile the same test modules; only
 //! this file and [`TestDb::open`] tell the two apart.
 
+use std::io::Write as _;
+
 use pwreset::store::db::{Value, ValueRef};
 
 use crate::pg_support::PgTestDb;
@@ -30,7 +32,12 @@ const TABLES: [&str; 6] = [
 /// its every test needs a server. Under `CI=true`, `pg_support` fails the test instead.
 pub fn pg_database() -> PgTestDb {
     PgTestDb::new().unwrap_or_else(|| {
-        eprintln!("*** NOTE: the PostgreSQL CLI suite (tests/cli_pg) did NOT RUN ***");
+        // Straight to stderr: the test harness captures `eprintln!`, and would drop this.
+        let _ = writeln!(
+            std::io::stderr(),
+            "\n*** NOTE: the PostgreSQL CLI suite (tests/cli_pg) did NOT RUN: PWRESET_TEST_PG \
+             is unset; run `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***\n"
+        );
         std::process::exit(0)
     })
 }
