@@ -12,6 +12,7 @@ use crate::settings::{
     self, PasswordOrigin, ReadableByOthers, SecretError, Source, secret_from_env,
 };
 use crate::store::Store;
+use crate::store::pg::StoreLocation;
 
 /// Show or check the configuration
 #[derive(Debug, clap::Subcommand)]
@@ -77,7 +78,11 @@ fn rows(ctx: &Context, config: &LoadedConfig) -> Vec<SettingRow> {
         let row = match key.as_str() {
             "store.path" if sources.db != Source::Default => SettingRow {
                 key,
-                value: ctx.settings.db_path(config).display().to_string(),
+                value: ctx
+                    .settings
+                    .db_override()
+                    .map(store_display)
+                    .unwrap_or_default(),
                 source: sources.db.as_str(),
             },
             _ => SettingRow {
@@ -99,6 +104,14 @@ fn rows(ctx: &Context, config: &LoadedConfig) -> Vec<SettingRow> {
         source: sources.format.as_str(),
     });
     rows
+}
+
+/// A store location as shown: the path, or the URL without a password (it never holds one).
+fn store_display(location: &StoreLocation) -> String {
+    match location {
+        StoreLocation::Sqlite(path) => path.display().to_string(),
+        StoreLocation::Postgres(target) => target.to_string(),
+    }
 }
 
 /// Where the SMTP password would come from; never the password itself.
@@ -133,18 +146,32 @@ fn show(ctx: &Context) -> CommandResult<Exit> {
 fn check(ctx: &Context) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let mut problems = Vec::new();
-    let db = ctx.settings.db_path(&config);
-    for (path, what) in [(config.path.clone(), "config file"), (db.clone(), "store")] {
+    let location = ctx.settings.store_location(&config)?;
+    let mut private = vec![(config.path.clone(), "config file")];
+    if let StoreLocation::Sqlite(db) = &location {
+        private.push((db.clone(), "store"));
+    }
+    for (path, what) in private {
         if let Some(loose) = settings::readable_by_others(&path) {
             problems.push(format!("{}: chmod 600 it", loose.describe(what)));
         }
     }
-    if let Err(err) = Store::open(&db, config.config.store.busy_timeout_ms) {
-        problems.push(super::error::message(&err.into()));
-    }
     // The same checks a real run makes before it opens the store or builds a mailer.
+    let opened = match &location {
+        StoreLocation::Sqlite(db) => Store::open(db, config.config.store.busy_timeout_ms)
+            .map(drop)
+            .map_err(|err| super::error::message(&err.into()))
+            .and(
+                ctx.check_store_files(db)
+                    .map_err(|e| super::error::message(e.error())),
+            ),
+        StoreLocation::Postgres(_) => ctx
+            .store_opener(&config)
+            .and_then(|opener| Ok(opener.open().map(drop)?))
+            .map_err(|e| super::error::message(e.error())),
+    };
+    problems.extend(opened.err());
     let trust = [
-        ctx.check_store_files(&db),
         ctx.audit_key(&config).map(drop),
         ctx.check_mail_files(&config),
     ];

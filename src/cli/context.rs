@@ -13,7 +13,10 @@ use crate::exit::Failure;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
 use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
+use crate::store::pg::{PgTarget, StoreLocation};
 use crate::store::{self, Store};
+
+use super::StoreOpener;
 use crate::templates::Templates;
 use crate::ui::Ui;
 
@@ -102,21 +105,73 @@ impl Context {
         first: impl FnOnce(&mut Store) -> CommandResult<()>,
     ) -> CommandResult<(LoadedConfig, Store)> {
         let config = self.config()?;
-        let path = self.settings.db_path(&config);
-        self.check_store_files(&path)?;
-        for file in store_files(&path) {
-            self.check_private(&config, &file, "store")?;
-        }
-        let mut store = Store::open(&path, config.config.store.busy_timeout_ms)?;
+        let opener = self.store_opener(&config)?;
+        let mut store = opener.open()?;
         // Required before anything else: even a read-only command may append (recovering an
         // interrupted mail below), and a mail must never go out that its audit row cannot follow.
         let key = self.audit_key(&config)?;
         store.set_code_key(crate::tokens::codes::CodeKey::from_audit(&key));
         crate::audit::use_key(store.conn(), Ok(key))?;
-        self.ui.detail(&format!("store: {}", path.display()));
+        self.ui.detail(&format!("store: {}", opener.describe()));
         first(&mut store)?;
         self.recover(&mut store)?;
         Ok((config, store))
+    }
+
+    /// The store the settings name, checked: a SQLite file (and its -wal/-shm) must be trusted
+    /// and private; a PostgreSQL store gets its password (a `store.password_file` must be
+    /// trusted and private; a `.pgpass` others may read is skipped with a warning).
+    pub fn store_opener(&self, config: &LoadedConfig) -> CommandResult<StoreOpener> {
+        let location = self.settings.store_location(config)?;
+        let password = match &location {
+            StoreLocation::Sqlite(path) => {
+                self.check_store_files(path)?;
+                for file in store_files(path) {
+                    self.check_private(config, &file, "store")?;
+                }
+                None
+            }
+            StoreLocation::Postgres(target) => self.pg_password(config, target)?,
+        };
+        Ok(StoreOpener {
+            location,
+            password,
+            busy_timeout_ms: config.config.store.busy_timeout_ms,
+        })
+    }
+
+    fn pg_password(
+        &self,
+        config: &LoadedConfig,
+        target: &PgTarget,
+    ) -> CommandResult<Option<Secret>> {
+        if let Some(file) = &config.config.store.password_file {
+            self.trusted("store password file", &config.resolve(file))?;
+        }
+        let bad = |message: String| ConfigError::BadValue {
+            path: config.path.clone(),
+            key: "store.password_file".into(),
+            message,
+        };
+        let found = self
+            .settings
+            .pg_password(config, target)
+            .map_err(|err| match err {
+                SecretError::NotSet { variable } => bad(format!("{variable} is not set")),
+                SecretError::ReadableByOthers(loose) => {
+                    bad(format!("{loose}; run chmod 600 on it"))
+                }
+                SecretError::Unreadable { path, source } => {
+                    ConfigError::Unreadable { path, source }
+                }
+            })?;
+        for loose in &found.ignored {
+            self.ui.warn(&format!(
+                "ignored {}; run chmod 600 on it",
+                loose.describe("password file")
+            ));
+        }
+        Ok(found.found.map(|(secret, _)| secret))
     }
 
     /// Refuse a store (or its -wal/-shm) that is not trusted.

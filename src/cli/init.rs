@@ -2,6 +2,7 @@
 //! audit key (kept if one is there). `--force` never deletes a store: the old one, audit log
 //! included, is moved aside under a timestamped name.
 
+use crate::store::pg::StoreLocation;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -85,10 +86,21 @@ const SAMPLE_USERS: [(&str, Option<&str>, &str, bool); 4] = [
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     make_private_dir(&args.dir)?;
     let config_path = args.dir.join("pwreset.toml");
-    let db_path = ctx
-        .settings
-        .db_override()
-        .map_or_else(|| args.dir.join("pwreset.db"), Path::to_path_buf);
+    let db_path = match ctx.settings.db_override() {
+        None => args.dir.join("pwreset.db"),
+        Some(StoreLocation::Sqlite(path)) => path.clone(),
+        Some(StoreLocation::Postgres(target)) => {
+            return Err(Failure::new(
+                Exit::Usage,
+                format!("pwreset init creates a SQLite store, not {target}"),
+            )
+            .hint(
+                "create the PostgreSQL database, set store.url in the config, and run any \
+                 command (e.g. `pwreset users list`): it creates the schema",
+            )
+            .into());
+        }
+    };
     refuse_overwrite(&[&config_path, &db_path], args.force)?;
     let key = audit_key(ctx, &args.dir.join("audit.key"))?;
     if args.force && db_path.exists() {

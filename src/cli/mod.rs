@@ -7,6 +7,7 @@ mod config;
 mod context;
 pub mod error;
 mod init;
+mod opener;
 mod reset;
 mod serve;
 mod smtp;
@@ -21,6 +22,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 pub use context::{Context, os_rng};
 pub use error::{CommandError, CommandResult};
+pub use opener::StoreOpener;
 
 use crate::exit::Exit;
 use crate::settings::{ColorChoice, Environment, Flags, Format, Settings};

@@ -37,8 +37,8 @@ const NOTICE_DEADLINE: Duration = Duration::from_secs(120);
 /// Run `pwreset serve`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (config, store) = ctx.open_store()?;
-    let path = store.path().to_path_buf();
     drop(store);
+    let opener = ctx.store_opener(&config)?;
     let base_url = config.parsed.base_url.clone().ok_or_else(|| {
         Failure::new(
             Exit::Config,
@@ -49,9 +49,10 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     ctx.check_mail_files(&config)?;
     let key = ctx.audit_key(&config)?;
     let session_key = *key.derive("pwreset page session");
-    let busy = config.config.store.busy_timeout_ms;
+    // Called on the runtime's blocking threads: a PostgreSQL store connects on a thread of its
+    // own, outside any runtime context (the sync client runs a runtime of its own).
     let open_store = Arc::new(move || -> Result<Store, crate::web::OpenError> {
-        let mut store = Store::open(&path, busy)?;
+        let mut store = opener.open_off_runtime()?;
         crate::audit::use_key(store.conn(), Ok(key.clone()))?;
         store.set_code_key(CodeKey::from_audit(&key));
         Ok(store)

@@ -256,6 +256,15 @@ impl Default for TemplatesConfig {
 pub struct StoreConfig {
     /// Path of the SQLite store, relative to the config file. Default `pwreset.db`.
     pub path: PathBuf,
+    /// The store as a URL (`postgres://USER@HOST/DB?sslmode=...`, or `sqlite:PATH`); wins over
+    /// `path`. Never with a password in it. Default: unset.
+    pub url: Option<String>,
+    /// A 0600 file holding the PostgreSQL role's password (`PGPASSWORD` wins; `~/.pgpass` is
+    /// read when neither is set). Relative to the config file.
+    pub password_file: Option<PathBuf>,
+    /// How long to wait for the PostgreSQL server to answer a connect, unless the URL sets
+    /// `connect_timeout`. Default 10s.
+    pub connect_timeout: Option<Duration>,
     /// How long to wait for a lock held by another pwreset (e.g. cron), in milliseconds.
     pub busy_timeout_ms: u32,
 }
@@ -264,6 +273,9 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: PathBuf::from("pwreset.db"),
+            url: None,
+            password_file: None,
+            connect_timeout: None,
             busy_timeout_ms: 5000,
         }
     }

@@ -13,6 +13,9 @@ fn parse_str(text: &str) -> Result<Config, ConfigError> {
 fn example_config_mentions_every_key() {
     let text = include_str!("../../config.example.toml");
     let optional = [
+        "store.url",
+        "store.password_file",
+        "store.connect_timeout",
         "mail.admin_email",
         "mail.reply_to",
         "mail.rate",

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use lettre::message::Mailbox;
 
+use crate::store::pg::StoreLocation;
+
 use super::{
     Config, ConfigError, DeliverTo, LINK_TTL_RANGE, LinksConfig, MailConfig, PASSWORD_MAX_LENGTH,
     PASSWORD_MIN_LENGTH, Parsed, PasswordConfig, SmtpConfig, TlsMode, Transport,
@@ -20,6 +22,10 @@ pub(super) fn validate(path: &Path, config: &Config) -> Result<Parsed, ConfigErr
     };
     if config.store.path.as_os_str().is_empty() {
         return Err(bad(("store.path", "must not be empty".into())));
+    }
+    if let Some(url) = &config.store.url {
+        // The role does not matter here; settings parses it again with the OS user's name.
+        StoreLocation::parse(url, "pwreset").map_err(|e| bad(("store.url", e.to_string())))?;
     }
     let (from, reply_to) = check_mail(&config.mail).map_err(bad)?;
     let base_url = check_links(&config.links).map_err(bad)?;

@@ -1,7 +1,10 @@
 //! Resolved settings: the flags, the environment and the config file turned into one value.
 //!
 //! Precedence, lowest to highest: built-in defaults < config file < `PWRESET_*` environment
-//! variables < command-line flags. This is the only module that reads environment variables;
+//! variables < command-line flags. The store is `--db`, else `PWRESET_DB`, else `store.url`,
+//! else `store.path` (each a `postgres://` URL, `sqlite:PATH` or a path; see
+//! [`Settings::store_location`]); a PostgreSQL password comes only from `PGPASSWORD`,
+//! `store.password_file` or libpq's password file ([`Settings::pg_password`]). This is the only module that reads environment variables;
 //! everything after it receives plain values. `PWRESET_TEST_NOW` (RFC 3339 or Unix seconds) fixes
 //! the clock for tests, and `PWRESET_TEST_CRASH_AT` (`after-intent`, `after-send`,
 //! `before-commit`) aborts the process at that step of a mail carrying a secret, for the crash
@@ -12,12 +15,14 @@ use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
 
-use crate::config::{ConfigError, LoadedConfig};
+use crate::config::ConfigError;
 use crate::delivery::CrashPoint;
+use crate::store::pg::{StoreLocation, TargetError};
 
 mod capabilities;
 mod pg_password;
 mod secrets;
+mod store;
 mod trust;
 
 pub use capabilities::{Overrides, generate_settings, link_settings, pacing, recipient_rule};
@@ -44,6 +49,14 @@ pub enum SettingsError {
     /// `PWRESET_TEST_CRASH_AT` names no step.
     #[error("PWRESET_TEST_CRASH_AT={0:?} is not after-intent, after-send or before-commit")]
     TestCrashAt(String),
+    /// `--db` / `PWRESET_DB` is a store URL pwreset refuses (a password in it, a bad value).
+    #[error("{source_name}: {error}")]
+    StoreUrl {
+        /// `--db` or `PWRESET_DB`.
+        source_name: &'static str,
+        /// Why it was refused.
+        error: TargetError,
+    },
 }
 
 /// Output format of listings and results.
@@ -130,6 +143,8 @@ pub struct Flags {
 #[derive(Debug, Clone, Default)]
 pub struct Environment {
     vars: BTreeMap<String, String>,
+    /// libpq's variables (`PGPASSWORD`, `PGPASSFILE`, `HOME`).
+    pub pg: PgEnvironment,
 }
 
 impl Environment {
@@ -154,7 +169,10 @@ impl Environment {
             .iter()
             .filter_map(|name| std::env::var(name).ok().map(|v| ((*name).to_string(), v)))
             .collect();
-        Environment { vars }
+        Environment {
+            vars,
+            pg: PgEnvironment::read(),
+        }
     }
 
     /// An environment made of the given pairs (for tests).
@@ -163,7 +181,10 @@ impl Environment {
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
             .collect();
-        Environment { vars }
+        Environment {
+            vars,
+            pg: PgEnvironment::default(),
+        }
     }
 
     /// A variable's value, treating an empty value as unset.
@@ -204,7 +225,8 @@ pub struct Settings {
     /// ([`check_trusted`]).
     pub euid: u32,
     config_path: Option<PathBuf>,
-    db_path: Option<PathBuf>,
+    store_override: Option<StoreLocation>,
+    pg_env: PgEnvironment,
     search_path: Vec<PathBuf>,
     /// Where `config_path`, `db_path` and `format` came from.
     pub sources: Sources,
@@ -239,6 +261,12 @@ impl Settings {
             (None, Some(_)) => ColorChoice::Never,
             (None, None) => ColorChoice::Auto,
         };
+        let os_user = whoami::username().unwrap_or_else(|_| "unknown".to_string());
+        let store_override = match (flags.db, env.get("PWRESET_DB")) {
+            (Some(path), _) => Some(store::parse_location("--db", path, &os_user)?),
+            (None, Some(text)) => Some(store::parse_location("PWRESET_DB", text.into(), &os_user)?),
+            (None, None) => None,
+        };
         Ok(Settings {
             format,
             color,
@@ -250,14 +278,13 @@ impl Settings {
             now: resolve_now(env)?,
             fixed_clock: TEST_CLOCK && env.get("PWRESET_TEST_NOW").is_some(),
             crash_at: resolve_crash_at(env)?,
-            os_user: whoami::username().unwrap_or_else(|_| "unknown".to_string()),
+            os_user,
             euid: trust::euid(),
             config_path: flags
                 .config
                 .or_else(|| env.get("PWRESET_CONFIG").map(PathBuf::from)),
-            db_path: flags
-                .db
-                .or_else(|| env.get("PWRESET_DB").map(PathBuf::from)),
+            store_override,
+            pg_env: env.pg.clone(),
             search_path: search_path(env),
             sources,
         })
@@ -293,19 +320,6 @@ impl Settings {
                     searched: searched.join(", "),
                 }
             })
-    }
-
-    /// The store to open: `--db` or `PWRESET_DB` if given, else `store.path` from the config.
-    pub fn db_path(&self, config: &LoadedConfig) -> PathBuf {
-        match &self.db_path {
-            Some(path) => path.clone(),
-            None => config.resolve(&config.config.store.path),
-        }
-    }
-
-    /// The `--db`/`PWRESET_DB` override alone, if one was given.
-    pub fn db_override(&self) -> Option<&Path> {
-        self.db_path.as_deref()
     }
 }
 

@@ -1,6 +1,7 @@
 //! Unit tests of settings: precedence of flags, environment, config file and defaults.
 
 use super::*;
+use crate::config::LoadedConfig;
 
 fn resolve(flags: Flags, env: &[(&str, &str)]) -> Settings {
     Settings::resolve(flags, &Environment::from_pairs(env)).expect("settings resolve")
@@ -61,23 +62,107 @@ fn db_flag_beats_environment_beats_config() {
         crate::config::Config::default(),
     )
     .expect("a valid config");
+    let sqlite = |path: &str| Some(StoreLocation::Sqlite(PathBuf::from(path)));
     assert_eq!(
-        resolve(Flags::default(), &[]).db_path(&loaded),
-        PathBuf::from("/srv/pwreset.db")
+        resolve(Flags::default(), &[]).store_location(&loaded).ok(),
+        sqlite("/srv/pwreset.db")
     );
     let env = [("PWRESET_DB", "/env.db")];
     assert_eq!(
-        resolve(Flags::default(), &env).db_path(&loaded),
-        PathBuf::from("/env.db")
+        resolve(Flags::default(), &env).store_location(&loaded).ok(),
+        sqlite("/env.db")
     );
     let flags = Flags {
-        db: Some(PathBuf::from("/flag.db")),
+        db: Some(PathBuf::from("sqlite:/flag.db")),
         ..Flags::default()
     };
     assert_eq!(
-        resolve(flags, &env).db_path(&loaded),
-        PathBuf::from("/flag.db")
+        resolve(flags, &env).store_location(&loaded).ok(),
+        sqlite("/flag.db")
     );
+}
+
+fn with_store(store: crate::config::StoreConfig) -> LoadedConfig {
+    LoadedConfig::new(
+        PathBuf::from("/srv/pwreset.toml"),
+        crate::config::Config {
+            store,
+            ..crate::config::Config::default()
+        },
+    )
+    .expect("a valid config")
+}
+
+#[test]
+fn store_url_beats_store_path_and_loses_to_db() {
+    let loaded = with_store(crate::config::StoreConfig {
+        url: Some("postgres://app@db.internal/prod".into()),
+        connect_timeout: Some(crate::config::Duration(std::time::Duration::from_secs(3))),
+        ..crate::config::StoreConfig::default()
+    });
+    let Ok(StoreLocation::Postgres(target)) =
+        resolve(Flags::default(), &[]).store_location(&loaded)
+    else {
+        panic!("store.url wins over store.path");
+    };
+    assert_eq!(target.to_string(), "postgres://app@db.internal:5432/prod");
+    assert_eq!(target.connect_timeout, std::time::Duration::from_secs(3));
+    let env = [(
+        "PWRESET_DB",
+        "postgres://other@db.internal/x?connect_timeout=7",
+    )];
+    let Ok(StoreLocation::Postgres(target)) =
+        resolve(Flags::default(), &env).store_location(&loaded)
+    else {
+        panic!("PWRESET_DB wins over store.url");
+    };
+    assert_eq!(target.dbname, "x");
+    assert_eq!(
+        target.connect_timeout,
+        std::time::Duration::from_secs(7),
+        "the URL's own wins"
+    );
+    let relative = with_store(crate::config::StoreConfig {
+        url: Some("sqlite:data/s.db".into()),
+        ..crate::config::StoreConfig::default()
+    });
+    assert_eq!(
+        resolve(Flags::default(), &[])
+            .store_location(&relative)
+            .ok(),
+        Some(StoreLocation::Sqlite(PathBuf::from("/srv/data/s.db"))),
+        "relative to the config file"
+    );
+}
+
+#[test]
+fn a_password_in_db_or_pwreset_db_is_refused_without_echoing_it() {
+    for (flags, env) in [
+        (
+            Flags {
+                db: Some(PathBuf::from("postgres://u:hunter2@h/db")),
+                ..Flags::default()
+            },
+            vec![],
+        ),
+        (
+            Flags::default(),
+            vec![("PWRESET_DB", "postgres://u:hunter2@h/db")],
+        ),
+    ] {
+        let err = Settings::resolve(flags, &Environment::from_pairs(&env)).expect_err("refused");
+        assert!(
+            matches!(
+                &err,
+                SettingsError::StoreUrl {
+                    error: TargetError::PasswordInUrl,
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
 }
 
 #[test]

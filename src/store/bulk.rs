@@ -214,7 +214,7 @@ pub fn page(
     // dialect: SQLite's json_each is json_array_elements_text in PostgreSQL.
     let statuses_in = conn.dialect(
         "SELECT value FROM json_each(?4)",
-        "SELECT json_array_elements_text(CAST(?4 AS json))",
+        "SELECT json_array_elements_text(CAST(CAST(?4 AS TEXT) AS json))",
     );
     let sql = format!(
         "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \

@@ -6,14 +6,17 @@
 //! [`FromValue`]s, and every failure is a [`DbError`] whose [`ErrorKind`] says whether another
 //! writer held the store.
 //!
-//! Nothing outside `store/` sees a backend's own types: the one escape hatch, `sqlite_mut`, is
+//! Nothing outside `store/` sees a backend's own types: the one escape hatch, `with_raw`, is
 //! private to `store/` and used only by `migrations::apply`.
 
 mod error;
+mod pgconn;
 mod rewrite;
 mod sqlite;
 mod value;
 
+#[cfg(test)]
+mod pg_tests;
 #[cfg(test)]
 mod tests;
 
@@ -22,6 +25,7 @@ use std::ops::Deref;
 use std::path::Path;
 
 pub use error::{DbError, ErrorKind};
+pub use pgconn::WRITER_LOCK_KEY;
 pub use rewrite::pg_sql;
 pub use value::{FromValue, ToValue, Value, ValueRef};
 
@@ -45,6 +49,7 @@ pub struct Conn {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
+    Pg(Box<pgconn::PgConn>),
 }
 
 impl std::fmt::Debug for Conn {
@@ -63,6 +68,7 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
+    Pg(&'r postgres::Row),
 }
 
 impl Row<'_> {
@@ -75,6 +81,7 @@ impl Row<'_> {
     pub fn value(&self, i: usize) -> Result<ValueRef<'_>, DbError> {
         match &self.inner {
             RowInner::Sqlite(row) => sqlite::column(row, i),
+            RowInner::Pg(row) => pgconn::column(row, i),
         }
     }
 }
@@ -95,10 +102,20 @@ impl Conn {
         }
     }
 
+    /// Wrap a connected (and migrated) PostgreSQL client; write transactions wait at most
+    /// `busy_timeout_ms` for the writer lock.
+    pub(super) fn from_pg(client: postgres::Client, busy_timeout_ms: u32) -> Conn {
+        Conn {
+            inner: Inner::Pg(Box::new(pgconn::PgConn::new(client, busy_timeout_ms))),
+            mac: RefCell::new(None),
+        }
+    }
+
     /// Which database this is.
     pub fn backend(&self) -> Backend {
         match self.inner {
             Inner::Sqlite(_) => Backend::Sqlite,
+            Inner::Pg(_) => Backend::Postgres,
         }
     }
 
@@ -110,15 +127,17 @@ impl Conn {
         }
     }
 
-    /// The SQLite connection, for migrations only (`PRAGMA user_version`, exclusive DDL
-    /// transactions); `None` on other backends.
-    #[expect(
-        clippy::unnecessary_wraps,
-        reason = "None once the PostgreSQL backend lands"
-    )]
-    pub(super) fn sqlite_mut(&mut self) -> Option<&mut rusqlite::Connection> {
+    /// The backend's own connection, for migrations only (SQLite: `PRAGMA user_version` and
+    /// exclusive DDL transactions; PostgreSQL: the version table and advisory-locked DDL):
+    /// `sqlite` or `pg` runs, whichever fits.
+    pub(super) fn with_raw<R>(
+        &mut self,
+        sqlite: impl FnOnce(&mut rusqlite::Connection) -> R,
+        pg: impl FnOnce(&mut postgres::Client) -> R,
+    ) -> R {
         match &mut self.inner {
-            Inner::Sqlite(conn) => Some(conn),
+            Inner::Sqlite(conn) => sqlite(conn),
+            Inner::Pg(conn) => pg(conn.client_mut()),
         }
     }
 
@@ -126,6 +145,7 @@ impl Conn {
     pub fn execute(&self, sql: &str, params: &[&dyn ToValue]) -> Result<usize, DbError> {
         match &self.inner {
             Inner::Sqlite(conn) => sqlite::execute(conn, sql, params),
+            Inner::Pg(conn) => conn.execute(sql, params),
         }
     }
 
@@ -133,6 +153,7 @@ impl Conn {
     pub fn batch(&self, sql: &str) -> Result<(), DbError> {
         match &self.inner {
             Inner::Sqlite(conn) => Ok(conn.execute_batch(sql)?),
+            Inner::Pg(conn) => conn.batch(sql),
         }
     }
 
@@ -194,21 +215,33 @@ impl Conn {
         self.query_one(sql, params, |row| row.get(0))
     }
 
-    /// Begin a write transaction that takes the write lock at once (SQLite `BEGIN IMMEDIATE`),
-    /// so read-then-write sequences cannot interleave with another writer.
+    /// Begin a write transaction that takes the write lock at once (SQLite `BEGIN IMMEDIATE`;
+    /// on PostgreSQL a transaction holding pwreset's advisory writer lock, waiting at most the
+    /// busy timeout), so read-then-write sequences cannot interleave with another writer.
     pub fn begin_write(&mut self) -> Result<Tx<'_>, DbError> {
-        self.begin("BEGIN IMMEDIATE")
+        match &self.inner {
+            Inner::Sqlite(_) => self.batch("BEGIN IMMEDIATE")?,
+            Inner::Pg(conn) => conn.begin_write()?,
+        }
+        Ok(self.tx())
     }
 
-    /// Begin a read transaction: one consistent view of the store for several queries.
+    /// Begin a read transaction: one consistent view of the store for several queries
+    /// (PostgreSQL: repeatable read, read only).
     pub fn begin_read(&self) -> Result<Tx<'_>, DbError> {
-        self.begin("BEGIN DEFERRED")
+        match &self.inner {
+            Inner::Sqlite(_) => self.batch("BEGIN DEFERRED")?,
+            Inner::Pg(conn) => conn.begin_read()?,
+        }
+        Ok(self.tx())
     }
 
     /// Limit the page cache to `kib` KiB, where the backend has one per connection.
     pub fn limit_cache(&self, kib: u32) -> Result<(), DbError> {
         match &self.inner {
             Inner::Sqlite(conn) => Ok(conn.pragma_update(None, "cache_size", -i64::from(kib))?),
+            // The server's buffers are shared and sized by its own settings.
+            Inner::Pg(_) => Ok(()),
         }
     }
 
@@ -226,12 +259,18 @@ impl Conn {
         }
     }
 
-    fn begin(&self, statement: &str) -> Result<Tx<'_>, DbError> {
-        self.batch(statement)?;
-        Ok(Tx {
+    fn tx(&self) -> Tx<'_> {
+        Tx {
             conn: self,
             open: true,
-        })
+        }
+    }
+
+    fn commit(&self) -> Result<(), DbError> {
+        match &self.inner {
+            Inner::Sqlite(_) => self.batch("COMMIT"),
+            Inner::Pg(conn) => conn.commit(),
+        }
     }
 
     fn each<E: From<DbError>>(
@@ -242,12 +281,14 @@ impl Conn {
     ) -> Result<(), E> {
         match &self.inner {
             Inner::Sqlite(conn) => sqlite::each(conn, sql, params, f),
+            Inner::Pg(conn) => conn.each(sql, params, f),
         }
     }
 
     fn rollback(&self) {
         match &self.inner {
             Inner::Sqlite(conn) => sqlite::rollback(conn),
+            Inner::Pg(conn) => conn.rollback(),
         }
     }
 }
@@ -263,7 +304,7 @@ pub struct Tx<'c> {
 impl Tx<'_> {
     /// Commit. On failure the transaction is rolled back when dropped.
     pub fn commit(mut self) -> Result<(), DbError> {
-        self.conn.batch("COMMIT")?;
+        self.conn.commit()?;
         self.open = false;
         Ok(())
     }

@@ -9,6 +9,7 @@ use rusqlite::{Connection, TransactionBehavior};
 
 use super::StoreError;
 use super::db::Conn;
+use super::pg::PgSchemaError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
 const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
@@ -172,16 +173,24 @@ pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
 }
 
-/// Apply every migration the store has not seen, in one exclusive transaction. Returns how many
-/// were applied; applying to an up-to-date store is a no-op.
+/// Apply every migration the store has not seen, in one exclusive transaction (PostgreSQL:
+/// [`pg::schema::migrate`](super::pg::schema::migrate), under its advisory lock). Returns how
+/// many were applied; applying to an up-to-date store is a no-op. `path` names the store in
+/// errors.
 pub fn apply(conn: &mut Conn, path: &Path) -> Result<usize, StoreError> {
-    match conn.sqlite_mut() {
-        Some(sqlite) => apply_sqlite(sqlite, path),
-        None => Err(StoreError::Open {
-            path: path.to_path_buf(),
-            source: format!("no migrations for a {:?} store yet", conn.backend()).into(),
-        }),
-    }
+    conn.with_raw(
+        |sqlite| apply_sqlite(sqlite, path),
+        |client| {
+            super::pg::migrate(client).map_err(|err| match err {
+                PgSchemaError::NewerSchema { found, supported } => StoreError::NewerSchema {
+                    path: path.to_path_buf(),
+                    found,
+                    supported,
+                },
+                PgSchemaError::Db(err) => StoreError::Db(err.into()),
+            })
+        },
+    )
 }
 
 /// [`apply`] on SQLite, where the version is `PRAGMA user_version`.

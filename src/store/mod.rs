@@ -1,5 +1,5 @@
-//! The SQLite store: opening it safely (0600 files, WAL, foreign keys, busy timeout) and
-//! applying migrations.
+//! The store: opening it safely (SQLite: 0600 files, WAL, foreign keys, busy timeout;
+//! PostgreSQL: TLS per `sslmode`, a bounded connect) and applying migrations.
 //!
 //! Submodules hold the SQL for each table, run through [`db`], pwreset's own SQL layer, so no
 //! domain module sees a backend's types. Nothing here knows about terminals or flags; all SQL in
@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod bulk;
+pub mod copy;
 pub mod db;
 pub mod intents;
 pub mod migrations;
@@ -19,11 +20,15 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use db::{Conn, DbError, Tx};
+use pg::{PgConnectError, PgTarget};
+
+use crate::secret::Secret;
 
 /// An open, migrated store.
 #[derive(Debug)]
 pub struct Store {
     conn: Conn,
+    /// The SQLite file, or the PostgreSQL target's URL (no password), for messages.
     path: PathBuf,
     code_key: Option<crate::tokens::codes::CodeKey>,
 }
@@ -55,6 +60,9 @@ pub enum StoreError {
         /// The newest version this binary knows.
         supported: i64,
     },
+    /// No connection to the PostgreSQL store could be opened.
+    #[error(transparent)]
+    Connect(#[from] PgConnectError),
     /// Any other database error.
     #[error("store error: {0}")]
     Db(#[from] DbError),
@@ -85,7 +93,34 @@ impl Store {
         };
         let mut conn = Conn::open_sqlite(path, busy_timeout_ms).map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        // Unit tests key every store with a fixed key; the CLI loads `audit.key_file`.
+        Self::keyed(conn, path)
+    }
+
+    /// Connect to a PostgreSQL store (with `password` if the server asks for one) and migrate
+    /// it; write transactions wait at most `busy_timeout_ms` for the writer lock. Must not be
+    /// called on a thread running a tokio runtime ([`PgConnectError::InsideAsyncRuntime`]).
+    pub fn open_pg(
+        target: &PgTarget,
+        password: Option<&Secret>,
+        busy_timeout_ms: u32,
+    ) -> Result<Store, StoreError> {
+        let client = pg::connect(target, password)?;
+        let mut conn = Conn::from_pg(client, busy_timeout_ms);
+        let name = PathBuf::from(target.to_string());
+        migrations::apply(&mut conn, &name)?;
+        Self::keyed(conn, &name)
+    }
+
+    /// The store around a migrated connection (unit tests key it with a fixed key; the CLI
+    /// loads `audit.key_file`).
+    #[cfg_attr(
+        not(test),
+        expect(
+            clippy::unnecessary_wraps,
+            reason = "keying fails only with the tests' key"
+        )
+    )]
+    fn keyed(conn: Conn, path: &Path) -> Result<Store, StoreError> {
         #[cfg(test)]
         crate::audit::use_key(&conn, Ok(crate::audit::Key::for_tests())).map_err(|e| {
             StoreError::Open {
@@ -116,7 +151,7 @@ impl Store {
         self.code_key.as_ref()
     }
 
-    /// The database file.
+    /// The database file, or a PostgreSQL store's URL (without a password).
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -212,6 +247,28 @@ mod tests {
             !dir.path().join("none.db").exists(),
             "open must not create the file"
         );
+    }
+
+    #[test]
+    fn a_postgres_store_is_migrated_once_and_named_by_its_url() {
+        let Some(db) = pg::scratch::Scratch::new() else {
+            return;
+        };
+        let password = db.password();
+        let store = Store::open_pg(&db.target, Some(password), 1000).expect("open");
+        assert_eq!(store.conn().backend(), db::Backend::Postgres);
+        assert_eq!(store.path(), Path::new(&db.target.to_string()));
+        drop(store);
+        let again = Store::open_pg(&db.target, Some(password), 1000).expect("reopen");
+        let version: i64 = again
+            .conn()
+            .query_one(
+                "SELECT max(version) FROM pwreset_schema_version",
+                &crate::vals![],
+                |r| r.get(0),
+            )
+            .expect("version");
+        assert_eq!(version, migrations::LATEST);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::password::HashError;
 use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
 use crate::store::db::{DbError, ErrorKind};
+use crate::store::pg::{PgConnectError, TargetError};
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;
@@ -38,6 +39,16 @@ pub(super) fn config(err: &ConfigError) -> Class {
         ConfigError::BadValue { message, .. } if message.contains("chmod") => {
             Class::new(Exit::Config)
         }
+        ConfigError::BadValue { key, message, .. } if key == "store.url" => {
+            if *message == TargetError::PasswordInUrl.to_string() {
+                Class::hint(Exit::Config, NO_PASSWORD_IN_URL)
+            } else {
+                Class::hint(
+                    Exit::Config,
+                    "write it as postgres://USER@HOST:PORT/DATABASE or sqlite:PATH",
+                )
+            }
+        }
         ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Class::hint(
             Exit::Config,
             "compare with config.example.toml, which lists every key with its default",
@@ -56,8 +67,55 @@ pub(super) fn store(err: &StoreError) -> Class {
         StoreError::NewerSchema { .. } => {
             Class::hint(Exit::Config, "upgrade pwreset to use this store")
         }
+        StoreError::Connect(e) => pg_connect(e),
         StoreError::Db(e) => db(e),
     }
+}
+
+/// The hint for a password in a store URL.
+const NO_PASSWORD_IN_URL: &str = "remove the password from the URL (it would show in `ps` and \
+     shell history): pwreset reads it from PGPASSWORD, store.password_file (0600) or ~/.pgpass";
+
+/// A store URL pwreset refuses, given where `exit` says (a flag: 2; the config: 8).
+fn store_url(err: &TargetError, exit: Exit) -> Class {
+    match err {
+        TargetError::PasswordInUrl => Class::hint(exit, NO_PASSWORD_IN_URL),
+        TargetError::PlaintextToRemote { .. } => Class::hint(
+            exit,
+            "use sslmode=require or verify-full: a store that is not on this machine is reached over TLS",
+        ),
+        TargetError::Invalid(_)
+        | TargetError::UnknownParameter(_)
+        | TargetError::BadValue { .. } => Class::hint(
+            exit,
+            "write it as postgres://USER@HOST:PORT/DATABASE?sslmode=verify-full",
+        ),
+    }
+}
+
+/// No connection to a PostgreSQL store: exit 8, with what to check.
+fn pg_connect(err: &PgConnectError) -> Class {
+    let hint = match err {
+        PgConnectError::InsideAsyncRuntime { .. } | PgConnectError::Other { .. } => {
+            return Class::new(Exit::Config);
+        }
+        PgConnectError::Unreachable { .. } => {
+            "check the host and port of the store URL and that the server accepts TCP \
+             connections; the wait is bounded by connect_timeout (store.connect_timeout)"
+        }
+        PgConnectError::BadCredentials { .. } => {
+            "give the role's password in PGPASSWORD, store.password_file (mode 0600) or a \
+             ~/.pgpass line for this host, port, database and role; never in the URL"
+        }
+        PgConnectError::MissingDatabase { .. } => {
+            "create it (`createdb -O ROLE NAME`); the first pwreset command then creates the schema"
+        }
+        PgConnectError::Tls { .. } => {
+            "check sslmode and sslrootcert in the store URL: verify-full needs the CA that \
+             signed the server's certificate in sslrootcert, and a certificate naming the host"
+        }
+    };
+    Class::hint(Exit::Config, hint)
 }
 
 /// The hint for a store locked by another writer.
@@ -282,6 +340,7 @@ pub(super) fn settings(err: &SettingsError) -> Class {
         SettingsError::ControlCharacters(_)
         | SettingsError::TestNow(_)
         | SettingsError::TestCrashAt(_) => Class::new(Exit::Usage),
+        SettingsError::StoreUrl { error, .. } => store_url(error, Exit::Usage),
     }
 }
 

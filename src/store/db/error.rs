@@ -7,7 +7,8 @@
 /// What kind of failure a [`DbError`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Another writer holds the store (SQLite BUSY/LOCKED) and the busy timeout ran out.
+    /// Another writer holds the store (SQLite BUSY/LOCKED; PostgreSQL lock timeout,
+    /// serialization failure or deadlock) and the busy timeout ran out.
     Busy,
     /// A unique or primary-key constraint refused a row.
     Unique,
@@ -25,6 +26,16 @@ pub struct DbError {
 #[derive(Debug)]
 enum Cause {
     Sqlite(rusqlite::Error),
+    Pg(postgres::Error),
+    Reentered,
+    Aborted,
+    ParamType {
+        position: usize,
+        given: &'static str,
+        expected: String,
+    },
+    ColumnType(String),
+    NoColumn(usize),
     WrongType {
         expected: &'static str,
         found: &'static str,
@@ -62,6 +73,35 @@ impl DbError {
 
     pub(super) fn param_count(expected: usize, given: usize) -> Self {
         Self::other(Cause::ParamCount { expected, given })
+    }
+
+    /// A query re-entered a connection that is still streaming another's rows.
+    pub(super) fn reentered() -> Self {
+        Self::other(Cause::Reentered)
+    }
+
+    /// A commit refused because a statement of the transaction had failed.
+    pub(super) fn aborted() -> Self {
+        Self::other(Cause::Aborted)
+    }
+
+    /// Parameter `position` (1-based) is a `given` where the server expects `expected`.
+    pub(super) fn param_type(position: usize, given: &'static str, expected: String) -> Self {
+        Self::other(Cause::ParamType {
+            position,
+            given,
+            expected,
+        })
+    }
+
+    /// A column of a type the layer does not read.
+    pub(super) fn column_type(name: String) -> Self {
+        Self::other(Cause::ColumnType(name))
+    }
+
+    /// A column index past the row's end.
+    pub(super) fn no_column(index: usize) -> Self {
+        Self::other(Cause::NoColumn(index))
     }
 
     /// A store still locked by another writer, as a test would meet it.
@@ -104,10 +144,68 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
+impl From<postgres::Error> for DbError {
+    fn from(err: postgres::Error) -> Self {
+        use postgres::error::SqlState;
+        let kind = match err.code() {
+            Some(code) if *code == SqlState::UNIQUE_VIOLATION => ErrorKind::Unique,
+            Some(code)
+                if *code == SqlState::LOCK_NOT_AVAILABLE
+                    || *code == SqlState::T_R_SERIALIZATION_FAILURE
+                    || *code == SqlState::T_R_DEADLOCK_DETECTED =>
+            {
+                ErrorKind::Busy
+            }
+            _ => ErrorKind::Other,
+        };
+        DbError {
+            kind,
+            cause: Cause::Pg(err),
+        }
+    }
+}
+
+/// A PostgreSQL error's text: the server's severity, message and SQLSTATE, never its DETAIL
+/// (which quotes the values of a violating row, e.g. `Key (lower(email))=(...)`).
+fn pg_text(err: &postgres::Error, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    match err.as_db_error() {
+        Some(db) => write!(
+            f,
+            "{}: {} (SQLSTATE {})",
+            db.severity(),
+            db.message(),
+            db.code().code()
+        ),
+        None => std::fmt::Display::fmt(err, f),
+    }
+}
+
 impl std::fmt::Display for DbError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.cause {
             Cause::Sqlite(err) => err.fmt(f),
+            Cause::Pg(err) => pg_text(err, f),
+            Cause::Reentered => {
+                f.write_str("a query used the connection while another was still reading rows")
+            }
+            Cause::Aborted => {
+                f.write_str("the transaction was not committed: a statement in it had failed")
+            }
+            Cause::ParamType {
+                position,
+                given,
+                expected,
+            } => write!(
+                f,
+                "parameter {position} is {given} where the server expects {expected}: cast it in the SQL"
+            ),
+            Cause::ColumnType(name) => {
+                write!(
+                    f,
+                    "wrong column type: expected integer or text, found {name}"
+                )
+            }
+            Cause::NoColumn(index) => write!(f, "no column {index} in the row"),
             Cause::WrongType { expected, found } => {
                 write!(f, "wrong column type: expected {expected}, found {found}")
             }
@@ -128,6 +226,7 @@ impl std::error::Error for DbError {
         match &self.cause {
             // Transparent: the backend's error is this error's text already.
             Cause::Sqlite(err) => err.source(),
+            // Not the postgres error itself: its text carries the DETAIL this one leaves out.
             _ => None,
         }
     }

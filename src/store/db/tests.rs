@@ -18,7 +18,8 @@ fn table(dir: &tempfile::TempDir) -> Conn {
     conn
 }
 
-fn count(conn: &Conn) -> i64 {
+/// Rows in table `t` (both backends' tests).
+pub(super) fn count(conn: &Conn) -> i64 {
     conn.query_one("SELECT count(*) FROM t", &vals![], |r| r.get(0))
         .expect("count")
 }
@@ -153,18 +154,21 @@ fn query_helpers_return_first_none_all_and_ids() {
     assert_eq!(changed, 2);
 }
 
+/// How a streaming test's callback stops (both backends' tests).
+#[derive(Debug, PartialEq)]
+pub(super) enum Stop {
+    Db(String),
+    At(i64),
+}
+
+impl From<DbError> for Stop {
+    fn from(err: DbError) -> Self {
+        Stop::Db(err.to_string())
+    }
+}
+
 #[test]
 fn query_each_streams_until_the_callback_fails() {
-    #[derive(Debug, PartialEq)]
-    enum Stop {
-        Db(String),
-        At(i64),
-    }
-    impl From<DbError> for Stop {
-        fn from(err: DbError) -> Self {
-            Stop::Db(err.to_string())
-        }
-    }
     let dir = tempfile::tempdir().expect("tempdir");
     let conn = table(&dir);
     for n in 1..=5_i64 {

@@ -9,6 +9,8 @@
 pub mod connect;
 pub mod pgpass;
 pub mod schema;
+#[cfg(test)]
+pub(crate) mod scratch;
 pub mod target;
 pub mod tls;
 

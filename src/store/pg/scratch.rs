@@ -1,0 +1,100 @@
+//! Unit tests' PostgreSQL: a database of their own on the throwaway server `.ci/pg-server`
+//! started (`PWRESET_TEST_PG*`), created empty from `template0` and dropped with the test.
+//!
+//! Without `PWRESET_TEST_PG` a test using it is skipped with a loud note, except under
+//! `CI=true`, where it fails: CI must never silently skip the store it ships. It never connects
+//! to the server's template database, which the CLI tests copy (a copy fails while anyone is
+//! connected to it).
+
+use crate::secret::Secret;
+
+use super::PgTarget;
+
+/// A fresh, empty database, dropped on drop.
+pub(crate) struct Scratch {
+    admin: PgTarget,
+    password: Secret,
+    /// The database.
+    pub target: PgTarget,
+}
+
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test harness reads the server .ci/pg-server started, like CI itself"
+)]
+fn var(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+impl Scratch {
+    /// A new database, or `None` (with a note) when no server is configured outside CI.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "a unique database name from the OS RNG, so parallel tests never collide"
+    )]
+    pub(crate) fn new() -> Option<Scratch> {
+        let Some(url) = var("PWRESET_TEST_PG") else {
+            assert!(
+                var("CI").as_deref() != Some("true"),
+                "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset"
+            );
+            eprintln!(
+                "*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
+                 `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***"
+            );
+            return None;
+        };
+        let file = var("PWRESET_TEST_PG_PASSWORD_FILE").expect("PWRESET_TEST_PG_PASSWORD_FILE");
+        let password = std::fs::read_to_string(file).expect("read the password file");
+        let password = Secret::new(password.trim_end().to_string());
+        let template = PgTarget::parse(&url, "pwreset").expect("PWRESET_TEST_PG");
+        let admin = PgTarget {
+            dbname: "postgres".into(),
+            ..template.clone()
+        };
+        let target = PgTarget {
+            dbname: format!("u_{:016x}", rand::random::<u64>()),
+            ..template
+        };
+        let scratch = Scratch {
+            admin,
+            password,
+            target,
+        };
+        scratch.admin_sql(&format!(
+            "CREATE DATABASE {} TEMPLATE template0",
+            scratch.target.dbname
+        ));
+        Some(scratch)
+    }
+
+    /// A new connection to the database.
+    pub(crate) fn client(&self) -> postgres::Client {
+        super::connect(&self.target, Some(&self.password)).expect("connect")
+    }
+
+    /// The role's password.
+    pub(crate) fn password(&self) -> &Secret {
+        &self.password
+    }
+
+    fn admin_sql(&self, sql: &str) {
+        let mut admin = super::connect(&self.admin, Some(&self.password)).expect("connect");
+        admin.batch_execute(sql).expect(sql);
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let sql = format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.target.dbname
+        );
+        let dropped = super::connect(&self.admin, Some(&self.password))
+            .map_err(|e| e.to_string())
+            .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string()));
+        if let Err(e) = dropped {
+            eprintln!("note: could not drop {}: {e}", self.target.dbname);
+        }
+    }
+}
