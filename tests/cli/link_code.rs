@@ -16,13 +16,14 @@ fn code_in(text: &str) -> Option<String> {
     })
 }
 
-/// The store file and its WAL, as bytes.
+/// Everything the store holds, as bytes (its files on SQLite, its tables elsewhere).
 fn store_bytes(env: &TestEnv) -> Vec<u8> {
-    let mut bytes = std::fs::read(env.path("pwreset.db")).expect("store");
-    if let Ok(wal) = std::fs::read(env.path("pwreset.db-wal")) {
-        bytes.extend(wal);
-    }
-    bytes
+    let contents = env.store_contents();
+    assert!(
+        contents.iter().any(|(_, bytes)| !bytes.is_empty()),
+        "a store"
+    );
+    contents.into_iter().flat_map(|(_, bytes)| bytes).collect()
 }
 
 #[test]

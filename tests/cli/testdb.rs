@@ -37,12 +37,10 @@ impl TestDb {
         let store = match at {
             StoreAt::Sqlite(path) => Store::open(path, BUSY_TIMEOUT_MS)
                 .unwrap_or_else(|e| panic!("open the test store {}: {e}", path.display())),
-            // PG branch: open `db.url()` with `db.server.password` once `Store` opens PostgreSQL
-            // (issue 12, the `wire` branch); until then no PostgreSQL test can get this far.
-            StoreAt::Postgres(db) => panic!(
-                "TestDb on PostgreSQL ({}) needs pwreset's Store over PostgreSQL, not wired yet",
-                db.target.dbname
-            ),
+            StoreAt::Postgres(db) => {
+                Store::open_pg(&db.target, Some(&db.server.password), BUSY_TIMEOUT_MS)
+                    .unwrap_or_else(|e| panic!("open the test database {}: {e}", db.target))
+            }
         };
         TestDb { store }
     }
