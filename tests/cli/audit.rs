@@ -1,6 +1,8 @@
 //! `pwreset audit` and `pwreset audit verify`
 
-use crate::support::{TestEnv, assert_fails, code, stderr};
+use pwreset::store::db::ValueRef;
+
+use crate::support::{TestDb, TestEnv, assert_fails, code, stderr};
 
 fn rows(env: &TestEnv, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["audit", "--format", "json"];
@@ -89,18 +91,16 @@ fn verify_passes_then_names_a_tampered_row() {
     let out = env.run(&["audit", "verify"]);
     assert_eq!(code(&out), 0);
     assert!(stderr(&out).contains("5 rows verified"));
-    let conn = env.db();
-    let blocked = conn.execute("UPDATE audit_log SET target = 'mallory' WHERE id = 3", []);
+    let db = env.db();
+    let blocked = db.try_execute("UPDATE audit_log SET target = 'mallory' WHERE id = 3", &[]);
     assert!(blocked.is_err(), "the trigger stops edits");
     assert!(
-        conn.execute("DELETE FROM audit_log WHERE id = 3", [])
+        db.try_execute("DELETE FROM audit_log WHERE id = 3", &[])
             .is_err(),
         "and deletes"
     );
-    conn.execute_batch(
-        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET target = 'mallory' WHERE id = 3;",
-    )
-    .expect("tamper");
+    drop_triggers(&db, &["audit_log_no_update"]);
+    db.execute("UPDATE audit_log SET target = 'mallory' WHERE id = 3", &[]);
     let out = env.run(&["audit", "verify"]);
     assert_fails(&out, 1, "audit log broken at row 3");
 }
@@ -108,66 +108,80 @@ fn verify_passes_then_names_a_tampered_row() {
 /// The columns the chain covers, in hashing order (as `Entry::hashed` lists them).
 const HASHED: &str = "id, at, os_user, actor, reason, action, target_user_id, target, recipient, outcome, detail, run_id";
 
+/// Drop these triggers of the audit log, as someone who owns the store can.
+fn drop_triggers(db: &TestDb, names: &[&str]) {
+    // dialect: PostgreSQL names a trigger's table.
+    let on = db.conn().dialect("", " ON audit_log");
+    for name in names {
+        db.batch(&format!("DROP TRIGGER {name}{on}"));
+    }
+}
+
 /// Drop the triggers, run `edit`, and recompute the chain from row `from` on with plain
 /// SHA-256, as an attacker who can write the store but has no key would.
-fn rechain_without_key(conn: &rusqlite::Connection, from: i64, edit: &str) {
+fn rechain_without_key(db: &TestDb, from: i64, edit: &str) {
     use sha2::{Digest, Sha256};
-    conn.execute_batch(
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete; DROP TRIGGER audit_log_append_only;",
-    )
-    .expect("drop triggers");
-    conn.execute_batch(edit).expect("edit");
-    let mut prev: String = conn
-        .query_row(
-            "SELECT prev_hash FROM audit_log WHERE id = ?1",
-            [from],
-            |r| r.get(0),
-        )
-        .expect("row");
-    let last: i64 = conn
-        .query_row("SELECT max(id) FROM audit_log", [], |r| r.get(0))
-        .expect("max");
+    drop_triggers(
+        db,
+        &[
+            "audit_log_no_update",
+            "audit_log_no_delete",
+            "audit_log_append_only",
+        ],
+    );
+    if !edit.is_empty() {
+        db.batch(edit);
+    }
+    let mut prev = db.text(
+        "SELECT prev_hash FROM audit_log WHERE id = ?1",
+        &pwreset::vals![from],
+    );
+    let last = db.count("SELECT max(id) FROM audit_log");
     for id in from..=last {
-        let fields: Vec<serde_json::Value> = conn
-            .query_row(
-                &format!("SELECT {HASHED} FROM audit_log WHERE id = ?1"),
-                [id],
-                |r| {
-                    (0..12)
-                        .map(|i| {
-                            Ok(match r.get::<_, rusqlite::types::Value>(i)? {
-                                rusqlite::types::Value::Integer(n) => n.into(),
-                                rusqlite::types::Value::Text(t) => t.into(),
-                                _ => serde_json::Value::Null,
-                            })
-                        })
-                        .collect()
-                },
-            )
-            .expect("fields");
+        let fields: Vec<serde_json::Value> = db.query_one(
+            &format!("SELECT {HASHED} FROM audit_log WHERE id = ?1"),
+            &pwreset::vals![id],
+            |r| (0..12).map(|i| r.value(i).map(json_value)).collect(),
+        );
         let mut hasher = Sha256::new();
         hasher.update(prev.as_bytes());
         hasher.update(b"\n");
         hasher.update(serde_json::Value::Array(fields).to_string().as_bytes());
         let hash = hex::encode(hasher.finalize());
-        conn.execute(
+        db.execute(
             "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE id = ?3",
-            rusqlite::params![prev, hash, id],
-        )
-        .expect("rehash");
+            &pwreset::vals![prev, hash, id],
+        );
         prev = hash;
+    }
+}
+
+/// A column as the chain hashes it.
+fn json_value(value: ValueRef<'_>) -> serde_json::Value {
+    match value {
+        ValueRef::Null => serde_json::Value::Null,
+        ValueRef::Int(n) => n.into(),
+        ValueRef::Text(text) => text.into(),
     }
 }
 
 #[test]
 fn insert_or_replace_of_a_row_is_refused_by_the_store() {
     let env = TestEnv::with_samples();
-    let conn = env.db();
-    for sql in ["INSERT OR REPLACE", "REPLACE", "INSERT"] {
-        let err = conn
-            .execute(
-                &format!("{sql} INTO audit_log (id, at, os_user, action, target, outcome, prev_hash, hash) SELECT 2, at, os_user, action, 'mallory', outcome, prev_hash, hash FROM audit_log WHERE id = 2"),
-                [],
+    let db = env.db();
+    // dialect: SQLite's replacing inserts; PostgreSQL's upsert.
+    let (verbs, upsert) = db.conn().dialect(
+        (&["INSERT OR REPLACE", "REPLACE", "INSERT"][..], ""),
+        (
+            &["INSERT"][..],
+            " ON CONFLICT (id) DO UPDATE SET target = 'mallory'",
+        ),
+    );
+    for sql in verbs {
+        let err = db
+            .try_execute(
+                &format!("{sql} INTO audit_log (id, at, os_user, action, target, outcome, prev_hash, hash) SELECT 2, at, os_user, action, 'mallory', outcome, prev_hash, hash FROM audit_log WHERE id = 2{upsert}"),
+                &[],
             )
             .expect_err(sql);
         assert!(err.to_string().contains("append-only"), "{sql}: {err}");
@@ -210,9 +224,9 @@ fn removing_the_newest_rows_fails_verify_with_the_recorded_head() {
     assert_eq!(format!("5:{}", json["mac"].as_str().expect("mac")), head);
     env.ok(&["users", "deactivate", "bob", "--yes"]);
     env.ok(&["audit", "verify", "--head", &head]);
-    let conn = env.db();
-    conn.execute_batch("DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE id >= 5;")
-        .expect("truncate");
+    let db = env.db();
+    drop_triggers(&db, &["audit_log_no_delete"]);
+    db.execute("DELETE FROM audit_log WHERE id >= 5", &[]);
     env.ok(&["audit", "verify"]);
     let out = env.run(&["audit", "verify", "--head", &head]);
     assert_fails(&out, 1, "does not hold the recorded head 5:");
@@ -264,9 +278,12 @@ fn the_key_is_private_and_never_shown_or_stored() {
 #[test]
 fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
     let env = TestEnv::with_samples();
-    // What a store from before schema 4 looks like: plain SHA-256 chain, no key file.
-    let conn = env.db();
-    rechain_without_key(&conn, 1, "");
+    // What a store from before schema 4 looks like: plain SHA-256 chain, no key file. Schema
+    // versions below 5 exist only in SQLite (the PostgreSQL store starts at 5).
+    let Some(conn) = env.sqlite("forges a schema-3 store") else {
+        return;
+    };
+    rechain_without_key(&env.db(), 1, "");
     // Schema 3: without the v4 trigger (dropped above) and the v5 columns.
     let v5 = [
         "code_hmac",
@@ -331,9 +348,7 @@ fn without_the_key_no_mail_leaves_and_nothing_changes() {
 #[test]
 fn a_log_rewritten_as_unkeyed_rows_is_never_anchored() {
     let env = TestEnv::with_samples();
-    let conn = env.db();
-    rechain_without_key(&conn, 1, "");
-    drop(conn);
+    rechain_without_key(&env.db(), 1, "");
     let rows_before = env.count("SELECT count(*) FROM audit_log");
     let out = env.run(&["users", "deactivate", "bob", "--yes"]);
     assert_fails(&out, 1, "audit log is not keyed");
@@ -352,11 +367,8 @@ fn a_log_rewritten_as_unkeyed_rows_is_never_anchored() {
 #[test]
 fn an_emptied_log_fails_verify() {
     let env = TestEnv::with_samples();
-    env.db()
-        .execute_batch(
-            "DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log; \
-             DELETE FROM mail_intents;",
-        )
-        .expect("empty the log");
+    let db = env.db();
+    drop_triggers(&db, &["audit_log_no_delete"]);
+    db.batch("DELETE FROM audit_log; DELETE FROM mail_intents;");
     assert_fails(&env.run(&["audit", "verify"]), 1, "the log is empty");
 }

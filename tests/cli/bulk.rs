@@ -30,12 +30,13 @@ const DEFERRED: &str = "user07";
 /// Rewrite `pwreset.toml` to send over plain SMTP to 127.0.0.1:`port`, retrying quickly.
 pub(crate) fn use_smtp(env: &TestEnv, port: u16) {
     let text = format!(
-        "[store]\npath = \"pwreset.db\"\n\n\
+        "{}\n\
          [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\
          retry_backoff = \"10ms\"\n\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\n\
          [links]\nbase_url = \"{BASE_URL}\"\n\n\
-         [templates]\napp_name = \"Example App\"\n"
+         [templates]\napp_name = \"Example App\"\n",
+        env.store_config()
     );
     env.write("pwreset.toml", &text);
 }
@@ -138,45 +139,40 @@ fn assert_stderr_has(out: &Output, needle: &str) {
 
 /// Reset links of `user` that work (not revoked, not used).
 pub(crate) fn live_tokens(env: &TestEnv, user: &str) -> i64 {
-    env.db()
-        .query_row(
-            "SELECT count(*) FROM reset_tokens t JOIN users u ON u.id = t.user_id \
-             WHERE u.username = ?1 AND t.revoked_at IS NULL AND t.used_at IS NULL",
-            [user],
-            |r| r.get(0),
-        )
-        .expect("count live tokens")
+    env.db().int(
+        "SELECT count(*) FROM reset_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE u.username = ?1 AND t.revoked_at IS NULL AND t.used_at IS NULL",
+        &pwreset::vals![user],
+    )
 }
 
 /// `password_hash` and `must_change_password` of `user`.
 fn password_of(env: &TestEnv, user: &str) -> (Option<String>, i64) {
-    env.db()
-        .query_row(
-            "SELECT password_hash, must_change_password FROM users WHERE username = ?1",
-            [user],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .expect("read the user's password columns")
+    env.db().query_one(
+        "SELECT password_hash, must_change_password FROM users WHERE username = ?1",
+        &pwreset::vals![user],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
 }
 
 /// How many items of `run` have each status.
 pub(crate) fn item_statuses(env: &TestEnv, run: &str) -> BTreeMap<String, i64> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT status, count(*) FROM bulk_items WHERE run_id = ?1 GROUP BY status")
-        .expect("prepare");
-    stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query bulk_items")
-        .collect::<Result<_, _>>()
-        .expect("read bulk_items")
+    env.db()
+        .query_vec(
+            "SELECT status, count(*) FROM bulk_items WHERE run_id = ?1 GROUP BY status",
+            &pwreset::vals![run],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .into_iter()
+        .collect()
 }
 
 pub(crate) fn run_status(env: &TestEnv, run: &str) -> String {
-    env.db()
-        .query_row("SELECT status FROM bulk_runs WHERE id = ?1", [run], |r| {
-            r.get(0)
-        })
-        .expect("the run exists")
+    env.db().query_one(
+        "SELECT status FROM bulk_runs WHERE id = ?1",
+        &pwreset::vals![run],
+        |r| r.get(0),
+    )
 }
 
 /// The audit log as JSON rows.
@@ -721,9 +717,7 @@ fn generate_mails_passwords_and_never_prints_or_stores_them() {
     let server = SmtpServer::start();
     let (env, _users) = ten_users();
     use_smtp(&env, server.port());
-    let conn = env.db(); // keep a connection open so the WAL is not checkpointed away
-    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
-        .expect("no checkpoint");
+    let wal = env.hold_wal();
     let out = bulk(&env, &["--generate", "--file", "users.txt", "--yes"]);
     assert_exit(&out, 0);
     assert!(
@@ -736,7 +730,6 @@ fn generate_mails_passwords_and_never_prints_or_stores_them() {
     assert_eq!(mailed.len(), USERS);
     let distinct: BTreeSet<&String> = mailed.iter().map(|(_, p)| p).collect();
     assert_eq!(distinct.len(), USERS, "every user gets their own password");
-    assert_passwords_work(&env, &mailed);
     assert_not_printed(&out, &mailed);
 
     let audit = stdout(&env.run(&["audit", "--format", "json"]));
@@ -746,15 +739,16 @@ fn generate_mails_passwords_and_never_prints_or_stores_them() {
             !audit.contains(password.as_str()),
             "{user}'s password is audited"
         );
-        for file in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
-            let bytes = std::fs::read(env.path(file)).unwrap_or_default();
+        for (file, bytes) in env.store_contents() {
             assert!(
                 !contains_bytes(&bytes, password),
                 "{user}'s password was written to {file}"
             );
         }
     }
-    drop(conn);
+    drop(wal);
+    // Read through pwreset's Store only now: opening it drops the WAL holder's locks.
+    assert_passwords_work(&env, &mailed);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -893,8 +887,7 @@ fn two_processes_on_one_run_mail_each_user_once() {
     wait_for_outbox(&env, 1);
     let run: String = env
         .db()
-        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
-        .expect("the run");
+        .query_one("SELECT id FROM bulk_runs", &[], |r| r.get(0));
     let resume = env.run(&[
         "reset", "bulk", "--resume", &run, "--yes", "--rate", "6000/min",
     ]);
@@ -963,8 +956,7 @@ fn ctrl_c_stops_after_the_user_in_progress_and_says_how_to_resume() {
     assert_eq!(env.outbox().len(), 1, "no user after the one in progress");
     let run: String = env
         .db()
-        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
-        .expect("the run");
+        .query_one("SELECT id FROM bulk_runs", &[], |r| r.get(0));
     assert_eq!(run_status(&env, &run), "interrupted");
     let statuses = item_statuses(&env, &run);
     assert_eq!(

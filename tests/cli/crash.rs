@@ -9,9 +9,11 @@ use std::fmt::Write as _;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::bulk::item_statuses;
 use crate::smtp_server::{Received, SmtpServer};
 use crate::support::{
-    NOW, OLD_PASSWORD, TestEnv, assert_exit, json, set_old_password, stderr, stdout, token_in,
+    Backend, NOW, OLD_PASSWORD, TestEnv, assert_exit, json, set_old_password, stderr, stdout,
+    token_in,
 };
 
 /// Every wait in this module ends by then, or the test fails saying what it waited for.
@@ -26,11 +28,12 @@ fn smtp_config(env: &TestEnv, server: &SmtpServer) {
     env.write(
         "pwreset.toml",
         &format!(
-            "[store]\npath = \"pwreset.db\"\n\n\
+            "{}\n\
              [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\
              retry_backoff = \"10ms\"\n\n\
              [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"2s\"\n\n\
-             [links]\nbase_url = \"https://app.example.com/reset\"\n"
+             [links]\nbase_url = \"https://app.example.com/reset\"\n",
+            env.store_config()
         ),
     );
 }
@@ -149,14 +152,11 @@ fn generate_email_killed_at_each_step_keeps_the_old_password_and_says_so_once() 
             "{note}"
         );
         assert_eq!(interrupted_audits(&env, "password.generate"), 1, "{step}");
-        let detail: String = env
-            .db()
-            .query_row(
-                "SELECT detail FROM audit_log WHERE outcome = 'interrupted'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("the audit row");
+        let detail: String = env.db().query_one(
+            "SELECT detail FROM audit_log WHERE outcome = 'interrupted'",
+            &[],
+            |r| r.get(0),
+        );
         assert!(detail.contains("the old password still works"), "{detail}");
         assert!(!detail.contains(OLD_PASSWORD));
         assert!(interrupted_lines(&env.run(&["tokens", "list"])).is_empty());
@@ -176,13 +176,11 @@ impl TestEnv {
 }
 
 fn password_hash(env: &TestEnv) -> String {
-    env.db()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("alice")
+    env.db().query_one(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+        |r| r.get(0),
+    )
 }
 
 /// Links that work at the test clock.
@@ -264,17 +262,10 @@ fn digests(messages: &[Received]) -> BTreeSet<String> {
 
 /// Every live token was mailed (its digest is in `mailed`); returns how many are live.
 fn assert_live_tokens_were_mailed(env: &TestEnv, now: i64, mailed: &BTreeSet<String>) -> usize {
-    let db = env.db();
-    let mut stmt = db
-        .prepare(
-            "SELECT token_sha256 FROM reset_tokens WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1",
-        )
-        .expect("prepare");
-    let live: Vec<String> = stmt
-        .query_map([now], |r| r.get(0))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows");
+    let live = env.db().texts(
+        "SELECT token_sha256 FROM reset_tokens WHERE used_at IS NULL AND revoked_at IS NULL AND expires_at > ?1",
+        &pwreset::vals![now],
+    );
     for digest in &live {
         assert!(
             mailed.contains(digest),
@@ -282,18 +273,6 @@ fn assert_live_tokens_were_mailed(env: &TestEnv, now: i64, mailed: &BTreeSet<Str
         );
     }
     live.len()
-}
-
-/// The item statuses of a run, counted.
-fn statuses(env: &TestEnv, run: &str) -> BTreeMap<String, i64> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT status, count(*) FROM bulk_items WHERE run_id = ?1 GROUP BY status")
-        .expect("prepare");
-    stmt.query_map([run], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
 }
 
 /// The moment of the `i`th kill: after how many received mails (1 ..= CROWD - 10), from a fixed
@@ -327,22 +306,23 @@ fn bulk_link_runs_killed_at_seeded_moments_resume_without_mailing_anyone_twice()
         child.kill().expect("SIGKILL");
         finish(child, "the killed run");
 
-        let integrity: String = env
-            .db()
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
-            .expect("integrity_check");
-        assert_eq!(integrity, "ok", "run {i}");
+        // SQLite's own check of its file after a SIGKILL (a PostgreSQL server outlives its
+        // client, so there is no file of ours to check).
+        if env.backend() == Backend::Sqlite {
+            let conn = rusqlite::Connection::open(env.path("pwreset.db")).expect("open store");
+            let integrity: String = conn
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .expect("integrity_check");
+            assert_eq!(integrity, "ok", "run {i}");
+        }
         let mailed = digests(&server.messages()[base..]);
         assert_live_tokens_were_mailed(&env, now, &mailed);
 
-        let run: String = env
-            .db()
-            .query_row(
-                "SELECT id FROM bulk_runs ORDER BY rowid DESC LIMIT 1",
-                [],
-                |r| r.get(0),
-            )
-            .expect("the run");
+        let run: String = env.db().query_one(
+            "SELECT id FROM bulk_runs ORDER BY created_at DESC LIMIT 1",
+            &[],
+            |r| r.get(0),
+        );
         let resume = finish(
             spawn(&env, now, &["reset", "bulk", "--resume", &run, "--yes"]),
             "the resume",
@@ -355,7 +335,7 @@ fn bulk_link_runs_killed_at_seeded_moments_resume_without_mailing_anyone_twice()
             counts.values().all(|&c| c == 1),
             "run {i} (kill after {n}): someone was mailed twice: {counts:?}"
         );
-        let items = statuses(&env, &run);
+        let items = item_statuses(&env, &run);
         let (sent, interrupted) = (
             items.get("sent").copied().unwrap_or(0),
             items.get("interrupted").copied().unwrap_or(0),
@@ -409,8 +389,7 @@ fn concurrent_resumers_share_a_run_and_mail_everyone_once() {
     );
     let run: String = env
         .db()
-        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
-        .expect("the run");
+        .query_one("SELECT id FROM bulk_runs", &[], |r| r.get(0));
     let resumers: Vec<Child> = (0..3)
         .map(|_| {
             spawn(
@@ -450,12 +429,11 @@ fn concurrent_resumers_share_a_run_and_mail_everyone_once() {
     assert_eq!(counts.len(), USERS);
     assert!(counts.values().all(|&n| n == 1), "{counts:?}");
     assert_eq!(
-        statuses(&env, &run),
+        item_statuses(&env, &run),
         BTreeMap::from([("sent".to_owned(), i64::try_from(USERS).expect("small"))])
     );
     let status: String = env
         .db()
-        .query_row("SELECT status FROM bulk_runs", [], |r| r.get(0))
-        .expect("status");
+        .query_one("SELECT status FROM bulk_runs", &[], |r| r.get(0));
     assert_eq!(status, "done");
 }

@@ -303,12 +303,13 @@ fn fault_env(wire: Wire, server: Option<&SmtpServer>, port: u16) -> TestEnv {
     env.write(
         "pwreset.toml",
         &format!(
-            "[store]\npath = \"pwreset.db\"\n\n\
+            "{}\n\
              [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\
              retries = {RETRIES}\nretry_backoff = \"10ms\"\n\n\
              [mail.smtp]\n{smtp}timeout = \"{TIMEOUT}\"\n\n\
              [links]\nbase_url = \"https://app.example.com/reset\"\n\n\
-             [templates]\napp_name = \"Example App\"\n"
+             [templates]\napp_name = \"Example App\"\n",
+            env.store_config()
         ),
     );
     env
@@ -488,14 +489,11 @@ impl Seen<'_> {
 
 impl Seen<'_> {
     fn hash_of(&self, user: &str) -> String {
-        self.env
-            .db()
-            .query_row(
-                "SELECT password_hash FROM users WHERE username = ?1",
-                [user],
-                |r| r.get(0),
-            )
-            .expect("the user's hash")
+        self.env.db().query_one(
+            "SELECT password_hash FROM users WHERE username = ?1",
+            &pwreset::vals![user],
+            |r| r.get(0),
+        )
     }
 }
 

@@ -35,11 +35,12 @@ const SHOWN_PREFIX: &str = "Temporary password for ";
 fn use_smtp(env: &TestEnv, server: &SmtpServer, mail_extra: &str) {
     let port = server.port();
     let text = format!(
-        "[store]\npath = \"pwreset.db\"\n\n\
+        "{}\n\
          [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n{mail_extra}\n\
          [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\n\n\
          [links]\nbase_url = \"https://app.example.com/reset\"\n\n\
-         [templates]\napp_name = \"Example App\"\n"
+         [templates]\napp_name = \"Example App\"\n",
+        env.store_config()
     );
     env.write("pwreset.toml", &text);
 }
@@ -77,21 +78,19 @@ struct Account {
 }
 
 fn account(env: &TestEnv, username: &str) -> Account {
-    env.db()
-        .query_row(
-            "SELECT password_hash, must_change_password, temp_password_expires_at, \
-             password_changed_at FROM users WHERE username = ?1",
-            [username],
-            |r| {
-                Ok(Account {
-                    hash: r.get(0)?,
-                    must_change: r.get(1)?,
-                    temp_expires_at: r.get(2)?,
-                    changed_at: r.get(3)?,
-                })
-            },
-        )
-        .expect("the user exists")
+    env.db().query_one(
+        "SELECT password_hash, must_change_password, temp_password_expires_at, \
+         password_changed_at FROM users WHERE username = ?1",
+        &pwreset::vals![username],
+        |r| {
+            Ok(Account {
+                hash: r.get(0)?,
+                must_change: r.get(1)?,
+                temp_expires_at: r.get(2)?,
+                changed_at: r.get(3)?,
+            })
+        },
+    )
 }
 
 /// The stored hash of a user, which must be set.
@@ -182,17 +181,10 @@ fn only_message_to(server: &SmtpServer, to: &str) -> Received {
 fn emails_a_temporary_password_and_stores_only_its_hash() {
     let server = SmtpServer::start();
     let env = smtp_env(&server);
-    // Keep a connection open without checkpoints, so what pwreset writes stays in the WAL.
-    let conn = env.db();
-    conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
-        .expect("no checkpoint");
-    // A read opens the WAL and keeps a shared lock, so pwreset is not the last connection to
-    // close and does not checkpoint and delete the WAL.
-    assert_eq!(
-        conn.query_row("SELECT count(*) FROM users", [], |r| r.get::<_, i64>(0))
-            .expect("read the store"),
-        4
-    );
+    // On SQLite, keep a connection open without checkpoints, so what pwreset writes stays in
+    // the WAL: it holds a shared lock, so pwreset is not the last connection to close and does
+    // not checkpoint and delete the WAL.
+    let wal = env.hold_wal();
 
     let out = env.run(&["--yes", "reset", "generate", "alice"]);
     assert_exit(&out, 0);
@@ -215,17 +207,6 @@ fn emails_a_temporary_password_and_stores_only_its_hash() {
     }
     let html = html_part(&message.data);
     assert!(html.contains(&password), "html part lacks the password");
-
-    let stored = account(&env, "alice");
-    let hash = stored.hash.clone().expect("a hash is stored");
-    assert!(hash.starts_with("$argon2id$"), "{hash}");
-    assert!(
-        pwreset::password::verify(&password, &hash),
-        "the mailed password does not verify against the stored hash"
-    );
-    assert_eq!(stored.must_change, 1);
-    assert_eq!(stored.temp_expires_at, Some(NOW_SECS + DAY_SECS));
-    assert_eq!(stored.changed_at, Some(NOW_SECS));
 
     let err = stderr(&out);
     assert!(
@@ -254,20 +235,33 @@ fn emails_a_temporary_password_and_stores_only_its_hash() {
             "{name} shows the password:\n{text}"
         );
     }
-    for file in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
-        let bytes = std::fs::read(env.path(file)).unwrap_or_default();
+    for (file, bytes) in env.store_contents() {
         assert!(
             !contains_bytes(&bytes, &password),
             "{file} holds the password"
         );
     }
+    if wal.is_some() {
+        assert!(
+            !std::fs::read(env.path("pwreset.db-wal"))
+                .unwrap_or_default()
+                .is_empty(),
+            "the WAL was checkpointed away, so the scan proved nothing"
+        );
+    }
+    drop(wal);
+
+    // Read through pwreset's Store only now: opening it drops the WAL holder's locks.
+    let stored = account(&env, "alice");
+    let hash = stored.hash.clone().expect("a hash is stored");
+    assert!(hash.starts_with("$argon2id$"), "{hash}");
     assert!(
-        !std::fs::read(env.path("pwreset.db-wal"))
-            .unwrap_or_default()
-            .is_empty(),
-        "the WAL was checkpointed away, so the scan proved nothing"
+        pwreset::password::verify(&password, &hash),
+        "the mailed password does not verify against the stored hash"
     );
-    drop(conn);
+    assert_eq!(stored.must_change, 1);
+    assert_eq!(stored.temp_expires_at, Some(NOW_SECS + DAY_SECS));
+    assert_eq!(stored.changed_at, Some(NOW_SECS));
 }
 
 #[test]

@@ -8,13 +8,17 @@ use crate::support::*;
 /// header injection, and an address ending in NUL.
 fn with_bad_users() -> TestEnv {
     let env = TestEnv::with_samples();
-    env.db()
-        .execute_batch(
-            "INSERT INTO users (username, email, display_name, active, created_at, updated_at) \
-             VALUES ('mallory', 'mallory@example.com', 'Mal' || char(13, 10) || 'Bcc: evil@example.com', 1, 0, 0), \
-                    ('nul', 'nul@example.com' || char(0), 'Nul', 1, 0, 0);",
-        )
-        .expect("insert users");
+    let db = env.db();
+    // dialect: PostgreSQL's text cannot hold NUL at all, so there the address ends in a CR.
+    let bad_end = db.conn().dialect("\0", "\r");
+    db.execute(
+        "INSERT INTO users (username, email, display_name, active, created_at, updated_at) \
+         VALUES ('mallory', 'mallory@example.com', ?1, 1, 0, 0), ('nul', ?2, 'Nul', 1, 0, 0)",
+        &pwreset::vals![
+            "Mal\r\nBcc: evil@example.com",
+            format!("nul@example.com{bad_end}")
+        ],
+    );
     env
 }
 

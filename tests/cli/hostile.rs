@@ -239,13 +239,11 @@ fn import_rejects_each_hostile_row_by_line_and_keeps_sql_text_verbatim() {
         "{err}"
     );
     let db = env.db();
-    let name: String = db
-        .query_row(
-            "SELECT display_name FROM users WHERE username = ?1",
-            [sql_name],
-            |r| r.get(0),
-        )
-        .expect("stored verbatim");
+    let name: String = db.query_one(
+        "SELECT display_name FROM users WHERE username = ?1",
+        &pwreset::vals![sql_name],
+        |r| r.get(0),
+    );
     assert_eq!(name, "Robert'); DROP TABLE users;--");
 }
 
@@ -336,14 +334,11 @@ fn users_add_stores_sql_metacharacters_as_text() {
         "--name",
         SQL,
     ]);
-    let name: String = env
-        .db()
-        .query_row(
-            "SELECT display_name FROM users WHERE username = 'x'';--'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("stored verbatim");
+    let name: String = env.db().query_one(
+        "SELECT display_name FROM users WHERE username = 'x'';--'",
+        &[],
+        |r| r.get(0),
+    );
     assert_eq!(name, SQL);
     assert_eq!(env.count("SELECT count(*) FROM users"), 5);
 }

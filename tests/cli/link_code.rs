@@ -16,13 +16,14 @@ fn code_in(text: &str) -> Option<String> {
     })
 }
 
-/// The store file and its WAL, as bytes.
+/// Everything the store holds, as bytes (its files on SQLite, its tables elsewhere).
 fn store_bytes(env: &TestEnv) -> Vec<u8> {
-    let mut bytes = std::fs::read(env.path("pwreset.db")).expect("store");
-    if let Ok(wal) = std::fs::read(env.path("pwreset.db-wal")) {
-        bytes.extend(wal);
-    }
-    bytes
+    let contents = env.store_contents();
+    assert!(
+        contents.iter().any(|(_, bytes)| !bytes.is_empty()),
+        "a store"
+    );
+    contents.into_iter().flat_map(|(_, bytes)| bytes).collect()
 }
 
 #[test]
@@ -73,12 +74,11 @@ fn tokens_list_shows_opens() {
     assert!(row["opened_at"].is_null(), "{row}");
     assert!(env.ok(&["tokens", "list"]).contains("never"));
     // What the page records (tested against the page itself in `serve`), as the table shows it.
-    env.db()
-        .execute_batch(
-            "UPDATE reset_tokens SET opens = 3, scanner_opens = 2, \
-             opened_at = 1795000000, last_opened_at = 1795000060",
-        )
-        .expect("record opens");
+    env.db().execute(
+        "UPDATE reset_tokens SET opens = 3, scanner_opens = 2, \
+         opened_at = 1795000000, last_opened_at = 1795000060",
+        &[],
+    );
     let listed = json(&env.ok(&["tokens", "list", "--format", "json"]));
     assert_eq!(listed[0]["opens"], 3);
     assert_eq!(listed[0]["opened_at"], "2026-11-18T11:06:40Z");

@@ -1,7 +1,12 @@
 //! End-to-end tests of the `pwreset` binary: each test runs it as a process in its own temp dir
-//! with a cleared environment, against a real SQLite store.
+//! with a cleared environment, against a real SQLite store. `tests/cli_pg` compiles the same
+//! backend-neutral modules against PostgreSQL.
+
+/// The store every test of this binary runs against.
+pub const BACKEND: support::Backend = support::Backend::Sqlite;
 
 mod audit;
+mod backend;
 mod browser;
 mod bulk;
 mod canary;
@@ -29,6 +34,7 @@ mod store_migrate;
 mod support;
 mod templates;
 mod terminal;
+mod testdb;
 mod tokens;
 mod transports;
 mod trust;

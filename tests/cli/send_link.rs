@@ -54,11 +54,12 @@ fn starttls_untrusted(port: u16) -> String {
 /// Rewrite `pwreset.toml`: SMTP with these `[mail.smtp]` lines, plus extra `[mail]` lines.
 fn configure(env: &TestEnv, mail_extra: &str, smtp: &str) {
     let text = format!(
-        "[store]\npath = \"pwreset.db\"\n\n\
+        "{}\n\
          [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n{mail_extra}\n\
          [mail.smtp]\n{smtp}\n\
          [links]\nbase_url = \"{BASE_URL}\"\n\n\
-         [templates]\napp_name = \"Example App\"\n"
+         [templates]\napp_name = \"Example App\"\n",
+        env.store_config()
     );
     env.write("pwreset.toml", &text);
 }
@@ -310,8 +311,7 @@ fn sends_one_multipart_message_with_the_link_and_its_expiry() {
     );
     let stored: String = env
         .db()
-        .query_row("SELECT token_sha256 FROM reset_tokens", [], |r| r.get(0))
-        .expect("token row");
+        .query_one("SELECT token_sha256 FROM reset_tokens", &[], |r| r.get(0));
     assert_ne!(stored, token);
     assert_eq!(stored.len(), 64, "hex SHA-256: {stored}");
 
@@ -339,14 +339,11 @@ fn the_mailed_token_redeems_once() {
         &format!("{token}\n{NEW_PASSWORD}\n"),
     );
     assert_eq!(code(&out), 0, "redeem failed:\n{}", stderr(&out));
-    let hash: Option<String> = env
-        .db()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("alice");
+    let hash: Option<String> = env.db().query_one(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+        |r| r.get(0),
+    );
     assert!(
         hash.is_some_and(|h| h.starts_with("$argon2id$")),
         "a new argon2id hash is stored"
@@ -994,12 +991,7 @@ fn the_smtp_password_never_appears_in_output_audit_or_store() {
                 "the mail carries the password"
             );
         }
-        for file in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
-            let path = env.path(file);
-            if !path.exists() {
-                continue;
-            }
-            let bytes = std::fs::read(&path).expect("read store file");
+        for (file, bytes) in env.store_contents() {
             assert!(
                 !bytes.windows(secret.len()).any(|w| w == secret.as_bytes()),
                 "{file} holds the password"

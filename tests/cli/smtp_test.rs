@@ -6,8 +6,9 @@ use crate::support::{TestEnv, assert_fails, code, stderr, stdout};
 /// Point the sample setup at `server` with these `[mail.smtp]` lines.
 fn configure(env: &TestEnv, smtp: &str) {
     let text = format!(
-        "[store]\npath = \"pwreset.db\"\n[mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\
-         [mail.smtp]\n{smtp}\n[links]\nbase_url = \"https://app.example.com/reset\"\n"
+        "{}[mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\
+         [mail.smtp]\n{smtp}\n[links]\nbase_url = \"https://app.example.com/reset\"\n",
+        env.store_config()
     );
     env.write("pwreset.toml", &text);
 }

@@ -7,6 +7,9 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
 
+use crate::pg_support::PgTestDb;
+pub use crate::testdb::{Backend, TestDb};
+
 /// The fixed clock of every test run.
 pub const NOW: &str = "2026-11-22T10:00:00Z";
 
@@ -14,31 +17,42 @@ pub const NOW: &str = "2026-11-22T10:00:00Z";
 /// failure, never a test that runs forever. Generous, for loaded CI machines.
 pub const RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// A temp dir holding `pwreset.toml`, `pwreset.db` and `outbox/`.
+/// A temp dir holding `pwreset.toml`, the store (`pwreset.db`, or a PostgreSQL database of the
+/// test's own when the binary's [`crate::BACKEND`] says so) and `outbox/`.
 pub struct TestEnv {
     dir: tempfile::TempDir,
+    pg: Option<PgTestDb>,
 }
 
 impl TestEnv {
-    /// An empty temp dir, nothing initialised.
+    /// An empty temp dir, nothing initialised (on PostgreSQL, with an empty migrated database).
     pub fn empty() -> Self {
         TestEnv {
             dir: tempfile::tempdir().expect("tempdir"),
+            pg: match crate::BACKEND {
+                Backend::Sqlite => None,
+                Backend::Postgres => Some(crate::backend::pg_database()),
+            },
         }
     }
 
     /// A temp dir after `pwreset init --sample-users` (alice, bob, carol inactive, dave no email).
     pub fn with_samples() -> Self {
         let env = Self::empty();
-        env.ok(&["init", "--sample-users"]);
+        env.init(&["init", "--sample-users"]);
         env
     }
 
     /// A temp dir after `pwreset init` (no users).
     pub fn initialised() -> Self {
         let env = Self::empty();
-        env.ok(&["init"]);
+        env.init(&["init"]);
         env
+    }
+
+    /// The test's PostgreSQL database, on that backend.
+    pub fn pg(&self) -> Option<&PgTestDb> {
+        self.pg.as_ref()
     }
 
     /// The temp dir.
@@ -72,18 +86,6 @@ impl TestEnv {
         let out = self.run(args);
         assert_eq!(code(&out), 0, "pwreset {args:?} failed:\n{}", stderr(&out));
         stdout(&out)
-    }
-
-    /// Open the store directly.
-    pub fn db(&self) -> rusqlite::Connection {
-        rusqlite::Connection::open(self.path("pwreset.db")).expect("open store")
-    }
-
-    /// A single integer from SQL.
-    pub fn count(&self, sql: &str) -> i64 {
-        self.db()
-            .query_row(sql, [], |r| r.get(0))
-            .expect("count query")
     }
 
     /// Write a file into the temp dir.
@@ -294,36 +296,17 @@ pub fn set_old_password(env: &TestEnv, username: &str) -> String {
     let config = pwreset::config::PasswordConfig::default();
     let hash = pwreset::password::hash(OLD_PASSWORD, &config, &mut rand::rng())
         .expect("hash the old password");
-    let changed = env
-        .db()
-        .execute(
-            "UPDATE users SET password_hash = ?1 WHERE username = ?2",
-            [hash.as_str(), username],
-        )
-        .expect("set the old hash");
+    let changed = env.db().execute(
+        "UPDATE users SET password_hash = ?1 WHERE username = ?2",
+        &pwreset::vals![hash, username],
+    );
     assert_eq!(changed, 1);
     hash
 }
 
 /// Every column of every user, to show that a command changed none of them.
 pub fn users_snapshot(env: &TestEnv) -> Vec<String> {
-    let db = env.db();
-    let mut stmt = db
-        .prepare("SELECT * FROM users ORDER BY id")
-        .expect("prepare users query");
-    let columns = stmt.column_count();
-    stmt.query_map([], |row| {
-        (0..columns)
-            .map(|i| {
-                row.get::<_, rusqlite::types::Value>(i)
-                    .map(|v| format!("{v:?}"))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map(|cells| cells.join("|"))
-    })
-    .expect("query users")
-    .collect::<Result<Vec<_>, _>>()
-    .expect("read users")
+    env.db().dump("users", "id")
 }
 
 /// How long a test waits for anything before failing: generous, for loaded CI machines.

@@ -106,12 +106,10 @@ fn preview_renders_with_sample_or_real_data_and_sends_nothing() {
 #[test]
 fn html_is_escaped_for_a_user_named_script_and_text_is_not() {
     let env = TestEnv::with_samples();
-    env.db()
-        .execute(
-            "UPDATE users SET display_name = '<script>alert(1)</script>' WHERE username = 'bob'",
-            [],
-        )
-        .expect("name");
+    env.db().execute(
+        "UPDATE users SET display_name = '<script>alert(1)</script>' WHERE username = 'bob'",
+        &[],
+    );
     let out = env.ok(&[
         "templates",
         "preview",

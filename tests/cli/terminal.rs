@@ -8,12 +8,10 @@ const EVIL: &str = "Alice\u{1b}[2J\u{9b}31m\u{202e}gpj.exe";
 
 fn env_with_evil_name() -> TestEnv {
     let env = TestEnv::with_samples();
-    env.db()
-        .execute(
-            "UPDATE users SET display_name = ?1 WHERE username = 'alice'",
-            [EVIL],
-        )
-        .expect("plant the name");
+    env.db().execute(
+        "UPDATE users SET display_name = ?1 WHERE username = 'alice'",
+        &pwreset::vals![EVIL],
+    );
     env
 }
 
@@ -148,10 +146,11 @@ fn smtp_server_replies_are_neutralised_in_status_lines_reports_and_errors() {
     env.write(
         "pwreset.toml",
         &format!(
-            "[store]\npath = \"pwreset.db\"\n\n\
+            "{}\n\
              [mail]\ntransport = \"smtp\"\nfrom = \"Example <no-reply@example.com>\"\n\n\
              [mail.smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\ntimeout = \"2s\"\n\n\
-             [links]\nbase_url = \"https://app.example.com/reset\"\n"
+             [links]\nbase_url = \"https://app.example.com/reset\"\n",
+            env.store_config()
         ),
     );
     let raw = |text: &str| {

@@ -27,14 +27,11 @@ fn a_link_from_the_outbox_verifies_and_redeems_once() {
     );
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(json(&stdout(&out))["user"], "alice");
-    let hash: String = env
-        .db()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("hash");
+    let hash: String = env.db().query_one(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+        |r| r.get(0),
+    );
     assert!(
         hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
         "{hash}"
@@ -122,14 +119,11 @@ fn redeem_enforces_the_password_policy_and_keeps_the_token() {
         "126 characters, not truncated: {}",
         stderr(&out)
     );
-    let hash: String = env
-        .db()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("hash");
+    let hash: String = env.db().query_one(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+        |r| r.get(0),
+    );
     assert!(pwreset::password::verify(&long_ok[..126], &hash));
     assert!(
         !pwreset::password::verify(&long_ok[..72], &hash),
@@ -148,12 +142,10 @@ fn redeem_needs_both_lines_and_revokes_other_links() {
         "new password",
     );
     assert_fails(&env.run_stdin(&["tokens", "redeem"], ""), 2, "reset token");
-    env.db()
-        .execute(
-            "UPDATE users SET must_change_password = 1 WHERE username = 'alice'",
-            [],
-        )
-        .expect("flag");
+    env.db().execute(
+        "UPDATE users SET must_change_password = 1 WHERE username = 'alice'",
+        &[],
+    );
     let out = env.run_stdin(
         &["tokens", "redeem"],
         &format!("{second}\n{NEW_PASSWORD}\n"),
@@ -222,12 +214,11 @@ fn list_shows_states_and_never_digests() {
         "tokens", "list", "--all", "--user", "alice", "--format", "json",
     ]));
     assert_eq!(alice.as_array().map(Vec::len), Some(1));
-    let digest: String = env
-        .db()
-        .query_row("SELECT token_sha256 FROM reset_tokens LIMIT 1", [], |r| {
-            r.get(0)
-        })
-        .expect("digest");
+    let digest: String =
+        env.db()
+            .query_one("SELECT token_sha256 FROM reset_tokens LIMIT 1", &[], |r| {
+                r.get(0)
+            });
     for format in ["table", "json", "csv"] {
         let out = env.ok(&["tokens", "list", "--all", "--format", format]);
         assert!(!out.contains(&digest) && !out.contains(&used), "{format}");

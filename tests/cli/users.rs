@@ -33,8 +33,7 @@ fn list_as_table_json_and_csv() {
 fn list_never_shows_hashes() {
     let env = TestEnv::with_samples();
     env.db()
-        .execute("UPDATE users SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA' WHERE id = 1", [])
-        .expect("set hash");
+        .execute("UPDATE users SET password_hash = '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA' WHERE id = 1", &[]);
     for format in ["table", "json", "csv"] {
         let out = env.ok(&["users", "list", "--format", format]);
         assert!(!out.contains("argon2"), "{format}: {out}");
@@ -86,12 +85,10 @@ fn show_by_email_username_and_id() {
 #[test]
 fn ambiguous_user_is_an_error() {
     let env = TestEnv::with_samples();
-    env.db()
-        .execute(
-            "INSERT INTO users (username, created_at, updated_at) VALUES ('bob@example.com', 0, 0)",
-            [],
-        )
-        .expect("insert");
+    env.db().execute(
+        "INSERT INTO users (username, created_at, updated_at) VALUES ('bob@example.com', 0, 0)",
+        &[],
+    );
     let out = env.run(&["users", "show", "bob@example.com"]);
     assert_fails(&out, 2, "ambiguous");
     assert!(stderr(&out).contains("#2") && stderr(&out).contains("#5"));
@@ -140,11 +137,7 @@ fn add_validates_and_refuses_duplicates() {
 fn deactivate_needs_confirmation_and_revokes_links() {
     let env = TestEnv::with_samples();
     env.db()
-        .execute(
-            "INSERT INTO reset_tokens (user_id, token_sha256, created_at, expires_at) VALUES (1, 'x', 1795000000, 1895000000)",
-            [],
-        )
-        .expect("token");
+        .execute("INSERT INTO reset_tokens (user_id, token_sha256, created_at, expires_at) VALUES (1, 'x', 1795000000, 1895000000)", &[]);
     let out = env.run(&["users", "deactivate", "alice"]);
     assert_fails(&out, 2, "no terminal");
     assert!(stderr(&out).contains("--yes"));
@@ -210,12 +203,10 @@ fn activate_is_idempotent() {
 #[test]
 fn control_characters_in_user_data_are_neutralised_on_the_terminal() {
     let env = TestEnv::with_samples();
-    env.db()
-        .execute(
-            "UPDATE users SET display_name = 'Mal\u{1b}[2Jlory' WHERE id = 2",
-            [],
-        )
-        .expect("poison");
+    env.db().execute(
+        "UPDATE users SET display_name = 'Mal\u{1b}[2Jlory' WHERE id = 2",
+        &[],
+    );
     let table = env.ok(&["users", "list"]);
     assert!(!table.contains('\u{1b}'), "{table}");
     assert!(table.contains("Mal\\u{1b}[2Jlory"));

@@ -37,14 +37,11 @@ pub fn set_good_password(browser: &Browser, env: &TestEnv, user: &str) {
 
 /// Whether the user's stored argon2 hash verifies `password` (argon2 itself, not pwreset).
 pub fn password_verifies(env: &TestEnv, user: &str, password: &str) -> bool {
-    let hash: Option<String> = env
-        .db()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = ?1",
-            [user],
-            |r| r.get(0),
-        )
-        .expect("read the password hash");
+    let hash: Option<String> = env.db().query_one(
+        "SELECT password_hash FROM users WHERE username = ?1",
+        &pwreset::vals![user],
+        |r| r.get(0),
+    );
     hash.is_some_and(|phc| {
         argon2::Argon2::default()
             .verify_password(password.as_bytes(), phc.as_str())

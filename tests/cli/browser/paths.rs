@@ -107,14 +107,11 @@ fn a_post_from_another_site_is_forbidden_and_consumes_nothing() {
 }
 
 fn alice_hash(site: &Site) -> Option<String> {
-    site.env
-        .db()
-        .query_row(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            [],
-            |r| r.get(0),
-        )
-        .expect("read alice's hash")
+    site.env.db().query_one(
+        "SELECT password_hash FROM users WHERE username = 'alice'",
+        &[],
+        |r| r.get(0),
+    )
 }
 
 #[test]

@@ -21,8 +21,7 @@ pub(crate) fn signal(child: &std::process::Child, signal: Signal) {
 /// The one bulk run in the store.
 pub(crate) fn the_run(env: &TestEnv) -> String {
     env.db()
-        .query_row("SELECT id FROM bulk_runs", [], |r| r.get(0))
-        .expect("the run")
+        .query_one("SELECT id FROM bulk_runs", &[], |r| r.get(0))
 }
 
 /// How many mails in `outbox/` went to each address.
