@@ -12,6 +12,8 @@ pub mod db;
 pub mod intents;
 pub mod migrations;
 pub mod pg;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod tokens;
 pub mod users;
 

@@ -26,6 +26,24 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Whether a server is configured (`PWRESET_TEST_PG`). When it is not: under `CI=true` this
+/// fails the test (one line); elsewhere it prints a loud note and says `false`, so the test
+/// returns without running.
+pub(crate) fn configured() -> bool {
+    if var("PWRESET_TEST_PG").is_some() {
+        return true;
+    }
+    assert!(
+        var("CI").as_deref() != Some("true"),
+        "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset"
+    );
+    eprintln!(
+        "*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
+         `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***"
+    );
+    false
+}
+
 impl Scratch {
     /// A new database, or `None` (with a note) when no server is configured outside CI.
     #[expect(
@@ -33,17 +51,10 @@ impl Scratch {
         reason = "a unique database name from the OS RNG, so parallel tests never collide"
     )]
     pub(crate) fn new() -> Option<Scratch> {
-        let Some(url) = var("PWRESET_TEST_PG") else {
-            assert!(
-                var("CI").as_deref() != Some("true"),
-                "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset"
-            );
-            eprintln!(
-                "*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
-                 `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***"
-            );
+        if !configured() {
             return None;
-        };
+        }
+        let url = var("PWRESET_TEST_PG")?;
         let file = var("PWRESET_TEST_PG_PASSWORD_FILE").expect("PWRESET_TEST_PG_PASSWORD_FILE");
         let password = std::fs::read_to_string(file).expect("read the password file");
         let password = Secret::new(password.trim_end().to_string());
