@@ -95,16 +95,30 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
+impl Scratch {
+    /// Drop the database now (a test of a store gone missing); dropping the `Scratch` later
+    /// finds nothing left to drop. Runs on a thread of its own, so it may be called from
+    /// inside a tokio runtime (the sync client refuses to connect there).
+    pub(crate) fn drop_database(&self) -> Result<(), String> {
         let sql = format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.target.dbname
         );
-        let dropped = super::connect(&self.admin, Some(&self.password))
-            .map_err(|e| e.to_string())
-            .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string()));
-        if let Err(e) = dropped {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                super::connect(&self.admin, Some(&self.password))
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string()))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the dropping thread panicked".into()))
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = self.drop_database() {
             eprintln!("note: could not drop {}: {e}", self.target.dbname);
         }
     }
