@@ -7,8 +7,17 @@ use super::*;
 use std::sync::LazyLock;
 
 use crate::mail::{Mailer, Outgoing};
+use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::users::NewUser;
 use crate::templates::Templates;
+
+on_both_backends!(
+    emailed_password_is_committed_after_the_mail_and_verifies,
+    a_refused_mail_leaves_the_old_password_working,
+    shown_password_sends_a_notice_without_the_secret,
+    refusals_change_nothing,
+    a_new_password_revokes_outstanding_links,
+);
 
 const T0: i64 = 1_800_000_000;
 
@@ -64,9 +73,8 @@ fn settings(notify: bool) -> GenerateSettings {
     }
 }
 
-fn setup(email: Option<&str>) -> (tempfile::TempDir, Store, User) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::create(&dir.path().join("t.db"), 5000).expect("store");
+fn setup(backend: Backend, email: Option<&str>) -> (TestStore, User) {
+    let mut store = TestStore::new(backend);
     let new = NewUser {
         username: "alice".into(),
         email: email.map(str::to_string),
@@ -74,7 +82,7 @@ fn setup(email: Option<&str>) -> (tempfile::TempDir, Store, User) {
         active: true,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
-    (dir, store, user)
+    (store, user)
 }
 
 fn run(
@@ -98,9 +106,8 @@ fn stored_hash(store: &Store, user: &User) -> Option<String> {
     users_sql::password_hash(store.conn(), user.id).expect("read")
 }
 
-#[test]
-fn emailed_password_is_committed_after_the_mail_and_verifies() {
-    let (_dir, mut store, user) = setup(Some("alice@example.com"));
+fn emailed_password_is_committed_after_the_mail_and_verifies(backend: Backend) {
+    let (mut store, user) = setup(backend, Some("alice@example.com"));
     let prepared = prepare(&PasswordConfig::default(), &mut rand::rng()).expect("prepare");
     let mut mailer = Recorder::default();
     let request = GenerateRequest {
@@ -146,9 +153,8 @@ fn emailed_password_is_committed_after_the_mail_and_verifies() {
     assert!(!detail.contains(prepared.password.expose()));
 }
 
-#[test]
-fn a_refused_mail_leaves_the_old_password_working() {
-    let (_dir, mut store, user) = setup(Some("alice@example.com"));
+fn a_refused_mail_leaves_the_old_password_working(backend: Backend) {
+    let (mut store, user) = setup(backend, Some("alice@example.com"));
     let old = password::hash(
         "old-password-still-works",
         &PasswordConfig::default(),
@@ -191,9 +197,8 @@ fn a_refused_mail_leaves_the_old_password_working() {
     assert_eq!(failed, 1);
 }
 
-#[test]
-fn shown_password_sends_a_notice_without_the_secret() {
-    let (_dir, mut store, user) = setup(Some("alice@example.com"));
+fn shown_password_sends_a_notice_without_the_secret(backend: Backend) {
+    let (mut store, user) = setup(backend, Some("alice@example.com"));
     let prepared = prepare(&PasswordConfig::default(), &mut rand::rng()).expect("prepare");
     let mut mailer = Recorder::default();
     let request = GenerateRequest {
@@ -238,9 +243,8 @@ fn shown_password_sends_a_notice_without_the_secret() {
     assert!(quiet.sent.is_empty(), "notify_on_change = false");
 }
 
-#[test]
-fn refusals_change_nothing() {
-    let (_dir, mut store, mut user) = setup(None);
+fn refusals_change_nothing(backend: Backend) {
+    let (mut store, mut user) = setup(backend, None);
     let prepared = prepare(&PasswordConfig::default(), &mut rand::rng()).expect("prepare");
     let mut mailer = Recorder::default();
     let email = GenerateRequest {
@@ -277,9 +281,8 @@ fn refusals_change_nothing() {
     assert!(mailer.sent.is_empty());
 }
 
-#[test]
-fn a_new_password_revokes_outstanding_links() {
-    let (_dir, mut store, user) = setup(Some("alice@example.com"));
+fn a_new_password_revokes_outstanding_links(backend: Backend) {
+    let (mut store, user) = setup(backend, Some("alice@example.com"));
     let request = crate::tokens::IssueRequest {
         ttl_secs: 3600,
         recipient: "alice@example.com",

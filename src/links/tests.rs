@@ -8,8 +8,19 @@ use std::sync::LazyLock;
 use super::*;
 use crate::config::Supersede;
 use crate::mail::Mailer;
+use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::users::NewUser;
 use crate::templates::Templates;
+
+on_both_backends!(
+    sent_link_redeems_and_supersedes_older_ones,
+    keep_leaves_older_links_working,
+    cooldown_refuses_unless_forced_and_is_audited,
+    a_refused_mail_revokes_the_new_token_and_keeps_older_ones,
+    inactive_and_emailless_users_are_refused,
+    a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live,
+    a_lost_answer_leaves_the_link_dead_and_the_intent_resolved_as_interrupted,
+);
 
 const T0: i64 = 1_800_000_000;
 
@@ -62,9 +73,8 @@ fn settings(supersede: Supersede) -> LinkSettings {
     }
 }
 
-fn setup() -> (tempfile::TempDir, Store, User) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::create(&dir.path().join("t.db"), 5000).expect("store");
+fn setup(backend: Backend) -> (TestStore, User) {
+    let mut store = TestStore::new(backend);
     let new = NewUser {
         username: "alice".into(),
         email: Some("alice@example.com".into()),
@@ -72,7 +82,7 @@ fn setup() -> (tempfile::TempDir, Store, User) {
         active: true,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
-    (dir, store, user)
+    (store, user)
 }
 
 static ALICE: LazyLock<Recipient> =
@@ -140,9 +150,8 @@ fn token_of(body: &str) -> String {
     body[start..start + crate::tokens::TOKEN_CHARS].to_string()
 }
 
-#[test]
-fn sent_link_redeems_and_supersedes_older_ones() {
-    let (_dir, mut store, user) = setup();
+fn sent_link_redeems_and_supersedes_older_ones(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let mut mailer = Recorder::default();
     let first = go(
         &mut store,
@@ -185,9 +194,8 @@ fn sent_link_redeems_and_supersedes_older_ones() {
     );
 }
 
-#[test]
-fn keep_leaves_older_links_working() {
-    let (_dir, mut store, user) = setup();
+fn keep_leaves_older_links_working(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let mut mailer = Recorder::default();
     let keep = settings(Supersede::Keep);
     go(&mut store, &mut mailer, &keep, &user, false, T0).expect("first");
@@ -196,9 +204,8 @@ fn keep_leaves_older_links_working() {
     assert!(crate::tokens::verify(&store, &token_of(&mailer.sent[0].1), at(T0 + 2)).is_ok());
 }
 
-#[test]
-fn cooldown_refuses_unless_forced_and_is_audited() {
-    let (_dir, mut store, user) = setup();
+fn cooldown_refuses_unless_forced_and_is_audited(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let mut mailer = Recorder::default();
     let s = settings(Supersede::Revoke);
     go(&mut store, &mut mailer, &s, &user, false, T0).expect("first");
@@ -217,9 +224,8 @@ fn cooldown_refuses_unless_forced_and_is_audited() {
     assert_eq!(refused, 1);
 }
 
-#[test]
-fn a_refused_mail_revokes_the_new_token_and_keeps_older_ones() {
-    let (_dir, mut store, user) = setup();
+fn a_refused_mail_revokes_the_new_token_and_keeps_older_ones(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let s = settings(Supersede::Revoke);
     let mut good = Recorder::default();
     go(&mut store, &mut good, &s, &user, false, T0).expect("first");
@@ -257,9 +263,8 @@ fn a_refused_mail_revokes_the_new_token_and_keeps_older_ones() {
     );
 }
 
-#[test]
-fn inactive_and_emailless_users_are_refused() {
-    let (_dir, mut store, mut user) = setup();
+fn inactive_and_emailless_users_are_refused(backend: Backend) {
+    let (mut store, mut user) = setup(backend);
     let mut mailer = Recorder::default();
     user.active = false;
     let err = go(
@@ -298,25 +303,24 @@ fn inactive_and_emailless_users_are_refused() {
 /// A mailer that, while "sending", deactivates the user from another connection, the way a
 /// concurrent `pwreset users deactivate` would.
 struct DeactivateWhileSending {
-    db: std::path::PathBuf,
+    other: Store,
 }
 
 impl Mailer for DeactivateWhileSending {
     fn send(&mut self, _: &Outgoing) -> Result<Delivered, MailError> {
-        let mut other = Store::open(&self.db, 5000).expect("second connection");
+        let other = &mut self.other;
         let user = crate::users::resolve(other.conn(), "alice").expect("alice");
-        crate::users::set_active(&mut other, &user, false, &actor(), at(T0)).expect("deactivate");
+        crate::users::set_active(other, &user, false, &actor(), at(T0)).expect("deactivate");
         Ok(Delivered {
             detail: "ok".into(),
         })
     }
 }
 
-#[test]
-fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live() {
-    let (dir, mut store, user) = setup();
+fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let mut mailer = DeactivateWhileSending {
-        db: dir.path().join("t.db"),
+        other: store.reopen(5000),
     };
     let err = send_through(&mut store, &mut mailer, &user).expect_err("revoked meanwhile");
     assert!(
@@ -346,9 +350,8 @@ impl Mailer for AnswerLost {
     }
 }
 
-#[test]
-fn a_lost_answer_leaves_the_link_dead_and_the_intent_resolved_as_interrupted() {
-    let (_dir, mut store, user) = setup();
+fn a_lost_answer_leaves_the_link_dead_and_the_intent_resolved_as_interrupted(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let err = send_through(&mut store, &mut AnswerLost, &user).expect_err("unconfirmed");
     assert!(err.to_string().contains("may have been delivered"), "{err}");
     let one = |sql: &str| -> String {

@@ -135,7 +135,8 @@ pub const TABLES: [Table; 6] = [
             "prev_hash",
             "hash",
         ],
-        generated_id: true,
+        // pwreset assigns the next id itself (the append-only trigger checks it): no sequence.
+        generated_id: false,
     },
 ];
 

@@ -184,10 +184,12 @@ pub fn last_interrupted(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Store;
+    use crate::store::testing::{Backend, TestStore, on_both_backends};
 
-    fn store(dir: &tempfile::TempDir) -> Store {
-        let store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    on_both_backends!(an_intent_is_open_until_resolved_once);
+
+    fn store(backend: Backend) -> TestStore {
+        let store = TestStore::new(backend);
         store
             .conn()
             .execute(
@@ -198,10 +200,8 @@ mod tests {
         store
     }
 
-    #[test]
-    fn an_intent_is_open_until_resolved_once() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let store = store(&dir);
+    fn an_intent_is_open_until_resolved_once(backend: Backend) {
+        let store = store(backend);
         let conn = store.conn();
         let owner = Owner {
             host: "h".into(),

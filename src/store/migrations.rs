@@ -223,6 +223,9 @@ fn apply_sqlite(conn: &mut Connection, path: &Path) -> Result<usize, StoreError>
     Ok(pending.len())
 }
 
+// SQLite only: these test SQLite's migration list (`PRAGMA user_version`, stores of older
+// SQLite versions, its triggers and `COLLATE NOCASE`). PostgreSQL's schema has its own list,
+// tested on a real server in `store/pg/schema.rs` and `tests/cli/pg_schema.rs`.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,6 +12,8 @@ pub mod db;
 pub mod intents;
 pub mod migrations;
 pub mod pg;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod tokens;
 pub mod users;
 
@@ -211,6 +213,8 @@ pub fn loose_mode(path: &Path) -> Option<u32> {
     (mode & 0o077 != 0).then_some(mode)
 }
 
+// `create` and `open` are SQLite's (file modes, a missing file); PostgreSQL's opening has its
+// own test here and the store's behaviour runs on both through `testing`.
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,23 @@
 )]
 
 use super::*;
+use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::users::NewUser;
+
+on_both_backends!(
+    a_pending_token_is_not_valid_until_activated,
+    expiry_is_exclusive_at_the_boundary,
+    unknown_tampered_used_and_revoked_tokens_get_one_answer,
+    redeem_sets_the_password_and_revokes_other_links,
+    a_policy_failure_changes_nothing,
+    two_concurrent_redeems_exactly_one_wins,
+    failed_redemptions_are_throttled_per_user,
+    a_throttled_guessing_attack_is_audited_once_per_window,
+    purge_removes_used_revoked_and_expired_but_never_live,
+    cooldown_counts_only_delivered_links,
+    the_cooldown_is_checked_where_the_token_is_written_and_counts_pending_links,
+    a_bulk_run_counts_only_links_sent_since_it_was_planned,
+);
 
 const T0: i64 = 1_800_000_000;
 
@@ -20,9 +36,8 @@ fn actor() -> Actor {
     }
 }
 
-fn setup() -> (tempfile::TempDir, Store, User) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::create(&dir.path().join("t.db"), 5000).expect("store");
+fn setup(backend: Backend) -> (TestStore, User) {
+    let mut store = TestStore::new(backend);
     let new = NewUser {
         username: "alice".into(),
         email: Some("alice@example.com".into()),
@@ -30,7 +45,7 @@ fn setup() -> (tempfile::TempDir, Store, User) {
         active: true,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
-    (dir, store, user)
+    (store, user)
 }
 
 /// Issue a token and make it live, as a delivered mail would.
@@ -70,9 +85,8 @@ fn tokens_are_43_base64url_characters_and_differ() {
     );
 }
 
-#[test]
-fn a_pending_token_is_not_valid_until_activated() {
-    let (_dir, mut store, user) = setup();
+fn a_pending_token_is_not_valid_until_activated(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let request = IssueRequest {
         ttl_secs: 3600,
         recipient: "alice@example.com",
@@ -95,9 +109,8 @@ fn a_pending_token_is_not_valid_until_activated() {
     );
 }
 
-#[test]
-fn expiry_is_exclusive_at_the_boundary() {
-    let (_dir, mut store, user) = setup();
+fn expiry_is_exclusive_at_the_boundary(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
     assert!(verify(&store, token.expose(), at(T0 + 3599)).is_ok());
     assert!(matches!(
@@ -106,9 +119,8 @@ fn expiry_is_exclusive_at_the_boundary() {
     ));
 }
 
-#[test]
-fn unknown_tampered_used_and_revoked_tokens_get_one_answer() {
-    let (_dir, mut store, user) = setup();
+fn unknown_tampered_used_and_revoked_tokens_get_one_answer(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
     let mut tampered = token.expose().to_string();
     tampered.replace_range(0..1, if tampered.starts_with('A') { "B" } else { "A" });
@@ -143,9 +155,8 @@ fn unknown_tampered_used_and_revoked_tokens_get_one_answer() {
     );
 }
 
-#[test]
-fn redeem_sets_the_password_and_revokes_other_links() {
-    let (_dir, mut store, user) = setup();
+fn redeem_sets_the_password_and_revokes_other_links(backend: Backend) {
+    let (mut store, user) = setup(backend);
     store
         .conn()
         .execute(
@@ -187,9 +198,8 @@ fn redeem_sets_the_password_and_revokes_other_links() {
     );
 }
 
-#[test]
-fn a_policy_failure_changes_nothing() {
-    let (_dir, mut store, user) = setup();
+fn a_policy_failure_changes_nothing(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
     let config = PasswordConfig::default();
     let weak = Secret::new("password1234".into());
@@ -214,22 +224,19 @@ fn a_policy_failure_changes_nothing() {
     );
 }
 
-#[test]
-fn two_concurrent_redeems_exactly_one_wins() {
-    let (dir, mut store, user) = setup();
+fn two_concurrent_redeems_exactly_one_wins(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
-    drop(store);
-    let path = dir.path().join("t.db");
     let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
     let handles: Vec<_> = (0..2)
         .map(|_| {
-            let (path, token, barrier) = (path.clone(), token.clone(), barrier.clone());
+            let mut other = store.reopen(10_000);
+            let (token, barrier) = (token.clone(), barrier.clone());
             std::thread::spawn(move || {
-                let mut store = Store::open(&path, 10_000).expect("open");
                 let config = PasswordConfig::default();
                 barrier.wait();
                 redeem(
-                    &mut store,
+                    &mut other,
                     token.expose(),
                     &new_password(),
                     policy(&config),
@@ -246,7 +253,6 @@ fn two_concurrent_redeems_exactly_one_wins() {
         .map(|h| usize::from(h.join().expect("thread")))
         .sum();
     assert_eq!(wins, 1);
-    let store = Store::open(&path, 1000).expect("open");
     let used: i64 = store
         .conn()
         .query_one(
@@ -258,9 +264,8 @@ fn two_concurrent_redeems_exactly_one_wins() {
     assert_eq!(used, 1);
 }
 
-#[test]
-fn failed_redemptions_are_throttled_per_user() {
-    let (_dir, mut store, user) = setup();
+fn failed_redemptions_are_throttled_per_user(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 60);
     let config = PasswordConfig::default();
     let strict = RedeemPolicy {
@@ -318,9 +323,8 @@ fn redeem_rows(store: &Store, outcome: &str) -> Vec<(i64, Option<String>)> {
         .expect("rows")
 }
 
-#[test]
-fn a_throttled_guessing_attack_is_audited_once_per_window() {
-    let (_dir, mut store, user) = setup();
+fn a_throttled_guessing_attack_is_audited_once_per_window(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let expired = live(&mut store, &user, T0, 60);
     let config = PasswordConfig::default();
     let attack = |store: &mut Store, start: i64| {
@@ -363,9 +367,8 @@ fn a_throttled_guessing_attack_is_audited_once_per_window() {
     );
 }
 
-#[test]
-fn purge_removes_used_revoked_and_expired_but_never_live() {
-    let (_dir, mut store, user) = setup();
+fn purge_removes_used_revoked_and_expired_but_never_live(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let config = PasswordConfig::default();
     let used = live(&mut store, &user, T0, 3600);
     redeem(
@@ -404,9 +407,8 @@ fn purge_removes_used_revoked_and_expired_but_never_live() {
     assert_eq!(purge(&mut store, &actor(), now, false).expect("again"), 0);
 }
 
-#[test]
-fn cooldown_counts_only_delivered_links() {
-    let (_dir, mut store, user) = setup();
+fn cooldown_counts_only_delivered_links(backend: Backend) {
+    let (mut store, user) = setup(backend);
     assert_eq!(
         cooldown_until(&store, &user, 60, at(T0)).expect("none"),
         None
@@ -444,9 +446,8 @@ fn request() -> IssueRequest<'static> {
     }
 }
 
-#[test]
-fn the_cooldown_is_checked_where_the_token_is_written_and_counts_pending_links() {
-    let (_dir, mut store, user) = setup();
+fn the_cooldown_is_checked_where_the_token_is_written_and_counts_pending_links(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let any = Some(Cooldown::Any { secs: 60 });
     let first = issue_pending_checked(&mut store, &user, request(), any, at(T0), &mut rand::rng())
         .expect("first");
@@ -484,9 +485,8 @@ fn the_cooldown_is_checked_where_the_token_is_written_and_counts_pending_links()
     assert!(matches!(forced, Issued::Pending(_)));
 }
 
-#[test]
-fn a_bulk_run_counts_only_links_sent_since_it_was_planned() {
-    let (_dir, mut store, user) = setup();
+fn a_bulk_run_counts_only_links_sent_since_it_was_planned(backend: Backend) {
+    let (mut store, user) = setup(backend);
     live(&mut store, &user, T0, 3600);
     let run = crate::store::bulk::NewRun {
         id: "20261122-100000-abcd",

@@ -1,9 +1,13 @@
 use super::*;
+use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::users::NewUser;
 
-fn store(dir: &tempfile::TempDir) -> Store {
-    Store::create(&dir.path().join("t.db"), 1000).expect("store")
-}
+on_both_backends!(
+    resolve_by_email_username_and_id,
+    text_naming_two_users_is_ambiguous,
+    duplicates_are_refused_with_nothing_written,
+    deactivation_revokes_live_links_and_is_audited_once,
+);
 
 fn actor() -> Actor {
     Actor {
@@ -26,10 +30,8 @@ fn new(username: &str, email: Option<&str>) -> NewUser {
     }
 }
 
-#[test]
-fn resolve_by_email_username_and_id() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = store(&dir);
+fn resolve_by_email_username_and_id(backend: Backend) {
+    let mut store = TestStore::new(backend);
     let alice = add(
         &mut store,
         &new("alice", Some("Alice@Example.com")),
@@ -63,10 +65,8 @@ fn resolve_by_email_username_and_id() {
     ));
 }
 
-#[test]
-fn text_naming_two_users_is_ambiguous() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = store(&dir);
+fn text_naming_two_users_is_ambiguous(backend: Backend) {
+    let mut store = TestStore::new(backend);
     add(
         &mut store,
         &new("bob", Some("bob@example.com")),
@@ -109,10 +109,8 @@ fn username_rules_and_derivation() {
     assert_eq!(username_from_email("+++@example.com"), "user");
 }
 
-#[test]
-fn duplicates_are_refused_with_nothing_written() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = store(&dir);
+fn duplicates_are_refused_with_nothing_written(backend: Backend) {
+    let mut store = TestStore::new(backend);
     add(
         &mut store,
         &new("alice", Some("alice@example.com")),
@@ -149,10 +147,8 @@ fn duplicates_are_refused_with_nothing_written() {
     assert_eq!((users, audits), (1, 1));
 }
 
-#[test]
-fn deactivation_revokes_live_links_and_is_audited_once() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = store(&dir);
+fn deactivation_revokes_live_links_and_is_audited_once(backend: Backend) {
+    let mut store = TestStore::new(backend);
     let alice = add(
         &mut store,
         &new("alice", Some("alice@example.com")),

@@ -20,6 +20,7 @@ use crate::links::LinkSettings;
 use crate::mail::{Delivered, MailError, Mailer, Outgoing, Pipelined};
 use crate::store::Store;
 use crate::store::bulk as sql;
+use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::users::NewUser;
 use crate::templates::Templates;
 
@@ -110,9 +111,8 @@ impl Pipelined for Recorder {
     }
 }
 
-fn store_with(n: usize) -> (tempfile::TempDir, Store) {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut store = Store::create(&dir.path().join("t.db"), 5000).expect("store");
+fn store_with(backend: Backend, n: usize) -> TestStore {
+    let mut store = TestStore::new(backend);
     for i in 0..n {
         let new = NewUser {
             username: format!("u{i}"),
@@ -122,7 +122,7 @@ fn store_with(n: usize) -> (tempfile::TempDir, Store) {
         };
         crate::users::add(&mut store, &new, &actor(), at()).expect("user");
     }
-    (dir, store)
+    store
 }
 
 fn plan_file(store: &mut Store, text: &str, action: Action) -> (String, PlanSummary) {

@@ -2,9 +2,17 @@
 
 use super::*;
 
-#[test]
-fn one_failure_does_not_stop_the_others_and_resume_finishes_only_it() {
-    let (_dir, mut store) = store_with(4);
+on_both_backends!(
+    one_failure_does_not_stop_the_others_and_resume_finishes_only_it,
+    stopping_leaves_the_rest_pending_for_resume,
+    an_item_whose_mail_may_have_left_is_never_resent,
+    an_item_claimed_by_a_dead_process_before_any_mail_is_sent_again,
+    an_item_held_by_a_live_process_is_left_to_it,
+    resume_checks_the_run_and_counts_what_is_left,
+);
+
+fn one_failure_does_not_stop_the_others_and_resume_finishes_only_it(backend: Backend) {
+    let mut store = store_with(backend, 4);
     let (id, _) = plan_file(&mut store, "u0\nu1\nu2\nu3\n", Action::Link);
     let mut mailer = Recorder {
         reject: vec!["u2@example.com".into()],
@@ -37,9 +45,8 @@ fn one_failure_does_not_stop_the_others_and_resume_finishes_only_it() {
     assert_eq!(seen.len(), 1);
 }
 
-#[test]
-fn stopping_leaves_the_rest_pending_for_resume() {
-    let (_dir, mut store) = store_with(5);
+fn stopping_leaves_the_rest_pending_for_resume(backend: Backend) {
+    let mut store = store_with(backend, 5);
     let (id, _) = plan_file(&mut store, "u0\nu1\nu2\nu3\nu4\n", Action::Link);
     let mut mailer = Recorder::default();
     let (report, _) = execute(&mut store, &id, Action::Link, &mut mailer, Some(2));
@@ -70,10 +77,11 @@ fn dead_owner() -> crate::store::intents::Owner {
 
 /// Plan u0 and u1, and leave u0 `sending`, claimed by `owner`, with a mail intent if `intent`.
 fn claimed_mid_send(
+    backend: Backend,
     owner: &crate::store::intents::Owner,
     intent: bool,
-) -> (tempfile::TempDir, Store, String) {
-    let (dir, mut store) = store_with(2);
+) -> (TestStore, String) {
+    let mut store = store_with(backend, 2);
     let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
     let first = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items");
     assert!(sql::claim_item(store.conn(), first[0].id, owner, T0).expect("claim"));
@@ -91,12 +99,11 @@ fn claimed_mid_send(
         };
         crate::store::intents::insert(store.conn(), &new).expect("intent");
     }
-    (dir, store, id)
+    (store, id)
 }
 
-#[test]
-fn an_item_whose_mail_may_have_left_is_never_resent() {
-    let (_dir, mut store, id) = claimed_mid_send(&dead_owner(), true);
+fn an_item_whose_mail_may_have_left_is_never_resent(backend: Backend) {
+    let (mut store, id) = claimed_mid_send(backend, &dead_owner(), true);
     let mut mailer = Recorder::default();
     let (report, seen) = execute(&mut store, &id, Action::Link, &mut mailer, None);
     assert_eq!(mailer.sent, ["u1@example.com"]);
@@ -111,18 +118,16 @@ fn an_item_whose_mail_may_have_left_is_never_resent() {
     );
 }
 
-#[test]
-fn an_item_claimed_by_a_dead_process_before_any_mail_is_sent_again() {
-    let (_dir, mut store, id) = claimed_mid_send(&dead_owner(), false);
+fn an_item_claimed_by_a_dead_process_before_any_mail_is_sent_again(backend: Backend) {
+    let (mut store, id) = claimed_mid_send(backend, &dead_owner(), false);
     let mut mailer = Recorder::default();
     let (report, _) = execute(&mut store, &id, Action::Link, &mut mailer, None);
     assert_eq!(mailer.sent, ["u0@example.com", "u1@example.com"]);
     assert_eq!((report.sent, report.failed), (2, 0));
 }
 
-#[test]
-fn an_item_held_by_a_live_process_is_left_to_it() {
-    let (_dir, mut store, id) = claimed_mid_send(crate::delivery::owner::me(), true);
+fn an_item_held_by_a_live_process_is_left_to_it(backend: Backend) {
+    let (mut store, id) = claimed_mid_send(backend, crate::delivery::owner::me(), true);
     let mut mailer = Recorder::default();
     let (report, seen) = execute(&mut store, &id, Action::Link, &mut mailer, None);
     assert_eq!(mailer.sent, ["u1@example.com"]);
@@ -142,9 +147,8 @@ fn an_item_held_by_a_live_process_is_left_to_it() {
     );
 }
 
-#[test]
-fn resume_checks_the_run_and_counts_what_is_left() {
-    let (_dir, mut store) = store_with(300);
+fn resume_checks_the_run_and_counts_what_is_left(backend: Backend) {
+    let mut store = store_with(backend, 300);
     assert!(matches!(
         resume(store.conn(), "none"),
         Err(BulkError::UnknownRun(_))

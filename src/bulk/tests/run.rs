@@ -2,9 +2,16 @@
 
 use super::*;
 
-#[test]
-fn transient_replies_are_retried() {
-    let (_dir, mut store) = store_with(2);
+on_both_backends!(
+    transient_replies_are_retried,
+    generate_hashes_in_parallel_and_every_password_verifies,
+    an_item_can_be_claimed_once,
+    a_user_is_mailed_at_the_address_they_have_when_their_turn_comes,
+    a_user_deactivated_during_a_run_is_skipped_and_not_mailed,
+);
+
+fn transient_replies_are_retried(backend: Backend) {
+    let mut store = store_with(backend, 2);
     let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
     let mut mailer = Recorder {
         flaky: 2,
@@ -16,16 +23,15 @@ fn transient_replies_are_retried() {
         flaky: 100,
         ..Recorder::default()
     };
-    let (_dir, mut store) = store_with(2);
+    let mut store = store_with(backend, 2);
     let (id, _) = plan_file(&mut store, "u0\nu1\n", Action::Link);
     let (report, _) = execute(&mut store, &id, Action::Link, &mut always, None);
     assert_eq!(report.failed, 2, "gives up after the retries");
     assert_eq!(always.flaky, 100 - 6, "1 try + 2 retries each");
 }
 
-#[test]
-fn generate_hashes_in_parallel_and_every_password_verifies() {
-    let (_dir, mut store) = store_with(6);
+fn generate_hashes_in_parallel_and_every_password_verifies(backend: Backend) {
+    let mut store = store_with(backend, 6);
     let (id, _) = plan_file(&mut store, "u0\nu1\nu2\nu3\nu4\nu5\n", Action::Generate);
     let mut mailer = Recorder {
         reject: vec!["u3@example.com".into()],
@@ -56,9 +62,8 @@ fn generate_hashes_in_parallel_and_every_password_verifies() {
     assert_eq!(u3, None);
 }
 
-#[test]
-fn an_item_can_be_claimed_once() {
-    let (_dir, mut store) = store_with(1);
+fn an_item_can_be_claimed_once(backend: Backend) {
+    let mut store = store_with(backend, 1);
     let (id, _) = plan_file(&mut store, "u0\n", Action::Link);
     let item = sql::items(store.conn(), &id, &["pending"], 0, 1).expect("items")[0].id;
     assert!(sql::claim_item(store.conn(), item, crate::delivery::owner::me(), T0).expect("first"));
@@ -78,11 +83,6 @@ fn an_item_can_be_claimed_once() {
     );
 }
 
-/// The store of `store_with`, opened a second time, as another pwreset would.
-fn other_connection(dir: &tempfile::TempDir) -> Store {
-    Store::open(&dir.path().join("t.db"), 5000).expect("second connection")
-}
-
 /// Each way a run mails: links one at a time, links pipelined, temporary passwords.
 const PATHS: [(Action, bool); 3] = [
     (Action::Link, false),
@@ -94,15 +94,17 @@ const PATHS: [(Action, bool); 3] = [
 /// the users who are not its recipient (`?1`); their items were read with the first page,
 /// before that. `check` gets the path's name, the report, the outcomes and the mail sent.
 fn on_each_path_change_the_others(
+    backend: Backend,
     sql: &'static str,
     check: impl Fn(&str, Report, Vec<(String, Outcome)>, Vec<String>),
 ) {
     for (action, pipelined) in PATHS {
-        let (dir, mut store) = store_with(3);
+        let mut store = store_with(backend, 3);
         let (id, _) = plan_file(&mut store, "u0\nu1\nu2\n", action);
         let mut mailer = Recorder {
             pipelined,
-            meanwhile: Some((other_connection(&dir), sql)),
+            // Another pwreset's connection.
+            meanwhile: Some((store.reopen(5000), sql)),
             ..Recorder::default()
         };
         let (report, seen) = execute(&mut store, &id, action, &mut mailer, None);
@@ -111,10 +113,9 @@ fn on_each_path_change_the_others(
     }
 }
 
-#[test]
-fn a_user_is_mailed_at_the_address_they_have_when_their_turn_comes() {
+fn a_user_is_mailed_at_the_address_they_have_when_their_turn_comes(backend: Backend) {
     let sql = "UPDATE users SET email = 'new.' || email WHERE email <> ?1";
-    on_each_path_change_the_others(sql, |path, report, _, sent| {
+    on_each_path_change_the_others(backend, sql, |path, report, _, sent| {
         assert_eq!(report.sent, 3, "{path}");
         // Temporary passwords go out in the order their hashing ends.
         let (first, rest) = sent.split_first().expect("mail");
@@ -130,10 +131,9 @@ fn a_user_is_mailed_at_the_address_they_have_when_their_turn_comes() {
     });
 }
 
-#[test]
-fn a_user_deactivated_during_a_run_is_skipped_and_not_mailed() {
+fn a_user_deactivated_during_a_run_is_skipped_and_not_mailed(backend: Backend) {
     let sql = "UPDATE users SET active = 0 WHERE email <> ?1";
-    on_each_path_change_the_others(sql, |path, report, seen, sent| {
+    on_each_path_change_the_others(backend, sql, |path, report, seen, sent| {
         assert_eq!((report.sent, report.skipped), (1, 2), "{path}");
         assert_eq!(sent.len(), 1, "{path}: {sent:?}");
         let inactive = seen

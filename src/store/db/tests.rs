@@ -1,5 +1,6 @@
 //! Unit tests of the layer on real SQLite files: parameters, rows, errors, the `?N` rewrite
-//! and transactions.
+//! and transactions. SQLite only by design: `pg_tests.rs` holds the same checks for the
+//! PostgreSQL backend, where the types, errors and locks differ.
 
 use super::*;
 use crate::vals;

@@ -26,6 +26,24 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
+/// Whether a server is configured (`PWRESET_TEST_PG`). When it is not: under `CI=true` this
+/// fails the test (one line); elsewhere it prints a loud note and says `false`, so the test
+/// returns without running.
+pub(crate) fn configured() -> bool {
+    if var("PWRESET_TEST_PG").is_some() {
+        return true;
+    }
+    assert!(
+        var("CI").as_deref() != Some("true"),
+        "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset"
+    );
+    eprintln!(
+        "*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
+         `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***"
+    );
+    false
+}
+
 impl Scratch {
     /// A new database, or `None` (with a note) when no server is configured outside CI.
     #[expect(
@@ -33,17 +51,10 @@ impl Scratch {
         reason = "a unique database name from the OS RNG, so parallel tests never collide"
     )]
     pub(crate) fn new() -> Option<Scratch> {
-        let Some(url) = var("PWRESET_TEST_PG") else {
-            assert!(
-                var("CI").as_deref() != Some("true"),
-                "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset"
-            );
-            eprintln!(
-                "*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
-                 `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***"
-            );
+        if !configured() {
             return None;
-        };
+        }
+        let url = var("PWRESET_TEST_PG")?;
         let file = var("PWRESET_TEST_PG_PASSWORD_FILE").expect("PWRESET_TEST_PG_PASSWORD_FILE");
         let password = std::fs::read_to_string(file).expect("read the password file");
         let password = Secret::new(password.trim_end().to_string());
@@ -84,16 +95,30 @@ impl Scratch {
     }
 }
 
-impl Drop for Scratch {
-    fn drop(&mut self) {
+impl Scratch {
+    /// Drop the database now (a test of a store gone missing); dropping the `Scratch` later
+    /// finds nothing left to drop. Runs on a thread of its own, so it may be called from
+    /// inside a tokio runtime (the sync client refuses to connect there).
+    pub(crate) fn drop_database(&self) -> Result<(), String> {
         let sql = format!(
             "DROP DATABASE IF EXISTS {} WITH (FORCE)",
             self.target.dbname
         );
-        let dropped = super::connect(&self.admin, Some(&self.password))
-            .map_err(|e| e.to_string())
-            .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string()));
-        if let Err(e) = dropped {
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                super::connect(&self.admin, Some(&self.password))
+                    .map_err(|e| e.to_string())
+                    .and_then(|mut c| c.batch_execute(&sql).map_err(|e| e.to_string()))
+            })
+            .join()
+            .unwrap_or_else(|_| Err("the dropping thread panicked".into()))
+        })
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if let Err(e) = self.drop_database() {
             eprintln!("note: could not drop {}: {e}", self.target.dbname);
         }
     }

@@ -3,6 +3,15 @@
 use super::*;
 use crate::tokens::codes::{self, CodeKey};
 
+on_both_backends!(
+    opens_are_counted_and_change_nothing_else,
+    by_id_verifies_redeems_once_and_binds_the_digest,
+    cancelling_revokes_the_users_links_and_is_audited,
+    the_right_code_finds_the_link_by_username_or_email_in_any_case,
+    five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing,
+    without_a_code_key_a_link_has_no_code,
+);
+
 /// Issue a live token with a code under the store's (test) code key.
 fn live_with_code(store: &mut Store, user: &User, now: i64) -> (Secret, Secret) {
     let key = store
@@ -35,9 +44,8 @@ fn audit_rows(store: &Store, action: &str) -> Vec<(String, Option<String>)> {
         .expect("rows")
 }
 
-#[test]
-fn opens_are_counted_and_change_nothing_else() {
-    let (_dir, mut store, user) = setup();
+fn opens_are_counted_and_change_nothing_else(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
     record_open(
         &mut store,
@@ -59,9 +67,8 @@ fn opens_are_counted_and_change_nothing_else() {
     verify(&store, token.expose(), at(T0 + 10)).expect("still usable");
 }
 
-#[test]
-fn by_id_verifies_redeems_once_and_binds_the_digest() {
-    let (_dir, mut store, user) = setup();
+fn by_id_verifies_redeems_once_and_binds_the_digest(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
     let id = row(&store, &token).id;
     let (verified, hex) = verify_id(&store, id, at(T0 + 1)).expect("verify");
@@ -100,9 +107,8 @@ fn by_id_verifies_redeems_once_and_binds_the_digest() {
     assert_eq!(audit_rows(&store, "token.redeem").len(), 2);
 }
 
-#[test]
-fn cancelling_revokes_the_users_links_and_is_audited() {
-    let (_dir, mut store, user) = setup();
+fn cancelling_revokes_the_users_links_and_is_audited(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let token = live(&mut store, &user, T0, 3600);
     let id = row(&store, &token).id;
     cancel_id(&mut store, id, &actor(), at(T0 + 1)).expect("cancel");
@@ -119,9 +125,8 @@ fn cancelling_revokes_the_users_links_and_is_audited() {
     assert_eq!(audit_rows(&store, "token.cancel").len(), 1);
 }
 
-#[test]
-fn the_right_code_finds_the_link_by_username_or_email_in_any_case() {
-    let (_dir, mut store, user) = setup();
+fn the_right_code_finds_the_link_by_username_or_email_in_any_case(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let (token, code) = live_with_code(&mut store, &user, T0);
     let key = store.code_key().cloned().expect("key");
     let typed = code.expose().to_lowercase().replace('-', " ");
@@ -146,9 +151,8 @@ fn the_right_code_finds_the_link_by_username_or_email_in_any_case() {
     assert_eq!(stored.len(), 64);
 }
 
-#[test]
-fn five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing() {
-    let (_dir, mut store, user) = setup();
+fn five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let (token, code) = live_with_code(&mut store, &user, T0);
     let key = store.code_key().cloned().expect("key");
     let other = CodeKey::from_audit(&crate::audit::Key::generate(&mut rand::rng()));
@@ -188,9 +192,8 @@ fn five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing() {
     assert!(audited.iter().all(|(outcome, _)| outcome == "failed"));
 }
 
-#[test]
-fn without_a_code_key_a_link_has_no_code() {
-    let (_dir, mut store, user) = setup();
+fn without_a_code_key_a_link_has_no_code(backend: Backend) {
+    let (mut store, user) = setup(backend);
     let pending =
         issue_pending(&mut store, &user, request(), at(T0), &mut rand::rng()).expect("issue");
     assert!(pending.code.is_none());

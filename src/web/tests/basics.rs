@@ -4,12 +4,23 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
 use super::{Harness, assert_secure_headers, browse, page_of, settings, text};
+use crate::store::testing::{Backend, on_both_backends};
 use crate::web::headers::csp;
 use crate::web::routes::{cross_site, navigating};
 
-#[tokio::test]
-async fn every_response_carries_the_security_headers() {
-    let h = Harness::new();
+on_both_backends!(
+    async
+    every_response_carries_the_security_headers,
+    pages_follow_the_html_contract,
+    the_stylesheet_is_served_as_css,
+    healthz_checks_the_store_opens,
+    the_code_form_sets_a_form_cookie_bound_to_its_csrf_value,
+    codes_off_means_no_code_page,
+    the_access_log_has_method_path_status_time_and_client_only,
+);
+
+async fn every_response_carries_the_security_headers(backend: Backend) {
+    let h = Harness::new(backend);
     let big = "x".repeat(10_000);
     let requests = [
         browse("/reset-password/code"),
@@ -34,9 +45,8 @@ async fn every_response_carries_the_security_headers() {
     assert_eq!(statuses, [200, 404, 200, 200, 405, 413]);
 }
 
-#[tokio::test]
-async fn pages_follow_the_html_contract() {
-    let h = Harness::new();
+async fn pages_follow_the_html_contract(backend: Backend) {
+    let h = Harness::new(backend);
     let response = h.send(browse("/nowhere")).await;
     let html = text(response).await;
     assert_eq!(page_of(&html), "not-found");
@@ -48,9 +58,8 @@ async fn pages_follow_the_html_contract() {
     assert!(!html.contains("style="));
 }
 
-#[tokio::test]
-async fn the_stylesheet_is_served_as_css() {
-    let h = Harness::new();
+async fn the_stylesheet_is_served_as_css(backend: Backend) {
+    let h = Harness::new(backend);
     let response = h.send(browse("/reset-password/style.css")).await;
     assert_eq!(
         response.headers()["content-type"],
@@ -59,22 +68,20 @@ async fn the_stylesheet_is_served_as_css() {
     assert!(text(response).await.contains("max-width"));
 }
 
-#[tokio::test]
-async fn healthz_checks_the_store_opens() {
-    let h = Harness::new();
+async fn healthz_checks_the_store_opens(backend: Backend) {
+    let h = Harness::new(backend);
     let response = h.send(browse("/reset-password/healthz")).await;
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(text(response).await, "ok\n");
-    std::fs::remove_file(h.db_path()).expect("remove the store");
+    h.destroy_store();
     let response = h.send(browse("/reset-password/healthz")).await;
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = text(response).await;
     assert!(!body.contains("t.db"), "no detail to the client: {body}");
 }
 
-#[tokio::test]
-async fn the_code_form_sets_a_form_cookie_bound_to_its_csrf_value() {
-    let h = Harness::new();
+async fn the_code_form_sets_a_form_cookie_bound_to_its_csrf_value(backend: Backend) {
+    let h = Harness::new(backend);
     let response = h.send(browse("/reset-password")).await;
     assert_eq!(response.status(), StatusCode::OK);
     let cookie = response.headers()["set-cookie"]
@@ -105,18 +112,16 @@ async fn the_code_form_sets_a_form_cookie_bound_to_its_csrf_value() {
     }
 }
 
-#[tokio::test]
-async fn codes_off_means_no_code_page() {
+async fn codes_off_means_no_code_page(backend: Backend) {
     let mut off = settings();
     off.codes = false;
-    let h = Harness::with(off);
+    let h = Harness::with(backend, off);
     let response = h.send(browse("/reset-password/code")).await;
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
 }
 
-#[tokio::test]
-async fn the_access_log_has_method_path_status_time_and_client_only() {
-    let h = Harness::new();
+async fn the_access_log_has_method_path_status_time_and_client_only(backend: Backend) {
+    let h = Harness::new(backend);
     let request = Request::get("/reset-password/code?token=SECRET-TOKEN&code=K7QF")
         .header("cookie", "pwreset_session=1.SECRETCOOKIE")
         .header("x-forwarded-for", "203.0.113.5")

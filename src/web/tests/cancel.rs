@@ -3,10 +3,17 @@
 use axum::http::{Request, StatusCode};
 
 use super::{Harness, browse, cookie, csrf_in, get_with, page_of, post, text};
+use crate::store::testing::{Backend, on_both_backends};
 
-#[tokio::test]
-async fn get_cancels_nothing_and_the_post_revokes_with_an_audit_row() {
-    let h = Harness::new();
+on_both_backends!(
+    async
+    get_cancels_nothing_and_the_post_revokes_with_an_audit_row,
+    the_cancel_page_without_a_live_cookie_is_gone,
+    a_cancel_cookie_is_no_session_cookie,
+);
+
+async fn get_cancels_nothing_and_the_post_revokes_with_an_audit_row(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let head = Request::head(format!("/reset-password/cancel?token={}", link.token))
@@ -54,16 +61,14 @@ async fn get_cancels_nothing_and_the_post_revokes_with_an_audit_row() {
     );
 }
 
-#[tokio::test]
-async fn the_cancel_page_without_a_live_cookie_is_gone() {
-    let h = Harness::new();
+async fn the_cancel_page_without_a_live_cookie_is_gone(backend: Backend) {
+    let h = Harness::new(backend);
     let response = h.send(browse("/reset-password/cancel")).await;
     assert_eq!(response.status(), StatusCode::GONE);
 }
 
-#[tokio::test]
-async fn a_cancel_cookie_is_no_session_cookie() {
-    let h = Harness::new();
+async fn a_cancel_cookie_is_no_session_cookie(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let response = h

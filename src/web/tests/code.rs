@@ -3,6 +3,15 @@
 use axum::http::StatusCode;
 
 use super::{Harness, browse, cookie, csrf_in, get_with, page_of, post, text};
+use crate::store::testing::{Backend, on_both_backends};
+
+on_both_backends!(
+    async
+    a_right_code_opens_the_form_like_the_link,
+    wrong_codes_are_422_and_the_fifth_revokes_the_link,
+    an_unknown_user_gets_the_same_answer_and_csrf_is_checked,
+    an_unknown_login_gets_the_same_sequence_of_answers_as_a_real_user,
+);
 
 /// The form cookie and CSRF value of a fresh code form.
 async fn code_form(h: &Harness) -> (String, String) {
@@ -26,9 +35,8 @@ fn submit(
     )
 }
 
-#[tokio::test]
-async fn a_right_code_opens_the_form_like_the_link() {
-    let h = Harness::new();
+async fn a_right_code_opens_the_form_like_the_link(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let (form, csrf) = code_form(&h).await;
@@ -53,9 +61,8 @@ async fn a_right_code_opens_the_form_like_the_link() {
     );
 }
 
-#[tokio::test]
-async fn wrong_codes_are_422_and_the_fifth_revokes_the_link() {
-    let h = Harness::new();
+async fn wrong_codes_are_422_and_the_fifth_revokes_the_link(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let (form, csrf) = code_form(&h).await;
@@ -85,9 +92,8 @@ async fn wrong_codes_are_422_and_the_fifth_revokes_the_link() {
     );
 }
 
-#[tokio::test]
-async fn an_unknown_user_gets_the_same_answer_and_csrf_is_checked() {
-    let h = Harness::new();
+async fn an_unknown_user_gets_the_same_answer_and_csrf_is_checked(backend: Backend) {
+    let h = Harness::new(backend);
     let (form, csrf) = code_form(&h).await;
     let response = h.send(submit(&form, &csrf, "nobody", "AAAA-AAAA")).await;
     assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
@@ -122,9 +128,8 @@ async fn seven_wrong(h: &Harness, login: &str) -> Vec<(StatusCode, String)> {
     answers
 }
 
-#[tokio::test]
-async fn an_unknown_login_gets_the_same_sequence_of_answers_as_a_real_user() {
-    let h = Harness::with(lenient());
+async fn an_unknown_login_gets_the_same_sequence_of_answers_as_a_real_user(backend: Backend) {
+    let h = Harness::with(backend, lenient());
     let alice = h.user("alice");
     let bob = h.user("bob"); // a user without a live link
     let link = h.link(&alice);
@@ -144,10 +149,27 @@ async fn an_unknown_login_gets_the_same_sequence_of_answers_as_a_real_user() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn concurrent_wrong_codes_and_the_right_one_never_give_500() {
+/// Both backends by hand: `on_both_backends!` runs on tokio's default runtime, and this test
+/// needs several workers.
+mod concurrent_wrong_codes_and_the_right_one_never_give_500 {
+    use super::Backend;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn sqlite() {
+        super::concurrent_wrong_codes_and_the_right_one_never_give_500(Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn postgres() {
+        if crate::store::testing::postgres_configured() {
+            super::concurrent_wrong_codes_and_the_right_one_never_give_500(Backend::Postgres).await;
+        }
+    }
+}
+
+async fn concurrent_wrong_codes_and_the_right_one_never_give_500(backend: Backend) {
     for _ in 0..5 {
-        let h = std::sync::Arc::new(Harness::with(lenient()));
+        let h = std::sync::Arc::new(Harness::with(backend, lenient()));
         let alice = h.user("alice");
         let link = h.link(&alice);
         let (form, csrf) = code_form(&h).await;

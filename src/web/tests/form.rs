@@ -4,12 +4,23 @@
 use axum::http::StatusCode;
 
 use super::{Harness, cookie, csrf_in, get_with, page_of, post, text};
+use crate::store::testing::{Backend, on_both_backends};
+
+on_both_backends!(
+    async
+    the_form_follows_the_html_contract,
+    a_policy_error_is_422_next_to_the_field_and_the_token_stays_live,
+    success_uses_the_token_revokes_the_others_audits_and_notifies,
+    a_missing_or_wrong_csrf_value_is_403_and_consumes_nothing,
+    cross_site_posts_are_403_but_origin_null_is_the_page_itself,
+    a_notice_slower_than_the_request_timeout_still_gives_303,
+);
 
 const GOOD: &str = "violet-harbour-tractor-41";
 
 /// A harness with alice, her link, her session cookie and the form's CSRF value.
-async fn opened() -> (Harness, super::Link, String, String) {
-    let h = Harness::new();
+async fn opened(backend: Backend) -> (Harness, super::Link, String, String) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let session = h.session(&link).await;
@@ -46,9 +57,8 @@ fn set(
     )
 }
 
-#[tokio::test]
-async fn the_form_follows_the_html_contract() {
-    let h = Harness::new();
+async fn the_form_follows_the_html_contract(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let session = h.session(&link).await;
@@ -69,9 +79,8 @@ async fn the_form_follows_the_html_contract() {
     assert!(!html.contains(&link.token));
 }
 
-#[tokio::test]
-async fn a_policy_error_is_422_next_to_the_field_and_the_token_stays_live() {
-    let (h, link, session, csrf) = opened().await;
+async fn a_policy_error_is_422_next_to_the_field_and_the_token_stays_live(backend: Backend) {
+    let (h, link, session, csrf) = opened(backend).await;
     for (password, reason) in [
         ("short", "too short"),
         ("alice", "too short"),
@@ -98,18 +107,21 @@ async fn a_policy_error_is_422_next_to_the_field_and_the_token_stays_live() {
     assert!(h.noticed().is_empty());
 }
 
-#[tokio::test]
-async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
-    let (h, link, session, csrf) = opened().await;
-    let alice = crate::store::users::by_username(h.store().conn(), "alice")
-        .expect("query")
-        .expect("alice");
+async fn success_uses_the_token_revokes_the_others_audits_and_notifies(backend: Backend) {
+    let (h, link, session, csrf) = opened(backend).await;
+    let alice = h.on_store(|store| {
+        crate::store::users::by_username(store.conn(), "alice")
+            .expect("query")
+            .expect("alice")
+    });
     let other = h.link(&alice);
     // Supersede is the issuer's business; here both are live until the change.
-    h.store()
-        .conn()
-        .execute("UPDATE users SET must_change_password = 1", &crate::vals![])
-        .expect("flag");
+    h.on_store(|store| {
+        store
+            .conn()
+            .execute("UPDATE users SET must_change_password = 1", &crate::vals![])
+            .expect("flag")
+    });
     let response = h.send(set(&session, &csrf, GOOD, GOOD)).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()["location"], "/reset-password/done");
@@ -124,15 +136,16 @@ async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
         h.count("SELECT must_change_password FROM users WHERE username = 'alice'"),
         0
     );
-    let hash: String = h
-        .store()
-        .conn()
-        .query_one(
-            "SELECT password_hash FROM users WHERE username = 'alice'",
-            &crate::vals![],
-            |r| r.get(0),
-        )
-        .expect("hash");
+    let hash: String = h.on_store(|store| {
+        store
+            .conn()
+            .query_one(
+                "SELECT password_hash FROM users WHERE username = 'alice'",
+                &crate::vals![],
+                |r| r.get(0),
+            )
+            .expect("hash")
+    });
     assert!(crate::password::verify(GOOD, &hash));
     assert_eq!(
         h.count("SELECT count(*) FROM audit_log WHERE action = 'token.redeem' AND outcome = 'ok' AND actor = 'serve'"),
@@ -151,9 +164,8 @@ async fn success_uses_the_token_revokes_the_others_audits_and_notifies() {
     );
 }
 
-#[tokio::test]
-async fn a_missing_or_wrong_csrf_value_is_403_and_consumes_nothing() {
-    let (h, link, session, csrf) = opened().await;
+async fn a_missing_or_wrong_csrf_value_is_403_and_consumes_nothing(backend: Backend) {
+    let (h, link, session, csrf) = opened(backend).await;
     for given in ["", &"0".repeat(64), &csrf[..63]] {
         let response = h.send(set(&session, given, GOOD, GOOD)).await;
         assert_eq!(response.status(), StatusCode::FORBIDDEN);
@@ -169,9 +181,8 @@ async fn a_missing_or_wrong_csrf_value_is_403_and_consumes_nothing() {
     assert_eq!(h.state(&link.token), "live");
 }
 
-#[tokio::test]
-async fn cross_site_posts_are_403_but_origin_null_is_the_page_itself() {
-    let (h, link, session, csrf) = opened().await;
+async fn cross_site_posts_are_403_but_origin_null_is_the_page_itself(backend: Backend) {
+    let (h, link, session, csrf) = opened(backend).await;
     let fields = [
         ("password", GOOD),
         ("confirm", GOOD),
@@ -209,13 +220,12 @@ async fn cross_site_posts_are_403_but_origin_null_is_the_page_itself() {
     assert_eq!(h.state(&link.token), "used");
 }
 
-#[tokio::test]
-async fn a_notice_slower_than_the_request_timeout_still_gives_303() {
+async fn a_notice_slower_than_the_request_timeout_still_gives_303(backend: Backend) {
     let mut settings = super::settings();
     settings.limits.request_timeout = std::time::Duration::from_secs(5);
     let (release, gate) = std::sync::mpsc::channel::<()>();
     let gate = std::sync::Mutex::new(gate);
-    let h = Harness::with_deps(settings, |deps| {
+    let h = Harness::with_deps(backend, settings, |deps| {
         let inner = deps.notify.clone();
         deps.notify = std::sync::Arc::new(move |user| {
             // Held until the test has its answer (bounded, should the test fail first).

@@ -8,6 +8,15 @@ use axum::body::{Body, Bytes, HttpBody};
 use axum::http::StatusCode;
 
 use super::{Harness, browse, csrf_in, get_with, page_of, post, settings, text};
+use crate::store::testing::{Backend, on_both_backends};
+
+on_both_backends!(
+    async
+    names_with_markup_come_out_escaped_on_the_form_done_and_code_pages,
+    a_body_slower_than_the_request_timeout_is_408_and_consumes_nothing,
+    after_max_failed_redeems_the_page_refuses_and_changes_nothing,
+    with_every_hashing_permit_taken_a_get_still_answers_and_the_post_waits,
+);
 
 const GOOD: &str = "violet-harbour-tractor-41";
 const SCRIPT: &str = "<script>alert(1)</script>";
@@ -35,20 +44,21 @@ fn assert_escaped(html: &str) {
     );
 }
 
-#[tokio::test]
-async fn names_with_markup_come_out_escaped_on_the_form_done_and_code_pages() {
+async fn names_with_markup_come_out_escaped_on_the_form_done_and_code_pages(backend: Backend) {
     let mut settings = settings();
     settings.branding.app_name = SCRIPT.into();
-    let h = Harness::with(settings);
+    let h = Harness::with(backend, settings);
     let alice = h.user("alice");
     // The application may write any username into the store.
-    h.store()
-        .conn()
-        .execute(
-            "UPDATE users SET username = ?1 WHERE id = ?2",
-            &crate::vals![SCRIPT, alice.id],
-        )
-        .expect("rename");
+    h.on_store(|store| {
+        store
+            .conn()
+            .execute(
+                "UPDATE users SET username = ?1 WHERE id = ?2",
+                &crate::vals![SCRIPT, alice.id],
+            )
+            .expect("rename")
+    });
     let link = h.link(&alice);
     let session = h.session(&link).await;
     let html = super::form::form_html(&h, &session).await;
@@ -94,11 +104,10 @@ impl HttpBody for Stalled {
     }
 }
 
-#[tokio::test]
-async fn a_body_slower_than_the_request_timeout_is_408_and_consumes_nothing() {
+async fn a_body_slower_than_the_request_timeout_is_408_and_consumes_nothing(backend: Backend) {
     let mut settings = settings();
     settings.limits.request_timeout = std::time::Duration::from_secs(1);
-    let h = Harness::with(settings);
+    let h = Harness::with(backend, settings);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let session = h.session(&link).await;
@@ -111,17 +120,18 @@ async fn a_body_slower_than_the_request_timeout_is_408_and_consumes_nothing() {
     assert_eq!(h.state(&link.token), "live");
 }
 
-#[tokio::test]
-async fn after_max_failed_redeems_the_page_refuses_and_changes_nothing() {
+async fn after_max_failed_redeems_the_page_refuses_and_changes_nothing(backend: Backend) {
     let mut settings = settings();
     settings.max_failed_redeems_per_hour = 2;
-    let h = Harness::with(settings);
+    let h = Harness::with(backend, settings);
     let alice = h.user("alice");
     let now = *h.now.lock().expect("clock");
     for _ in 0..2 {
         let event =
             crate::audit::Event::new("token.redeem", crate::audit::Outcome::Failed).target(&alice);
-        crate::audit::append(h.store().conn(), &super::actor(), now, &event).expect("audit");
+        h.on_store(|store| {
+            crate::audit::append(store.conn(), &super::actor(), now, &event).expect("audit");
+        });
     }
     let link = h.link(&alice);
     let session = h.session(&link).await;
@@ -130,14 +140,15 @@ async fn after_max_failed_redeems_the_page_refuses_and_changes_nothing() {
     assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(page_of(&text(response).await), "too-many");
     assert_eq!(h.state(&link.token), "live");
-    let hash = crate::store::users::password_hash(h.store().conn(), alice.id).expect("query");
+    let hash = h.on_store(|store| {
+        crate::store::users::password_hash(store.conn(), alice.id).expect("query")
+    });
     assert_eq!(hash, None, "no password was set");
     assert!(h.noticed().is_empty());
 }
 
-#[tokio::test]
-async fn with_every_hashing_permit_taken_a_get_still_answers_and_the_post_waits() {
-    let h = std::sync::Arc::new(Harness::new());
+async fn with_every_hashing_permit_taken_a_get_still_answers_and_the_post_waits(backend: Backend) {
+    let h = std::sync::Arc::new(Harness::new(backend));
     let alice = h.user("alice");
     let link = h.link(&alice);
     let session = h.session(&link).await;

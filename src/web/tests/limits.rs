@@ -3,6 +3,14 @@
 use axum::http::{Request, StatusCode};
 
 use super::{Harness, browse};
+use crate::store::testing::{Backend, on_both_backends};
+
+on_both_backends!(
+    async
+    too_many_bad_links_from_one_address_is_429_for_that_address_only,
+    forwarded_for_counts_only_behind_a_trusted_proxy,
+    old_links_from_one_address_earn_no_429_only_guesses_do,
+);
 
 const BAD: &str = "/reset-password?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 
@@ -14,9 +22,8 @@ fn via(uri: &str, forwarded: &str) -> Request<axum::body::Body> {
     request
 }
 
-#[tokio::test]
-async fn too_many_bad_links_from_one_address_is_429_for_that_address_only() {
-    let h = Harness::new();
+async fn too_many_bad_links_from_one_address_is_429_for_that_address_only(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     for _ in 0..5 {
@@ -30,9 +37,8 @@ async fn too_many_bad_links_from_one_address_is_429_for_that_address_only() {
     assert_eq!(other.status(), StatusCode::SEE_OTHER);
 }
 
-#[tokio::test]
-async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
-    let h = Harness::new();
+async fn forwarded_for_counts_only_behind_a_trusted_proxy(backend: Backend) {
+    let h = Harness::new(backend);
     // Behind the trusted proxy (10.0.0.0/8), each client counts on its own.
     for _ in 0..5 {
         let response = h.send_from("10.0.0.1:1", via(BAD, "203.0.113.7")).await;
@@ -51,13 +57,14 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
     assert_eq!(forged.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
-#[tokio::test]
-async fn old_links_from_one_address_earn_no_429_only_guesses_do() {
-    let h = Harness::new();
+async fn old_links_from_one_address_earn_no_429_only_guesses_do(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let revoked = h.link(&alice);
     let now = *h.now.lock().expect("clock");
-    crate::tokens::revoke_user(&mut h.store(), &alice, &super::actor(), now).expect("revoke");
+    h.on_store(|store| {
+        crate::tokens::revoke_user(store, &alice, &super::actor(), now).expect("revoke")
+    });
     let old = format!("/reset-password?token={}", revoked.token);
     for _ in 0..10 {
         assert_eq!(h.send(browse(&old)).await.status(), StatusCode::GONE);

@@ -5,11 +5,18 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
 use super::{Harness, browse, page_of, set_cookie_line, settings, text};
+use crate::store::testing::{Backend, on_both_backends};
 use crate::web::Site;
 
-#[tokio::test]
-async fn get_and_head_never_consume_and_every_open_is_counted() {
-    let h = Harness::new();
+on_both_backends!(
+    async
+    get_and_head_never_consume_and_every_open_is_counted,
+    the_token_leaves_the_url_for_a_cookie_at_once,
+    invalid_used_and_revoked_links_get_one_gone_page_expired_may_say_so,
+);
+
+async fn get_and_head_never_consume_and_every_open_is_counted(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let uri = format!("/reset-password?token={}", link.token);
@@ -37,9 +44,8 @@ async fn get_and_head_never_consume_and_every_open_is_counted() {
     );
 }
 
-#[tokio::test]
-async fn the_token_leaves_the_url_for_a_cookie_at_once() {
-    let h = Harness::new();
+async fn the_token_leaves_the_url_for_a_cookie_at_once(backend: Backend) {
+    let h = Harness::new(backend);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let response = h
@@ -64,7 +70,7 @@ async fn the_token_leaves_the_url_for_a_cookie_at_once() {
 
     let mut https = settings();
     https.site = Site::new(&"https://example.com/reset-password".parse().expect("url"));
-    let h = Harness::with(https);
+    let h = Harness::with(backend, https);
     let alice = h.user("alice");
     let link = h.link(&alice);
     let response = h
@@ -73,9 +79,8 @@ async fn the_token_leaves_the_url_for_a_cookie_at_once() {
     assert!(set_cookie_line(&response, "pwreset_session").contains("; Secure"));
 }
 
-#[tokio::test]
-async fn invalid_used_and_revoked_links_get_one_gone_page_expired_may_say_so() {
-    let h = Harness::new();
+async fn invalid_used_and_revoked_links_get_one_gone_page_expired_may_say_so(backend: Backend) {
+    let h = Harness::new(backend);
     let bodies = async |token: &str| {
         let response = h
             .send(browse(&format!("/reset-password?token={token}")))
@@ -91,19 +96,23 @@ async fn invalid_used_and_revoked_links_get_one_gone_page_expired_may_say_so() {
         max_failures_per_hour: 100,
     };
     let now = *h.now.lock().expect("clock");
-    crate::tokens::redeem(
-        &mut h.store(),
-        &used.token,
-        &crate::secret::Secret::new("violet-harbour-tractor-41".into()),
-        policy,
-        &super::actor(),
-        now,
-        &mut rand::rng(),
-    )
-    .expect("redeem");
+    h.on_store(|store| {
+        crate::tokens::redeem(
+            store,
+            &used.token,
+            &crate::secret::Secret::new("violet-harbour-tractor-41".into()),
+            policy,
+            &super::actor(),
+            now,
+            &mut rand::rng(),
+        )
+        .expect("redeem");
+    });
     let used = bodies(&used.token).await;
     let revoked = h.link(&alice);
-    crate::tokens::revoke_user(&mut h.store(), &alice, &super::actor(), now).expect("revoke");
+    h.on_store(|store| {
+        crate::tokens::revoke_user(store, &alice, &super::actor(), now).expect("revoke")
+    });
     let revoked = bodies(&revoked.token).await;
     assert_eq!(page_of(&invalid), "gone");
     assert_eq!(invalid, used, "used is told apart from unknown");

@@ -1,6 +1,10 @@
 //! Handler tests without a socket: the router driven with `tower::ServiceExt::oneshot`, over a
-//! real SQLite store in a temp dir, a fixed clock that tests move, and captured log lines and
-//! notices.
+//! real store on each backend (`store::testing`: a temp SQLite file, a scratch PostgreSQL
+//! database), a fixed clock that tests move, and captured log lines and notices.
+//!
+//! The tests run inside a tokio runtime, where the sync PostgreSQL client must not be used: the
+//! harness touches the store only on threads of its own ([`Harness::on_store`]), as `serve`
+//! does.
 #![expect(
     clippy::disallowed_methods,
     reason = "tests draw real tokens and salts from the OS RNG"
@@ -26,6 +30,7 @@ use super::{Branding, Deps, Limits, PageSettings, Peer, Site, Web};
 use crate::audit::{Actor, Key};
 use crate::config::PasswordConfig;
 use crate::store::Store;
+use crate::store::testing::{Backend, Place, off_runtime};
 use crate::store::users::{NewUser, User};
 use crate::templates::Templates;
 
@@ -34,8 +39,7 @@ pub const T0: i64 = 1_800_000_000;
 
 /// A server state over a temp store, and what it logged and mailed.
 pub struct Harness {
-    _dir: tempfile::TempDir,
-    db: std::path::PathBuf,
+    place: Place,
     /// The state under test.
     pub web: Arc<Web>,
     /// Log lines written.
@@ -81,31 +85,31 @@ pub fn actor() -> Actor {
 }
 
 impl Harness {
-    /// A harness with [`settings`].
-    pub fn new() -> Harness {
-        Harness::with(settings())
+    /// A harness with [`settings`] over a store on `backend`.
+    pub fn new(backend: Backend) -> Harness {
+        Harness::with(backend, settings())
     }
 
     /// A harness with these settings.
-    pub fn with(settings: PageSettings) -> Harness {
-        Harness::with_deps(settings, |_| {})
+    pub fn with(backend: Backend, settings: PageSettings) -> Harness {
+        Harness::with_deps(backend, settings, |_| {})
     }
 
     /// A harness with these settings and its dependencies changed by `tweak`.
-    pub fn with_deps(settings: PageSettings, tweak: impl FnOnce(&mut Deps)) -> Harness {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = dir.path().join("t.db");
-        let store = Store::create(&db, 5000).expect("store");
-        crate::audit::use_key(store.conn(), Ok(Key::for_tests())).expect("key");
-        drop(store);
+    pub fn with_deps(
+        backend: Backend,
+        settings: PageSettings,
+        tweak: impl FnOnce(&mut Deps),
+    ) -> Harness {
+        let place = off_runtime(|| Place::new(backend, 5000).0);
         let log = Arc::new(Mutex::new(Vec::new()));
         let notices = Arc::new(Mutex::new(Vec::new()));
         let now = Arc::new(Mutex::new(Timestamp::from_second(T0).expect("time")));
         let mut deps = Deps {
             open_store: {
-                let db = db.clone();
+                let open = place.opener(5000);
                 Arc::new(move || {
-                    let store = Store::open(&db, 5000)?;
+                    let store = open()?;
                     crate::audit::use_key(store.conn(), Ok(Key::for_tests()))?;
                     Ok(store)
                 })
@@ -129,8 +133,7 @@ impl Harness {
         tweak(&mut deps);
         let web = Web::new(settings, [9; 32], Templates::new(None), actor(), deps);
         Harness {
-            _dir: dir,
-            db,
+            place,
             web: Arc::new(web),
             log,
             notices,
@@ -138,9 +141,11 @@ impl Harness {
         }
     }
 
-    /// The store, keyed.
-    pub fn store(&self) -> Store {
-        (self.web.deps.open_store)().expect("open")
+    /// Run `f` with a new connection to the store, keyed, on a thread of its own (outside the
+    /// test's runtime).
+    pub fn on_store<R: Send>(&self, f: impl FnOnce(&mut Store) -> R + Send) -> R {
+        let open = self.web.deps.open_store.clone();
+        off_runtime(move || f(&mut open().expect("open")))
     }
 
     /// Add an active user with an email.
@@ -152,7 +157,7 @@ impl Harness {
             active: true,
         };
         let now = *self.now.lock().expect("clock");
-        crate::users::add(&mut self.store(), &new, &actor(), now).expect("user")
+        self.on_store(|store| crate::users::add(store, &new, &actor(), now).expect("user"))
     }
 
     /// Send a request from `peer` through the whole router.
@@ -175,9 +180,24 @@ impl Harness {
         self.log.lock().expect("log").clone()
     }
 
-    /// The store's path.
-    pub fn db_path(&self) -> &std::path::Path {
-        &self.db
+    /// Make the store disappear (the file removed, the database dropped).
+    pub fn destroy_store(&self) {
+        self.place.destroy();
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        // The connections the server kept between requests: a PostgreSQL one must not be
+        // closed inside the test's runtime (its client would start a runtime in a runtime).
+        let idle: Vec<Store> = self
+            .web
+            .stores
+            .0
+            .lock()
+            .map(|mut idle| std::mem::take(&mut *idle))
+            .unwrap_or_default();
+        off_runtime(move || drop(idle));
     }
 }
 
@@ -243,35 +263,37 @@ pub struct Link {
 impl Harness {
     /// Issue `user` a live link (1 hour) with a code, as a delivered mail would.
     pub fn link(&self, user: &User) -> Link {
-        let mut store = self.store();
-        let key = store
-            .code_key()
-            .cloned()
-            .expect("test stores have a code key");
-        let request = crate::tokens::IssueRequest {
-            ttl_secs: 3600,
-            recipient: "x@example.com",
-            actor: "root",
-            code_key: Some(&key),
-        };
         let now = *self.now.lock().expect("clock");
-        let pending =
-            crate::tokens::issue_pending(&mut store, user, request, now, &mut rand::rng())
+        self.on_store(|store| {
+            let key = store
+                .code_key()
+                .cloned()
+                .expect("test stores have a code key");
+            let request = crate::tokens::IssueRequest {
+                ttl_secs: 3600,
+                recipient: "x@example.com",
+                actor: "root",
+                code_key: Some(&key),
+            };
+            let pending = crate::tokens::issue_pending(store, user, request, now, &mut rand::rng())
                 .expect("issue");
-        assert!(crate::store::tokens::activate(store.conn(), pending.id).expect("activate"));
-        Link {
-            token: pending.token.expose().to_string(),
-            code: pending.code.expect("a code").expose().to_string(),
-        }
+            assert!(crate::store::tokens::activate(store.conn(), pending.id).expect("activate"));
+            Link {
+                token: pending.token.expose().to_string(),
+                code: pending.code.expect("a code").expose().to_string(),
+            }
+        })
     }
 
     /// The state of the token's row at the clock's time.
     pub fn state(&self, token: &str) -> &'static str {
-        let store = self.store();
-        let row = crate::store::tokens::by_digest(store.conn(), &crate::tokens::digest(token))
-            .expect("query")
-            .expect("row");
-        row.state(self.now.lock().expect("clock").as_second())
+        let now = self.now.lock().expect("clock").as_second();
+        self.on_store(|store| {
+            let row = crate::store::tokens::by_digest(store.conn(), &crate::tokens::digest(token))
+                .expect("query")
+                .expect("row");
+            row.state(now)
+        })
     }
 
     /// Move the clock forward.
@@ -282,10 +304,12 @@ impl Harness {
 
     /// A single integer from SQL.
     pub fn count(&self, sql: &str) -> i64 {
-        self.store()
-            .conn()
-            .query_one(sql, &crate::vals![], |r| r.get(0))
-            .expect("count")
+        self.on_store(|store| {
+            store
+                .conn()
+                .query_one(sql, &crate::vals![], |r| r.get(0))
+                .expect("count")
+        })
     }
 
     /// Open the link in a browser: the session cookie's value from the 303.

@@ -3,6 +3,7 @@
 //! dropped. Every wait is bounded.
 
 mod http;
+mod pg;
 
 use std::time::Duration;
 
@@ -125,24 +126,29 @@ fn open_link(env: &TestEnv, server: &mut Server) -> (String, String) {
     (session, page.csrf())
 }
 
+/// POST [`NEW_PASSWORD`] twice through the form of `session`: a 303 to the done page.
+fn set_new_password(server: &mut Server, session: &str, csrf: &str) {
+    let body = form(&[
+        ("password", NEW_PASSWORD),
+        ("confirm", NEW_PASSWORD),
+        ("csrf", csrf),
+    ]);
+    let raw = format!(
+        "{}{body}",
+        Server::post_head("/reset-password", session, &body, false)
+    );
+    let reply = Reply::parse(&server.request(&raw));
+    assert_eq!(reply.status, 303, "{}", reply.body);
+    assert_eq!(reply.header("location"), Some("/reset-password/done"));
+}
+
 #[test]
 fn serve_takes_the_quick_start_link_to_a_new_password_and_a_notice() {
     let env = TestEnv::with_samples();
     let mut server = Server::start(&env, &[]);
     let (session, csrf) = open_link(&env, &mut server);
     let mails = env.outbox().len();
-    let body = form(&[
-        ("password", NEW_PASSWORD),
-        ("confirm", NEW_PASSWORD),
-        ("csrf", &csrf),
-    ]);
-    let raw = format!(
-        "{}{body}",
-        Server::post_head("/reset-password", &session, &body, false)
-    );
-    let reply = Reply::parse(&server.request(&raw));
-    assert_eq!(reply.status, 303, "{}", reply.body);
-    assert_eq!(reply.header("location"), Some("/reset-password/done"));
+    set_new_password(&mut server, &session, &csrf);
     let done = server.get("/reset-password/done", "");
     assert!(done.body.contains("data-page=\"done\""));
     let out = server.stop(Signal::SIGTERM);

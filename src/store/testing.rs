@@ -1,0 +1,179 @@
+//! Unit tests' stores on both backends: [`TestStore`] is a fresh, migrated and keyed store in a
+//! temp dir (SQLite) or in a scratch database on the throwaway server (PostgreSQL, dropped with
+//! it), and [`on_both_backends!`] turns a test `fn name(backend: Backend)` (or an `async fn`)
+//! into two tests, `name::sqlite` and `name::postgres`.
+//!
+//! Without `PWRESET_TEST_PG` the PostgreSQL variant prints a loud note and returns, except under
+//! `CI=true`, where it fails ([`scratch::configured`]). Tests that are about SQLite itself (file
+//! modes, WAL, PRAGMAs, old SQLite schemas) do not use this and say why where they are.
+//!
+//! The sync PostgreSQL client refuses to connect inside a tokio runtime (and panics if used
+//! there), so everything here that connects does it on a thread of its own: a [`Place`] may be
+//! made, opened and dropped from an async test.
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use super::pg::PgTarget;
+use super::pg::scratch::{self, Scratch};
+use super::{Store, StoreError};
+use crate::secret::Secret;
+
+pub(crate) use super::db::Backend;
+
+/// The busy timeout of test stores, unless a test asks for another.
+const BUSY_MS: u32 = 5000;
+
+/// Where a test's store lives: a temp dir (which also holds the SQLite file) and, on
+/// PostgreSQL, the scratch database. Dropping it removes both.
+pub(crate) struct Place {
+    // Field order is drop order: the database goes before the dir.
+    scratch: Option<Scratch>,
+    dir: tempfile::TempDir,
+}
+
+/// A function opening a new connection to a [`Place`]'s store, from any thread.
+pub(crate) type Opener = Arc<dyn Fn() -> Result<Store, StoreError> + Send + Sync>;
+
+impl Place {
+    /// A new, migrated store on `backend`; its first connection, keyed, comes with it.
+    pub(crate) fn new(backend: Backend, busy_ms: u32) -> (Place, Store) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let scratch = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(off_runtime(|| {
+                Scratch::new().expect("PWRESET_TEST_PG is set")
+            })),
+        };
+        let place = Place { scratch, dir };
+        let store = match &place.scratch {
+            Some(_) => place.opener(busy_ms)(),
+            None => Store::create(&place.sqlite_path(), busy_ms),
+        };
+        (place, store.expect("create the test store"))
+    }
+
+    /// Opens another connection to the store (a PostgreSQL one on a thread of its own, as
+    /// `serve` does).
+    pub(crate) fn opener(&self, busy_ms: u32) -> Opener {
+        match &self.scratch {
+            None => {
+                let path = self.sqlite_path();
+                Arc::new(move || Store::open(&path, busy_ms))
+            }
+            Some(db) => {
+                let (target, password): (PgTarget, Secret) =
+                    (db.target.clone(), db.password().clone());
+                Arc::new(move || off_runtime(|| Store::open_pg(&target, Some(&password), busy_ms)))
+            }
+        }
+    }
+
+    /// Make the store disappear (SQLite: remove the file; PostgreSQL: drop the database).
+    pub(crate) fn destroy(&self) {
+        match &self.scratch {
+            None => std::fs::remove_file(self.sqlite_path()).expect("remove the store"),
+            Some(db) => db.drop_database().expect("drop the database"),
+        }
+    }
+
+    /// The test's temp dir (the SQLite file lives in it; other files may too).
+    pub(crate) fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn sqlite_path(&self) -> PathBuf {
+        self.dir.path().join("t.db")
+    }
+}
+
+/// A fresh store on one backend and its [`Place`]; it derefs to the [`Store`].
+pub(crate) struct TestStore {
+    // Field order is drop order: the connection closes before its database is dropped.
+    store: Store,
+    place: Place,
+}
+
+impl TestStore {
+    /// A new store on `backend` (busy timeout 5 s).
+    pub(crate) fn new(backend: Backend) -> TestStore {
+        let (place, store) = Place::new(backend, BUSY_MS);
+        TestStore { store, place }
+    }
+
+    /// Another connection to the same store (for concurrency tests and "a second process").
+    pub(crate) fn reopen(&self, busy_ms: u32) -> Store {
+        self.place.opener(busy_ms)().expect("open the test store again")
+    }
+
+    /// The test's temp dir.
+    pub(crate) fn dir(&self) -> &Path {
+        self.place.dir()
+    }
+}
+
+impl Deref for TestStore {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+impl DerefMut for TestStore {
+    fn deref_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+}
+
+/// Run `f` on a thread of its own, outside any tokio runtime.
+pub(crate) fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    std::thread::scope(|s| match s.spawn(f).join() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
+}
+
+/// Whether the PostgreSQL variant of a test runs (see the module comment).
+pub(crate) fn postgres_configured() -> bool {
+    scratch::configured()
+}
+
+/// For each test function `fn name(backend: Backend)`, a module `name` with the tests `sqlite`
+/// and `postgres` calling it on each backend; `async` first: async functions, run by
+/// `#[tokio::test]`.
+macro_rules! on_both_backends {
+    (async $($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name($crate::store::testing::Backend::Sqlite).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::store::testing::postgres_configured() {
+                    super::$name($crate::store::testing::Backend::Postgres).await;
+                }
+            }
+        }
+    )+};
+    ($($name:ident),+ $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name($crate::store::testing::Backend::Sqlite);
+            }
+
+            #[test]
+            fn postgres() {
+                if $crate::store::testing::postgres_configured() {
+                    super::$name($crate::store::testing::Backend::Postgres);
+                }
+            }
+        }
+    )+};
+}
+
+pub(crate) use on_both_backends;
