@@ -6,31 +6,10 @@ use std::fmt::Write as _;
 
 use pwreset::store::db::WRITER_LOCK_KEY;
 
-use crate::pg_support::PgTestDb;
+use crate::pg_support::{PgTestDb, pg_env, scalar};
 use crate::support::{TestEnv, assert_fails, code, json, stderr, stdout};
 
 const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
-
-/// A test dir whose config names `db` in `store.url` (password from `store.password_file`),
-/// with the SQLite store `init` made removed so nothing can silently use it.
-pub(crate) fn pg_env(db: &PgTestDb, url: &str) -> TestEnv {
-    let env = TestEnv::initialised();
-    let password = std::fs::read_to_string(&db.server.password_file).expect("password");
-    let file = env.write("db-password", &password);
-    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .expect("chmod");
-    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
-    let store = format!("[store]\nurl = \"{url}\"\npassword_file = \"db-password\"\n");
-    env.write("pwreset.toml", &config.replacen("[store]\n", &store, 1));
-    for name in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
-        let _ = std::fs::remove_file(env.path(name));
-    }
-    env
-}
-
-pub(crate) fn scalar(db: &PgTestDb, sql: &str) -> i64 {
-    db.client().query_one(sql, &[]).expect(sql).get(0)
-}
 
 #[test]
 fn users_links_tokens_and_the_audit_log_work_on_postgres() {

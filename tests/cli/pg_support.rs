@@ -175,3 +175,24 @@ impl Drop for PgTestDb {
         }
     }
 }
+
+/// A test dir whose config names `db` in `store.url` (password from `store.password_file`),
+/// with the SQLite store `init` made removed so nothing can silently use it.
+pub fn pg_env(db: &PgTestDb, url: &str) -> crate::support::TestEnv {
+    let env = crate::support::TestEnv::initialised();
+    let password = std::fs::read_to_string(&db.server.password_file).expect("password");
+    let file = env.write("db-password", &password);
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+        .expect("chmod");
+    let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
+    let store = format!("[store]\nurl = \"{url}\"\npassword_file = \"db-password\"\n");
+    env.write("pwreset.toml", &config.replacen("[store]\n", &store, 1));
+    for name in ["pwreset.db", "pwreset.db-wal", "pwreset.db-shm"] {
+        let _ = std::fs::remove_file(env.path(name));
+    }
+    env
+}
+
+pub fn scalar(db: &PgTestDb, sql: &str) -> i64 {
+    db.client().query_one(sql, &[]).expect(sql).get(0)
+}

@@ -8,8 +8,8 @@ use nix::sys::signal::Signal;
 
 use super::http::Server;
 use super::{NEW_PASSWORD, open_link, set_new_password};
-use crate::pg_cli::{pg_env, scalar};
 use crate::pg_support::PgTestDb;
+use crate::pg_support::{pg_env, scalar};
 use crate::support::{code, stderr, text_part};
 
 #[test]
