@@ -226,6 +226,19 @@ impl Conn {
         Ok(self.tx())
     }
 
+    /// Begin a write transaction that relies on row locks alone, for the few that append no
+    /// audit row and keep no invariant across rows (claiming a bulk item): on PostgreSQL
+    /// without the writer lock, so such transactions run side by side with each other and with
+    /// the writers (waiting at most the busy timeout for a row); on SQLite the same as
+    /// [`Conn::begin_write`], as SQLite has one writer at a time anyway.
+    pub fn begin_row_write(&mut self) -> Result<Tx<'_>, DbError> {
+        match &self.inner {
+            Inner::Sqlite(_) => self.batch("BEGIN IMMEDIATE")?,
+            Inner::Pg(conn) => conn.begin_row_write()?,
+        }
+        Ok(self.tx())
+    }
+
     /// Begin a read transaction: one consistent view of the store for several queries
     /// (PostgreSQL: repeatable read, read only).
     pub fn begin_read(&self) -> Result<Tx<'_>, DbError> {

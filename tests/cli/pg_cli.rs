@@ -13,7 +13,7 @@ const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
 
 /// A test dir whose config names `db` in `store.url` (password from `store.password_file`),
 /// with the SQLite store `init` made removed so nothing can silently use it.
-fn pg_env(db: &PgTestDb, url: &str) -> TestEnv {
+pub(crate) fn pg_env(db: &PgTestDb, url: &str) -> TestEnv {
     let env = TestEnv::initialised();
     let password = std::fs::read_to_string(&db.server.password_file).expect("password");
     let file = env.write("db-password", &password);

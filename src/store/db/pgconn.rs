@@ -228,6 +228,15 @@ impl PgConn {
         ))
     }
 
+    /// Begin a write transaction without the writer lock (row locks only), waiting at most
+    /// the busy timeout for a row another transaction holds.
+    pub(super) fn begin_row_write(&self) -> Result<(), DbError> {
+        self.begin(&format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
+            self.busy_timeout_ms
+        ))
+    }
+
     /// Begin a read transaction: one snapshot for every query in it.
     pub(super) fn begin_read(&self) -> Result<(), DbError> {
         self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
