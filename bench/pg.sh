@@ -127,6 +127,15 @@ pg_copy() {
     sed -i "s|/$2?|/$4?|" "$3/pwreset.toml"
 }
 
+# Drop the copies made by pg_copy: pairs of database and directory.
+forget_copies() {
+    while (($# >= 2)); do
+        psql_as postgres postgres -c "DROP DATABASE $1" || die "DROP DATABASE $1"
+        rm -rf "$2"
+        shift 2
+    done
+}
+
 # Users a run of store directory $1 sent, counted in its store.
 sent_in() {
     local sql="SELECT count(*) FROM bulk_items WHERE status = 'sent'" db
@@ -174,8 +183,8 @@ figure_pg_link() {
         pg_rates+=("$pg_rate")
         sq_rates+=("$sq_rate")
         ratios+=("$(calc "$pg_rate / $sq_rate")")
-        psql_as postgres postgres -c "DROP DATABASE pgl_$r"
-        rm -rf "$WORK/pgl-sqlite-$r" "$WORK/pgl-pg-$r"
+        forget_copies "pgl_$r" "$WORK/pgl-pg-$r"
+        rm -rf "$WORK/pgl-sqlite-$r"
     done
     local ratio
     ratio=$(median "${ratios[@]}")
@@ -230,8 +239,7 @@ figure_pg_scale() {
         ones+=("$(calc "$n / ${one%% *}")")
         twos+=("$(calc "$n / $wall2")")
         ratios+=("$(calc "${one%% *} / $wall2")")
-        psql_as postgres postgres -c "DROP DATABASE pgs_one_$r" -c "DROP DATABASE pgs_two_$r"
-        rm -rf "$WORK/pgs-one-$r" "$WORK/pgs-two-$r"
+        forget_copies "pgs_one_$r" "$WORK/pgs-one-$r" "pgs_two_$r" "$WORK/pgs-two-$r"
     done
     local ratio
     ratio=$(median "${ratios[@]}")
