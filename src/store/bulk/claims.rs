@@ -94,7 +94,9 @@ pub fn user_of(conn: &Conn, item_id: i64) -> Result<Option<User>, DbError> {
 /// Claim the first free (`pending` or `failed`) item of the run after position `after`, held
 /// by `owner`, with its user as they are now (`None`: deleted since planning); `None` when no
 /// free item is left after `after`. Items another process holds in an open claim are skipped,
-/// not waited for (call it in a `Store::claim` transaction).
+/// not waited for (call it in a `Store::claim` transaction). The first item of each status is
+/// looked up on its own, so each lookup walks the `(run_id, status, position)` index from
+/// `after` instead of sorting every free item left (which made a run quadratic).
 pub fn claim_next(
     conn: &Conn,
     run_id: &str,
@@ -105,11 +107,18 @@ pub fn claim_next(
     // dialect: PostgreSQL skips the rows other claimers have locked; SQLite has one writer at a
     // time (BEGIN IMMEDIATE), so nothing is ever locked there.
     let skip_locked = conn.dialect("", " FOR UPDATE SKIP LOCKED");
+    let first = |status: &str| {
+        format!(
+            "(SELECT id FROM bulk_items WHERE run_id = ?1 AND status = '{status}' \
+             AND position > ?2 ORDER BY position LIMIT 1{skip_locked})"
+        )
+    };
     let sql = format!(
         "UPDATE bulk_items SET status = 'sending', updated_at = ?3, claimed_host = ?4, \
          claimed_pid = ?5, claimed_started = ?6 WHERE id = (SELECT id FROM bulk_items \
-         WHERE run_id = ?1 AND status IN ('pending', 'failed') AND position > ?2 \
-         ORDER BY position LIMIT 1{skip_locked}) RETURNING id"
+         WHERE id IN ({}, {}) ORDER BY position LIMIT 1) RETURNING id",
+        first("pending"),
+        first("failed")
     );
     let claimed: Option<i64> = conn.query_opt(
         &sql,

@@ -88,3 +88,17 @@ fn on_postgres_claims_skip_each_others_rows_and_never_wait_for_the_writer_lock()
     assert_eq!(next(&mut b, 0), Some(3));
     assert_eq!(next(&mut b, 0), None);
 }
+
+#[test]
+fn claim_next_takes_pending_and_failed_items_in_their_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    plan(&mut store, 3);
+    // Item ids follow positions from 0: id 3 is position 2.
+    super::super::finish_item(store.conn(), 3, "failed", Some("4xx"), None, None, T0)
+        .expect("fail position 2");
+    assert_eq!(next(&mut store, 0), Some(1));
+    assert_eq!(next(&mut store, 1), Some(2), "a failed item in its turn");
+    assert_eq!(next(&mut store, 2), Some(3));
+    assert_eq!(next(&mut store, 0), None);
+}
