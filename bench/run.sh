@@ -10,6 +10,7 @@
 #   BENCH_RSS_PLATEAU=0  skip figure 4's extra run on twice the larger size (a diagnostic)
 #   BENCH_PURGE_ORDER=random   random expiry times for figure 3 (default: growing with id)
 #   BENCH_KEEP=1         keep the temp dir (stores, logs) and print where it is
+#   BENCH_ONLY=pg        only the PostgreSQL figures (8, 9, 7b: bench/pg.sh)
 #
 # Everything happens in a temp dir, on 127.0.0.1 only; the SMTP sink is stopped on exit.
 # It installs what it lacks: aiosmtpd (pip), sqlite3 and GNU time (apt-get).
@@ -26,12 +27,12 @@ if [[ $QUICK == 1 ]]; then
     REPEAT=${BENCH_REPEAT:-1}
     REPEAT_GENERATE=$REPEAT
     N_GENERATE=50 N_LINK=1000 N_TOKENS=100000 N_RSS_SMALL=200 N_RSS_LARGE=2000 N_PAGE=600
-    N_LIST_SMALL=1000 N_LIST=10000
+    N_LIST_SMALL=1000 N_LIST=10000 N_PG_LINK=2000
 else
     REPEAT=${BENCH_REPEAT:-3}
     REPEAT_GENERATE=${BENCH_REPEAT:-5} # cheap, and the noisiest
     N_GENERATE=200 N_LINK=5000 N_TOKENS=1000000 N_RSS_SMALL=1000 N_RSS_LARGE=10000 N_PAGE=1500
-    N_LIST_SMALL=10000 N_LIST=100000
+    N_LIST_SMALL=10000 N_LIST=100000 N_PG_LINK=20000
 fi
 ARGON2_SAMPLES=30          # hashes per argon2 measurement (under 1 s)
 CMD_TIMEOUT=600            # no single command may run longer than this (seconds)
@@ -52,6 +53,7 @@ die() {
 }
 
 cleanup() {
+    pg_cleanup
     if [[ -n $SINK_PID ]] && kill -0 "$SINK_PID" 2>/dev/null; then
         kill -TERM "$SINK_PID" 2>/dev/null || true
         wait "$SINK_PID" 2>/dev/null || true
@@ -453,6 +455,10 @@ figure_page() {
 # shellcheck source=bench/listing.sh
 source "$BENCH/listing.sh"
 
+# Figures 8, 9 and 7b: the store on PostgreSQL (bench/pg.sh).
+# shellcheck source=bench/pg.sh
+source "$BENCH/pg.sh"
+
 # ----------------------------------------------------------------------------- main
 
 header() {
@@ -473,6 +479,12 @@ pwreset benchmark ($CORES cores; median of $REPEAT_GENERATE runs for figure 1 an
   7. users list --format json on $N_LIST users into a pipe: CPU time (user + system) of the whole
      pipeline / the same for sqlite3 -json selecting the same columns; peak RSS of the listing on
      $N_LIST vs $N_LIST_SMALL users.
+  8. reset bulk --link --all --yes on $N_PG_LINK users to a loopback sink (smtp-sink if installed), the
+     store on a local PostgreSQL (.ci/pg-server, over its socket): messages/s / the same on SQLite.
+  9. the same run on PostgreSQL worked by two processes (the second joins with --resume): messages/s
+     / one process, with the CPU of pwreset, the sink and postgres.
+ 7b. users list --format json on $N_LIST users from PostgreSQL into a pipe: CPU of the pipeline plus
+     the server's / the same for psql --csv printing the same columns; peak RSS, $N_LIST vs $N_LIST_SMALL.
 EOF
 }
 
@@ -485,12 +497,17 @@ main() {
     header
     start_sink
     log "SMTP sink on 127.0.0.1:$SINK_PORT"
+    if [[ ${BENCH_ONLY:-} == pg ]]; then
+        figures_pg
+        return
+    fi
     figure_generate
     figure_link
     figure_purge
     figure_rss
     figure_page
     figure_listing
+    figures_pg
 }
 
 main "$@"

@@ -12,8 +12,11 @@ use std::collections::VecDeque;
 use super::db::{Conn, DbError, Row};
 use crate::vals;
 
-use super::intents::Owner;
 use super::users::{self, User};
+
+mod claims;
+
+pub use claims::{Claim, claim, claim_item, claim_next, holder, release, take_over, user_of};
 
 /// A bulk run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,76 +287,4 @@ pub fn finish_item(
         &vals![item_id, status, reason, recipient, expires_at, now],
     )?;
     Ok(())
-}
-
-/// Claim an item for sending: `pending` or `failed` becomes `sending` (cleared by
-/// `finish_item`), held by `owner`. Returns false when another pwreset claimed or finished it
-/// first, so two resumes of one run never mail the same user twice.
-pub fn claim_item(conn: &Conn, item_id: i64, owner: &Owner, now: i64) -> Result<bool, DbError> {
-    let changed = conn.execute(
-        "UPDATE bulk_items SET status = 'sending', updated_at = ?2, claimed_host = ?3, \
-         claimed_pid = ?4, claimed_started = ?5 WHERE id = ?1 AND status IN ('pending', 'failed')",
-        &vals![item_id, now, owner.host, owner.pid, owner.started],
-    )?;
-    Ok(changed == 1)
-}
-
-/// The process holding a `sending` item and when it claimed it (`None` for an item claimed
-/// before schema 3, or not sending).
-pub fn holder(conn: &Conn, item_id: i64) -> Result<Option<(Owner, i64)>, DbError> {
-    conn.query_opt(
-        "SELECT claimed_host, claimed_pid, claimed_started, updated_at FROM bulk_items \
-         WHERE id = ?1 AND status = 'sending' AND claimed_pid IS NOT NULL",
-        &vals![item_id],
-        |r| {
-            let owner = Owner {
-                host: r.get(0)?,
-                pid: r.get(1)?,
-                started: r.get(2)?,
-            };
-            Ok((owner, r.get(3)?))
-        },
-    )
-}
-
-/// Take a `sending` item from a process that died: to `status` (`pending` when no mail for it
-/// can have left, `interrupted` otherwise) with `reason`. Returns false when someone else got
-/// there first (it is no longer `sending`).
-pub fn take_over(
-    conn: &Conn,
-    item_id: i64,
-    status: &str,
-    reason: Option<&str>,
-    now: i64,
-) -> Result<bool, DbError> {
-    let changed = conn.execute(
-        "UPDATE bulk_items SET status = ?2, reason = ?3, updated_at = ?4, claimed_host = NULL, \
-         claimed_pid = NULL, claimed_started = NULL WHERE id = ?1 AND status = 'sending'",
-        &vals![item_id, status, reason, now],
-    )?;
-    Ok(changed == 1)
-}
-
-/// What [`claim`] found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Claimed, with the user as they are at the claim (`None`: deleted since planning).
-    Claimed(Option<User>),
-    /// Another pwreset claimed or finished it first.
-    Taken,
-}
-
-/// [`claim_item`], then the item's user read again on the same connection (call it inside the
-/// claim's transaction): a user is mailed as they are when their turn comes, not as they were
-/// when their item's page was read, which may be minutes earlier.
-pub fn claim(conn: &Conn, item_id: i64, owner: &Owner, now: i64) -> Result<Claim, DbError> {
-    if !claim_item(conn, item_id, owner, now)? {
-        return Ok(Claim::Taken);
-    }
-    let sql = format!(
-        "SELECT {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id WHERE i.id = ?1",
-        users::joined_columns("u")
-    );
-    let user = conn.query_one(&sql, &vals![item_id], |row| users::joined_at(row, 0))?;
-    Ok(Claim::Claimed(user))
 }

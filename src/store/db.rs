@@ -164,10 +164,11 @@ impl Conn {
         params: &[&dyn ToValue],
         mut f: impl FnMut(&Row<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        self.each(sql, params, |row| f(row).map(|()| true))
+        self.each(sql, params, Size::Stream, |row| f(row).map(|()| true))
     }
 
-    /// The first row read with `f`, if there is one.
+    /// The first row read with `f`, if there is one (for queries of a row or a few: inside a
+    /// PostgreSQL transaction every row is read before `f` runs).
     pub fn query_opt<T>(
         &self,
         sql: &str,
@@ -176,7 +177,7 @@ impl Conn {
     ) -> Result<Option<T>, DbError> {
         let mut f = Some(f);
         let mut found = None;
-        self.each(sql, params, |row| {
+        self.each(sql, params, Size::Small, |row| {
             if let Some(f) = f.take() {
                 found = Some(f(row)?);
             }
@@ -203,9 +204,9 @@ impl Conn {
         mut f: impl FnMut(&Row<'_>) -> Result<T, DbError>,
     ) -> Result<Vec<T>, DbError> {
         let mut all = Vec::new();
-        self.query_each(sql, params, |row| {
+        self.each(sql, params, Size::Small, |row| {
             all.push(f(row)?);
-            Ok::<_, DbError>(())
+            Ok::<_, DbError>(true)
         })?;
         Ok(all)
     }
@@ -222,6 +223,19 @@ impl Conn {
         match &self.inner {
             Inner::Sqlite(_) => self.batch("BEGIN IMMEDIATE")?,
             Inner::Pg(conn) => conn.begin_write()?,
+        }
+        Ok(self.tx())
+    }
+
+    /// Begin a write transaction that relies on row locks alone, for the few that append no
+    /// audit row and keep no invariant across rows (claiming a bulk item): on PostgreSQL
+    /// without the writer lock, so such transactions run side by side with each other and with
+    /// the writers (waiting at most the busy timeout for a row); on SQLite the same as
+    /// [`Conn::begin_write`], as SQLite has one writer at a time anyway.
+    pub fn begin_row_write(&mut self) -> Result<Tx<'_>, DbError> {
+        match &self.inner {
+            Inner::Sqlite(_) => self.batch("BEGIN IMMEDIATE")?,
+            Inner::Pg(conn) => conn.begin_row_write()?,
         }
         Ok(self.tx())
     }
@@ -277,11 +291,12 @@ impl Conn {
         &self,
         sql: &str,
         params: &[&dyn ToValue],
+        size: Size,
         f: impl FnMut(&Row<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         match &self.inner {
             Inner::Sqlite(conn) => sqlite::each(conn, sql, params, f),
-            Inner::Pg(conn) => conn.each(sql, params, f),
+            Inner::Pg(conn) => conn.each(sql, params, size, f),
         }
     }
 
@@ -291,6 +306,17 @@ impl Conn {
             Inner::Pg(conn) => conn.rollback(),
         }
     }
+}
+
+/// How many rows a query is expected to return, which picks how PostgreSQL reads them inside
+/// a transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Size {
+    /// Any number, handed over as they come (through a cursor, so the caller may use the
+    /// connection between rows).
+    Stream,
+    /// A row or a few (`query_opt`, `query_vec`): read in one round trip, not three.
+    Small,
 }
 
 /// A transaction on a [`Conn`] (which it derefs to): [`Tx::commit`] keeps its changes;

@@ -174,6 +174,13 @@ impl Store {
     pub fn write(&mut self) -> Result<Tx<'_>, StoreError> {
         Ok(self.conn.begin_write()?)
     }
+
+    /// Begin a transaction that claims bulk items: it appends no audit row and keeps no
+    /// invariant across rows, so on PostgreSQL it takes no writer lock and several processes
+    /// claim at once (see [`bulk::claim_next`]); on SQLite it is [`Store::write`].
+    pub fn claim(&mut self) -> Result<Tx<'_>, StoreError> {
+        Ok(self.conn.begin_row_write()?)
+    }
 }
 
 /// The companion files SQLite may create beside the database.

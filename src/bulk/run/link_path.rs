@@ -7,8 +7,8 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use super::{
-    Attempt, Begin, BulkError, GONE, Outcome, Report, Runner, Sender, attempt_after, begin,
-    fail_item, for_each_item, outcome_after, recipient_for, with_retries,
+    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, Runner, Sender, attempt_after,
+    fail_item, outcome_after, pace_claimed, recipient_for, with_retries,
 };
 use crate::links::{self, LinkRequest, LinkSettings};
 use crate::mail::Recipient;
@@ -33,17 +33,17 @@ pub(super) fn run_links(
         report,
         on_item,
     };
-    for_each_item(
-        store,
-        runner.run_id,
-        &["pending", "failed"],
-        |store, item, user| match user {
-            _ if runner.stop.load(Ordering::SeqCst) => Ok(()),
-            None => path.gone(store, runner, item),
-            Some(user) if depth == 0 => path.send_now(store, runner, state, item, &user),
-            Some(user) => path.pipeline(store, runner, state, item, user),
-        },
-    )?;
+    let mut claimer = Claimer::new();
+    while !runner.stop.load(Ordering::SeqCst) {
+        let Some((item, user)) = claimer.next(store, runner)? else {
+            break;
+        };
+        match user {
+            None => path.gone(store, runner, &item)?,
+            Some(user) if depth == 0 => path.send_now(store, runner, state, &item, user)?,
+            Some(user) => path.pipeline(store, runner, state, &item, user)?,
+        }
+    }
     path.land_all(store, runner)?;
     path.retry_queued(store, runner, state)
 }
@@ -71,7 +71,7 @@ where
         (self.on_item)(item, user, &outcome);
     }
 
-    /// A user deleted before their item was read: failed without an attempt.
+    /// A user deleted since planning: failed without an attempt.
     fn gone(
         &mut self,
         store: &mut Store,
@@ -90,10 +90,12 @@ where
         runner: &mut Runner<'_>,
         state: &mut Sender,
         item: &Item,
-        user: &User,
+        user: User,
     ) -> Result<(), BulkError> {
-        if let Some(outcome) = send_link(store, runner, state, item, 0, &mut self.rng)? {
-            self.emit(item, Some(user), outcome);
+        let listed = user.clone();
+        let first = First::Claimed(user);
+        if let Some(outcome) = send_link(store, runner, state, item, first, &mut self.rng)? {
+            self.emit(item, Some(&listed), outcome);
         }
         Ok(())
     }
@@ -163,7 +165,8 @@ where
         for (item, user, err) in std::mem::take(&mut self.retry) {
             // Nothing back: stopped (report the last error), or another process took the item
             // (it reports it).
-            let outcome = match send_link(store, runner, state, &item, 1, &mut self.rng)? {
+            let first = First::Retry(1);
+            let outcome = match send_link(store, runner, state, &item, first, &mut self.rng)? {
                 Some(outcome) => outcome,
                 None if runner.stop.load(Ordering::SeqCst) => Outcome::Failed(err),
                 None => continue,
@@ -250,25 +253,22 @@ fn link_request<'a>(
     }
 }
 
-/// Claim the user (reading them afresh), write their pending token and render the mail, while
-/// the previous user's mail may still be on its way. `Ok(None)`: stopped before starting, or
-/// another process claimed the user first;
-/// `Err`: the user (as read from the item's page, or claimed) and how they ended.
+/// For a claimed user (as read when claiming): keep the rate, write their pending token and
+/// render the mail, while the previous user's mail may still be on its way. `Ok(None)`:
+/// stopped before starting (the item given back); `Err`: the user and how they ended.
 #[allow(clippy::type_complexity)]
 fn prepare_flight(
     store: &mut Store,
     runner: &mut Runner<'_>,
     state: &mut Sender,
     item: &Item,
-    listed: User,
+    user: User,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Result<Option<Flight>, (User, Outcome)>, BulkError> {
     let settings = link_settings(runner)?;
-    let user = match begin(store, runner, state, item, 0)? {
-        Begin::Go(user) => user,
-        Begin::Gone => return Ok(Err((listed, Outcome::Failed(GONE.into())))),
-        Begin::Stopped | Begin::Taken => return Ok(Ok(None)),
-    };
+    if !pace_claimed(store, runner, state, item)? {
+        return Ok(Ok(None));
+    }
     let recipient = recipient_for(runner, &user);
     let request = link_request(runner.run_id, item, &user, recipient.as_ref());
     let now = (runner.clock)();
@@ -318,32 +318,25 @@ fn send_link(
     runner: &mut Runner<'_>,
     state: &mut Sender,
     item: &Item,
-    first_attempt: u32,
+    first: First,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Option<Outcome>, BulkError> {
     let settings = link_settings(runner)?;
-    with_retries(
-        store,
-        runner,
-        state,
-        item,
-        first_attempt,
-        |store, runner, user| {
-            let recipient = recipient_for(runner, user);
-            let request = link_request(runner.run_id, item, user, recipient.as_ref());
-            let (actor, now) = (runner.actor, (runner.clock)());
-            let mut courier = links::Courier {
-                mailer: &mut *runner.mailer,
-                templates: runner.templates,
-                settings,
-            };
-            match links::send(store, &mut courier, request, actor, now, rng) {
-                Ok(sent) => Ok(Attempt::Done(Outcome::Sent {
-                    recipient: sent.recipient.to_string(),
-                    expires_at: sent.expires_at,
-                })),
-                Err(err) => attempt_after(err, true),
-            }
-        },
-    )
+    with_retries(store, runner, state, item, first, |store, runner, user| {
+        let recipient = recipient_for(runner, user);
+        let request = link_request(runner.run_id, item, user, recipient.as_ref());
+        let (actor, now) = (runner.actor, (runner.clock)());
+        let mut courier = links::Courier {
+            mailer: &mut *runner.mailer,
+            templates: runner.templates,
+            settings,
+        };
+        match links::send(store, &mut courier, request, actor, now, rng) {
+            Ok(sent) => Ok(Attempt::Done(Outcome::Sent {
+                recipient: sent.recipient.to_string(),
+                expires_at: sent.expires_at,
+            })),
+            Err(err) => attempt_after(err, true),
+        }
+    })
 }

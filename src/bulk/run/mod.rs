@@ -6,8 +6,11 @@
 //! holder's `sending` items are taken over. For `generate`, argon2 hashing runs on worker
 //! threads, one per core, while this thread sends mail.
 
+mod claiming;
 mod link_path;
 mod password_path;
+
+use claiming::{Claimer, First, pace_claimed, release, with_retries};
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -21,7 +24,7 @@ use crate::delivery::{DeliveryError, FlowError};
 use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::{Mailer, Recipient, RecipientRule};
-use crate::store::bulk::{self, Claim, Item, ItemPager};
+use crate::store::bulk::{self, Item, ItemPager};
 use crate::store::users::User;
 use crate::store::{Store, StoreError, intents};
 use crate::templates::Templates;
@@ -272,48 +275,6 @@ fn sleep_unless_stopped(duration: Duration, stop: &AtomicBool) -> bool {
 /// Why a user deleted since planning failed.
 const GONE: &str = "the user no longer exists";
 
-/// Whether an attempt at one user may go ahead.
-enum Begin {
-    /// Claimed: go ahead with the user as they are now.
-    Go(User),
-    /// Claimed, but the user was deleted meanwhile: the item is recorded as failed.
-    Gone,
-    /// The stop flag was raised.
-    Stopped,
-    /// Another pwreset process claimed the item first: it reports it, this one does not.
-    Taken,
-}
-
-/// Before each attempt at one user: back off after a failure, keep the rate, honour the stop
-/// flag, then claim the item so no other run sends to this user at the same time, reading the
-/// user in the claim's transaction so that the mail goes to their current address.
-fn begin(
-    store: &mut Store,
-    runner: &Runner<'_>,
-    state: &mut Sender,
-    item: &Item,
-    attempt: u32,
-) -> Result<Begin, BulkError> {
-    if attempt > 0 && !sleep_unless_stopped(backoff(&runner.pacing, attempt - 1), runner.stop) {
-        return Ok(Begin::Stopped);
-    }
-    if !state.pace(&runner.pacing, runner.stop) {
-        return Ok(Begin::Stopped);
-    }
-    let now = (runner.clock)().as_second();
-    let tx = store.write()?;
-    let begin = match bulk::claim(&tx, item.id, owner::me(), now)? {
-        Claim::Claimed(Some(user)) => Begin::Go(user),
-        Claim::Claimed(None) => {
-            bulk::finish_item(&tx, item.id, "failed", Some(GONE), None, None, now)?;
-            Begin::Gone
-        }
-        Claim::Taken => Begin::Taken,
-    };
-    tx.commit()?;
-    Ok(begin)
-}
-
 fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
     pacing
         .backoff
@@ -368,33 +329,4 @@ enum Attempt {
     Done(Outcome),
     /// A 4xx reply or dropped connection: worth another try.
     Retry(String),
-}
-
-/// Attempt one user until done, retrying with backoff (see [`begin`]) up to `pacing.retries`.
-/// Each attempt gets the user as read when claiming it.
-fn with_retries<'r>(
-    store: &mut Store,
-    runner: &mut Runner<'r>,
-    state: &mut Sender,
-    item: &Item,
-    first_attempt: u32,
-    mut attempt_once: impl FnMut(&mut Store, &mut Runner<'r>, &User) -> Result<Attempt, BulkError>,
-) -> Result<Option<Outcome>, BulkError> {
-    let (mut attempt, mut last_error) = (first_attempt, None);
-    loop {
-        let user = match begin(store, runner, state, item, attempt)? {
-            Begin::Go(user) => user,
-            Begin::Gone => return Ok(Some(Outcome::Failed(GONE.into()))),
-            Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
-            Begin::Taken => return Ok(None),
-        };
-        match attempt_once(store, runner, &user)? {
-            Attempt::Done(outcome) => return Ok(Some(outcome)),
-            Attempt::Retry(err) if attempt < runner.pacing.retries => {
-                last_error = Some(err);
-                attempt += 1;
-            }
-            Attempt::Retry(err) => return Ok(Some(Outcome::Failed(err))),
-        }
-    }
 }

@@ -5,13 +5,13 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{
-    Attempt, BulkError, GONE, Outcome, Report, Runner, Sender, attempt_after, fail_item,
-    recipient_for, with_retries,
+    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, Runner, Sender, attempt_after,
+    fail_item, recipient_for, release, with_retries,
 };
 use crate::generate::{self, GenerateRequest, GenerateSettings, Generated, Handover, Prepared};
 use crate::password::HashError;
 use crate::store::Store;
-use crate::store::bulk::{Item, ItemPager};
+use crate::store::bulk::Item;
 use crate::store::users::User;
 
 type Job = (Item, Option<User>);
@@ -84,16 +84,16 @@ struct Hashing {
 }
 
 impl Hashing {
-    /// Queue the next users until `window` are in flight, the run has no more, or the stop
-    /// flag is raised.
+    /// Claim and queue the next users until `window` are in flight, the run has no more, or
+    /// the stop flag is raised.
     fn feed(
         &mut self,
-        store: &Store,
+        store: &mut Store,
         runner: &Runner<'_>,
-        pager: &mut ItemPager<'_>,
+        claimer: &mut Claimer,
     ) -> Result<(), BulkError> {
         while self.in_flight < self.window && !runner.stop.load(Ordering::SeqCst) {
-            let Some(job) = pager.next_item(store.conn())? else {
+            let Some(job) = claimer.next(store, runner)? else {
                 break;
             };
             if self.jobs.send(job).is_err() {
@@ -135,14 +135,16 @@ fn feed_and_send(
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
     hashing: &mut Hashing,
 ) -> Result<(), BulkError> {
-    let mut pager = ItemPager::new(runner.run_id, &["pending", "failed"]);
+    let mut claimer = Claimer::new();
     loop {
-        hashing.feed(store, runner, &mut pager)?;
+        hashing.feed(store, runner, &mut claimer)?;
         let Some((item, user, prepared)) = hashing.next()? else {
             return Ok(());
         };
         if runner.stop.load(Ordering::SeqCst) {
-            continue; // hashed but not sent: stays pending for --resume
+            // Hashed but not sent: pending again for --resume.
+            release(store, runner, &item)?;
+            continue;
         }
         if let Some(outcome) = send_hashed(store, runner, state, &item, user.as_ref(), prepared)? {
             report.count(&outcome);
@@ -151,7 +153,7 @@ fn feed_and_send(
     }
 }
 
-/// One hashed user: failed if they were gone when their item was read or hashing failed,
+/// One hashed user: failed if they were gone when their item was claimed or hashing failed,
 /// otherwise mailed their password. `None`: stopped before the first attempt.
 fn send_hashed(
     store: &mut Store,
@@ -179,38 +181,45 @@ fn send_password(
     prepared: &Prepared,
 ) -> Result<Option<Outcome>, BulkError> {
     let settings = password_settings(runner)?;
-    with_retries(store, runner, state, item, 0, |store, runner, user| {
-        let recipient = recipient_for(runner, user);
-        let request = GenerateRequest {
-            user,
-            handover: Handover::Email(recipient.as_ref()),
-            force_change: true,
-            bulk: Some((runner.run_id, item.id)),
-        };
-        let mut courier = generate::Courier {
-            mailer: &mut *runner.mailer,
-            templates: runner.templates,
-            settings,
-        };
-        match generate::apply(
-            store,
-            &mut courier,
-            request,
-            prepared,
-            runner.actor,
-            (runner.clock)(),
-        ) {
-            Ok(Generated {
-                emailed: Some(emailed),
-                expires_at,
-                ..
-            }) => Ok(Attempt::Done(Outcome::Sent {
-                recipient: emailed.to.to_string(),
-                expires_at,
-            })),
-            // A mailed password either goes out or is refused: nothing else is possible.
-            Ok(_) => Ok(Attempt::Done(Outcome::Failed("no mail was sent".into()))),
-            Err(err) => attempt_after(err, true),
-        }
-    })
+    with_retries(
+        store,
+        runner,
+        state,
+        item,
+        First::Held,
+        |store, runner, user| {
+            let recipient = recipient_for(runner, user);
+            let request = GenerateRequest {
+                user,
+                handover: Handover::Email(recipient.as_ref()),
+                force_change: true,
+                bulk: Some((runner.run_id, item.id)),
+            };
+            let mut courier = generate::Courier {
+                mailer: &mut *runner.mailer,
+                templates: runner.templates,
+                settings,
+            };
+            match generate::apply(
+                store,
+                &mut courier,
+                request,
+                prepared,
+                runner.actor,
+                (runner.clock)(),
+            ) {
+                Ok(Generated {
+                    emailed: Some(emailed),
+                    expires_at,
+                    ..
+                }) => Ok(Attempt::Done(Outcome::Sent {
+                    recipient: emailed.to.to_string(),
+                    expires_at,
+                })),
+                // A mailed password either goes out or is refused: nothing else is possible.
+                Ok(_) => Ok(Attempt::Done(Outcome::Failed("no mail was sent".into()))),
+                Err(err) => attempt_after(err, true),
+            }
+        },
+    )
 }

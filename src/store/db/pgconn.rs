@@ -11,7 +11,8 @@
 //! Rows stream. Outside a transaction a query reads its rows as they arrive and holds the
 //! connection meanwhile; inside one it reads them through a cursor, a batch at a time, so the
 //! callback may use the connection between rows (a bulk plan inserts its items while it walks
-//! the users).
+//! the users). Queries of a row or a few (`query_opt`, `query_vec`) skip the cursor inside a
+//! transaction: one round trip instead of three, which a bulk run does several times a user.
 
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Statement};
 
-use super::{DbError, Row, RowInner, ToValue, ValueRef, pg_sql};
+use super::{DbError, Row, RowInner, Size, ToValue, ValueRef, pg_sql};
 
 /// The `pg_advisory_xact_lock` key every write transaction takes: pwreset's one-writer lock
 /// ("pwreset" + 0), distinct from the migration lock (`..7401`) and the tests' (`..7402`).
@@ -117,24 +118,27 @@ impl PgConn {
         self.note(self.client().and_then(|mut c| Ok(c.batch_execute(sql)?)))
     }
 
-    /// Hand each row to `f` until it returns `false` or the rows run out.
+    /// Hand each row to `f` until it returns `false` or the rows run out. Inside a transaction a
+    /// [`Size::Stream`] query reads through a cursor (DECLARE, FETCH, CLOSE), anything else in
+    /// one round trip.
     pub(super) fn each<E: From<DbError>>(
         &self,
         sql: &str,
         params: &[&dyn ToValue],
+        size: Size,
         f: impl FnMut(&Row<'_>) -> Result<bool, E>,
     ) -> Result<(), E> {
         if !self.in_transaction.get() {
             self.each_streamed(sql, params, f)
-        } else if is_query(sql) {
+        } else if size == Size::Stream && is_query(sql) {
             self.each_by_cursor(sql, params, f)
         } else {
             self.each_collected(sql, params, f)
         }
     }
 
-    /// The rows of a writing statement (`INSERT ... RETURNING`, which a cursor cannot hold): all
-    /// read first, then handed to `f` with the connection free.
+    /// The rows of a writing statement (`INSERT ... RETURNING`, which a cursor cannot hold) or
+    /// of a small query: all read first, then handed to `f` with the connection free.
     fn each_collected<E: From<DbError>>(
         &self,
         sql: &str,
@@ -224,6 +228,15 @@ impl PgConn {
     pub(super) fn begin_write(&self) -> Result<(), DbError> {
         self.begin(&format!(
             "BEGIN; SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
+            self.busy_timeout_ms
+        ))
+    }
+
+    /// Begin a write transaction without the writer lock (row locks only), waiting at most
+    /// the busy timeout for a row another transaction holds.
+    pub(super) fn begin_row_write(&self) -> Result<(), DbError> {
+        self.begin(&format!(
+            "BEGIN; SET LOCAL lock_timeout = '{}ms'",
             self.busy_timeout_ms
         ))
     }

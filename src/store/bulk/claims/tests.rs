@@ -1,0 +1,104 @@
+//! Claims on both backends: the next free item in order, given back when released, and on
+//! PostgreSQL claimed side by side with another claimer and with a writer holding the lock.
+
+use super::super::{NewRun, insert_item, insert_run};
+use super::*;
+use crate::store::Store;
+use crate::store::pg::scratch::Scratch;
+
+const T0: i64 = 1_700_000_000;
+
+fn owner() -> Owner {
+    Owner {
+        host: "here".into(),
+        pid: 42,
+        started: Some(7),
+    }
+}
+
+/// A run `r` of `n` pending items (naming nobody) and one skipped item at position 0.
+fn plan(store: &mut Store, n: i64) {
+    let tx = store.write().expect("write");
+    let run = NewRun {
+        id: "r",
+        action: "link",
+        os_user: "admin",
+        actor: None,
+        reason: None,
+        deliver_to: None,
+    };
+    insert_run(&tx, &run, T0).expect("run");
+    insert_item(&tx, "r", 0, "gone", None, Some("unknown"), T0).expect("skipped");
+    for position in 1..=n {
+        insert_item(&tx, "r", position, &format!("u{position}"), None, None, T0).expect("item");
+    }
+    tx.commit().expect("commit");
+}
+
+/// Claim the next free item after `after` in a claim transaction of its own.
+fn next(store: &mut Store, after: i64) -> Option<i64> {
+    let tx = store.claim().expect("claim");
+    let claimed = claim_next(&tx, "r", after, &owner(), T0).expect("claim_next");
+    tx.commit().expect("commit");
+    claimed.map(|(item, user)| {
+        assert_eq!((item.status.as_str(), user), ("sending", None));
+        item.position
+    })
+}
+
+#[test]
+fn claim_next_takes_free_items_in_order_and_release_gives_one_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    plan(&mut store, 3);
+    assert_eq!(next(&mut store, 0), Some(1), "the skipped item is not free");
+    assert_eq!(next(&mut store, 0), Some(2), "a claimed item is not free");
+    let third = next(&mut store, 2).expect("third");
+    let id: i64 = store
+        .conn()
+        .query_one(
+            "SELECT id FROM bulk_items WHERE position = ?1",
+            &crate::vals![third],
+            |r| r.get(0),
+        )
+        .expect("id");
+    let stranger = Owner { pid: 43, ..owner() };
+    assert!(!release(store.conn(), id, &stranger, T0).expect("release"));
+    assert_eq!(next(&mut store, 0), None, "nothing left");
+    assert!(release(store.conn(), id, &owner(), T0).expect("release"));
+    assert_eq!(next(&mut store, 0), Some(3), "released: free again");
+    assert_eq!(next(&mut store, 3), None);
+}
+
+#[test]
+fn on_postgres_claims_skip_each_others_rows_and_never_wait_for_the_writer_lock() {
+    let Some(db) = Scratch::new() else { return };
+    let open = || Store::open_pg(&db.target, Some(db.password()), 300).expect("open");
+    let (mut a, mut b, mut writer) = (open(), open(), open());
+    plan(&mut a, 3);
+    // A writer holds pwreset's writer lock for the whole test.
+    let _writing = writer.write().expect("the writer lock");
+    let held = a.claim().expect("claim a");
+    let first = claim_next(&held, "r", 0, &owner(), T0).expect("a claims");
+    assert_eq!(first.map(|(item, _)| item.position), Some(1));
+    // `a` has not committed: its row is locked, and `b` takes the next one without waiting
+    // (a wait would end in the 300 ms lock timeout, an error).
+    assert_eq!(next(&mut b, 0), Some(2));
+    held.commit().expect("commit a");
+    assert_eq!(next(&mut b, 0), Some(3));
+    assert_eq!(next(&mut b, 0), None);
+}
+
+#[test]
+fn claim_next_takes_pending_and_failed_items_in_their_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    plan(&mut store, 3);
+    // Item ids follow positions from 0: id 3 is position 2.
+    super::super::finish_item(store.conn(), 3, "failed", Some("4xx"), None, None, T0)
+        .expect("fail position 2");
+    assert_eq!(next(&mut store, 0), Some(1));
+    assert_eq!(next(&mut store, 1), Some(2), "a failed item in its turn");
+    assert_eq!(next(&mut store, 2), Some(3));
+    assert_eq!(next(&mut store, 0), None);
+}
