@@ -183,6 +183,17 @@ pub fn use_key(conn: &Conn, key: Result<Key, KeyError>) -> Result<(), AuditError
     Ok(())
 }
 
+/// Key a store with the audit key: its audit rows (as [`use_key`]) and the one-time codes of
+/// the links it issues (a key derived from it). Every opener of a store for a command calls
+/// this, so neither can be forgotten.
+pub fn key_store(store: &mut crate::store::Store, key: Key) {
+    store.set_code_key(crate::tokens::codes::CodeKey::from_audit(&key));
+    sql::install_mac(
+        store.conn(),
+        move |prev, payload| Ok(key.mac(prev, payload)),
+    );
+}
+
 /// The last row's id and MAC, if there is a row.
 pub fn head(conn: &Conn) -> Result<Option<Head>, AuditError> {
     Ok(sql::last(conn)?.map(|(id, mac)| Head { id, mac }))

@@ -110,8 +110,7 @@ impl Context {
         // Required before anything else: even a read-only command may append (recovering an
         // interrupted mail below), and a mail must never go out that its audit row cannot follow.
         let key = self.audit_key(&config)?;
-        store.set_code_key(crate::tokens::codes::CodeKey::from_audit(&key));
-        crate::audit::use_key(store.conn(), Ok(key))?;
+        crate::audit::key_store(&mut store, key);
         self.ui.detail(&format!("store: {}", opener.describe()));
         first(&mut store)?;
         self.recover(&mut store)?;

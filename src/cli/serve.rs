@@ -11,7 +11,6 @@ use crate::cli::CommandResult;
 use crate::config::LoadedConfig;
 use crate::exit::{Exit, Failure};
 use crate::store::Store;
-use crate::tokens::codes::CodeKey;
 use crate::web::{Branding, Deps, Limits, PageSettings, Site, Web};
 
 /// Serve the page the reset link opens
@@ -53,8 +52,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     // own, outside any runtime context (the sync client runs a runtime of its own).
     let open_store = Arc::new(move || -> Result<Store, crate::web::OpenError> {
         let mut store = opener.open_off_runtime()?;
-        crate::audit::use_key(store.conn(), Ok(key.clone()))?;
-        store.set_code_key(CodeKey::from_audit(&key));
+        crate::audit::key_store(&mut store, key.clone());
         Ok(store)
     });
     let deps = Deps {

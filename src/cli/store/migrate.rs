@@ -66,13 +66,13 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     if same_store(&here_opener.location, &opener.location) {
         return Err(Failure::new(Exit::Usage, "the store cannot be migrated into itself").into());
     }
-    let other = match &opener.location {
+    let mut other = match &opener.location {
         StoreLocation::Sqlite(path) if !path.exists() => {
             Store::create(path, config.config.store.busy_timeout_ms)?
         }
         _ => opener.open()?,
     };
-    audit::use_key(other.conn(), Ok(ctx.audit_key(&config)?))?;
+    audit::key_store(&mut other, ctx.audit_key(&config)?);
     let (mut from, mut to, names) = if args.to.is_some() {
         (configured, other, (here, there))
     } else {
