@@ -68,7 +68,7 @@ pub struct Row<'r> {
 
 enum RowInner<'r> {
     Sqlite(&'r rusqlite::Row<'r>),
-    Pg(&'r postgres::Row),
+    Pg(&'r tokio_postgres::Row),
 }
 
 impl Row<'_> {
@@ -104,7 +104,7 @@ impl Conn {
 
     /// Wrap a connected (and migrated) PostgreSQL client; write transactions wait at most
     /// `busy_timeout_ms` for the writer lock.
-    pub(super) fn from_pg(client: postgres::Client, busy_timeout_ms: u32) -> Conn {
+    pub(super) fn from_pg(client: crate::store::pg::PgClient, busy_timeout_ms: u32) -> Conn {
         Conn {
             inner: Inner::Pg(Box::new(pgconn::PgConn::new(client, busy_timeout_ms))),
             mac: RefCell::new(None),
@@ -133,7 +133,7 @@ impl Conn {
     pub(super) fn with_raw<R>(
         &mut self,
         sqlite: impl FnOnce(&mut rusqlite::Connection) -> R,
-        pg: impl FnOnce(&mut postgres::Client) -> R,
+        pg: impl FnOnce(&mut crate::store::pg::PgClient) -> R,
     ) -> R {
         match &mut self.inner {
             Inner::Sqlite(conn) => sqlite(conn),
@@ -146,6 +146,18 @@ impl Conn {
         match &self.inner {
             Inner::Sqlite(conn) => sqlite::execute(conn, sql, params),
             Inner::Pg(conn) => conn.execute(sql, params),
+        }
+    }
+
+    /// Run a statement whose row count nobody reads. Inside a PostgreSQL transaction it is sent
+    /// with the next statement that is waited for, or with `COMMIT`, and a failure shows there
+    /// (the transaction then rolls back whole); so use it only where no failure is expected to
+    /// be told apart from others, e.g. a write under the writer lock to rows this transaction
+    /// holds.
+    pub fn defer(&self, sql: &str, params: &[&dyn ToValue]) -> Result<(), DbError> {
+        match &self.inner {
+            Inner::Sqlite(conn) => sqlite::execute(conn, sql, params).map(drop),
+            Inner::Pg(conn) => conn.defer(sql, params),
         }
     }
 
@@ -218,11 +230,13 @@ impl Conn {
 
     /// Begin a write transaction that takes the write lock at once (SQLite `BEGIN IMMEDIATE`;
     /// on PostgreSQL a transaction holding pwreset's advisory writer lock, waiting at most the
-    /// busy timeout), so read-then-write sequences cannot interleave with another writer.
+    /// busy timeout), so read-then-write sequences cannot interleave with another writer. On
+    /// PostgreSQL the `BEGIN` and the lock travel with the first statement, so a busy store is
+    /// reported by that statement (before anything it does).
     pub fn begin_write(&mut self) -> Result<Tx<'_>, DbError> {
         match &self.inner {
             Inner::Sqlite(_) => self.batch("BEGIN IMMEDIATE")?,
-            Inner::Pg(conn) => conn.begin_write()?,
+            Inner::Pg(conn) => conn.begin_write(),
         }
         Ok(self.tx())
     }
@@ -235,7 +249,7 @@ impl Conn {
     pub fn begin_row_write(&mut self) -> Result<Tx<'_>, DbError> {
         match &self.inner {
             Inner::Sqlite(_) => self.batch("BEGIN IMMEDIATE")?,
-            Inner::Pg(conn) => conn.begin_row_write()?,
+            Inner::Pg(conn) => conn.begin_row_write(),
         }
         Ok(self.tx())
     }
@@ -245,7 +259,7 @@ impl Conn {
     pub fn begin_read(&self) -> Result<Tx<'_>, DbError> {
         match &self.inner {
             Inner::Sqlite(_) => self.batch("BEGIN DEFERRED")?,
-            Inner::Pg(conn) => conn.begin_read()?,
+            Inner::Pg(conn) => conn.begin_read(),
         }
         Ok(self.tx())
     }

@@ -138,13 +138,14 @@ fn a_held_writer_lock_gives_the_busy_error_after_the_timeout() {
     );
     env.ok(&["users", "list"]);
     let mut holder = db.client();
-    let mut tx = holder.transaction().expect("begin");
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK_KEY])
+    holder.batch_execute("BEGIN").expect("begin");
+    holder
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK_KEY])
         .expect("hold the lock");
     let out = env.run(&["users", "add", "erin@example.com"]);
     assert_fails(&out, 8, "another pwreset holds the store");
     assert_eq!(scalar(&db, "SELECT count(*) FROM users"), 0);
-    tx.rollback().expect("release");
+    holder.batch_execute("ROLLBACK").expect("release");
     env.ok(&["users", "add", "erin@example.com"]);
 }
 

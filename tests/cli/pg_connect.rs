@@ -19,11 +19,14 @@ fn tls_target(server: &PgServer, host: &str, query: &str) -> PgTarget {
     target(&server.template, host, &server.template.dbname, query)
 }
 
-fn connect(server: &PgServer, target: &PgTarget) -> Result<postgres::Client, PgConnectError> {
+fn connect(
+    server: &PgServer,
+    target: &PgTarget,
+) -> Result<pwreset::store::pg::PgClient, PgConnectError> {
     pg::connect(target, Some(&server.password))
 }
 
-fn uses_tls(client: &mut postgres::Client) -> bool {
+fn uses_tls(client: &mut pwreset::store::pg::PgClient) -> bool {
     client
         .query_one(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
@@ -33,7 +36,7 @@ fn uses_tls(client: &mut postgres::Client) -> bool {
         .get(0)
 }
 
-fn tls_failure(result: Result<postgres::Client, PgConnectError>, what: &str) -> String {
+fn tls_failure(result: Result<pwreset::store::pg::PgClient, PgConnectError>, what: &str) -> String {
     match result {
         Err(err @ PgConnectError::Tls { .. }) => err.to_string(),
         Err(other) => panic!("{what}: not a TLS failure: {other}"),

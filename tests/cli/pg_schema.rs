@@ -61,7 +61,11 @@ fn a_newer_schema_is_refused_and_left_alone() {
     assert!(!users, "nothing was created in a newer store");
 }
 
-fn audit_insert(client: &mut postgres::Client, sql: &str, id: i64) -> Result<u64, postgres::Error> {
+fn audit_insert(
+    client: &mut pwreset::store::pg::PgClient,
+    sql: &str,
+    id: i64,
+) -> Result<u64, tokio_postgres::Error> {
     client.execute(
         &format!(
             "INSERT INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash)
@@ -71,7 +75,7 @@ fn audit_insert(client: &mut postgres::Client, sql: &str, id: i64) -> Result<u64
     )
 }
 
-fn assert_append_only(result: Result<u64, postgres::Error>, what: &str) {
+fn assert_append_only(result: Result<u64, tokio_postgres::Error>, what: &str) {
     let err = result.expect_err(what);
     let message = err.as_db_error().map(|d| d.message().to_string());
     assert!(
@@ -142,7 +146,7 @@ fn usernames_and_emails_are_unique_ignoring_case() {
         let err = result.expect_err(what);
         assert_eq!(
             err.code(),
-            Some(&postgres::error::SqlState::UNIQUE_VIOLATION),
+            Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
             "{what}: {err:?}"
         );
     }

@@ -84,7 +84,7 @@ pub fn server() -> Option<&'static PgServer> {
 
 impl PgServer {
     /// A connection to `target` with the role's password.
-    pub fn connect(&self, target: &PgTarget) -> postgres::Client {
+    pub fn connect(&self, target: &PgTarget) -> pwreset::store::pg::PgClient {
         pg::connect(target, Some(&self.password)).unwrap_or_else(|e| panic!("connect: {e}"))
     }
 
@@ -148,7 +148,7 @@ impl PgTestDb {
     }
 
     /// A connection to this database.
-    pub fn client(&self) -> postgres::Client {
+    pub fn client(&self) -> pwreset::store::pg::PgClient {
         self.server.connect(&self.target)
     }
 

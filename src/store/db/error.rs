@@ -26,7 +26,7 @@ pub struct DbError {
 #[derive(Debug)]
 enum Cause {
     Sqlite(rusqlite::Error),
-    Pg(postgres::Error),
+    Pg(tokio_postgres::Error),
     Reentered,
     Aborted,
     ParamType {
@@ -144,9 +144,9 @@ impl From<rusqlite::Error> for DbError {
     }
 }
 
-impl From<postgres::Error> for DbError {
-    fn from(err: postgres::Error) -> Self {
-        use postgres::error::SqlState;
+impl From<tokio_postgres::Error> for DbError {
+    fn from(err: tokio_postgres::Error) -> Self {
+        use tokio_postgres::error::SqlState;
         let kind = match err.code() {
             Some(code) if *code == SqlState::UNIQUE_VIOLATION => ErrorKind::Unique,
             Some(code)
@@ -167,7 +167,7 @@ impl From<postgres::Error> for DbError {
 
 /// A PostgreSQL error's text: the server's severity, message and SQLSTATE, never its DETAIL
 /// (which quotes the values of a violating row, e.g. `Key (lower(email))=(...)`).
-fn pg_text(err: &postgres::Error, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+fn pg_text(err: &tokio_postgres::Error, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
     match err.as_db_error() {
         Some(db) => write!(
             f,

@@ -222,13 +222,23 @@ fn a_transaction_commits_rolls_back_and_refuses_to_commit_after_a_failure() {
     assert!(refused.is_err(), "a read transaction is read only");
 }
 
+/// A write transaction's first statement, sent with its `BEGIN` and the writer lock, fails
+/// as busy when the lock is held past the timeout.
+fn busy_at_first_statement(conn: &mut Conn) -> DbError {
+    let tx = conn.begin_write().expect("begin is queued, not sent");
+    tx.execute("INSERT INTO t (n) VALUES (2)", &vals![])
+        .expect_err("locked")
+}
+
 #[test]
 fn the_writer_lock_times_out_as_busy_and_leaves_the_connection_usable() {
     let Some(db) = Scratch::new() else { return };
     let mut holder = table(&db);
     let mut waiter = open(&db, 50);
-    let held = holder.begin_write().expect("lock");
-    let busy = waiter.begin_write().expect_err("locked");
+    let held = holder.begin_write().expect("begin");
+    held.query_vec("SELECT n FROM t", &vals![], |_| Ok(()))
+        .expect("lock taken with the first statement");
+    let busy = busy_at_first_statement(&mut waiter);
     assert_eq!(busy.kind(), ErrorKind::Busy, "{busy}");
     assert!(busy.to_string().contains("55P03"), "{busy}");
     drop(held);
@@ -238,19 +248,15 @@ fn the_writer_lock_times_out_as_busy_and_leaves_the_connection_usable() {
     tx.commit().expect("commit");
     // A plain client holding the same key blocks pwreset too (the key is documented).
     let mut other = db.client();
-    let mut other_tx = other.transaction().expect("tx");
-    other_tx
+    other.batch_execute("BEGIN").expect("begin");
+    other
         .execute("SELECT pg_advisory_xact_lock($1)", &[&WRITER_LOCK_KEY])
         .expect("hold");
-    assert_eq!(
-        waiter.begin_write().expect_err("held").kind(),
-        ErrorKind::Busy
-    );
-    other_tx.rollback().expect("release");
-    waiter
-        .begin_write()
-        .expect("free")
-        .commit()
-        .expect("commit");
+    assert_eq!(busy_at_first_statement(&mut waiter).kind(), ErrorKind::Busy);
+    other.batch_execute("ROLLBACK").expect("release");
+    let tx = waiter.begin_write().expect("free");
+    tx.execute("INSERT INTO t (n) VALUES (3)", &vals![])
+        .expect("insert");
+    tx.commit().expect("commit");
     assert_eq!(waiter.limit_cache(64).map_err(|e| e.to_string()), Ok(()));
 }

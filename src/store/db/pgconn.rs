@@ -17,11 +17,11 @@
 use std::cell::{Cell, RefCell, RefMut};
 use std::collections::HashMap;
 
-use postgres::fallible_iterator::FallibleIterator;
-use postgres::types::{ToSql, Type};
-use postgres::{Client, Statement};
+use tokio_postgres::Statement;
+use tokio_postgres::types::{ToSql, Type};
 
 use super::{DbError, Row, RowInner, Size, ToValue, ValueRef, pg_sql};
+use crate::store::pg::client::{Bound, Deferred, PgClient};
 
 /// The `pg_advisory_xact_lock` key every write transaction takes: pwreset's one-writer lock
 /// ("pwreset" + 0), distinct from the migration lock (`..7401`) and the tests' (`..7402`).
@@ -36,9 +36,13 @@ const STATEMENT_CACHE: usize = 256;
 
 /// One PostgreSQL connection and what it keeps between statements.
 pub(super) struct PgConn {
-    client: RefCell<Client>,
+    client: RefCell<PgClient>,
     statements: RefCell<HashMap<String, Statement>>,
+    /// Statements not sent yet (see the module's note), oldest first.
+    queue: RefCell<Vec<Deferred>>,
     in_transaction: Cell<bool>,
+    /// The open transaction's `BEGIN` has been sent (it may still sit in `queue` otherwise).
+    begun: Cell<bool>,
     /// A statement failed inside the open transaction: PostgreSQL has aborted it, and would
     /// answer COMMIT with a silent rollback.
     aborted: Cell<bool>,
@@ -51,11 +55,13 @@ pub(super) struct PgConn {
 
 impl PgConn {
     /// Wrap a connected client; `busy_timeout_ms` bounds the wait for the writer lock.
-    pub(super) fn new(client: Client, busy_timeout_ms: u32) -> PgConn {
+    pub(super) fn new(client: PgClient, busy_timeout_ms: u32) -> PgConn {
         PgConn {
             client: RefCell::new(client),
             statements: RefCell::new(HashMap::new()),
+            queue: RefCell::new(Vec::new()),
             in_transaction: Cell::new(false),
+            begun: Cell::new(false),
             aborted: Cell::new(false),
             cursors: Cell::new(0),
             cursor_ids: RefCell::new(HashMap::new()),
@@ -65,7 +71,7 @@ impl PgConn {
 
     /// The client, unless a streaming query holds it (a callback re-entering the connection
     /// outside a transaction).
-    fn client(&self) -> Result<RefMut<'_, Client>, DbError> {
+    fn client(&self) -> Result<RefMut<'_, PgClient>, DbError> {
         self.client
             .try_borrow_mut()
             .map_err(|_| DbError::reentered())
@@ -73,9 +79,19 @@ impl PgConn {
 
     /// The client itself, for migrations; cached statements are forgotten (the schema may
     /// change under them).
-    pub(super) fn client_mut(&mut self) -> &mut Client {
+    pub(super) fn client_mut(&mut self) -> &mut PgClient {
         self.statements.get_mut().clear();
+        self.queue.get_mut().clear();
         self.client.get_mut()
+    }
+
+    /// The queued statements, to send now ahead of the one being sent; inside a transaction
+    /// that sends its `BEGIN`.
+    fn take_queue(&self) -> Vec<Deferred> {
+        if self.in_transaction.get() {
+            self.begun.set(true);
+        }
+        std::mem::take(&mut *self.queue.borrow_mut())
     }
 
     /// `result`, remembering a failure inside a transaction (see `aborted`).
@@ -87,11 +103,11 @@ impl PgConn {
     }
 
     /// The prepared statement for `sql` (SQLite dialect), preparing it on first use.
-    fn prepare(&self, client: &mut Client, sql: &str) -> Result<Statement, DbError> {
+    fn prepare(&self, client: &mut PgClient, sql: &str) -> Result<Statement, DbError> {
         if let Some(stmt) = self.statements.borrow().get(sql) {
             return Ok(stmt.clone());
         }
-        let stmt = client.prepare(&pg_sql(sql))?;
+        let stmt = client.prepare_after(self.take_queue(), &pg_sql(sql))?;
         let mut cache = self.statements.borrow_mut();
         if cache.len() >= STATEMENT_CACHE {
             cache.clear();
@@ -109,13 +125,32 @@ impl PgConn {
         let mut client = self.client()?;
         let stmt = self.prepare(&mut client, sql)?;
         let bound = bind(&stmt, params)?;
-        let changed = client.execute(&stmt, &as_refs(&bound))?;
+        let changed = client.execute_after(self.take_queue(), &stmt, &as_refs(&bound))?;
         usize::try_from(changed).map_err(|_| DbError::out_of_range("usize"))
+    }
+
+    /// Run a statement whose answer nobody reads: inside a transaction it is queued and sent
+    /// with the next statement that is waited for (its failure is that statement's), outside
+    /// one it runs at once.
+    pub(super) fn defer(&self, sql: &str, params: &[&dyn ToValue]) -> Result<(), DbError> {
+        if !self.in_transaction.get() {
+            return self.execute(sql, params).map(drop);
+        }
+        let queued = self.client().and_then(|mut client| {
+            let stmt = self.prepare(&mut client, sql)?;
+            let bound = bind(&stmt, params)?;
+            self.queue.borrow_mut().push(Deferred::Execute(stmt, bound));
+            Ok(())
+        });
+        self.note(queued)
     }
 
     /// Run statements without parameters (simple query protocol).
     pub(super) fn batch(&self, sql: &str) -> Result<(), DbError> {
-        self.note(self.client().and_then(|mut c| Ok(c.batch_execute(sql)?)))
+        self.note(
+            self.client()
+                .and_then(|mut c| Ok(c.batch_after(self.take_queue(), sql)?)),
+        )
     }
 
     /// Hand each row to `f` until it returns `false` or the rows run out. Inside a transaction a
@@ -148,7 +183,7 @@ impl PgConn {
         let rows = self.note(self.client().and_then(|mut client| {
             let stmt = self.prepare(&mut client, sql)?;
             let bound = bind(&stmt, params)?;
-            Ok(client.query(&stmt, &as_refs(&bound))?)
+            Ok(client.query_after(self.take_queue(), &stmt, &as_refs(&bound))?)
         }))?;
         hand_over(&rows, f).map(drop)
     }
@@ -164,17 +199,16 @@ impl PgConn {
         let stmt = self.prepare(&mut client, sql)?;
         let bound = bind(&stmt, params)?;
         let mut rows = client
-            .query_raw(&stmt, as_refs(&bound))
+            .query_raw_after(self.take_queue(), &stmt, as_refs(&bound))
             .map_err(DbError::from)?;
-        while let Some(row) = rows.next().map_err(DbError::from)? {
-            let row = Row {
-                inner: RowInner::Pg(&row),
-            };
-            if !f(&row)? {
-                break;
+        loop {
+            let (batch, more) = client
+                .next_rows(&mut rows, CURSOR_BATCH)
+                .map_err(DbError::from)?;
+            if !hand_over(&batch, &mut f)? || !more {
+                return Ok(());
             }
         }
-        Ok(())
     }
 
     /// Rows through a cursor of this transaction, [`CURSOR_BATCH`] at a time; the connection is
@@ -215,7 +249,7 @@ impl PgConn {
         loop {
             let rows = self.note(self.client().and_then(|mut client| {
                 let stmt = self.prepare(&mut client, &fetch)?;
-                Ok(client.query(&stmt, &[])?)
+                Ok(client.query_after(self.take_queue(), &stmt, &[])?)
             }))?;
             if !hand_over(&rows, &mut f)? || rows.len() < CURSOR_BATCH {
                 return Ok(());
@@ -224,55 +258,66 @@ impl PgConn {
     }
 
     /// Begin a write transaction holding pwreset's writer lock, waiting at most the busy
-    /// timeout for it (a lock timeout is [`ErrorKind::Busy`](super::ErrorKind::Busy)).
-    pub(super) fn begin_write(&self) -> Result<(), DbError> {
+    /// timeout for it (a lock timeout is [`ErrorKind::Busy`](super::ErrorKind::Busy), reported
+    /// by the transaction's first statement, which the lock precedes on the server).
+    pub(super) fn begin_write(&self) {
         self.begin(&format!(
             "BEGIN; SET LOCAL lock_timeout = '{}ms'; SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})",
             self.busy_timeout_ms
-        ))
+        ));
     }
 
     /// Begin a write transaction without the writer lock (row locks only), waiting at most
     /// the busy timeout for a row another transaction holds.
-    pub(super) fn begin_row_write(&self) -> Result<(), DbError> {
+    pub(super) fn begin_row_write(&self) {
         self.begin(&format!(
             "BEGIN; SET LOCAL lock_timeout = '{}ms'",
             self.busy_timeout_ms
-        ))
+        ));
     }
 
     /// Begin a read transaction: one snapshot for every query in it.
-    pub(super) fn begin_read(&self) -> Result<(), DbError> {
-        self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    pub(super) fn begin_read(&self) {
+        self.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
     }
 
-    fn begin(&self, sql: &str) -> Result<(), DbError> {
+    /// Queue `sql` (a `BEGIN ...`): it goes to the server with the transaction's first
+    /// statement, whose failure its own failure (e.g. the lock timeout) becomes.
+    fn begin(&self, sql: &str) {
+        let mut queue = self.queue.borrow_mut();
+        queue.clear();
+        queue.push(Deferred::Batch(sql.to_string()));
         self.in_transaction.set(true);
+        self.begun.set(false);
         self.aborted.set(false);
-        let begun = self.batch(sql);
-        if begun.is_err() {
-            self.rollback();
-        }
-        begun
     }
 
-    /// Commit the open transaction.
+    /// Commit the open transaction, sending what is still queued first; a transaction that
+    /// never sent anything costs nothing.
     pub(super) fn commit(&self) -> Result<(), DbError> {
         if self.aborted.get() {
             return Err(DbError::aborted());
+        }
+        if !self.begun.get() && self.queue.borrow().len() <= 1 {
+            self.queue.borrow_mut().clear();
+            self.in_transaction.set(false);
+            return Ok(());
         }
         self.batch("COMMIT")?;
         self.in_transaction.set(false);
         Ok(())
     }
 
-    /// Roll back the open transaction, if any.
+    /// Roll back the open transaction, if any, dropping what is still queued.
     pub(super) fn rollback(&self) {
         if self.in_transaction.replace(false) {
-            // Nothing to report to: the caller is already returning an error or dropped the
-            // transaction on purpose; a connection that cannot roll back is broken, and the
-            // server rolls back when it closes.
-            let _ = self.batch("ROLLBACK");
+            self.queue.borrow_mut().clear();
+            if self.begun.replace(false) {
+                // Nothing to report to: the caller is already returning an error or dropped
+                // the transaction on purpose; a connection that cannot roll back is broken,
+                // and the server rolls back when it closes.
+                let _ = self.batch("ROLLBACK");
+            }
         }
     }
 }
@@ -292,7 +337,7 @@ fn is_query(sql: &str) -> bool {
 
 /// Hand `rows` to `f` in order; `false` once `f` asked to stop.
 fn hand_over<E>(
-    rows: &[postgres::Row],
+    rows: &[tokio_postgres::Row],
     mut f: impl FnMut(&Row<'_>) -> Result<bool, E>,
 ) -> Result<bool, E> {
     for row in rows {
@@ -307,7 +352,7 @@ fn hand_over<E>(
 }
 
 /// Each parameter as a value of the type the server inferred for it.
-fn bind(stmt: &Statement, params: &[&dyn ToValue]) -> Result<Vec<Box<dyn ToSql + Sync>>, DbError> {
+fn bind(stmt: &Statement, params: &[&dyn ToValue]) -> Result<Bound, DbError> {
     let types = stmt.params();
     if types.len() != params.len() {
         return Err(DbError::param_count(types.len(), params.len()));
@@ -324,7 +369,7 @@ fn convert(
     position: usize,
     ty: &Type,
     value: ValueRef<'_>,
-) -> Result<Box<dyn ToSql + Sync>, DbError> {
+) -> Result<Box<dyn ToSql + Sync + Send>, DbError> {
     Ok(match (value, ty) {
         (ValueRef::Int(n), &Type::INT8) => Box::new(n),
         (ValueRef::Int(n), &Type::INT4) => {
@@ -359,12 +404,15 @@ fn is_text(ty: &Type) -> bool {
     .contains(ty)
 }
 
-fn as_refs(bound: &[Box<dyn ToSql + Sync>]) -> Vec<&(dyn ToSql + Sync)> {
-    bound.iter().map(AsRef::as_ref).collect()
+fn as_refs(bound: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
+    bound
+        .iter()
+        .map(|param| param.as_ref() as &(dyn ToSql + Sync))
+        .collect()
 }
 
 /// Column `i` of a row: integers (and booleans, as 0/1), text, NULL.
-pub(super) fn column(row: &postgres::Row, i: usize) -> Result<ValueRef<'_>, DbError> {
+pub(super) fn column(row: &tokio_postgres::Row, i: usize) -> Result<ValueRef<'_>, DbError> {
     let Some(column) = row.columns().get(i) else {
         return Err(DbError::no_column(i));
     };

@@ -4,12 +4,15 @@
 //! The password is passed in (found by `settings`); it goes to the server only, never into an
 //! error. Nothing here knows about flags or exit codes.
 
-use postgres::config::SslMode as WireSslMode;
-use postgres::error::SqlState;
+use tokio_postgres::config::SslMode as WireSslMode;
+use tokio_postgres::error::SqlState;
+use tokio_postgres::tls::{MakeTlsConnect, TlsConnect};
+use tokio_postgres::{Config, NoTls, Socket};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::secret::Secret;
 
+use super::client::PgClient;
 use super::target::{PgHost, PgTarget, SslMode};
 use super::tls::{self, TlsSetupError};
 
@@ -66,14 +69,11 @@ pub enum PgConnectError {
 
 /// Connect to `target`, with `password` if the server asks for one.
 ///
-/// The `postgres` client is synchronous: it runs its own tokio runtime, and would panic
-/// ("Cannot start a runtime from within a runtime") on a thread that already runs one. This
-/// returns [`PgConnectError::InsideAsyncRuntime`] instead; async code (`serve`) must call it
-/// from a blocking thread (`spawn_blocking`).
-pub fn connect(
-    target: &PgTarget,
-    password: Option<&Secret>,
-) -> Result<postgres::Client, PgConnectError> {
+/// The client is synchronous: it runs its own tokio runtime, and would panic ("Cannot start a
+/// runtime from within a runtime") on a thread that already runs one. This returns
+/// [`PgConnectError::InsideAsyncRuntime`] instead; async code (`serve`) must call it from a
+/// blocking thread (`spawn_blocking`).
+pub fn connect(target: &PgTarget, password: Option<&Secret>) -> Result<PgClient, PgConnectError> {
     let name = target.to_string();
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(PgConnectError::InsideAsyncRuntime { target: name });
@@ -85,15 +85,38 @@ pub fn connect(
         },
     )?;
     let config = wire_config(target, password);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| PgConnectError::Other {
+            target: name.clone(),
+            reason: format!("cannot start the client's runtime: {e}"),
+        })?;
     let result = match tls {
-        Some(tls) => config.connect(MakeRustlsConnect::new(tls)),
-        None => config.connect(postgres::NoTls),
+        Some(tls) => open(runtime, &config, MakeRustlsConnect::new(tls)),
+        None => open(runtime, &config, NoTls),
     };
     result.map_err(|e| classify(&e, name))
 }
 
-fn wire_config(target: &PgTarget, password: Option<&Secret>) -> postgres::Config {
-    let mut config = postgres::Config::new();
+/// Connect on `runtime` with `tls`; the connection's task is driven by the client's calls.
+fn open<T>(
+    runtime: tokio::runtime::Runtime,
+    config: &Config,
+    tls: T,
+) -> Result<PgClient, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket> + 'static,
+    T::Stream: Send + 'static,
+    T::TlsConnect: Send,
+    <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
+{
+    let (client, connection) = runtime.block_on(config.connect(tls))?;
+    Ok(PgClient::new(runtime, client, connection))
+}
+
+fn wire_config(target: &PgTarget, password: Option<&Secret>) -> Config {
+    let mut config = Config::new();
     match &target.host {
         PgHost::Tcp(host) => config.host(host),
         PgHost::Socket(dir) => config.host_path(dir),
@@ -117,7 +140,7 @@ fn wire_config(target: &PgTarget, password: Option<&Secret>) -> postgres::Config
 
 /// Sort a connect failure by the server's SQLSTATE, else by the client's error kind (the
 /// `postgres` crate exposes the kind only through its message).
-fn classify(err: &postgres::Error, target: String) -> PgConnectError {
+fn classify(err: &tokio_postgres::Error, target: String) -> PgConnectError {
     let reason = with_causes(err);
     if let Some(db) = err.as_db_error() {
         let code = db.code();
@@ -148,7 +171,7 @@ fn classify(err: &postgres::Error, target: String) -> PgConnectError {
 }
 
 /// The error and its causes, `: `-separated (the crate's own message omits them).
-fn with_causes(err: &postgres::Error) -> String {
+fn with_causes(err: &tokio_postgres::Error) -> String {
     let mut text = err.to_string();
     let mut cause = std::error::Error::source(err);
     while let Some(inner) = cause {

@@ -6,6 +6,7 @@
 //! knows nothing about flags, terminals or exit codes. It reads no environment: `settings`
 //! finds the password and passes it in.
 
+pub mod client;
 pub mod connect;
 pub mod pgpass;
 pub mod schema;
@@ -14,6 +15,7 @@ pub(crate) mod scratch;
 pub mod target;
 pub mod tls;
 
+pub use client::PgClient;
 pub use connect::{PgConnectError, connect};
 pub use schema::{PgSchemaError, migrate, version};
 pub use target::{PgHost, PgTarget, SslMode, StoreLocation, TargetError};

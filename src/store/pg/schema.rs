@@ -6,7 +6,7 @@
 //! Migrations run in one transaction under their own advisory lock, so concurrent pwreset
 //! processes apply them once, all or nothing (PostgreSQL DDL is transactional).
 
-use postgres::{Client, GenericClient};
+use super::client::PgClient;
 
 /// Each entry brings the store to the schema version it names, from the previous entry's.
 const MIGRATIONS: &[(i64, &str)] = &[(5, include_str!("schema_v5.sql"))];
@@ -40,11 +40,11 @@ pub enum PgSchemaError {
     },
     /// The server refused a statement.
     #[error("migrating the database failed: {0}")]
-    Db(#[from] postgres::Error),
+    Db(#[from] tokio_postgres::Error),
 }
 
 /// The schema version recorded in the database; 0 for a database pwreset never migrated.
-pub fn version(client: &mut impl GenericClient) -> Result<i64, postgres::Error> {
+pub fn version(client: &mut PgClient) -> Result<i64, tokio_postgres::Error> {
     let exists: bool = client
         .query_one(
             "SELECT to_regclass('pwreset_schema_version') IS NOT NULL",
@@ -65,11 +65,26 @@ pub fn version(client: &mut impl GenericClient) -> Result<i64, postgres::Error> 
 /// Apply every migration the database has not seen, in one transaction under
 /// [`MIGRATION_LOCK_KEY`]. Returns how many were applied: 0 for an up-to-date database. A newer
 /// schema is refused and left untouched.
-pub fn migrate(client: &mut Client) -> Result<usize, PgSchemaError> {
-    let mut tx = client.transaction()?;
-    tx.batch_execute(&format!("SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
+pub fn migrate(client: &mut PgClient) -> Result<usize, PgSchemaError> {
+    client.batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
+    match migrate_locked(client) {
+        Ok(applied) => {
+            client.batch_execute("COMMIT")?;
+            Ok(applied)
+        }
+        Err(err) => {
+            // The error is what to report; a connection that cannot roll back is broken, and
+            // the server rolls back when it closes.
+            let _ = client.batch_execute("ROLLBACK");
+            Err(err)
+        }
+    }
+}
+
+/// [`migrate`]'s work inside its transaction.
+fn migrate_locked(tx: &mut PgClient) -> Result<usize, PgSchemaError> {
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])?;
-    let found = version(&mut tx)?;
+    let found = version(tx)?;
     if found > LATEST {
         return Err(PgSchemaError::NewerSchema {
             found,
@@ -88,7 +103,6 @@ pub fn migrate(client: &mut Client) -> Result<usize, PgSchemaError> {
             &[to],
         )?;
     }
-    tx.commit()?;
     Ok(pending.len())
 }
 

@@ -80,7 +80,7 @@ impl Scratch {
     }
 
     /// A new connection to the database.
-    pub(crate) fn client(&self) -> postgres::Client {
+    pub(crate) fn client(&self) -> super::PgClient {
         super::connect(&self.target, Some(&self.password)).expect("connect")
     }
 

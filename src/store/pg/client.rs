@@ -1,0 +1,209 @@
+//! A synchronous PostgreSQL client: `tokio-postgres` driven on a current-thread runtime of its
+//! own, as the `postgres` crate drives it, plus the one thing that crate cannot do: send
+//! several statements before reading any answer. Statements whose answers are not needed yet
+//! ([`Deferred`]) travel with the next one that is, so a transaction's trailing writes and its
+//! `COMMIT` cost one round trip, not one each.
+//!
+//! Like the `postgres` crate, it must not be used from inside a tokio runtime (`connect`
+//! refuses there); `serve` calls it from blocking threads.
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::task::Poll;
+
+use futures_util::future::{join, join_all};
+use tokio::runtime::Runtime;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Error, Row, RowStream, Statement};
+
+/// Parameters bound to the types a prepared statement expects.
+pub type Bound = Vec<Box<dyn ToSql + Sync + Send>>;
+
+/// A statement queued to be sent with the next one whose answer is needed.
+pub enum Deferred {
+    /// Statements without parameters (simple query protocol), e.g. `BEGIN; ...`.
+    Batch(String),
+    /// A prepared statement and its parameters; its row count is not wanted.
+    Execute(Statement, Bound),
+}
+
+/// The connection's own task: reads the server's answers and writes the queued requests.
+type Driver = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+/// One connection, with the runtime that drives it.
+pub struct PgClient {
+    runtime: Runtime,
+    client: Client,
+    /// `None` once the connection has ended; requests then fail as closed.
+    driver: Option<Driver>,
+}
+
+impl PgClient {
+    /// Wrap a client and its connection task, both made on `runtime`.
+    pub fn new<F>(runtime: Runtime, client: Client, connection: F) -> PgClient
+    where
+        F: Future<Output = Result<(), Error>> + Send + 'static,
+    {
+        PgClient {
+            runtime,
+            client,
+            driver: Some(Box::pin(connection)),
+        }
+    }
+
+    /// Send `queue`, then prepare `sql`.
+    pub fn prepare_after(&mut self, queue: Vec<Deferred>, sql: &str) -> Result<Statement, Error> {
+        self.run(queue, |c| c.prepare(sql))
+    }
+
+    /// Send `queue`, then run `stmt`; how many rows it changed.
+    pub fn execute_after(
+        &mut self,
+        queue: Vec<Deferred>,
+        stmt: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<u64, Error> {
+        self.run(queue, |c| c.execute(stmt, params))
+    }
+
+    /// Send `queue`, then run `stmt`; all its rows.
+    pub fn query_after(
+        &mut self,
+        queue: Vec<Deferred>,
+        stmt: &Statement,
+        params: &[&(dyn ToSql + Sync)],
+    ) -> Result<Vec<Row>, Error> {
+        self.run(queue, |c| c.query(stmt, params))
+    }
+
+    /// Send `queue`, then start `stmt`; its rows come through [`PgClient::next_rows`].
+    pub fn query_raw_after(
+        &mut self,
+        queue: Vec<Deferred>,
+        stmt: &Statement,
+        params: Vec<&(dyn ToSql + Sync)>,
+    ) -> Result<Pin<Box<RowStream>>, Error> {
+        self.run(queue, |c| async move {
+            c.query_raw(stmt, params).await.map(Box::pin)
+        })
+    }
+
+    /// The next rows of `rows`: those already arrived, at most `max` (at least one unless the
+    /// rows have ended), and whether more may follow. A stream that has ended must not be
+    /// asked again.
+    pub fn next_rows(
+        &mut self,
+        rows: &mut Pin<Box<RowStream>>,
+        max: usize,
+    ) -> Result<(Vec<Row>, bool), Error> {
+        let mut batch = Vec::new();
+        let more = drive(
+            &self.runtime,
+            &mut self.driver,
+            poll_fn(|cx| {
+                while batch.len() < max {
+                    match futures_util::Stream::poll_next(rows.as_mut(), cx) {
+                        Poll::Ready(Some(Ok(row))) => batch.push(row),
+                        Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e)),
+                        Poll::Ready(None) => return Poll::Ready(Ok(false)),
+                        Poll::Pending if batch.is_empty() => return Poll::Pending,
+                        Poll::Pending => break,
+                    }
+                }
+                Poll::Ready(Ok(true))
+            }),
+        )?;
+        Ok((batch, more))
+    }
+
+    /// Send `queue`, then run `sql` (statements without parameters).
+    pub fn batch_after(&mut self, queue: Vec<Deferred>, sql: &str) -> Result<(), Error> {
+        self.run(queue, |c| c.batch_execute(sql))
+    }
+
+    /// Send `queue`, then the request `op` makes of the client, before reading any answer.
+    fn run<'s, T, F>(
+        &'s mut self,
+        queue: Vec<Deferred>,
+        op: impl FnOnce(&'s Client) -> F,
+    ) -> Result<T, Error>
+    where
+        F: Future<Output = Result<T, Error>> + 's,
+    {
+        let Self {
+            runtime,
+            client,
+            driver,
+        } = self;
+        let client: &'s Client = client;
+        drive(runtime, driver, async move {
+            after(client, &queue, op(client)).await
+        })
+    }
+
+    /// Run `sql` (statements without parameters).
+    pub fn batch_execute(&mut self, sql: &str) -> Result<(), Error> {
+        self.batch_after(Vec::new(), sql)
+    }
+
+    /// Prepare and run `sql`; how many rows it changed.
+    pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
+        let stmt = self.prepare_after(Vec::new(), sql)?;
+        self.execute_after(Vec::new(), &stmt, params)
+    }
+
+    /// Prepare and run `sql`; all its rows.
+    pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
+        let stmt = self.prepare_after(Vec::new(), sql)?;
+        self.query_after(Vec::new(), &stmt, params)
+    }
+
+    /// Prepare and run `sql`, which must return exactly one row.
+    pub fn query_one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Row, Error> {
+        self.run(Vec::new(), |c| c.query_one(sql, params))
+    }
+}
+
+/// `op` after every statement of `queue`, all sent before any answer is read: the first
+/// failure wins (after one, PostgreSQL answers the rest of the transaction with errors too).
+async fn after<T>(
+    client: &Client,
+    queue: &[Deferred],
+    op: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    if queue.is_empty() {
+        return op.await;
+    }
+    let sent = queue.iter().map(|deferred| async move {
+        match deferred {
+            Deferred::Batch(sql) => client.batch_execute(sql).await,
+            Deferred::Execute(stmt, bound) => {
+                let params: Vec<&(dyn ToSql + Sync)> =
+                    bound.iter().map(|p| p.as_ref() as _).collect();
+                client.execute(stmt, &params).await.map(drop)
+            }
+        }
+    });
+    let (earlier, result) = join(join_all(sent), op).await;
+    earlier.into_iter().collect::<Result<Vec<()>, Error>>()?;
+    result
+}
+
+/// Run `f` to completion on `runtime`, driving the connection meanwhile. A connection that
+/// fails ends the wait with its error; one that closes makes `f`'s requests fail as closed.
+fn drive<T>(
+    runtime: &Runtime,
+    driver: &mut Option<Driver>,
+    f: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    let mut f = pin!(f);
+    runtime.block_on(poll_fn(|cx| {
+        if let Some(connection) = driver.as_mut()
+            && let Poll::Ready(ended) = connection.as_mut().poll(cx)
+        {
+            *driver = None;
+            ended?;
+        }
+        f.as_mut().poll(cx)
+    }))
+}
