@@ -142,8 +142,9 @@ pub fn insert(conn: &Conn, entry: &Entry) -> Result<(), DbError> {
         placeholders.join(", ")
     );
     let params: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
-    conn.execute(&sql, &params)?;
-    Ok(())
+    // Under the writer lock the next id is free, so nothing reads the answer: it goes with the
+    // transaction's next statement or its commit.
+    conn.defer(&sql, &params)
 }
 
 /// Call `f` for every row, in id order, streaming.

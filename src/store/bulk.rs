@@ -98,7 +98,8 @@ pub fn insert_run(conn: &Conn, run: &NewRun<'_>, now: i64) -> Result<(), DbError
     Ok(())
 }
 
-/// Insert a planned item (`pending`, or `skipped` with a reason).
+/// Insert a planned item (`pending`, or `skipped` with a reason), sent with the transaction's
+/// next statement ([`Conn::defer`]).
 pub fn insert_item(
     conn: &Conn,
     run_id: &str,
@@ -109,12 +110,11 @@ pub fn insert_item(
     now: i64,
 ) -> Result<(), DbError> {
     let status = if skip.is_some() { "skipped" } else { "pending" };
-    conn.execute(
+    conn.defer(
         "INSERT INTO bulk_items (run_id, position, entry, user_id, status, reason, updated_at) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         &vals![run_id, position, entry, user_id, status, skip, now],
-    )?;
-    Ok(())
+    )
 }
 
 /// The run with this id.
@@ -130,15 +130,6 @@ pub fn run(conn: &Conn, id: &str) -> Result<Option<Run>, DbError> {
                 deliver_to: r.get(3)?,
             })
         },
-    )
-}
-
-/// When the run was planned, if it exists.
-pub fn planned_at(conn: &Conn, id: &str) -> Result<Option<i64>, DbError> {
-    conn.query_opt(
-        "SELECT created_at FROM bulk_runs WHERE id = ?1",
-        &vals![id],
-        |r| r.get(0),
     )
 }
 
@@ -271,7 +262,8 @@ impl<'a> ItemPager<'a> {
     }
 }
 
-/// Record an item's outcome.
+/// Record an item's outcome (sent with the transaction's next statement or its commit:
+/// [`Conn::defer`]).
 pub fn finish_item(
     conn: &Conn,
     item_id: i64,
@@ -281,10 +273,9 @@ pub fn finish_item(
     expires_at: Option<i64>,
     now: i64,
 ) -> Result<(), DbError> {
-    conn.execute(
+    conn.defer(
         "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), \
          expires_at = ?5, updated_at = ?6 WHERE id = ?1",
         &vals![item_id, status, reason, recipient, expires_at, now],
-    )?;
-    Ok(())
+    )
 }

@@ -116,15 +116,15 @@ pub fn insert(conn: &Conn, intent: &NewIntent<'_>) -> Result<i64, DbError> {
     )
 }
 
-/// Resolve an open intent with its outcome (`ok`, `failed`, `unconfirmed`, `interrupted`);
-/// returns whether it was still open.
-pub fn resolve(conn: &Conn, id: i64, outcome: &str, now: i64) -> Result<bool, DbError> {
-    let changed = conn.execute(
+/// Resolve an open intent with its outcome (`ok`, `failed`, `unconfirmed`, `interrupted`); an
+/// intent already resolved keeps its first outcome. Sent with the transaction's next
+/// statement or its commit ([`Conn::defer`]).
+pub fn resolve(conn: &Conn, id: i64, outcome: &str, now: i64) -> Result<(), DbError> {
+    conn.defer(
         "UPDATE mail_intents SET resolved_at = ?2, outcome = ?3 \
          WHERE id = ?1 AND resolved_at IS NULL",
         &vals![id, now, outcome],
-    )?;
-    Ok(changed == 1)
+    )
 }
 
 /// Delete intents resolved before `before` (they only matter while their mail is in flight);
@@ -227,11 +227,8 @@ mod tests {
         assert_eq!(found.len(), 1);
         assert_eq!((found[0].id, found[0].token_id), (id, Some(3)));
         assert_eq!(found[0].owner, owner);
-        assert!(resolve(conn, id, "interrupted", 200).expect("resolve"));
-        assert!(
-            !resolve(conn, id, "ok", 300).expect("again"),
-            "resolved once"
-        );
+        resolve(conn, id, "interrupted", 200).expect("resolve");
+        resolve(conn, id, "ok", 300).expect("again, a no-op");
         assert!(open(conn).expect("open").is_empty());
         let last = last_interrupted(conn, 1).expect("last");
         assert_eq!(

@@ -93,15 +93,12 @@ impl Cooldown<'_> {
         user_id: i64,
         now: Timestamp,
     ) -> Result<Option<i64>, crate::store::db::DbError> {
-        let (secs, since) = match self {
-            Cooldown::Any { secs } => (secs, i64::MIN),
-            Cooldown::SinceRun { secs, run_id } => (
-                secs,
-                crate::store::bulk::planned_at(conn, run_id)?.unwrap_or(i64::MIN),
-            ),
+        let (secs, run_id) = match self {
+            Cooldown::Any { secs } => (secs, None),
+            Cooldown::SinceRun { secs, run_id } => (secs, Some(run_id)),
         };
         let cooldown = i64::try_from(secs).unwrap_or(i64::MAX / 2);
-        Ok(sql::last_sent_at(conn, user_id, since)?
+        Ok(sql::last_sent_at(conn, user_id, run_id)?
             .map(|at| at.saturating_add(cooldown))
             .filter(|&next| next > now.as_second()))
     }
