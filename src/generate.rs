@@ -300,6 +300,7 @@ fn access_vars(
         login_url: settings.login_url.clone(),
         by_admin: true,
         note: settings.note.clone(),
+        new_email: None,
     }
 }
 
