@@ -300,6 +300,7 @@ fn access_vars(
         login_url: settings.login_url.clone(),
         by_admin: true,
         note: settings.note.clone(),
+        new_email: None,
     }
 }
 
@@ -344,9 +345,10 @@ impl delivery::Flow for GenerateFlow<'_> {
             must_change: request.force_change,
             temp_expires_at: Some(self.expires_at),
         };
-        users_sql::set_password(tx, user.id, &change, now)?;
+        // Revoke before the change: the store's trigger would revoke them too, uncounted.
         let revoked =
             tokens_sql::revoke_outstanding(tx, user.id, now, "password reset by administrator")?;
+        users_sql::set_password(tx, user.id, &change, now)?;
         let mut detail = match request.handover.email_to() {
             Some(to) => format!("emailed to {}", mail::mask(to.as_str())),
             None => "shown to the operator".to_string(),

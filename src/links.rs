@@ -313,6 +313,7 @@ fn vars(user: &User, pending: &Pending, now: Timestamp, settings: &LinkSettings)
         login_url: None,
         by_admin: false,
         note: settings.note.clone(),
+        new_email: None,
     }
 }
 

@@ -1,4 +1,5 @@
-//! The "your password was changed" notice (PW-6): its template variables and its sending.
+//! The "your password was changed" notice (PW-6): its template variables and its sending (and
+//! the sending of other secret-free notices, such as `users edit`'s email-changed one).
 //!
 //! Used after an administrator showed a temporary password (`reset generate`), after a user
 //! redeemed a reset link (`tokens redeem`), and by anything else that changes a password. The
@@ -49,6 +50,7 @@ impl Notice {
             login_url: self.login_url.clone(),
             by_admin: self.by_admin,
             note: self.note.clone(),
+            new_email: None,
         }
     }
 }
@@ -62,9 +64,20 @@ pub fn send<S>(
     user: &User,
     to: &Recipient,
 ) -> Result<Delivered, MailError> {
+    send_template(courier, TEMPLATE, &notice.vars(user), user, to)
+}
+
+/// Send notice `template` about `user`, rendered with `vars`, to `to`, as [`send`] does.
+pub fn send_template<S>(
+    courier: &mut crate::delivery::Courier<'_, S>,
+    template: &str,
+    vars: &Vars,
+    user: &User,
+    to: &Recipient,
+) -> Result<Delivered, MailError> {
     crate::delivery::header_safe(user).map_err(|refused| MailError::Local(refused.to_string()))?;
     let outgoing = courier
-        .render(TEMPLATE, to, &notice.vars(user))
+        .render(template, to, vars)
         .map_err(|err| MailError::Local(err.to_string()))?;
     courier.mailer.send(&outgoing)
 }

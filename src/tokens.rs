@@ -195,9 +195,10 @@ fn redeem_held(
         must_change: false,
         temp_expires_at: None,
     };
-    users_sql::set_password(&tx, verified.user.id, &change, now.as_second())?;
+    // Revoke before the change: the store's trigger would revoke them too, uncounted.
     let revoked =
         sql::revoke_outstanding(&tx, verified.user.id, now.as_second(), "password changed")?;
+    users_sql::set_password(&tx, verified.user.id, &change, now.as_second())?;
     let detail = (revoked > 0).then(|| format!("revoked {revoked} other links"));
     audit::append(
         &tx,

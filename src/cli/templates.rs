@@ -24,7 +24,7 @@ pub enum Command {
         after_help = "Examples:\n  pwreset templates show access-info\n  pwreset templates show password-change-link > /tmp/link.txt"
     )]
     Show {
-        /// password-change-link, access-info or password-changed
+        /// password-change-link, access-info, password-changed or email-changed
         name: String,
     },
     /// Render a template with a user's data, or sample data; sends nothing
@@ -32,7 +32,7 @@ pub enum Command {
         after_help = "Examples:\n  pwreset templates preview password-change-link\n  pwreset templates preview access-info --user alice"
     )]
     Preview {
-        /// password-change-link, access-info or password-changed
+        /// password-change-link, access-info, password-changed or email-changed
         name: String,
         /// Use this user's data (an email, a username or #ID) instead of a sample user
         #[arg(long, value_name = "USER")]

@@ -12,7 +12,7 @@ use super::db::Conn;
 use super::pg::PgSchemaError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -166,6 +166,28 @@ ALTER TABLE reset_tokens ADD COLUMN opened_at      INTEGER;
 ALTER TABLE reset_tokens ADD COLUMN last_opened_at INTEGER;
 ALTER TABLE reset_tokens ADD COLUMN opens          INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE reset_tokens ADD COLUMN scanner_opens  INTEGER NOT NULL DEFAULT 0;
+";
+
+/// The store protects itself (TOK-7): whoever changes a user's password hash or email
+/// (pwreset, the application, an admin with plain SQL), that user's outstanding links die with
+/// reason `password changed` or `email changed`. Every unused, unrevoked link is revoked, and so
+/// is one still `pending delivery` (the settle step only makes a row live while its reason is
+/// still that one, so the in-flight mail's link stays dead). Expiry is not looked at: the
+/// writer's clock may not be the database's. `revoked_at` is the row's new `updated_at` when
+/// the statement set one (the writer's clock), else the database's clock. `strftime` rather
+/// than `unixepoch()`, so that an application linking an older SQLite can still write.
+const V6: &str = r"
+CREATE TRIGGER users_revoke_links AFTER UPDATE OF password_hash, email ON users
+WHEN OLD.password_hash IS NOT NEW.password_hash OR OLD.email IS NOT NEW.email COLLATE BINARY
+BEGIN
+    UPDATE reset_tokens
+       SET revoked_at = CASE WHEN NEW.updated_at IS NOT OLD.updated_at THEN NEW.updated_at
+                             ELSE CAST(strftime('%s', 'now') AS INTEGER) END,
+           revoked_reason = CASE WHEN OLD.password_hash IS NOT NEW.password_hash
+                                 THEN 'password changed' ELSE 'email changed' END
+     WHERE user_id = NEW.id AND used_at IS NULL
+       AND (revoked_at IS NULL OR revoked_reason = 'pending delivery');
+END;
 ";
 
 /// The schema version recorded in the store.

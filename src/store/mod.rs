@@ -15,6 +15,8 @@ pub mod pg;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tokens;
+#[cfg(test)]
+mod trigger_tests;
 pub mod users;
 
 use std::fs::OpenOptions;

@@ -168,6 +168,34 @@ pub fn set_active(conn: &Conn, id: i64, active: bool, now: i64) -> Result<bool, 
     Ok(changed == 1)
 }
 
+/// The columns `users edit` changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Profile<'a> {
+    /// Login name.
+    pub username: &'a str,
+    /// Email, if any.
+    pub email: Option<&'a str>,
+    /// Display name, if any.
+    pub display_name: Option<&'a str>,
+}
+
+/// Set a user's username, email and display name (the store's trigger revokes their links when
+/// the email changes); returns whether the user exists.
+pub fn set_profile(conn: &Conn, id: i64, profile: Profile<'_>, now: i64) -> Result<bool, DbError> {
+    let changed = conn.execute(
+        "UPDATE users SET username = ?2, email = ?3, display_name = ?4, updated_at = ?5 \
+         WHERE id = ?1",
+        &vals![
+            id,
+            profile.username,
+            profile.email,
+            profile.display_name,
+            now
+        ],
+    )?;
+    Ok(changed == 1)
+}
+
 /// What a password change writes.
 #[derive(Debug, Clone, Copy)]
 pub struct PasswordChange<'a> {

@@ -39,6 +39,18 @@ pub const BUILTIN: &[(&str, &str)] = &[
         include_str!("builtin/password-changed.html"),
     ),
     (
+        "email-changed.subject.txt",
+        include_str!("builtin/email-changed.subject.txt"),
+    ),
+    (
+        "email-changed.txt",
+        include_str!("builtin/email-changed.txt"),
+    ),
+    (
+        "email-changed.html",
+        include_str!("builtin/email-changed.html"),
+    ),
+    (
         "password-change-link.subject.txt",
         include_str!("builtin/password-change-link.subject.txt"),
     ),
@@ -80,7 +92,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
 pub const PARTS: [&str; 3] = [".subject.txt", ".txt", ".html"];
 
 /// The templates pwreset sends, with what each is for.
-pub const NAMES: [(&str, &str); 3] = [
+pub const NAMES: [(&str, &str); 4] = [
     (
         "password-change-link",
         "the reset link (send-link, bulk --link)",
@@ -93,10 +105,14 @@ pub const NAMES: [(&str, &str); 3] = [
         "password-changed",
         "notice after a change, no secret (generate --show, tokens redeem)",
     ),
+    (
+        "email-changed",
+        "notice to the old address after an email change, no secret (users edit --email)",
+    ),
 ];
 
 /// The variables templates can use, with what they hold.
-pub const VARIABLES: [(&str, &str); 15] = [
+pub const VARIABLES: [(&str, &str); 16] = [
     (
         "user.name",
         "display name, or the username when there is none",
@@ -130,6 +146,10 @@ pub const VARIABLES: [(&str, &str); 15] = [
         "true when an administrator changed the password (password-changed)",
     ),
     ("note", "a note from the administrator, given with --note"),
+    (
+        "new_email",
+        "the account's new email address, masked, e.g. b***@example.org (email-changed only)",
+    ),
 ];
 
 /// Where a template part comes from.
@@ -215,6 +235,8 @@ pub struct Vars {
     pub by_admin: bool,
     /// A note from the administrator (`--note`), if any.
     pub note: Option<String>,
+    /// The account's new email address, masked (email-changed only).
+    pub new_email: Option<String>,
 }
 
 impl std::fmt::Debug for Vars {

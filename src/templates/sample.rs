@@ -40,6 +40,7 @@ pub fn sample_vars(config: &Config, name: &str, user: Option<&User>, now: i64) -
         login_url: config.templates.login_url.clone(),
         by_admin: true,
         note: Some("PREVIEW: a note from the administrator (--note) appears here".into()),
+        new_email: Some("a***@new.example.com".into()),
     }
 }
 

@@ -19,6 +19,7 @@ fn vars(name: &str) -> Vars {
         login_url: None,
         by_admin: true,
         note: None,
+        new_email: Some("b***@example.org".into()),
     }
 }
 

@@ -196,6 +196,11 @@ fn redeem_sets_the_password_and_revokes_other_links(backend: Backend) {
         ),
         "other link revoked"
     );
+    // Counted by pwreset, not swallowed by the store's trigger, which fires on the change.
+    assert_eq!(
+        redeem_rows(&store, "ok"),
+        vec![(T0 + 60, Some("revoked 1 other links".to_string()))]
+    );
 }
 
 fn a_policy_failure_changes_nothing(backend: Backend) {

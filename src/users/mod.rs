@@ -1,7 +1,8 @@
 //! Users: how an operator names one (email, username or `#ID`), what a valid email, username
-//! and display name are, and the state changes on users (add, activate, deactivate), each
-//! written together with its audit row.
+//! and display name are, and the state changes on users (add, activate, deactivate, and
+//! [`edit`]), each written together with its audit row.
 
+pub mod edit;
 pub mod import;
 
 use crate::store::db::{Conn, DbError};
@@ -166,23 +167,40 @@ pub fn username_from_email(email: &str) -> String {
 /// Validate a new user against the rules and the store, without writing anything.
 pub fn check_new(conn: &Conn, user: &NewUser) -> Result<(), UserError> {
     if let Some(email) = &user.email {
-        check_email(email).map_err(UserError::Invalid)?;
-        if let Some(other) = sql::by_email(conn, email)? {
-            return Err(UserError::EmailTaken {
-                email: email.clone(),
-                username: other.username,
-                id: other.id,
-            });
-        }
+        check_email_free(conn, email, None)?;
     }
     check_username(&user.username).map_err(UserError::Invalid)?;
     if let Some(name) = &user.display_name {
         check_name(name).map_err(UserError::Invalid)?;
     }
-    if sql::by_username(conn, &user.username)?.is_some() {
-        return Err(UserError::UsernameTaken(user.username.clone()));
+    check_username_free(conn, &user.username, None)
+}
+
+/// Check an email and that no user but `owner` has it (ignoring case).
+pub fn check_email_free(conn: &Conn, email: &str, owner: Option<i64>) -> Result<(), UserError> {
+    check_email(email).map_err(UserError::Invalid)?;
+    match sql::by_email(conn, email)? {
+        Some(other) if Some(other.id) != owner => Err(UserError::EmailTaken {
+            email: email.to_string(),
+            username: other.username,
+            id: other.id,
+        }),
+        _ => Ok(()),
     }
-    Ok(())
+}
+
+/// Check that no user but `owner` has this username (ignoring case).
+pub fn check_username_free(
+    conn: &Conn,
+    username: &str,
+    owner: Option<i64>,
+) -> Result<(), UserError> {
+    match sql::by_username(conn, username)? {
+        Some(other) if Some(other.id) != owner => {
+            Err(UserError::UsernameTaken(username.to_string()))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Add a user and its audit row in one transaction.

@@ -9,7 +9,8 @@ on_both_backends!(
     deactivation_revokes_live_links_and_is_audited_once,
 );
 
-fn actor() -> Actor {
+/// The operator of the users tests (also `edit`'s).
+pub(super) fn actor() -> Actor {
     Actor {
         os_user: "root".into(),
         actor: None,
@@ -17,7 +18,8 @@ fn actor() -> Actor {
     }
 }
 
-fn now() -> Timestamp {
+/// The time of the users tests (also `edit`'s).
+pub(super) fn now() -> Timestamp {
     Timestamp::from_second(1_800_000_000).expect("time")
 }
 

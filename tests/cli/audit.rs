@@ -284,7 +284,9 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         return;
     };
     rechain_without_key(&env.db(), 1, "");
-    // Schema 3: without the v4 trigger (dropped above) and the v5 columns.
+    // Schema 3: without the v4 trigger (dropped above), the v5 columns and the v6 trigger.
+    conn.execute_batch("DROP TRIGGER users_revoke_links")
+        .expect("drop the v6 trigger");
     let v5 = [
         "code_hmac",
         "code_tries",

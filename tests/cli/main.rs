@@ -41,3 +41,4 @@ mod transports;
 mod trust;
 mod unix;
 mod users;
+mod users_edit;

@@ -20,6 +20,7 @@ const COMMANDS: &[&[&str]] = &[
     &["users", "list"],
     &["users", "show"],
     &["users", "add"],
+    &["users", "edit"],
     &["users", "import"],
     &["users", "activate"],
     &["users", "deactivate"],
@@ -65,7 +66,12 @@ fn help_of_every_command() {
 #[test]
 fn templates_rendered_for_a_sample_user() {
     let env = TestEnv::with_samples();
-    for name in ["password-change-link", "access-info", "password-changed"] {
+    for name in [
+        "password-change-link",
+        "access-info",
+        "password-changed",
+        "email-changed",
+    ] {
         let preview = env.ok(&["templates", "preview", name]);
         insta::assert_snapshot!(format!("template_{name}"), preview);
     }

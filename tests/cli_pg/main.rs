@@ -73,3 +73,5 @@ mod transports;
 mod trust;
 #[path = "../cli/users.rs"]
 mod users;
+#[path = "../cli/users_edit.rs"]
+mod users_edit;

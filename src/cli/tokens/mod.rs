@@ -6,7 +6,7 @@ mod redeem;
 mod revoke;
 mod verify;
 
-pub(super) use redeem::notify;
+pub(super) use redeem::{mail_notice, notify};
 
 use super::Context;
 use crate::cli::CommandResult;

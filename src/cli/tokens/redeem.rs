@@ -7,6 +7,8 @@ use crate::cli::CommandResult;
 use crate::config::LoadedConfig;
 use crate::exit::Exit;
 use crate::generate;
+use crate::mail::{Delivered, MailError, Recipient};
+use crate::notice::Notice;
 use crate::output;
 use crate::settings::{self, Format, Overrides};
 use crate::store::users::User;
@@ -74,10 +76,38 @@ pub(crate) fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> Comma
     if !config.config.mail.notify_on_change || !crate::users::has_valid_email(user) {
         return Ok(());
     }
+    let sent = mail_notice(ctx, config, user, |courier, notice, to| {
+        crate::notice::send(courier, notice, user, to)
+    })?;
+    match sent {
+        Some((to, Ok(_))) => ctx.ui.status(&format!(
+            "Sent a notice of the change to {}",
+            crate::mail::mask(to.as_str())
+        )),
+        Some((_, Err(err))) => ctx.ui.warn(&format!(
+            "the password was changed, but the notice was not sent: {err}"
+        )),
+        None => {}
+    }
+    Ok(())
+}
+
+/// How a notice ended: where it went, and what the transport said.
+pub(crate) type NoticeSent = Option<(Recipient, Result<Delivered, MailError>)>;
+
+/// Mail one secret-free notice about `user` through the configured transport: `send` renders
+/// it with the notices' settings and sends it to the user's address (or the admin's, under
+/// `mail.deliver_to = "admin"`). `None` when there is no address to send it to.
+pub(crate) fn mail_notice(
+    ctx: &Context,
+    config: &LoadedConfig,
+    user: &User,
+    send: impl FnOnce(&mut generate::Courier<'_>, &Notice, &Recipient) -> Result<Delivered, MailError>,
+) -> CommandResult<NoticeSent> {
     let overrides = Overrides::default();
     let rule = settings::recipient_rule(config, &overrides);
     let Some(to) = rule.for_user(user.email.as_deref()) else {
-        return Ok(());
+        return Ok(None);
     };
     let settings = settings::generate_settings(config, &overrides);
     let templates = ctx.templates(config);
@@ -87,14 +117,6 @@ pub(crate) fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> Comma
         templates: &templates,
         settings: &settings,
     };
-    match crate::notice::send(&mut courier, &settings.notice(false), user, &to) {
-        Ok(_) => ctx.ui.status(&format!(
-            "Sent a notice of the change to {}",
-            crate::mail::mask(to.as_str())
-        )),
-        Err(err) => ctx.ui.warn(&format!(
-            "the password was changed, but the notice was not sent: {err}"
-        )),
-    }
-    Ok(())
+    let sent = send(&mut courier, &settings.notice(false), &to);
+    Ok(Some((to, sent)))
 }

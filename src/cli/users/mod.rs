@@ -3,6 +3,7 @@
 mod activate;
 mod add;
 mod deactivate;
+mod edit;
 mod import;
 mod list;
 mod show;
@@ -16,7 +17,7 @@ use crate::output::Record;
 use crate::store::users::User;
 use crate::timefmt;
 
-/// List, show, add, import, activate and deactivate users
+/// List, show, add, edit, import, activate and deactivate users
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
     /// List users as a table, JSON or CSV
@@ -25,6 +26,8 @@ pub enum Command {
     Show(show::Args),
     /// Add a user
     Add(add::Args),
+    /// Change a user's email, username or display name
+    Edit(edit::Args),
     /// Import users from a CSV file
     Import(import::Args),
     /// Activate a user
@@ -39,6 +42,7 @@ pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
         Command::List(args) => list::run(ctx, args),
         Command::Show(args) => show::run(ctx, args),
         Command::Add(args) => add::run(ctx, args),
+        Command::Edit(args) => edit::run(ctx, args),
         Command::Import(args) => import::run(ctx, args),
         Command::Activate(args) => activate::run(ctx, args),
         Command::Deactivate(args) => deactivate::run(ctx, args),
