@@ -336,6 +336,7 @@ pub fn purge(
 pub mod codes;
 mod issue;
 mod page;
+pub mod state;
 #[cfg(test)]
 mod tests;
 

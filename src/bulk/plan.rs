@@ -148,6 +148,8 @@ pub struct Request<'a> {
     pub deliver_to: Option<&'a str>,
     /// Skip users sent a link less than this long ago (links only).
     pub cooldown_secs: u64,
+    /// The run this one reissues (`--reissue`), if any.
+    pub reissue_of: Option<&'a str>,
 }
 
 /// Plan a run and keep it: the run, its items and a `bulk.plan` audit row by `actor`, in one
@@ -167,6 +169,7 @@ pub fn plan<R: BufRead>(
         actor: actor.actor.as_deref(),
         reason: actor.reason.as_deref(),
         deliver_to: request.deliver_to,
+        reissue_of: request.reissue_of,
     };
     bulk::insert_run(&tx, &run, now.as_second())?;
     let mut insert = |item: &Item, _: Option<&User>| -> Result<(), BulkError> {
@@ -184,12 +187,16 @@ pub fn plan<R: BufRead>(
         Ok(())
     };
     let summary = resolve(&tx, selection, request, now, &mut insert)?;
-    let detail = format!(
+    let mut detail = format!(
         "{}: {} to do, {} skipped",
         request.action.as_str(),
         summary.to_do,
         summary.skipped
     );
+    if let Some(original) = request.reissue_of {
+        detail.push_str(", reissue of ");
+        detail.push_str(original);
+    }
     let event = Event::new("bulk.plan", audit::Outcome::Ok)
         .detail(Some(detail))
         .run_id(Some(request.run_id));

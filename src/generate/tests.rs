@@ -8,7 +8,8 @@ use std::sync::LazyLock;
 
 use crate::mail::{Mailer, Outgoing};
 use crate::store::testing::{Backend, TestStore, on_both_backends};
-use crate::store::users::NewUser;
+use crate::store::tokens as tokens_sql;
+use crate::store::users::{self as users_sql, NewUser};
 use crate::templates::Templates;
 
 on_both_backends!(

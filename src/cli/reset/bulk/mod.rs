@@ -197,6 +197,7 @@ fn planned(
         action,
         deliver_to: resolved.recipients.stored(),
         cooldown_secs: resolved.link.as_ref().map_or(0, |l| l.cooldown_secs),
+        reissue_of: None,
     };
     if args.dry_run {
         let mut rows = render::item_writer(ctx);
