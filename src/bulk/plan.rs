@@ -34,6 +34,8 @@ pub enum Selection<R: BufRead> {
     All,
     /// Users whose username, email or name contains this text.
     Search(String),
+    /// Entries already checked, one per line (`#ID` or a user's text): a reissue's users.
+    Entries(String),
 }
 
 /// One entry of the selection, as planned.
@@ -257,6 +259,11 @@ fn resolve<'a, R: BufRead>(
             // The whole file is checked before the first entry is resolved: a refused file
             // plans nothing and a dry run prints nothing.
             for entry in entries(reader)?.lines() {
+                planner.add_text(entry)?;
+            }
+        }
+        Selection::Entries(text) => {
+            for entry in text.lines() {
                 planner.add_text(entry)?;
             }
         }

@@ -15,6 +15,7 @@ use crate::vals;
 use super::users::{self, User};
 
 mod claims;
+pub mod report;
 
 pub use claims::{Claim, claim, claim_item, claim_next, holder, release, take_over, user_of};
 

@@ -79,6 +79,9 @@ pub const COLUMNS: &str = "t.id, t.user_id, u.username, t.purpose, t.created_at,
      t.revoked_at, t.revoked_reason, t.recipient, t.opened_at, t.last_opened_at, t.opens, \
      t.scanner_opens, t.sent_at, t.mail_reply";
 
+/// How many columns [`COLUMNS`] names.
+pub const COLUMN_COUNT: usize = 16;
+
 fn from_row(row: &Row<'_>) -> Result<TokenRow, DbError> {
     from_row_at(row, 0)
 }
