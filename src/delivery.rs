@@ -248,6 +248,8 @@ pub struct ItemEnd<'a> {
     pub recipient: Option<&'a str>,
     /// When the link or password expires.
     pub expires_at: Option<i64>,
+    /// The link or temporary password the item's mail produced.
+    pub produced: bulk::Produced,
 }
 
 impl Job<'_> {
@@ -277,16 +279,14 @@ impl Job<'_> {
                 Outcome::Failed => "failed",
                 Outcome::Interrupted => "interrupted",
             };
-            let now = self.now.as_second();
-            bulk::finish_item(
-                tx,
-                id,
+            let end = bulk::Finish {
                 status,
-                item.reason,
-                item.recipient,
-                item.expires_at,
-                now,
-            )?;
+                reason: item.reason,
+                recipient: item.recipient,
+                expires_at: item.expires_at,
+                produced: item.produced,
+            };
+            bulk::finish_item_producing(tx, id, &end, self.now.as_second())?;
         }
         if let Some(intent) = self.intent {
             intents::resolve(tx, intent, outcome.as_str(), self.now.as_second())?;
@@ -369,7 +369,7 @@ impl Job<'_> {
         let item = ItemEnd {
             reason: Some(&detail),
             recipient: item_recipient,
-            expires_at: None,
+            ..ItemEnd::default()
         };
         self.record(store, Outcome::Refused, Some(detail.clone()), item)
     }

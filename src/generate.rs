@@ -6,24 +6,19 @@
 //! so a failed, unconfirmed or interrupted mail leaves the old password working. Hashing ([`prepare`]) is
 //! separate so that bulk runs can hash on all cores while mail is being sent.
 
-use std::fmt::Write as _;
-
-use crate::store::db::Conn;
 use jiff::Timestamp;
 use rand::CryptoRng;
 
 use crate::audit::Actor;
 use crate::config::PasswordConfig;
-use crate::delivery::{self, DeliveryError, Ending, FlowError, Job, Refusal, Undone};
-use crate::mail::{self, Delivered, MailError, Recipient};
+use crate::delivery::{self, DeliveryError, FlowError, Job, Refusal};
+use crate::mail::{Delivered, MailError, Recipient};
 use crate::notice::{self, Notice};
 use crate::password::{self, HashError};
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::store::tokens as tokens_sql;
-use crate::store::users::{self as users_sql, PasswordChange, User};
+use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
-use crate::timefmt;
 
 /// The audit action.
 pub const ACTION: &str = "password.generate";
@@ -304,91 +299,6 @@ fn access_vars(
     }
 }
 
-/// The temporary password as [`delivery::settle`] drives it: nothing is written before the
-/// mail, so there is nothing to undo but the audit row.
-struct GenerateFlow<'a> {
-    request: &'a GenerateRequest<'a>,
-    hash: &'a str,
-    expires_at: i64,
-}
-
-impl delivery::Flow for GenerateFlow<'_> {
-    type Error = GenerateFailure;
-    type Staged = ();
-    type Sent = Option<Delivered>;
-    type Done = Option<Delivered>;
-
-    /// Set the hash and revoke outstanding links, unless the user was deactivated while the
-    /// mail was on its way: then the new password is not set.
-    fn commit(
-        &self,
-        tx: &Conn,
-        job: &Job<'_>,
-        (): (),
-        emailed: Option<Delivered>,
-        active: bool,
-    ) -> Result<Ending<Option<Delivered>, GenerateFailure>, GenerateError> {
-        let (request, user, now) = (self.request, self.request.user, job.now.as_second());
-        if !active {
-            let refusal = Refusal::Inactive(user.username.clone());
-            let detail =
-                format!("not changed: {refusal} (deactivated while the mail was being sent)");
-            return Ok(Ending {
-                reason: Some(detail.clone()),
-                detail,
-                expires_at: None,
-                result: Err(refusal.into()),
-            });
-        }
-        let change = PasswordChange {
-            hash: self.hash,
-            must_change: request.force_change,
-            temp_expires_at: Some(self.expires_at),
-        };
-        // Revoke before the change: the store's trigger would revoke them too, uncounted.
-        let revoked =
-            tokens_sql::revoke_outstanding(tx, user.id, now, "password reset by administrator")?;
-        users_sql::set_password(tx, user.id, &change, now)?;
-        let mut detail = match request.handover.email_to() {
-            Some(to) => format!("emailed to {}", mail::mask(to.as_str())),
-            None => "shown to the operator".to_string(),
-        };
-        let _ = write!(
-            detail,
-            ", temporary until {}",
-            timefmt::rfc3339(self.expires_at)
-        );
-        if !request.force_change {
-            detail.push_str(", no forced change");
-        }
-        if revoked > 0 {
-            let _ = write!(detail, ", revoked {revoked} reset links");
-        }
-        Ok(Ending {
-            detail,
-            reason: None,
-            expires_at: Some(self.expires_at),
-            result: Ok(emailed),
-        })
-    }
-
-    /// Nothing was written: only say so.
-    fn undo(
-        &self,
-        _tx: &Conn,
-        _job: &Job<'_>,
-        (): (),
-        err: GenerateError,
-    ) -> Result<Undone<GenerateFailure>, GenerateError> {
-        let detail = format!("not changed: {err}");
-        Ok(Undone {
-            reason: detail.clone(),
-            detail,
-            err,
-        })
-    }
-}
-
 /// Audit a refusal found before anything was attempted (e.g. before a prompt).
 pub fn record_refusal(
     store: &mut Store,
@@ -401,5 +311,8 @@ pub fn record_refusal(
     Ok(job.refuse(store, refusal, job.recipient.map(Recipient::as_str))?)
 }
 
+mod flow;
 #[cfg(test)]
 mod tests;
+
+use flow::GenerateFlow;

@@ -337,6 +337,7 @@ pub fn purge(
 pub mod codes;
 mod issue;
 mod page;
+pub mod state;
 #[cfg(test)]
 mod tests;
 

@@ -7,6 +7,8 @@
 //! flat in the number of users. Nothing here prints: callers get each outcome through a callback.
 
 mod plan;
+pub mod reissue;
+pub mod report;
 mod run;
 mod runs;
 

@@ -34,6 +34,8 @@ pub enum Selection<R: BufRead> {
     All,
     /// Users whose username, email or name contains this text.
     Search(String),
+    /// Entries already checked, one per line (`#ID` or a user's text): a reissue's users.
+    Entries(String),
 }
 
 /// One entry of the selection, as planned.
@@ -148,6 +150,8 @@ pub struct Request<'a> {
     pub deliver_to: Option<&'a str>,
     /// Skip users sent a link less than this long ago (links only).
     pub cooldown_secs: u64,
+    /// The run this one reissues (`--reissue`), if any.
+    pub reissue_of: Option<&'a str>,
 }
 
 /// Plan a run and keep it: the run, its items and a `bulk.plan` audit row by `actor`, in one
@@ -167,6 +171,7 @@ pub fn plan<R: BufRead>(
         actor: actor.actor.as_deref(),
         reason: actor.reason.as_deref(),
         deliver_to: request.deliver_to,
+        reissue_of: request.reissue_of,
     };
     bulk::insert_run(&tx, &run, now.as_second())?;
     let mut insert = |item: &Item, _: Option<&User>| -> Result<(), BulkError> {
@@ -184,12 +189,16 @@ pub fn plan<R: BufRead>(
         Ok(())
     };
     let summary = resolve(&tx, selection, request, now, &mut insert)?;
-    let detail = format!(
+    let mut detail = format!(
         "{}: {} to do, {} skipped",
         request.action.as_str(),
         summary.to_do,
         summary.skipped
     );
+    if let Some(original) = request.reissue_of {
+        detail.push_str(", reissue of ");
+        detail.push_str(original);
+    }
     let event = Event::new("bulk.plan", audit::Outcome::Ok)
         .detail(Some(detail))
         .run_id(Some(request.run_id));
@@ -250,6 +259,11 @@ fn resolve<'a, R: BufRead>(
             // The whole file is checked before the first entry is resolved: a refused file
             // plans nothing and a dry run prints nothing.
             for entry in entries(reader)?.lines() {
+                planner.add_text(entry)?;
+            }
+        }
+        Selection::Entries(text) => {
+            for entry in text.lines() {
                 planner.add_text(entry)?;
             }
         }

@@ -10,6 +10,7 @@ use super::{DeliveryError, FlowError, ItemEnd, Job};
 use crate::audit::Outcome;
 use crate::mail::Recipient;
 use crate::store::Store;
+use crate::store::bulk::Produced;
 
 /// How [`settle`] ends a committed action: the audit detail, the bulk item's reason and
 /// expiry, and the result (audited `ok` if it is `Ok`, `failed` otherwise).
@@ -21,6 +22,8 @@ pub struct Ending<T, E: FlowError> {
     pub reason: Option<String>,
     /// When the link or password expires, if committed.
     pub expires_at: Option<i64>,
+    /// The link or temporary password it produced, recorded on the bulk item.
+    pub produced: Produced,
     /// What the caller gets.
     pub result: Result<T, DeliveryError<E>>,
 }
@@ -33,6 +36,8 @@ pub struct Undone<E: FlowError> {
     pub detail: String,
     /// Why the bulk item failed.
     pub reason: String,
+    /// The (dead) link or temporary password it produced, recorded on the bulk item.
+    pub produced: Produced,
     /// What the caller gets.
     pub err: DeliveryError<E>,
 }
@@ -98,6 +103,7 @@ pub fn settle<F: Flow>(
         reason: ending.reason.as_deref(),
         recipient: job.recipient.map(Recipient::as_str),
         expires_at: ending.expires_at,
+        produced: ending.produced,
     };
     job.finish(&tx, outcome, Some(ending.detail), item)?;
     crash::at(CrashPoint::BeforeCommit);
@@ -127,6 +133,7 @@ pub fn abandon<F: Flow>(
             reason: Some(&undone.reason),
             recipient: job.recipient.map(Recipient::as_str),
             expires_at: None,
+            produced: undone.produced,
         };
         job.finish(&tx, outcome, Some(undone.detail), item)?;
         tx.commit()?;

@@ -8,8 +8,10 @@ use std::sync::LazyLock;
 
 use crate::mail::{Mailer, Outgoing};
 use crate::store::testing::{Backend, TestStore, on_both_backends};
-use crate::store::users::NewUser;
+use crate::store::tokens as tokens_sql;
+use crate::store::users::{self as users_sql, NewUser};
 use crate::templates::Templates;
+use crate::tokens::state;
 
 on_both_backends!(
     emailed_password_is_committed_after_the_mail_and_verifies,
@@ -59,6 +61,13 @@ impl Mailer for Recorder {
             detail: "ok".into(),
         })
     }
+}
+
+/// The user's latest `temp_passwords` row.
+fn latest_temp(store: &Store, user: &User) -> crate::store::temp_passwords::TempPasswordRow {
+    crate::store::temp_passwords::latest(store.conn(), user.id)
+        .expect("read")
+        .expect("a temporary password row")
 }
 
 fn settings(notify: bool) -> GenerateSettings {
@@ -118,6 +127,19 @@ fn emailed_password_is_committed_after_the_mail_and_verifies(backend: Backend) {
     };
     let done = run(&mut store, &mut mailer, true, request, &prepared).expect("generate");
     assert_eq!(done.expires_at, T0 + 86_400);
+    let row = latest_temp(&store, &user);
+    assert_eq!(
+        (
+            row.handover.as_str(),
+            row.sent_at,
+            row.mail_reply.as_deref()
+        ),
+        ("email", Some(T0), Some("ok"))
+    );
+    assert_eq!(
+        state::of_temp_password(&row, T0 + 1).state,
+        state::State::Sent
+    );
     assert!(
         done.notice.is_none(),
         "no notice when the password itself was mailed"
@@ -181,6 +203,14 @@ fn a_refused_mail_leaves_the_old_password_working(backend: Backend) {
     };
     let err = run(&mut store, &mut mailer, true, request, &prepared).expect_err("mail refused");
     assert!(matches!(err, GenerateError::Mail(_)), "{err}");
+    let row = latest_temp(&store, &user);
+    assert_eq!(
+        (row.sent_at, row.mail_reply.as_deref()),
+        (None, Some("550 no"))
+    );
+    let standing = state::of_temp_password(&row, T0 + 1);
+    assert_eq!(standing.state, state::State::Failed);
+    assert!(standing.reason.expect("why").contains("550 no"));
     assert!(err.to_string().contains("the old one still works"), "{err}");
     assert!(password::verify(
         "old-password-still-works",
@@ -211,6 +241,11 @@ fn shown_password_sends_a_notice_without_the_secret(backend: Backend) {
     };
     let done = run(&mut store, &mut mailer, true, request, &prepared).expect("generate");
     assert!(matches!(done.notice, Some(Ok(_))));
+    let row = latest_temp(&store, &user);
+    assert_eq!(
+        state::of_temp_password(&row, T0 + 1).state,
+        state::State::Shown
+    );
     assert_eq!(mailer.sent.len(), 1);
     assert!(
         !mailer.sent[0].1.contains(prepared.password.expose()),

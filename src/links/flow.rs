@@ -11,6 +11,7 @@ use crate::config::Supersede;
 use crate::delivery::{self, DeliveryError, Ending, Job, Undone};
 use crate::mail::{Delivered, Recipient};
 use crate::secret::Secret;
+use crate::store::bulk::Produced;
 use crate::store::intents;
 use crate::store::tokens as sql;
 use crate::timefmt;
@@ -63,13 +64,15 @@ impl delivery::Flow for LinkFlow<'_> {
         if !active {
             sql::revoke_outstanding(tx, user_id, now, "user deactivated")?;
         }
-        if !active || !sql::activate(tx, token_id)? {
+        let reply = Some(delivered.detail.as_str());
+        if !active || !sql::activate_sent(tx, token_id, Some(now), reply)? {
             return Ok(Ending {
                 detail: format!(
                     "token #{token_id}: the mail was sent, but the link was revoked meanwhile"
                 ),
                 reason: Some("link revoked while its mail was being sent".into()),
                 expires_at: None,
+                produced: Produced::Token(token_id),
                 result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
             });
         }
@@ -93,6 +96,7 @@ impl delivery::Flow for LinkFlow<'_> {
             detail,
             reason: None,
             expires_at: Some(pending.expires_at),
+            produced: Produced::Token(token_id),
             result: Ok(Sent {
                 token_id,
                 expires_at: pending.expires_at,
@@ -118,11 +122,15 @@ impl delivery::Flow for LinkFlow<'_> {
             DeliveryError::Mail(mail) if mail.may_have_been_delivered() => {
                 intents::revoke_pending_token(tx, pending.token_id, now)?;
             }
-            _ => sql::mark_undelivered(tx, pending.token_id, now)?,
+            DeliveryError::Mail(mail) => {
+                sql::mark_undelivered(tx, pending.token_id, now, Some(&mail.reply()))?;
+            }
+            _ => sql::mark_undelivered(tx, pending.token_id, now, None)?,
         }
         Ok(Undone {
             detail: format!("token #{} revoked: {err}", pending.token_id),
             reason: err.to_string(),
+            produced: Produced::Token(pending.token_id),
             err,
         })
     }

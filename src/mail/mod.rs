@@ -116,6 +116,22 @@ impl MailError {
         }
     }
 
+    /// What the server (or the local transport) answered, kept with the link or temporary
+    /// password the mail carried: the reply of a refusal, what failed otherwise. Names the
+    /// server at most, never a credential (SMTP-4).
+    pub fn reply(&self) -> String {
+        match self {
+            MailError::Refused { reply, .. } => reply.clone(),
+            MailError::Connection { server, detail }
+            | MailError::Unconfirmed { server, detail } => {
+                format!("{server}: {detail}")
+            }
+            MailError::Config(text) | MailError::Build(text) | MailError::Local(text) => {
+                text.clone()
+            }
+        }
+    }
+
     /// Whether the message may have reached the server although this is an error.
     pub fn may_have_been_delivered(&self) -> bool {
         matches!(self, MailError::Unconfirmed { .. })

@@ -15,6 +15,7 @@ use crate::vals;
 use super::users::{self, User};
 
 mod claims;
+pub mod report;
 
 pub use claims::{Claim, claim, claim_item, claim_next, holder, release, take_over, user_of};
 
@@ -29,6 +30,10 @@ pub struct Run {
     pub status: String,
     /// The recipient override (`--to` or the admin address), if any.
     pub deliver_to: Option<String>,
+    /// When it was planned.
+    pub created_at: i64,
+    /// The run it reissues, if it does.
+    pub reissue_of: Option<String>,
 }
 
 /// One planned entry of a run.
@@ -86,14 +91,25 @@ pub struct NewRun<'a> {
     pub reason: Option<&'a str>,
     /// Recipient override.
     pub deliver_to: Option<&'a str>,
+    /// The run it reissues (`--reissue`), if any.
+    pub reissue_of: Option<&'a str>,
 }
 
 /// Insert a run.
 pub fn insert_run(conn: &Conn, run: &NewRun<'_>, now: i64) -> Result<(), DbError> {
     conn.execute(
-        "INSERT INTO bulk_runs (id, created_at, action, os_user, actor, reason, deliver_to, status) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'planned')",
-        &vals![run.id, now, run.action, run.os_user, run.actor, run.reason, run.deliver_to],
+        "INSERT INTO bulk_runs (id, created_at, action, os_user, actor, reason, deliver_to, \
+         status, reissue_of) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'planned', ?8)",
+        &vals![
+            run.id,
+            now,
+            run.action,
+            run.os_user,
+            run.actor,
+            run.reason,
+            run.deliver_to,
+            run.reissue_of
+        ],
     )?;
     Ok(())
 }
@@ -120,7 +136,8 @@ pub fn insert_item(
 /// The run with this id.
 pub fn run(conn: &Conn, id: &str) -> Result<Option<Run>, DbError> {
     conn.query_opt(
-        "SELECT id, action, status, deliver_to FROM bulk_runs WHERE id = ?1",
+        "SELECT id, action, status, deliver_to, created_at, reissue_of FROM bulk_runs \
+         WHERE id = ?1",
         &vals![id],
         |r| {
             Ok(Run {
@@ -128,6 +145,8 @@ pub fn run(conn: &Conn, id: &str) -> Result<Option<Run>, DbError> {
                 action: r.get(1)?,
                 status: r.get(2)?,
                 deliver_to: r.get(3)?,
+                created_at: r.get(4)?,
+                reissue_of: r.get(5)?,
             })
         },
     )
@@ -262,8 +281,34 @@ impl<'a> ItemPager<'a> {
     }
 }
 
-/// Record an item's outcome (sent with the transaction's next statement or its commit:
-/// [`Conn::defer`]).
+/// What an item's mail produced: the link or temporary password its report follows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Produced {
+    /// Nothing (refused before anything was written).
+    #[default]
+    Nothing,
+    /// This reset link (`reset_tokens.id`).
+    Token(i64),
+    /// This temporary password (`temp_passwords.id`).
+    TempPassword(i64),
+}
+
+/// How an item ends: its status and what else is recorded with it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Finish<'a> {
+    /// `sent`, `skipped`, `failed` or `interrupted`.
+    pub status: &'a str,
+    /// Why it was skipped or failed.
+    pub reason: Option<&'a str>,
+    /// Where the mail went (`None` keeps the planned recipient).
+    pub recipient: Option<&'a str>,
+    /// When the link or password expires.
+    pub expires_at: Option<i64>,
+    /// The link or temporary password it produced.
+    pub produced: Produced,
+}
+
+/// Record an item's outcome, which produced nothing to follow.
 pub fn finish_item(
     conn: &Conn,
     item_id: i64,
@@ -273,9 +318,41 @@ pub fn finish_item(
     expires_at: Option<i64>,
     now: i64,
 ) -> Result<(), DbError> {
+    let end = Finish {
+        status,
+        reason,
+        recipient,
+        expires_at,
+        produced: Produced::Nothing,
+    };
+    finish_item_producing(conn, item_id, &end, now)
+}
+
+/// Record an item's outcome and the link or temporary password it produced (sent with the
+/// transaction's next statement or its commit: [`Conn::defer`]).
+pub fn finish_item_producing(
+    conn: &Conn,
+    item_id: i64,
+    end: &Finish<'_>,
+    now: i64,
+) -> Result<(), DbError> {
+    let (token_id, temp_password_id) = match end.produced {
+        Produced::Nothing => (None, None),
+        Produced::Token(id) => (Some(id), None),
+        Produced::TempPassword(id) => (None, Some(id)),
+    };
     conn.defer(
         "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), \
-         expires_at = ?5, updated_at = ?6 WHERE id = ?1",
-        &vals![item_id, status, reason, recipient, expires_at, now],
+         expires_at = ?5, updated_at = ?6, token_id = ?7, temp_password_id = ?8 WHERE id = ?1",
+        &vals![
+            item_id,
+            end.status,
+            end.reason,
+            end.recipient,
+            end.expires_at,
+            now,
+            token_id,
+            temp_password_id
+        ],
     )
 }

@@ -21,7 +21,7 @@ pub struct Table {
 }
 
 /// Every table of the store, parents before children.
-pub const TABLES: [Table; 6] = [
+pub const TABLES: [Table; 7] = [
     Table {
         name: "users",
         columns: &[
@@ -59,6 +59,24 @@ pub const TABLES: [Table; 6] = [
             "last_opened_at",
             "opens",
             "scanner_opens",
+            "sent_at",
+            "mail_reply",
+        ],
+        generated_id: true,
+    },
+    Table {
+        name: "temp_passwords",
+        columns: &[
+            "id",
+            "user_id",
+            "created_at",
+            "expires_at",
+            "handover",
+            "recipient",
+            "run_id",
+            "sent_at",
+            "mail_reply",
+            "failure",
         ],
         generated_id: true,
     },
@@ -74,6 +92,7 @@ pub const TABLES: [Table; 6] = [
             "deliver_to",
             "status",
             "finished_at",
+            "reissue_of",
         ],
         generated_id: false,
     },
@@ -93,6 +112,8 @@ pub const TABLES: [Table; 6] = [
             "claimed_host",
             "claimed_pid",
             "claimed_started",
+            "token_id",
+            "temp_password_id",
         ],
         generated_id: true,
     },

@@ -12,7 +12,7 @@ use super::db::Conn;
 use super::pg::PgSchemaError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -188,6 +188,31 @@ BEGIN
      WHERE user_id = NEW.id AND used_at IS NULL
        AND (revoked_at IS NULL OR revoked_reason = 'pending delivery');
 END;
+";
+
+/// Where each reset stands: when a link's mail was accepted and the server's reply (or the
+/// reply that refused it); one row per temporary password, with its handover and mail reply;
+/// which link or temporary password each bulk item produced; and which run a run reissues.
+/// One self-contained entry (PostgreSQL: `schema_v7.sql`), so it can be renumbered at a merge.
+const V7: &str = r"
+ALTER TABLE reset_tokens ADD COLUMN sent_at    INTEGER;
+ALTER TABLE reset_tokens ADD COLUMN mail_reply TEXT;
+CREATE TABLE temp_passwords (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    handover   TEXT    NOT NULL CHECK (handover IN ('email', 'shown')),
+    recipient  TEXT,
+    run_id     TEXT,
+    sent_at    INTEGER,
+    mail_reply TEXT,
+    failure    TEXT
+);
+CREATE INDEX temp_passwords_by_user ON temp_passwords(user_id, id);
+ALTER TABLE bulk_runs  ADD COLUMN reissue_of       TEXT;
+ALTER TABLE bulk_items ADD COLUMN token_id         INTEGER;
+ALTER TABLE bulk_items ADD COLUMN temp_password_id INTEGER;
 ";
 
 /// The schema version recorded in the store.

@@ -12,6 +12,7 @@ pub mod db;
 pub mod intents;
 pub mod migrations;
 pub mod pg;
+pub mod temp_passwords;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod tokens;

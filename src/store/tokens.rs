@@ -37,6 +37,11 @@ pub struct TokenRow {
     pub recipient: Option<String>,
     /// How often the reset page was opened with it, and when.
     pub opens: Opens,
+    /// When the mail server accepted its mail (`None` before schema 6, or not accepted).
+    pub sent_at: Option<i64>,
+    /// The mail server's reply: the acceptance (`250 2.0.0 Ok: queued as ...`), or the
+    /// refusal of an undelivered link.
+    pub mail_reply: Option<String>,
 }
 
 /// How often a link was opened on the reset page (never acted on, only shown).
@@ -69,28 +74,47 @@ impl TokenRow {
     }
 }
 
-const COLUMNS: &str = "t.id, t.user_id, u.username, t.purpose, t.created_at, t.expires_at, t.used_at, \
+/// A token row's columns, on `reset_tokens t` joined to `users u` (see [`joined_at`]).
+pub const COLUMNS: &str = "t.id, t.user_id, u.username, t.purpose, t.created_at, t.expires_at, t.used_at, \
      t.revoked_at, t.revoked_reason, t.recipient, t.opened_at, t.last_opened_at, t.opens, \
-     t.scanner_opens";
+     t.scanner_opens, t.sent_at, t.mail_reply";
+
+/// How many columns [`COLUMNS`] names.
+pub const COLUMN_COUNT: usize = 16;
 
 fn from_row(row: &Row<'_>) -> Result<TokenRow, DbError> {
+    from_row_at(row, 0)
+}
+
+/// The token whose [`COLUMNS`] start at column `at` of a joined row, if the join found
+/// one.
+pub fn joined_at(row: &Row<'_>, at: usize) -> Result<Option<TokenRow>, DbError> {
+    match row.get::<Option<i64>>(at)? {
+        Some(_) => from_row_at(row, at).map(Some),
+        None => Ok(None),
+    }
+}
+
+fn from_row_at(row: &Row<'_>, at: usize) -> Result<TokenRow, DbError> {
     Ok(TokenRow {
-        id: row.get(0)?,
-        user_id: row.get(1)?,
-        username: row.get(2)?,
-        purpose: row.get(3)?,
-        created_at: row.get(4)?,
-        expires_at: row.get(5)?,
-        used_at: row.get(6)?,
-        revoked_at: row.get(7)?,
-        revoked_reason: row.get(8)?,
-        recipient: row.get(9)?,
+        id: row.get(at)?,
+        user_id: row.get(at + 1)?,
+        username: row.get(at + 2)?,
+        purpose: row.get(at + 3)?,
+        created_at: row.get(at + 4)?,
+        expires_at: row.get(at + 5)?,
+        used_at: row.get(at + 6)?,
+        revoked_at: row.get(at + 7)?,
+        revoked_reason: row.get(at + 8)?,
+        recipient: row.get(at + 9)?,
         opens: Opens {
-            first_at: row.get(10)?,
-            last_at: row.get(11)?,
-            count: row.get(12)?,
-            scanner: row.get(13)?,
+            first_at: row.get(at + 10)?,
+            last_at: row.get(at + 11)?,
+            count: row.get(at + 12)?,
+            scanner: row.get(at + 13)?,
         },
+        sent_at: row.get(at + 14)?,
+        mail_reply: row.get(at + 15)?,
     })
 }
 
@@ -135,22 +159,39 @@ pub fn insert_pending(conn: &Conn, token: &NewToken<'_>) -> Result<i64, DbError>
     )
 }
 
-/// Make a pending token live; returns whether it was still pending.
+/// Make a pending token live, recording nothing about its mail (see [`activate_sent`]);
+/// returns whether it was still pending.
 pub fn activate(conn: &Conn, id: i64) -> Result<bool, DbError> {
+    activate_sent(conn, id, None, None)
+}
+
+/// Make a pending token live, recording when its mail was accepted and the server's reply;
+/// returns whether it was still pending.
+pub fn activate_sent(
+    conn: &Conn,
+    id: i64,
+    sent_at: Option<i64>,
+    reply: Option<&str>,
+) -> Result<bool, DbError> {
     let changed = conn.execute(
-        "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL \
-         WHERE id = ?1 AND revoked_reason = ?2",
-        &vals![id, PENDING],
+        "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL, sent_at = ?3, \
+         mail_reply = ?4 WHERE id = ?1 AND revoked_reason = ?2",
+        &vals![id, PENDING, sent_at, reply],
     )?;
     Ok(changed == 1)
 }
 
-/// Mark a pending token as undelivered.
-pub fn mark_undelivered(conn: &Conn, id: i64, now: i64) -> Result<(), DbError> {
+/// Mark a pending token as undelivered, with the server's reply if there was one.
+pub fn mark_undelivered(
+    conn: &Conn,
+    id: i64,
+    now: i64,
+    reply: Option<&str>,
+) -> Result<(), DbError> {
     conn.execute(
-        "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
+        "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3, mail_reply = ?5 \
          WHERE id = ?1 AND revoked_reason = ?4",
-        &vals![id, now, UNDELIVERED, PENDING],
+        &vals![id, now, UNDELIVERED, PENDING, reply],
     )?;
     Ok(())
 }
@@ -234,6 +275,15 @@ pub fn by_id(conn: &Conn, id: i64) -> Result<Option<TokenRow>, DbError> {
         "SELECT {COLUMNS} FROM reset_tokens t JOIN users u ON u.id = t.user_id WHERE t.id = ?1"
     );
     conn.query_opt(&sql, &vals![id], from_row)
+}
+
+/// The user's latest link, whatever its state, if they ever had one.
+pub fn latest(conn: &Conn, user_id: i64) -> Result<Option<TokenRow>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM reset_tokens t JOIN users u ON u.id = t.user_id \
+         WHERE t.user_id = ?1 ORDER BY t.id DESC LIMIT 1"
+    );
+    conn.query_opt(&sql, &vals![user_id], from_row)
 }
 
 /// Consume a live token: exactly one row changes, or none if it was used, revoked or expired

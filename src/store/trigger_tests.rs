@@ -142,7 +142,7 @@ fn a_pending_link_revoked_by_the_trigger_never_goes_live(backend: Backend) {
         !tokens::activate(store.conn(), 2).expect("settle"),
         "the settle step does not make it live"
     );
-    tokens::mark_undelivered(store.conn(), 2, 1_800_000_200).expect("undo");
+    tokens::mark_undelivered(store.conn(), 2, 1_800_000_200, None).expect("undo");
     assert_eq!(
         links(&store)[1].1.as_deref(),
         Some("password changed"),

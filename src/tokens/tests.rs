@@ -426,7 +426,7 @@ fn cooldown_counts_only_delivered_links(backend: Backend) {
     };
     let failed =
         issue_pending(&mut store, &user, request, at(T0), &mut rand::rng()).expect("issue");
-    sql::mark_undelivered(store.conn(), failed.id, T0).expect("fail");
+    sql::mark_undelivered(store.conn(), failed.id, T0, None).expect("fail");
     assert_eq!(
         cooldown_until(&store, &user, 60, at(T0 + 1)).expect("failed send"),
         None
@@ -500,6 +500,7 @@ fn a_bulk_run_counts_only_links_sent_since_it_was_planned(backend: Backend) {
         actor: None,
         reason: None,
         deliver_to: None,
+        reissue_of: None,
     };
     crate::store::bulk::insert_run(store.conn(), &run, T0 + 1).expect("plan");
     let since_run = Cooldown::SinceRun {

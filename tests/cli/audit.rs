@@ -299,6 +299,16 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         conn.execute_batch(&format!("ALTER TABLE reset_tokens DROP COLUMN {column}"))
             .expect("drop a v5 column");
     }
+    // Nor the v6 ones.
+    conn.execute_batch(
+        "DROP TABLE temp_passwords; \
+         ALTER TABLE reset_tokens DROP COLUMN sent_at; \
+         ALTER TABLE reset_tokens DROP COLUMN mail_reply; \
+         ALTER TABLE bulk_runs DROP COLUMN reissue_of; \
+         ALTER TABLE bulk_items DROP COLUMN token_id; \
+         ALTER TABLE bulk_items DROP COLUMN temp_password_id;",
+    )
+    .expect("drop the v6 additions");
     conn.execute_batch("PRAGMA user_version = 3")
         .expect("version");
     drop(conn);

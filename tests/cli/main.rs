@@ -31,6 +31,7 @@ mod serve;
 mod smtp_server;
 mod smtp_test;
 mod snapshots;
+mod states;
 mod store_migrate;
 mod support;
 mod templates;

@@ -8,9 +8,10 @@ use pwreset::store::pg::{self, PgSchemaError, schema::LATEST};
 
 use crate::pg_support::PgTestDb;
 
-/// How many migrations an empty database takes: schema 5 in one step, then one per version.
-fn entries() -> usize {
-    usize::try_from(LATEST - 4).expect("a positive count")
+/// How many migrations a new PostgreSQL store applies: schema 5 in one step, then one per
+/// version after it.
+fn migrations() -> usize {
+    usize::try_from(LATEST - 4).expect("schema 5 or later")
 }
 
 #[test]
@@ -18,7 +19,7 @@ fn migrating_twice_is_a_no_op() {
     let Some(db) = PgTestDb::empty() else { return };
     let mut client = db.client();
     assert_eq!(pg::version(&mut client).expect("version"), 0);
-    assert_eq!(pg::migrate(&mut client).expect("first"), entries());
+    assert_eq!(pg::migrate(&mut client).expect("first"), migrations());
     assert_eq!(pg::migrate(&mut client).expect("second"), 0);
     assert_eq!(pg::version(&mut client).expect("version"), LATEST);
 }
@@ -35,17 +36,17 @@ fn two_concurrent_migrations_apply_once() {
             .map(|w| w.join().expect("thread"))
             .collect()
     });
+    assert_eq!(applied.iter().sum::<usize>(), migrations(), "{applied:?}");
     assert!(
         applied.contains(&0),
         "one of them found nothing to do: {applied:?}"
     );
-    assert_eq!(applied.iter().sum::<usize>(), entries(), "{applied:?}");
     let rows: i64 = db
         .client()
         .query_one("SELECT count(*) FROM pwreset_schema_version", &[])
         .expect("count")
         .get(0);
-    assert_eq!(rows, i64::try_from(entries()).expect("small"));
+    assert_eq!(rows, i64::try_from(migrations()).expect("a few"));
 }
 
 #[test]

@@ -442,11 +442,25 @@ fn assert_undelivered(
     );
     let states = token_states(env);
     assert!(
-        states.contains(&(newest, "revoked".to_owned())),
+        states.contains(&(newest, "failed".to_owned())),
         "{states:?}"
     );
+    // The refusal is kept with the link, for the admin to trace in the server's logs.
+    let listed = json(&env.ok(&["tokens", "list", "--all", "--format", "json"]));
+    let failed = listed
+        .as_array()
+        .expect("tokens list is an array")
+        .iter()
+        .find(|row| row["id"] == newest)
+        .expect("the failed link is listed");
+    let reply = failed["mail_reply"].as_str().expect("the reply is kept");
+    assert_eq!(failed["state_reason"].as_str(), Some(reply));
+    if let Some(reply_code) = reply_code {
+        assert!(reply.contains(reply_code), "{reply}");
+    }
+    assert_eq!(failed["sent_at"], serde_json::Value::Null);
     assert!(
-        states.contains(&(older.id, "live".to_owned())),
+        states.contains(&(older.id, "sent".to_owned())),
         "{states:?}"
     );
     assert_eq!(verify(env, &older.token), 0, "the older link still works");
@@ -522,7 +536,7 @@ fn a_failed_send_starts_no_cooldown() {
     assert_eq!(verify(&env, &retry.token), 0);
     assert_eq!(
         token_states(&env),
-        vec![(1, "revoked".to_owned()), (2, "live".to_owned())]
+        vec![(1, "failed".to_owned()), (2, "sent".to_owned())]
     );
 }
 
@@ -833,7 +847,7 @@ fn auth_with_a_wrong_password_is_exit_6_and_revokes_the_link() {
         env.count("SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL"),
         0
     );
-    assert_eq!(token_states(&env), vec![(1, "revoked".to_owned())]);
+    assert_eq!(token_states(&env), vec![(1, "failed".to_owned())]);
     let last = link_audit(&env).pop().expect("audit row");
     assert_eq!(last["outcome"], "failed");
 }

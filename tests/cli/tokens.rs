@@ -3,6 +3,7 @@
 
 use crate::support::json;
 use crate::support::{TestEnv, assert_fails, code, stderr, stdout};
+use serde_json::Value;
 
 const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
 
@@ -200,7 +201,14 @@ fn list_shows_states_and_never_digests() {
     let live = json(&env.ok(&["tokens", "list", "--format", "json"]));
     assert_eq!(live.as_array().map(Vec::len), Some(1));
     assert_eq!(live[0]["user"], "bob");
-    assert_eq!(live[0]["state"], "live");
+    assert_eq!(live[0]["state"], "sent", "live and never opened");
+    assert_eq!(live[0]["live"], true);
+    assert_eq!(live[0]["state_reason"], Value::Null);
+    let reply = live[0]["mail_reply"]
+        .as_str()
+        .expect("the transport's reply");
+    assert!(reply.starts_with("written to "), "{reply}");
+    assert_eq!(live[0]["sent_at"], "2026-11-22T10:00:00Z");
     assert_eq!(live[0]["recipient"], "bob@example.com");
     let all = json(&env.ok(&["tokens", "list", "--all", "--format", "json"]));
     let states: Vec<&str> = all
@@ -209,7 +217,7 @@ fn list_shows_states_and_never_digests() {
         .iter()
         .map(|t| t["state"].as_str().expect("state"))
         .collect();
-    assert_eq!(states, ["live", "used"]);
+    assert_eq!(states, ["sent", "used"]);
     let alice = json(&env.ok(&[
         "tokens", "list", "--all", "--user", "alice", "--format", "json",
     ]));
@@ -226,7 +234,7 @@ fn list_shows_states_and_never_digests() {
     let csv = env.ok(&["tokens", "list", "--all", "--format", "csv"]);
     assert!(
         csv.starts_with(
-            "id,user,user_id,created_at,expires_at,state,recipient,opened_at,last_opened_at,opens,scanner_opens\n"
+            "id,user,user_id,created_at,expires_at,state,recipient,opened_at,last_opened_at,opens,scanner_opens,state_reason,live,sent_at,mail_reply\n"
         ),
         "{csv}"
     );

@@ -61,6 +61,8 @@ mod send_link;
 mod serve;
 #[path = "../cli/smtp_test.rs"]
 mod smtp_test;
+#[path = "../cli/states.rs"]
+mod states;
 #[path = "../cli/templates.rs"]
 mod templates;
 #[path = "../cli/terminal.rs"]

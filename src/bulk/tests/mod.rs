@@ -132,6 +132,7 @@ fn plan_file(store: &mut Store, text: &str, action: Action) -> (String, PlanSumm
         action,
         deliver_to: None,
         cooldown_secs: 60,
+        reissue_of: None,
     };
     let summary = plan(
         store,

@@ -106,6 +106,7 @@ fn dry_entries(store: &Store, text: &[u8]) -> Result<(PlanSummary, Vec<Row>), Bu
         action: Action::Link,
         deliver_to: None,
         cooldown_secs: 60,
+        reissue_of: None,
     };
     let mut rows = Vec::new();
     let summary = dry_run(

@@ -6,9 +6,9 @@ use super::Context;
 use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::{ListWriter, Record};
-use crate::store::intents;
 use crate::store::tokens::{self, Filter, TokenRow};
 use crate::timefmt;
+use crate::tokens::state;
 
 /// List reset links (never their tokens or digests)
 #[derive(Debug, clap::Args)]
@@ -32,6 +32,7 @@ struct TokenJson {
     user_id: i64,
     created_at: String,
     expires_at: String,
+    /// Where the link stands (`crate::tokens::state`).
     state: &'static str,
     recipient: Option<String>,
     /// First time the reset page was opened with the link (GET or HEAD).
@@ -42,13 +43,26 @@ struct TokenJson {
     opens: i64,
     /// How many of those opens looked like a mail scanner (HEAD, or no browser navigation).
     scanner_opens: i64,
+    /// Why: a revocation's reason, or the reply that refused the mail.
+    state_reason: Option<String>,
+    /// Whether the link works now (unused, unrevoked, unexpired).
+    live: bool,
+    /// When the mail server accepted the mail.
+    sent_at: Option<String>,
+    /// The mail server's reply (acceptance or refusal).
+    mail_reply: Option<String>,
 }
 
 impl TokenJson {
     fn new(row: TokenRow, now: i64) -> Self {
+        let standing = state::of_link(&row, now);
         TokenJson {
             id: row.id,
-            state: state(&row, now),
+            state: standing.state.as_str(),
+            state_reason: standing.reason,
+            live: row.state(now) == "live",
+            sent_at: row.sent_at.map(timefmt::rfc3339),
+            mail_reply: row.mail_reply,
             user: row.username,
             user_id: row.user_id,
             created_at: timefmt::rfc3339(row.created_at),
@@ -59,16 +73,6 @@ impl TokenJson {
             opens: row.opens.count,
             scanner_opens: row.opens.scanner,
         }
-    }
-}
-
-/// The token's state, where a link whose mail an interrupted pwreset may have sent is
-/// `interrupted` (it stays dead).
-fn state(row: &TokenRow, now: i64) -> &'static str {
-    if row.used_at.is_none() && row.revoked_reason.as_deref() == Some(intents::INTERRUPTED_TOKEN) {
-        "interrupted"
-    } else {
-        row.state(now)
     }
 }
 
@@ -89,7 +93,10 @@ impl Record for TokenJson {
             self.user.clone(),
             when(&self.created_at),
             when(&self.expires_at),
-            self.state.to_string(),
+            match &self.state_reason {
+                Some(reason) => format!("{}: {reason}", self.state),
+                None => self.state.to_string(),
+            },
             self.opened(),
             self.recipient.clone().unwrap_or_else(|| "-".into()),
         ]

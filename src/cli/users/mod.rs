@@ -122,6 +122,22 @@ struct UserDetail {
     live_reset_links: u64,
     /// The last mail an interrupted pwreset may have sent without committing it.
     interrupted_mail: Option<String>,
+    /// Where the user's latest reset link stands (`users show`; `crate::tokens::state`).
+    last_link_state: Option<&'static str>,
+    /// Why (a revocation's reason, the reply that refused the mail).
+    last_link_state_reason: Option<String>,
+    /// When its mail was accepted.
+    last_link_sent_at: Option<String>,
+    /// The mail server's reply.
+    last_link_mail_reply: Option<String>,
+    /// Where the user's latest temporary password stands.
+    temp_password_state: Option<&'static str>,
+    /// Why (e.g. why it was never set).
+    temp_password_state_reason: Option<String>,
+    /// When its mail was accepted.
+    temp_password_sent_at: Option<String>,
+    /// The mail server's reply.
+    temp_password_mail_reply: Option<String>,
 }
 
 impl UserDetail {
@@ -141,6 +157,14 @@ impl UserDetail {
             updated_at: timefmt::rfc3339(user.updated_at),
             live_reset_links,
             interrupted_mail,
+            last_link_state: None,
+            last_link_state_reason: None,
+            last_link_sent_at: None,
+            last_link_mail_reply: None,
+            temp_password_state: None,
+            temp_password_state_reason: None,
+            temp_password_sent_at: None,
+            temp_password_mail_reply: None,
         }
     }
 }
@@ -161,6 +185,8 @@ impl Record for UserDetail {
         "updated",
         "live reset links",
         "interrupted mail",
+        "last reset link",
+        "temporary password",
     ];
     fn cells(&self) -> Vec<String> {
         let time = |t: &Option<String>| dash(t.as_deref());
@@ -179,6 +205,16 @@ impl Record for UserDetail {
             self.updated_at.clone(),
             self.live_reset_links.to_string(),
             dash(self.interrupted_mail.as_deref()),
+            show::standing_cell(
+                self.last_link_state,
+                self.last_link_state_reason.as_deref(),
+                self.last_link_mail_reply.as_deref(),
+            ),
+            show::standing_cell(
+                self.temp_password_state,
+                self.temp_password_state_reason.as_deref(),
+                self.temp_password_mail_reply.as_deref(),
+            ),
         ]
     }
 }

@@ -58,7 +58,7 @@ fn filled(backend: Backend) -> TestStore {
         actor: "root",
         code_key: key.as_ref(),
     };
-    issue_pending(
+    let token = issue_pending(
         &mut store,
         &user,
         request,
@@ -66,6 +66,21 @@ fn filled(backend: Backend) -> TestStore {
         &mut rand::rng(),
     )
     .expect("token");
+    let reply = Some("250 2.0.0 Ok: queued as 4XyZ");
+    crate::store::tokens::activate_sent(store.conn(), token.id, Some(1_800_000_001), reply)
+        .expect("sent");
+    let temp = crate::store::temp_passwords::NewTempPassword {
+        user_id: user.id,
+        created_at: 1_800_000_001,
+        expires_at: 1_800_086_401,
+        handover: crate::store::temp_passwords::Handover::Email,
+        recipient: Some("alice@example.com"),
+        run_id: Some("run-1"),
+        sent_at: Some(1_800_000_001),
+        mail_reply: reply,
+        failure: None,
+    };
+    crate::store::temp_passwords::insert(store.conn(), &temp).expect("temp password");
     let run = NewRun {
         id: "run-1",
         action: "link",
@@ -73,6 +88,7 @@ fn filled(backend: Backend) -> TestStore {
         actor: None,
         reason: None,
         deliver_to: None,
+        reissue_of: Some("run-0"),
     };
     bulk::insert_run(store.conn(), &run, 1_800_000_002).expect("run");
     bulk::insert_item(
@@ -85,6 +101,12 @@ fn filled(backend: Backend) -> TestStore {
         1_800_000_002,
     )
     .expect("item");
+    let end = bulk::Finish {
+        status: "sent",
+        produced: bulk::Produced::Token(token.id),
+        ..bulk::Finish::default()
+    };
+    bulk::finish_item_producing(store.conn(), 1, &end, 1_800_000_003).expect("finish");
     store
 }
 

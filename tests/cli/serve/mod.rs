@@ -2,7 +2,7 @@
 //! access log, stopping on SIGTERM after the request in flight, a bind error, and slow clients
 //! dropped. Every wait is bounded.
 
-mod http;
+pub(crate) mod http;
 mod pg;
 
 use std::time::Duration;

@@ -5,7 +5,9 @@
 //! SQL and no SMTP; the order of things is the domain's: a plan is committed before the prompt,
 //! and a run the operator says no to is closed as `aborted`.
 
+mod reissue;
 mod render;
+mod report;
 
 use std::io::BufRead;
 use std::sync::Arc;
@@ -31,7 +33,9 @@ const EXAMPLES: &str = "Examples:
   pwreset reset bulk --generate --file staff.csv --yes --rate 120
   grep -v '^#' list | pwreset reset bulk --link --file -
   pwreset reset bulk --link --search @old-domain.example --to helpdesk@example.com
-  pwreset reset bulk --resume 20261122-100000-3f2a          Finish an interrupted run";
+  pwreset reset bulk --resume 20261122-100000-3f2a          Finish an interrupted run
+  pwreset reset bulk --report 20261122-100000-3f2a          Where each user stands now
+  pwreset reset bulk --reissue 20261122-100000-3f2a --state expired,failed,never-opened";
 
 /// Send reset links to, or set temporary passwords for, many users at once
 #[derive(Debug, clap::Args)]
@@ -67,6 +71,15 @@ pub struct Args {
     /// Finish run `RUN_ID`: the users still pending or failed (those done are not mailed again)
     #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["link", "generate", "file", "all", "search", "to", "dry_run"])]
     resume: Option<String>,
+    /// Show where each user of run `RUN_ID` stands now (sent, opened, used, expired, failed...) and the totals; changes nothing
+    #[arg(long, value_name = "RUN_ID", conflicts_with_all = ["link", "generate", "file", "all", "search", "to", "dry_run", "resume", "rate", "note"])]
+    report: Option<String>,
+    /// Plan a new run for the users of run `RUN_ID` who stand in --state (same action and recipient unless --link, --generate or --to say otherwise)
+    #[arg(long, value_name = "RUN_ID", requires = "state", conflicts_with_all = ["file", "all", "search", "resume", "report"])]
+    reissue: Option<String>,
+    /// With --reissue: the states to select, comma-separated: sent, opened, never-opened, expired, revoked, superseded, failed, interrupted, skipped
+    #[arg(long, value_name = "STATES", requires = "reissue", value_parser = reissue::parse_states)]
+    state: Option<reissue::States>,
 }
 
 fn parse_rate(text: &str) -> Result<u32, String> {
@@ -81,6 +94,9 @@ fn parse_rate(text: &str) -> Result<u32, String> {
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (config, mut store) = ctx.open_store()?;
     store.limit_cache(512)?;
+    if let Some(id) = &args.report {
+        return report::run(ctx, &store, id);
+    }
     let job = match &args.resume {
         Some(id) => resumed(ctx, &store, id)?,
         None => planned(ctx, &config, &mut store, &args)?,
@@ -187,9 +203,20 @@ fn planned(
     store: &mut Store,
     args: &Args,
 ) -> CommandResult<Option<Job>> {
-    let action = action_of(args)?;
-    let selection = selection(args)?;
-    let resolved = resolve(config, args, action)?;
+    let reissued = reissue::select(ctx, store, args)?;
+    if reissued.as_ref().is_some_and(|r| r.count == 0) {
+        ctx.ui
+            .status("Nothing to reissue: no user of that run stands in those states");
+        return Ok(None);
+    }
+    let (action, selection, reissue_of) = match reissued {
+        Some(r) => (r.action, r.selection, Some((r.run_id, r.deliver_to))),
+        None => (action_of(args)?, selection(args)?, None),
+    };
+    let mut resolved = resolve(config, args, action)?;
+    if let (Some((_, Some(to))), None) = (&reissue_of, &args.to) {
+        resolved.recipients = RecipientRule::from_stored(Some(to));
+    }
     let (now, actor) = (ctx.settings.now, ctx.actor());
     let run_id = bulk::new_run_id(now, &mut crate::cli::os_rng());
     let request = Request {
@@ -197,6 +224,7 @@ fn planned(
         action,
         deliver_to: resolved.recipients.stored(),
         cooldown_secs: resolved.link.as_ref().map_or(0, |l| l.cooldown_secs),
+        reissue_of: reissue_of.as_ref().map(|(id, _)| id.as_str()),
     };
     if args.dry_run {
         let mut rows = render::item_writer(ctx);

@@ -26,6 +26,7 @@ fn plan(store: &mut Store, n: i64) {
         actor: None,
         reason: None,
         deliver_to: None,
+        reissue_of: None,
     };
     insert_run(&tx, &run, T0).expect("run");
     insert_item(&tx, "r", 0, "gone", None, Some("unknown"), T0).expect("skipped");
