@@ -3,6 +3,7 @@
 //! written together with its audit row.
 
 pub mod import;
+pub mod locale;
 
 use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
@@ -147,6 +148,15 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Check a stored locale: a tag [`locale::parse`] accepts, already in canonical form.
+pub fn check_locale(tag: &str) -> Result<(), String> {
+    match locale::parse(tag) {
+        Ok(canonical) if canonical.as_str() == tag => Ok(()),
+        Ok(canonical) => Err(format!("locale {tag:?} must be written {canonical}")),
+        Err(err) => Err(format!("locale {err}")),
+    }
+}
+
 /// The username derived from an email: its local part without a `+tag`, lowercased, with only
 /// letters, digits, `.`, `_` and `-` kept.
 pub fn username_from_email(email: &str) -> String {
@@ -178,6 +188,9 @@ pub fn check_new(conn: &Conn, user: &NewUser) -> Result<(), UserError> {
     check_username(&user.username).map_err(UserError::Invalid)?;
     if let Some(name) = &user.display_name {
         check_name(name).map_err(UserError::Invalid)?;
+    }
+    if let Some(tag) = &user.locale {
+        check_locale(tag).map_err(UserError::Invalid)?;
     }
     if sql::by_username(conn, &user.username)?.is_some() {
         return Err(UserError::UsernameTaken(user.username.clone()));

@@ -55,6 +55,8 @@ struct UserRow {
     active: bool,
     must_change_password: bool,
     password_changed_at: Option<String>,
+    /// The user's language tag; `null` means `mail.default_locale`.
+    locale: Option<String>,
 }
 
 impl From<User> for UserRow {
@@ -68,6 +70,7 @@ impl From<User> for UserRow {
             active: user.active,
             must_change_password: user.must_change_password,
             password_changed_at: user.password_changed_at.map(timefmt::rfc3339),
+            locale: user.locale,
         }
     }
 }
@@ -118,6 +121,8 @@ struct UserDetail {
     live_reset_links: u64,
     /// The last mail an interrupted pwreset may have sent without committing it.
     interrupted_mail: Option<String>,
+    /// The user's language tag; `null` means `mail.default_locale`.
+    locale: Option<String>,
 }
 
 impl UserDetail {
@@ -137,6 +142,7 @@ impl UserDetail {
             updated_at: timefmt::rfc3339(user.updated_at),
             live_reset_links,
             interrupted_mail,
+            locale: user.locale.clone(),
         }
     }
 }
@@ -157,6 +163,7 @@ impl Record for UserDetail {
         "updated",
         "live reset links",
         "interrupted mail",
+        "locale",
     ];
     fn cells(&self) -> Vec<String> {
         let time = |t: &Option<String>| dash(t.as_deref());
@@ -175,6 +182,9 @@ impl Record for UserDetail {
             self.updated_at.clone(),
             self.live_reset_links.to_string(),
             dash(self.interrupted_mail.as_deref()),
+            self.locale
+                .clone()
+                .unwrap_or_else(|| "- (mail.default_locale)".into()),
         ]
     }
 }

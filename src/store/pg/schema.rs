@@ -9,10 +9,14 @@
 use postgres::{Client, GenericClient};
 
 /// Each entry brings the store to the schema version it names, from the previous entry's.
-const MIGRATIONS: &[(i64, &str)] = &[(5, include_str!("schema_v5.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (5, include_str!("schema_v5.sql")),
+    // The user's language tag (see the SQLite list's V6).
+    (6, "ALTER TABLE users ADD COLUMN locale TEXT"),
+];
 
 /// The schema version this binary writes (the same number as the SQLite store's).
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 /// The `pg_advisory_xact_lock` key under which migrations run ("pwreset" + 1).
 pub const MIGRATION_LOCK_KEY: i64 = 0x7077_7265_7365_7401;

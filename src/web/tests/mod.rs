@@ -155,6 +155,7 @@ impl Harness {
             email: Some(format!("{name}@example.com")),
             display_name: None,
             active: true,
+            locale: None,
         };
         let now = *self.now.lock().expect("clock");
         self.on_store(|store| crate::users::add(store, &new, &actor(), now).expect("user"))
