@@ -35,7 +35,10 @@ pub struct Args {
     inactive: bool,
     /// Write to the user in this language (mails and the reset page), e.g. pl, id, pt-BR
     /// [default: mail.default_locale]
-    #[expect(clippy::doc_markdown, reason = "help text names the config key as it is written")]
+    #[expect(
+        clippy::doc_markdown,
+        reason = "help text names the config key as it is written"
+    )]
     #[arg(long, value_name = "TAG")]
     locale: Option<String>,
 }
