@@ -284,7 +284,7 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         return;
     };
     rechain_without_key(&env.db(), 1, "");
-    // Schema 3: without the v4 trigger (dropped above) and the v5 columns.
+    // Schema 3: without the v4 trigger (dropped above), the v5 and v6 columns.
     let v5 = [
         "code_hmac",
         "code_tries",
@@ -297,6 +297,8 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         conn.execute_batch(&format!("ALTER TABLE reset_tokens DROP COLUMN {column}"))
             .expect("drop a v5 column");
     }
+    conn.execute_batch("ALTER TABLE users DROP COLUMN locale")
+        .expect("drop the v6 column");
     conn.execute_batch("PRAGMA user_version = 3")
         .expect("version");
     drop(conn);
