@@ -209,13 +209,12 @@ impl<S> Courier<'_, S> {
     }
 }
 
-/// `expires_at` and `expires_in` for the templates: when, and how long from `now`.
-pub fn expiry_vars(expires_at: i64, now: Timestamp) -> (Option<String>, Option<String>) {
+/// `expires_at` and `expires_in` for the templates: when, and how many seconds from `now`
+/// (the templates say it in words of the reader's language).
+pub fn expiry_vars(expires_at: i64, now: Timestamp) -> (Option<String>, Option<u64>) {
     (
         Some(timefmt::human(expires_at)),
-        Some(timefmt::spoken(
-            u64::try_from(expires_at - now.as_second()).unwrap_or(0),
-        )),
+        Some(u64::try_from(expires_at - now.as_second()).unwrap_or(0)),
     )
 }
 

@@ -190,6 +190,7 @@ mod tests {
             password_changed_at: None,
             created_at: 0,
             updated_at: 0,
+            locale: None,
         }
     }
 

@@ -1,4 +1,5 @@
 //! How times and durations are written: RFC 3339 for data, short UTC forms for people.
+//! (Durations in words for mails are the templates' own: `templates::relative`.)
 
 use jiff::Timestamp;
 
@@ -25,18 +26,6 @@ pub fn duration(secs: u64) -> String {
     humantime::format_duration(std::time::Duration::from_secs(secs)).to_string()
 }
 
-/// A duration in words for an email, e.g. `1 hour`, `30 minutes`, `1 hour 30 minutes`.
-pub fn spoken(secs: u64) -> String {
-    let unit = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let (hours, minutes) = (secs / 3600, (secs % 3600).div_ceil(60));
-    match (hours, minutes) {
-        (0, 0) => "less than a minute".to_string(),
-        (0, m) => unit(m, "minute"),
-        (h, 0) => unit(h, "hour"),
-        (h, m) => format!("{} {}", unit(h, "hour"), unit(m, "minute")),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,10 +37,5 @@ mod tests {
         assert_eq!(human_opt(None), "-");
         assert_eq!(duration(3600), "1h");
         assert_eq!(duration(93_600), "1day 2h");
-        assert_eq!(spoken(3600), "1 hour");
-        assert_eq!(spoken(1800), "30 minutes");
-        assert_eq!(spoken(5400), "1 hour 30 minutes");
-        assert_eq!(spoken(86_400), "24 hours");
-        assert_eq!(spoken(60), "1 minute");
     }
 }

@@ -225,7 +225,8 @@ impl Context {
         }
     }
 
-    /// The templates: built-ins overridden by `templates.dir`.
+    /// The templates: built-ins overridden by `templates.dir`, for readers of
+    /// `mail.default_locale` unless they have a language of their own.
     pub fn templates(&self, config: &LoadedConfig) -> Templates {
         let dir = config
             .config
@@ -233,7 +234,7 @@ impl Context {
             .dir
             .as_deref()
             .map(|dir| config.resolve(dir));
-        Templates::new(dir.as_deref())
+        Templates::new(dir.as_deref()).with_default_locale(config.parsed.default_locale.clone())
     }
 
     /// The configured mail transport, once the files the mail is made of are trusted.

@@ -229,6 +229,7 @@ fn populate(ctx: &Context, store: &mut Store, samples: bool) -> CommandResult<us
             email: email.map(str::to_string),
             display_name: Some(name.to_string()),
             active,
+            locale: None,
         };
         crate::users::add(store, &user, &actor, now)?;
     }

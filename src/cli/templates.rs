@@ -1,5 +1,5 @@
-//! `pwreset templates ...`: list the email templates and the reset page's, show their built-in
-//! source, preview one, and check them all.
+//! `pwreset templates ...`: list the email templates and the reset page's in each language,
+//! show their built-in source, preview one in a language, and check them all in every language.
 
 use std::io::Write;
 
@@ -16,8 +16,10 @@ use crate::ui::sanitize;
 /// List, show, preview and check the email templates
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// List the templates and where each part comes from
-    #[command(after_help = "Examples:\n  pwreset templates list")]
+    /// List the templates, the languages each part is in, and where each comes from
+    #[command(
+        after_help = "Examples:\n  pwreset templates list\n  pwreset templates list --format json | jq -r '.[] | select(.locale == \"pl\") | .part'"
+    )]
     List,
     /// Print a template's built-in source (to copy into templates.dir and edit) and its variables
     #[command(
@@ -29,7 +31,7 @@ pub enum Command {
     },
     /// Render a template with a user's data, or sample data; sends nothing
     #[command(
-        after_help = "Examples:\n  pwreset templates preview password-change-link\n  pwreset templates preview access-info --user alice"
+        after_help = "Examples:\n  pwreset templates preview password-change-link\n  pwreset templates preview access-info --user alice\n  pwreset templates preview password-change-link --locale pl"
     )]
     Preview {
         /// password-change-link, access-info, password-changed or email-changed
@@ -37,8 +39,17 @@ pub enum Command {
         /// Use this user's data (an email, a username or #ID) instead of a sample user
         #[arg(long, value_name = "USER")]
         user: Option<String>,
+        /// Render it in this language, e.g. pl, id, pt-BR [default: the user's, else
+        /// mail.default_locale]
+        #[expect(
+            clippy::doc_markdown,
+            reason = "help text names the config key as it is written"
+        )]
+        #[arg(long, value_name = "TAG")]
+        locale: Option<String>,
     },
-    /// Render every template; report every unknown variable and syntax error (exit 8)
+    /// Render every template in every language; report every unknown variable and syntax error
+    /// (exit 8)
     #[command(after_help = "Examples:\n  pwreset templates check")]
     Check,
 }
@@ -48,7 +59,9 @@ pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::List => list(ctx),
         Command::Show { name } => show(&name),
-        Command::Preview { name, user } => preview(ctx, &name, user.as_deref()),
+        Command::Preview { name, user, locale } => {
+            preview(ctx, &name, user.as_deref(), locale.as_deref())
+        }
         Command::Check => check(ctx),
     }
 }
@@ -67,16 +80,18 @@ fn known(name: &str) -> CommandResult<()> {
 struct PartRow {
     template: &'static str,
     part: String,
+    locale: String,
     source: String,
     used_for: &'static str,
 }
 
 impl Record for PartRow {
-    const HEADINGS: &'static [&'static str] = &["TEMPLATE", "PART", "SOURCE", "USED FOR"];
+    const HEADINGS: &'static [&'static str] = &["TEMPLATE", "PART", "LOCALE", "SOURCE", "USED FOR"];
     fn cells(&self) -> Vec<String> {
         vec![
             self.template.into(),
             self.part.clone(),
+            self.locale.clone(),
             self.source.clone(),
             self.used_for.into(),
         ]
@@ -91,30 +106,26 @@ fn list(ctx: &Context) -> CommandResult<Exit> {
         std::io::stdout().lock(),
         ctx.ui.stdout_is_terminal(),
     );
-    let source = |file: &str| match set.origin(file) {
-        Origin::Builtin => "built-in".to_string(),
-        Origin::File(path) => path.display().to_string(),
-    };
-    for (name, used_for) in templates::NAMES {
-        for suffix in templates::PARTS {
-            let file = format!("{name}{suffix}");
-            let source = source(&file);
+    let mails = templates::NAMES.iter().flat_map(|(name, used_for)| {
+        let parts = templates::PARTS.iter();
+        parts.map(move |suffix| (*name, format!("{name}{suffix}"), *used_for))
+    });
+    let pages = page_parts()
+        .into_iter()
+        .map(|(file, used_for)| ("page", file, used_for));
+    for (template, file, used_for) in mails.chain(pages) {
+        for found in set.versions(&file) {
             writer.row(&PartRow {
-                template: name,
-                part: file,
-                source,
+                template,
+                part: found.name,
+                locale: found.locale,
+                source: match found.origin {
+                    Origin::Builtin => "built-in".to_string(),
+                    Origin::File(path) => path.display().to_string(),
+                },
                 used_for,
             })?;
         }
-    }
-    for (part, used_for) in page_parts() {
-        let source = source(&part);
-        writer.row(&PartRow {
-            template: "page",
-            part,
-            source,
-            used_for,
-        })?;
     }
     writer.finish()?;
     Ok(Exit::Ok)
@@ -165,20 +176,33 @@ fn show(name: &str) -> CommandResult<Exit> {
     Ok(Exit::Ok)
 }
 
-/// Sample data, or `user`'s, with a placeholder link and password that work nowhere.
-fn preview(ctx: &Context, name: &str, user: Option<&str>) -> CommandResult<Exit> {
+/// Sample data, or `user`'s, with a placeholder link and password that work nowhere, in
+/// `locale` if given (else the user's language, else the default).
+fn preview(
+    ctx: &Context,
+    name: &str,
+    user: Option<&str>,
+    locale: Option<&str>,
+) -> CommandResult<Exit> {
     known(name)?;
+    let locale = locale
+        .map(crate::users::locale::parse)
+        .transpose()
+        .map_err(|err| Failure::usage(format!("--locale: {err}")))?;
     let (config, store) = ctx.open_store_if(user.is_some())?;
     let user = match (user, &store) {
         (Some(key), Some(store)) => Some(crate::users::resolve(store.conn(), key)?),
         _ => None,
     };
-    let vars = templates::sample_vars(
+    let mut vars = templates::sample_vars(
         &config.config,
         name,
         user.as_ref(),
         ctx.settings.now.as_second(),
     );
+    if locale.is_some() {
+        vars.user.locale = locale;
+    }
     let mail = ctx.templates(&config).render(name, &vars)?;
     // The user's data is in the text: neutralised on a terminal, exact in a pipe or file.
     let mut out = TerminalWriter::new(std::io::stdout().lock(), ctx.ui.stdout_is_terminal());
@@ -213,10 +237,12 @@ fn check(ctx: &Context) -> CommandResult<Exit> {
         }
     }
     let Some(last) = problems.pop() else {
+        let locales: Vec<String> = set.locales().iter().map(ToString::to_string).collect();
         ctx.ui.status(&format!(
-            "All {} templates render, and the {} pages of `pwreset serve`.",
+            "All {} templates render, and the {} pages of `pwreset serve`, in {}.",
             templates::NAMES.len(),
-            templates::PAGES.len()
+            templates::PAGES.len(),
+            locales.join(", ")
         ));
         return Ok(Exit::Ok);
     };

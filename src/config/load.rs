@@ -19,6 +19,8 @@ pub struct Parsed {
     pub reply_to: Option<Mailbox>,
     /// `[serve]`.
     pub serve: super::ParsedServe,
+    /// `mail.default_locale`, in canonical form.
+    pub default_locale: crate::users::locale::Locale,
 }
 
 /// A loaded config together with the file it came from.

@@ -309,6 +309,9 @@ pub struct MailConfig {
     pub smtp: SmtpConfig,
     /// `[mail.sendmail]`: settings of the `sendmail` transport.
     pub sendmail: SendmailConfig,
+    /// The language of users without a `locale` of their own, e.g. `en`, `pl`, `pt-BR`.
+    /// Default `en`.
+    pub default_locale: String,
 }
 
 impl Default for MailConfig {
@@ -326,6 +329,7 @@ impl Default for MailConfig {
             file: FileTransportConfig::default(),
             smtp: SmtpConfig::default(),
             sendmail: SendmailConfig::default(),
+            default_locale: crate::users::locale::ENGLISH.to_string(),
         }
     }
 }

@@ -133,6 +133,22 @@ fn bad_from_is_rejected() {
 }
 
 #[test]
+fn the_default_locale_is_checked_and_kept_in_canonical_form() {
+    let loaded = |text: &str| {
+        let config = parse_str(text).expect("parses");
+        LoadedConfig::new(PathBuf::from("/srv/pwreset.toml"), config)
+    };
+    let default = loaded("").expect("valid");
+    assert_eq!(default.parsed.default_locale.as_str(), "en");
+    let brazil = loaded("[mail]\ndefault_locale = \"PT-br\"\n").expect("valid");
+    assert_eq!(brazil.parsed.default_locale.as_str(), "pt-BR");
+    let err = parse_str("[mail]\ndefault_locale = \"Polish\"\n").expect_err("bad tag");
+    let text = err.to_string();
+    assert!(text.contains("mail.default_locale"), "{text}");
+    assert!(text.contains("\"Polish\" is not a language tag"), "{text}");
+}
+
+#[test]
 fn sendmail_timeout_is_a_duration_between_1s_and_5m() {
     let config = parse_str("[mail.sendmail]\ntimeout = \"2s\"\n").expect("2s");
     assert_eq!(config.mail.sendmail.timeout.secs(), 2);

@@ -31,11 +31,14 @@ pub(super) fn validate(path: &Path, config: &Config) -> Result<Parsed, ConfigErr
     let base_url = check_links(&config.links).map_err(bad)?;
     check_password(&config.password).map_err(bad)?;
     let serve = super::serve::check(&config.serve).map_err(bad)?;
+    let default_locale = crate::users::locale::parse(&config.mail.default_locale)
+        .map_err(|e| bad(("mail.default_locale", e.to_string())))?;
     Ok(Parsed {
         base_url,
         from,
         reply_to,
         serve,
+        default_locale,
     })
 }
 

@@ -89,6 +89,7 @@ fn setup(backend: Backend, email: Option<&str>) -> (TestStore, User) {
         email: email.map(str::to_string),
         display_name: None,
         active: true,
+        locale: None,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
     (store, user)

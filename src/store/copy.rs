@@ -36,6 +36,7 @@ pub const TABLES: [Table; 7] = [
             "password_changed_at",
             "created_at",
             "updated_at",
+            "locale",
         ],
         generated_id: true,
     },

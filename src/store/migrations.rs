@@ -12,7 +12,7 @@ use super::db::Conn;
 use super::pg::PgSchemaError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8];
 
 /// The schema version this binary writes.
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
@@ -215,6 +215,12 @@ ALTER TABLE bulk_items ADD COLUMN token_id         INTEGER;
 ALTER TABLE bulk_items ADD COLUMN temp_password_id INTEGER;
 ";
 
+/// The user's language (a BCP 47 tag in canonical form, e.g. `pt-BR`), for the mails and the
+/// reset page; NULL means `mail.default_locale`.
+const V8: &str = r"
+ALTER TABLE users ADD COLUMN locale TEXT;
+";
+
 /// The schema version recorded in the store.
 pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
@@ -325,6 +331,34 @@ mod tests {
             .query_row("SELECT count(*) FROM mail_intents", [], |r| r.get(0))
             .expect("the intents table exists");
         assert_eq!(open, 0);
+    }
+
+    #[test]
+    fn a_version_5_store_keeps_its_users_without_a_locale() {
+        let mut conn = Connection::open_in_memory().expect("memory db");
+        let tx = conn.transaction().expect("tx");
+        for sql in &MIGRATIONS[..5] {
+            tx.execute_batch(sql).expect("v1..v5");
+        }
+        tx.pragma_update(None, "user_version", 5).expect("version");
+        tx.execute(
+            "INSERT INTO users (username, created_at, updated_at) VALUES ('alice', 0, 0)",
+            [],
+        )
+        .expect("a v5 user");
+        tx.commit().expect("commit");
+        assert_eq!(
+            apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate"),
+            MIGRATIONS.len() - 5
+        );
+        let locale: Option<String> = conn
+            .query_row(
+                "SELECT locale FROM users WHERE username = 'alice'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("alice survived");
+        assert_eq!(locale, None, "NULL: mail.default_locale");
     }
 
     #[test]

@@ -28,11 +28,15 @@ pub struct User {
     pub created_at: i64,
     /// Last update time (Unix seconds).
     pub updated_at: i64,
+    /// The user's language tag in canonical form (e.g. `pt-BR`); `None` means
+    /// `mail.default_locale`.
+    pub locale: Option<String>,
 }
 
 // dialect: `password_hash IS NOT NULL` is a boolean column in PostgreSQL; read as 0/1.
 const COLUMNS: &str = "id, username, email, display_name, active, password_hash IS NOT NULL, \
-     must_change_password, temp_password_expires_at, password_changed_at, created_at, updated_at";
+     must_change_password, temp_password_expires_at, password_changed_at, created_at, updated_at, \
+     locale";
 
 fn from_row(row: &Row<'_>) -> Result<User, DbError> {
     user_at(row, 0)
@@ -52,6 +56,7 @@ fn user_at(row: &Row<'_>, at: usize) -> Result<User, DbError> {
         password_changed_at: row.get(at + 8)?,
         created_at: row.get(at + 9)?,
         updated_at: row.get(at + 10)?,
+        locale: row.get(at + 11)?,
     })
 }
 
@@ -85,6 +90,8 @@ pub struct NewUser {
     pub display_name: Option<String>,
     /// Whether the user starts active.
     pub active: bool,
+    /// Language tag in canonical form (see [`crate::users::locale`]), if any.
+    pub locale: Option<String>,
 }
 
 /// Which users a listing shows.
@@ -147,14 +154,15 @@ pub fn by_username(conn: &Conn, username: &str) -> Result<Option<User>, DbError>
 /// Insert a user; returns its id.
 pub fn insert(conn: &Conn, user: &NewUser, now: i64) -> Result<i64, DbError> {
     conn.insert_returning_id(
-        "INSERT INTO users (username, email, display_name, active, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?5) RETURNING id",
+        "INSERT INTO users (username, email, display_name, active, locale, created_at, \
+         updated_at) VALUES (?1, ?2, ?3, ?4, ?6, ?5, ?5) RETURNING id",
         &vals![
             user.username,
             user.email,
             user.display_name,
             user.active,
-            now
+            now,
+            user.locale
         ],
     )
 }
@@ -177,20 +185,23 @@ pub struct Profile<'a> {
     pub email: Option<&'a str>,
     /// Display name, if any.
     pub display_name: Option<&'a str>,
+    /// Language tag (canonical), if any.
+    pub locale: Option<&'a str>,
 }
 
-/// Set a user's username, email and display name (the store's trigger revokes their links when
-/// the email changes); returns whether the user exists.
+/// Set a user's username, email, display name and language (the store's trigger revokes their
+/// links when the email changes); returns whether the user exists.
 pub fn set_profile(conn: &Conn, id: i64, profile: Profile<'_>, now: i64) -> Result<bool, DbError> {
     let changed = conn.execute(
-        "UPDATE users SET username = ?2, email = ?3, display_name = ?4, updated_at = ?5 \
-         WHERE id = ?1",
+        "UPDATE users SET username = ?2, email = ?3, display_name = ?4, updated_at = ?5, \
+         locale = ?6 WHERE id = ?1",
         &vals![
             id,
             profile.username,
             profile.email,
             profile.display_name,
-            now
+            now,
+            profile.locale
         ],
     )?;
     Ok(changed == 1)

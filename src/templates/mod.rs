@@ -1,9 +1,12 @@
-//! Email templates: subject, text and HTML parts rendered with minijinja.
+//! Email templates: subject, text and HTML parts rendered with minijinja, in the reader's
+//! language.
 //!
-//! Built-in templates are compiled in; a file of the same name in `templates.dir` overrides that
-//! one part (e.g. `password-change-link.html`). HTML parts are auto-escaped, text parts and
-//! subjects are not. Unknown variables are errors, never blanks. Rendering is a pure function of
-//! the template and the context: nothing here sends or prints.
+//! Built-in templates are compiled in (English, Indonesian, Polish); a file of the same name in
+//! `templates.dir` overrides that one part (e.g. `password-change-link.html`, or
+//! `password-change-link.pl.html` for Polish readers), and a file in a new language adds it.
+//! Each part is looked for along the reader's fallback chain ([`locales`]). HTML parts are
+//! auto-escaped, text parts and subjects are not. Unknown variables are errors, never blanks.
+//! Rendering is a pure function of the template and the context: nothing here sends or prints.
 
 use std::path::{Path, PathBuf};
 
@@ -12,81 +15,19 @@ use serde::Serialize;
 
 use crate::secret::Secret;
 use crate::store::users::User;
+use crate::users::locale::{self, Locale};
 
+mod builtin;
+mod load;
+pub mod locales;
 mod pages;
+pub mod relative;
 mod sample;
-pub use pages::{LAYOUT, PAGES, PageVars, STYLESHEET, page_file, page_files};
+pub use builtin::LOCALES as BUILTIN_LOCALES;
+pub use load::MAX_FILE_BYTES;
+use load::{describe, html_formatter, load};
+pub use pages::{LAYOUT, PAGES, PageProblem, PageVars, STYLESHEET, page_file, page_files};
 pub use sample::{check_vars, sample_vars};
-
-/// The built-in templates: (file name, source).
-pub const BUILTIN: &[(&str, &str)] = &[
-    (
-        "access-info.subject.txt",
-        include_str!("builtin/access-info.subject.txt"),
-    ),
-    ("access-info.txt", include_str!("builtin/access-info.txt")),
-    ("access-info.html", include_str!("builtin/access-info.html")),
-    (
-        "password-changed.subject.txt",
-        include_str!("builtin/password-changed.subject.txt"),
-    ),
-    (
-        "password-changed.txt",
-        include_str!("builtin/password-changed.txt"),
-    ),
-    (
-        "password-changed.html",
-        include_str!("builtin/password-changed.html"),
-    ),
-    (
-        "email-changed.subject.txt",
-        include_str!("builtin/email-changed.subject.txt"),
-    ),
-    (
-        "email-changed.txt",
-        include_str!("builtin/email-changed.txt"),
-    ),
-    (
-        "email-changed.html",
-        include_str!("builtin/email-changed.html"),
-    ),
-    (
-        "password-change-link.subject.txt",
-        include_str!("builtin/password-change-link.subject.txt"),
-    ),
-    (
-        "password-change-link.txt",
-        include_str!("builtin/password-change-link.txt"),
-    ),
-    (
-        "password-change-link.html",
-        include_str!("builtin/password-change-link.html"),
-    ),
-    ("page.html", include_str!("builtin/page.html")),
-    ("page-form.html", include_str!("builtin/page-form.html")),
-    ("page-done.html", include_str!("builtin/page-done.html")),
-    ("page-gone.html", include_str!("builtin/page-gone.html")),
-    ("page-code.html", include_str!("builtin/page-code.html")),
-    ("page-cancel.html", include_str!("builtin/page-cancel.html")),
-    (
-        "page-cancelled.html",
-        include_str!("builtin/page-cancelled.html"),
-    ),
-    (
-        "page-forbidden.html",
-        include_str!("builtin/page-forbidden.html"),
-    ),
-    (
-        "page-too-many.html",
-        include_str!("builtin/page-too-many.html"),
-    ),
-    ("page-error.html", include_str!("builtin/page-error.html")),
-    (
-        "page-not-found.html",
-        include_str!("builtin/page-not-found.html"),
-    ),
-    ("page.css", include_str!("builtin/page.css")),
-];
 
 /// The parts every template has, as file-name suffixes.
 pub const PARTS: [&str; 3] = [".subject.txt", ".txt", ".html"];
@@ -180,10 +121,15 @@ pub struct UserVars {
     pub username: String,
     /// Email address.
     pub email: Option<String>,
+    /// The language the user reads (none: `mail.default_locale`); picks the templates, not a
+    /// variable of them.
+    #[serde(skip)]
+    pub locale: Option<Locale>,
 }
 
 impl From<&User> for UserVars {
-    /// The user's name (display name, or the username), username and email.
+    /// The user's name (display name, or the username), username, email and language (a
+    /// stored tag that does not parse counts as none).
     fn from(user: &User) -> Self {
         UserVars {
             name: user
@@ -192,16 +138,14 @@ impl From<&User> for UserVars {
                 .unwrap_or_else(|| user.username.clone()),
             username: user.username.clone(),
             email: user.email.clone(),
+            locale: user.locale.as_deref().and_then(|t| locale::parse(t).ok()),
         }
     }
 }
 
-/// The built-in source of a part, e.g. `access-info.html`.
+/// The built-in source of a part, e.g. `access-info.html` or `access-info.pl.html`.
 pub fn builtin_source(file: &str) -> Option<&'static str> {
-    BUILTIN
-        .iter()
-        .find(|(name, _)| *name == file)
-        .map(|(_, source)| *source)
+    builtin::source(file)
 }
 
 /// Every variable a template can use. Unset ones render as nothing in `{% if %}` tests.
@@ -222,8 +166,10 @@ pub struct Vars {
     pub password: Option<String>,
     /// When the link or password expires, e.g. `2026-11-22 11:00 UTC`.
     pub expires_at: Option<String>,
-    /// How long until then, e.g. `1 hour`.
-    pub expires_in: Option<String>,
+    /// How long until then, in seconds; templates get it in words of their language
+    /// (`expires_in`, e.g. `1 hour`, `1 godzinę`).
+    #[serde(skip)]
+    pub expires_in: Option<u64>,
     /// The application's name.
     pub app_name: String,
     /// Who to contact if the mail was unexpected.
@@ -266,6 +212,7 @@ pub struct Rendered {
 pub struct Templates {
     env: Environment<'static>,
     dir: Option<PathBuf>,
+    default_locale: Locale,
 }
 
 impl std::fmt::Debug for Templates {
@@ -289,9 +236,26 @@ impl Templates {
             }
         });
         env.set_formatter(html_formatter);
+        // `{% extends "page.html" %}` in `pl,en/page-form.html` means `pl,en/page.html`.
+        env.set_path_join_callback(|name, parent| match parent.split_once('/') {
+            Some((chain, _)) if !name.contains('/') => format!("{chain}/{name}").into(),
+            _ => name.into(),
+        });
         let loader_dir = dir.clone();
         env.set_loader(move |name| load(loader_dir.as_deref(), name));
-        Templates { env, dir }
+        Templates {
+            env,
+            dir,
+            default_locale: Locale::english(),
+        }
+    }
+
+    /// The same templates for readers without a language of their own in `locale`
+    /// (`mail.default_locale`; English unless set).
+    #[must_use]
+    pub fn with_default_locale(mut self, locale: Locale) -> Templates {
+        self.default_locale = locale;
+        self
     }
 
     /// The entries of a templates folder, whose owners and modes the CLI checks before any mail
@@ -310,13 +274,20 @@ impl Templates {
         }
     }
 
-    /// Render every part of every template with `vars`; returns every problem found.
+    /// Render every part of every template with `vars`, for a reader of each language there
+    /// are templates in; returns every problem found, each once.
     pub fn check(&self, vars: &Vars) -> Vec<TemplateError> {
-        NAMES
-            .iter()
-            .flat_map(|(name, _)| PARTS.iter().map(move |suffix| (name, suffix)))
-            .filter_map(|(name, suffix)| self.part(name, suffix, vars).err())
-            .collect()
+        let mut problems = Vec::new();
+        for tag in self.locales() {
+            let mut vars = vars.clone();
+            vars.user.locale = Some(tag);
+            let found = NAMES
+                .iter()
+                .flat_map(|(name, _)| PARTS.iter().map(move |suffix| (name, suffix)))
+                .filter_map(|(name, suffix)| self.part(name, suffix, &vars).err());
+            once_each(&mut problems, found);
+        }
+        problems
     }
 
     /// Render one part (`suffix` from [`PARTS`]) of template `name`.
@@ -329,7 +300,7 @@ impl Templates {
         self.part(name, suffix, vars)
     }
 
-    /// Render the three parts of template `name`.
+    /// Render the three parts of template `name` in the language of `vars.user`.
     pub fn render(&self, name: &str, vars: &Vars) -> Result<Rendered, TemplateError> {
         let subject = self.part(name, ".subject.txt", vars)?;
         let subject = subject.trim().to_string();
@@ -346,98 +317,65 @@ impl Templates {
         })
     }
 
+    /// The languages tried for a reader of `wanted` (none: the default).
+    fn chain(&self, wanted: Option<&Locale>) -> Vec<String> {
+        locales::chain(wanted, &self.default_locale)
+    }
+
     fn part(&self, name: &str, suffix: &str, vars: &Vars) -> Result<String, TemplateError> {
-        self.render_file(&format!("{name}{suffix}"), vars)
+        let chain = self.chain(vars.user.locale.as_ref());
+        self.render_file(&chain, &format!("{name}{suffix}"), vars, vars.expires_in)
     }
 
-    /// Render template file `file` with `vars`.
-    fn render_file(&self, file: &str, vars: &impl Serialize) -> Result<String, TemplateError> {
-        let template = self
-            .env
-            .get_template(file)
-            .map_err(|e| describe(file, &e))?;
-        template
-            .render(minijinja::value::Serde(vars))
-            .map_err(|e| describe(file, &e))
+    /// The language `file` is found in along `chain`.
+    fn lang(&self, chain: &[String], file: &str) -> String {
+        locales::resolve(self.dir.as_deref(), chain, file)
+            .map_or_else(|| locale::ENGLISH.to_string(), |found| found.locale)
+    }
+
+    /// Render `file`, found along `chain`, with `vars`, plus `lang` (the language of the file
+    /// found) and `expires_in` (`expires_in` seconds in words of that language).
+    fn render_file(
+        &self,
+        chain: &[String],
+        file: &str,
+        vars: &impl Serialize,
+        expires_in: Option<u64>,
+    ) -> Result<String, TemplateError> {
+        let name = locales::chained(chain, file);
+        let lang = self.lang(chain, file);
+        let language = lang.split('-').next().unwrap_or_default();
+        let expires_in = expires_in.map(|secs| relative::spoken(language, secs));
+        let context = minijinja::context! {
+            lang => lang,
+            expires_in => expires_in,
+            ..minijinja::Value::from(minijinja::value::Serde(vars))
+        };
+        let describe = |e: &minijinja::Error| self.describe(&name, e);
+        let template = self.env.get_template(&name).map_err(|e| describe(&e))?;
+        template.render(context).map_err(|e| describe(&e))
+    }
+
+    /// A template error, naming the real file at fault (the layout, when it is at fault).
+    fn describe(&self, name: &str, err: &minijinja::Error) -> TemplateError {
+        let at = err.name().filter(|n| n.contains('/')).unwrap_or(name);
+        let file = self
+            .found(at)
+            .map_or_else(|| locales::unchain(at).1.to_string(), |f| f.name);
+        describe(&file, err)
     }
 }
 
-/// Auto-escape HTML the way markupsafe does (`& < > " '`), leaving `/` alone so that links
-/// stay readable in the HTML source; everything else as minijinja does by default.
-fn html_formatter(
-    out: &mut minijinja::Output,
-    state: &mut minijinja::State,
-    value: &minijinja::Value,
-) -> Result<(), minijinja::Error> {
-    if !matches!(state.auto_escape(), AutoEscape::Html)
-        || value.is_safe()
-        || value.is_none()
-        || value.is_undefined()
-    {
-        return minijinja::escape_formatter(out, state, value);
-    }
-    let text = value.to_string();
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            other => escaped.push(other),
+/// Add each of `found` to `problems` unless the same problem is there already (a broken file
+/// shared by several languages' chains is reported once).
+fn once_each(problems: &mut Vec<TemplateError>, found: impl Iterator<Item = TemplateError>) {
+    for problem in found {
+        let seen = problems
+            .iter()
+            .any(|p| p.file == problem.file && p.message == problem.message);
+        if !seen {
+            problems.push(problem);
         }
-    }
-    out.write_str(&escaped)
-        .map_err(|e| minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string()))
-}
-
-/// The largest template file read from `templates.dir`: 256 KiB.
-pub const MAX_FILE_BYTES: u64 = 256 * 1024;
-
-fn load(dir: Option<&Path>, name: &str) -> Result<Option<String>, minijinja::Error> {
-    if let Some(dir) = dir {
-        let path = dir.join(name);
-        if path.is_file() {
-            return read_limited(&path).map(Some).map_err(|e| {
-                minijinja::Error::new(
-                    minijinja::ErrorKind::InvalidOperation,
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            });
-        }
-    }
-    Ok(BUILTIN
-        .iter()
-        .find(|(file, _)| *file == name)
-        .map(|(_, source)| (*source).to_string()))
-}
-
-/// Read a template file of at most [`MAX_FILE_BYTES`], never more than one byte past it.
-fn read_limited(path: &Path) -> std::io::Result<String> {
-    use std::io::Read as _;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > MAX_FILE_BYTES {
-        return Err(std::io::Error::other(format!(
-            "larger than {} KiB",
-            MAX_FILE_BYTES / 1024
-        )));
-    }
-    Ok(text)
-}
-
-fn describe(file: &str, err: &minijinja::Error) -> TemplateError {
-    let line = err
-        .line()
-        .map(|l| format!("line {l}: "))
-        .unwrap_or_default();
-    let detail = err.detail().map(|d| format!(": {d}")).unwrap_or_default();
-    TemplateError {
-        file: file.to_string(),
-        message: format!("{line}{}{detail}", err.kind()),
     }
 }
 

@@ -1,11 +1,14 @@
 //! The reset page's templates (`pwreset serve`): one HTML file per page, extending the `page.html`
-//! layout, plus the stylesheet `page.css`. Like the mails, each file is built in and overridable
-//! from `templates.dir` one by one, auto-escaped, and strict about unknown variables. Rendering
+//! layout, plus the stylesheet `page.css`. Like the mails, each file is built in (in each
+//! built-in language) and overridable from `templates.dir` one by one, auto-escaped, and strict
+//! about unknown variables. Every word a page shows is in its template, the reasons for a
+//! refused input included ([`PageProblem`]), so that a language is a set of files. Rendering
 //! only: nothing here knows about HTTP.
 
 use serde::Serialize;
 
 use super::{TemplateError, Templates};
+use crate::users::locale::Locale;
 
 /// The layout every page extends.
 pub const LAYOUT: &str = "page.html";
@@ -64,12 +67,14 @@ pub struct PageVars {
     pub username: Option<String>,
     /// The form's CSRF value.
     pub csrf: String,
-    /// What was wrong with the input, shown next to the field.
-    pub error: Option<String>,
+    /// What was wrong with the input, shown next to the field in the page's words.
+    pub problem: Option<PageProblem>,
     /// What was typed in the login field of the code form.
     pub login: String,
-    /// The password policy in one sentence.
-    pub policy: String,
+    /// The shortest new password accepted, in characters (for the policy sentence).
+    pub min_length: usize,
+    /// The longest new password accepted, in characters.
+    pub max_length: usize,
     /// Whether codes are on (the form links to the code page).
     pub codes: bool,
     /// The link expired (gone page).
@@ -78,10 +83,35 @@ pub struct PageVars {
     pub exhausted: bool,
 }
 
+/// Why a page refuses what was typed; the page says it in its language. In templates, the
+/// value of `problem` is the kebab-case name, e.g. `too-short`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PageProblem {
+    /// The two new passwords differ.
+    Mismatch,
+    /// The new password is shorter than `min_length`.
+    TooShort,
+    /// The new password is longer than `max_length`.
+    TooLong,
+    /// The new password is too easy to guess.
+    Common,
+    /// The new password is the username or email.
+    SameAsIdentity,
+    /// The code is wrong, or no longer works.
+    WrongCode,
+}
+
 impl Templates {
-    /// Render page `name` (see [`PAGES`]) with `vars`.
-    pub fn render_page(&self, name: &str, vars: &PageVars) -> Result<String, TemplateError> {
-        self.render_file(&page_file(name), vars)
+    /// Render page `name` (see [`PAGES`]) in `locale` (falling back as mails do) with `vars`.
+    pub fn render_page(
+        &self,
+        name: &str,
+        locale: &Locale,
+        vars: &PageVars,
+    ) -> Result<String, TemplateError> {
+        let chain = self.chain(Some(locale));
+        self.render_file(&chain, &page_file(name), vars, None)
     }
 
     /// The stylesheet: `page.css` from `templates.dir`, else the built-in one.
@@ -91,12 +121,16 @@ impl Templates {
             .map(Option::unwrap_or_default)
     }
 
-    /// Render every page with sample values; returns every problem found.
+    /// Render every page with sample values in every language; returns every problem found,
+    /// each once.
     pub fn check_pages(&self) -> Vec<TemplateError> {
-        let mut problems: Vec<TemplateError> = PAGES
-            .iter()
-            .filter_map(|(name, _)| self.render_page(name, &sample(name)).err())
-            .collect();
+        let mut problems = Vec::new();
+        for tag in self.locales() {
+            let found = PAGES
+                .iter()
+                .filter_map(|(name, _)| self.render_page(name, &tag, &sample(name)).err());
+            super::once_each(&mut problems, found);
+        }
         problems.extend(self.stylesheet().err());
         problems
     }
@@ -113,9 +147,10 @@ fn sample(name: &str) -> PageVars {
         login_url: Some("https://example.com/login".into()),
         username: Some("alice".into()),
         csrf: "0".repeat(64),
-        error: Some("sample error".into()),
+        problem: Some(PageProblem::TooShort),
         login: "alice".into(),
-        policy: "sample policy".into(),
+        min_length: 12,
+        max_length: 128,
         codes: true,
         expired: false,
         exhausted: false,
@@ -137,9 +172,14 @@ mod tests {
         )
         .expect("write");
         let set = Templates::new(Some(dir.path()));
-        let gone = set.render_page("gone", &sample("gone")).expect("render");
+        let en = Locale::english();
+        let gone = set
+            .render_page("gone", &en, &sample("gone"))
+            .expect("render");
         assert!(gone.contains("<p>Ours</p>") && gone.contains("data-page=\"gone\""));
-        let done = set.render_page("done", &sample("done")).expect("render");
+        let done = set
+            .render_page("done", &en, &sample("done"))
+            .expect("render");
         assert!(
             done.contains("id=\"login-link\""),
             "the others stay built in"
@@ -151,7 +191,7 @@ mod tests {
         let mut vars = sample("form");
         vars.username = Some("<script>x</script>".into());
         let html = Templates::new(None)
-            .render_page("form", &vars)
+            .render_page("form", &Locale::english(), &vars)
             .expect("render");
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));

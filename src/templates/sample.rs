@@ -34,7 +34,7 @@ pub fn sample_vars(config: &Config, name: &str, user: Option<&User>, now: i64) -
         expires_at: Some(crate::timefmt::human(
             now + i64::try_from(ttl).unwrap_or(3600),
         )),
-        expires_in: Some(crate::timefmt::spoken(ttl)),
+        expires_in: Some(ttl),
         app_name: names.0,
         support_contact: names.1,
         login_url: config.templates.login_url.clone(),
@@ -54,5 +54,6 @@ fn sample_user() -> UserVars {
         name: "Alice Andersen".into(),
         username: "alice".into(),
         email: Some("alice@example.com".into()),
+        locale: None,
     }
 }

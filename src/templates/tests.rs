@@ -6,13 +6,14 @@ fn vars(name: &str) -> Vars {
             name: name.into(),
             username: "alice".into(),
             email: Some("alice@example.com".into()),
+            locale: None,
         },
         link: Some("https://app.example.com/reset?token=abc&x=1".into()),
         cancel_link: Some("https://app.example.com/reset/cancel?token=abc&x=1".into()),
         code: Some("K7QF-M2XD".into()),
         page_url: Some("https://app.example.com/reset".into()),
         expires_at: Some("2026-11-22 11:00 UTC".into()),
-        expires_in: Some("1 hour".into()),
+        expires_in: Some(3600),
         app_name: "Example".into(),
         support_contact: Some("help@example.com".into()),
         password: None,
@@ -128,7 +129,7 @@ fn access_info_carries_the_password_and_login_instructions() {
     v.link = None;
     v.password = Some("Xk7pQ2mZ9rT4wV8n".into());
     v.login_url = Some("https://app.example.com/login".into());
-    v.expires_in = Some("24 hours".into());
+    v.expires_in = Some(86_400);
     let mail = Templates::new(None)
         .render("access-info", &v)
         .expect("render");
@@ -171,6 +172,95 @@ fn the_change_notice_carries_no_secret() {
             .contains("was just changed with a reset link"),
         "{}",
         mail.text.expose()
+    );
+}
+
+fn reader(tag: &str) -> Vars {
+    let mut v = vars("Jan");
+    v.user.locale = Some(crate::users::locale::parse(tag).expect("tag"));
+    v.expires_in = Some(5 * 3600);
+    v
+}
+
+#[test]
+fn a_polish_reader_gets_polish_with_polish_plurals() {
+    let mail = Templates::new(None)
+        .render("password-change-link", &reader("pl"))
+        .expect("render");
+    assert_eq!(mail.subject, "Reset hasła do serwisu Example");
+    let text = mail.text.expose();
+    assert!(text.starts_with("Dzień dobry Jan,"), "{text}");
+    assert!(
+        text.contains("Wygaśnie za 5 godzin (2026-11-22 11:00 UTC)."),
+        "{text}"
+    );
+    assert!(mail.html.expose().contains("<html lang=\"pl\">"));
+}
+
+#[test]
+fn an_unknown_language_falls_back_along_the_chain() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("password-change-link.pt.subject.txt"),
+        "Redefina a sua senha {{ app_name }}",
+    )
+    .expect("write");
+    let set = Templates::new(Some(dir.path()))
+        .with_default_locale(crate::users::locale::parse("id").expect("tag"));
+    let mail = set
+        .render("password-change-link", &reader("pt-BR"))
+        .expect("render");
+    assert_eq!(mail.subject, "Redefina a sua senha Example", "pt-BR -> pt");
+    assert!(
+        mail.text.expose().starts_with("Halo Jan,"),
+        "no pt text: the default, Indonesian: {}",
+        mail.text.expose()
+    );
+    let mail = Templates::new(None)
+        .render("password-change-link", &reader("de"))
+        .expect("render");
+    assert_eq!(mail.subject, "Reset your Example password", "then English");
+    assert!(mail.text.expose().contains("expires in 5 hours"));
+}
+
+#[test]
+fn a_broken_translation_is_named_with_its_file_and_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        dir.path().join("access-info.pl.txt"),
+        "Dzień dobry\n{{ user.nmae }}\n",
+    )
+    .expect("write");
+    let set = Templates::new(Some(dir.path()));
+    let problems = set.check(&vars("A"));
+    assert_eq!(
+        problems.len(),
+        1,
+        "once, though pl is in one chain: {problems:?}"
+    );
+    assert_eq!(problems[0].file, "access-info.pl.txt");
+    assert!(
+        problems[0].message.starts_with("line 2: "),
+        "{}",
+        problems[0].message
+    );
+    assert!(
+        set.render("access-info", &vars("A")).is_ok(),
+        "English is fine"
+    );
+}
+
+#[test]
+fn a_broken_layout_is_named_not_the_page_that_extends_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("page.id.html"), "<p>\n{{ nope }}</p>").expect("write");
+    let problems = Templates::new(Some(dir.path())).check_pages();
+    assert!(!problems.is_empty());
+    assert!(
+        problems
+            .iter()
+            .all(|p| p.file == "page.id.html" && p.message.starts_with("line 2: ")),
+        "{problems:?}"
     );
 }
 

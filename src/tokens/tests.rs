@@ -43,6 +43,7 @@ fn setup(backend: Backend) -> (TestStore, User) {
         email: Some("alice@example.com".into()),
         display_name: None,
         active: true,
+        locale: None,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(T0)).expect("user");
     (store, user)

@@ -32,6 +32,8 @@ pub struct Changes {
     pub username: Option<String>,
     /// The new display name; an empty one removes it.
     pub name: Option<String>,
+    /// The new language tag (any case; stored canonical); an empty one removes it.
+    pub locale: Option<String>,
 }
 
 /// A field `users edit` changes.
@@ -43,15 +45,18 @@ pub enum Field {
     Username,
     /// The display name.
     Name,
+    /// The language tag.
+    Locale,
 }
 
 impl Field {
-    /// `email`, `username` or `name`.
+    /// `email`, `username`, `name` or `locale`.
     pub fn as_str(self) -> &'static str {
         match self {
             Field::Email => "email",
             Field::Username => "username",
             Field::Name => "name",
+            Field::Locale => "locale",
         }
     }
 }
@@ -72,7 +77,8 @@ pub struct FieldChange {
 pub struct Plan {
     /// The user before the edit.
     pub user: User,
-    /// The changing fields, in the order email, username, name; empty when nothing changes.
+    /// The changing fields, in the order email, username, name, locale; empty when nothing
+    /// changes.
     pub changes: Vec<FieldChange>,
 }
 
@@ -90,6 +96,7 @@ impl Plan {
                 Field::Email => self.user.email.as_deref(),
                 Field::Username => Some(&self.user.username),
                 Field::Name => self.user.display_name.as_deref(),
+                Field::Locale => self.user.locale.as_deref(),
             },
         }
     }
@@ -151,6 +158,17 @@ pub fn plan(conn: &Conn, user: User, changes: &Changes) -> Result<Plan, UserErro
         let name = Some(name.as_str()).filter(|n| !n.is_empty());
         fields.push(change(Field::Name, user.display_name.as_deref(), name));
     }
+    if let Some(tag) = &changes.locale {
+        let tag = match tag.as_str() {
+            "" => None,
+            tag => Some(super::canonical_locale(tag)?),
+        };
+        fields.push(change(
+            Field::Locale,
+            user.locale.as_deref(),
+            tag.as_deref(),
+        ));
+    }
     Ok(Plan {
         user,
         changes: fields.into_iter().flatten().collect(),
@@ -197,6 +215,7 @@ pub fn apply(
         username: plan.after(Field::Username).unwrap_or_default(),
         email: plan.after(Field::Email),
         display_name: plan.after(Field::Name),
+        locale: plan.after(Field::Locale),
     };
     sql::set_profile(&tx, user_id, profile, now.as_second())?;
     let user =

@@ -73,6 +73,7 @@ struct Columns {
     username: Option<usize>,
     name: Option<usize>,
     active: Option<usize>,
+    locale: Option<usize>,
     count: usize,
 }
 
@@ -83,7 +84,10 @@ fn columns(header: &csv::ByteRecord) -> Result<Columns, ImportError> {
             .trim()
             .trim_start_matches('\u{feff}')
             .to_lowercase();
-        if !matches!(name.as_str(), "email" | "username" | "name" | "active") {
+        if !matches!(
+            name.as_str(),
+            "email" | "username" | "name" | "active" | "locale"
+        ) {
             let name = input::quoted(&name);
             return Err(ImportError::Header(format!("unknown column {name}")));
         }
@@ -101,6 +105,7 @@ fn columns(header: &csv::ByteRecord) -> Result<Columns, ImportError> {
         username: found.get("username").copied(),
         name: found.get("name").copied(),
         active: found.get("active").copied(),
+        locale: found.get("locale").copied(),
         count: header.len(),
     })
 }
@@ -153,11 +158,15 @@ fn candidate(record: &csv::ByteRecord, cols: Columns) -> Result<NewUser, String>
         check_name(name)?;
     }
     let active = parse_active(field(record, cols.active)?)?;
+    let locale = field(record, cols.locale)?
+        .map(|tag| super::locale::parse(&tag).map_err(|err| format!("locale {err}")))
+        .transpose()?;
     Ok(NewUser {
         username,
         email: Some(email),
         display_name,
         active,
+        locale: locale.map(|l| l.to_string()),
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod edit;
 pub mod import;
+pub mod locale;
 
 use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
@@ -148,6 +149,23 @@ pub fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A language tag as the operator typed it (`--locale`), in canonical form; a bad one is
+/// refused like any other bad value.
+pub fn canonical_locale(tag: &str) -> Result<String, UserError> {
+    locale::parse(tag)
+        .map(|locale| locale.to_string())
+        .map_err(|err| UserError::Invalid(format!("locale {err}")))
+}
+
+/// Check a stored locale: a tag [`locale::parse`] accepts, already in canonical form.
+pub fn check_locale(tag: &str) -> Result<(), String> {
+    match locale::parse(tag) {
+        Ok(canonical) if canonical.as_str() == tag => Ok(()),
+        Ok(canonical) => Err(format!("locale {tag:?} must be written {canonical}")),
+        Err(err) => Err(format!("locale {err}")),
+    }
+}
+
 /// The username derived from an email: its local part without a `+tag`, lowercased, with only
 /// letters, digits, `.`, `_` and `-` kept.
 pub fn username_from_email(email: &str) -> String {
@@ -172,6 +190,9 @@ pub fn check_new(conn: &Conn, user: &NewUser) -> Result<(), UserError> {
     check_username(&user.username).map_err(UserError::Invalid)?;
     if let Some(name) = &user.display_name {
         check_name(name).map_err(UserError::Invalid)?;
+    }
+    if let Some(tag) = &user.locale {
+        check_locale(tag).map_err(UserError::Invalid)?;
     }
     check_username_free(conn, &user.username, None)
 }

@@ -29,6 +29,7 @@ fn new(username: &str, email: Option<&str>) -> NewUser {
         email: email.map(str::to_string),
         display_name: None,
         active: true,
+        locale: None,
     }
 }
 

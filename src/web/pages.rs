@@ -1,11 +1,17 @@
-//! Turning a page name and its values into a response: the branding and the site's path are
-//! filled in here, so handlers set only what their page is about. A template that fails to
-//! render is logged and answered with a plain 500, never with its message.
+//! Turning a page name and its values into a response: the branding, the site's path and the
+//! page's language are filled in here, so handlers set only what their page is about. The
+//! language is the user's when the page is about a link (the handler names the reader), else the
+//! best match of the request's `Accept-Language` (kept for the request by [`accept_language`]),
+//! else `mail.default_locale`. A template that fails to render is logged and answered with a
+//! plain 500, never with its message.
 
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::Web;
+use crate::store::users::User;
 use crate::templates::PageVars;
 
 /// A page to render, with the status and any cookies to set.
@@ -19,6 +25,24 @@ pub struct Page {
     pub vars: PageVars,
     /// `Set-Cookie` values.
     pub cookies: Vec<String>,
+    /// The stored language of the user the page is about, if it is about one.
+    pub reader: Option<String>,
+}
+
+tokio::task_local! {
+    /// The `Accept-Language` of the request being answered.
+    static ACCEPT_LANGUAGE: Option<String>;
+}
+
+/// Middleware: keep the request's `Accept-Language` while it is answered, for the pages
+/// rendered on its behalf (error pages included, which no handler passes headers to).
+pub async fn accept_language(request: Request, next: Next) -> Response {
+    let header = request
+        .headers()
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_string);
+    ACCEPT_LANGUAGE.scope(header, next.run(request)).await
 }
 
 impl Page {
@@ -29,7 +53,15 @@ impl Page {
             status,
             vars: PageVars::default(),
             cookies: Vec::new(),
+            reader: None,
         }
+    }
+
+    /// Write the page in the language of `user` (when there are pages in it).
+    #[must_use]
+    pub fn reader(mut self, user: &User) -> Page {
+        self.reader.clone_from(&user.locale);
+        self
     }
 
     /// Set values of the page.
@@ -57,7 +89,11 @@ impl Page {
             .clone_from(&branding.support_contact);
         self.vars.logo_url = branding.logo_url.as_ref().map(ToString::to_string);
         self.vars.codes = web.settings.codes;
-        let html = match web.templates.render_page(self.name, &self.vars) {
+        let requested = ACCEPT_LANGUAGE.try_with(Clone::clone).ok().flatten();
+        let locale = web
+            .templates
+            .page_locale(self.reader.as_deref(), requested.as_deref());
+        let html = match web.templates.render_page(self.name, &locale, &self.vars) {
             Ok(html) => html,
             Err(err) => {
                 (web.deps.log)(&format!("error: {err}"));

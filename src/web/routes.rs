@@ -13,7 +13,7 @@ use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::pages::Page;
+use super::pages::{self, Page};
 use super::{Web, access_log, flows, headers};
 
 /// The page's routes below the path of `links.base_url`, with every layer.
@@ -42,6 +42,7 @@ pub fn router(web: Arc<Web>) -> Router {
         .route(&site.at("/healthz"), get(healthz))
         .fallback(not_found)
         .method_not_allowed_fallback(not_allowed)
+        .layer(axum::middleware::from_fn(pages::accept_language))
         .layer(RequestBodyLimitLayer::new(limits.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -284,7 +284,8 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         return;
     };
     rechain_without_key(&env.db(), 1, "");
-    // Schema 3: without the v4 trigger (dropped above), the v5 columns and the v6 trigger.
+    // Schema 3: without the v4 trigger (dropped above), the v5 columns, the v6 trigger and the
+    // v7 and v8 additions.
     conn.execute_batch("DROP TRIGGER users_revoke_links")
         .expect("drop the v6 trigger");
     let v5 = [
@@ -299,7 +300,7 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
         conn.execute_batch(&format!("ALTER TABLE reset_tokens DROP COLUMN {column}"))
             .expect("drop a v5 column");
     }
-    // Nor the v6 ones.
+    // Nor the v7 ones.
     conn.execute_batch(
         "DROP TABLE temp_passwords; \
          ALTER TABLE reset_tokens DROP COLUMN sent_at; \
@@ -308,7 +309,9 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
          ALTER TABLE bulk_items DROP COLUMN token_id; \
          ALTER TABLE bulk_items DROP COLUMN temp_password_id;",
     )
-    .expect("drop the v6 additions");
+    .expect("drop the v7 additions");
+    conn.execute_batch("ALTER TABLE users DROP COLUMN locale")
+        .expect("drop the v8 column");
     conn.execute_batch("PRAGMA user_version = 3")
         .expect("version");
     drop(conn);

@@ -21,6 +21,7 @@ mod hostile;
 mod import;
 mod init;
 mod link_code;
+mod locale;
 mod pg_bulk;
 mod pg_cli;
 mod pg_connect;

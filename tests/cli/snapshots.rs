@@ -63,6 +63,8 @@ fn help_of_every_command() {
     }
 }
 
+/// Each mail in each built-in language, for the sample user with placeholder secrets, so that
+/// a change of wording shows in review.
 #[test]
 fn templates_rendered_for_a_sample_user() {
     let env = TestEnv::with_samples();
@@ -74,6 +76,10 @@ fn templates_rendered_for_a_sample_user() {
     ] {
         let preview = env.ok(&["templates", "preview", name]);
         insta::assert_snapshot!(format!("template_{name}"), preview);
+        for locale in ["id", "pl"] {
+            let preview = env.ok(&["templates", "preview", name, "--locale", locale]);
+            insta::assert_snapshot!(format!("template_{name}_{locale}"), preview);
+        }
     }
 }
 

@@ -27,8 +27,8 @@ fn list_shows_where_each_part_comes_from() {
     let rows = rows.as_array().expect("array");
     assert_eq!(
         rows.len(),
-        12 + 12,
-        "4 templates x 3 parts, and the page's 12 files"
+        3 * (12 + 11) + 1,
+        "in 3 languages: 4 templates x 3 parts, and the page's 11 HTML files; one stylesheet"
     );
     let source = |part: &str| {
         rows.iter().find(|r| r["part"] == part).expect("part")["source"]
@@ -131,7 +131,11 @@ fn check_reports_every_problem_with_file_line_and_variable() {
     let env = TestEnv::with_samples();
     let out = env.run(&["templates", "check"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(stderr(&out).contains("All 4 templates render, and the 10 pages"));
+    assert!(
+        stderr(&out).contains(
+            "All 4 templates render, and the 10 pages of `pwreset serve`, in en, id, pl."
+        )
+    );
     with_template_dir(&env);
     env.write("tpl/access-info.txt", "Hi\n{{ user.nmae }}\n");
     env.write("tpl/password-changed.html", "{% if %}");

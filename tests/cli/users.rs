@@ -14,17 +14,17 @@ fn list_as_table_json_and_csv() {
     assert_eq!(
         rows[0],
         serde_json::json!({"id": 1, "username": "alice", "email": "alice@example.com", "name": "Alice Andersen",
-            "active": true, "must_change_password": false, "password_changed_at": null})
+            "active": true, "must_change_password": false, "password_changed_at": null, "locale": null})
     );
     let csv = env.ok(&["users", "list", "--format", "csv"]);
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
-        Some("id,username,email,name,active,must_change_password,password_changed_at")
+        Some("id,username,email,name,active,must_change_password,password_changed_at,locale")
     );
     assert_eq!(
         lines.next(),
-        Some("1,alice,alice@example.com,Alice Andersen,true,false,")
+        Some("1,alice,alice@example.com,Alice Andersen,true,false,,")
     );
     assert_eq!(csv.lines().count(), 5);
 }

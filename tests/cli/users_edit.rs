@@ -196,19 +196,28 @@ fn username_and_name_changes_need_no_prompt_and_keep_the_links() {
         env.count("SELECT count(*) FROM users WHERE id = 1 AND display_name IS NULL"),
         1
     );
+    env.ok(&["users", "edit", "#1", "--locale", "PT-br"]);
+    let shown = json(&env.ok(&["users", "show", "#1", "--format", "json"]));
+    assert_eq!(shown["locale"], "pt-BR", "stored canonical");
+    assert_exit(&env.run(&["users", "edit", "#1", "--locale", "pt_BR"]), 2);
+    env.ok(&["users", "edit", "#1", "--locale", ""]);
+    let shown = json(&env.ok(&["users", "show", "#1", "--format", "json"]));
+    assert_eq!(shown["locale"], serde_json::Value::Null, "cleared");
     assert_eq!(verify(&env, &token), 0, "the link still works");
     assert_eq!(server.messages().len(), 1, "no notice");
     assert_eq!(
         edit_rows(&env),
         vec![
             r#"username "alice" -> "Alice", name "Alice Andersen" -> "Alice B""#,
-            r#"name "Alice B" -> none"#
+            r#"name "Alice B" -> none"#,
+            r#"locale none -> "pt-BR""#,
+            r#"locale "pt-BR" -> none"#
         ]
     );
     let again = env.run(&["users", "edit", "alice", "--name", ""]);
     assert_exit(&again, 0);
     assert!(stderr(&again).contains("already has these values"));
-    assert_eq!(edit_rows(&env).len(), 2, "nothing to do, nothing audited");
+    assert_eq!(edit_rows(&env).len(), 4, "nothing to do, nothing audited");
     env.ok(&["audit", "verify"]);
 }
 

@@ -55,6 +55,8 @@ mod hostile;
 mod import;
 #[path = "../cli/link_code.rs"]
 mod link_code;
+#[path = "../cli/locale.rs"]
+mod locale;
 #[path = "../cli/send_link.rs"]
 mod send_link;
 #[path = "../cli/serve/mod.rs"]

@@ -119,6 +119,7 @@ fn store_with(backend: Backend, n: usize) -> TestStore {
             email: Some(format!("u{i}@example.com")),
             display_name: None,
             active: true,
+            locale: None,
         };
         crate::users::add(&mut store, &new, &actor(), at()).expect("user");
     }

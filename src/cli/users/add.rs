@@ -12,7 +12,8 @@ use crate::users::username_from_email;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:
   pwreset users add alice@example.com --name 'Alice Andersen'
-  pwreset users add a.smith@example.com --username asmith --inactive")]
+  pwreset users add a.smith@example.com --username asmith --inactive
+  pwreset users add jan@example.pl --locale pl")]
 pub struct Args {
     /// The user's email address
     email: String,
@@ -25,10 +26,23 @@ pub struct Args {
     /// Create the user inactive (no mail is sent to inactive users)
     #[arg(long)]
     inactive: bool,
+    /// Write to the user in this language (mails and the reset page), e.g. pl, id, pt-BR
+    /// [default: mail.default_locale]
+    #[expect(
+        clippy::doc_markdown,
+        reason = "help text names the config key as it is written"
+    )]
+    #[arg(long, value_name = "TAG")]
+    locale: Option<String>,
 }
 
 /// Run `pwreset users add`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
+    let locale = args
+        .locale
+        .as_deref()
+        .map(crate::users::canonical_locale)
+        .transpose()?;
     let (_, mut store) = ctx.open_store()?;
     let user = NewUser {
         username: args
@@ -37,6 +51,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         email: Some(args.email),
         display_name: args.name,
         active: !args.inactive,
+        locale,
     };
     let created = crate::users::add(&mut store, &user, &ctx.actor(), ctx.settings.now)?;
     if ctx.settings.format == Format::Json {

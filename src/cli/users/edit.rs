@@ -13,10 +13,10 @@ use crate::settings::Format;
 use crate::ui::sanitize;
 use crate::users::edit::{self, Changes, Field, FieldChange, Plan};
 
-/// Change a user's email, username or display name
+/// Change a user's email, username, display name or language
 #[derive(Debug, clap::Args)]
 #[command(
-    group(clap::ArgGroup::new("change").required(true).multiple(true).args(["email", "username", "name"])),
+    group(clap::ArgGroup::new("change").required(true).multiple(true).args(["email", "username", "name", "locale"])),
     after_help = "An email change asks for confirmation (--yes skips it), revokes the user's reset links and
 mails a notice to the old address. New values are checked like those of `users add`.
 
@@ -24,7 +24,8 @@ Examples:
   pwreset users edit alice --email alice@new.example.com
   pwreset users edit '#12' --username asmith --name 'Anna Smith'
   pwreset users edit bob --email bob@example.org --dry-run
-  pwreset users edit carol --name ''           Remove the display name"
+  pwreset users edit carol --name ''           Remove the display name
+  pwreset users edit jan --locale pl           Mail and pages in Polish"
 )]
 pub struct Args {
     /// The user: an email, a username or #ID
@@ -38,6 +39,10 @@ pub struct Args {
     /// New display name ('' removes it)
     #[arg(long, value_name = "NEW")]
     name: Option<String>,
+    /// New language of the user's mails and pages, a BCP 47 tag such as pl or pt-BR ('' for
+    /// the configured default)
+    #[arg(long, value_name = "TAG")]
+    locale: Option<String>,
     /// Show what would change, and change nothing
     #[arg(long)]
     dry_run: bool,
@@ -51,6 +56,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         email: args.email,
         username: args.username,
         name: args.name,
+        locale: args.locale,
     };
     let plan = edit::plan(store.conn(), user, &changes)?;
     if plan.changes.is_empty() {

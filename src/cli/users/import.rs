@@ -15,7 +15,8 @@ use crate::users::import::{self, ImportError, Report};
 /// Import users from a CSV file
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "The first line names the columns: email (required), username, name, active.
+    after_help = "The first line names the columns: email (required), username, name, active, locale
+(a language tag such as pl, id or pt-BR; empty for mail.default_locale).
 Rows whose email already exists are left unchanged, so importing twice is harmless.
 A leading byte-order mark is ignored; lines may end in LF or CRLF. At most 16 MiB,
 1,000,000 lines and 64 KiB a line.

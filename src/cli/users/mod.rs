@@ -59,6 +59,8 @@ struct UserRow {
     active: bool,
     must_change_password: bool,
     password_changed_at: Option<String>,
+    /// The user's language tag; `null` means `mail.default_locale`.
+    locale: Option<String>,
 }
 
 impl From<User> for UserRow {
@@ -72,6 +74,7 @@ impl From<User> for UserRow {
             active: user.active,
             must_change_password: user.must_change_password,
             password_changed_at: user.password_changed_at.map(timefmt::rfc3339),
+            locale: user.locale,
         }
     }
 }
@@ -138,6 +141,8 @@ struct UserDetail {
     temp_password_sent_at: Option<String>,
     /// The mail server's reply.
     temp_password_mail_reply: Option<String>,
+    /// The user's language tag; `null` means `mail.default_locale`.
+    locale: Option<String>,
 }
 
 impl UserDetail {
@@ -165,6 +170,7 @@ impl UserDetail {
             temp_password_state_reason: None,
             temp_password_sent_at: None,
             temp_password_mail_reply: None,
+            locale: user.locale.clone(),
         }
     }
 }
@@ -187,6 +193,7 @@ impl Record for UserDetail {
         "interrupted mail",
         "last reset link",
         "temporary password",
+        "locale",
     ];
     fn cells(&self) -> Vec<String> {
         let time = |t: &Option<String>| dash(t.as_deref());
@@ -215,6 +222,9 @@ impl Record for UserDetail {
                 self.temp_password_state_reason.as_deref(),
                 self.temp_password_mail_reply.as_deref(),
             ),
+            self.locale
+                .clone()
+                .unwrap_or_else(|| "- (mail.default_locale)".into()),
         ]
     }
 }

@@ -49,6 +49,7 @@ fn filled(backend: Backend) -> TestStore {
         email: Some("alice@example.com".into()),
         display_name: Some("Alice".into()),
         active: true,
+        locale: None,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(1_800_000_000)).expect("user");
     let key = store.code_key().cloned();
@@ -202,6 +203,7 @@ fn a_copy_holds_the_same_rows_and_its_audit_chain_verifies(backend: Backend) {
             email: Some("bob@example.com".into()),
             display_name: None,
             active: true,
+            locale: None,
         };
         let bob = crate::users::add(&mut to, &new, &actor(), at(1_800_000_003)).expect("bob");
         assert_eq!(bob.id, 2, "{pair}");

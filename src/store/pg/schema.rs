@@ -13,10 +13,12 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("schema_v5.sql")),
     (6, include_str!("schema_v6.sql")),
     (7, include_str!("schema_v7.sql")),
+    // The user's language tag (see the SQLite list's V8).
+    (8, "ALTER TABLE users ADD COLUMN locale TEXT"),
 ];
 
 /// The schema version this binary writes (the same number as the SQLite store's).
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 8;
 
 /// The `pg_advisory_xact_lock` key under which migrations run ("pwreset" + 1).
 pub const MIGRATION_LOCK_KEY: i64 = 0x7077_7265_7365_7401;

@@ -31,6 +31,7 @@ fn user(store: &mut Store, name: &str) -> User {
         email: Some(format!("{name}@example.com")),
         display_name: None,
         active: true,
+        locale: None,
     };
     let actor = Actor {
         os_user: "root".into(),

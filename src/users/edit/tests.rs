@@ -5,6 +5,7 @@ use crate::store::users::NewUser;
 on_both_backends!(
     only_another_users_email_or_username_is_a_duplicate,
     an_email_change_counts_the_links_it_revokes_and_a_bad_field_writes_nothing,
+    a_locale_is_stored_canonical_cleared_by_an_empty_one_and_a_bad_one_refused,
 );
 
 use crate::users::tests::{actor, now};
@@ -26,6 +27,7 @@ fn setup(backend: Backend) -> TestStore {
             email: Some(email.into()),
             display_name: None,
             active: true,
+            locale: None,
         };
         crate::users::add(&mut store, &user, &actor(), now()).expect("user");
     }
@@ -42,6 +44,7 @@ fn only_another_users_email_or_username_is_a_duplicate(backend: Backend) {
         email: Some(email.into()),
         username: Some(username.into()),
         name: None,
+        locale: None,
     };
     let own = plan(
         store.conn(),
@@ -91,6 +94,7 @@ fn an_email_change_counts_the_links_it_revokes_and_a_bad_field_writes_nothing(ba
         email: Some("alice@new.example.com".into()),
         username: None,
         name: Some("a\u{7}b".into()),
+        locale: None,
     };
     let err = apply(&mut store, 1, &bad, &actor(), later()).expect_err("bad name");
     assert!(matches!(err, UserError::Invalid(_)), "{err}");
@@ -148,4 +152,25 @@ fn an_email_change_counts_the_links_it_revokes_and_a_bad_field_writes_nothing(ba
         detail,
         r#"email "alice@example.com" -> "alice@new.example.com", name none -> "Alice", revoked 2 links"#
     );
+}
+
+fn a_locale_is_stored_canonical_cleared_by_an_empty_one_and_a_bad_one_refused(backend: Backend) {
+    let mut store = setup(backend);
+    let to = |tag: &str| Changes {
+        locale: Some(tag.into()),
+        ..Changes::default()
+    };
+    let edited = apply(&mut store, 1, &to("PT-br"), &actor(), later()).expect("edit");
+    assert_eq!(alice(&store).locale.as_deref(), Some("pt-BR"));
+    assert_eq!(edited.links_revoked, 0, "a language change revokes nothing");
+    assert_eq!(
+        edited.plan.detail(0),
+        "locale none -> \"pt-BR\"",
+        "audited with old and new value"
+    );
+    let err = apply(&mut store, 1, &to("pt_BR"), &actor(), later()).expect_err("bad tag");
+    assert!(matches!(err, UserError::Invalid(_)), "{err}");
+    assert_eq!(alice(&store).locale.as_deref(), Some("pt-BR"), "unchanged");
+    apply(&mut store, 1, &to(""), &actor(), later()).expect("clear");
+    assert_eq!(alice(&store).locale, None);
 }

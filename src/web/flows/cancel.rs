@@ -33,10 +33,11 @@ pub async fn open(
         return super::link::gone_page(&web, false, false);
     };
     match session_of(&web, session::CANCEL, value.expose()).await {
-        Ok(_) => {
+        Ok(verified) => {
             let csrf = web.session_key.csrf(session::CANCEL, value.expose());
             Page::new("cancel", StatusCode::OK)
                 .with(|vars| vars.csrf = csrf)
+                .reader(&verified.user)
                 .render(&web)
         }
         Err(err) => err.page(&web),
@@ -70,8 +71,9 @@ pub async fn submit(
     })
     .await;
     match cancelled {
-        Ok(Ok(_)) => Page::new("cancelled", StatusCode::OK)
+        Ok(Ok(user)) => Page::new("cancelled", StatusCode::OK)
             .cookie(session::clear(&web.settings.site, session::CANCEL))
+            .reader(&user)
             .render(&web),
         Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => gone(&web, &err),
         Ok(Err(err)) => error(&web, &err),

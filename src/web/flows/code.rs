@@ -106,7 +106,7 @@ pub async fn submit(
             let login = form.login;
             page(&web, &headers, StatusCode::UNPROCESSABLE_ENTITY, |vars| {
                 vars.login = login;
-                vars.error = Some("The code is wrong, or it no longer works.".into());
+                vars.problem = Some(crate::templates::PageProblem::WrongCode);
             })
         }
         Ok(Err(CodeError::Exhausted)) => {

@@ -14,18 +14,22 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::{SessionError, check_post, gone, session_of, with_store};
-use crate::password::{MAX_LENGTH, MIN_LENGTH};
+use crate::password::{MAX_LENGTH, MIN_LENGTH, PolicyError};
 use crate::secret::Secret;
+use crate::templates::PageProblem;
 use crate::tokens::{self, RedeemPolicy, TokenError, Verified};
 use crate::web::pages::{Page, see_other};
 use crate::web::routes::{error, forbidden, too_many};
 use crate::web::{Web, session};
 
-/// The policy in one sentence, shown above the fields.
-fn policy() -> String {
-    format!(
-        "Use {MIN_LENGTH} to {MAX_LENGTH} characters. Any characters work; a passphrase of a few unrelated words is good. Not your username, your email, or a common password."
-    )
+/// The page's name for a refused password.
+fn problem_of(err: &PolicyError) -> PageProblem {
+    match err {
+        PolicyError::TooShort => PageProblem::TooShort,
+        PolicyError::TooLong => PageProblem::TooLong,
+        PolicyError::Common => PageProblem::Common,
+        PolicyError::SameAsIdentity => PageProblem::SameAsIdentity,
+    }
 }
 
 /// `GET P` without a token: the form under a live session; else the code form (or the gone
@@ -55,16 +59,18 @@ fn form_page(
     verified: &Verified,
     value: &str,
     status: StatusCode,
-    problem: Option<String>,
+    problem: Option<PageProblem>,
 ) -> Response {
     let csrf = web.session_key.csrf(session::SESSION, value);
     Page::new("form", status)
         .with(|vars| {
             vars.username = Some(verified.user.username.clone());
             vars.csrf = csrf;
-            vars.policy = policy();
-            vars.error = problem;
+            vars.min_length = MIN_LENGTH;
+            vars.max_length = MAX_LENGTH;
+            vars.problem = problem;
         })
+        .reader(&verified.user)
         .render(web)
 }
 
@@ -94,15 +100,9 @@ pub async fn submit(
     };
     let (password, confirm) = (form.password, form.confirm);
     if password.expose() != confirm.expose() {
-        let problem = "The two passwords differ: type the same new password twice.";
         let status = StatusCode::UNPROCESSABLE_ENTITY;
-        return form_page(
-            &web,
-            &verified,
-            value.expose(),
-            status,
-            Some(problem.into()),
-        );
+        let problem = Some(PageProblem::Mismatch);
+        return form_page(&web, &verified, value.expose(), status, problem);
     }
     match redeem(&web, verified.token_id, password).await {
         Ok(Ok(user)) => {
@@ -112,13 +112,8 @@ pub async fn submit(
         }
         Ok(Err(TokenError::Policy(problem))) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            form_page(
-                &web,
-                &verified,
-                value.expose(),
-                status,
-                Some(sentence(&problem.to_string())),
-            )
+            let problem = Some(problem_of(&problem));
+            form_page(&web, &verified, value.expose(), status, problem)
         }
         Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => gone(&web, &err),
         Ok(Err(TokenError::Throttled { .. })) => too_many(&web),
@@ -174,16 +169,6 @@ impl Drop for Sending {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
-}
-
-/// A domain message as a sentence: capitalised, with a full stop.
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    let first = chars
-        .next()
-        .map(|c| c.to_uppercase().to_string())
-        .unwrap_or_default();
-    format!("{first}{}.", chars.as_str().trim_end_matches('.'))
 }
 
 /// `GET P/done`: the done page, with the login link when `templates.login_url` is set.

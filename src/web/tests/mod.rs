@@ -15,6 +15,7 @@ mod cancel;
 mod code;
 mod form;
 mod hardening;
+mod language;
 mod limits;
 mod link;
 
@@ -150,11 +151,17 @@ impl Harness {
 
     /// Add an active user with an email.
     pub fn user(&self, name: &str) -> User {
+        self.user_in(name, None)
+    }
+
+    /// Add an active user with an email who reads `locale` (none: the default).
+    pub fn user_in(&self, name: &str, locale: Option<&str>) -> User {
         let new = NewUser {
             username: name.into(),
             email: Some(format!("{name}@example.com")),
             display_name: None,
             active: true,
+            locale: locale.map(str::to_string),
         };
         let now = *self.now.lock().expect("clock");
         self.on_store(|store| crate::users::add(store, &new, &actor(), now).expect("user"))
