@@ -93,7 +93,7 @@ fn send_link_killed_at_each_step_leaves_a_dead_link_and_says_so_once() {
             lines[0]
         );
         let tokens = json(&stdout(&next));
-        assert_eq!(tokens[0]["state"], "interrupted", "{step}: {tokens}");
+        assert_eq!(tokens[0]["standing"], "interrupted", "{step}: {tokens}");
         assert_eq!(interrupted_audits(&env, "link.send"), 1, "{step}");
         assert_eq!(
             env.count("SELECT count(*) FROM mail_intents WHERE resolved_at IS NULL"),

@@ -122,7 +122,7 @@ fn token_states(env: &TestEnv) -> Vec<(i64, String)> {
             .map(|row| {
                 (
                     row["id"].as_i64().expect("id"),
-                    row["state"].as_str().expect("state").to_owned(),
+                    row["standing"].as_str().expect("standing").to_owned(),
                 )
             })
             .collect();
@@ -454,7 +454,11 @@ fn assert_undelivered(
         .find(|row| row["id"] == newest)
         .expect("the failed link is listed");
     let reply = failed["mail_reply"].as_str().expect("the reply is kept");
-    assert_eq!(failed["state_reason"].as_str(), Some(reply));
+    assert_eq!(failed["standing_reason"].as_str(), Some(reply));
+    assert_eq!(
+        failed["state"], "revoked",
+        "the old field keeps its meaning"
+    );
     if let Some(reply_code) = reply_code {
         assert!(reply.contains(reply_code), "{reply}");
     }

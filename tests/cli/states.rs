@@ -241,7 +241,8 @@ fn tokens_list_and_users_show_give_the_states() {
     let tokens = json(&env.ok(&[
         "tokens", "list", "--all", "--user", "user04", "--format", "json",
     ]));
-    assert_eq!(tokens[0]["state"], "opened");
+    assert_eq!(tokens[0]["standing"], "opened");
+    assert_eq!(tokens[0]["state"], "live");
     assert!(
         tokens[0]["mail_reply"]
             .as_str()

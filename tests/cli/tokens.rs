@@ -201,9 +201,9 @@ fn list_shows_states_and_never_digests() {
     let live = json(&env.ok(&["tokens", "list", "--format", "json"]));
     assert_eq!(live.as_array().map(Vec::len), Some(1));
     assert_eq!(live[0]["user"], "bob");
-    assert_eq!(live[0]["state"], "sent", "live and never opened");
-    assert_eq!(live[0]["live"], true);
-    assert_eq!(live[0]["state_reason"], Value::Null);
+    assert_eq!(live[0]["state"], "live", "the field's meaning is kept");
+    assert_eq!(live[0]["standing"], "sent", "live and never opened");
+    assert_eq!(live[0]["standing_reason"], Value::Null);
     let reply = live[0]["mail_reply"]
         .as_str()
         .expect("the transport's reply");
@@ -215,7 +215,7 @@ fn list_shows_states_and_never_digests() {
         .as_array()
         .expect("array")
         .iter()
-        .map(|t| t["state"].as_str().expect("state"))
+        .map(|t| t["standing"].as_str().expect("standing"))
         .collect();
     assert_eq!(states, ["sent", "used"]);
     let alice = json(&env.ok(&[
@@ -234,7 +234,7 @@ fn list_shows_states_and_never_digests() {
     let csv = env.ok(&["tokens", "list", "--all", "--format", "csv"]);
     assert!(
         csv.starts_with(
-            "id,user,user_id,created_at,expires_at,state,recipient,opened_at,last_opened_at,opens,scanner_opens,state_reason,live,sent_at,mail_reply\n"
+            "id,user,user_id,created_at,expires_at,state,recipient,opened_at,last_opened_at,opens,scanner_opens,standing,standing_reason,sent_at,mail_reply\n"
         ),
         "{csv}"
     );

@@ -32,7 +32,7 @@ struct TokenJson {
     user_id: i64,
     created_at: String,
     expires_at: String,
-    /// Where the link stands (`crate::tokens::state`).
+    /// `live`, `used`, `expired`, `revoked` or `pending` (since schema 5; `standing` says more).
     state: &'static str,
     recipient: Option<String>,
     /// First time the reset page was opened with the link (GET or HEAD).
@@ -43,10 +43,11 @@ struct TokenJson {
     opens: i64,
     /// How many of those opens looked like a mail scanner (HEAD, or no browser navigation).
     scanner_opens: i64,
+    /// Where the link stands (`crate::tokens::state`): `pending`, `sent`, `opened`, `used`,
+    /// `expired`, `revoked`, `failed` or `interrupted`.
+    standing: &'static str,
     /// Why: a revocation's reason, or the reply that refused the mail.
-    state_reason: Option<String>,
-    /// Whether the link works now (unused, unrevoked, unexpired).
-    live: bool,
+    standing_reason: Option<String>,
     /// When the mail server accepted the mail.
     sent_at: Option<String>,
     /// The mail server's reply (acceptance or refusal).
@@ -58,9 +59,9 @@ impl TokenJson {
         let standing = state::of_link(&row, now);
         TokenJson {
             id: row.id,
-            state: standing.state.as_str(),
-            state_reason: standing.reason,
-            live: row.state(now) == "live",
+            state: row.state(now),
+            standing: standing.state.as_str(),
+            standing_reason: standing.reason,
             sent_at: row.sent_at.map(timefmt::rfc3339),
             mail_reply: row.mail_reply,
             user: row.username,
@@ -93,9 +94,9 @@ impl Record for TokenJson {
             self.user.clone(),
             when(&self.created_at),
             when(&self.expires_at),
-            match &self.state_reason {
-                Some(reason) => format!("{}: {reason}", self.state),
-                None => self.state.to_string(),
+            match &self.standing_reason {
+                Some(reason) => format!("{}: {reason}", self.standing),
+                None => self.standing.to_string(),
             },
             self.opened(),
             self.recipient.clone().unwrap_or_else(|| "-".into()),

@@ -137,6 +137,12 @@ impl Browser {
     /// Start chromedriver and a headless Chromium with a window of `size`; `None` (after a loud
     /// note) when the browser is not installed and `CI` is not `true`.
     pub fn launch(size: Size) -> Option<Self> {
+        Self::launch_in(size, None)
+    }
+
+    /// [`Browser::launch`], the browser's languages (its `Accept-Language`) set to `language`
+    /// when given, as a user's browser settings would.
+    pub fn launch_in(size: Size, language: Option<&str>) -> Option<Self> {
         if !available() {
             return None;
         }
@@ -157,7 +163,7 @@ impl Browser {
             profile,
             _turn: turn,
         };
-        let caps = capabilities(size, &browser.profile.path().join("chromium"));
+        let caps = capabilities(size, &browser.profile.path().join("chromium"), language);
         let client = browser.bounded("open a session", async {
             ClientBuilder::native()
                 .capabilities(caps)
@@ -332,10 +338,15 @@ impl Drop for Browser {
     }
 }
 
-/// The session's capabilities: headless Chromium at `size` with its profile in `profile`.
-fn capabilities(size: Size, profile: &Path) -> serde_json::Map<String, serde_json::Value> {
+/// The session's capabilities: headless Chromium at `size` with its profile in `profile`, its
+/// languages `language` (else the default).
+fn capabilities(
+    size: Size,
+    profile: &Path,
+    language: Option<&str>,
+) -> serde_json::Map<String, serde_json::Value> {
     let Size(width, height) = size;
-    let args = [
+    let mut args = vec![
         "--headless=new".to_string(),
         "--no-sandbox".to_string(),
         "--disable-gpu".to_string(),
@@ -347,7 +358,13 @@ fn capabilities(size: Size, profile: &Path) -> serde_json::Map<String, serde_jso
         format!("--window-size={width},{height}"),
         format!("--user-data-dir={}", profile.display()),
     ];
+    if let Some(language) = language {
+        args.push(format!("--lang={language}"));
+    }
     let mut options = serde_json::json!({ "binary": CHROMIUM, "args": args });
+    if let Some(language) = language {
+        options["prefs"] = serde_json::json!({ "intl.accept_languages": language });
+    }
     if width < NARROWEST_WINDOW {
         // A headless window is never narrower than 500 px: a phone is emulated instead.
         options["mobileEmulation"] = serde_json::json!({

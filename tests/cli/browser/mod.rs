@@ -5,6 +5,7 @@
 
 mod flows;
 mod harness;
+mod language;
 mod paths;
 mod scene;
 mod serve;

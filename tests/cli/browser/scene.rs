@@ -27,10 +27,15 @@ impl Scene {
 
     /// The scene with `pwreset serve`'s clock at `now`.
     pub fn start_at(size: Size, now: &str) -> Option<Self> {
+        Self::start_in(size, now, None)
+    }
+
+    /// The scene with `pwreset serve`'s clock at `now` and the browser's languages `language`.
+    pub fn start_in(size: Size, now: &str, language: Option<&str>) -> Option<Self> {
         let site = Site::new();
         let mail = site.send_link("alice");
         let serving = site.serve_at(now);
-        let browser = Browser::launch(size)?;
+        let browser = Browser::launch_in(size, language)?;
         Some(Scene {
             browser,
             serving,
