@@ -200,7 +200,7 @@ fn issue<'a>(
         code_key: code_key.as_ref(),
     };
     let cooldown = cooldown(request, settings.cooldown_secs);
-    let tx = store.write()?;
+    let tx = store.write_for_user(request.user.id)?;
     let issued = match tokens::issue_pending_in(&tx, request.user, issued, cooldown, job.now, rng)?
     {
         Issued::Pending(issued) => issued,

@@ -184,6 +184,16 @@ impl Store {
     pub fn claim(&mut self) -> Result<Tx<'_>, StoreError> {
         Ok(self.conn.begin_row_write()?)
     }
+
+    /// Begin a transaction that writes for one user only and appends no audit row (a link's
+    /// pending token and its mail intent): on PostgreSQL it locks that user's row instead of
+    /// taking the writer lock, so its checks (the cooldown) and writes cannot interleave with
+    /// another's for the same user while other users' go on; on SQLite it is [`Store::write`].
+    pub fn write_for_user(&mut self, user_id: i64) -> Result<Tx<'_>, StoreError> {
+        let tx = self.conn.begin_row_write()?;
+        users::lock(&tx, user_id)?;
+        Ok(tx)
+    }
 }
 
 /// The companion files SQLite may create beside the database.
@@ -283,6 +293,43 @@ mod tests {
             )
             .expect("version");
         assert_eq!(version, migrations::LATEST);
+    }
+
+    #[test]
+    fn on_postgres_writing_for_a_user_waits_only_for_that_user() {
+        let Some(db) = pg::scratch::Scratch::new() else {
+            return;
+        };
+        let open = || Store::open_pg(&db.target, Some(db.password()), 100).expect("open");
+        let (mut one, mut two) = (open(), open());
+        for name in ["alice", "bob"] {
+            one.conn()
+                .execute(
+                    "INSERT INTO users (username, created_at, updated_at) VALUES (?1, 0, 0)",
+                    &crate::vals![name],
+                )
+                .expect("user");
+        }
+        let held = one.write_for_user(1).expect("begin");
+        held.query_vec("SELECT id FROM users", &crate::vals![], |r| r.get::<i64>(0))
+            .expect("the row lock is taken with the first statement");
+        let other = two.write_for_user(2).expect("begin");
+        other
+            .query_vec("SELECT 1", &crate::vals![], |r| r.get::<i64>(0))
+            .expect("another user's row is free, and no writer lock is held");
+        other.commit().expect("commit");
+        let busy = two.write_for_user(1).expect("begin");
+        let err = busy
+            .query_vec("SELECT 1", &crate::vals![], |r| r.get::<i64>(0))
+            .expect_err("the same user waits, at most the busy timeout");
+        assert_eq!(err.kind(), db::ErrorKind::Busy, "{err}");
+        drop(busy);
+        let writer = two.write().expect("begin");
+        writer
+            .query_vec("SELECT 1", &crate::vals![], |r| r.get::<i64>(0))
+            .expect("the writer lock is not held by a user's transaction");
+        drop(writer);
+        held.commit().expect("commit");
     }
 
     #[test]

@@ -117,6 +117,16 @@ pub struct Filter {
     pub limit: Option<u64>,
 }
 
+/// Lock user `id`'s row until the transaction ends (PostgreSQL; an SQLite write transaction
+/// already excludes every other writer). Sent with the transaction's next statement.
+pub fn lock(conn: &Conn, id: i64) -> Result<(), DbError> {
+    // dialect: PostgreSQL locks the row; SQLite has no FOR UPDATE and needs none.
+    match conn.dialect(None, Some("SELECT id FROM users WHERE id = ?1 FOR UPDATE")) {
+        Some(sql) => conn.defer(sql, &vals![id]),
+        None => Ok(()),
+    }
+}
+
 /// The user with this id.
 pub fn by_id(conn: &Conn, id: i64) -> Result<Option<User>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
