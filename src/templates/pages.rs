@@ -196,4 +196,21 @@ mod tests {
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;script&gt;"));
     }
+
+    /// Each page in each built-in language, with every optional value set (the sample a
+    /// `templates check` renders), so that a change of wording shows in review.
+    #[test]
+    fn every_page_in_every_builtin_language() {
+        let builtin = Templates::new(None);
+        for tag in crate::templates::BUILTIN_LOCALES {
+            let locale = crate::users::locale::parse(tag).expect("a built-in tag");
+            for (name, _) in PAGES {
+                let html = builtin
+                    .render_page(name, &locale, &sample(name))
+                    .expect("render");
+                assert!(html.contains(&format!("lang=\"{tag}\"")), "{name} in {tag}");
+                insta::assert_snapshot!(format!("page_{name}_{tag}"), html);
+            }
+        }
+    }
 }
