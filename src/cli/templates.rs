@@ -23,11 +23,14 @@ pub enum Command {
     List,
     /// Print a template's built-in source (to copy into templates.dir and edit) and its variables
     #[command(
-        after_help = "Examples:\n  pwreset templates show access-info\n  pwreset templates show password-change-link > /tmp/link.txt"
+        after_help = "Examples:\n  pwreset templates show access-info\n  pwreset templates show password-change-link > /tmp/link.txt\n  pwreset templates show access-info --locale pl     The built-in Polish"
     )]
     Show {
         /// password-change-link, access-info, password-changed or email-changed
         name: String,
+        /// Show the built-in translation in this language (en, id or pl) [default: en]
+        #[arg(long, value_name = "TAG")]
+        locale: Option<String>,
     },
     /// Render a template with a user's data, or sample data; sends nothing
     #[command(
@@ -58,7 +61,7 @@ pub enum Command {
 pub fn run(ctx: &Context, command: Command) -> CommandResult<Exit> {
     match command {
         Command::List => list(ctx),
-        Command::Show { name } => show(&name),
+        Command::Show { name, locale } => show(&name, locale.as_deref()),
         Command::Preview { name, user, locale } => {
             preview(ctx, &name, user.as_deref(), locale.as_deref())
         }
@@ -149,11 +152,33 @@ fn page_parts() -> Vec<(String, &'static str)> {
     parts
 }
 
-fn show(name: &str) -> CommandResult<Exit> {
+/// The infix of a built-in translation's file names: `""` for English, `.pl` for Polish.
+fn builtin_infix(locale: Option<&str>) -> CommandResult<String> {
+    let Some(tag) = locale else {
+        return Ok(String::new());
+    };
+    let tag = crate::users::locale::parse(tag)
+        .map_err(|err| Failure::usage(format!("--locale: {err}")))?;
+    match tag.as_str() {
+        "en" => Ok(String::new()),
+        tag if templates::BUILTIN_LOCALES.contains(&tag) => Ok(format!(".{tag}")),
+        tag => Err(
+            Failure::usage(format!("--locale: there is no built-in {tag} translation"))
+                .hint(format!(
+                    "built in: {}; write one in templates.dir, starting from the English",
+                    templates::BUILTIN_LOCALES.join(", ")
+                ))
+                .into(),
+        ),
+    }
+}
+
+fn show(name: &str, locale: Option<&str>) -> CommandResult<Exit> {
     known(name)?;
+    let infix = builtin_infix(locale)?;
     let mut out = std::io::stdout().lock();
     for suffix in templates::PARTS {
-        let file = format!("{name}{suffix}");
+        let file = format!("{name}{infix}{suffix}");
         writeln!(out, "==> {file} <==")?;
         writeln!(
             out,

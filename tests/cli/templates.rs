@@ -77,6 +77,21 @@ fn show_prints_the_builtin_source_and_the_variables() {
 }
 
 #[test]
+fn show_prints_a_builtin_translation_to_start_from() {
+    let env = TestEnv::empty();
+    let polish = env.ok(&["templates", "show", "email-changed", "--locale", "pl"]);
+    assert!(polish.contains("==> email-changed.pl.txt <=="), "{polish}");
+    assert!(polish.contains("Dzień dobry {{ user.name }}"), "{polish}");
+    let english = env.ok(&["templates", "show", "email-changed", "--locale", "EN"]);
+    assert!(english.contains("==> email-changed.txt <=="), "{english}");
+    assert_fails(
+        &env.run(&["templates", "show", "email-changed", "--locale", "de"]),
+        2,
+        "no built-in de translation",
+    );
+}
+
+#[test]
 fn preview_renders_with_sample_or_real_data_and_sends_nothing() {
     let env = TestEnv::with_samples();
     let out = env.ok(&["templates", "preview", "password-change-link"]);
