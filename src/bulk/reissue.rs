@@ -75,7 +75,9 @@ impl Selector {
     /// Whether a report line stands in this state.
     pub fn matches(self, line: &Line) -> bool {
         let accepted = line.item.status == "sent";
-        let unused = !matches!(line.state, "used" | "changed" | report::PURGED);
+        // A revoked link (cancelled by the user, an email or password change, the operator) is
+        // picked only by `revoked` itself: "this wasn't me" must not bring a new link.
+        let unused = !matches!(line.state, "used" | "changed" | "revoked" | report::PURGED);
         match self {
             Selector::Opened => accepted && unused && line.opened,
             Selector::NeverOpened => accepted && unused && !line.opened && !line.password,
@@ -154,5 +156,41 @@ mod tests {
             unknown.contains("\"expird\"") && unknown.contains("never-opened"),
             "{unknown}"
         );
+    }
+
+    /// A sent link of alice's standing in `state`, opened or not.
+    fn sent_link(state: &'static str, opened: bool) -> Line {
+        Line {
+            item: crate::store::bulk::Item {
+                id: 1,
+                position: 1,
+                entry: "alice".into(),
+                user_id: Some(1),
+                status: "sent".into(),
+                reason: None,
+                recipient: None,
+                expires_at: None,
+            },
+            username: Some("alice".into()),
+            state,
+            reason: None,
+            opened,
+            password: false,
+            sent_at: None,
+            mail_reply: None,
+        }
+    }
+
+    #[test]
+    fn a_revoked_link_is_picked_only_by_revoked() {
+        for opened in [false, true] {
+            let cancelled = sent_link("revoked", opened);
+            assert!(!Selector::NeverOpened.matches(&cancelled));
+            assert!(!Selector::Opened.matches(&cancelled));
+            assert!(Selector::Revoked.matches(&cancelled));
+        }
+        assert!(Selector::NeverOpened.matches(&sent_link("expired", false)));
+        assert!(Selector::Opened.matches(&sent_link("expired", true)));
+        assert!(!Selector::NeverOpened.matches(&sent_link("used", false)));
     }
 }

@@ -74,8 +74,9 @@ impl delivery::Flow for GenerateFlow<'_> {
         let (request, user, now) = (self.request, self.request.user, job.now.as_second());
         if !active {
             let refusal = Refusal::Inactive(user.username.clone());
-            let detail =
-                format!("not changed: {refusal} (deactivated while the mail was being sent)");
+            let detail = format!(
+                "not changed: {refusal} (deactivated, or the email changed, while the mail was being sent)"
+            );
             let produced = self.record(tx, job, emailed.as_ref(), Some((&detail, None)))?;
             return Ok(Ending {
                 reason: Some(detail.clone()),

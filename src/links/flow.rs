@@ -62,7 +62,7 @@ impl delivery::Flow for LinkFlow<'_> {
     ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
         let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
         if !active {
-            sql::revoke_outstanding(tx, user_id, now, "user deactivated")?;
+            sql::revoke_outstanding(tx, user_id, now, "user deactivated or email changed")?;
         }
         let reply = Some(delivered.detail.as_str());
         if !active || !sql::activate_sent(tx, token_id, Some(now), reply)? {

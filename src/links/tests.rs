@@ -19,6 +19,7 @@ on_both_backends!(
     a_refused_mail_revokes_the_new_token_and_keeps_older_ones,
     inactive_and_emailless_users_are_refused,
     a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live,
+    a_link_prepared_for_an_old_address_never_becomes_live,
     a_lost_answer_leaves_the_link_dead_and_the_intent_resolved_as_interrupted,
 );
 
@@ -337,6 +338,39 @@ fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live(backend: Backe
         )
         .expect("count");
     assert_eq!(live, 0, "the pending token stays dead");
+}
+
+/// The race the store's trigger cannot close: the user was read, their email changed (nothing
+/// pending to revoke yet), then the link was prepared for the old address. It must not go live.
+fn a_link_prepared_for_an_old_address_never_becomes_live(backend: Backend) {
+    let (mut store, user) = setup(backend);
+    store
+        .conn()
+        .execute(
+            "UPDATE users SET email = 'alice@new.example.com' WHERE id = ?1",
+            &crate::vals![user.id],
+        )
+        .expect("email changed meanwhile");
+    let mut mailer = Recorder::default();
+    let err = send_through(&mut store, &mut mailer, &user).expect_err("changed meanwhile");
+    assert_eq!(
+        mailer.sent.len(),
+        1,
+        "the mail went out to the address read before"
+    );
+    assert!(
+        matches!(err, LinkError::Own(LinkFailure::RevokedMeanwhile)),
+        "{err}"
+    );
+    let live: i64 = store
+        .conn()
+        .query_one(
+            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
+            &crate::vals![],
+            |r| r.get(0),
+        )
+        .expect("count");
+    assert_eq!(live, 0, "the link mailed to the old address stays dead");
 }
 
 /// A mailer whose server took the message but whose answer was lost.

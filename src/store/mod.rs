@@ -328,6 +328,17 @@ mod tests {
         writer
             .query_vec("SELECT 1", &crate::vals![], |r| r.get::<i64>(0))
             .expect("the writer lock is not held by a user's transaction");
+        assert_eq!(
+            tokens::revoke_outstanding(&writer, 2, 0, "test").expect("another user's links"),
+            0
+        );
+        let revoke = tokens::revoke_outstanding(&writer, 1, 0, "test")
+            .expect_err("revoking the user's links waits for the link being prepared");
+        assert_eq!(revoke.kind(), db::ErrorKind::Busy, "{revoke}");
+        drop(writer);
+        let writer = two.write().expect("begin");
+        let all = tokens::revoke_all(&writer, 0, "test").expect_err("so does revoking all");
+        assert_eq!(all.kind(), db::ErrorKind::Busy, "{all}");
         drop(writer);
         held.commit().expect("commit");
     }

@@ -197,7 +197,10 @@ pub fn mark_undelivered(
 }
 
 /// Revoke every outstanding (unused, unexpired, live or still pending delivery) token of a user,
-/// except `keep`; returns how many. A pending one revoked here never becomes live.
+/// except `keep`; returns how many. A pending one revoked here never becomes live. The user's
+/// row is locked first, so a link being prepared for them (which holds that lock, not the
+/// writer lock: [`Store::write_for_user`](super::Store::write_for_user)) is committed, and
+/// revoked here, rather than missed.
 pub fn revoke_outstanding_except(
     conn: &Conn,
     user_id: i64,
@@ -205,6 +208,7 @@ pub fn revoke_outstanding_except(
     now: i64,
     reason: &str,
 ) -> Result<usize, DbError> {
+    super::users::lock(conn, user_id)?;
     conn.execute(
         "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
          WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2 \
@@ -224,8 +228,10 @@ pub fn revoke_outstanding(
     revoke_outstanding_except(conn, user_id, None, now, reason)
 }
 
-/// Revoke every outstanding token of every user; returns how many.
+/// Revoke every outstanding token of every user; returns how many. Every user's row is locked
+/// first (see [`revoke_outstanding_except`]).
 pub fn revoke_all(conn: &Conn, now: i64, reason: &str) -> Result<usize, DbError> {
+    super::users::lock_all(conn)?;
     conn.execute(
         "UPDATE reset_tokens SET revoked_at = ?1, revoked_reason = ?2 \
          WHERE used_at IS NULL AND expires_at > ?1 AND (revoked_at IS NULL OR revoked_reason = ?3)",

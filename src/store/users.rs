@@ -127,6 +127,16 @@ pub fn lock(conn: &Conn, id: i64) -> Result<(), DbError> {
     }
 }
 
+/// Lock every user's row until the transaction ends (PostgreSQL only, as [`lock`]): for the
+/// rare writes that concern every user (`tokens revoke --all`).
+pub fn lock_all(conn: &Conn) -> Result<(), DbError> {
+    // dialect: as in `lock`.
+    match conn.dialect(None, Some("SELECT id FROM users FOR UPDATE")) {
+        Some(sql) => conn.defer(sql, &vals![]),
+        None => Ok(()),
+    }
+}
+
 /// The user with this id.
 pub fn by_id(conn: &Conn, id: i64) -> Result<Option<User>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");

@@ -121,6 +121,7 @@ pub fn negotiate(header: &str, available: &[Locale]) -> Option<Locale> {
     let mut wanted: Vec<(u16, Locale)> = header
         .split(',')
         .take(MAX_ENTRIES)
+        .filter(|text| text.len() <= MAX_ENTRY_BYTES)
         .filter_map(entry)
         .filter(|(q, _)| *q > 0)
         .collect();
@@ -134,6 +135,10 @@ pub fn negotiate(header: &str, available: &[Locale]) -> Option<Locale> {
 
 /// The most `Accept-Language` entries looked at.
 const MAX_ENTRIES: usize = 32;
+
+/// The longest `Accept-Language` entry looked at (`zh-Hant-TW;q=0.875` is 18 bytes): longer
+/// ones are skipped unparsed, so a hostile header costs time in its length, not its square.
+const MAX_ENTRY_BYTES: usize = 64;
 
 /// One `tag;q=0.8` entry: the q-value in thousandths and the tag.
 fn entry(text: &str) -> Option<(u16, Locale)> {
@@ -242,5 +247,22 @@ mod tests {
         assert_eq!(pick(""), None);
         let ties = pick("id;q=0.8, pl;q=0.8");
         assert_eq!(ties, Some("id".into()), "ties keep the header's order");
+    }
+
+    #[test]
+    fn an_overlong_accept_language_entry_is_skipped_unparsed() {
+        let available = tags(&["en", "id", "pl"]);
+        let hostile = format!("{}, pl;q=0.5", "a-".repeat(200_000));
+        assert_eq!(
+            negotiate(&hostile, &available).map(|l| l.to_string()),
+            Some("pl".into()),
+            "the long entry is skipped, the next one still counts"
+        );
+        let padded = format!("pl{}", " ".repeat(MAX_ENTRY_BYTES));
+        assert_eq!(
+            negotiate(&padded, &available),
+            None,
+            "over the limit, however simple"
+        );
     }
 }
