@@ -376,7 +376,7 @@ impl Job<'_> {
     /// Whether the user still exists, is active and has the email they had when the job began
     /// (checked again at commit: a deactivation or an email change may have happened while the
     /// mail was on its way, and a secret mailed to an old address must not take effect).
-    pub fn still_active(&self, tx: &Conn) -> Result<bool, StoreError> {
+    pub fn still_current(&self, tx: &Conn) -> Result<bool, StoreError> {
         Ok(crate::store::users::by_id(tx, self.user.id)?
             .is_some_and(|u| u.active && u.email == self.user.email))
     }

@@ -34,10 +34,10 @@ pub enum LinkFailure {
     /// The token could not be written.
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// The mail went out, but the link was revoked (or the user deactivated) while it was on
-    /// its way, so it will not work.
+    /// The mail went out, but the link was revoked (or the user deactivated, or their email
+    /// changed) while it was on its way, so it will not work.
     #[error(
-        "the mail was sent, but the link was revoked meanwhile (a revoke, deactivation or password change) and will not work"
+        "the mail was sent, but the link was revoked meanwhile (a revoke, deactivation, password or email change) and will not work"
     )]
     RevokedMeanwhile,
 }

@@ -57,14 +57,15 @@ pub trait Flow {
     type Done;
 
     /// The mail was accepted: make the change inside `tx`, unless the user is no longer
-    /// `active` or the change was overtaken meanwhile.
+    /// `current` (deactivated, deleted or at another email since the job began) or the change
+    /// was overtaken meanwhile.
     fn commit(
         &self,
         tx: &Conn,
         job: &Job<'_>,
         staged: Self::Staged,
         sent: Self::Sent,
-        active: bool,
+        current: bool,
     ) -> Committed<Self::Done, Self::Error>;
 
     /// The mail was not rendered or not accepted: undo what staging wrote, inside `tx`.
@@ -77,7 +78,7 @@ pub trait Flow {
     ) -> Result<Undone<Self::Error>, DeliveryError<Self::Error>>;
 }
 
-/// After the mail (or its failure): commit (re-checking that the user is still active) or
+/// After the mail (or its failure): commit (re-checking that the user is still current) or
 /// undo, append the audit row and finish the bulk item, all in one transaction.
 pub fn settle<F: Flow>(
     store: &mut Store,
@@ -92,8 +93,8 @@ pub fn settle<F: Flow>(
     };
     crash::at(CrashPoint::AfterSend);
     let tx = store.write()?;
-    let active = job.still_active(&tx)?;
-    let ending = flow.commit(&tx, job, staged, sent, active)?;
+    let current = job.still_current(&tx)?;
+    let ending = flow.commit(&tx, job, staged, sent, current)?;
     let outcome = if ending.result.is_ok() {
         Outcome::Ok
     } else {

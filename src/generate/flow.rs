@@ -61,18 +61,18 @@ impl delivery::Flow for GenerateFlow<'_> {
     type Sent = Option<Delivered>;
     type Done = Option<Delivered>;
 
-    /// Set the hash and revoke outstanding links, unless the user was deactivated while the
-    /// mail was on its way: then the new password is not set.
+    /// Set the hash and revoke outstanding links, unless the user was deactivated (or their
+    /// email changed) while the mail was on its way: then the new password is not set.
     fn commit(
         &self,
         tx: &Conn,
         job: &Job<'_>,
         (): (),
         emailed: Option<Delivered>,
-        active: bool,
+        current: bool,
     ) -> Result<Ending<Option<Delivered>, GenerateFailure>, GenerateError> {
         let (request, user, now) = (self.request, self.request.user, job.now.as_second());
-        if !active {
+        if !current {
             let refusal = Refusal::Inactive(user.username.clone());
             let detail = format!(
                 "not changed: {refusal} (deactivated, or the email changed, while the mail was being sent)"

@@ -1,6 +1,7 @@
 //! The link action as [`delivery::settle`] drives it: once the mail was accepted, make the
-//! token live and supersede older links (unless it was revoked, or the user deactivated,
-//! meanwhile); if not, mark it undelivered. SQL lives in `store`; nothing here prints.
+//! token live and supersede older links (unless it was revoked, or the user deactivated or
+//! their email changed, meanwhile); if not, mark it undelivered. SQL lives in `store`;
+//! nothing here prints.
 
 use std::fmt::Write as _;
 
@@ -51,21 +52,22 @@ impl delivery::Flow for LinkFlow<'_> {
     type Done = Sent;
 
     /// Make the token live and supersede older links, unless it was revoked (or the user
-    /// deactivated) while the mail was on its way: then the link must stay dead.
+    /// deactivated, or their email changed) while the mail was on its way: then the link must
+    /// stay dead.
     fn commit(
         &self,
         tx: &Conn,
         job: &Job<'_>,
         pending: Pending,
         delivered: Delivered,
-        active: bool,
+        current: bool,
     ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
         let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
-        if !active {
+        if !current {
             sql::revoke_outstanding(tx, user_id, now, "user deactivated or email changed")?;
         }
         let reply = Some(delivered.detail.as_str());
-        if !active || !sql::activate_sent(tx, token_id, Some(now), reply)? {
+        if !current || !sql::activate_sent(tx, token_id, Some(now), reply)? {
             return Ok(Ending {
                 detail: format!(
                     "token #{token_id}: the mail was sent, but the link was revoked meanwhile"

@@ -147,6 +147,18 @@ fn send_through(
     )
 }
 
+/// How many tokens are not revoked (live, or used).
+fn live_links(store: &TestStore) -> i64 {
+    store
+        .conn()
+        .query_one(
+            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
+            &crate::vals![],
+            |r| r.get(0),
+        )
+        .expect("count")
+}
+
 fn token_of(body: &str) -> String {
     let start = body.find("token=").expect("link in body") + 6;
     body[start..start + crate::tokens::TOKEN_CHARS].to_string()
@@ -242,14 +254,7 @@ fn a_refused_mail_revokes_the_new_token_and_keeps_older_ones(backend: Backend) {
         crate::tokens::verify(&store, &token_of(&good.sent[0].1), at(T0 + 2)).is_ok(),
         "older link untouched"
     );
-    let live: i64 = store
-        .conn()
-        .query_one(
-            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
-            &crate::vals![],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let live = live_links(&store);
     assert_eq!(live, 1);
     let failed: String = store
         .conn()
@@ -329,14 +334,7 @@ fn a_link_revoked_while_its_mail_is_on_the_way_never_becomes_live(backend: Backe
         matches!(err, LinkError::Own(LinkFailure::RevokedMeanwhile)),
         "{err}"
     );
-    let live: i64 = store
-        .conn()
-        .query_one(
-            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
-            &crate::vals![],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let live = live_links(&store);
     assert_eq!(live, 0, "the pending token stays dead");
 }
 
@@ -362,14 +360,7 @@ fn a_link_prepared_for_an_old_address_never_becomes_live(backend: Backend) {
         matches!(err, LinkError::Own(LinkFailure::RevokedMeanwhile)),
         "{err}"
     );
-    let live: i64 = store
-        .conn()
-        .query_one(
-            "SELECT count(*) FROM reset_tokens WHERE revoked_at IS NULL",
-            &crate::vals![],
-            |r| r.get(0),
-        )
-        .expect("count");
+    let live = live_links(&store);
     assert_eq!(live, 0, "the link mailed to the old address stays dead");
 }
 

@@ -197,10 +197,9 @@ pub fn mark_undelivered(
 }
 
 /// Revoke every outstanding (unused, unexpired, live or still pending delivery) token of a user,
-/// except `keep`; returns how many. A pending one revoked here never becomes live. The user's
-/// row is locked first, so a link being prepared for them (which holds that lock, not the
-/// writer lock: [`Store::write_for_user`](super::Store::write_for_user)) is committed, and
-/// revoked here, rather than missed.
+/// except `keep`; returns how many. A pending one revoked here never becomes live. Used as is
+/// to supersede older links when one goes live: a newer link still being prepared is not an
+/// older one, so it is not waited for.
 pub fn revoke_outstanding_except(
     conn: &Conn,
     user_id: i64,
@@ -208,7 +207,6 @@ pub fn revoke_outstanding_except(
     now: i64,
     reason: &str,
 ) -> Result<usize, DbError> {
-    super::users::lock(conn, user_id)?;
     conn.execute(
         "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
          WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2 \
@@ -218,18 +216,22 @@ pub fn revoke_outstanding_except(
     )
 }
 
-/// Revoke every outstanding token of a user; returns how many.
+/// Revoke every outstanding token of a user; returns how many. The user's row is locked first,
+/// so a link being prepared for them (which holds that lock, not the writer lock:
+/// [`Store::write_for_user`](super::Store::write_for_user)) is committed, and revoked here,
+/// rather than missed.
 pub fn revoke_outstanding(
     conn: &Conn,
     user_id: i64,
     now: i64,
     reason: &str,
 ) -> Result<usize, DbError> {
+    super::users::lock(conn, user_id)?;
     revoke_outstanding_except(conn, user_id, None, now, reason)
 }
 
 /// Revoke every outstanding token of every user; returns how many. Every user's row is locked
-/// first (see [`revoke_outstanding_except`]).
+/// first (see [`revoke_outstanding`]).
 pub fn revoke_all(conn: &Conn, now: i64, reason: &str) -> Result<usize, DbError> {
     super::users::lock_all(conn)?;
     conn.execute(

@@ -148,14 +148,12 @@ impl PgClient {
 
     /// Prepare and run `sql`; how many rows it changed.
     pub fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, Error> {
-        let stmt = self.prepare_after(Vec::new(), sql)?;
-        self.execute_after(Vec::new(), &stmt, params)
+        self.run(Vec::new(), |c| c.execute(sql, params))
     }
 
     /// Prepare and run `sql`; all its rows.
     pub fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<Row>, Error> {
-        let stmt = self.prepare_after(Vec::new(), sql)?;
-        self.query_after(Vec::new(), &stmt, params)
+        self.run(Vec::new(), |c| c.query(sql, params))
     }
 
     /// Prepare and run `sql`, which must return exactly one row.
