@@ -215,13 +215,40 @@ pub fn append(
     now: Timestamp,
     event: &Event,
 ) -> Result<i64, AuditError> {
+    let head = keyed_head(conn)?;
+    insert(conn, actor, now, event, head)
+}
+
+/// The chain's head (id and hash of the last row), refusing a log whose last row was written
+/// without a key (see [`append`]).
+fn keyed_head(conn: &Conn) -> Result<Option<(i64, String)>, AuditError> {
     let last = sql::last_entry(conn)?;
     if let Some(last) = last.as_ref().filter(|last| plain_hash(last) == last.hash) {
         return Err(AuditError::Unanchored {
             rows: u64::try_from(last.id).unwrap_or(0),
         });
     }
-    insert(conn, actor, now, event, last.map(|l| (l.id, l.hash)))
+    Ok(last.map(|l| (l.id, l.hash)))
+}
+
+/// [`append`] for several events in one statement, in order: the chain's head is read once.
+pub fn append_all(
+    conn: &Conn,
+    actor: &Actor,
+    now: Timestamp,
+    events: &[Event],
+) -> Result<(), AuditError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut last = keyed_head(conn)?;
+    let mut entries = Vec::with_capacity(events.len());
+    for event in events {
+        let entry = entry(conn, actor, now, event, last.take())?;
+        last = Some((entry.id, entry.hash.clone()));
+        entries.push(entry);
+    }
+    Ok(sql::insert_many(conn, &entries)?)
 }
 
 /// If the log ends with rows written without a key, append the [`ANCHOR`] row that vouches
@@ -246,6 +273,19 @@ fn insert(
     event: &Event,
     last: Option<(i64, String)>,
 ) -> Result<i64, AuditError> {
+    let entry = entry(conn, actor, now, event, last)?;
+    sql::insert(conn, &entry)?;
+    Ok(entry.id)
+}
+
+/// The row that records `event` after `last` (the chain's head), its hash computed.
+fn entry(
+    conn: &Conn,
+    actor: &Actor,
+    now: Timestamp,
+    event: &Event,
+    last: Option<(i64, String)>,
+) -> Result<Entry, AuditError> {
     let (id, prev_hash) = last.map_or((1, GENESIS.to_string()), |(id, hash)| (id + 1, hash));
     let mut entry = Entry {
         id,
@@ -264,8 +304,7 @@ fn insert(
         hash: String::new(),
     };
     entry.hash = keyed_hash(conn, &entry)?;
-    sql::insert(conn, &entry)?;
-    Ok(id)
+    Ok(entry)
 }
 
 /// Append one event in a transaction of its own (for refusals, where nothing else changes).

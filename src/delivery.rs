@@ -22,10 +22,12 @@ use crate::users::has_valid_email;
 
 pub mod crash;
 mod flow;
+mod many;
 pub mod owner;
 mod recover;
 pub use crash::CrashPoint;
 pub use flow::{Committed, Ending, Flow, Undone, abandon, settle};
+pub use many::{Finished, finish_all};
 pub use recover::{Interrupted, recover};
 
 /// Why a user gets no mail; nothing was changed.
@@ -251,6 +253,26 @@ pub struct ItemEnd<'a> {
     pub produced: bulk::Produced,
 }
 
+impl<'a> ItemEnd<'a> {
+    /// The bulk item's end after `outcome`: `ok` is `sent`, `refused` is `skipped`, `failed`
+    /// is `failed`.
+    pub fn finish(&self, outcome: Outcome) -> bulk::Finish<'a> {
+        let status = match outcome {
+            Outcome::Ok => "sent",
+            Outcome::Refused => "skipped",
+            Outcome::Failed => "failed",
+            Outcome::Interrupted => "interrupted",
+        };
+        bulk::Finish {
+            status,
+            reason: self.reason,
+            recipient: self.recipient,
+            expires_at: self.expires_at,
+            produced: self.produced,
+        }
+    }
+}
+
 impl Job<'_> {
     /// The audit event of this job.
     pub fn event(&self, outcome: Outcome, detail: Option<String>) -> Event {
@@ -272,20 +294,7 @@ impl Job<'_> {
     ) -> Result<(), RecordError> {
         audit::append(tx, self.actor, self.now, &self.event(outcome, detail))?;
         if let Some((_, id)) = self.bulk {
-            let status = match outcome {
-                Outcome::Ok => "sent",
-                Outcome::Refused => "skipped",
-                Outcome::Failed => "failed",
-                Outcome::Interrupted => "interrupted",
-            };
-            let end = bulk::Finish {
-                status,
-                reason: item.reason,
-                recipient: item.recipient,
-                expires_at: item.expires_at,
-                produced: item.produced,
-            };
-            bulk::finish_item_producing(tx, id, &end, self.now.as_second())?;
+            bulk::finish_item_producing(tx, id, &item.finish(outcome), self.now.as_second())?;
         }
         if let Some(intent) = self.intent {
             intents::resolve(tx, intent, outcome.as_str(), self.now.as_second())?;
@@ -317,7 +326,16 @@ impl Job<'_> {
         token_id: Option<i64>,
         to: &Recipient,
     ) -> Result<i64, RecordError> {
-        let intent = intents::NewIntent {
+        Ok(intents::insert(tx, &self.new_intent(token_id, to))?)
+    }
+
+    /// The intent [`Job::write_intent`] writes.
+    pub fn new_intent<'i>(
+        &'i self,
+        token_id: Option<i64>,
+        to: &'i Recipient,
+    ) -> intents::NewIntent<'i> {
+        intents::NewIntent {
             action: self.action,
             user_id: self.user.id,
             username: &self.user.username,
@@ -327,8 +345,7 @@ impl Job<'_> {
             os_user: &self.actor.os_user,
             owner: owner::me(),
             created_at: self.now.as_second(),
-        };
-        Ok(intents::insert(tx, &intent)?)
+        }
     }
 
     /// This job, resolving intent `id` (committed).

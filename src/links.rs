@@ -216,15 +216,19 @@ fn issue<'a>(
     };
     let intent = job.write_intent(&tx, Some(issued.id), to)?;
     tx.commit()?;
-    let pending = Pending {
+    Ok((pending(settings, issued, to), job.intending(intent)))
+}
+
+/// A token written pending, with its links, for `to`.
+fn pending(settings: &LinkSettings, issued: tokens::Pending, to: &Recipient) -> Pending {
+    Pending {
         token_id: issued.id,
         expires_at: issued.expires_at,
         link: link_for(&settings.base_url, &issued.token),
         cancel_link: link_for(&cancel_url(&settings.base_url), &issued.token),
         code: issued.code,
         to: to.clone(),
-    };
-    Ok((pending, job.intending(intent)))
+    }
 }
 
 /// The first half of [`send`]: refuse (audited) or write the pending token and render the mail.
@@ -245,19 +249,31 @@ pub fn prepare(
     }
     let to = checked?;
     let (pending, job) = issue(store, settings, &request, job, to, rng)?;
-    let vars = vars(request.user, &pending, now, settings);
+    render(store, templates, settings, &request, &job, pending)
+}
+
+/// Render the mail of a written link; if that fails, undo (audited) as for a refused mail.
+fn render(
+    store: &mut Store,
+    templates: &crate::templates::Templates,
+    settings: &LinkSettings,
+    request: &LinkRequest<'_>,
+    job: &Job<'_>,
+    pending: Pending,
+) -> Result<Prepared, LinkError> {
+    let vars = vars(request.user, &pending, job.now, settings);
     match templates.render(TEMPLATE, &vars) {
         Ok(body) => Ok(Prepared {
-            pending,
-            intent: job.intent,
             outgoing: Outgoing {
-                to: to.to_string(),
+                to: pending.to.to_string(),
                 body,
             },
+            pending,
+            intent: job.intent,
         }),
         Err(err) => {
-            let flow = LinkFlow::from(settings, &request);
-            Err(delivery::abandon(store, &flow, &job, pending, err.into()))
+            let flow = LinkFlow::from(settings, request);
+            Err(delivery::abandon(store, &flow, job, pending, err.into()))
         }
     }
 }
@@ -317,8 +333,13 @@ fn vars(user: &User, pending: &Pending, now: Timestamp, settings: &LinkSettings)
     }
 }
 
+mod batch;
+#[cfg(test)]
+mod batch_tests;
 mod flow;
 #[cfg(test)]
 mod tests;
+
+pub use batch::{complete_batch, prepare_batch};
 
 use flow::{LinkFlow, Pending};

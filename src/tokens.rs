@@ -348,5 +348,5 @@ pub use page::{
 
 pub use issue::{
     Cooldown, IssueRequest, Issued, Pending, cooldown_until, issue_pending, issue_pending_checked,
-    issue_pending_in,
+    issue_pending_in, issue_pending_many_in,
 };

@@ -45,6 +45,59 @@ impl<'a> LinkFlow<'a> {
     }
 }
 
+impl LinkFlow<'_> {
+    /// Whether going live supersedes (revokes) the user's older links.
+    pub(super) fn supersedes(&self) -> bool {
+        self.supersede == Supersede::Revoke
+    }
+
+    /// How a link ends that went live, with `superseded` older links revoked.
+    pub(super) fn went_live(
+        &self,
+        pending: Pending,
+        delivered: Delivered,
+        superseded: usize,
+    ) -> Ending<Sent, LinkFailure> {
+        let token_id = pending.token_id;
+        let mut detail = format!(
+            "token #{token_id}, expires {}",
+            timefmt::rfc3339(pending.expires_at)
+        );
+        if superseded > 0 {
+            let _ = write!(detail, ", revoked {superseded} older links");
+        }
+        if let Some(note) = self.note {
+            let _ = write!(detail, ", {note}");
+        }
+        Ending {
+            detail,
+            reason: None,
+            expires_at: Some(pending.expires_at),
+            produced: Produced::Token(token_id),
+            result: Ok(Sent {
+                token_id,
+                expires_at: pending.expires_at,
+                superseded,
+                delivered,
+                link: pending.link,
+                recipient: pending.to,
+            }),
+        }
+    }
+}
+
+/// How a link ends whose mail was accepted but which was revoked (or its user deactivated, or
+/// their email changed) while the mail was on its way: it stays dead.
+pub(super) fn revoked_meanwhile(token_id: i64) -> Ending<Sent, LinkFailure> {
+    Ending {
+        detail: format!("token #{token_id}: the mail was sent, but the link was revoked meanwhile"),
+        reason: Some("link revoked while its mail was being sent".into()),
+        expires_at: None,
+        produced: Produced::Token(token_id),
+        result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
+    }
+}
+
 impl delivery::Flow for LinkFlow<'_> {
     type Error = LinkFailure;
     type Staged = Pending;
@@ -68,15 +121,7 @@ impl delivery::Flow for LinkFlow<'_> {
         }
         let reply = Some(delivered.detail.as_str());
         if !current || !sql::activate_sent(tx, token_id, Some(now), reply)? {
-            return Ok(Ending {
-                detail: format!(
-                    "token #{token_id}: the mail was sent, but the link was revoked meanwhile"
-                ),
-                reason: Some("link revoked while its mail was being sent".into()),
-                expires_at: None,
-                produced: Produced::Token(token_id),
-                result: Err(DeliveryError::Own(LinkFailure::RevokedMeanwhile)),
-            });
+            return Ok(revoked_meanwhile(token_id));
         }
         let superseded = match self.supersede {
             Supersede::Revoke => {
@@ -84,30 +129,7 @@ impl delivery::Flow for LinkFlow<'_> {
             }
             Supersede::Keep => 0,
         };
-        let mut detail = format!(
-            "token #{token_id}, expires {}",
-            timefmt::rfc3339(pending.expires_at)
-        );
-        if superseded > 0 {
-            let _ = write!(detail, ", revoked {superseded} older links");
-        }
-        if let Some(note) = self.note {
-            let _ = write!(detail, ", {note}");
-        }
-        Ok(Ending {
-            detail,
-            reason: None,
-            expires_at: Some(pending.expires_at),
-            produced: Produced::Token(token_id),
-            result: Ok(Sent {
-                token_id,
-                expires_at: pending.expires_at,
-                superseded,
-                delivered,
-                link: pending.link,
-                recipient: pending.to,
-            }),
-        })
+        Ok(self.went_live(pending, delivered, superseded))
     }
 
     /// Mark the token undelivered (or interrupted, when the mail may have been delivered): it

@@ -25,11 +25,11 @@ on_both_backends!(
 
 const T0: i64 = 1_800_000_000;
 
-fn at(secs: i64) -> Timestamp {
+pub(super) fn at(secs: i64) -> Timestamp {
     Timestamp::from_second(secs).expect("time")
 }
 
-fn actor() -> Actor {
+pub(super) fn actor() -> Actor {
     Actor {
         os_user: "root".into(),
         actor: None,
@@ -39,7 +39,7 @@ fn actor() -> Actor {
 
 /// A mailer that records what it was given, or fails.
 #[derive(Default)]
-struct Recorder {
+pub(super) struct Recorder {
     sent: Vec<(String, String)>,
     fail: Option<bool>,
 }
@@ -61,7 +61,7 @@ impl Mailer for Recorder {
     }
 }
 
-fn settings(supersede: Supersede) -> LinkSettings {
+pub(super) fn settings(supersede: Supersede) -> LinkSettings {
     LinkSettings {
         code: true,
         base_url: url::Url::parse("https://app.example.com/reset?lang=en").expect("url"),
@@ -100,7 +100,7 @@ fn request(user: &User, force: bool) -> LinkRequest<'_> {
     }
 }
 
-fn go(
+pub(super) fn go(
     store: &mut Store,
     mailer: &mut Recorder,
     settings: &LinkSettings,
@@ -148,7 +148,7 @@ fn send_through(
 }
 
 /// How many tokens are not revoked (live, or used).
-fn live_links(store: &TestStore) -> i64 {
+pub(super) fn live_links(store: &TestStore) -> i64 {
     store
         .conn()
         .query_one(

@@ -129,21 +129,35 @@ pub fn last(conn: &Conn) -> Result<Option<(i64, String)>, DbError> {
 /// Insert a row whose `hash` is already computed: the columns of [`Entry::hashed`], then
 /// `prev_hash` and `hash`.
 pub fn insert(conn: &Conn, entry: &Entry) -> Result<(), DbError> {
-    let (mut names, mut values): (Vec<&str>, Vec<Value>) = entry.hashed().into_iter().unzip();
+    insert_many(conn, std::slice::from_ref(entry))
+}
+
+/// [`insert`] for several rows, in one statement. Under the writer lock the next ids are free,
+/// so nothing reads the answer: it goes with the transaction's next statement or its commit.
+pub fn insert_many(conn: &Conn, entries: &[Entry]) -> Result<(), DbError> {
+    let Some(first) = entries.first() else {
+        return Ok(());
+    };
+    let mut names: Vec<&str> = first.hashed().iter().map(|(name, _)| *name).collect();
     names.extend(["prev_hash", "hash"]);
-    values.extend([
-        Value::Text(entry.prev_hash.clone()),
-        Value::Text(entry.hash.clone()),
-    ]);
-    let placeholders: Vec<String> = (1..=names.len()).map(|i| format!("?{i}")).collect();
+    let mut values = Vec::with_capacity(entries.len() * names.len());
+    let mut rows = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let start = values.len() + 1;
+        values.extend(entry.hashed().into_iter().map(|(_, value)| value));
+        values.extend([
+            Value::Text(entry.prev_hash.clone()),
+            Value::Text(entry.hash.clone()),
+        ]);
+        let cells: Vec<String> = (start..=values.len()).map(|i| format!("?{i}")).collect();
+        rows.push(format!("({})", cells.join(", ")));
+    }
     let sql = format!(
-        "INSERT INTO audit_log ({}) VALUES ({})",
+        "INSERT INTO audit_log ({}) VALUES {}",
         names.join(", "),
-        placeholders.join(", ")
+        rows.join(", ")
     );
     let params: Vec<&dyn ToValue> = values.iter().map(|v| v as &dyn ToValue).collect();
-    // Under the writer lock the next id is free, so nothing reads the answer: it goes with the
-    // transaction's next statement or its commit.
     conn.defer(&sql, &params)
 }
 

@@ -15,9 +15,13 @@ use crate::vals;
 use super::users::{self, User};
 
 mod claims;
+mod many;
+pub use many::{finish_items, insert_items};
 pub mod report;
 
-pub use claims::{Claim, claim, claim_item, claim_next, holder, release, take_over, user_of};
+pub use claims::{
+    Claim, claim, claim_batch, claim_item, claim_next, holder, release, take_over, user_of,
+};
 
 /// A bulk run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,20 +226,22 @@ pub fn page(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(Item, Option<User>)>, DbError> {
-    // The statuses travel as a parameter (a JSON array), never pasted into the SQL (LOC-2).
-    let wanted = serde_json::to_string(statuses).unwrap_or_else(|_| "[]".into());
-    // dialect: SQLite's json_each is json_array_elements_text in PostgreSQL.
-    let statuses_in = conn.dialect(
-        "SELECT value FROM json_each(?4)",
-        "SELECT json_array_elements_text(CAST(CAST(?4 AS TEXT) AS json))",
-    );
+    // The statuses travel as parameters, never pasted into the SQL (LOC-2); a plain list, so
+    // that the planner walks the `(run_id, position)` index and filters, rather than sorting
+    // every item of the run for each page.
+    let mut params = super::db::many::Many::new();
+    params.text(run_id).int(after).int(limit);
+    let statuses_in = super::db::many::list(params.next(), statuses.len());
+    for status in statuses {
+        params.text(*status);
+    }
     let sql = format!(
         "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
          WHERE i.run_id = ?1 AND i.status IN ({statuses_in}) AND i.position > ?2 \
          ORDER BY i.position LIMIT ?3",
         users::joined_columns("u")
     );
-    conn.query_vec(&sql, &vals![run_id, after, limit, wanted], |row| {
+    conn.query_vec(&sql, &params.params(), |row| {
         Ok((item_from(row)?, users::joined_at(row, USER_AT)?))
     })
 }
@@ -293,6 +299,17 @@ pub enum Produced {
     TempPassword(i64),
 }
 
+impl Produced {
+    /// The token id and the temporary password id (at most one is set).
+    pub fn ids(self) -> (Option<i64>, Option<i64>) {
+        match self {
+            Produced::Nothing => (None, None),
+            Produced::Token(id) => (Some(id), None),
+            Produced::TempPassword(id) => (None, Some(id)),
+        }
+    }
+}
+
 /// How an item ends: its status and what else is recorded with it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Finish<'a> {
@@ -336,11 +353,7 @@ pub fn finish_item_producing(
     end: &Finish<'_>,
     now: i64,
 ) -> Result<(), DbError> {
-    let (token_id, temp_password_id) = match end.produced {
-        Produced::Nothing => (None, None),
-        Produced::Token(id) => (Some(id), None),
-        Produced::TempPassword(id) => (None, Some(id)),
-    };
+    let (token_id, temp_password_id) = end.produced.ids();
     conn.defer(
         "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), \
          expires_at = ?5, updated_at = ?6, token_id = ?7, temp_password_id = ?8 WHERE id = ?1",

@@ -10,6 +10,7 @@
 //! private to `store/` and used only by `migrations::apply`.
 
 mod error;
+pub mod many;
 mod pgconn;
 mod rewrite;
 mod sqlite;

@@ -6,8 +6,12 @@
 //! Which process holds an intent is its [`Owner`]; whether that process still lives is the
 //! caller's business (`delivery::owner`).
 
+use std::collections::HashMap;
+
+use super::db::many::{Col, Many, list, rows};
 use super::db::{Conn, DbError, Row};
 use crate::vals;
+use Col::{Int, Text};
 
 /// `revoked_reason` of a link whose mail may have gone out but whose sender died or lost the
 /// server's answer: it stays dead (the user asks again).
@@ -125,6 +129,68 @@ pub fn resolve(conn: &Conn, id: i64, outcome: &str, now: i64) -> Result<(), DbEr
          WHERE id = ?1 AND resolved_at IS NULL",
         &vals![id, now, outcome],
     )
+}
+
+/// [`insert`] for several intents, each for a different token: their ids, in the order given.
+pub fn insert_many(conn: &Conn, intents: &[NewIntent<'_>]) -> Result<Vec<i64>, DbError> {
+    if intents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cols = [
+        Int, Text, Int, Text, Int, Text, Text, Int, Text, Text, Int, Int,
+    ];
+    let mut params = Many::new();
+    for i in intents {
+        let (run_id, item_id) = i.bulk.unzip();
+        params
+            .int(i.created_at)
+            .text(i.action)
+            .int(i.user_id)
+            .text(i.username);
+        params
+            .int(i.token_id)
+            .text(i.recipient)
+            .text(run_id)
+            .int(item_id);
+        params.text(i.os_user).text(i.owner.host.as_str());
+        params.int(i64::from(i.owner.pid)).int(i.owner.started);
+    }
+    let sql = format!(
+        "INSERT INTO mail_intents (created_at, action, user_id, username, token_id, recipient, \
+         run_id, item_id, os_user, owner_host, owner_pid, owner_started) VALUES {} \
+         RETURNING id, token_id",
+        rows(1, intents.len(), &cols)
+    );
+    let ids: HashMap<Option<i64>, i64> = conn
+        .query_vec(&sql, &params.params(), |r| Ok((r.get(1)?, r.get(0)?)))?
+        .into_iter()
+        .collect();
+    if ids.len() != intents.len() {
+        return Err(DbError::no_rows());
+    }
+    intents
+        .iter()
+        .map(|i| ids.get(&i.token_id).copied().ok_or_else(DbError::no_rows))
+        .collect()
+}
+
+/// [`resolve`] for several intents with one outcome (sent with the transaction's next
+/// statement or its commit).
+pub fn resolve_many(conn: &Conn, ids: &[i64], outcome: &str, now: i64) -> Result<(), DbError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let mut params = Many::new();
+    params.int(now).text(outcome);
+    let sql = format!(
+        "UPDATE mail_intents SET resolved_at = ?1, outcome = ?2 \
+         WHERE id IN ({}) AND resolved_at IS NULL",
+        list(params.next(), ids.len())
+    );
+    for id in ids {
+        params.int(*id);
+    }
+    conn.defer(&sql, &params.params())
 }
 
 /// Delete intents resolved before `before` (they only matter while their mail is in flight);

@@ -305,6 +305,10 @@ pub fn consume(conn: &Conn, id: i64, now: i64) -> Result<bool, DbError> {
     Ok(changed == 1)
 }
 
+mod many;
+pub use many::{
+    activate_sent_many, insert_pending_many, last_sent_at_many, revoke_outstanding_except_many,
+};
 mod page;
 pub use page::{count_wrong_code, digest_of, live_with_code, record_open, revoke_exhausted};
 

@@ -1,5 +1,6 @@
 //! SQL for the `users` table. Never selects `password_hash` into a [`User`].
 
+use super::db::many::{ints, list};
 use super::db::{Conn, DbError, Row};
 use crate::vals;
 
@@ -127,6 +128,19 @@ pub fn lock(conn: &Conn, id: i64) -> Result<(), DbError> {
     }
 }
 
+/// [`lock`] for several users, in id order (so that two transactions locking overlapping sets
+/// cannot deadlock).
+pub fn lock_many(conn: &Conn, ids: &[i64]) -> Result<(), DbError> {
+    // dialect: as in `lock`.
+    let sql = "SELECT id FROM users WHERE id IN ({}) ORDER BY id FOR UPDATE";
+    match conn.dialect(None, Some(sql)) {
+        Some(sql) if !ids.is_empty() => {
+            conn.defer(&sql.replace("{}", &list(1, ids.len())), &ints(ids))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Lock every user's row until the transaction ends (PostgreSQL only, as [`lock`]): for the
 /// rare writes that concern every user (`tokens revoke --all`).
 pub fn lock_all(conn: &Conn) -> Result<(), DbError> {
@@ -141,6 +155,18 @@ pub fn lock_all(conn: &Conn) -> Result<(), DbError> {
 pub fn by_id(conn: &Conn, id: i64) -> Result<Option<User>, DbError> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = ?1");
     conn.query_opt(&sql, &vals![id], from_row)
+}
+
+/// The users with these ids (those that still exist), in no particular order.
+pub fn by_ids(conn: &Conn, ids: &[i64]) -> Result<Vec<User>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE id IN ({})",
+        list(1, ids.len())
+    );
+    conn.query_vec(&sql, &ints(ids), from_row)
 }
 
 /// Users whose email or username equals `key`, ignoring case (at most two).

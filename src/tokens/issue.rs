@@ -84,7 +84,32 @@ pub enum Cooldown<'a> {
     },
 }
 
-impl Cooldown<'_> {
+impl<'a> Cooldown<'a> {
+    /// [`Cooldown::until`] for several users: when each held-back user's next link is allowed.
+    pub fn until_many(
+        self,
+        conn: &crate::store::db::Conn,
+        user_ids: &[i64],
+        now: Timestamp,
+    ) -> Result<std::collections::HashMap<i64, i64>, crate::store::db::DbError> {
+        let (secs, run_id) = self.parts();
+        let last = sql::last_sent_at_many(conn, user_ids, run_id)?;
+        Ok(last
+            .into_iter()
+            .map(|(user, at)| (user, at.saturating_add(secs)))
+            .filter(|&(_, next)| next > now.as_second())
+            .collect())
+    }
+
+    /// The cooldown in seconds, and the run it counts from.
+    fn parts(self) -> (i64, Option<&'a str>) {
+        let (secs, run_id) = match self {
+            Cooldown::Any { secs } => (secs, None),
+            Cooldown::SinceRun { secs, run_id } => (secs, Some(run_id)),
+        };
+        (i64::try_from(secs).unwrap_or(i64::MAX / 2), run_id)
+    }
+
     /// When the next link to `user_id` is allowed, if a link that counts was sent within the
     /// cooldown. Run it in the transaction that writes the new token.
     pub fn until(
@@ -93,11 +118,7 @@ impl Cooldown<'_> {
         user_id: i64,
         now: Timestamp,
     ) -> Result<Option<i64>, crate::store::db::DbError> {
-        let (secs, run_id) = match self {
-            Cooldown::Any { secs } => (secs, None),
-            Cooldown::SinceRun { secs, run_id } => (secs, Some(run_id)),
-        };
-        let cooldown = i64::try_from(secs).unwrap_or(i64::MAX / 2);
+        let (cooldown, run_id) = self.parts();
         Ok(sql::last_sent_at(conn, user_id, run_id)?
             .map(|at| at.saturating_add(cooldown))
             .filter(|&next| next > now.as_second()))
@@ -148,32 +169,108 @@ fn insert_pending(
     now: Timestamp,
     rng: &mut impl CryptoRng,
 ) -> Result<Pending, TokenError> {
-    let token = generate(rng);
-    let created_at = now.as_second();
-    let expires_at = created_at + i64::try_from(request.ttl_secs).unwrap_or(i64::MAX / 2);
-    let digest = digest(token.expose());
-    let code = request.code_key.map(|key| {
-        let code = super::codes::generate(rng);
-        let normalized = super::codes::normalize(code.expose()).unwrap_or_default();
-        (code, key.digest(&normalized))
-    });
-    let row = NewToken {
-        user_id: user.id,
-        digest: &digest,
-        purpose: PURPOSE,
-        created_at,
-        expires_at,
-        recipient: request.recipient,
-        actor: request.actor,
-        code_hmac: code.as_ref().map(|(_, hmac)| hmac.as_str()),
+    let fresh = Fresh::new(request, now, rng);
+    let id = sql::insert_pending(tx, &fresh.row(user.id, request))?;
+    Ok(fresh.pending(id))
+}
+
+/// [`issue_pending_in`] for several users at once (a bulk run's batch), each with its request,
+/// all held to one cooldown: two statements for the whole batch (the cooldowns, then the
+/// inserts), run in the caller's write transaction, which has locked these users' rows.
+pub fn issue_pending_many_in(
+    tx: &crate::store::db::Conn,
+    users: &[(&User, IssueRequest<'_>)],
+    cooldown: Option<Cooldown<'_>>,
+    now: Timestamp,
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<Issued>, TokenError> {
+    let ids: Vec<i64> = users.iter().map(|(user, _)| user.id).collect();
+    let held = match cooldown {
+        Some(cooldown) => cooldown.until_many(tx, &ids, now)?,
+        None => std::collections::HashMap::new(),
     };
-    let id = sql::insert_pending(tx, &row)?;
-    Ok(Pending {
-        id,
-        token,
-        code: code.map(|(code, _)| code),
-        expires_at,
-    })
+    let fresh: Vec<Option<Fresh>> = users
+        .iter()
+        .map(|(user, request)| {
+            (!held.contains_key(&user.id)).then(|| Fresh::new(*request, now, rng))
+        })
+        .collect();
+    let rows: Vec<NewToken<'_>> = users
+        .iter()
+        .zip(&fresh)
+        .filter_map(|((user, request), fresh)| Some(fresh.as_ref()?.row(user.id, *request)))
+        .collect();
+    let mut new_ids = sql::insert_pending_many(tx, &rows)?.into_iter();
+    let issued = users
+        .iter()
+        .zip(fresh)
+        .map(|((user, _), fresh)| match fresh {
+            Some(fresh) => Ok(Issued::Pending(
+                fresh.pending(
+                    new_ids
+                        .next()
+                        .ok_or_else(crate::store::db::DbError::no_rows)?,
+                ),
+            )),
+            None => Ok(Issued::InCooldown {
+                until: held[&user.id],
+            }),
+        });
+    issued.collect()
+}
+
+/// A new token and its code, made but not yet written.
+struct Fresh {
+    token: Secret,
+    digest: String,
+    /// The code as shown, and its keyed digest.
+    code: Option<(Secret, String)>,
+    created_at: i64,
+    expires_at: i64,
+}
+
+impl Fresh {
+    fn new(request: IssueRequest<'_>, now: Timestamp, rng: &mut impl CryptoRng) -> Fresh {
+        let token = generate(rng);
+        let created_at = now.as_second();
+        let digest = digest(token.expose());
+        let code = request.code_key.map(|key| {
+            let code = super::codes::generate(rng);
+            let normalized = super::codes::normalize(code.expose()).unwrap_or_default();
+            (code, key.digest(&normalized))
+        });
+        Fresh {
+            token,
+            digest,
+            code,
+            created_at,
+            expires_at: created_at + i64::try_from(request.ttl_secs).unwrap_or(i64::MAX / 2),
+        }
+    }
+
+    /// The row to write for `user_id`.
+    fn row<'a>(&'a self, user_id: i64, request: IssueRequest<'a>) -> NewToken<'a> {
+        NewToken {
+            user_id,
+            digest: &self.digest,
+            purpose: PURPOSE,
+            created_at: self.created_at,
+            expires_at: self.expires_at,
+            recipient: request.recipient,
+            actor: request.actor,
+            code_hmac: self.code.as_ref().map(|(_, hmac)| hmac.as_str()),
+        }
+    }
+
+    /// Written as row `id`.
+    fn pending(self, id: i64) -> Pending {
+        Pending {
+            id,
+            token: self.token,
+            code: self.code.map(|(code, _)| code),
+            expires_at: self.expires_at,
+        }
+    }
 }
 
 /// When the next link to this user is allowed, if a link was sent within `cooldown_secs`.

@@ -33,11 +33,27 @@ impl Claimer {
         store: &mut Store,
         runner: &Runner<'_>,
     ) -> Result<Option<(Item, Option<User>)>, BulkError> {
+        Ok(self.next_batch(store, runner, 1)?.into_iter().next())
+    }
+
+    /// [`Claimer::next`] for up to `limit` items at once, in order; empty when the run has no
+    /// free item left ahead.
+    pub(super) fn next_batch(
+        &mut self,
+        store: &mut Store,
+        runner: &Runner<'_>,
+        limit: usize,
+    ) -> Result<Vec<(Item, Option<User>)>, BulkError> {
         let now = (runner.clock)().as_second();
         let tx = store.claim()?;
-        let claimed = bulk::claim_next(&tx, runner.run_id, self.after, owner::me(), now)?;
+        let claimed = match limit {
+            1 => bulk::claim_next(&tx, runner.run_id, self.after, owner::me(), now)?
+                .into_iter()
+                .collect(),
+            _ => bulk::claim_batch(&tx, runner.run_id, self.after, owner::me(), now, limit)?,
+        };
         tx.commit()?;
-        if let Some((item, _)) = &claimed {
+        if let Some((item, _)) = claimed.last() {
             self.after = item.position;
         }
         Ok(claimed)

@@ -1,7 +1,9 @@
 //! The link path of a bulk run: the next users are claimed, given a pending token and a
 //! rendered mail while earlier mails are on the wire (two SMTP connections); each user is
 //! committed when the server's answer comes, and 4xx answers are retried once the pipeline
-//! is empty.
+//! is empty. On a store where transactions cost round trips (PostgreSQL), users are claimed,
+//! written and committed a batch at a time ([`Store::users_per_transaction`]), unless a rate
+//! cap spaces the mails out.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
@@ -11,10 +13,12 @@ use super::{
     fail_item, outcome_after, pace_claimed, recipient_for, with_retries,
 };
 use crate::links::{self, LinkRequest, LinkSettings};
-use crate::mail::Recipient;
+use crate::mail::{Delivered, MailError, Recipient};
 use crate::store::Store;
 use crate::store::bulk::Item;
 use crate::store::users::User;
+
+mod batch;
 
 /// Send a link to each pending (or earlier failed) user, pipelined when the transport can.
 pub(super) fn run_links(
@@ -25,23 +29,47 @@ pub(super) fn run_links(
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
     let depth = runner.mailer.pipelined().map_or(0, |pipe| pipe.depth());
+    // One user at a time when mails cannot be pipelined or are spaced out by a rate cap.
+    let batch = if depth == 0 || runner.pacing.min_interval.is_some() {
+        1
+    } else {
+        store.users_per_transaction()
+    };
     let mut path = LinkPath {
         depth,
+        batch,
         rng: (runner.rng)(),
         flights: VecDeque::new(),
+        landed: Vec::new(),
         retry: Vec::new(),
         report,
         on_item,
     };
     let mut claimer = Claimer::new();
     while !runner.stop.load(Ordering::SeqCst) {
-        let Some((item, user)) = claimer.next(store, runner)? else {
+        let claimed = claimer.next_batch(store, runner, batch)?;
+        if claimed.is_empty() {
             break;
-        };
-        match user {
-            None => path.gone(store, runner, &item)?,
-            Some(user) if depth == 0 => path.send_now(store, runner, state, &item, user)?,
-            Some(user) => path.pipeline(store, runner, state, &item, user)?,
+        }
+        let mut users = Vec::with_capacity(claimed.len());
+        for (item, user) in claimed {
+            match user {
+                None => path.gone(store, runner, &item)?,
+                Some(user) => users.push((item, user)),
+            }
+        }
+        match users.pop() {
+            Some((item, user)) if users.is_empty() && depth == 0 => {
+                path.send_now(store, runner, state, &item, user)?;
+            }
+            Some((item, user)) if users.is_empty() => {
+                path.pipeline(store, runner, state, &item, user)?;
+            }
+            Some(last) => {
+                users.push(last);
+                path.pipeline_batch(store, runner, state, users)?;
+            }
+            None => {}
         }
     }
     path.land_all(store, runner)?;
@@ -52,8 +80,12 @@ pub(super) fn run_links(
 struct LinkPath<'p, R, F> {
     /// How many mails may be on the wire at once; 0 when the transport cannot pipeline.
     depth: usize,
+    /// How many answered users are committed in one transaction.
+    batch: usize,
     rng: R,
     flights: VecDeque<Flight>,
+    /// Mails answered but not yet committed.
+    landed: Vec<(Flight, Answer)>,
     /// 4xx replies and dropped connections, with the error, retried at the end.
     retry: Vec<(Item, User, String)>,
     report: &'p mut Report,
@@ -112,22 +144,54 @@ where
         user: User,
     ) -> Result<(), BulkError> {
         let next = prepare_flight(store, runner, state, item, user, &mut self.rng)?;
-        let answered = if self.flights.len() >= self.depth {
-            self.flights
-                .pop_front()
-                .map(|previous| (previous, collect(runner)))
-        } else {
-            None
-        };
+        self.make_room(runner);
         match next {
             Ok(Some(ready)) => self.take_off(store, runner, ready)?,
             Ok(None) => {}
             Err((user, outcome)) => self.emit(item, Some(&user), outcome),
         }
-        match answered {
-            Some((previous, answer)) => self.settle(store, runner, previous, answer),
-            None => Ok(()),
+        self.settle_landed(store, runner, false)
+    }
+
+    /// With the pipe full, wait for the oldest mail's answer (committed later).
+    fn make_room(&mut self, runner: &mut Runner<'_>) {
+        if self.flights.len() >= self.depth {
+            if let Some(previous) = self.flights.pop_front() {
+                let answer = collect(runner);
+                self.landed.push((previous, answer));
+            }
         }
+    }
+
+    /// Commit the answered users: refused mails at once, one by one; accepted ones once a
+    /// batch of them is in (or whatever is in, when `all`).
+    fn settle_landed(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        all: bool,
+    ) -> Result<(), BulkError> {
+        let (accepted, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.landed)
+            .into_iter()
+            .partition(|(_, answer)| answer.is_ok());
+        for (flight, answer) in refused {
+            self.settle(store, runner, flight, answer)?;
+        }
+        if accepted.is_empty() || (accepted.len() < self.batch && !all) {
+            self.landed = accepted;
+            return Ok(());
+        }
+        let sent: Vec<_> = accepted
+            .into_iter()
+            .filter_map(|(flight, answer)| Some((flight, answer.ok()?)))
+            .collect();
+        if self.batch > 1 {
+            return self.settle_batch(store, runner, sent);
+        }
+        for (flight, delivered) in sent {
+            self.settle(store, runner, flight, Ok(delivered))?;
+        }
+        Ok(())
     }
 
     /// Put a prepared mail on the wire, or settle it at once if that fails.
@@ -150,9 +214,9 @@ where
     fn land_all(&mut self, store: &mut Store, runner: &mut Runner<'_>) -> Result<(), BulkError> {
         while let Some(previous) = self.flights.pop_front() {
             let answer = collect(runner);
-            self.settle(store, runner, previous, answer)?;
+            self.landed.push((previous, answer));
         }
-        Ok(())
+        self.settle_landed(store, runner, true)
     }
 
     /// 4xx replies and dropped connections, retried once the pipeline is empty, with backoff.
@@ -184,7 +248,7 @@ where
         store: &mut Store,
         runner: &mut Runner<'_>,
         flight: Flight,
-        answer: Result<crate::mail::Delivered, crate::mail::MailError>,
+        answer: Answer,
     ) -> Result<(), BulkError> {
         let request = link_request(
             runner.run_id,
@@ -218,6 +282,9 @@ where
         Ok(())
     }
 }
+
+/// What the transport said of one mail.
+type Answer = Result<Delivered, MailError>;
 
 /// A link mail on its way, with what is needed to finish that user when the answer comes.
 struct Flight {
@@ -302,7 +369,7 @@ fn depart(runner: &mut Runner<'_>, flight: &Flight) -> Result<(), crate::mail::M
 }
 
 /// Wait for the answer about the mail on the wire.
-fn collect(runner: &mut Runner<'_>) -> Result<crate::mail::Delivered, crate::mail::MailError> {
+fn collect(runner: &mut Runner<'_>) -> Answer {
     match runner.mailer.pipelined() {
         Some(pipe) => pipe.collect(),
         None => Err(crate::mail::MailError::Local(

@@ -103,3 +103,40 @@ fn claim_next_takes_pending_and_failed_items_in_their_order() {
     assert_eq!(next(&mut store, 2), Some(3));
     assert_eq!(next(&mut store, 0), None);
 }
+
+#[test]
+fn claim_batch_takes_up_to_its_limit_in_order_and_on_postgres_skips_a_held_batch() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    plan(&mut store, 5);
+    let batch = |store: &mut Store, after: i64, limit: usize| {
+        let tx = store.claim().expect("claim");
+        let claimed = claim_batch(&tx, "r", after, &owner(), T0, limit).expect("claim_batch");
+        tx.commit().expect("commit");
+        claimed
+            .iter()
+            .map(|(item, _)| item.position)
+            .collect::<Vec<_>>()
+    };
+    super::super::finish_item(store.conn(), 4, "failed", Some("4xx"), None, None, T0)
+        .expect("fail position 3");
+    assert_eq!(
+        batch(&mut store, 0, 4),
+        [1, 2, 3, 4],
+        "pending and failed, in order"
+    );
+    assert_eq!(batch(&mut store, 0, 4), [5]);
+    assert!(batch(&mut store, 0, 4).is_empty());
+
+    let Some(db) = Scratch::new() else { return };
+    let open = || Store::open_pg(&db.target, Some(db.password()), 300).expect("open");
+    let (mut a, mut b) = (open(), open());
+    plan(&mut a, 5);
+    let held = a.claim().expect("claim a");
+    let first = claim_batch(&held, "r", 0, &owner(), T0, 3).expect("a claims");
+    assert_eq!(first.len(), 3);
+    // `a` has not committed: `b` takes the rest without waiting for its rows.
+    assert_eq!(batch(&mut b, 0, 3), [4, 5]);
+    held.commit().expect("commit a");
+    assert!(batch(&mut b, 0, 3).is_empty());
+}

@@ -1,0 +1,134 @@
+//! The batched half of the link path (PostgreSQL without a rate cap): a batch of claimed users
+//! gets its pending tokens and intents in one transaction, its mails put on the wire one after
+//! another, and its accepted users committed in one transaction.
+
+use super::{Flight, LinkPath, link_request, link_settings};
+use crate::bulk::run::{BulkError, Outcome, Runner, Sender, outcome_after, recipient_for, release};
+use crate::links;
+use crate::mail::Delivered;
+use crate::store::Store;
+use crate::store::bulk::Item;
+use crate::store::users::User;
+
+impl<R, F> LinkPath<'_, R, F>
+where
+    R: rand::CryptoRng,
+    F: FnMut(&Item, Option<&User>, &Outcome),
+{
+    /// [`LinkPath::pipeline`] for a batch of claimed users: their tokens written in one
+    /// transaction, their mails put on the wire one after another, and the answered users
+    /// committed a batch at a time. The stop flag is checked once, before anything is written:
+    /// a batch that started is sent whole.
+    pub(super) fn pipeline_batch(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        state: &mut Sender,
+        users: Vec<(Item, User)>,
+    ) -> Result<(), BulkError> {
+        if !state.pace(&runner.pacing, runner.stop) {
+            for (item, _) in &users {
+                release(store, runner, item)?;
+            }
+            return Ok(());
+        }
+        // The previous batch's answered users first, so that at most one batch (and the mails
+        // still on the wire) has intents open: what a crash would leave `interrupted`.
+        self.settle_landed(store, runner, true)?;
+        for next in prepare_flights(store, runner, users, &mut self.rng)? {
+            self.make_room(runner);
+            match next {
+                Ok(ready) => self.take_off(store, runner, ready)?,
+                Err((item, user, outcome)) => self.emit(&item, Some(&user), outcome),
+            }
+            self.settle_landed(store, runner, false)?;
+        }
+        Ok(())
+    }
+
+    /// Commit a batch of users whose mails were accepted, in one transaction.
+    pub(super) fn settle_batch(
+        &mut self,
+        store: &mut Store,
+        runner: &mut Runner<'_>,
+        sent: Vec<(Flight, Delivered)>,
+    ) -> Result<(), BulkError> {
+        let recipients: Vec<_> = sent.iter().map(|(f, _)| f.recipient.clone()).collect();
+        let flights: Vec<_> = sent
+            .iter()
+            .map(|(f, _)| (f.item.clone(), f.user.clone()))
+            .collect();
+        let accepted: Vec<_> = sent
+            .into_iter()
+            .zip(&flights)
+            .zip(&recipients)
+            .map(|(((flight, delivered), (item, user)), to)| {
+                let request = link_request(runner.run_id, item, user, to.as_ref());
+                (request, flight.prepared, delivered)
+            })
+            .collect();
+        let (actor, now) = (runner.actor, (runner.clock)());
+        let settings = link_settings(runner)?;
+        let results = match links::complete_batch(store, settings, accepted, actor, now) {
+            Ok(results) => results,
+            Err(err) => return Err(batch_failed(err)),
+        };
+        for ((item, user), result) in flights.iter().zip(results) {
+            let outcome = match result {
+                Ok(sent) => Outcome::Sent {
+                    recipient: sent.recipient.to_string(),
+                    expires_at: sent.expires_at,
+                },
+                Err(err) => outcome_after(err)?,
+            };
+            self.emit(item, Some(user), outcome);
+        }
+        Ok(())
+    }
+}
+
+/// A store failure that ends the run, from a step done for a whole batch.
+fn batch_failed(err: links::LinkError) -> BulkError {
+    match outcome_after(err) {
+        Err(err) => err,
+        Ok(outcome) => BulkError::Run(format!("{outcome:?}")),
+    }
+}
+
+/// For a batch of claimed users (as read when claiming): write their pending tokens in one
+/// transaction and render their mails. Each user gets a flight, or how they ended.
+#[allow(clippy::type_complexity)]
+fn prepare_flights(
+    store: &mut Store,
+    runner: &mut Runner<'_>,
+    users: Vec<(Item, User)>,
+    rng: &mut impl rand::CryptoRng,
+) -> Result<Vec<Result<Flight, (Item, User, Outcome)>>, BulkError> {
+    let settings = link_settings(runner)?;
+    let recipients: Vec<_> = users
+        .iter()
+        .map(|(_, u)| recipient_for(runner, u))
+        .collect();
+    let requests: Vec<_> = users
+        .iter()
+        .zip(&recipients)
+        .map(|((item, user), to)| link_request(runner.run_id, item, user, to.as_ref()))
+        .collect();
+    let (templates, actor, now) = (runner.templates, runner.actor, (runner.clock)());
+    let answers = links::prepare_batch(store, templates, settings, &requests, actor, now, rng)
+        .map_err(batch_failed)?;
+    drop(requests);
+    let mut flights = Vec::with_capacity(users.len());
+    for (((item, user), recipient), answer) in users.into_iter().zip(recipients).zip(answers) {
+        flights.push(match answer {
+            Ok(prepared) => Ok(Flight {
+                item,
+                user,
+                recipient,
+                prepared,
+            }),
+            Err(err) => Err((item, user, outcome_after(err)?)),
+        });
+    }
+    Ok(flights)
+}

@@ -1,0 +1,139 @@
+//! The token statements of a batch of bulk users, one statement for the whole batch: their
+//! cooldowns, their pending tokens, the tokens made live once the mails were accepted, and the
+//! older links those supersede. Each does for many users what its one-user namesake in
+//! `store::tokens` does for one.
+
+use std::collections::{HashMap, HashSet};
+
+use super::super::db::many::{Col, Many, list, rows};
+use super::super::db::{Conn, DbError};
+use super::{NewToken, PENDING, UNDELIVERED};
+
+/// [`last_sent_at`](super::last_sent_at) for several users: each user's time, for those who
+/// have one.
+pub fn last_sent_at_many(
+    conn: &Conn,
+    user_ids: &[i64],
+    run_id: Option<&str>,
+) -> Result<HashMap<i64, i64>, DbError> {
+    let mut params = Many::new();
+    params.text(UNDELIVERED).text(run_id).int(i64::MIN);
+    let sql = format!(
+        "SELECT user_id, max(created_at) FROM reset_tokens WHERE user_id IN ({}) \
+         AND (revoked_reason IS NULL OR revoked_reason <> ?1) \
+         AND created_at >= coalesce((SELECT created_at FROM bulk_runs WHERE id = ?2), ?3) \
+         GROUP BY user_id",
+        list(params.next(), user_ids.len())
+    );
+    for id in user_ids {
+        params.int(*id);
+    }
+    let found = conn.query_vec(&sql, &params.params(), |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(found.into_iter().collect())
+}
+
+/// [`insert_pending`](super::insert_pending) for several tokens: their ids, in the order given.
+pub fn insert_pending_many(conn: &Conn, tokens: &[NewToken<'_>]) -> Result<Vec<i64>, DbError> {
+    if tokens.is_empty() {
+        return Ok(Vec::new());
+    }
+    let cols = [
+        Col::Int,
+        Col::Text,
+        Col::Text,
+        Col::Int,
+        Col::Int,
+        Col::Int,
+        Col::Text,
+        Col::Text,
+        Col::Text,
+        Col::Text,
+    ];
+    let mut params = Many::new();
+    for t in tokens {
+        params.int(t.user_id).text(t.digest).text(t.purpose);
+        params.int(t.created_at).int(t.expires_at).int(t.created_at);
+        params
+            .text(PENDING)
+            .text(t.recipient)
+            .text(t.actor)
+            .text(t.code_hmac);
+    }
+    let sql = format!(
+        "INSERT INTO reset_tokens (user_id, token_sha256, purpose, created_at, expires_at, \
+         revoked_at, revoked_reason, recipient, actor, code_hmac) VALUES {} \
+         RETURNING id, token_sha256",
+        rows(1, tokens.len(), &cols)
+    );
+    let ids: HashMap<String, i64> = conn
+        .query_vec(&sql, &params.params(), |r| Ok((r.get(1)?, r.get(0)?)))?
+        .into_iter()
+        .collect();
+    tokens
+        .iter()
+        .map(|t| ids.get(t.digest).copied().ok_or_else(DbError::no_rows))
+        .collect()
+}
+
+/// [`activate_sent`](super::activate_sent) for several tokens, each with its mail's reply, all
+/// sent at `sent_at`: the ids of those that were still pending (and are live now).
+pub fn activate_sent_many(
+    conn: &Conn,
+    tokens: &[(i64, &str)],
+    sent_at: i64,
+) -> Result<HashSet<i64>, DbError> {
+    if tokens.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let mut params = Many::new();
+    params.int(sent_at).text(PENDING);
+    let values = rows(params.next(), tokens.len(), &[Col::Int, Col::Text]);
+    for (id, reply) in tokens {
+        params.int(*id).text(*reply);
+    }
+    let sql = format!(
+        "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL, sent_at = ?1, \
+         mail_reply = v.column2 FROM (VALUES {values}) AS v \
+         WHERE reset_tokens.id = v.column1 AND reset_tokens.revoked_reason = ?2 \
+         RETURNING reset_tokens.id"
+    );
+    let live = conn.query_vec(&sql, &params.params(), |r| r.get(0))?;
+    Ok(live.into_iter().collect())
+}
+
+/// [`revoke_outstanding_except`](super::revoke_outstanding_except) for several users, each
+/// keeping the tokens in `keep` (their new ones): how many each user lost, for users who lost
+/// any.
+pub fn revoke_outstanding_except_many(
+    conn: &Conn,
+    user_ids: &[i64],
+    keep: &[i64],
+    now: i64,
+    reason: &str,
+) -> Result<HashMap<i64, usize>, DbError> {
+    let mut params = Many::new();
+    params.int(now).text(reason).text(PENDING);
+    let users = list(params.next(), user_ids.len());
+    for id in user_ids {
+        params.int(*id);
+    }
+    // `NOT IN (NULL)` would match nothing: with nothing to keep, there is no such test.
+    let kept = if keep.is_empty() {
+        String::new()
+    } else {
+        format!("AND id NOT IN ({}) ", list(params.next(), keep.len()))
+    };
+    for id in keep {
+        params.int(*id);
+    }
+    let sql = format!(
+        "UPDATE reset_tokens SET revoked_at = ?1, revoked_reason = ?2 \
+         WHERE user_id IN ({users}) {kept}AND used_at IS NULL \
+         AND expires_at > ?1 AND (revoked_at IS NULL OR revoked_reason = ?3) RETURNING user_id"
+    );
+    let mut counts = HashMap::new();
+    for user in conn.query_vec(&sql, &params.params(), |r| r.get::<i64>(0))? {
+        *counts.entry(user).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
