@@ -11,14 +11,13 @@
 //! [`crate::input`]), so a refused file plans nothing. Nothing here prints.
 
 use std::collections::HashSet;
-use std::io::{BufRead, Read};
+use std::io::BufRead;
 
 use crate::store::db::Conn;
 use jiff::Timestamp;
 
 use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
-use crate::input::{Tape, true_line};
 use crate::store::Store;
 use crate::store::bulk::{self, Item, NewRun};
 use crate::store::users::{self as users_sql, Filter, Status, User};
@@ -72,9 +71,15 @@ struct Planner<'a> {
     seen_entries: HashSet<String>,
     position: i64,
     summary: PlanSummary,
+    /// Entries resolved but not yet handed to the sink: a link run's users wait here so that
+    /// their cooldowns are read [`Planner::CHUNK`] at a time, in one statement.
+    held: Vec<(Item, Option<User>)>,
 }
 
 impl Planner<'_> {
+    /// How many entries wait for one cooldown query.
+    const CHUNK: usize = 256;
+
     fn add(
         &mut self,
         entry: &str,
@@ -90,14 +95,9 @@ impl Planner<'_> {
                     Some("duplicate")
                 }
             }
-            (Some(user), None) => self.skip_reason(user)?,
+            (Some(user), None) => self.skip_reason(user),
             (None, None) => Some("unknown"),
         };
-        if skip.is_some() {
-            self.summary.skipped += 1;
-        } else {
-            self.summary.to_do += 1;
-        }
         let item = Item {
             id: self.position,
             position: self.position,
@@ -108,25 +108,54 @@ impl Planner<'_> {
             recipient: None,
             expires_at: None,
         };
-        (self.sink)(&item, user)
+        self.held.push((item, user.cloned()));
+        if self.held.len() >= Self::CHUNK {
+            self.flush()?;
+        }
+        Ok(())
     }
 
-    fn skip_reason(&mut self, user: &User) -> Result<Option<&'static str>, BulkError> {
-        if !self.seen_users.insert(user.id) {
-            return Ok(Some("duplicate"));
-        }
-        if let Err(refusal) = crate::links::eligible(user) {
-            return Ok(Some(refusal.reason()));
-        }
-        if self.action == Action::Link {
+    /// Hand the held entries to the sink, in order, each user the cooldown holds back (a link
+    /// run's) skipped as `in cooldown`.
+    fn flush(&mut self) -> Result<(), BulkError> {
+        let held = std::mem::take(&mut self.held);
+        let cooling = if self.action == Action::Link {
+            let ids: Vec<i64> = held
+                .iter()
+                .filter(|(item, _)| item.reason.is_none())
+                .filter_map(|(item, _)| item.user_id)
+                .collect();
             let cooldown = crate::tokens::Cooldown::Any {
                 secs: self.cooldown_secs,
             };
-            if cooldown.until(self.conn, user.id, self.now)?.is_some() {
-                return Ok(Some("in cooldown"));
+            cooldown.until_many(self.conn, &ids, self.now)?
+        } else {
+            std::collections::HashMap::new()
+        };
+        for (mut item, user) in held {
+            if item.reason.is_none() && item.user_id.is_some_and(|id| cooling.contains_key(&id)) {
+                item.status = "skipped".into();
+                item.reason = Some("in cooldown".into());
             }
+            if item.reason.is_some() {
+                self.summary.skipped += 1;
+            } else {
+                self.summary.to_do += 1;
+            }
+            (self.sink)(&item, user.as_ref())?;
         }
-        Ok(None)
+        Ok(())
+    }
+
+    /// Why `user` is skipped, if they are (the cooldown is read when the held entries are
+    /// flushed).
+    fn skip_reason(&mut self, user: &User) -> Option<&'static str> {
+        if !self.seen_users.insert(user.id) {
+            return Some("duplicate");
+        }
+        crate::links::eligible(user)
+            .err()
+            .map(|refusal| refusal.reason())
     }
 
     fn add_text(&mut self, text: &str) -> Result<(), BulkError> {
@@ -174,21 +203,22 @@ pub fn plan<R: BufRead>(
         reissue_of: request.reissue_of,
     };
     bulk::insert_run(&tx, &run, now.as_second())?;
+    // Items are written a chunk at a time, each chunk in one statement.
+    let mut chunk: Vec<Item> = Vec::with_capacity(Planner::CHUNK);
+    let write = |chunk: &mut Vec<Item>| -> Result<(), BulkError> {
+        bulk::insert_items(&tx, request.run_id, chunk, now.as_second())?;
+        chunk.clear();
+        Ok(())
+    };
     let mut insert = |item: &Item, _: Option<&User>| -> Result<(), BulkError> {
-        let skip = item.reason.as_deref();
-        let (position, at) = (item.position, now.as_second());
-        bulk::insert_item(
-            &tx,
-            request.run_id,
-            position,
-            &item.entry,
-            item.user_id,
-            skip,
-            at,
-        )?;
+        chunk.push(item.clone());
+        if chunk.len() >= Planner::CHUNK {
+            write(&mut chunk)?;
+        }
         Ok(())
     };
     let summary = resolve(&tx, selection, request, now, &mut insert)?;
+    write(&mut chunk)?;
     let mut detail = format!(
         "{}: {} to do, {} skipped",
         request.action.as_str(),
@@ -253,6 +283,7 @@ fn resolve<'a, R: BufRead>(
         seen_entries: HashSet::new(),
         position: 0,
         summary: PlanSummary::default(),
+        held: Vec::new(),
     };
     match selection {
         Selection::File(reader) => {
@@ -282,6 +313,7 @@ fn resolve<'a, R: BufRead>(
             },
         )?,
     }
+    planner.flush()?;
     Ok(planner.summary)
 }
 
@@ -292,105 +324,10 @@ fn plan_users(planner: &mut Planner<'_>, filter: &Filter) -> Result<(), BulkErro
     })
 }
 
-/// The entries of a selection file, in order, one per line (see [`Selection::File`]): one
-/// string rather than a `Vec`, so a million entries cost little more than the file itself. An
-/// entry holds no control character, so no line break.
-fn entries<R: BufRead>(mut reader: R) -> Result<String, BulkError> {
-    let mut found = String::new();
-    let mut raw = Vec::new();
-    let mut number = 0u64;
-    loop {
-        raw.clear();
-        let read = reader.read_until(b'\n', &mut raw);
-        if read.map_err(|e| BulkError::Input(e.to_string()))? == 0 {
-            return Ok(found);
-        }
-        number += 1;
-        let line = std::str::from_utf8(&raw)
-            .map_err(|_| BulkError::Input(format!("line {number} is not valid UTF-8")))?;
-        // A lone CR ends a line too, so files with mixed line endings read as they look.
-        let mut rest = Some(line.trim_end_matches(['\r', '\n']));
-        while let Some(text) = rest {
-            let (piece, tail) = text
-                .split_once('\r')
-                .map_or((text, None), |(piece, tail)| (piece, Some(tail)));
-            rest = tail;
-            let Some(entry) = entry_of(piece, number)? else {
-                continue;
-            };
-            if let Some(column) = csv_column(entry) {
-                // Records after a lone CR on the header's line start on that line.
-                let first = if tail.is_some() { number } else { number + 1 };
-                let tail = tail.map(|t| format!("{t}\n")).unwrap_or_default();
-                let rest = std::io::Cursor::new(tail).chain(reader);
-                csv_entries(rest, column, first, &mut found)?;
-                return Ok(found);
-            }
-            push_line(&mut found, entry);
-        }
-    }
-}
-
-fn push_line(found: &mut String, entry: &str) {
-    found.push_str(entry);
-    found.push('\n');
-}
-
-/// The entry on one line of a plain selection, if it holds one: blank lines and comments (a
-/// line whose first non-blank character is `#` followed by a blank, or a lone `#`) hold none;
-/// `#12` names user 12. Control characters (NUL, escapes) refuse the file.
-fn entry_of(line: &str, number: u64) -> Result<Option<&str>, BulkError> {
-    let text = line.trim();
-    let comment = text == "#" || text.starts_with("# ") || text.starts_with("#\t");
-    if text.is_empty() || comment {
-        return Ok(None);
-    }
-    if text.chars().any(char::is_control) {
-        return Err(BulkError::Input(format!(
-            "line {number} contains control characters"
-        )));
-    }
-    Ok(Some(text))
-}
-
-/// The index of the `email` (preferred) or `username` column if `header` is a CSV header.
-fn csv_column(header: &str) -> Option<usize> {
-    if !header.contains(',') {
-        let name = header.trim().trim_matches('"').to_lowercase();
-        return matches!(name.as_str(), "email" | "username").then_some(0);
-    }
-    let names: Vec<String> = header
-        .split(',')
-        .map(|n| n.trim().trim_matches('"').to_lowercase())
-        .collect();
-    names
-        .iter()
-        .position(|n| n == "email")
-        .or_else(|| names.iter().position(|n| n == "username"))
-}
-
-fn csv_entries<R: BufRead>(
-    reader: R,
-    column: usize,
-    first_line: u64,
-    found: &mut String,
-) -> Result<(), BulkError> {
-    let mut csv = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(Tape::new(reader));
-    let mut record = csv::StringRecord::new();
-    while csv
-        .read_record(&mut record)
-        .map_err(|e| BulkError::Input(format!("CSV: {e}")))?
-    {
-        let line = first_line + true_line(&mut csv, record.position()) - 1;
-        if let Some(text) = entry_of(record.get(column).unwrap_or_default(), line)? {
-            push_line(found, text);
-        }
-    }
-    Ok(())
-}
+mod file;
+#[cfg(test)]
+use file::csv_column;
+use file::entries;
 
 #[cfg(test)]
 mod tests {

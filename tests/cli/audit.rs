@@ -285,7 +285,7 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
     };
     rechain_without_key(&env.db(), 1, "");
     // Schema 3: without the v4 trigger (dropped above), the v5 columns, the v6 trigger and the
-    // v7 and v8 additions.
+    // v7, v8 and v9 additions.
     conn.execute_batch("DROP TRIGGER users_revoke_links")
         .expect("drop the v6 trigger");
     let v5 = [
@@ -312,6 +312,8 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
     .expect("drop the v7 additions");
     conn.execute_batch("ALTER TABLE users DROP COLUMN locale")
         .expect("drop the v8 column");
+    conn.execute_batch("DROP INDEX bulk_items_in_order")
+        .expect("drop the v9 index");
     conn.execute_batch("PRAGMA user_version = 3")
         .expect("version");
     drop(conn);

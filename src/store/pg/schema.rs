@@ -15,10 +15,15 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("schema_v7.sql")),
     // The user's language tag (see the SQLite list's V8).
     (8, "ALTER TABLE users ADD COLUMN locale TEXT"),
+    // A run's items in order whatever their status (see the SQLite list's V9).
+    (
+        9,
+        "CREATE INDEX bulk_items_in_order ON bulk_items(run_id, position)",
+    ),
 ];
 
 /// The schema version this binary writes (the same number as the SQLite store's).
-pub const LATEST: i64 = 8;
+pub const LATEST: i64 = 9;
 
 /// The `pg_advisory_xact_lock` key under which migrations run ("pwreset" + 1).
 pub const MIGRATION_LOCK_KEY: i64 = 0x7077_7265_7365_7401;
