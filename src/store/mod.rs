@@ -316,6 +316,23 @@ mod tests {
     }
 
     #[test]
+    fn on_postgres_every_statement_is_planned_for_the_tables_as_they_are() {
+        let Some(db) = pg::scratch::Scratch::new() else {
+            return;
+        };
+        let store = Store::open_pg(&db.target, Some(db.password()), 100).expect("open");
+        let mode: String = store
+            .conn()
+            .query_one(
+                "SELECT current_setting('plan_cache_mode')",
+                &crate::vals![],
+                |r| r.get(0),
+            )
+            .expect("plan_cache_mode");
+        assert_eq!(mode, "force_custom_plan");
+    }
+
+    #[test]
     fn on_postgres_writing_for_a_user_waits_only_for_that_user() {
         let Some(db) = pg::scratch::Scratch::new() else {
             return;
