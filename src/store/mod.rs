@@ -199,7 +199,8 @@ impl Store {
     /// it: one on SQLite, where a transaction costs microseconds and a crash then leaves at
     /// most the users on the wire `interrupted`; [`Store::PG_BATCH`] on PostgreSQL, where each
     /// transaction costs round trips to the server, so that the server's work per user, not
-    /// the round trips, sets the pace (a crash there leaves at most about two batches).
+    /// the round trips, sets the pace (a crash there leaves at most the batch being sent, and
+    /// the mails on the wire, `interrupted`).
     pub fn users_per_transaction(&self) -> usize {
         self.conn.dialect(1, Self::PG_BATCH)
     }
