@@ -216,6 +216,13 @@ fn crowd(n: usize) -> TestEnv {
 
 /// pwreset as a child process at the clock `now` (Unix seconds), output captured.
 fn spawn(env: &TestEnv, now: i64, args: &[&str]) -> Child {
+    spawn_command(env, now, args)
+        .spawn()
+        .expect("spawn pwreset")
+}
+
+/// The command [`spawn`] starts, to change before starting it.
+fn spawn_command(env: &TestEnv, now: i64, args: &[&str]) -> Command {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("pwreset"));
     cmd.env_clear()
         .current_dir(env.dir())
@@ -223,9 +230,8 @@ fn spawn(env: &TestEnv, now: i64, args: &[&str]) -> Child {
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn pwreset")
+        .stderr(Stdio::piped());
+    cmd
 }
 
 /// Wait for a child, failing the test if it outlives [`DEADLINE`].
@@ -444,4 +450,52 @@ fn concurrent_resumers_share_a_run_and_mail_everyone_once() {
         .db()
         .query_one("SELECT status FROM bulk_runs", &[], |r| r.get(0));
     assert_eq!(status, "done");
+}
+
+/// SIGTERM in the middle of a run without a rate cap (on PostgreSQL users go a batch at a time)
+/// ends it with exit 3 once the users in progress are done: none is left `sending` or
+/// `interrupted`, every mail that arrived is a live link, and `--resume` mails exactly the
+/// rest, each user once.
+#[test]
+fn sigterm_mid_run_finishes_the_users_in_progress_and_resume_mails_the_rest() {
+    let server = SmtpServer::start();
+    // Enough users that the run is still going when the signal lands, even on a loaded machine.
+    let many = 5 * CROWD;
+    let env = crowd(many);
+    smtp_config(&env, &server);
+    let now = test_now();
+    // Its per-user output would fill a pipe nobody reads until it ends: it goes to a file.
+    let mut command = spawn_command(&env, now, &["reset", "bulk", "--link", "--all", "--yes"]);
+    let log = std::fs::File::create(env.path("stopped.log")).expect("log");
+    let child = command.stdout(log).spawn().expect("spawn pwreset");
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    server.wait_for(5, DEADLINE);
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+    let stopped = finish(child, "the stopped run");
+    assert_exit(&stopped, 3);
+    let run: String = env
+        .db()
+        .query_one("SELECT id FROM bulk_runs", &[], |r| r.get(0));
+    let items = item_statuses(&env, &run);
+    let sent = usize::try_from(items.get("sent").copied().unwrap_or(0)).expect("small");
+    assert!(sent < many, "stopped before the end: {items:?}");
+    assert_eq!(
+        (items.get("sending"), items.get("interrupted")),
+        (None, None),
+        "{items:?}"
+    );
+    let mailed = server.messages();
+    assert_eq!(mailed.len(), sent, "one mail per user sent: {items:?}");
+    assert_eq!(
+        assert_live_tokens_were_mailed(&env, now, &digests(&mailed)),
+        sent
+    );
+
+    let log = std::fs::File::create(env.path("resume.log")).expect("log");
+    let mut command = spawn_command(&env, now, &["reset", "bulk", "--resume", &run, "--yes"]);
+    let resume = finish(command.stdout(log).spawn().expect("spawn"), "the resume");
+    assert_exit(&resume, 0);
+    let counts = per_recipient(&server.messages());
+    assert_eq!(counts.len(), many, "everyone was mailed");
+    assert!(counts.values().all(|&c| c == 1), "nobody twice: {counts:?}");
 }
