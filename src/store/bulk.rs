@@ -205,7 +205,8 @@ pub fn counts(conn: &Conn, run_id: &str) -> Result<Counts, DbError> {
     Ok(counts)
 }
 
-/// Items with one of these statuses, in order, starting after `after` position, at most `limit`.
+/// Items with one of these statuses (every item when none is listed), in order, starting after
+/// `after` position, at most `limit`.
 pub fn items(
     conn: &Conn,
     run_id: &str,
@@ -231,14 +232,19 @@ pub fn page(
     // every item of the run for each page.
     let mut params = super::db::many::Many::new();
     params.text(run_id).int(after).int(limit);
-    let statuses_in = super::db::many::list(params.next(), statuses.len());
+    // No status listed: every item, walking the index in order with no filter at all.
+    let status_in = if statuses.is_empty() {
+        String::new()
+    } else {
+        let list = super::db::many::list(params.next(), statuses.len());
+        format!("AND i.status IN ({list}) ")
+    };
     for status in statuses {
         params.text(*status);
     }
     let sql = format!(
         "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
-         WHERE i.run_id = ?1 AND i.status IN ({statuses_in}) AND i.position > ?2 \
-         ORDER BY i.position LIMIT ?3",
+         WHERE i.run_id = ?1 {status_in}AND i.position > ?2 ORDER BY i.position LIMIT ?3",
         users::joined_columns("u")
     );
     conn.query_vec(&sql, &params.params(), |row| {

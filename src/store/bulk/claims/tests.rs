@@ -140,3 +140,21 @@ fn claim_batch_takes_up_to_its_limit_in_order_and_on_postgres_skips_a_held_batch
     held.commit().expect("commit a");
     assert!(batch(&mut b, 0, 3).is_empty());
 }
+
+#[test]
+fn a_page_with_no_status_listed_holds_every_item_in_order_interrupted_ones_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    plan(&mut store, 3);
+    // Item ids follow positions from 0: id 3 is position 2.
+    super::super::finish_item(store.conn(), 3, "interrupted", Some("x"), None, None, T0)
+        .expect("interrupt position 2");
+    let all = super::super::page(store.conn(), "r", &[], 0, 10).expect("page");
+    let seen: Vec<(i64, &str)> = all
+        .iter()
+        .map(|(item, _)| (item.position, item.status.as_str()))
+        .collect();
+    assert_eq!(seen, [(1, "pending"), (2, "interrupted"), (3, "pending")]);
+    let skipped = super::super::page(store.conn(), "r", &["skipped"], -1, 10).expect("page");
+    assert_eq!(skipped.len(), 1, "a listed status still filters");
+}
