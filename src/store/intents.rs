@@ -162,7 +162,9 @@ pub fn insert_many(conn: &Conn, intents: &[NewIntent<'_>]) -> Result<Vec<i64>, D
         rows(1, intents.len(), &cols)
     );
     let ids: HashMap<Option<i64>, i64> = conn
-        .query_vec(&sql, &params.params(), |r| Ok((r.get(1)?, r.get(0)?)))?
+        .with_cached_plans(|| {
+            conn.query_vec(&sql, &params.params(), |r| Ok((r.get(1)?, r.get(0)?)))
+        })?
         .into_iter()
         .collect();
     if ids.len() != intents.len() {

@@ -331,6 +331,30 @@ mod tests {
             )
             .expect("plan_cache_mode");
         assert_eq!(mode, "force_custom_plan");
+        let mode_now = |conn: &db::Conn| -> String {
+            conn.query_one(
+                "SELECT current_setting('plan_cache_mode')",
+                &crate::vals![],
+                |r| r.get(0),
+            )
+            .expect("plan_cache_mode")
+        };
+        let mut store = store;
+        for commit in [true, false] {
+            let tx = store.write().expect("write");
+            let inside = tx.with_cached_plans(|| Ok(mode_now(&tx))).expect("inside");
+            assert_eq!(inside, "auto", "inserts may use cached plans");
+            if commit {
+                tx.commit().expect("commit");
+            } else {
+                drop(tx);
+            }
+            assert_eq!(
+                mode_now(store.conn()),
+                "force_custom_plan",
+                "and then no more"
+            );
+        }
     }
 
     #[test]

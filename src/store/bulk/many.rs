@@ -28,14 +28,12 @@ pub fn insert_items(conn: &Conn, run_id: &str, items: &[Item], now: i64) -> Resu
             .int(item.user_id);
         params.text(status).text(item.reason.as_deref());
     }
-    conn.defer(
-        &format!(
-            "INSERT INTO bulk_items (run_id, updated_at, position, entry, user_id, status, reason) \
+    let sql = format!(
+        "INSERT INTO bulk_items (run_id, updated_at, position, entry, user_id, status, reason) \
              SELECT ?1, ?2, v.column1, v.column2, v.column3, v.column4, v.column5 \
              FROM (VALUES {values}) AS v"
-        ),
-        &params.params(),
-    )
+    );
+    conn.with_cached_plans(|| conn.defer(&sql, &params.params()))
 }
 
 /// [`finish_item_producing`](super::finish_item_producing) for several items (sent with the transaction's next statement or

@@ -145,6 +145,18 @@ impl PgConn {
         self.note(queued)
     }
 
+    /// Run statements without parameters whose answer nobody reads: inside a transaction they
+    /// are queued (see [`PgConn::defer`]), outside one they run at once.
+    pub(super) fn defer_batch(&self, sql: &str) -> Result<(), DbError> {
+        if !self.in_transaction.get() {
+            return self.batch(sql);
+        }
+        self.queue
+            .borrow_mut()
+            .push(Deferred::Batch(sql.to_string()));
+        Ok(())
+    }
+
     /// Run statements without parameters (simple query protocol).
     pub(super) fn batch(&self, sql: &str) -> Result<(), DbError> {
         self.note(

@@ -66,7 +66,9 @@ pub fn insert_pending_many(conn: &Conn, tokens: &[NewToken<'_>]) -> Result<Vec<i
         rows(1, tokens.len(), &cols)
     );
     let ids: HashMap<String, i64> = conn
-        .query_vec(&sql, &params.params(), |r| Ok((r.get(1)?, r.get(0)?)))?
+        .with_cached_plans(|| {
+            conn.query_vec(&sql, &params.params(), |r| Ok((r.get(1)?, r.get(0)?)))
+        })?
         .into_iter()
         .collect();
     tokens
