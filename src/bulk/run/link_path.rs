@@ -58,18 +58,14 @@ pub(super) fn run_links(
                 Some(user) => users.push((item, user)),
             }
         }
-        match users.pop() {
-            Some((item, user)) if users.is_empty() && depth == 0 => {
+        if users.len() > 1 {
+            path.pipeline_batch(store, runner, state, users)?;
+        } else if let Some((item, user)) = users.pop() {
+            if depth == 0 {
                 path.send_now(store, runner, state, &item, user)?;
-            }
-            Some((item, user)) if users.is_empty() => {
+            } else {
                 path.pipeline(store, runner, state, &item, user)?;
             }
-            Some(last) => {
-                users.push(last);
-                path.pipeline_batch(store, runner, state, users)?;
-            }
-            None => {}
         }
     }
     path.land_all(store, runner)?;

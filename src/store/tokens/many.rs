@@ -16,6 +16,9 @@ pub fn last_sent_at_many(
     user_ids: &[i64],
     run_id: Option<&str>,
 ) -> Result<HashMap<i64, i64>, DbError> {
+    if user_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let mut params = Many::new();
     params.text(UNDELIVERED).text(run_id).int(i64::MIN);
     let sql = format!(

@@ -53,27 +53,25 @@ where
         runner: &mut Runner<'_>,
         sent: Vec<(Flight, Delivered)>,
     ) -> Result<(), BulkError> {
-        let recipients: Vec<_> = sent.iter().map(|(f, _)| f.recipient.clone()).collect();
-        let flights: Vec<_> = sent
-            .iter()
-            .map(|(f, _)| (f.item.clone(), f.user.clone()))
-            .collect();
-        let accepted: Vec<_> = sent
+        // Each flight's user and address stay here for the requests (and the report); its
+        // written link and the answer go to `complete_batch`.
+        let (users, answered): (Vec<_>, Vec<_>) = sent
             .into_iter()
-            .zip(&flights)
-            .zip(&recipients)
-            .map(|(((flight, delivered), (item, user)), to)| {
+            .map(|(f, delivered)| ((f.item, f.user, f.recipient), (f.prepared, delivered)))
+            .unzip();
+        let accepted: Vec<_> = users
+            .iter()
+            .zip(answered)
+            .map(|((item, user, to), (prepared, delivered))| {
                 let request = link_request(runner.run_id, item, user, to.as_ref());
-                (request, flight.prepared, delivered)
+                (request, prepared, delivered)
             })
             .collect();
         let (actor, now) = (runner.actor, (runner.clock)());
         let settings = link_settings(runner)?;
-        let results = match links::complete_batch(store, settings, accepted, actor, now) {
-            Ok(results) => results,
-            Err(err) => return Err(batch_failed(err)),
-        };
-        for ((item, user), result) in flights.iter().zip(results) {
+        let results =
+            links::complete_batch(store, settings, accepted, actor, now).map_err(batch_failed)?;
+        for ((item, user, _), result) in users.iter().zip(results) {
             let outcome = match result {
                 Ok(sent) => Outcome::Sent {
                     recipient: sent.recipient.to_string(),
@@ -89,10 +87,8 @@ where
 
 /// A store failure that ends the run, from a step done for a whole batch.
 fn batch_failed(err: links::LinkError) -> BulkError {
-    match outcome_after(err) {
-        Err(err) => err,
-        Ok(outcome) => BulkError::Run(format!("{outcome:?}")),
-    }
+    let text = err.to_string();
+    outcome_after(err).err().unwrap_or(BulkError::Run(text))
 }
 
 /// For a batch of claimed users (as read when claiming): write their pending tokens in one
