@@ -6,6 +6,7 @@
 
 use serde::Serialize;
 
+use super::runs::Streamed;
 use super::{Action, BulkError};
 use crate::store::Store;
 use crate::store::bulk::report::{self as sql, Produced};
@@ -183,20 +184,12 @@ pub fn report<E: From<BulkError>>(
 ) -> Result<Summary, E> {
     let read = store.conn().begin_read().map_err(BulkError::from)?;
     let mut summary = Summary::default();
-    let mut after = 0;
-    loop {
-        let page = sql::page(&read, &run.run.id, after, PAGE).map_err(BulkError::from)?;
-        let Some(last) = page.last() else { break };
-        after = last.item.position;
-        for produced in page {
-            let line = Line::new(produced, run.action, now);
-            summary.count(&line);
-            on_line(&line)?;
-        }
-    }
+    let streamed = sql::each(&read, &run.run.id, |produced| {
+        let line = Line::new(produced, run.action, now);
+        summary.count(&line);
+        on_line(&line).map_err(Streamed::Caller)
+    });
     drop(read); // nothing was written
+    streamed.map_err(Streamed::into_error)?;
     Ok(summary)
 }
-
-/// Items read at a time.
-const PAGE: i64 = 256;

@@ -4,12 +4,12 @@
 //! Returns domain values and [`BulkError`]s; how they are worded for an operator, and whether
 //! anyone is asked anything, is the caller's business. No SQL here: it is in `store::bulk`.
 
-use crate::store::db::Conn;
+use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
 
 use super::{Action, BulkError};
 use crate::store::Store;
-use crate::store::bulk::{self, Counts, Item, ItemPager};
+use crate::store::bulk::{self, Counts, Item};
 use crate::store::users::User;
 
 /// How a run that is not sent ends.
@@ -105,16 +105,38 @@ impl Items {
     }
 }
 
-/// Hand these items of a run to `f` in order, each with its user, a page at a time.
+/// Hand these items of a run to `f` in order, each with its user, streamed from one query
+/// (`f` may not use the store meanwhile).
 pub fn for_each_item<E: From<BulkError>>(
     conn: &Conn,
     run_id: &str,
     which: Items,
     mut f: impl FnMut(&Item, Option<&User>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut pager = ItemPager::new(run_id, which.statuses());
-    while let Some((item, user)) = pager.next_item(conn).map_err(BulkError::from)? {
-        f(&item, user.as_ref())?;
+    let streamed = bulk::each_item(conn, run_id, which.statuses(), |item, user| {
+        f(&item, user.as_ref()).map_err(Streamed::Caller)
+    });
+    streamed.map_err(Streamed::into_error)
+}
+
+/// While streaming items: the store's error, or the one the caller's function returned.
+pub(super) enum Streamed<E> {
+    Store(DbError),
+    Caller(E),
+}
+
+impl<E: From<BulkError>> Streamed<E> {
+    /// The caller's error type, either way.
+    pub(super) fn into_error(self) -> E {
+        match self {
+            Streamed::Store(err) => E::from(BulkError::from(err)),
+            Streamed::Caller(err) => err,
+        }
     }
-    Ok(())
+}
+
+impl<E> From<DbError> for Streamed<E> {
+    fn from(err: DbError) -> Self {
+        Streamed::Store(err)
+    }
 }

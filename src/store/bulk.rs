@@ -227,21 +227,9 @@ pub fn page(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(Item, Option<User>)>, DbError> {
-    // The statuses travel as parameters, never pasted into the SQL (LOC-2); a plain list, so
-    // that the planner walks the `(run_id, position)` index and filters, rather than sorting
-    // every item of the run for each page.
     let mut params = super::db::many::Many::new();
     params.text(run_id).int(after).int(limit);
-    // No status listed: every item, walking the index in order with no filter at all.
-    let status_in = if statuses.is_empty() {
-        String::new()
-    } else {
-        let list = super::db::many::list(params.next(), statuses.len());
-        format!("AND i.status IN ({list}) ")
-    };
-    for status in statuses {
-        params.text(*status);
-    }
+    let status_in = status_filter(&mut params, statuses);
     let sql = format!(
         "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
          WHERE i.run_id = ?1 {status_in}AND i.position > ?2 ORDER BY i.position LIMIT ?3",
@@ -250,6 +238,42 @@ pub fn page(
     conn.query_vec(&sql, &params.params(), |row| {
         Ok((item_from(row)?, users::joined_at(row, USER_AT)?))
     })
+}
+
+/// The items of a run with one of these statuses (every item when none is listed), each with
+/// its user, in order, streamed from one query: `f` gets each row as it arrives and may not use
+/// the connection. However stale the table's statistics (a run just planned, not yet analysed),
+/// the items are sorted at most once, where pages of [`page`] could each sort the whole run.
+pub fn each_item<E: From<DbError>>(
+    conn: &Conn,
+    run_id: &str,
+    statuses: &[&str],
+    mut f: impl FnMut(Item, Option<User>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut params = super::db::many::Many::new();
+    params.text(run_id);
+    let status_in = status_filter(&mut params, statuses);
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS}, {} FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
+         WHERE i.run_id = ?1 {status_in}ORDER BY i.position",
+        users::joined_columns("u")
+    );
+    conn.query_each(&sql, &params.params(), |row| {
+        f(item_from(row)?, users::joined_at(row, USER_AT)?)
+    })
+}
+
+/// `AND i.status IN (...) ` for these statuses, their parameters added (LOC-2: never pasted
+/// into the SQL); empty when none is listed.
+fn status_filter(params: &mut super::db::many::Many, statuses: &[&str]) -> String {
+    if statuses.is_empty() {
+        return String::new();
+    }
+    let list = super::db::many::list(params.next(), statuses.len());
+    for status in statuses {
+        params.text(*status);
+    }
+    format!("AND i.status IN ({list}) ")
 }
 
 /// The items of a run with some statuses, each with its user, in order: fetched a page

@@ -1,6 +1,6 @@
 //! SQL for a bulk run's report: each item with its user's name and the link or temporary
-//! password it produced (`bulk_items.token_id`, `temp_password_id`), one join a page at a
-//! time, so a report of any size reads in the memory of one page.
+//! password it produced (`bulk_items.token_id`, `temp_password_id`), one join streamed in
+//! order, so a report of any size reads in flat memory.
 
 use super::{ITEM_COLUMNS, Item, item_from};
 use crate::store::db::{Conn, DbError};
@@ -26,23 +26,27 @@ pub struct Produced {
     pub temp_password: Option<TempPasswordRow>,
 }
 
-/// Where the token's columns start in a row of [`page`].
+/// Where the token's columns start in a row of [`each`].
 const TOKEN_AT: usize = 11;
 
-/// Items of `run_id` after position `after`, at most `limit`, in order, each with what it
-/// produced.
-pub fn page(conn: &Conn, run_id: &str, after: i64, limit: i64) -> Result<Vec<Produced>, DbError> {
+/// Every item of `run_id`, in order, each with what it produced, streamed from one query (a
+/// cursor inside a transaction): one sort at most, however stale the table's statistics.
+pub fn each<E: From<DbError>>(
+    conn: &Conn,
+    run_id: &str,
+    mut f: impl FnMut(Produced) -> Result<(), E>,
+) -> Result<(), E> {
     let sql = format!(
         "SELECT {ITEM_COLUMNS}, u.username, i.token_id, i.temp_password_id, {}, {} \
          FROM bulk_items i LEFT JOIN users u ON u.id = i.user_id \
          LEFT JOIN reset_tokens t ON t.id = i.token_id \
          LEFT JOIN temp_passwords p ON p.id = i.temp_password_id \
-         WHERE i.run_id = ?1 AND i.position > ?2 ORDER BY i.position LIMIT ?3",
+         WHERE i.run_id = ?1 ORDER BY i.position",
         tokens::COLUMNS,
         temp_passwords::COLUMNS
     );
-    conn.query_vec(&sql, &vals![run_id, after, limit], |row| {
-        Ok(Produced {
+    conn.query_each(&sql, &vals![run_id], |row| {
+        f(Produced {
             item: item_from(row)?,
             username: row.get(8)?,
             token_id: row.get(9)?,

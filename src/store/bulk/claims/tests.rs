@@ -158,3 +158,70 @@ fn a_page_with_no_status_listed_holds_every_item_in_order_interrupted_ones_too()
     let skipped = super::super::page(store.conn(), "r", &["skipped"], -1, 10).expect("page");
     assert_eq!(skipped.len(), 1, "a listed status still filters");
 }
+
+/// Positions and statuses of run `r`'s items with these statuses, streamed, outside and inside
+/// a read transaction (a cursor on PostgreSQL).
+fn streamed(store: &Store, statuses: &[&str]) -> Vec<(i64, String)> {
+    let mut seen = Vec::new();
+    super::super::each_item(store.conn(), "r", statuses, |item, _| {
+        seen.push((item.position, item.status));
+        Ok::<_, DbError>(())
+    })
+    .expect("stream");
+    let read = store.conn().begin_read().expect("read");
+    let mut again = Vec::new();
+    super::super::each_item(&read, "r", statuses, |item, _| {
+        again.push((item.position, item.status));
+        Ok::<_, DbError>(())
+    })
+    .expect("stream in a transaction");
+    assert_eq!(seen, again);
+    seen
+}
+
+fn streams_every_item_in_order_and_stops_at_the_callers_error(store: &mut Store) {
+    plan(store, 300); // more than a cursor's batch of rows
+    super::super::finish_item(store.conn(), 3, "interrupted", Some("x"), None, None, T0)
+        .expect("interrupt position 2");
+    let all = streamed(store, &[]);
+    assert_eq!(all.len(), 301);
+    assert!(all.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+    assert_eq!(all[2], (2, "interrupted".to_string()));
+    assert_eq!(streamed(store, &["skipped", "interrupted"]).len(), 2);
+    let mut handed = 0;
+    let stopped = super::super::each_item(store.conn(), "r", &[], |_, _| {
+        handed += 1;
+        if handed == 5 {
+            return Err(Stop::Caller);
+        }
+        Ok(())
+    });
+    assert!(
+        matches!(stopped, Err(Stop::Caller)),
+        "the caller's error comes back"
+    );
+    assert_eq!(handed, 5, "nothing is handed over after it");
+}
+
+/// A caller's own error while streaming (a full pipe, say), or the store's.
+#[derive(Debug)]
+enum Stop {
+    Caller,
+    Store,
+}
+
+impl From<DbError> for Stop {
+    fn from(_: DbError) -> Self {
+        Stop::Store
+    }
+}
+
+#[test]
+fn each_item_streams_a_run_in_order_on_both_backends() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
+    streams_every_item_in_order_and_stops_at_the_callers_error(&mut store);
+    let Some(db) = Scratch::new() else { return };
+    let mut store = Store::open_pg(&db.target, Some(db.password()), 1000).expect("open");
+    streams_every_item_in_order_and_stops_at_the_callers_error(&mut store);
+}
