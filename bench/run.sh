@@ -10,7 +10,8 @@
 #   BENCH_RSS_PLATEAU=0  skip figure 4's extra run on twice the larger size (a diagnostic)
 #   BENCH_PURGE_ORDER=random   random expiry times for figure 3 (default: growing with id)
 #   BENCH_KEEP=1         keep the temp dir (stores, logs) and print where it is
-#   BENCH_ONLY=pg        only the PostgreSQL figures (8, 9, 7b: bench/pg.sh)
+#   BENCH_ONLY=pg        only the PostgreSQL figures (8, 9, 7b: bench/pg.sh); BENCH_ONLY=9 (or 8,
+#                        or 7b) only that one
 #
 # Everything happens in a temp dir, on 127.0.0.1 only; the SMTP sink is stopped on exit.
 # It installs what it lacks: aiosmtpd (pip), sqlite3 and GNU time (apt-get).
@@ -497,10 +498,16 @@ main() {
     header
     start_sink
     log "SMTP sink on 127.0.0.1:$SINK_PORT"
-    if [[ ${BENCH_ONLY:-} == pg ]]; then
+    case ${BENCH_ONLY:-} in
+    pg)
         figures_pg
         return
-    fi
+        ;;
+    8 | 9 | 7b)
+        figures_pg "$BENCH_ONLY"
+        return
+        ;;
+    esac
     figure_generate
     figure_link
     figure_purge
