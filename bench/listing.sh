@@ -11,7 +11,7 @@
 # CPU time comes from bash's `times` in a subshell (milliseconds; children of the subshell).
 
 # The columns `users list --format json` prints, in its order, as the sqlite3 shell selects them.
-LIST_SQL='SELECT id, username, email, display_name AS name, active, must_change_password, password_changed_at FROM users ORDER BY id'
+LIST_SQL='SELECT id, username, email, display_name AS name, active, must_change_password, password_changed_at, locale FROM users ORDER BY id'
 
 # CPU seconds (children's user + system, from `times`) of the pipeline given as one string.
 pipeline_cpu() {

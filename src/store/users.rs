@@ -107,7 +107,7 @@ pub enum Status {
     All,
 }
 
-/// Filter for [`for_each`].
+/// Filter for [`for_each`] and [`for_each_listed`].
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
     /// Active, inactive or all.
@@ -295,11 +295,74 @@ pub fn password_hash(conn: &Conn, id: i64) -> Result<Option<String>, DbError> {
     .map(Option::flatten)
 }
 
-/// Call `f` for each matching user in id order, streaming rows from SQLite.
+/// A user as `users list` shows them: only the columns it prints, so that a listing of many
+/// users reads (and the server sends) nothing more.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Primary key.
+    pub id: i64,
+    /// Unique login name.
+    pub username: String,
+    /// Email address, if any.
+    pub email: Option<String>,
+    /// Display name.
+    pub display_name: Option<String>,
+    /// Whether the user may log in and receive mail.
+    pub active: bool,
+    /// Whether the application must make the user change password at next login.
+    pub must_change_password: bool,
+    /// Last password change (Unix seconds).
+    pub password_changed_at: Option<i64>,
+    /// The user's language tag; `None` means `mail.default_locale`.
+    pub locale: Option<String>,
+}
+
+const LISTED_COLUMNS: &str =
+    "id, username, email, display_name, active, must_change_password, password_changed_at, locale";
+
+fn listed_from(row: &Row<'_>) -> Result<Listed, DbError> {
+    Ok(Listed {
+        id: row.get(0)?,
+        username: row.get(1)?,
+        email: row.get(2)?,
+        display_name: row.get(3)?,
+        active: row.get(4)?,
+        must_change_password: row.get(5)?,
+        password_changed_at: row.get(6)?,
+        locale: row.get(7)?,
+    })
+}
+
+/// Call `f` for each matching user in id order, streaming rows.
 pub fn for_each<E>(
     conn: &Conn,
     filter: &Filter,
     mut f: impl FnMut(User) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<DbError>,
+{
+    each_matching(conn, COLUMNS, filter, |row| f(from_row(row)?))
+}
+
+/// [`for_each`] with only the columns a listing shows ([`Listed`]).
+pub fn for_each_listed<E>(
+    conn: &Conn,
+    filter: &Filter,
+    mut f: impl FnMut(Listed) -> Result<(), E>,
+) -> Result<(), E>
+where
+    E: From<DbError>,
+{
+    each_matching(conn, LISTED_COLUMNS, filter, |row| f(listed_from(row)?))
+}
+
+/// Each row of `columns` of the users `filter` matches, in id order, streamed.
+fn each_matching<E>(
+    conn: &Conn,
+    columns: &str,
+    filter: &Filter,
+    f: impl FnMut(&Row<'_>) -> Result<(), E>,
 ) -> Result<(), E>
 where
     E: From<DbError>,
@@ -316,13 +379,13 @@ where
         ("ILIKE", "LIMIT CAST(?2 AS BIGINT)"),
     );
     let sql = format!(
-        "SELECT {COLUMNS} FROM users WHERE {status} AND (CAST(?1 AS TEXT) IS NULL OR \
+        "SELECT {columns} FROM users WHERE {status} AND (CAST(?1 AS TEXT) IS NULL OR \
          username {like} ?1 ESCAPE '\\' OR email {like} ?1 ESCAPE '\\' \
          OR display_name {like} ?1 ESCAPE '\\') ORDER BY id {limit_clause}"
     );
     let pattern = filter.search.as_deref().map(like_pattern);
     let limit = filter.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));
-    conn.query_each(&sql, &vals![pattern, limit], |row| f(from_row(row)?))
+    conn.query_each(&sql, &vals![pattern, limit], f)
 }
 
 /// A LIKE pattern matching `text` anywhere, with `%`, `_` and `\` taken literally.
@@ -339,22 +402,4 @@ fn like_pattern(text: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_pattern_escapes_wildcards() {
-        assert_eq!(like_pattern("a_b%c\\"), "%a\\_b\\%c\\\\%");
-    }
-
-    #[test]
-    fn joined_columns_qualify_every_column() {
-        let columns = joined_columns("u");
-        assert!(columns.starts_with("u.id, u.username, "), "{columns}");
-        assert!(
-            columns.contains(", u.password_hash IS NOT NULL, "),
-            "{columns}"
-        );
-        assert_eq!(columns.matches("u.").count(), COLUMNS.split(", ").count());
-    }
-}
+mod tests;

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let stdout = std::io::stdout().lock();
     let mut writer =
         ListWriter::new::<UserRow>(ctx.settings.format, stdout, ctx.ui.stdout_is_terminal());
-    users::for_each(store.conn(), &filter, |user| {
+    users::for_each_listed(store.conn(), &filter, |user| {
         writer.row(&UserRow::from(user))
     })?;
     if writer.finish()? == 0 && ctx.settings.format == crate::settings::Format::Table {

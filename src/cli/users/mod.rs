@@ -14,7 +14,7 @@ use super::Context;
 use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::Record;
-use crate::store::users::User;
+use crate::store::users::{Listed, User};
 use crate::timefmt;
 
 /// List, show, add, edit, import, activate and deactivate users
@@ -63,9 +63,9 @@ struct UserRow {
     locale: Option<String>,
 }
 
-impl From<User> for UserRow {
+impl From<Listed> for UserRow {
     /// Takes the user's strings over (no copy per cell).
-    fn from(user: User) -> Self {
+    fn from(user: Listed) -> Self {
         UserRow {
             id: user.id,
             username: user.username,
