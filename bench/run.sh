@@ -482,8 +482,9 @@ pwreset benchmark ($CORES cores; median of $REPEAT_GENERATE runs for figure 1 an
      $N_LIST vs $N_LIST_SMALL users.
   8. reset bulk --link --all --yes on $N_PG_LINK users to a loopback sink (smtp-sink if installed), the
      store on a local PostgreSQL (.ci/pg-server, over its socket): messages/s / the same on SQLite.
-  9. the same run on PostgreSQL worked by two processes (the second joins with --resume): messages/s
-     / one process, with the CPU of pwreset, the sink and postgres.
+  9. the same run on PostgreSQL worked by two processes (the second joins with --resume), each
+     mailing its own sink: messages/s / one process, with the CPU of pwreset, the sinks and
+     postgres; and the same with both processes on one sink.
  7b. users list --format json on $N_LIST users from PostgreSQL into a pipe: CPU of the pipeline plus
      the server's / the same for psql --csv printing the same columns; peak RSS, $N_LIST vs $N_LIST_SMALL.
 EOF
