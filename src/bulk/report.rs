@@ -1,7 +1,7 @@
 //! A bulk run's report (`reset bulk --report RUN_ID`): every item with where its user stands
 //! now, from the link or temporary password the item produced (`crate::tokens::state`), and the
 //! run's [`Summary`]. Works on a run still going or interrupted: items not done yet are
-//! `pending`. Items are read a page at a time in one read transaction (one snapshot), so the
+//! `pending`. Items are streamed from one query in one read transaction (one snapshot), so the
 //! rows and the summary agree and memory stays flat. Nothing here prints.
 
 use serde::Serialize;

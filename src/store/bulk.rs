@@ -2,10 +2,10 @@
 //! in the same transaction as the change to that user, so a resumed run knows exactly who is
 //! done.
 //!
-//! Items are read a page at a time through [`ItemPager`], each with its user (one join, not a
-//! query per item), so that reading a run of any size takes the memory of one page. A user
-//! about to be mailed is read again when their item is claimed ([`claim`]), as a page may be
-//! minutes old by then.
+//! Items are read with their users (one join, not a query per item) in flat memory: streamed
+//! from one query ([`each_item`]) when the reader writes nothing meanwhile, else a page at a
+//! time through [`ItemPager`]. A user about to be mailed is read again when their item is
+//! claimed ([`claim`]), as a page may be minutes old by then.
 
 use std::collections::VecDeque;
 
