@@ -17,7 +17,7 @@ pub struct Finished<'j> {
     /// The audit outcome (and, from it, the item's status).
     pub outcome: Outcome,
     /// The audit row's detail.
-    pub detail: String,
+    pub detail: &'j str,
     /// How the bulk item ends besides its status.
     pub item: ItemEnd<'j>,
 }
@@ -31,7 +31,7 @@ pub fn finish_all(tx: &Conn, finished: &[Finished<'_>]) -> Result<(), RecordErro
     let (actor, now) = (first.job.actor, first.job.now);
     let events: Vec<_> = finished
         .iter()
-        .map(|f| f.job.event(f.outcome, Some(f.detail.clone())))
+        .map(|f| f.job.event(f.outcome, Some(f.detail.to_string())))
         .collect();
     audit::append_all(tx, actor, now, &events)?;
     let items: Vec<_> = finished

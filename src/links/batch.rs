@@ -180,54 +180,46 @@ pub fn complete_batch(
     } else {
         HashMap::new()
     };
-    let mut finished = Vec::with_capacity(accepted.len());
-    let mut results = Vec::with_capacity(accepted.len());
-    for (request, prepared, delivered) in accepted {
-        let token_id = prepared.pending.token_id;
-        let ending = if live.contains(&token_id) {
-            let count = superseded.get(&request.user.id).copied().unwrap_or(0);
-            flow.went_live(prepared.pending, delivered, count)
-        } else {
-            revoked_meanwhile(token_id)
-        };
-        let job = Job {
-            intent: prepared.intent,
-            ..job(&request, actor, now)
-        };
-        let outcome = if ending.result.is_ok() {
-            Outcome::Ok
-        } else {
-            Outcome::Failed
-        };
-        results.push((ending.result, ending.reason));
-        finished.push((
-            job,
-            outcome,
-            ending.detail,
-            ending.expires_at,
-            ending.produced,
-        ));
-    }
-    let finished: Vec<Finished<'_>> = finished
+    let endings: Vec<_> = accepted
         .into_iter()
-        .zip(&results)
-        .map(
-            |((job, outcome, detail, expires_at, produced), (_, reason))| Finished {
-                item: ItemEnd {
-                    reason: reason.as_deref(),
-                    recipient: job.recipient.map(Recipient::as_str),
-                    expires_at,
-                    produced,
-                },
-                job,
-                outcome,
-                detail,
+        .map(|(request, prepared, delivered)| {
+            let token_id = prepared.pending.token_id;
+            let ending = if live.contains(&token_id) {
+                let count = superseded.get(&request.user.id).copied().unwrap_or(0);
+                flow.went_live(prepared.pending, delivered, count)
+            } else {
+                revoked_meanwhile(token_id)
+            };
+            let job = Job {
+                intent: prepared.intent,
+                ..job(&request, actor, now)
+            };
+            (job, ending)
+        })
+        .collect();
+    let finished: Vec<Finished<'_>> = endings
+        .iter()
+        .map(|(job, ending)| Finished {
+            job: *job,
+            outcome: if ending.result.is_ok() {
+                Outcome::Ok
+            } else {
+                Outcome::Failed
             },
-        )
+            detail: &ending.detail,
+            item: ItemEnd {
+                reason: ending.reason.as_deref(),
+                recipient: job.recipient.map(Recipient::as_str),
+                expires_at: ending.expires_at,
+                produced: ending.produced,
+            },
+        })
         .collect();
     delivery::finish_all(&tx, &finished)?;
     crash::at(CrashPoint::BeforeCommit);
     tx.commit()?;
-    drop(finished);
-    Ok(results.into_iter().map(|(result, _)| result).collect())
+    Ok(endings
+        .into_iter()
+        .map(|(_, ending)| ending.result)
+        .collect())
 }

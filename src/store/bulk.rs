@@ -9,6 +9,7 @@
 
 use std::collections::VecDeque;
 
+use super::db::many::Many;
 use super::db::{Conn, DbError, Row};
 use crate::vals;
 
@@ -227,7 +228,7 @@ pub fn page(
     after: i64,
     limit: i64,
 ) -> Result<Vec<(Item, Option<User>)>, DbError> {
-    let mut params = super::db::many::Many::new();
+    let mut params = Many::new();
     params.text(run_id).int(after).int(limit);
     let status_in = status_filter(&mut params, statuses);
     let sql = format!(
@@ -250,7 +251,7 @@ pub fn each_item<E: From<DbError>>(
     statuses: &[&str],
     mut f: impl FnMut(Item, Option<User>) -> Result<(), E>,
 ) -> Result<(), E> {
-    let mut params = super::db::many::Many::new();
+    let mut params = Many::new();
     params.text(run_id);
     let status_in = status_filter(&mut params, statuses);
     let sql = format!(
@@ -265,15 +266,11 @@ pub fn each_item<E: From<DbError>>(
 
 /// `AND i.status IN (...) ` for these statuses, their parameters added (LOC-2: never pasted
 /// into the SQL); empty when none is listed.
-fn status_filter(params: &mut super::db::many::Many, statuses: &[&str]) -> String {
+fn status_filter(params: &mut Many, statuses: &[&str]) -> String {
     if statuses.is_empty() {
         return String::new();
     }
-    let list = super::db::many::list(params.next(), statuses.len());
-    for status in statuses {
-        params.text(*status);
-    }
-    format!("AND i.status IN ({list}) ")
+    format!("AND i.status IN ({}) ", params.text_list(statuses))
 }
 
 /// The items of a run with some statuses, each with its user, in order: fetched a page

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use super::db::many::{Col, Many, list, rows};
+use super::db::many::{Col, Many, rows};
 use super::db::{Conn, DbError, Row};
 use crate::vals;
 use Col::{Int, Text};
@@ -187,11 +187,8 @@ pub fn resolve_many(conn: &Conn, ids: &[i64], outcome: &str, now: i64) -> Result
     let sql = format!(
         "UPDATE mail_intents SET resolved_at = ?1, outcome = ?2 \
          WHERE id IN ({}) AND resolved_at IS NULL",
-        list(params.next(), ids.len())
+        params.int_list(ids)
     );
-    for id in ids {
-        params.int(*id);
-    }
     conn.defer(&sql, &params.params())
 }
 

@@ -321,16 +321,7 @@ mod tests {
         let Some(db) = pg::scratch::Scratch::new() else {
             return;
         };
-        let store = Store::open_pg(&db.target, Some(db.password()), 100).expect("open");
-        let mode: String = store
-            .conn()
-            .query_one(
-                "SELECT current_setting('plan_cache_mode')",
-                &crate::vals![],
-                |r| r.get(0),
-            )
-            .expect("plan_cache_mode");
-        assert_eq!(mode, "force_custom_plan");
+        let mut store = Store::open_pg(&db.target, Some(db.password()), 100).expect("open");
         let mode_now = |conn: &db::Conn| -> String {
             conn.query_one(
                 "SELECT current_setting('plan_cache_mode')",
@@ -339,7 +330,7 @@ mod tests {
             )
             .expect("plan_cache_mode")
         };
-        let mut store = store;
+        assert_eq!(mode_now(store.conn()), "force_custom_plan");
         for commit in [true, false] {
             let tx = store.write().expect("write");
             let inside = tx.with_cached_plans(|| Ok(mode_now(&tx))).expect("inside");

@@ -252,23 +252,6 @@ pub fn count_live(conn: &Conn, user_id: i64, now: i64) -> Result<u64, DbError> {
     .map(|n| u64::try_from(n).unwrap_or(0))
 }
 
-/// When the last link whose mail was accepted, or is being sent, was issued to a user; given
-/// `run_id`, only among those issued since that bulk run was planned (one statement either
-/// way: a bulk run asks once per user).
-pub fn last_sent_at(
-    conn: &Conn,
-    user_id: i64,
-    run_id: Option<&str>,
-) -> Result<Option<i64>, DbError> {
-    conn.query_one(
-        "SELECT max(created_at) FROM reset_tokens WHERE user_id = ?1 \
-         AND (revoked_reason IS NULL OR revoked_reason <> ?2) \
-         AND created_at >= coalesce((SELECT created_at FROM bulk_runs WHERE id = ?3), ?4)",
-        &vals![user_id, UNDELIVERED, run_id, i64::MIN],
-        |row| row.get(0),
-    )
-}
-
 /// The row with this digest, if any.
 pub fn by_digest(conn: &Conn, digest: &str) -> Result<Option<TokenRow>, DbError> {
     let sql = format!(

@@ -121,24 +121,21 @@ pub struct Filter {
 /// Lock user `id`'s row until the transaction ends (PostgreSQL; an SQLite write transaction
 /// already excludes every other writer). Sent with the transaction's next statement.
 pub fn lock(conn: &Conn, id: i64) -> Result<(), DbError> {
-    // dialect: PostgreSQL locks the row; SQLite has no FOR UPDATE and needs none.
-    match conn.dialect(None, Some("SELECT id FROM users WHERE id = ?1 FOR UPDATE")) {
-        Some(sql) => conn.defer(sql, &vals![id]),
-        None => Ok(()),
-    }
+    lock_many(conn, &[id])
 }
 
 /// [`lock`] for several users, in id order (so that two transactions locking overlapping sets
 /// cannot deadlock).
 pub fn lock_many(conn: &Conn, ids: &[i64]) -> Result<(), DbError> {
-    // dialect: as in `lock`.
-    let sql = "SELECT id FROM users WHERE id IN ({}) ORDER BY id FOR UPDATE";
-    match conn.dialect(None, Some(sql)) {
-        Some(sql) if !ids.is_empty() => {
-            conn.defer(&sql.replace("{}", &list(1, ids.len())), &ints(ids))
-        }
-        _ => Ok(()),
+    // dialect: PostgreSQL locks the rows; SQLite has no FOR UPDATE and needs none.
+    if ids.is_empty() || !conn.dialect(false, true) {
+        return Ok(());
     }
+    let sql = format!(
+        "SELECT id FROM users WHERE id IN ({}) ORDER BY id FOR UPDATE",
+        list(1, ids.len())
+    );
+    conn.defer(&sql, &ints(ids))
 }
 
 /// Lock every user's row until the transaction ends (PostgreSQL only, as [`lock`]): for the

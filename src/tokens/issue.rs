@@ -84,7 +84,7 @@ pub enum Cooldown<'a> {
     },
 }
 
-impl<'a> Cooldown<'a> {
+impl Cooldown<'_> {
     /// [`Cooldown::until`] for several users: when each held-back user's next link is allowed.
     pub fn until_many(
         self,
@@ -92,22 +92,17 @@ impl<'a> Cooldown<'a> {
         user_ids: &[i64],
         now: Timestamp,
     ) -> Result<std::collections::HashMap<i64, i64>, crate::store::db::DbError> {
-        let (secs, run_id) = self.parts();
+        let (secs, run_id) = match self {
+            Cooldown::Any { secs } => (secs, None),
+            Cooldown::SinceRun { secs, run_id } => (secs, Some(run_id)),
+        };
+        let secs = i64::try_from(secs).unwrap_or(i64::MAX / 2);
         let last = sql::last_sent_at_many(conn, user_ids, run_id)?;
         Ok(last
             .into_iter()
             .map(|(user, at)| (user, at.saturating_add(secs)))
             .filter(|&(_, next)| next > now.as_second())
             .collect())
-    }
-
-    /// The cooldown in seconds, and the run it counts from.
-    fn parts(self) -> (i64, Option<&'a str>) {
-        let (secs, run_id) = match self {
-            Cooldown::Any { secs } => (secs, None),
-            Cooldown::SinceRun { secs, run_id } => (secs, Some(run_id)),
-        };
-        (i64::try_from(secs).unwrap_or(i64::MAX / 2), run_id)
     }
 
     /// When the next link to `user_id` is allowed, if a link that counts was sent within the
@@ -118,10 +113,7 @@ impl<'a> Cooldown<'a> {
         user_id: i64,
         now: Timestamp,
     ) -> Result<Option<i64>, crate::store::db::DbError> {
-        let (cooldown, run_id) = self.parts();
-        Ok(sql::last_sent_at(conn, user_id, run_id)?
-            .map(|at| at.saturating_add(cooldown))
-            .filter(|&next| next > now.as_second()))
+        Ok(self.until_many(conn, &[user_id], now)?.remove(&user_id))
     }
 }
 

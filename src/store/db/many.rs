@@ -80,6 +80,24 @@ impl Many {
         self
     }
 
+    /// Add these integers; their placeholders for an `IN (...)` list (see [`list`]).
+    pub fn int_list(&mut self, ints: &[i64]) -> String {
+        let placeholders = list(self.next(), ints.len());
+        for n in ints {
+            self.int(*n);
+        }
+        placeholders
+    }
+
+    /// Add these texts; their placeholders for an `IN (...)` list (see [`list`]).
+    pub fn text_list(&mut self, texts: &[&str]) -> String {
+        let placeholders = list(self.next(), texts.len());
+        for text in texts {
+            self.text(*text);
+        }
+        placeholders
+    }
+
     /// Add a text (or NULL).
     pub fn text<'t>(&mut self, text: impl Into<Option<&'t str>>) -> &mut Self {
         let value = text
@@ -112,6 +130,16 @@ mod tests {
             rows(2, 2, &[Col::Int, Col::Text]),
             "(CAST(?2 AS BIGINT), CAST(?3 AS TEXT)), (CAST(?4 AS BIGINT), CAST(?5 AS TEXT))"
         );
+    }
+
+    #[test]
+    fn lists_number_their_placeholders_after_the_parameters_before_them() {
+        let mut many = Many::new();
+        many.int(1);
+        assert_eq!(many.int_list(&[7, 8]), "?2, ?3");
+        assert_eq!(many.text_list(&["a"]), "?4");
+        assert_eq!(many.text_list(&[]), "NULL");
+        assert_eq!(many.next(), 5);
     }
 
     #[test]

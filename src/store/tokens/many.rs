@@ -5,12 +5,14 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::db::many::{Col, Many, list, rows};
+use super::super::db::many::{Col, Many, rows};
 use super::super::db::{Conn, DbError};
 use super::{NewToken, PENDING, UNDELIVERED};
+use Col::{Int, Text};
 
-/// [`last_sent_at`](super::last_sent_at) for several users: each user's time, for those who
-/// have one.
+/// When the last link whose mail was accepted, or is being sent, was issued to each of these
+/// users, for those who have one; given `run_id`, only among links issued since that bulk run
+/// was planned. One statement for all of them.
 pub fn last_sent_at_many(
     conn: &Conn,
     user_ids: &[i64],
@@ -26,11 +28,8 @@ pub fn last_sent_at_many(
          AND (revoked_reason IS NULL OR revoked_reason <> ?1) \
          AND created_at >= coalesce((SELECT created_at FROM bulk_runs WHERE id = ?2), ?3) \
          GROUP BY user_id",
-        list(params.next(), user_ids.len())
+        params.int_list(user_ids)
     );
-    for id in user_ids {
-        params.int(*id);
-    }
     let found = conn.query_vec(&sql, &params.params(), |r| Ok((r.get(0)?, r.get(1)?)))?;
     Ok(found.into_iter().collect())
 }
@@ -40,18 +39,7 @@ pub fn insert_pending_many(conn: &Conn, tokens: &[NewToken<'_>]) -> Result<Vec<i
     if tokens.is_empty() {
         return Ok(Vec::new());
     }
-    let cols = [
-        Col::Int,
-        Col::Text,
-        Col::Text,
-        Col::Int,
-        Col::Int,
-        Col::Int,
-        Col::Text,
-        Col::Text,
-        Col::Text,
-        Col::Text,
-    ];
+    let cols = [Int, Text, Text, Int, Int, Int, Text, Text, Text, Text];
     let mut params = Many::new();
     for t in tokens {
         params.int(t.user_id).text(t.digest).text(t.purpose);
@@ -92,7 +80,7 @@ pub fn activate_sent_many(
     }
     let mut params = Many::new();
     params.int(sent_at).text(PENDING);
-    let values = rows(params.next(), tokens.len(), &[Col::Int, Col::Text]);
+    let values = rows(params.next(), tokens.len(), &[Int, Text]);
     for (id, reply) in tokens {
         params.int(*id).text(*reply);
     }
@@ -118,19 +106,13 @@ pub fn revoke_outstanding_except_many(
 ) -> Result<HashMap<i64, usize>, DbError> {
     let mut params = Many::new();
     params.int(now).text(reason).text(PENDING);
-    let users = list(params.next(), user_ids.len());
-    for id in user_ids {
-        params.int(*id);
-    }
+    let users = params.int_list(user_ids);
     // `NOT IN (NULL)` would match nothing: with nothing to keep, there is no such test.
     let kept = if keep.is_empty() {
         String::new()
     } else {
-        format!("AND id NOT IN ({}) ", list(params.next(), keep.len()))
+        format!("AND id NOT IN ({}) ", params.int_list(keep))
     };
-    for id in keep {
-        params.int(*id);
-    }
     let sql = format!(
         "UPDATE reset_tokens SET revoked_at = ?1, revoked_reason = ?2 \
          WHERE user_id IN ({users}) {kept}AND used_at IS NULL \
