@@ -12,7 +12,7 @@
 #      joins with --resume as soon as the run exists) / one process: throughput ratio, with the
 #      CPU of pwreset, the sinks and postgres. Target >= 1.5 when the sink is not the bottleneck,
 #      so each process mails its own smtp-sink, as two hosts would each reach their relay: one
-#      smtp-sink is a single event loop, and shared by both it held them to about 1.4-1.5 while
+#      smtp-sink is a single event loop, and shared by both it held them to about 1.4-1.7 while
 #      a sink each gave 1.8-2.2 on the same host. The shared-sink ratio is printed too.
 #  7b. users list --format json of N_LIST users from PostgreSQL into a pipe: CPU of the
 #      pipeline plus the server's CPU / the same for psql --csv printing the same columns. Target
