@@ -1,7 +1,7 @@
 //! The audit log: one append-only row per state-changing action, chained by a keyed MAC.
 //!
 //! Each row's `hash` is HMAC-SHA256, keyed with the audit key kept outside the store
-//! ([`Key`]), over the previous row's hash and a canonical JSON encoding of the row's fields, so
+//! ([`AuditKey`], carried by the [`Actor`] who appends), over the previous row's hash and a canonical JSON encoding of the row's fields, so
 //! editing, deleting or reordering rows breaks the chain and `verify` finds it, and whoever can
 //! write the store but not read the key cannot forge a chain that verifies. Rows written before
 //! schema 4 carry a plain SHA-256 (no key); the first keyed append after them adds an
@@ -14,14 +14,13 @@ use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
-pub use crate::audit::key::{Key, KeyError};
+use crate::keys::AuditKey;
 use crate::store::audit as sql;
 pub use crate::store::audit::{Entry, Filter, for_each};
 use crate::store::db::Value;
-use crate::store::users::User;
 use crate::store::{Store, StoreError};
+use crate::user::User;
 
-mod key;
 mod verify;
 
 pub use verify::{Head, Verified, verify};
@@ -32,8 +31,10 @@ pub const ANCHOR: &str = "audit.anchor";
 /// The `prev_hash` of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// Who is acting: the OS user, plus the optional `--actor` and `--reason`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Who is acting: the OS user, plus the optional `--actor` and `--reason`, and the audit key
+/// that signs the rows they append. The store holds no key: passing the actor to [`append`] is
+/// what passes the key in.
+#[derive(Debug, Clone)]
 pub struct Actor {
     /// The operating-system user.
     pub os_user: String,
@@ -41,6 +42,8 @@ pub struct Actor {
     pub actor: Option<String>,
     /// The reason given with `--reason`.
     pub reason: Option<String>,
+    /// The audit key (`audit.key_file`), which keys the MAC of every row this actor appends.
+    pub key: AuditKey,
 }
 
 /// How an audited action ended.
@@ -143,12 +146,6 @@ pub enum AuditError {
         /// What is wrong with it.
         why: String,
     },
-    /// No audit key is loaded, so no row can be appended or checked.
-    #[error("cannot append to or verify the audit log: {why}")]
-    NoKey {
-        /// Why there is no key (e.g. the key file does not exist).
-        why: String,
-    },
     /// Every row carries a plain SHA-256 hash: nothing is keyed or anchored.
     #[error(
         "audit log is not keyed: rows 1..{rows} carry only plain SHA-256 hashes, which anyone who can write the store can recompute"
@@ -168,30 +165,6 @@ pub enum AuditError {
     /// The store failed.
     #[error("audit log: {0}")]
     Store(#[from] StoreError),
-}
-
-/// Key this connection's audit rows with `key`, or record why there is none: appending or
-/// verifying then fails with [`AuditError::NoKey`] naming the reason.
-pub fn use_key(conn: &Conn, key: Result<Key, KeyError>) -> Result<(), AuditError> {
-    match key {
-        Ok(key) => sql::install_mac(conn, move |prev, payload| Ok(key.mac(prev, payload))),
-        Err(err) => {
-            let why = err.to_string();
-            sql::install_mac(conn, move |_, _| Err(why.clone()));
-        }
-    }
-    Ok(())
-}
-
-/// Key a store with the audit key: its audit rows (as [`use_key`]) and the one-time codes of
-/// the links it issues (a key derived from it). Every opener of a store for a command calls
-/// this, so neither can be forgotten.
-pub fn key_store(store: &mut crate::store::Store, key: Key) {
-    store.set_code_key(crate::tokens::codes::CodeKey::from_audit(&key));
-    sql::install_mac(
-        store.conn(),
-        move |prev, payload| Ok(key.mac(prev, payload)),
-    );
 }
 
 /// The last row's id and MAC, if there is a row.
@@ -244,7 +217,7 @@ pub fn append_all(
     let mut last = keyed_head(conn)?;
     let mut entries = Vec::with_capacity(events.len());
     for event in events {
-        let entry = entry(conn, actor, now, event, last.take())?;
+        let entry = entry(actor, now, event, last.take());
         last = Some((entry.id, entry.hash.clone()));
         entries.push(entry);
     }
@@ -273,19 +246,14 @@ fn insert(
     event: &Event,
     last: Option<(i64, String)>,
 ) -> Result<i64, AuditError> {
-    let entry = entry(conn, actor, now, event, last)?;
+    let entry = entry(actor, now, event, last);
     sql::insert(conn, &entry)?;
     Ok(entry.id)
 }
 
-/// The row that records `event` after `last` (the chain's head), its hash computed.
-fn entry(
-    conn: &Conn,
-    actor: &Actor,
-    now: Timestamp,
-    event: &Event,
-    last: Option<(i64, String)>,
-) -> Result<Entry, AuditError> {
+/// The row that records `event` after `last` (the chain's head), its MAC computed under the
+/// actor's key.
+fn entry(actor: &Actor, now: Timestamp, event: &Event, last: Option<(i64, String)>) -> Entry {
     let (id, prev_hash) = last.map_or((1, GENESIS.to_string()), |(id, hash)| (id + 1, hash));
     let mut entry = Entry {
         id,
@@ -303,8 +271,8 @@ fn entry(
         prev_hash,
         hash: String::new(),
     };
-    entry.hash = keyed_hash(conn, &entry)?;
-    Ok(entry)
+    entry.hash = keyed_hash(&actor.key, &entry);
+    entry
 }
 
 /// Append one event in a transaction of its own (for refusals, where nothing else changes).
@@ -331,9 +299,9 @@ fn payload(entry: &Entry) -> String {
     serde_json::Value::Array(fields).to_string()
 }
 
-/// HMAC-SHA256 under the connection's audit key (see [`use_key`]), hex-encoded.
-fn keyed_hash(conn: &Conn, entry: &Entry) -> Result<String, AuditError> {
-    sql::mac(conn, &entry.prev_hash, &payload(entry)).map_err(|why| AuditError::NoKey { why })
+/// HMAC-SHA256 under the audit key, hex-encoded.
+fn keyed_hash(key: &AuditKey, entry: &Entry) -> String {
+    key.mac(&entry.prev_hash, &payload(entry))
 }
 
 /// Plain SHA-256 over the same input: how rows were hashed before schema 4.

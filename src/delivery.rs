@@ -14,11 +14,11 @@ use jiff::Timestamp;
 
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::mail::{Delivered, MailError, Mailer, Outgoing, Recipient};
-use crate::store::users::User;
 use crate::store::{Store, StoreError, bulk, intents};
 use crate::templates::{TemplateError, Templates, Vars};
 use crate::timefmt;
-use crate::users::has_valid_email;
+use crate::user::User;
+use crate::user::has_valid_email;
 
 pub mod crash;
 mod flow;
@@ -29,6 +29,10 @@ pub use crash::CrashPoint;
 pub use flow::{Committed, Ending, Flow, Undone, abandon, settle};
 pub use many::{Finished, finish_all};
 pub use recover::{Interrupted, recover};
+
+/// The audit action of a link mail (`crate::links::ACTION`): recovery revokes the pending token
+/// of an interrupted mail of this action.
+pub const LINK_ACTION: &str = "link.send";
 
 /// Why a user gets no mail; nothing was changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,8 +17,8 @@ use crate::notice::{self, Notice};
 use crate::password::{self, HashError};
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
+use crate::user::User;
 
 /// The audit action.
 pub const ACTION: &str = "password.generate";

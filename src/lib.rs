@@ -17,8 +17,12 @@ pub mod cli;
 pub mod config;
 pub mod delivery;
 pub mod exit;
+pub mod fsmode;
 pub mod generate;
 pub mod input;
+pub mod keys;
+#[cfg(test)]
+mod layering;
 pub mod links;
 pub mod mail;
 pub mod notice;
@@ -32,6 +36,7 @@ pub mod text;
 pub mod timefmt;
 pub mod tokens;
 pub mod ui;
+pub mod user;
 pub mod users;
 pub mod web;
 

@@ -12,15 +12,16 @@ use crate::audit::Actor;
 use crate::config::Supersede;
 use crate::delivery::{self, DeliveryError, FlowError, Job};
 pub use crate::delivery::{Refusal, eligible};
+use crate::keys::CodeKey;
 use crate::mail::{Delivered, MailError, Outgoing, Recipient};
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
 use crate::tokens::{self, Cooldown, IssueRequest, Issued, TokenError};
+use crate::user::User;
 
 /// The audit action of a link mail.
-pub const ACTION: &str = "link.send";
+pub const ACTION: &str = delivery::LINK_ACTION;
 
 /// The template of a link mail.
 const TEMPLATE: &str = "password-change-link";
@@ -192,7 +193,7 @@ fn issue<'a>(
     to: &Recipient,
     rng: &mut impl CryptoRng,
 ) -> Result<(Pending, Job<'a>), LinkError> {
-    let code_key = store.code_key().filter(|_| settings.code).cloned();
+    let code_key = settings.code.then(|| CodeKey::from_audit(&job.actor.key));
     let issued = IssueRequest {
         ttl_secs: settings.ttl_secs,
         recipient: to.as_str(),

@@ -9,8 +9,8 @@
 use jiff::Timestamp;
 
 use crate::mail::{Delivered, MailError, Recipient};
-use crate::store::users::User;
 use crate::templates::{UserVars, Vars};
+use crate::user::User;
 
 /// The template of the notice.
 pub const TEMPLATE: &str = "password-changed";

@@ -11,7 +11,7 @@ pub use crate::config::PASSWORD_MAX_LENGTH as MAX_LENGTH;
 /// `password.length` against it).
 pub use crate::config::PASSWORD_MIN_LENGTH as MIN_LENGTH;
 use crate::config::PasswordConfig;
-use crate::store::users::User;
+use crate::user::User;
 
 /// The alphabet of generated passwords: letters and digits without look-alikes
 /// (no `0 O o 1 l I`), 56 characters, so 5.8 bits each; 16 characters carry 93 bits.

@@ -16,8 +16,9 @@ use crate::secret::Secret;
 use crate::store::db::DbError;
 use crate::store::intents;
 use crate::store::tokens as sql;
-use crate::store::users::{self as users_sql, PasswordChange, User};
+use crate::store::users::{self as users_sql, PasswordChange};
 use crate::store::{Store, StoreError};
+use crate::user::User;
 
 /// The `purpose` of password-reset tokens.
 pub const PURPOSE: &str = "password-reset";

@@ -12,7 +12,7 @@ on_both_backends!(
     filter_by_action_prefix_since_and_limit,
     an_unkeyed_prefix_is_anchored_only_explicitly,
     a_chain_recomputed_without_the_key_is_named,
-    without_a_key_nothing_is_appended,
+    a_chain_verifies_only_under_the_key_that_wrote_it,
     a_recorded_head_must_still_be_there,
 );
 
@@ -21,7 +21,12 @@ fn actor() -> Actor {
         os_user: "root".into(),
         actor: Some("ops".into()),
         reason: None,
+        key: key(),
     }
+}
+
+fn key() -> AuditKey {
+    AuditKey::for_tests()
 }
 
 fn at(secs: i64) -> Timestamp {
@@ -52,11 +57,14 @@ fn a_fresh_chain_verifies(backend: Backend) {
     let mut store = TestStore::new(backend);
     // Every store starts with its init row: an empty log can only have been emptied.
     assert!(matches!(
-        verify(store.conn(), None),
+        verify(store.conn(), &key(), None),
         Err(AuditError::Broken { id: 1, .. })
     ));
     fill(&mut store, 3);
-    assert_eq!(verify(store.conn(), None).expect("three rows").rows, 3);
+    assert_eq!(
+        verify(store.conn(), &key(), None).expect("three rows").rows,
+        3
+    );
     let first_prev: String = store
         .conn()
         .query_one(
@@ -75,7 +83,7 @@ fn an_edited_row_is_named(backend: Backend) {
         store.conn(),
         "UPDATE audit_log SET target = 'mallory' WHERE id = 2",
     );
-    match verify(store.conn(), None) {
+    match verify(store.conn(), &key(), None) {
         Err(AuditError::Broken { id, why }) => {
             assert_eq!(id, 2);
             assert!(why.contains("contents"), "{why}");
@@ -89,7 +97,7 @@ fn a_deleted_row_is_found(backend: Backend) {
     fill(&mut store, 3);
     tamper(store.conn(), "DELETE FROM audit_log WHERE id = 2");
     assert!(matches!(
-        verify(store.conn(), None),
+        verify(store.conn(), &key(), None),
         Err(AuditError::Broken { id: 3, .. })
     ));
 }
@@ -106,13 +114,13 @@ fn a_rehashed_row_breaks_the_next_link(backend: Backend) {
         )
         .expect("row 2");
     entry.target = Some("mallory".into());
-    let forged = keyed_hash(store.conn(), &entry).expect("mac");
+    let forged = keyed_hash(&key(), &entry);
     tamper(
         store.conn(),
         &format!("UPDATE audit_log SET target = 'mallory', hash = '{forged}' WHERE id = 2"),
     );
     assert!(matches!(
-        verify(store.conn(), None),
+        verify(store.conn(), &key(), None),
         Err(AuditError::Broken { id: 3, .. })
     ));
 }
@@ -191,7 +199,7 @@ fn the_hash_of_a_fixed_row_is_pinned() {
         "50e6152809566780f0a78e1a1871c064e6e85e898bbd79b0304aef1b05fd4a34"
     );
     assert_eq!(
-        Key::for_tests().mac(&entry.prev_hash, &payload(&entry)),
+        AuditKey::for_tests().mac(&entry.prev_hash, &payload(&entry)),
         "7db1441dc268c68b06fe69b2cd9d0aa66c1de369f16c365ed1c6ba79f104eba5",
         "the keyed MAC of the same row"
     );
@@ -227,7 +235,7 @@ fn an_unkeyed_prefix_is_anchored_only_explicitly(backend: Backend) {
     let mut store = TestStore::new(backend);
     fill_unkeyed(&store, 3);
     assert!(matches!(
-        verify(store.conn(), None),
+        verify(store.conn(), &key(), None),
         Err(AuditError::Unanchored { rows: 3 })
     ));
     // An ordinary command never vouches for rows written without the key: a store-only
@@ -246,7 +254,7 @@ fn an_unkeyed_prefix_is_anchored_only_explicitly(backend: Backend) {
         None
     );
     fill(&mut store, 2);
-    let found = verify(store.conn(), None).expect("anchored");
+    let found = verify(store.conn(), &key(), None).expect("anchored");
     assert_eq!(
         found,
         Verified {
@@ -303,7 +311,7 @@ fn a_chain_recomputed_without_the_key_is_named(backend: Backend) {
         .expect("rewrite");
         prev = entry.hash;
     }
-    match verify(conn, None) {
+    match verify(conn, &key(), None) {
         Err(AuditError::Broken { id, why }) => {
             assert_eq!(id, 2);
             assert!(why.contains("MAC"), "{why}");
@@ -312,31 +320,24 @@ fn a_chain_recomputed_without_the_key_is_named(backend: Backend) {
     }
 }
 
-fn without_a_key_nothing_is_appended(backend: Backend) {
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the other key is a real one, from the OS RNG"
+)]
+fn a_chain_verifies_only_under_the_key_that_wrote_it(backend: Backend) {
     let mut store = TestStore::new(backend);
-    fill(&mut store, 1);
-    let missing = KeyError::Missing {
-        path: store.dir().join("audit.key"),
-    };
-    use_key(store.conn(), Err(missing)).expect("install");
-    let event = Event::new("user.add", Outcome::Ok);
-    match record(&mut store, &actor(), at(5_000), &event) {
-        Err(AuditError::NoKey { why }) => {
-            assert!(why.contains("audit.key does not exist"), "{why}");
-        }
-        other => panic!("expected NoKey, got {other:?}"),
-    }
+    fill(&mut store, 2);
+    assert_eq!(
+        verify(store.conn(), &key(), None)
+            .expect("its own key")
+            .rows,
+        2
+    );
+    let other = AuditKey::generate(&mut rand::rng());
     assert!(matches!(
-        verify(store.conn(), None),
-        Err(AuditError::NoKey { .. })
+        verify(store.conn(), &other, None),
+        Err(AuditError::Broken { id: 1, .. })
     ));
-    let rows: i64 = store
-        .conn()
-        .query_one("SELECT count(*) FROM audit_log", &crate::vals![], |r| {
-            r.get(0)
-        })
-        .expect("count");
-    assert_eq!(rows, 1);
 }
 
 fn a_recorded_head_must_still_be_there(backend: Backend) {
@@ -346,42 +347,18 @@ fn a_recorded_head_must_still_be_there(backend: Backend) {
     assert_eq!(recorded.id, 3);
     let parsed: Head = recorded.to_string().parse().expect("round trip");
     assert_eq!(parsed, recorded);
-    assert!(verify(store.conn(), Some(&recorded)).is_ok());
+    assert!(verify(store.conn(), &key(), Some(&recorded)).is_ok());
     fill(&mut store, 1);
     assert!(
-        verify(store.conn(), Some(&recorded)).is_ok(),
+        verify(store.conn(), &key(), Some(&recorded)).is_ok(),
         "newer rows are fine"
     );
     tamper(store.conn(), "DELETE FROM audit_log WHERE id >= 3");
-    match verify(store.conn(), Some(&recorded)) {
+    match verify(store.conn(), &key(), Some(&recorded)) {
         Err(AuditError::HeadMissing { why, .. }) => assert!(why.contains("ends at row 2"), "{why}"),
         other => panic!("expected HeadMissing, got {other:?}"),
     }
     for bad in ["3", "x:ab", "0:ab", &format!("3:{}", "g".repeat(64))] {
         assert!(bad.parse::<Head>().is_err(), "{bad}");
     }
-}
-
-#[test]
-fn the_key_file_is_private_and_round_trips() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("audit.key");
-    assert!(matches!(Key::load(&path), Err(KeyError::Missing { .. })));
-    let key = Key::generate(&mut crate::cli::os_rng());
-    key.create(&path).expect("create");
-    let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600);
-    assert!(key.create(&path).is_err(), "never replaced");
-    let loaded = Key::load(&path).expect("load");
-    assert_eq!(loaded.mac("a", "b"), key.mac("a", "b"));
-    assert_eq!(format!("{loaded:?}"), "Key([redacted])");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    assert!(matches!(
-        Key::load(&path),
-        Err(KeyError::ReadableByOthers { mode: 0o640, .. })
-    ));
-    std::fs::write(&path, "not hex\n").expect("write");
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
-    assert!(matches!(Key::load(&path), Err(KeyError::Malformed { .. })));
 }

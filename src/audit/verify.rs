@@ -1,7 +1,8 @@
-//! Checking the chain: [`verify`] walks every row under the connection's key, and a [`Head`]
+//! Checking the chain: [`verify`] walks every row under the audit key it is given, and a [`Head`]
 //! recorded earlier by the admin catches rows removed from the end. Reads only; the SQL is in
 //! `crate::store::audit`.
 
+use crate::keys::AuditKey;
 use crate::store::db::Conn;
 
 use super::{ANCHOR, AuditError, Entry, GENESIS, keyed_hash, plain_hash};
@@ -50,12 +51,12 @@ pub struct Verified {
     pub unkeyed: u64,
 }
 
-/// Check the whole chain under the connection's key: ids contiguous from 1, each row linked to
+/// Check the whole chain under the audit key `key`: ids contiguous from 1, each row linked to
 /// the one before, every MAC right. Rows without a key are allowed only as a prefix anchored by
 /// an [`ANCHOR`] row. With `head`, that row must still be there with that MAC.
-pub fn verify(conn: &Conn, head: Option<&Head>) -> Result<Verified, AuditError> {
+pub fn verify(conn: &Conn, key: &AuditKey, head: Option<&Head>) -> Result<Verified, AuditError> {
     let mut walk = Walk {
-        conn,
+        key,
         expected_id: 1,
         prev: GENESIS.to_string(),
         unkeyed: 0,
@@ -84,8 +85,8 @@ pub fn verify(conn: &Conn, head: Option<&Head>) -> Result<Verified, AuditError> 
 }
 
 /// The state of [`verify`] between rows.
-struct Walk<'c> {
-    conn: &'c Conn,
+struct Walk<'k> {
+    key: &'k AuditKey,
     expected_id: i64,
     prev: String,
     unkeyed: u64,
@@ -108,7 +109,7 @@ impl Walk<'_> {
         if entry.prev_hash != self.prev {
             return Err(broken("its prev_hash does not match the row before it"));
         }
-        if keyed_hash(self.conn, &entry)? == entry.hash {
+        if keyed_hash(self.key, &entry) == entry.hash {
             if !self.keyed && entry.id > 1 && entry.action != ANCHOR {
                 return Err(broken(
                     "it is the first keyed row but does not anchor the rows before it",

@@ -20,7 +20,8 @@ use super::{Action, BulkError};
 use crate::audit::{self, Actor, Event};
 use crate::store::Store;
 use crate::store::bulk::{self, Item, NewRun};
-use crate::store::users::{self as users_sql, Filter, Status, User};
+use crate::store::users::{self as users_sql, Filter, Status};
+use crate::user::User;
 use crate::users::{self, UserError};
 
 /// Where the users of a run come from.

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use super::{Action, BulkError};
 use crate::store::Store;
 use crate::store::bulk::{self, Counts, Item};
-use crate::store::users::User;
+use crate::user::User;
 
 /// How a run that is not sent ends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

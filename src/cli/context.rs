@@ -3,6 +3,7 @@
 //! unresolved when it died), and build the mailer and templates from the config.
 
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use crate::audit::Actor;
@@ -10,6 +11,7 @@ use crate::cli::CommandResult;
 use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::delivery::{self, Interrupted};
 use crate::exit::Failure;
+use crate::keys::AuditKey;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
 use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
@@ -30,13 +32,15 @@ pub fn os_rng() -> rand::rngs::ThreadRng {
     rand::rng()
 }
 
-/// Resolved settings plus the terminal.
-#[derive(Debug)]
+/// Resolved settings plus the terminal, and the audit key once it is loaded.
+#[derive(Debug, Clone)]
 pub struct Context {
     /// The settings, resolved once.
     pub settings: Settings,
     /// The terminal.
     pub ui: Ui,
+    /// The audit key, loaded at most once per command (see [`Context::audit_key`]).
+    key: OnceLock<AuditKey>,
 }
 
 impl Context {
@@ -44,7 +48,11 @@ impl Context {
     pub fn new(settings: Settings) -> Self {
         delivery::crash::arm(settings.crash_at);
         let ui = Ui::new(&settings);
-        Context { settings, ui }
+        Context {
+            settings,
+            ui,
+            key: OnceLock::new(),
+        }
     }
 
     /// Find the config file, refuse it unless trusted (owned by root or the running user,
@@ -109,8 +117,7 @@ impl Context {
         let mut store = opener.open()?;
         // Required before anything else: even a read-only command may append (recovering an
         // interrupted mail below), and a mail must never go out that its audit row cannot follow.
-        let key = self.audit_key(&config)?;
-        crate::audit::key_store(&mut store, key);
+        self.audit_key(&config)?;
         self.ui.detail(&format!("store: {}", opener.describe()));
         first(&mut store)?;
         self.recover(&mut store)?;
@@ -192,16 +199,26 @@ impl Context {
     }
 
     /// The audit key: trusted, private and well-formed, or an error saying how to get one.
-    pub fn audit_key(&self, config: &LoadedConfig) -> CommandResult<crate::audit::Key> {
+    /// Loaded once; later calls return the same key.
+    pub fn audit_key(&self, config: &LoadedConfig) -> CommandResult<AuditKey> {
+        if let Some(key) = self.key.get() {
+            return Ok(key.clone());
+        }
         let path = audit_key_path(config);
         self.trusted("audit key file", &path)?;
-        Ok(crate::audit::Key::load(&path)?)
+        let key = AuditKey::load(&path)?;
+        Ok(self.key.get_or_init(|| key).clone())
+    }
+
+    /// Use `key` as this command's audit key (`init`, which has just created it).
+    pub fn use_audit_key(&self, key: AuditKey) {
+        let _ = self.key.set(key);
     }
 
     /// Resolve the mails an earlier pwreset left unresolved when it died (see
     /// `delivery::recover`), warning once per user with what to do.
     fn recover(&self, store: &mut Store) -> CommandResult<()> {
-        for found in delivery::recover(store, &self.actor(), self.settings.now)? {
+        for found in delivery::recover(store, &self.actor()?, self.settings.now)? {
             self.ui.warn(&interrupted_warning(&found));
         }
         Ok(())
@@ -216,13 +233,19 @@ impl Context {
         Ok((self.config()?, None))
     }
 
-    /// The acting operator, for audit rows.
-    pub fn actor(&self) -> Actor {
-        Actor {
+    /// The acting operator, for audit rows, with the audit key that signs them (loaded from
+    /// the config's `audit.key_file` if no store was opened yet).
+    pub fn actor(&self) -> CommandResult<Actor> {
+        let key = match self.key.get() {
+            Some(key) => key.clone(),
+            None => self.audit_key(&self.config()?)?,
+        };
+        Ok(Actor {
             os_user: self.settings.os_user.clone(),
             actor: self.settings.actor.clone(),
             reason: self.settings.reason.clone(),
-        }
+            key,
+        })
     }
 
     /// The templates: built-ins overridden by `templates.dir`, for readers of

@@ -10,13 +10,14 @@
 //! This file holds the error type commands return and the list of classified types; the
 //! mapping of each type is in `map`.
 
-use crate::audit::{AuditError, KeyError};
+use crate::audit::AuditError;
 use crate::bulk::BulkError;
 use crate::config::ConfigError;
 use crate::delivery::RecordError;
 use crate::exit::{Exit, Failure};
 use crate::generate::GenerateError;
 use crate::input::LimitError;
+use crate::keys::KeyError;
 use crate::links::{LinkError, Refusal};
 use crate::mail::MailError;
 use crate::password::HashError;

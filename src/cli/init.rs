@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::Context;
-use crate::audit::{self, Event, Key, KeyError, Outcome};
+use crate::audit::{self, Event, Outcome};
 use crate::cli::{CommandResult, os_rng};
 use crate::exit::{Exit, Failure};
+use crate::keys::{AuditKey, KeyError};
 use crate::store::users::NewUser;
 use crate::store::{self, Store};
 
@@ -113,7 +114,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     write_private(&config_path, DEFAULT_CONFIG)?;
     make_private_dir(&args.dir.join("outbox"))?;
     let mut store = Store::create(&db_path, 5000)?;
-    audit::use_key(store.conn(), Ok(key))?;
+    ctx.use_audit_key(key);
     let added = populate(ctx, &mut store, args.sample_users)?;
     ctx.ui.status(&format!(
         "Created {}, {} and {}/ ({added} sample users)",
@@ -146,10 +147,10 @@ fn refuse_overwrite(paths: &[&Path], force: bool) -> CommandResult<()> {
 }
 
 /// The audit key at `path`: the one there (checked like any key file), or a new one.
-fn audit_key(ctx: &Context, path: &Path) -> CommandResult<Key> {
-    match Key::load(path) {
+fn audit_key(ctx: &Context, path: &Path) -> CommandResult<AuditKey> {
+    match AuditKey::load(path) {
         Err(KeyError::Missing { .. }) => {
-            let key = Key::generate(&mut os_rng());
+            let key = AuditKey::generate(&mut os_rng());
             key.create(path)?;
             ctx.ui
                 .detail(&format!("audit key: {} (new)", path.display()));
@@ -218,7 +219,7 @@ fn write_private(path: &Path, text: &str) -> CommandResult<()> {
 }
 
 fn populate(ctx: &Context, store: &mut Store, samples: bool) -> CommandResult<usize> {
-    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let (actor, now) = (ctx.actor()?, ctx.settings.now);
     audit::record(store, &actor, now, &Event::new("store.init", Outcome::Ok))?;
     if !samples {
         return Ok(0);

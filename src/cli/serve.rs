@@ -51,9 +51,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     // Called on the runtime's blocking threads: a PostgreSQL store connects on a thread of its
     // own, outside any runtime context (the sync client runs a runtime of its own).
     let open_store = Arc::new(move || -> Result<Store, crate::web::OpenError> {
-        let mut store = opener.open_off_runtime()?;
-        crate::audit::key_store(&mut store, key.clone());
-        Ok(store)
+        Ok(opener.open_off_runtime()?)
     });
     let deps = Deps {
         open_store,
@@ -69,6 +67,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         os_user: ctx.settings.os_user.clone(),
         actor: Some("serve".into()),
         reason: None,
+        key,
     };
     let settings = page_settings(&config, &base_url);
     let web = Web::new(settings, session_key, ctx.templates(&config), actor, deps);
@@ -105,14 +104,8 @@ fn page_settings(config: &LoadedConfig, base_url: &url::Url) -> PageSettings {
 /// The "password changed" notice, as `tokens redeem` sends it, on a thread of its own (the
 /// mailers are synchronous and some run a runtime of their own), waited for at most
 /// [`NOTICE_DEADLINE`].
-fn notifier(
-    ctx: &Context,
-    config: &LoadedConfig,
-) -> Arc<dyn Fn(&crate::store::users::User) + Send + Sync> {
-    let ctx = Arc::new(Context {
-        settings: ctx.settings.clone(),
-        ui: ctx.ui.clone(),
-    });
+fn notifier(ctx: &Context, config: &LoadedConfig) -> Arc<dyn Fn(&crate::user::User) + Send + Sync> {
+    let ctx = Arc::new(ctx.clone());
     let config = Arc::new(config.clone());
     Arc::new(move |user| {
         let (ctx, config, user) = (ctx.clone(), config.clone(), user.clone());

@@ -53,7 +53,7 @@ fn test(ctx: &Context, args: &TestArgs) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let message = match &args.send_to {
         Some(to) => {
-            crate::users::check_email(to).map_err(|e| Failure::usage(format!("--send-to: {e}")))?;
+            crate::user::check_email(to).map_err(|e| Failure::usage(format!("--send-to: {e}")))?;
             Some(test_message(to, &config))
         }
         None => None,

@@ -157,7 +157,7 @@ fn builtin_infix(locale: Option<&str>) -> CommandResult<String> {
     let Some(tag) = locale else {
         return Ok(String::new());
     };
-    let tag = crate::users::locale::parse(tag)
+    let tag = crate::user::locale::parse(tag)
         .map_err(|err| Failure::usage(format!("--locale: {err}")))?;
     match tag.as_str() {
         "en" => Ok(String::new()),
@@ -211,7 +211,7 @@ fn preview(
 ) -> CommandResult<Exit> {
     known(name)?;
     let locale = locale
-        .map(crate::users::locale::parse)
+        .map(crate::user::locale::parse)
         .transpose()
         .map_err(|err| Failure::usage(format!("--locale: {err}")))?;
     let (config, store) = ctx.open_store_if(user.is_some())?;

@@ -20,7 +20,7 @@ pub struct Parsed {
     /// `[serve]`.
     pub serve: super::ParsedServe,
     /// `mail.default_locale`, in canonical form.
-    pub default_locale: crate::users::locale::Locale,
+    pub default_locale: crate::user::locale::Locale,
 }
 
 /// A loaded config together with the file it came from.

@@ -329,7 +329,7 @@ impl Default for MailConfig {
             file: FileTransportConfig::default(),
             smtp: SmtpConfig::default(),
             sendmail: SendmailConfig::default(),
-            default_locale: crate::users::locale::ENGLISH.to_string(),
+            default_locale: crate::user::locale::ENGLISH.to_string(),
         }
     }
 }

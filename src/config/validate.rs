@@ -31,7 +31,7 @@ pub(super) fn validate(path: &Path, config: &Config) -> Result<Parsed, ConfigErr
     let base_url = check_links(&config.links).map_err(bad)?;
     check_password(&config.password).map_err(bad)?;
     let serve = super::serve::check(&config.serve).map_err(bad)?;
-    let default_locale = crate::users::locale::parse(&config.mail.default_locale)
+    let default_locale = crate::user::locale::parse(&config.mail.default_locale)
         .map_err(|e| bad(("mail.default_locale", e.to_string())))?;
     Ok(Parsed {
         base_url,
@@ -70,7 +70,7 @@ fn check_mail(mail: &MailConfig) -> Result<(Mailbox, Option<Mailbox>), Problem> 
             ));
         }
         (_, Some(admin)) => {
-            crate::users::check_email(admin).map_err(|e| ("mail.admin_email", e))?;
+            crate::user::check_email(admin).map_err(|e| ("mail.admin_email", e))?;
         }
         (DeliverTo::User, None) => {}
     }

@@ -59,7 +59,7 @@ fn resolve(
     let at = now.as_second();
     let masked = crate::mail::mask(&intent.recipient);
     let state = match (intent.action.as_str(), intent.token_id) {
-        (crate::links::ACTION, Some(token)) => {
+        (super::LINK_ACTION, Some(token)) => {
             intents::revoke_pending_token(tx, token, at)?;
             format!("a reset link (token #{token}); the link was revoked and will not work")
         }

@@ -37,6 +37,7 @@ fn actor() -> Actor {
         os_user: "root".into(),
         actor: None,
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     }
 }
 

@@ -18,10 +18,12 @@ use super::{
 use crate::audit::{Actor, Outcome};
 use crate::delivery::crash::{self, CrashPoint};
 use crate::delivery::{self, DeliveryError, Finished, ItemEnd, Job, Refusal};
+use crate::keys::CodeKey;
 use crate::mail::{Delivered, Recipient};
 use crate::store::{Store, intents, tokens as sql, users};
 use crate::templates::Templates;
 use crate::tokens::{self, IssueRequest, Issued};
+use crate::user::User;
 
 /// [`prepare`](super::prepare) for each of `requests` (all items of one bulk run): refused
 /// users are audited one by one; the others' pending tokens and intents are written in one
@@ -87,7 +89,7 @@ fn issue_batch<'a>(
     let Some((first, _)) = eligible.first() else {
         return Ok(Vec::new());
     };
-    let code_key = store.code_key().filter(|_| settings.code).cloned();
+    let code_key = settings.code.then(|| CodeKey::from_audit(&actor.key));
     let asks: Vec<_> = eligible
         .iter()
         .map(|(request, to)| {
@@ -153,7 +155,7 @@ pub fn complete_batch(
     let secs = now.as_second();
     let tx = store.write()?;
     let ids: Vec<i64> = accepted.iter().map(|(r, _, _)| r.user.id).collect();
-    let found: HashMap<i64, users::User> = users::by_ids(&tx, &ids)?
+    let found: HashMap<i64, User> = users::by_ids(&tx, &ids)?
         .into_iter()
         .map(|user| (user.id, user))
         .collect();

@@ -164,6 +164,7 @@ fn each_was_recorded(store: &TestStore, alice_token: i64) {
         (outcomes("ok"), outcomes("refused"), outcomes("failed")),
         (3, 2, 1)
     );
-    let verified = crate::audit::verify(store.conn(), None).expect("the chain verifies");
+    let verified = crate::audit::verify(store.conn(), &crate::keys::AuditKey::for_tests(), None)
+        .expect("the chain verifies");
     assert!(verified.rows >= 10, "{verified:?}");
 }

@@ -34,6 +34,7 @@ pub(super) fn actor() -> Actor {
         os_user: "root".into(),
         actor: None,
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     }
 }
 

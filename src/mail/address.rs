@@ -1,6 +1,6 @@
 //! Mail addresses, and the rule for where a user's mail goes.
 //!
-//! Owns [`Address`] (an address that passed [`crate::users::check_email`], so a bad `--to` is
+//! Owns [`Address`] (an address that passed [`crate::user::check_email`], so a bad `--to` is
 //! refused while the flags are parsed, before anything is written), [`Recipient`] (where one
 //! mail goes; never empty) and [`RecipientRule`] (each user, or one address instead). It knows
 //! nothing of terminals, flags or exit codes.
@@ -8,7 +8,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// A mail address that passed [`crate::users::check_email`].
+/// A mail address that passed [`crate::user::check_email`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Address(String);
 
@@ -22,9 +22,9 @@ impl Address {
 impl FromStr for Address {
     type Err = String;
 
-    /// Check `text` with [`crate::users::check_email`]; the error says why it is not an address.
+    /// Check `text` with [`crate::user::check_email`]; the error says why it is not an address.
     fn from_str(text: &str) -> Result<Self, String> {
-        crate::users::check_email(text)?;
+        crate::user::check_email(text)?;
         Ok(Address(text.to_string()))
     }
 }

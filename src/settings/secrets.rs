@@ -53,7 +53,7 @@ impl std::fmt::Display for ReadableByOthers {
 
 /// LOC-1: `Some` when `path` exists and group or others may read it.
 pub fn readable_by_others(path: &Path) -> Option<ReadableByOthers> {
-    crate::store::loose_mode(path).map(|mode| ReadableByOthers {
+    crate::fsmode::loose_mode(path).map(|mode| ReadableByOthers {
         path: path.to_path_buf(),
         mode,
     })

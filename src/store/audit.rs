@@ -3,10 +3,8 @@
 //! is built from that list, so no column can be stored without being hashed. Hashing and
 //! verifying the chain are the domain's (`crate::audit`); nothing here computes a hash.
 //!
-//! The audit key never enters the store: the domain hands [`install_mac`] a closure holding it,
-//! kept on the connection ([`Conn::set_mac`]), and [`mac`] calls it. So the key travels with the
-//! connection (and every transaction on it) without a parameter, and a connection without a key
-//! cannot append a row.
+//! The audit key never enters the store: the domain computes each row's MAC with the key its
+//! actor carries and hands this module the finished row.
 
 use super::db::{Conn, DbError, Row, ToValue, Value};
 use crate::vals;
@@ -98,17 +96,6 @@ pub(crate) fn from_row(row: &Row<'_>) -> Result<Entry, DbError> {
         prev_hash: row.get(12)?,
         hash: row.get(13)?,
     })
-}
-
-/// Give this connection its MAC `f(prev, payload)`; `Err(text)` is the reason there is no
-/// key, reported by [`mac`].
-pub fn install_mac(conn: &Conn, f: impl Fn(&str, &str) -> Result<String, String> + Send + 'static) {
-    conn.set_mac(f);
-}
-
-/// The MAC of `payload` after `prev`: `Err(why)` when the connection holds no key.
-pub fn mac(conn: &Conn, prev: &str, payload: &str) -> Result<String, String> {
-    conn.mac(prev, payload)
 }
 
 /// The last row, if any.

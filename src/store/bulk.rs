@@ -13,7 +13,8 @@ use super::db::many::Many;
 use super::db::{Conn, DbError, Row};
 use crate::vals;
 
-use super::users::{self, User};
+use super::users;
+use crate::user::User;
 
 mod claims;
 mod many;

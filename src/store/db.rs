@@ -21,7 +21,6 @@ mod pg_tests;
 #[cfg(test)]
 mod tests;
 
-use std::cell::RefCell;
 use std::ops::Deref;
 use std::path::Path;
 
@@ -39,13 +38,9 @@ pub enum Backend {
     Postgres,
 }
 
-/// The audit MAC a connection holds: `f(prev, payload)`, or why there is no key.
-type Mac = Box<dyn Fn(&str, &str) -> Result<String, String> + Send>;
-
 /// An open connection to the store.
 pub struct Conn {
     inner: Inner,
-    mac: RefCell<Option<Mac>>,
 }
 
 enum Inner {
@@ -57,7 +52,6 @@ impl std::fmt::Debug for Conn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Conn")
             .field("backend", &self.backend())
-            .field("keyed", &self.mac.borrow().is_some())
             .finish_non_exhaustive()
     }
 }
@@ -99,7 +93,6 @@ impl Conn {
         conn.set_prepared_statement_cache_capacity(sqlite::STATEMENT_CACHE);
         Conn {
             inner: Inner::Sqlite(conn),
-            mac: RefCell::new(None),
         }
     }
 
@@ -108,7 +101,6 @@ impl Conn {
     pub(super) fn from_pg(client: crate::store::pg::PgClient, busy_timeout_ms: u32) -> Conn {
         Conn {
             inner: Inner::Pg(Box::new(pgconn::PgConn::new(client, busy_timeout_ms))),
-            mac: RefCell::new(None),
         }
     }
 
@@ -290,20 +282,6 @@ impl Conn {
             Inner::Sqlite(conn) => Ok(conn.pragma_update(None, "cache_size", -i64::from(kib))?),
             // The server's buffers are shared and sized by its own settings.
             Inner::Pg(_) => Ok(()),
-        }
-    }
-
-    /// Give this connection its audit MAC `f(prev, payload)`; `Err(text)` is the reason there
-    /// is no key, which [`Conn::mac`] reports.
-    pub fn set_mac(&self, f: impl Fn(&str, &str) -> Result<String, String> + Send + 'static) {
-        *self.mac.borrow_mut() = Some(Box::new(f));
-    }
-
-    /// The MAC of `payload` after `prev`, or why there is none.
-    pub fn mac(&self, prev: &str, payload: &str) -> Result<String, String> {
-        match self.mac.borrow().as_ref() {
-            Some(f) => f(prev, payload),
-            None => Err("no audit key was loaded".into()),
         }
     }
 

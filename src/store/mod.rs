@@ -21,7 +21,7 @@ mod trigger_tests;
 pub mod users;
 
 use std::fs::OpenOptions;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use db::{Conn, DbError, Tx};
@@ -35,7 +35,6 @@ pub struct Store {
     conn: Conn,
     /// The SQLite file, or the PostgreSQL target's URL (no password), for messages.
     path: PathBuf,
-    code_key: Option<crate::tokens::codes::CodeKey>,
 }
 
 /// A problem opening or using the store.
@@ -98,7 +97,7 @@ impl Store {
         };
         let mut conn = Conn::open_sqlite(path, busy_timeout_ms).map_err(open_err)?;
         migrations::apply(&mut conn, path)?;
-        Self::keyed(conn, path)
+        Ok(Self::migrated(conn, path))
     }
 
     /// Connect to a PostgreSQL store (with `password` if the server asks for one) and migrate
@@ -113,47 +112,15 @@ impl Store {
         let mut conn = Conn::from_pg(client, busy_timeout_ms);
         let name = PathBuf::from(target.to_string());
         migrations::apply(&mut conn, &name)?;
-        Self::keyed(conn, &name)
+        Ok(Self::migrated(conn, &name))
     }
 
-    /// The store around a migrated connection (unit tests key it with a fixed key; the CLI
-    /// loads `audit.key_file`).
-    #[cfg_attr(
-        not(test),
-        expect(
-            clippy::unnecessary_wraps,
-            reason = "keying fails only with the tests' key"
-        )
-    )]
-    fn keyed(conn: Conn, path: &Path) -> Result<Store, StoreError> {
-        #[cfg(test)]
-        crate::audit::use_key(&conn, Ok(crate::audit::Key::for_tests())).map_err(|e| {
-            StoreError::Open {
-                path: path.to_path_buf(),
-                source: e.into(),
-            }
-        })?;
-        Ok(Store {
+    /// The store around a migrated connection.
+    fn migrated(conn: Conn, path: &Path) -> Store {
+        Store {
             conn,
             path: path.to_path_buf(),
-            #[cfg(test)]
-            code_key: Some(crate::tokens::codes::CodeKey::from_audit(
-                &crate::audit::Key::for_tests(),
-            )),
-            #[cfg(not(test))]
-            code_key: None,
-        })
-    }
-
-    /// Key the one-time codes of links issued through this store (derived from the audit key;
-    /// without one, links go out without a code).
-    pub fn set_code_key(&mut self, key: crate::tokens::codes::CodeKey) {
-        self.code_key = Some(key);
-    }
-
-    /// The code key, if one was set.
-    pub fn code_key(&self) -> Option<&crate::tokens::codes::CodeKey> {
-        self.code_key.as_ref()
+        }
     }
 
     /// The database file, or a PostgreSQL store's URL (without a password).
@@ -248,17 +215,12 @@ fn precreate_private(path: &Path) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The permission bits of a file if group or others may read or write it.
-pub fn loose_mode(path: &Path) -> Option<u32> {
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
-    (mode & 0o077 != 0).then_some(mode)
-}
-
 // `create` and `open` are SQLite's (file modes, a missing file); PostgreSQL's opening has its
 // own test here and the store's behaviour runs on both through `testing`.
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn create_makes_private_files_and_open_finds_them() {
@@ -280,7 +242,7 @@ mod tests {
         }
         drop(store);
         assert!(Store::open(&path, 1000).is_ok());
-        assert_eq!(loose_mode(&path), None);
+        assert_eq!(crate::fsmode::loose_mode(&path), None);
     }
 
     #[test]
@@ -394,14 +356,5 @@ mod tests {
         assert_eq!(all.kind(), db::ErrorKind::Busy, "{all}");
         drop(writer);
         held.commit().expect("commit");
-    }
-
-    #[test]
-    fn loose_mode_reports_group_readable_files() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("f");
-        std::fs::write(&path, "x").expect("write");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-        assert_eq!(loose_mode(&path), Some(0o640));
     }
 }

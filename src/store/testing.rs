@@ -12,7 +12,7 @@
 //! made, opened and dropped from an async test.
 
 use std::ops::{Deref, DerefMut};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::pg::PgTarget;
@@ -78,11 +78,6 @@ impl Place {
         }
     }
 
-    /// The test's temp dir (the SQLite file lives in it; other files may too).
-    pub(crate) fn dir(&self) -> &Path {
-        self.dir.path()
-    }
-
     fn sqlite_path(&self) -> PathBuf {
         self.dir.path().join("t.db")
     }
@@ -105,11 +100,6 @@ impl TestStore {
     /// Another connection to the same store (for concurrency tests and "a second process").
     pub(crate) fn reopen(&self, busy_ms: u32) -> Store {
         self.place.opener(busy_ms)().expect("open the test store again")
-    }
-
-    /// The test's temp dir.
-    pub(crate) fn dir(&self) -> &Path {
-        self.place.dir()
     }
 }
 

@@ -2,37 +2,8 @@
 
 use super::db::many::{ints, list};
 use super::db::{Conn, DbError, Row};
+use crate::user::User;
 use crate::vals;
-
-/// A user as pwreset shows it: every column except the password hash.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct User {
-    /// Primary key.
-    pub id: i64,
-    /// Unique login name (case-insensitive).
-    pub username: String,
-    /// Email address, unique ignoring case, if the user has one.
-    pub email: Option<String>,
-    /// Display name.
-    pub display_name: Option<String>,
-    /// Whether the user may log in and receive mail.
-    pub active: bool,
-    /// Whether a password hash is stored.
-    pub has_password: bool,
-    /// Whether the application must make the user change password at next login.
-    pub must_change_password: bool,
-    /// When a temporary password stops working (Unix seconds).
-    pub temp_password_expires_at: Option<i64>,
-    /// Last password change (Unix seconds).
-    pub password_changed_at: Option<i64>,
-    /// Creation time (Unix seconds).
-    pub created_at: i64,
-    /// Last update time (Unix seconds).
-    pub updated_at: i64,
-    /// The user's language tag in canonical form (e.g. `pt-BR`); `None` means
-    /// `mail.default_locale`.
-    pub locale: Option<String>,
-}
 
 // dialect: `password_hash IS NOT NULL` is a boolean column in PostgreSQL; read as 0/1.
 const COLUMNS: &str = "id, username, email, display_name, active, password_hash IS NOT NULL, \
@@ -91,7 +62,7 @@ pub struct NewUser {
     pub display_name: Option<String>,
     /// Whether the user starts active.
     pub active: bool,
-    /// Language tag in canonical form (see [`crate::users::locale`]), if any.
+    /// Language tag in canonical form (see [`crate::user::locale`]), if any.
     pub locale: Option<String>,
 }
 

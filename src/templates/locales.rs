@@ -11,7 +11,7 @@
 use std::path::Path;
 
 use super::{NAMES, Origin, PAGES, Templates, builtin};
-use crate::users::locale::{self, ENGLISH, Locale};
+use crate::user::locale::{self, ENGLISH, Locale};
 
 /// A file found for a template name: its real name, language, and where it comes from.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use crate::secret::Secret;
-use crate::store::users::User;
-use crate::users::locale::{self, Locale};
+use crate::user::User;
+use crate::user::locale::{self, Locale};
 
 mod builtin;
 mod load;

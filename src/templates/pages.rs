@@ -8,7 +8,7 @@
 use serde::Serialize;
 
 use super::{TemplateError, Templates};
-use crate::users::locale::Locale;
+use crate::user::locale::Locale;
 
 /// The layout every page extends.
 pub const LAYOUT: &str = "page.html";
@@ -203,7 +203,7 @@ mod tests {
     fn every_page_in_every_builtin_language() {
         let builtin = Templates::new(None);
         for tag in crate::templates::BUILTIN_LOCALES {
-            let locale = crate::users::locale::parse(tag).expect("a built-in tag");
+            let locale = crate::user::locale::parse(tag).expect("a built-in tag");
             for (name, _) in PAGES {
                 let html = builtin
                     .render_page(name, &locale, &sample(name))

@@ -3,7 +3,7 @@
 //! Pure: the time is a parameter and nothing is read or sent.
 
 use crate::config::Config;
-use crate::store::users::User;
+use crate::user::User;
 
 use super::{UserVars, Vars};
 

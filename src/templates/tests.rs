@@ -177,7 +177,7 @@ fn the_change_notice_carries_no_secret() {
 
 fn reader(tag: &str) -> Vars {
     let mut v = vars("Jan");
-    v.user.locale = Some(crate::users::locale::parse(tag).expect("tag"));
+    v.user.locale = Some(crate::user::locale::parse(tag).expect("tag"));
     v.expires_in = Some(5 * 3600);
     v
 }
@@ -206,7 +206,7 @@ fn an_unknown_language_falls_back_along_the_chain() {
     )
     .expect("write");
     let set = Templates::new(Some(dir.path()))
-        .with_default_locale(crate::users::locale::parse("id").expect("tag"));
+        .with_default_locale(crate::user::locale::parse("id").expect("tag"));
     let mail = set
         .render("password-change-link", &reader("pt-BR"))
         .expect("render");

@@ -8,10 +8,10 @@
 //! a copy of the store, so the digest is an HMAC under a key derived from the audit key, which
 //! is kept outside the store. Nothing here touches the store.
 
-use hmac::{KeyInit, Mac};
 use rand::CryptoRng;
 use zeroize::Zeroizing;
 
+pub use crate::keys::CodeKey;
 use crate::secret::Secret;
 
 /// Crockford's base32 alphabet.
@@ -20,34 +20,6 @@ const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub const CODE_CHARS: usize = 8;
 /// Wrong codes allowed per link; the link is revoked at this many.
 pub const MAX_TRIES: u32 = 5;
-/// The label that derives the code key from the audit key.
-pub const KEY_LABEL: &str = "pwreset code";
-
-/// The key that digests codes, derived from the audit key.
-#[derive(Clone)]
-pub struct CodeKey(Zeroizing<[u8; 32]>);
-
-impl std::fmt::Debug for CodeKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("CodeKey([redacted])")
-    }
-}
-
-impl CodeKey {
-    /// The code key of an audit key.
-    pub fn from_audit(key: &crate::audit::Key) -> CodeKey {
-        CodeKey(key.derive(KEY_LABEL))
-    }
-
-    /// Hex HMAC-SHA256 of a normalised code: the only form that is stored.
-    pub fn digest(&self, normalized: &str) -> String {
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(self.0.as_ref())
-            .unwrap_or_else(|_| unreachable!("HMAC takes a key of any length"));
-        mac.update(normalized.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
-}
-
 /// A new code, uniformly drawn (32 symbols: 5 bits of each random byte, no bias), as shown to
 /// the user: `XXXX-XXXX`.
 pub fn generate(rng: &mut impl CryptoRng) -> Secret {
@@ -110,15 +82,5 @@ mod tests {
         assert_eq!(normalize("K7QF-M2XDD"), None);
         assert_eq!(normalize("K7QF-M2XU"), None, "U is not in the alphabet");
         assert_eq!(normalize("K7QF-M2XÉ"), None);
-    }
-
-    #[test]
-    fn the_digest_is_keyed() {
-        let a = CodeKey(Zeroizing::new([1; 32]));
-        let b = CodeKey(Zeroizing::new([2; 32]));
-        assert_eq!(a.digest("K7QFM2XD"), a.digest("K7QFM2XD"));
-        assert_ne!(a.digest("K7QFM2XD"), b.digest("K7QFM2XD"));
-        assert_ne!(a.digest("K7QFM2XD"), a.digest("K7QFM2XE"));
-        assert_eq!(format!("{a:?}"), "CodeKey([redacted])");
     }
 }

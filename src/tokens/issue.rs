@@ -9,7 +9,7 @@ use super::{PURPOSE, TokenError, digest, generate};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::tokens::{self as sql, NewToken};
-use crate::store::users::User;
+use crate::user::User;
 
 /// A token written but not yet live: its mail has still to be accepted.
 #[derive(Debug)]

@@ -13,7 +13,8 @@ use crate::secret::Secret;
 use crate::store::Store;
 use crate::store::db::DbError;
 use crate::store::tokens as sql;
-use crate::store::users::{self as users_sql, User};
+use crate::store::users as users_sql;
+use crate::user::User;
 
 /// Who opened a link, roughly: enough to tell "opened by a person" from "fetched by a mail
 /// scanner" in `tokens list`. Never acted on.

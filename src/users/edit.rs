@@ -14,8 +14,9 @@ use jiff::Timestamp;
 use super::{UserError, check_email_free, check_name, check_username, check_username_free};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::db::Conn;
-use crate::store::users::{self as sql, Profile, User};
+use crate::store::users::{self as sql, Profile};
 use crate::store::{Store, tokens};
+use crate::user::User;
 
 /// The audit action.
 pub const ACTION: &str = "user.edit";

@@ -9,11 +9,11 @@ use std::io::Read;
 use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
 
-use super::{check_email, check_name, check_username, username_from_email};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::input::{self, LimitError, Tape, true_line};
 use crate::store::users::{self as sql, NewUser};
 use crate::store::{Store, StoreError};
+use crate::user::{check_email, check_name, check_username, locale, username_from_email};
 
 /// Rows written per transaction.
 pub const BATCH: usize = 500;
@@ -159,7 +159,7 @@ fn candidate(record: &csv::ByteRecord, cols: Columns) -> Result<NewUser, String>
     }
     let active = parse_active(field(record, cols.active)?)?;
     let locale = field(record, cols.locale)?
-        .map(|tag| super::locale::parse(&tag).map_err(|err| format!("locale {err}")))
+        .map(|tag| locale::parse(&tag).map_err(|err| format!("locale {err}")))
         .transpose()?;
     Ok(NewUser {
         username,

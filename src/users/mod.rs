@@ -4,14 +4,15 @@
 
 pub mod edit;
 pub mod import;
-pub mod locale;
 
 use crate::store::db::{Conn, DbError};
 use jiff::Timestamp;
 
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::store::users::{self as sql, NewUser, User};
+use crate::store::users::{self as sql, NewUser};
 use crate::store::{Store, StoreError, tokens};
+use crate::user::User;
+use crate::user::{check_email, check_locale, check_name, check_username};
 
 /// Why a user could not be found, created or changed.
 #[derive(Debug, thiserror::Error)]
@@ -101,85 +102,12 @@ pub fn resolve(conn: &Conn, key: &str) -> Result<User, UserError> {
     }
 }
 
-/// Check an email address; returns why it is not valid.
-pub fn check_email(email: &str) -> Result<(), String> {
-    if email.chars().any(char::is_control) {
-        return Err("email contains control characters".into());
-    }
-    if email.len() > 254 || email.parse::<lettre::Address>().is_err() {
-        return Err(format!("malformed email {email:?}"));
-    }
-    Ok(())
-}
-
-/// Whether the user has an email that mail can be sent to.
-pub fn has_valid_email(user: &User) -> bool {
-    user.email
-        .as_deref()
-        .is_some_and(|email| check_email(email).is_ok())
-}
-
-/// Check a username; returns why it is not valid.
-pub fn check_username(username: &str) -> Result<(), String> {
-    if username.is_empty() || username.chars().count() > 64 {
-        return Err("username must be 1 to 64 characters".into());
-    }
-    if username
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace())
-    {
-        return Err("username contains whitespace or control characters".into());
-    }
-    if username.contains('@') || username.starts_with('#') {
-        return Err(format!(
-            "username {username:?} must not contain '@' or start with '#'"
-        ));
-    }
-    Ok(())
-}
-
-/// Check a display name; returns why it is not valid.
-pub fn check_name(name: &str) -> Result<(), String> {
-    if name.chars().any(char::is_control) {
-        return Err("name contains control characters".into());
-    }
-    if name.chars().count() > 200 {
-        return Err("name is longer than 200 characters".into());
-    }
-    Ok(())
-}
-
 /// A language tag as the operator typed it (`--locale`), in canonical form; a bad one is
 /// refused like any other bad value.
 pub fn canonical_locale(tag: &str) -> Result<String, UserError> {
-    locale::parse(tag)
+    crate::user::locale::parse(tag)
         .map(|locale| locale.to_string())
         .map_err(|err| UserError::Invalid(format!("locale {err}")))
-}
-
-/// Check a stored locale: a tag [`locale::parse`] accepts, already in canonical form.
-pub fn check_locale(tag: &str) -> Result<(), String> {
-    match locale::parse(tag) {
-        Ok(canonical) if canonical.as_str() == tag => Ok(()),
-        Ok(canonical) => Err(format!("locale {tag:?} must be written {canonical}")),
-        Err(err) => Err(format!("locale {err}")),
-    }
-}
-
-/// The username derived from an email: its local part without a `+tag`, lowercased, with only
-/// letters, digits, `.`, `_` and `-` kept.
-pub fn username_from_email(email: &str) -> String {
-    let local = email.split('@').next().unwrap_or_default();
-    let local = local.split('+').next().unwrap_or_default().to_lowercase();
-    let kept: String = local
-        .chars()
-        .filter(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'))
-        .collect();
-    if kept.is_empty() {
-        "user".to_string()
-    } else {
-        kept
-    }
 }
 
 /// Validate a new user against the rules and the store, without writing anything.

@@ -28,8 +28,8 @@ use jiff::Timestamp;
 use crate::audit::Actor;
 use crate::config::{Cidr, PasswordConfig};
 use crate::store::Store;
-use crate::store::users::User;
 use crate::templates::Templates;
+use crate::user::User;
 
 pub use client::RateLimiter;
 pub use routes::router;

@@ -11,8 +11,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::Web;
-use crate::store::users::User;
 use crate::templates::PageVars;
+use crate::user::User;
 
 /// A page to render, with the status and any cookies to set.
 #[derive(Debug)]

@@ -11,7 +11,7 @@ use super::{
 use crate::delivery::owner;
 use crate::store::Store;
 use crate::store::bulk::{self, Claim};
-use crate::store::users::User;
+use crate::user::User;
 
 /// This process's walk through the free items of a run: each [`Claimer::next`] claims the
 /// first free item after the last one it claimed, skipping those other processes hold, so

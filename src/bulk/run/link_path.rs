@@ -16,7 +16,7 @@ use crate::links::{self, LinkRequest, LinkSettings};
 use crate::mail::{Delivered, MailError, Recipient};
 use crate::store::Store;
 use crate::store::bulk::Item;
-use crate::store::users::User;
+use crate::user::User;
 
 mod batch;
 

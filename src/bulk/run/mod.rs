@@ -25,9 +25,9 @@ use crate::generate::GenerateSettings;
 use crate::links::LinkSettings;
 use crate::mail::{Mailer, Recipient, RecipientRule};
 use crate::store::bulk::{self, Item, ItemPager};
-use crate::store::users::User;
 use crate::store::{Store, StoreError, intents};
 use crate::templates::Templates;
+use crate::user::User;
 
 /// How fast, and how persistently, to send.
 #[derive(Debug, Clone, Copy)]

@@ -12,7 +12,7 @@ use crate::generate::{self, GenerateRequest, GenerateSettings, Generated, Handov
 use crate::password::HashError;
 use crate::store::Store;
 use crate::store::bulk::Item;
-use crate::store::users::User;
+use crate::user::User;
 
 type Job = (Item, Option<User>);
 type Hashed = (Item, Option<User>, Result<Prepared, HashError>);

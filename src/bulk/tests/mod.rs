@@ -35,6 +35,7 @@ fn actor() -> Actor {
         os_user: "root".into(),
         actor: None,
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     }
 }
 

@@ -2,10 +2,11 @@
 
 use super::Context;
 use crate::audit::Actor;
-use crate::audit::{self, Event, Key, KeyError, Outcome};
+use crate::audit::{self, Event, Outcome};
 use crate::cli::CommandResult;
 use crate::cli::context::{audit_key_path, os_rng};
 use crate::exit::{Exit, Failure};
+use crate::keys::{AuditKey, KeyError};
 use crate::store::Store;
 use jiff::Timestamp;
 
@@ -46,18 +47,18 @@ fn anchor(store: &mut Store, created: bool, actor: &Actor, now: Timestamp) -> Co
 pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     let config = ctx.config()?;
     let path = audit_key_path(&config);
-    let created = matches!(Key::load(&path), Err(KeyError::Missing { .. }));
+    let created = matches!(AuditKey::load(&path), Err(KeyError::Missing { .. }));
     if created {
-        Key::generate(&mut os_rng()).create(&path)?;
+        AuditKey::generate(&mut os_rng()).create(&path)?;
         ctx.ui.status(&format!(
             "Created the audit key {} (mode 0600); keep a copy away from the store's backups",
             path.display()
         ));
     }
-    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let (actor, now) = (ctx.actor()?, ctx.settings.now);
     let (_, mut store) = ctx.open_store_then(|store| anchor(store, created, &actor, now))?;
     let event = Event::new("audit.rekey", Outcome::Ok);
-    let id = audit::record(&mut store, &ctx.actor(), ctx.settings.now, &event)?;
+    let id = audit::record(&mut store, &ctx.actor()?, ctx.settings.now, &event)?;
     ctx.ui
         .status(&format!("The audit log is keyed; row {id} records this"));
     Ok(Exit::Ok)

@@ -44,8 +44,9 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
                 .map_err(|e| Failure::usage(format!("--head: {e}")))
         })
         .transpose()?;
-    let (_, store) = ctx.open_store()?;
-    let found = crate::audit::verify(store.conn(), head.as_ref())?;
+    let (config, store) = ctx.open_store()?;
+    let key = ctx.audit_key(&config)?;
+    let found = crate::audit::verify(store.conn(), &key, head.as_ref())?;
     if ctx.settings.format == Format::Json {
         output::json(
             &mut std::io::stdout().lock(),

@@ -3,13 +3,14 @@
 //! also asks for a mail error's class.
 
 use super::Class;
-use crate::audit::{AuditError, KeyError};
+use crate::audit::AuditError;
 use crate::bulk::BulkError;
 use crate::config::ConfigError;
 use crate::delivery::{DeliveryError, FlowError, RecordError};
 use crate::exit::{Exit, Failure};
 use crate::generate::{GenerateError, GenerateFailure};
 use crate::input::LimitError;
+use crate::keys::KeyError;
 use crate::links::{LinkError, LinkFailure, Refusal};
 use crate::mail::MailError;
 use crate::password::HashError;
@@ -133,11 +134,11 @@ pub(super) fn db(err: &DbError) -> Class {
 }
 
 /// The class of an error inside another: its exit code, and its hint only when it is
-/// [`BUSY`] or [`NO_KEY`] (the other hints are about what the inner error's own command did).
+/// [`BUSY`] (the other hints are about what the inner error's own command did).
 pub(super) fn inner(class: Class) -> Class {
     Class {
         exit: class.exit,
-        hint: class.hint.filter(|hint| hint == BUSY || hint == NO_KEY),
+        hint: class.hint.filter(|hint| hint == BUSY),
     }
 }
 
@@ -189,7 +190,6 @@ pub(super) fn audit(err: &AuditError) -> Class {
             Exit::Failure,
             "the audit table was edited outside pwreset; keep a copy of the store for investigation",
         ),
-        AuditError::NoKey { .. } => Class::hint(Exit::Config, NO_KEY),
         AuditError::Unanchored { .. } => Class::hint(
             Exit::Failure,
             "if this store was just upgraded, run `pwreset audit rekey`; otherwise the log was rewritten outside pwreset: keep a copy of the store",

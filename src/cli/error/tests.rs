@@ -330,7 +330,7 @@ fn a_bad_header_in_the_store_is_refused_with_the_user_to_fix() {
 
 #[test]
 fn audit_key_problems_are_exit_8_and_say_how_to_get_a_key() {
-    use crate::audit::KeyError;
+    use crate::keys::KeyError;
     let path = std::path::PathBuf::from("/etc/pwreset/audit.key");
     let missing = class_of(KeyError::Missing { path: path.clone() });
     assert_eq!(missing.exit, Exit::Config);
@@ -350,15 +350,6 @@ fn audit_key_problems_are_exit_8_and_say_how_to_get_a_key() {
         Some("run `chmod 600 /etc/pwreset/audit.key`")
     );
     assert_eq!(class_of(KeyError::Malformed { path }).exit, Exit::Config);
-    let no_key = AuditError::NoKey { why: "x".into() };
-    let wrapped = class_of(TokenError::Audit(no_key));
-    assert_eq!(wrapped.exit, Exit::Config);
-    assert!(
-        wrapped
-            .hint
-            .as_deref()
-            .is_some_and(|h| h.contains("pwreset audit rekey"))
-    );
     let unanchored = class_of(AuditError::Unanchored { rows: 3 });
     assert_eq!(unanchored.exit, Exit::Failure);
     let head = AuditError::HeadMissing {

@@ -11,8 +11,8 @@ use crate::exit::{Exit, Failure};
 use crate::generate::{self, Courier, GenerateRequest, Handover};
 use crate::mail::{Address, Recipient};
 use crate::settings::{self, Format, Overrides};
-use crate::store::users::User;
 use crate::ui::sanitize;
+use crate::user::User;
 use crate::{mail, output, timefmt};
 
 const EXAMPLES: &str = "Examples:
@@ -58,7 +58,7 @@ struct GeneratedJson {
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     check_output(ctx, &args)?;
     let (config, mut store) = ctx.open_store()?;
-    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let (actor, now) = (ctx.actor()?, ctx.settings.now);
     let user =
         crate::users::resolve_audited(&mut store, &args.user, generate::ACTION, &actor, now)??;
     let overrides = Overrides {
@@ -107,7 +107,7 @@ fn handover<'a>(args: &Args, user: &User, address: Option<&'a Recipient>) -> Han
     if args.email || !args.show {
         return Handover::Email(address);
     }
-    let notice_to = address.filter(|_| crate::users::has_valid_email(user));
+    let notice_to = address.filter(|_| crate::user::has_valid_email(user));
     Handover::Show { notice_to }
 }
 

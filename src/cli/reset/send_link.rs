@@ -9,7 +9,7 @@ use crate::exit::{Exit, Failure};
 use crate::links::{self, LinkRequest};
 use crate::mail::Address;
 use crate::settings::{self, Format, Overrides};
-use crate::store::users::User;
+use crate::user::User;
 use crate::{mail, output, timefmt};
 
 const EXAMPLES: &str = "Examples:
@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         rate: None,
     };
     let settings = settings::link_settings(&config, &overrides)?;
-    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let (actor, now) = (ctx.actor()?, ctx.settings.now);
     let user = crate::users::resolve_audited(&mut store, &args.user, links::ACTION, &actor, now)??;
     let recipient = settings::recipient_rule(&config, &overrides).for_user(user.email.as_deref());
     let mut mailer = ctx.mailer(&config)?;

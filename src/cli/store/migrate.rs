@@ -66,13 +66,12 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     if same_store(&here_opener.location, &opener.location) {
         return Err(Failure::new(Exit::Usage, "the store cannot be migrated into itself").into());
     }
-    let mut other = match &opener.location {
+    let other = match &opener.location {
         StoreLocation::Sqlite(path) if !path.exists() => {
             Store::create(path, config.config.store.busy_timeout_ms)?
         }
         _ => opener.open()?,
     };
-    audit::key_store(&mut other, ctx.audit_key(&config)?);
     let (mut from, mut to, names) = if args.to.is_some() {
         (configured, other, (here, there))
     } else {
@@ -91,9 +90,10 @@ fn migrate(
     to: &mut Store,
     (from_name, to_name): &(String, String),
 ) -> CommandResult<Counts> {
+    let actor = ctx.actor()?;
     let source = copy::counts(from.conn()).map_err(StoreError::from)?;
     if audit_rows(&source) > 0 {
-        audit::verify(from.conn(), None)?;
+        audit::verify(from.conn(), &actor.key, None)?;
     }
     let held = copy::counts(to.conn()).map_err(StoreError::from)?.total();
     if held > 0 {
@@ -108,12 +108,12 @@ fn migrate(
     let tx = to.write()?;
     let copied = copy::copy(from.conn(), &tx).map_err(StoreError::from)?;
     if audit_rows(&copied) > 0 {
-        audit::verify(&tx, None)?;
+        audit::verify(&tx, &actor.key, None)?;
     }
     let detail = format!("copied {} rows from {from_name}", copied.total());
     audit::append(
         &tx,
-        &ctx.actor(),
+        &actor,
         now,
         &Event::new("store.migrate", Outcome::Ok).detail(Some(detail)),
     )?;
@@ -121,7 +121,7 @@ fn migrate(
     let detail = format!("copied {} rows to {to_name}", copied.total());
     audit::record(
         from,
-        &ctx.actor(),
+        &actor,
         now,
         &Event::new("store.migrate", Outcome::Ok).detail(Some(detail)),
     )?;

@@ -36,7 +36,7 @@ struct PurgeJson {
 /// Run `pwreset tokens purge`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
-    let count = tokens::purge(&mut store, &ctx.actor(), ctx.settings.now, args.dry_run)?;
+    let count = tokens::purge(&mut store, &ctx.actor()?, ctx.settings.now, args.dry_run)?;
     if ctx.settings.format == Format::Json {
         output::json(
             &mut std::io::stdout().lock(),

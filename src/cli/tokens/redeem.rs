@@ -11,9 +11,9 @@ use crate::mail::{Delivered, MailError, Recipient};
 use crate::notice::Notice;
 use crate::output;
 use crate::settings::{self, Format, Overrides};
-use crate::store::users::User;
 use crate::timefmt;
 use crate::tokens::{self, RedeemPolicy};
+use crate::user::User;
 
 /// Use a token to set a new password (both read from stdin or prompted)
 #[derive(Debug, clap::Args)]
@@ -50,7 +50,7 @@ pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
         token.expose().trim(),
         &password,
         policy,
-        &ctx.actor(),
+        &ctx.actor()?,
         now,
         &mut crate::cli::os_rng(),
     )?;
@@ -73,7 +73,7 @@ pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
 /// PW-6: tell the user their password was changed (unless `mail.notify_on_change = false`).
 /// The change has happened; a failed notice is a warning, not an error.
 pub(crate) fn notify(ctx: &Context, config: &LoadedConfig, user: &User) -> CommandResult<()> {
-    if !config.config.mail.notify_on_change || !crate::users::has_valid_email(user) {
+    if !config.config.mail.notify_on_change || !crate::user::has_valid_email(user) {
         return Ok(());
     }
     let sent = mail_notice(ctx, config, user, |courier, notice, to| {

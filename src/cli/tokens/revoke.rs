@@ -22,7 +22,7 @@ pub struct Args {
 /// Run `pwreset tokens revoke`.
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
-    let (actor, now) = (ctx.actor(), ctx.settings.now);
+    let (actor, now) = (ctx.actor()?, ctx.settings.now);
     let (count, whom) = if let Some(key) = &args.user {
         let user = crate::users::resolve(store.conn(), key)?;
         (

@@ -18,7 +18,8 @@ pub struct Args {
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (_, mut store) = ctx.open_store()?;
     let user = crate::users::resolve(store.conn(), &args.user)?;
-    let result = crate::users::set_active(&mut store, &user, true, &ctx.actor(), ctx.settings.now)?;
+    let result =
+        crate::users::set_active(&mut store, &user, true, &ctx.actor()?, ctx.settings.now)?;
     if result.changed {
         ctx.ui.status(&format!("Activated {}", describe(&user)));
     } else {

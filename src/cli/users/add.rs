@@ -6,7 +6,7 @@ use crate::exit::Exit;
 use crate::output;
 use crate::settings::Format;
 use crate::store::users::NewUser;
-use crate::users::username_from_email;
+use crate::user::username_from_email;
 
 /// Add a user
 #[derive(Debug, clap::Args)]
@@ -53,7 +53,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         active: !args.inactive,
         locale,
     };
-    let created = crate::users::add(&mut store, &user, &ctx.actor(), ctx.settings.now)?;
+    let created = crate::users::add(&mut store, &user, &ctx.actor()?, ctx.settings.now)?;
     if ctx.settings.format == Format::Json {
         output::json(
             &mut std::io::stdout().lock(),

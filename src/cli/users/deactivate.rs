@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         ctx.settings.yes,
     )?;
     let result =
-        crate::users::set_active(&mut store, &user, false, &ctx.actor(), ctx.settings.now)?;
+        crate::users::set_active(&mut store, &user, false, &ctx.actor()?, ctx.settings.now)?;
     ctx.ui.status(&format!(
         "Deactivated {}{}",
         describe(&user),

@@ -88,7 +88,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         &mut store,
         plan.user.id,
         &changes,
-        &ctx.actor(),
+        &ctx.actor()?,
         ctx.settings.now,
     )?;
     let revoked = match edited.links_revoked {

@@ -48,7 +48,7 @@ struct RejectedJson<'a> {
 pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let input = open(&args.file)?;
     let (_, mut store) = ctx.open_store()?;
-    let report = match import::import(&mut store, input, &ctx.actor(), ctx.settings.now) {
+    let report = match import::import(&mut store, input, &ctx.actor()?, ctx.settings.now) {
         Err(err @ ImportError::Input(_)) => {
             let err = anyhow::Error::new(err).context(format!("cannot read {}", args.file));
             return Err(err.into());

@@ -14,8 +14,9 @@ use super::Context;
 use crate::cli::CommandResult;
 use crate::exit::Exit;
 use crate::output::Record;
-use crate::store::users::{Listed, User};
+use crate::store::users::Listed;
 use crate::timefmt;
+use crate::user::User;
 
 /// List, show, add, edit, import, activate and deactivate users
 #[derive(Debug, clap::Subcommand)]
@@ -151,7 +152,7 @@ impl UserDetail {
             id: user.id,
             username: user.username.clone(),
             email: user.email.clone(),
-            email_valid: crate::users::has_valid_email(user),
+            email_valid: crate::user::has_valid_email(user),
             name: user.display_name.clone(),
             active: user.active,
             has_password: user.has_password,

@@ -11,8 +11,9 @@
 use super::super::db::many::{ints, list};
 use super::super::db::{Conn, DbError};
 use super::super::intents::Owner;
-use super::super::users::{self, User};
+use super::super::users;
 use super::{ITEM_COLUMNS, Item, USER_AT, item_from};
+use crate::user::User;
 use crate::vals;
 
 /// Claim an item for sending: `pending` or `failed` becomes `sending` (cleared by

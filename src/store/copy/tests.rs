@@ -38,6 +38,7 @@ fn actor() -> Actor {
         os_user: "root".into(),
         actor: None,
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     }
 }
 
@@ -52,7 +53,7 @@ fn filled(backend: Backend) -> TestStore {
         locale: None,
     };
     let user = crate::users::add(&mut store, &new, &actor(), at(1_800_000_000)).expect("user");
-    let key = store.code_key().cloned();
+    let key = Some(crate::keys::CodeKey::for_tests());
     let request = IssueRequest {
         ttl_secs: 3600,
         recipient: "alice@example.com",
@@ -191,10 +192,13 @@ fn a_copy_holds_the_same_rows_and_its_audit_chain_verifies(backend: Backend) {
         assert_eq!(copied, counts(from.conn()).expect("counts"), "{pair}");
         assert!(copied.total() >= 5, "{pair}: {copied:?}");
         assert_eq!(dump(from.conn()), dump(to.conn()), "{pair}");
-        let verified = verify(to.conn(), None).expect("the chain verifies on the copy");
+        let verified = verify(to.conn(), &crate::keys::AuditKey::for_tests(), None)
+            .expect("the chain verifies on the copy");
         assert_eq!(
             verified.rows,
-            verify(from.conn(), None).expect("source").rows,
+            verify(from.conn(), &crate::keys::AuditKey::for_tests(), None)
+                .expect("source")
+                .rows,
             "{pair}"
         );
         // New rows take ids after the copied ones (PostgreSQL: the sequences were moved).

@@ -233,17 +233,6 @@ fn a_transaction_commits_or_rolls_back_on_drop() {
 }
 
 #[test]
-fn the_mac_is_the_connections_closure_or_the_reason_for_none() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let conn = open(&dir);
-    assert_eq!(conn.mac("p", "x"), Err("no audit key was loaded".into()));
-    conn.set_mac(|prev, payload| Ok(format!("{prev}|{payload}")));
-    assert_eq!(conn.mac("p", "x"), Ok("p|x".into()));
-    conn.set_mac(|_, _| Err("key file unreadable".into()));
-    assert_eq!(conn.mac("p", "x"), Err("key file unreadable".into()));
-}
-
-#[test]
 fn pg_sql_numbers_parameters_outside_literals_and_comments() {
     assert_eq!(
         pg_sql("SELECT a FROM t WHERE a = ?1 AND b IN (?2, ?12) -- ?3\nLIMIT ?3"),

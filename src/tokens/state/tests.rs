@@ -9,8 +9,9 @@ use crate::store::Store;
 use crate::store::temp_passwords::{self, Handover, NewTempPassword};
 use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::tokens as sql;
-use crate::store::users::{NewUser, PasswordChange, User};
+use crate::store::users::{NewUser, PasswordChange};
 use crate::tokens::{IssueRequest, digest, issue_pending};
+use crate::user::User;
 
 on_both_backends!(
     a_link_goes_from_pending_to_sent_opened_and_used,
@@ -37,6 +38,7 @@ fn user(store: &mut Store, name: &str) -> User {
         os_user: "root".into(),
         actor: None,
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     };
     crate::users::add(store, &new, &actor, at(T0)).expect("user")
 }

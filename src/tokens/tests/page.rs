@@ -14,10 +14,7 @@ on_both_backends!(
 
 /// Issue a live token with a code under the store's (test) code key.
 fn live_with_code(store: &mut Store, user: &User, now: i64) -> (Secret, Secret) {
-    let key = store
-        .code_key()
-        .cloned()
-        .expect("unit-test stores have a code key");
+    let key = CodeKey::for_tests();
     let request = IssueRequest {
         code_key: Some(&key),
         ..request()
@@ -128,7 +125,7 @@ fn cancelling_revokes_the_users_links_and_is_audited(backend: Backend) {
 fn the_right_code_finds_the_link_by_username_or_email_in_any_case(backend: Backend) {
     let (mut store, user) = setup(backend);
     let (token, code) = live_with_code(&mut store, &user, T0);
-    let key = store.code_key().cloned().expect("key");
+    let key = CodeKey::for_tests();
     let typed = code.expose().to_lowercase().replace('-', " ");
     for login in ["alice", "ALICE@example.com"] {
         let verified =
@@ -154,8 +151,8 @@ fn the_right_code_finds_the_link_by_username_or_email_in_any_case(backend: Backe
 fn five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing(backend: Backend) {
     let (mut store, user) = setup(backend);
     let (token, code) = live_with_code(&mut store, &user, T0);
-    let key = store.code_key().cloned().expect("key");
-    let other = CodeKey::from_audit(&crate::audit::Key::generate(&mut rand::rng()));
+    let key = CodeKey::for_tests();
+    let other = CodeKey::from_audit(&crate::keys::AuditKey::generate(&mut rand::rng()));
     let wrong = |store: &mut Store, login: &str, code: &str| {
         check_code(store, &key, login, code, &actor(), at(T0 + 1)).map(|v| v.token_id)
     };
@@ -197,7 +194,7 @@ fn without_a_code_key_a_link_has_no_code(backend: Backend) {
     let pending =
         issue_pending(&mut store, &user, request(), at(T0), &mut rand::rng()).expect("issue");
     assert!(pending.code.is_none());
-    let key = store.code_key().cloned().expect("key");
+    let key = CodeKey::for_tests();
     assert!(sql::activate(store.conn(), pending.id).expect("activate"));
     let tried = check_code(&mut store, &key, "alice", "0000-0000", &actor(), at(T0 + 1));
     assert!(matches!(tried, Err(CodeError::Wrong)));

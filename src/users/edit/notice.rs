@@ -4,8 +4,8 @@
 
 use crate::mail::{self, Delivered, MailError, Recipient};
 use crate::notice::Notice;
-use crate::store::users::User;
 use crate::templates::Vars;
+use crate::user::User;
 
 /// The template of the notice.
 pub const TEMPLATE: &str = "email-changed";

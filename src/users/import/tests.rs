@@ -19,6 +19,7 @@ fn actor() -> Actor {
         os_user: "root".into(),
         actor: None,
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     }
 }
 
@@ -118,7 +119,7 @@ fn large_imports_span_several_batches(backend: Backend) {
     assert_eq!(report.imported, (BATCH * 2 + 7) as u64);
     assert_eq!(count(&store), i64::try_from(BATCH * 2 + 7).expect("small"));
     assert_eq!(
-        crate::audit::verify(store.conn(), None)
+        crate::audit::verify(store.conn(), &crate::keys::AuditKey::for_tests(), None)
             .expect("chain")
             .rows,
         (BATCH * 2 + 8) as u64

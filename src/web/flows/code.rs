@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
 use super::Client;
+use crate::keys::CodeKey;
 use crate::secret::Secret;
 use crate::tokens::{self, CodeError, TokenError, Verified};
 use crate::web::Web;
@@ -87,7 +88,7 @@ pub async fn submit(
     let now = (web.deps.clock)();
     let (actor, login, code) = (web.actor.clone(), form.login.clone(), form.code);
     let checked = super::with_store(&web, move |store| {
-        let key = store.code_key().cloned().ok_or(CodeError::Wrong)?;
+        let key = CodeKey::from_audit(&actor.key);
         let verified = tokens::check_code(store, &key, &login, code.expose(), &actor, now)?;
         let (_, digest) = tokens::verify_id(store, verified.token_id, now)?;
         Ok::<_, CodeError>((verified, digest))

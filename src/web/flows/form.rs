@@ -127,7 +127,7 @@ async fn redeem(
     web: &Arc<Web>,
     token_id: i64,
     password: Secret,
-) -> Result<Result<crate::store::users::User, TokenError>, Response> {
+) -> Result<Result<crate::user::User, TokenError>, Response> {
     let Ok(_permit) = web.hashing.acquire().await else {
         return Err(error(web, &"the hashing permits were closed"));
     };
@@ -146,7 +146,7 @@ async fn redeem(
 /// PW-6: the notice, on a blocking thread (the mailers are synchronous) that the request does
 /// not wait for; the notifier bounds its own wait. Counted in `web.notices` until it ends, so
 /// a stop can tell how many it abandons.
-fn notify(web: &Arc<Web>, user: crate::store::users::User) {
+fn notify(web: &Arc<Web>, user: crate::user::User) {
     let notify = web.deps.notify.clone();
     let sending = Sending::start(&web.notices);
     drop(tokio::task::spawn_blocking(move || {

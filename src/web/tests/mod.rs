@@ -28,12 +28,13 @@ use jiff::Timestamp;
 use tower::ServiceExt as _;
 
 use super::{Branding, Deps, Limits, PageSettings, Peer, Site, Web};
-use crate::audit::{Actor, Key};
+use crate::audit::Actor;
 use crate::config::PasswordConfig;
 use crate::store::Store;
 use crate::store::testing::{Backend, Place, off_runtime};
-use crate::store::users::{NewUser, User};
+use crate::store::users::NewUser;
 use crate::templates::Templates;
+use crate::user::User;
 
 /// The clock's start.
 pub const T0: i64 = 1_800_000_000;
@@ -82,6 +83,7 @@ pub fn actor() -> Actor {
         os_user: "root".into(),
         actor: Some("serve".into()),
         reason: None,
+        key: crate::keys::AuditKey::for_tests(),
     }
 }
 
@@ -109,11 +111,7 @@ impl Harness {
         let mut deps = Deps {
             open_store: {
                 let open = place.opener(5000);
-                Arc::new(move || {
-                    let store = open()?;
-                    crate::audit::use_key(store.conn(), Ok(Key::for_tests()))?;
-                    Ok(store)
-                })
+                Arc::new(move || Ok(open()?))
             },
             clock: {
                 let now = now.clone();
@@ -272,10 +270,7 @@ impl Harness {
     pub fn link(&self, user: &User) -> Link {
         let now = *self.now.lock().expect("clock");
         self.on_store(|store| {
-            let key = store
-                .code_key()
-                .cloned()
-                .expect("test stores have a code key");
+            let key = crate::keys::CodeKey::for_tests();
             let request = crate::tokens::IssueRequest {
                 ttl_secs: 3600,
                 recipient: "x@example.com",

@@ -8,7 +8,7 @@ use crate::links;
 use crate::mail::Delivered;
 use crate::store::Store;
 use crate::store::bulk::Item;
-use crate::store::users::User;
+use crate::user::User;
 
 impl<R, F> LinkPath<'_, R, F>
 where

@@ -217,7 +217,7 @@ fn planned(
     if let (Some((_, Some(to))), None) = (&reissue_of, &args.to) {
         resolved.recipients = RecipientRule::from_stored(Some(to));
     }
-    let (now, actor) = (ctx.settings.now, ctx.actor());
+    let (now, actor) = (ctx.settings.now, ctx.actor()?);
     let run_id = bulk::new_run_id(now, &mut crate::cli::os_rng());
     let request = Request {
         run_id: &run_id,
@@ -309,7 +309,7 @@ fn execute(
     let stop = stop_flag();
     let settings = &ctx.settings;
     let clock = || settings.clock();
-    let actor = ctx.actor();
+    let actor = ctx.actor()?;
     let mut runner = Runner {
         run_id,
         action,

@@ -16,8 +16,8 @@ use crate::output::{ListWriter, Record};
 use crate::settings::Format;
 use crate::store::Store;
 use crate::store::bulk::Item;
-use crate::store::users::User;
 use crate::ui::{sanitize, thousands};
+use crate::user::User;
 use crate::{mail, timefmt};
 
 /// What an action does, as the start of a sentence about `N users`.

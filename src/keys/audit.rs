@@ -3,7 +3,8 @@
 //! Owns creating the key file (mode 0600, from the RNG it is given), reading it (refused when
 //! readable by others, like the SMTP password file) and computing a MAC with it. The key is held
 //! in zeroizing memory, is `[redacted]` in Debug output, and is never printed or stored.
-//! Nothing here knows about terminals, flags or exit codes.
+//! Nothing here knows about terminals, flags, exit codes or the store: whoever appends an audit
+//! row passes this key in.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -18,9 +19,9 @@ pub const KEY_LEN: usize = 32;
 
 /// The secret that keys the audit chain.
 #[derive(Clone)]
-pub struct Key(Zeroizing<[u8; KEY_LEN]>);
+pub struct AuditKey(Zeroizing<[u8; KEY_LEN]>);
 
-impl std::fmt::Debug for Key {
+impl std::fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Key([redacted])")
     }
@@ -59,22 +60,22 @@ pub enum KeyError {
     },
 }
 
-impl Key {
+impl AuditKey {
     /// A fresh key from `rng` (the OS CSPRNG at the CLI edge).
-    pub fn generate(rng: &mut impl rand::CryptoRng) -> Key {
+    pub fn generate(rng: &mut impl rand::CryptoRng) -> AuditKey {
         let mut bytes = Zeroizing::new([0_u8; KEY_LEN]);
         rng.fill_bytes(bytes.as_mut());
-        Key(bytes)
+        AuditKey(bytes)
     }
 
     /// Read the key file: refused when missing, readable by others or malformed.
-    pub fn load(path: &Path) -> Result<Key, KeyError> {
+    pub fn load(path: &Path) -> Result<AuditKey, KeyError> {
         if !path.exists() {
             return Err(KeyError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        if let Some(mode) = crate::store::loose_mode(path) {
+        if let Some(mode) = crate::fsmode::loose_mode(path) {
             return Err(KeyError::ReadableByOthers {
                 path: path.to_path_buf(),
                 mode,
@@ -93,7 +94,7 @@ impl Key {
                 path: path.to_path_buf(),
             },
         )?;
-        Ok(Key(bytes))
+        Ok(AuditKey(bytes))
     }
 
     /// Write the key to a new file created with mode 0600; an existing file is never replaced.
@@ -138,7 +139,46 @@ impl Key {
 
     /// A fixed key for unit tests.
     #[cfg(test)]
-    pub fn for_tests() -> Key {
-        Key(Zeroizing::new([7; KEY_LEN]))
+    pub fn for_tests() -> AuditKey {
+        AuditKey(Zeroizing::new([7; KEY_LEN]))
+    }
+}
+
+#[cfg(test)]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the test creates a real key from the OS RNG"
+)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_key_file_is_private_and_round_trips() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("audit.key");
+        assert!(matches!(
+            AuditKey::load(&path),
+            Err(KeyError::Missing { .. })
+        ));
+        let key = AuditKey::generate(&mut rand::rng());
+        key.create(&path).expect("create");
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        assert!(key.create(&path).is_err(), "never replaced");
+        let loaded = AuditKey::load(&path).expect("load");
+        assert_eq!(loaded.mac("a", "b"), key.mac("a", "b"));
+        assert_eq!(format!("{loaded:?}"), "Key([redacted])");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+        assert!(matches!(
+            AuditKey::load(&path),
+            Err(KeyError::ReadableByOthers { mode: 0o640, .. })
+        ));
+        std::fs::write(&path, "not hex\n").expect("write");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+        assert!(matches!(
+            AuditKey::load(&path),
+            Err(KeyError::Malformed { .. })
+        ));
     }
 }
