@@ -43,13 +43,14 @@ fn fill(store: &mut Store, n: i64) {
 /// Run `sql` as someone with write access to the file or database would: with the append-only
 /// triggers out of the way.
 fn tamper(conn: &Conn, sql: &str) {
-    // dialect: PostgreSQL's triggers belong to their table.
-    conn.batch(conn.dialect(
-        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;",
+    // PostgreSQL's triggers belong to their table.
+    let untrigger = if conn.is_postgres() {
         "ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_update; \
-         ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_delete;",
-    ))
-    .expect("drop");
+         ALTER TABLE audit_log DISABLE TRIGGER audit_log_no_delete;"
+    } else {
+        "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+    };
+    conn.batch(untrigger).expect("drop");
     conn.batch(sql).expect("tamper");
 }
 

@@ -6,6 +6,7 @@
 //! Planning streams the selection and the run streams its items from the store, so memory stays
 //! flat in the number of users. Nothing here prints: callers get each outcome through a callback.
 
+pub mod batching;
 mod plan;
 pub mod reissue;
 pub mod report;

@@ -194,8 +194,7 @@ pub fn for_each<E: From<DbError>>(
     filter: &Filter,
     mut f: impl FnMut(Entry) -> Result<(), E>,
 ) -> Result<(), E> {
-    // dialect: no limit is `LIMIT -1` in SQLite and `LIMIT NULL` (all) in PostgreSQL.
-    let limit_clause = conn.dialect("LIMIT coalesce(?5, -1)", "LIMIT CAST(?5 AS BIGINT)");
+    let limit_clause = conn.limit_or_all("?5");
     let sql = format!(
         "SELECT * FROM (SELECT {COLUMNS} FROM audit_log \
          WHERE (CAST(?1 AS BIGINT) IS NULL OR target_user_id = ?1) \

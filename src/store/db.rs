@@ -1,7 +1,10 @@
 //! pwreset's own SQL layer: one connection type, [`Conn`], over which every statement of the
 //! store runs, whatever the backend. Statements are written once, in SQLite's dialect with
-//! `?N` parameters; where PostgreSQL's differs the call site gives both through
-//! [`Conn::dialect`], marked `// dialect:` (and [`pg_sql`] turns `?N` into `$N`). Parameters
+//! `?N` parameters, and [`pg_sql`] turns `?N` into `$N`. Where PostgreSQL's dialect differs,
+//! the call site names what it means and the connection writes it for its backend:
+//! [`Conn::equals_ignoring_case`], [`Conn::like_ignoring_case`], [`Conn::limit_or_all`],
+//! [`Conn::for_update_skip_locked`], [`Conn::is_postgres`]. Booleans are stored as 0/1 on both
+//! (PostgreSQL's `boolean` expressions are read back as 0/1 by [`FromValue`]). Parameters
 //! are [`ToValue`]s (`vals![a, b]`), columns are read by index from a [`Row`] as
 //! [`FromValue`]s, and every failure is a [`DbError`] whose [`ErrorKind`] says whether another
 //! writer held the store.
@@ -112,12 +115,72 @@ impl Conn {
         }
     }
 
-    /// Pick the statement (or the pieces of one) for this backend, where the dialects differ.
-    pub fn dialect<T>(&self, sqlite: T, pg: T) -> T {
+    /// Whether this is a PostgreSQL store (row locks, `SKIP LOCKED`, identity sequences).
+    pub fn is_postgres(&self) -> bool {
+        self.backend() == Backend::Postgres
+    }
+
+    /// Pick the piece of a statement for this backend. Private: table modules name what they
+    /// mean through the helpers below instead of writing both dialects.
+    fn dialect<T>(&self, sqlite: T, pg: T) -> T {
         match self.backend() {
             Backend::Sqlite => sqlite,
             Backend::Postgres => pg,
         }
+    }
+
+    /// `column = param`, ignoring case. SQLite: the column is declared `COLLATE NOCASE` (every
+    /// case-insensitive column of the schema is), so a plain `=` uses its index; PostgreSQL
+    /// compares `lower()` of both (its indexes are on `lower(column)`).
+    pub fn equals_ignoring_case(&self, column: &str, param: &str) -> String {
+        self.dialect(
+            format!("{column} = {param}"),
+            format!("lower({column}) = lower({param})"),
+        )
+    }
+
+    /// `column LIKE pattern ESCAPE '\'`, ignoring ASCII case (SQLite's `LIKE` does; PostgreSQL
+    /// needs `ILIKE`); `%`, `_` and `\\` in the pattern are escaped with `\\`.
+    pub fn like_ignoring_case(&self, column: &str, pattern: &str) -> String {
+        let like = self.dialect("LIKE", "ILIKE");
+        format!("{column} {like} {pattern} ESCAPE '\\'")
+    }
+
+    /// `LIMIT param`, where a NULL parameter means no limit (SQLite: `LIMIT -1`; PostgreSQL:
+    /// `LIMIT NULL`).
+    pub fn limit_or_all(&self, param: &str) -> String {
+        self.dialect(
+            format!("LIMIT coalesce({param}, -1)"),
+            format!("LIMIT CAST({param} AS BIGINT)"),
+        )
+    }
+
+    /// The suffix of a `SELECT` that claims rows for this transaction while others claim the
+    /// rest: PostgreSQL locks the rows and skips those others have locked; SQLite has one writer
+    /// at a time (`BEGIN IMMEDIATE`), so it needs nothing.
+    pub fn for_update_skip_locked(&self) -> &'static str {
+        self.dialect("", " FOR UPDATE SKIP LOCKED")
+    }
+
+    /// The names of the store's tables, sorted (not PostgreSQL's migration bookkeeping).
+    pub fn table_names(&self) -> Result<Vec<String>, DbError> {
+        let sql = self.dialect(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_name <> 'pwreset_schema_version' \
+             ORDER BY table_name",
+        );
+        self.query_vec(sql, &[], |row| row.get(0))
+    }
+
+    /// The columns of `table`, in their order.
+    pub fn column_names(&self, table: &str) -> Result<Vec<String>, DbError> {
+        let sql = self.dialect(
+            "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY ordinal_position",
+        );
+        self.query_vec(sql, &crate::vals![table], |row| row.get(0))
     }
 
     /// The backend's own connection, for migrations only (SQLite: `PRAGMA user_version` and

@@ -162,19 +162,6 @@ impl Store {
         Ok(tx)
     }
 
-    /// How many users a bulk link run should write per transaction when nothing else limits
-    /// it: one on SQLite, where a transaction costs microseconds and a crash then leaves at
-    /// most the users on the wire `interrupted`; [`Store::PG_BATCH`] on PostgreSQL, where each
-    /// transaction costs round trips to the server, so that the server's work per user, not
-    /// the round trips, sets the pace (a crash there leaves at most the batch being sent, and
-    /// the mails on the wire, `interrupted`).
-    pub fn users_per_transaction(&self) -> usize {
-        self.conn.dialect(1, Self::PG_BATCH)
-    }
-
-    /// [`Store::users_per_transaction`] on PostgreSQL.
-    pub const PG_BATCH: usize = 32;
-
     /// [`Store::write_for_user`] for several users (a bulk run's batch): their rows locked
     /// together, in id order.
     pub fn write_for_users(&mut self, user_ids: &[i64]) -> Result<Tx<'_>, StoreError> {

@@ -98,8 +98,8 @@ pub fn lock(conn: &Conn, id: i64) -> Result<(), DbError> {
 /// [`lock`] for several users, in id order (so that two transactions locking overlapping sets
 /// cannot deadlock).
 pub fn lock_many(conn: &Conn, ids: &[i64]) -> Result<(), DbError> {
-    // dialect: PostgreSQL locks the rows; SQLite has no FOR UPDATE and needs none.
-    if ids.is_empty() || !conn.dialect(false, true) {
+    // SQLite has no FOR UPDATE and needs none: one writer at a time.
+    if ids.is_empty() || !conn.is_postgres() {
         return Ok(());
     }
     let sql = format!(
@@ -112,11 +112,10 @@ pub fn lock_many(conn: &Conn, ids: &[i64]) -> Result<(), DbError> {
 /// Lock every user's row until the transaction ends (PostgreSQL only, as [`lock`]): for the
 /// rare writes that concern every user (`tokens revoke --all`).
 pub fn lock_all(conn: &Conn) -> Result<(), DbError> {
-    // dialect: as in `lock`.
-    match conn.dialect(None, Some("SELECT id FROM users FOR UPDATE")) {
-        Some(sql) => conn.defer(sql, &vals![]),
-        None => Ok(()),
+    if !conn.is_postgres() {
+        return Ok(());
     }
+    conn.defer("SELECT id FROM users FOR UPDATE", &vals![])
 }
 
 /// The user with this id.
@@ -139,30 +138,30 @@ pub fn by_ids(conn: &Conn, ids: &[i64]) -> Result<Vec<User>, DbError> {
 
 /// Users whose email or username equals `key`, ignoring case (at most two).
 pub fn matching(conn: &Conn, key: &str) -> Result<Vec<User>, DbError> {
-    // dialect: the columns are COLLATE NOCASE in SQLite; PostgreSQL compares lower().
-    let sqlite =
-        format!("SELECT {COLUMNS} FROM users WHERE email = ?1 OR username = ?1 ORDER BY id");
-    let pg = format!(
-        "SELECT {COLUMNS} FROM users WHERE lower(email) = lower(?1) OR lower(username) = lower(?1) \
-         ORDER BY id"
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE {} OR {} ORDER BY id",
+        conn.equals_ignoring_case("email", "?1"),
+        conn.equals_ignoring_case("username", "?1"),
     );
-    conn.query_vec(conn.dialect(&sqlite, &pg), &vals![key], from_row)
+    conn.query_vec(&sql, &vals![key], from_row)
 }
 
 /// The user with this email, ignoring case.
 pub fn by_email(conn: &Conn, email: &str) -> Result<Option<User>, DbError> {
-    // dialect: COLLATE NOCASE in SQLite; PostgreSQL compares lower().
-    let sqlite = format!("SELECT {COLUMNS} FROM users WHERE email = ?1");
-    let pg = format!("SELECT {COLUMNS} FROM users WHERE lower(email) = lower(?1)");
-    conn.query_opt(conn.dialect(&sqlite, &pg), &vals![email], from_row)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE {}",
+        conn.equals_ignoring_case("email", "?1")
+    );
+    conn.query_opt(&sql, &vals![email], from_row)
 }
 
 /// The user with this username, ignoring case.
 pub fn by_username(conn: &Conn, username: &str) -> Result<Option<User>, DbError> {
-    // dialect: COLLATE NOCASE in SQLite; PostgreSQL compares lower().
-    let sqlite = format!("SELECT {COLUMNS} FROM users WHERE username = ?1");
-    let pg = format!("SELECT {COLUMNS} FROM users WHERE lower(username) = lower(?1)");
-    conn.query_opt(conn.dialect(&sqlite, &pg), &vals![username], from_row)
+    let sql = format!(
+        "SELECT {COLUMNS} FROM users WHERE {}",
+        conn.equals_ignoring_case("username", "?1")
+    );
+    conn.query_opt(&sql, &vals![username], from_row)
 }
 
 /// Insert a user; returns its id.
@@ -340,16 +339,14 @@ where
         Status::Inactive => "active = 0",
         Status::All => "TRUE",
     };
-    // dialect: SQLite's LIKE ignores ASCII case, PostgreSQL needs ILIKE; no limit is
-    // `LIMIT -1` in SQLite and `LIMIT NULL` (all) in PostgreSQL.
-    let (like, limit_clause) = conn.dialect(
-        ("LIKE", "LIMIT coalesce(?2, -1)"),
-        ("ILIKE", "LIMIT CAST(?2 AS BIGINT)"),
-    );
+    let like = |column| conn.like_ignoring_case(column, "?1");
     let sql = format!(
-        "SELECT {columns} FROM users WHERE {status} AND (CAST(?1 AS TEXT) IS NULL OR \
-         username {like} ?1 ESCAPE '\\' OR email {like} ?1 ESCAPE '\\' \
-         OR display_name {like} ?1 ESCAPE '\\') ORDER BY id {limit_clause}"
+        "SELECT {columns} FROM users WHERE {status} AND (CAST(?1 AS TEXT) IS NULL OR {} OR {} \
+         OR {}) ORDER BY id {}",
+        like("username"),
+        like("email"),
+        like("display_name"),
+        conn.limit_or_all("?2"),
     );
     let pattern = filter.search.as_deref().map(like_pattern);
     let limit = filter.limit.map(|n| i64::try_from(n).unwrap_or(i64::MAX));

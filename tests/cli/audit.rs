@@ -110,8 +110,12 @@ const HASHED: &str = "id, at, os_user, actor, reason, action, target_user_id, ta
 
 /// Drop these triggers of the audit log, as someone who owns the store can.
 fn drop_triggers(db: &TestDb, names: &[&str]) {
-    // dialect: PostgreSQL names a trigger's table.
-    let on = db.conn().dialect("", " ON audit_log");
+    // PostgreSQL names a trigger's table.
+    let on = if db.conn().is_postgres() {
+        " ON audit_log"
+    } else {
+        ""
+    };
     for name in names {
         db.batch(&format!("DROP TRIGGER {name}{on}"));
     }
@@ -169,14 +173,15 @@ fn json_value(value: ValueRef<'_>) -> serde_json::Value {
 fn insert_or_replace_of_a_row_is_refused_by_the_store() {
     let env = TestEnv::with_samples();
     let db = env.db();
-    // dialect: SQLite's replacing inserts; PostgreSQL's upsert.
-    let (verbs, upsert) = db.conn().dialect(
-        (&["INSERT OR REPLACE", "REPLACE", "INSERT"][..], ""),
+    // SQLite's replacing inserts; PostgreSQL's upsert.
+    let (verbs, upsert) = if db.conn().is_postgres() {
         (
             &["INSERT"][..],
             " ON CONFLICT (id) DO UPDATE SET target = 'mallory'",
-        ),
-    );
+        )
+    } else {
+        (&["INSERT OR REPLACE", "REPLACE", "INSERT"][..], "")
+    };
     for sql in verbs {
         let err = db
             .try_execute(

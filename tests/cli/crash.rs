@@ -354,7 +354,9 @@ fn bulk_link_runs_killed_at_seeded_moments_resume_without_mailing_anyone_twice()
         // On PostgreSQL users are written a batch at a time: a crash can leave the batch.
         let in_flight = match env.backend() {
             Backend::Sqlite => 3,
-            Backend::Postgres => i64::try_from(pwreset::store::Store::PG_BATCH).expect("small") + 3,
+            Backend::Postgres => {
+                i64::try_from(pwreset::bulk::batching::PG_BATCH).expect("small") + 3
+            }
         };
         assert!(
             interrupted <= in_flight,

@@ -9,8 +9,8 @@ use crate::support::*;
 fn with_bad_users() -> TestEnv {
     let env = TestEnv::with_samples();
     let db = env.db();
-    // dialect: PostgreSQL's text cannot hold NUL at all, so there the address ends in a CR.
-    let bad_end = db.conn().dialect("\0", "\r");
+    // PostgreSQL's text cannot hold NUL at all, so there the address ends in a CR.
+    let bad_end = if db.conn().is_postgres() { "\r" } else { "\0" };
     db.execute(
         "INSERT INTO users (username, email, display_name, active, created_at, updated_at) \
          VALUES ('mallory', 'mallory@example.com', ?1, 1, 0, 0), ('nul', ?2, 'Nul', 1, 0, 0)",

@@ -114,12 +114,9 @@ impl TestDb {
 
     /// The names of `table`'s columns, in order.
     pub fn columns(&self, table: &str) -> Vec<String> {
-        let sql = self.conn().dialect(
-            "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
-            "SELECT column_name::text FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY ordinal_position",
-        );
-        self.texts(sql, &pwreset::vals![table])
+        self.conn()
+            .column_names(table)
+            .unwrap_or_else(|e| panic!("columns of {table}: {e}"))
     }
 
     /// Every column of every row of `table` (ordered by `order`), each row as `a|b|...`.

@@ -2,7 +2,7 @@
 //! rendered mail while earlier mails are on the wire (two SMTP connections); each user is
 //! committed when the server's answer comes, and 4xx answers are retried once the pipeline
 //! is empty. On a store where transactions cost round trips (PostgreSQL), users are claimed,
-//! written and committed a batch at a time ([`Store::users_per_transaction`]), unless a rate
+//! written and committed a batch at a time ([`crate::bulk::batching::users_per_transaction`]), unless a rate
 //! cap spaces the mails out.
 
 use std::collections::VecDeque;
@@ -33,7 +33,7 @@ pub(super) fn run_links(
     let batch = if depth == 0 || runner.pacing.min_interval.is_some() {
         1
     } else {
-        store.users_per_transaction()
+        crate::bulk::batching::users_per_transaction(store)
     };
     let mut path = LinkPath {
         depth,

@@ -109,7 +109,9 @@ fn on_each_path_change_the_others(
             meanwhile: Some((store.reopen(5000), sql)),
             ..Recorder::default()
         };
-        let batched = action == Action::Link && pipelined && store.users_per_transaction() > 1;
+        let batched = action == Action::Link
+            && pipelined
+            && crate::bulk::batching::users_per_transaction(&store) > 1;
         let (report, seen) = execute(&mut store, &id, action, &mut mailer, None);
         let path = format!("{action:?}, pipelined: {pipelined}");
         check(&path, batched, report, seen, mailer.sent);

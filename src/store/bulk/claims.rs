@@ -103,8 +103,7 @@ pub fn claim_next(
     owner: &Owner,
     now: i64,
 ) -> Result<Option<(Item, Option<User>)>, DbError> {
-    // dialect: as in `claim_batch`.
-    let skip_locked = conn.dialect("", " FOR UPDATE SKIP LOCKED");
+    let skip_locked = conn.for_update_skip_locked();
     let first = |status: &str| {
         format!(
             "(SELECT id FROM bulk_items WHERE run_id = ?1 AND status = '{status}' \
@@ -146,9 +145,8 @@ pub fn claim_batch(
     now: i64,
     limit: usize,
 ) -> Result<Vec<(Item, Option<User>)>, DbError> {
-    // dialect: PostgreSQL skips the rows other claimers have locked; SQLite has one writer at a
-    // time (BEGIN IMMEDIATE), so nothing is ever locked there.
-    let skip_locked = conn.dialect("", " FOR UPDATE SKIP LOCKED");
+    // PostgreSQL skips the rows other claimers have locked.
+    let skip_locked = conn.for_update_skip_locked();
     let free = |status: &str| {
         format!(
             "SELECT id, position FROM (SELECT id, position FROM bulk_items WHERE run_id = ?1 \

@@ -135,31 +135,14 @@ fn dump(conn: &Conn) -> Vec<String> {
 
 fn the_table_lists_hold_every_column_of_the_schema(backend: Backend) {
     let store = TestStore::new(backend);
-    // dialect: the catalogues differ; PostgreSQL's migrations keep their version in a table of
-    // their own (SQLite's is `PRAGMA user_version`), which is not the store's data.
-    let tables = store.conn().dialect(
-        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-        "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
-         WHERE table_schema = current_schema() AND table_name <> 'pwreset_schema_version' \
-         ORDER BY table_name",
-    );
-    let names: Vec<String> = store
-        .conn()
-        .query_vec(tables, &[], |row| row.get(0))
-        .expect("tables");
+    // PostgreSQL's migrations keep their version in a table of their own (SQLite's is
+    // `PRAGMA user_version`), which is not the store's data.
+    let names = store.conn().table_names().expect("tables");
     let mut listed: Vec<&str> = TABLES.iter().map(|t| t.name).collect();
     listed.sort_unstable();
     assert_eq!(names, listed);
-    let columns = store.conn().dialect(
-        "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
-        "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY ordinal_position",
-    );
     for table in TABLES {
-        let found: Vec<String> = store
-            .conn()
-            .query_vec(columns, &crate::vals![table.name], |row| row.get(0))
-            .expect("columns");
+        let found = store.conn().column_names(table.name).expect("columns");
         assert_eq!(found, table.columns, "{}", table.name);
     }
     if backend == Backend::Postgres {
