@@ -10,14 +10,14 @@
 //! This module owns the events, the actor, hashing and verifying; the SQL is in
 //! `crate::store::audit`, which also lists the hashed columns once ([`Entry::hashed`]).
 
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use crate::keys::AuditKey;
 use crate::store::audit as sql;
 pub use crate::store::audit::{Entry, Filter, for_each};
-use crate::store::db::Value;
+use crate::store::sql::Value;
 use crate::store::{Store, StoreError};
 use crate::user::User;
 

@@ -9,7 +9,7 @@
 //! What each action writes before the mail and how it commits or undoes is its own ([`Flow`]).
 //! This module renders, sends and records, and knows nothing of terminals, flags or exit codes.
 
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use jiff::Timestamp;
 
 use crate::audit::{self, Actor, AuditError, Event, Outcome};

@@ -138,7 +138,7 @@ fn filter_by_action_prefix_since_and_limit(backend: Backend) {
     .expect("record");
     let collect = |filter: &Filter| {
         let mut ids = Vec::new();
-        for_each::<crate::store::db::DbError>(store.conn(), filter, |e| {
+        for_each::<crate::store::sql::DbError>(store.conn(), filter, |e| {
             ids.push(e.id);
             Ok(())
         })

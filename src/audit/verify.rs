@@ -3,7 +3,7 @@
 //! `crate::store::audit`.
 
 use crate::keys::AuditKey;
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 
 use super::{ANCHOR, AuditError, Entry, GENESIS, keyed_hash, plain_hash};
 use crate::store::audit as sql;

@@ -18,7 +18,7 @@ pub use run::{Outcome, Pacing, Report, Runner, run};
 pub use runs::{Close, Items, Resumable, Resume, close, for_each_item, resume, to_do};
 
 use crate::store::StoreError;
-use crate::store::db::DbError;
+use crate::store::sql::DbError;
 
 /// What a bulk run does to each user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -13,7 +13,7 @@
 use std::collections::HashSet;
 use std::io::BufRead;
 
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 use jiff::Timestamp;
 
 use super::{Action, BulkError};

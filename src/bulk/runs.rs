@@ -4,7 +4,7 @@
 //! Returns domain values and [`BulkError`]s; how they are worded for an operator, and whether
 //! anyone is asked anything, is the caller's business. No SQL here: it is in `store::bulk`.
 
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use jiff::Timestamp;
 
 use super::{Action, BulkError};

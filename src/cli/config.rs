@@ -12,7 +12,7 @@ use crate::settings::{
     self, PasswordOrigin, ReadableByOthers, SecretError, Source, secret_from_env,
 };
 use crate::store::Store;
-use crate::store::pg::StoreLocation;
+use crate::store::sql::postgres::StoreLocation;
 
 /// Show or check the configuration
 #[derive(Debug, clap::Subcommand)]

@@ -15,7 +15,7 @@ use crate::keys::AuditKey;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
 use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
-use crate::store::pg::{PgTarget, StoreLocation};
+use crate::store::sql::postgres::{PgTarget, StoreLocation};
 use crate::store::{self, Store};
 
 use super::StoreOpener;

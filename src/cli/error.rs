@@ -23,7 +23,7 @@ use crate::mail::MailError;
 use crate::password::HashError;
 use crate::settings::{SettingsError, Untrusted};
 use crate::store::StoreError;
-use crate::store::db::DbError;
+use crate::store::sql::DbError;
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
 use crate::users::UserError;

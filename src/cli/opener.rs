@@ -7,7 +7,7 @@
 //! of its own for callers that may be on one.
 
 use crate::secret::Secret;
-use crate::store::pg::StoreLocation;
+use crate::store::sql::postgres::StoreLocation;
 use crate::store::{Store, StoreError};
 
 /// A resolved store and how to open it.

@@ -3,7 +3,7 @@
 //! bulk item. What is committed or undone is the action's own [`Flow`]; this file holds no SQL
 //! of its own and knows nothing of terminals, flags or exit codes.
 
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 
 use super::crash::{self, CrashPoint};
 use super::{DeliveryError, FlowError, ItemEnd, Job};

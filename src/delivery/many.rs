@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use super::{ItemEnd, Job, RecordError};
 use crate::audit::{self, Outcome};
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 use crate::store::{bulk, intents};
 
 /// One job of a batch, finished: how it ended and what its audit row and item say.

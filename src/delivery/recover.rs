@@ -7,7 +7,7 @@
 //!
 //! What to tell the operator is the caller's business: it gets one [`Interrupted`] per user.
 
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 use jiff::Timestamp;
 
 use super::{RecordError, owner};

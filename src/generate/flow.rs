@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 
 use super::{GenerateError, GenerateFailure, GenerateRequest, Handover};
 use crate::delivery::{self, DeliveryError, Ending, Job, Refusal, Undone};

@@ -64,7 +64,7 @@ pub fn prepare_batch(
                 }
                 // `issue_batch` answers every eligible request.
                 None => Err(DeliveryError::Store(crate::store::StoreError::Db(
-                    crate::store::db::DbError::no_rows(),
+                    crate::store::sql::DbError::no_rows(),
                 ))),
             },
         };

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 
 use super::{LinkError, LinkFailure, LinkRequest, LinkSettings, Sent};
 use crate::config::Supersede;

@@ -17,7 +17,7 @@ use jiff::Timestamp;
 
 use crate::config::ConfigError;
 use crate::delivery::CrashPoint;
-use crate::store::pg::{StoreLocation, TargetError};
+use crate::store::sql::postgres::{StoreLocation, TargetError};
 
 mod capabilities;
 mod pg_password;

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::config::{ConfigError, LoadedConfig};
-use crate::store::pg::{PgTarget, StoreLocation, target::DEFAULT_CONNECT_TIMEOUT};
+use crate::store::sql::postgres::{PgTarget, StoreLocation, target::DEFAULT_CONNECT_TIMEOUT};
 
 use super::{PgPassword, SecretError, Settings, SettingsError, pg_password};
 

@@ -6,7 +6,7 @@
 //! The audit key never enters the store: the domain computes each row's MAC with the key its
 //! actor carries and hands this module the finished row.
 
-use super::db::{Conn, DbError, Row, ToValue, Value};
+use super::sql::{Conn, DbError, Row, ToValue, Value};
 use crate::vals;
 
 /// A stored audit row.

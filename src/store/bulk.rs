@@ -9,8 +9,8 @@
 
 use std::collections::VecDeque;
 
-use super::db::many::Many;
-use super::db::{Conn, DbError, Row};
+use super::sql::many::Many;
+use super::sql::{Conn, DbError, Row};
 use crate::vals;
 
 use super::users;

@@ -7,7 +7,7 @@
 //! hashes as they are: the chain verifies on the target under the same audit key. Nothing here
 //! checks emptiness of the target or verifies chains; the caller does both around [`copy`].
 
-use super::db::{Backend, Conn, DbError, Value};
+use super::sql::{Backend, Conn, DbError, Value};
 
 /// One table and its columns, `id` first.
 #[derive(Debug, Clone, Copy)]
@@ -218,9 +218,9 @@ fn copy_table(from: &Conn, to: &Conn, table: Table) -> Result<u64, DbError> {
         let values = (0..table.columns.len())
             .map(|i| row.get::<Value>(i))
             .collect::<Result<Vec<Value>, DbError>>()?;
-        let params: Vec<&dyn super::db::ToValue> = values
+        let params: Vec<&dyn super::sql::ToValue> = values
             .iter()
-            .map(|v| v as &dyn super::db::ToValue)
+            .map(|v| v as &dyn super::sql::ToValue)
             .collect();
         to.execute(&insert, &params)?;
         n += 1;

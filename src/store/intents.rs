@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
-use super::db::many::{Col, Many, rows};
-use super::db::{Conn, DbError, Row};
+use super::sql::many::{Col, Many, rows};
+use super::sql::{Conn, DbError, Row};
 use crate::vals;
 use Col::{Int, Text};
 

@@ -1,17 +1,25 @@
 //! The store: opening it safely (SQLite: 0600 files, WAL, foreign keys, busy timeout;
 //! PostgreSQL: TLS per `sslmode`, a bounded connect) and applying migrations.
 //!
-//! Submodules hold the SQL for each table, run through [`db`], pwreset's own SQL layer, so no
-//! domain module sees a backend's types. Nothing here knows about terminals or flags; all SQL in
-//! pwreset lives under this module and is parameterised.
+//! Three layers, bottom up:
+//! - [`sql`]: the SQL driver, one connection type over SQLite or PostgreSQL, with the
+//!   dialect's differences named (`sql::postgres` holds PostgreSQL's connection setup: where
+//!   a server is, TLS, `.pgpass`). It knows none of pwreset's tables.
+//! - [`schema`]: both backends' migration lists side by side, the latest version written once.
+//! - the table modules ([`users`], [`tokens`], [`audit`], [`bulk`], [`intents`],
+//!   [`temp_passwords`], and [`copy`] across them): the SQL for each table, written once for
+//!   both backends, so no domain module sees a backend's types.
+//!
+//! Nothing here knows about terminals or flags; all SQL in pwreset lives under this module and
+//! is parameterised. ARCHITECTURE.md has the checklist for adding a column, a query or a
+//! migration.
 
 pub mod audit;
 pub mod bulk;
 pub mod copy;
-pub mod db;
 pub mod intents;
-pub mod migrations;
-pub mod pg;
+pub mod schema;
+pub mod sql;
 pub mod temp_passwords;
 #[cfg(test)]
 pub(crate) mod testing;
@@ -24,8 +32,8 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use db::{Conn, DbError, Tx};
-use pg::{PgConnectError, PgTarget};
+use sql::postgres::{PgConnectError, PgTarget};
+use sql::{Conn, DbError, Tx};
 
 use crate::secret::Secret;
 
@@ -96,7 +104,7 @@ impl Store {
             source: Box::new(source),
         };
         let mut conn = Conn::open_sqlite(path, busy_timeout_ms).map_err(open_err)?;
-        migrations::apply(&mut conn, path)?;
+        schema::apply(&mut conn, path)?;
         Ok(Self::migrated(conn, path))
     }
 
@@ -108,10 +116,10 @@ impl Store {
         password: Option<&Secret>,
         busy_timeout_ms: u32,
     ) -> Result<Store, StoreError> {
-        let client = pg::connect(target, password)?;
+        let client = sql::postgres::connect(target, password)?;
         let mut conn = Conn::from_pg(client, busy_timeout_ms);
         let name = PathBuf::from(target.to_string());
-        migrations::apply(&mut conn, &name)?;
+        schema::apply(&mut conn, &name)?;
         Ok(Self::migrated(conn, &name))
     }
 
@@ -245,12 +253,12 @@ mod tests {
 
     #[test]
     fn a_postgres_store_is_migrated_once_and_named_by_its_url() {
-        let Some(db) = pg::scratch::Scratch::new() else {
+        let Some(db) = sql::postgres::scratch::Scratch::new() else {
             return;
         };
         let password = db.password();
         let store = Store::open_pg(&db.target, Some(password), 1000).expect("open");
-        assert_eq!(store.conn().backend(), db::Backend::Postgres);
+        assert_eq!(store.conn().backend(), sql::Backend::Postgres);
         assert_eq!(store.path(), Path::new(&db.target.to_string()));
         drop(store);
         let again = Store::open_pg(&db.target, Some(password), 1000).expect("reopen");
@@ -262,16 +270,16 @@ mod tests {
                 |r| r.get(0),
             )
             .expect("version");
-        assert_eq!(version, migrations::LATEST);
+        assert_eq!(version, schema::LATEST);
     }
 
     #[test]
     fn on_postgres_every_statement_is_planned_for_the_tables_as_they_are() {
-        let Some(db) = pg::scratch::Scratch::new() else {
+        let Some(db) = sql::postgres::scratch::Scratch::new() else {
             return;
         };
         let mut store = Store::open_pg(&db.target, Some(db.password()), 100).expect("open");
-        let mode_now = |conn: &db::Conn| -> String {
+        let mode_now = |conn: &sql::Conn| -> String {
             conn.query_one(
                 "SELECT current_setting('plan_cache_mode')",
                 &crate::vals![],
@@ -299,7 +307,7 @@ mod tests {
 
     #[test]
     fn on_postgres_writing_for_a_user_waits_only_for_that_user() {
-        let Some(db) = pg::scratch::Scratch::new() else {
+        let Some(db) = sql::postgres::scratch::Scratch::new() else {
             return;
         };
         let open = || Store::open_pg(&db.target, Some(db.password()), 100).expect("open");
@@ -324,7 +332,7 @@ mod tests {
         let err = busy
             .query_vec("SELECT 1", &crate::vals![], |r| r.get::<i64>(0))
             .expect_err("the same user waits, at most the busy timeout");
-        assert_eq!(err.kind(), db::ErrorKind::Busy, "{err}");
+        assert_eq!(err.kind(), sql::ErrorKind::Busy, "{err}");
         drop(busy);
         let writer = two.write().expect("begin");
         writer
@@ -336,11 +344,11 @@ mod tests {
         );
         let revoke = tokens::revoke_outstanding(&writer, 1, 0, "test")
             .expect_err("revoking the user's links waits for the link being prepared");
-        assert_eq!(revoke.kind(), db::ErrorKind::Busy, "{revoke}");
+        assert_eq!(revoke.kind(), sql::ErrorKind::Busy, "{revoke}");
         drop(writer);
         let writer = two.write().expect("begin");
         let all = tokens::revoke_all(&writer, 0, "test").expect_err("so does revoking all");
-        assert_eq!(all.kind(), db::ErrorKind::Busy, "{all}");
+        assert_eq!(all.kind(), sql::ErrorKind::Busy, "{all}");
         drop(writer);
         held.commit().expect("commit");
     }

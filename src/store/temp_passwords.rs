@@ -5,7 +5,7 @@
 //! A row read back carries what its state needs from elsewhere: the user's
 //! `password_changed_at`, and when a later temporary password of the same user superseded it.
 
-use super::db::{Conn, DbError, Row};
+use super::sql::{Conn, DbError, Row};
 use crate::vals;
 
 /// How a temporary password reached the user.

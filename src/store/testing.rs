@@ -15,12 +15,12 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::pg::PgTarget;
-use super::pg::scratch::{self, Scratch};
+use super::sql::postgres::PgTarget;
+use super::sql::postgres::scratch::{self, Scratch};
 use super::{Store, StoreError};
 use crate::secret::Secret;
 
-pub(crate) use super::db::Backend;
+pub(crate) use super::sql::Backend;
 
 /// The busy timeout of test stores, unless a test asks for another.
 const BUSY_MS: u32 = 5000;

@@ -4,7 +4,7 @@
 //! future. A row is written revoked with reason [`PENDING`] and made live only after the mail
 //! carrying it was accepted, so no live token ever exists for a mail that was never sent.
 
-use super::db::{Conn, DbError, Row};
+use super::sql::{Conn, DbError, Row};
 use crate::vals;
 
 /// `revoked_reason` of a token whose mail has not been accepted yet.

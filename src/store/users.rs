@@ -1,7 +1,7 @@
 //! SQL for the `users` table. Never selects `password_hash` into a [`User`].
 
-use super::db::many::{ints, list};
-use super::db::{Conn, DbError, Row};
+use super::sql::many::{ints, list};
+use super::sql::{Conn, DbError, Row};
 use crate::user::User;
 use crate::vals;
 

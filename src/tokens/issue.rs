@@ -88,10 +88,10 @@ impl Cooldown<'_> {
     /// [`Cooldown::until`] for several users: when each held-back user's next link is allowed.
     pub fn until_many(
         self,
-        conn: &crate::store::db::Conn,
+        conn: &crate::store::sql::Conn,
         user_ids: &[i64],
         now: Timestamp,
-    ) -> Result<std::collections::HashMap<i64, i64>, crate::store::db::DbError> {
+    ) -> Result<std::collections::HashMap<i64, i64>, crate::store::sql::DbError> {
         let (secs, run_id) = match self {
             Cooldown::Any { secs } => (secs, None),
             Cooldown::SinceRun { secs, run_id } => (secs, Some(run_id)),
@@ -109,10 +109,10 @@ impl Cooldown<'_> {
     /// cooldown. Run it in the transaction that writes the new token.
     pub fn until(
         self,
-        conn: &crate::store::db::Conn,
+        conn: &crate::store::sql::Conn,
         user_id: i64,
         now: Timestamp,
-    ) -> Result<Option<i64>, crate::store::db::DbError> {
+    ) -> Result<Option<i64>, crate::store::sql::DbError> {
         Ok(self.until_many(conn, &[user_id], now)?.remove(&user_id))
     }
 }
@@ -137,7 +137,7 @@ pub fn issue_pending_checked(
 /// [`issue_pending_checked`] inside the caller's write transaction, so that what else the
 /// caller writes (e.g. the intent to mail the link) commits with the token or not at all.
 pub fn issue_pending_in(
-    tx: &crate::store::db::Conn,
+    tx: &crate::store::sql::Conn,
     user: &User,
     request: IssueRequest<'_>,
     cooldown: Option<Cooldown<'_>>,
@@ -155,7 +155,7 @@ pub fn issue_pending_in(
 }
 
 fn insert_pending(
-    tx: &crate::store::db::Conn,
+    tx: &crate::store::sql::Conn,
     user: &User,
     request: IssueRequest<'_>,
     now: Timestamp,
@@ -170,7 +170,7 @@ fn insert_pending(
 /// all held to one cooldown: two statements for the whole batch (the cooldowns, then the
 /// inserts), run in the caller's write transaction, which has locked these users' rows.
 pub fn issue_pending_many_in(
-    tx: &crate::store::db::Conn,
+    tx: &crate::store::sql::Conn,
     users: &[(&User, IssueRequest<'_>)],
     cooldown: Option<Cooldown<'_>>,
     now: Timestamp,
@@ -201,7 +201,7 @@ pub fn issue_pending_many_in(
                 fresh.pending(
                     new_ids
                         .next()
-                        .ok_or_else(crate::store::db::DbError::no_rows)?,
+                        .ok_or_else(crate::store::sql::DbError::no_rows)?,
                 ),
             )),
             None => Ok(Issued::InCooldown {

@@ -11,7 +11,7 @@ use super::{Held, RedeemPolicy, TokenError, Verified, codes, digest, verify_held
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::secret::Secret;
 use crate::store::Store;
-use crate::store::db::DbError;
+use crate::store::sql::DbError;
 use crate::store::tokens as sql;
 use crate::store::users as users_sql;
 use crate::user::User;
@@ -190,7 +190,7 @@ fn find_user(store: &Store, login: &str) -> Result<Option<User>, CodeError> {
 
 /// Count a wrong code in `tx` (the transaction that looked the code up).
 fn wrong_code(
-    tx: crate::store::db::Tx<'_>,
+    tx: crate::store::sql::Tx<'_>,
     user: &User,
     actor: &Actor,
     now: Timestamp,

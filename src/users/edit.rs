@@ -13,7 +13,7 @@ use jiff::Timestamp;
 
 use super::{UserError, check_email_free, check_name, check_username, check_username_free};
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::store::db::Conn;
+use crate::store::sql::Conn;
 use crate::store::users::{self as sql, Profile};
 use crate::store::{Store, tokens};
 use crate::user::User;

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use jiff::Timestamp;
 
 use crate::audit::{self, Actor, Event, Outcome};

@@ -5,7 +5,7 @@
 pub mod edit;
 pub mod import;
 
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use jiff::Timestamp;
 
 use crate::audit::{self, Actor, Event, Outcome};

@@ -1,6 +1,6 @@
 //! `pwreset audit` and `pwreset audit verify`
 
-use pwreset::store::db::ValueRef;
+use pwreset::store::sql::ValueRef;
 
 use crate::support::{TestDb, TestEnv, assert_fails, code, stderr};
 

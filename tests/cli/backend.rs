@@ -8,7 +8,7 @@
 
 use std::io::Write as _;
 
-use pwreset::store::db::{Value, ValueRef};
+use pwreset::store::sql::{Value, ValueRef};
 
 use crate::pg_support::PgTestDb;
 use crate::support::TestEnv;
@@ -196,7 +196,7 @@ fn copy_rows(from: &TestDb, to: &TestDb, table: &str) {
         marks.join(", ")
     );
     for row in &rows {
-        let params: Vec<&dyn pwreset::store::db::ToValue> = row.iter().map(|v| v as _).collect();
+        let params: Vec<&dyn pwreset::store::sql::ToValue> = row.iter().map(|v| v as _).collect();
         to.execute(&insert, &params);
     }
 }

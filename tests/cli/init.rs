@@ -16,7 +16,7 @@ fn init_writes_private_config_store_and_outbox() {
     assert_eq!(env.count("SELECT count(*) FROM users"), 0);
     assert_eq!(
         env.count("PRAGMA user_version"),
-        pwreset::store::migrations::LATEST
+        pwreset::store::schema::LATEST
     );
     assert_eq!(
         env.count("SELECT count(*) FROM audit_log WHERE action = 'store.init'"),

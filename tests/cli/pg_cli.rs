@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use pwreset::store::db::WRITER_LOCK_KEY;
+use pwreset::store::sql::WRITER_LOCK_KEY;
 
 use crate::pg_support::{PgTestDb, pg_env, scalar};
 use crate::support::{TestEnv, assert_fails, code, json, stderr, stdout};

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use pwreset::settings::{PgEnvironment, pg_password};
-use pwreset::store::pg::{self, PgConnectError, PgTarget, StoreLocation};
+use pwreset::store::sql::postgres::{self as pg, PgConnectError, PgTarget, StoreLocation};
 
 use crate::pg_support::{PgServer, PgTestDb, server};
 
@@ -22,11 +22,11 @@ fn tls_target(server: &PgServer, host: &str, query: &str) -> PgTarget {
 fn connect(
     server: &PgServer,
     target: &PgTarget,
-) -> Result<pwreset::store::pg::PgClient, PgConnectError> {
+) -> Result<pwreset::store::sql::postgres::PgClient, PgConnectError> {
     pg::connect(target, Some(&server.password))
 }
 
-fn uses_tls(client: &mut pwreset::store::pg::PgClient) -> bool {
+fn uses_tls(client: &mut pwreset::store::sql::postgres::PgClient) -> bool {
     client
         .query_one(
             "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
@@ -36,7 +36,10 @@ fn uses_tls(client: &mut pwreset::store::pg::PgClient) -> bool {
         .get(0)
 }
 
-fn tls_failure(result: Result<pwreset::store::pg::PgClient, PgConnectError>, what: &str) -> String {
+fn tls_failure(
+    result: Result<pwreset::store::sql::postgres::PgClient, PgConnectError>,
+    what: &str,
+) -> String {
     match result {
         Err(err @ PgConnectError::Tls { .. }) => err.to_string(),
         Err(other) => panic!("{what}: not a TLS failure: {other}"),

@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use pwreset::store::pg::{self, PgSchemaError, schema::LATEST};
+use pwreset::store::schema::LATEST;
+use pwreset::store::schema::postgres::{self as pg, PgSchemaError};
 
 use crate::pg_support::PgTestDb;
 
@@ -72,7 +73,7 @@ fn a_newer_schema_is_refused_and_left_alone() {
 }
 
 fn audit_insert(
-    client: &mut pwreset::store::pg::PgClient,
+    client: &mut pwreset::store::sql::postgres::PgClient,
     sql: &str,
     id: i64,
 ) -> Result<u64, tokio_postgres::Error> {

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use pwreset::secret::Secret;
-use pwreset::store::pg::{self, PgTarget};
+use pwreset::store::schema::postgres as pg_schema;
+use pwreset::store::sql::postgres::{self as pg, PgTarget};
 
 /// Held (session advisory lock) while the template is migrated, shared while it is copied: a
 /// template cannot be copied while someone is connected to it.
@@ -84,7 +85,7 @@ pub fn server() -> Option<&'static PgServer> {
 
 impl PgServer {
     /// A connection to `target` with the role's password.
-    pub fn connect(&self, target: &PgTarget) -> pwreset::store::pg::PgClient {
+    pub fn connect(&self, target: &PgTarget) -> pwreset::store::sql::postgres::PgClient {
         pg::connect(target, Some(&self.password)).unwrap_or_else(|e| panic!("connect: {e}"))
     }
 
@@ -97,7 +98,7 @@ impl PgServer {
                 .execute("SELECT pg_advisory_lock($1)", &[&TEMPLATE_LOCK_KEY])
                 .expect("lock the template");
             let mut template = self.connect(&self.template);
-            pg::migrate(&mut template).expect("migrate the template");
+            pg_schema::migrate(&mut template).expect("migrate the template");
             drop(template);
             admin
                 .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
@@ -148,7 +149,7 @@ impl PgTestDb {
     }
 
     /// A connection to this database.
-    pub fn client(&self) -> pwreset::store::pg::PgClient {
+    pub fn client(&self) -> pwreset::store::sql::postgres::PgClient {
         self.server.connect(&self.target)
     }
 

@@ -1,5 +1,5 @@
 //! [`TestDb`]: a test's direct handle on its store, the same on every backend. It runs SQL
-//! through pwreset's own layer (`pwreset::store::db::Conn`), written in SQLite's dialect with
+//! through pwreset's own layer (`pwreset::store::sql::Conn`), written in SQLite's dialect with
 //! `?N` parameters, so a test reads and edits the store with one text whether the binary runs
 //! on SQLite or on PostgreSQL. Every failure panics with the statement: these are tests.
 //!
@@ -10,8 +10,8 @@
 use std::path::PathBuf;
 
 use pwreset::store::Store;
-pub use pwreset::store::db::Backend;
-use pwreset::store::db::{Conn, DbError, Row, ToValue, ValueRef};
+pub use pwreset::store::sql::Backend;
+use pwreset::store::sql::{Conn, DbError, Row, ToValue, ValueRef};
 
 use crate::pg_support::PgTestDb;
 

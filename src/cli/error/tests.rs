@@ -10,7 +10,7 @@ fn class_of(err: impl std::error::Error + Send + Sync + 'static) -> Class {
 }
 
 fn store_busy() -> StoreError {
-    StoreError::Db(crate::store::db::DbError::busy_for_tests())
+    StoreError::Db(crate::store::sql::DbError::busy_for_tests())
 }
 
 fn refused_mail(transient: bool) -> MailError {
@@ -267,7 +267,7 @@ fn command_errors_keep_the_class_of_what_raised_them() {
 
 #[test]
 fn a_busy_store_gets_advice_wherever_it_surfaces() {
-    let direct = class_of(crate::store::db::DbError::busy_for_tests());
+    let direct = class_of(crate::store::sql::DbError::busy_for_tests());
     assert_eq!(direct.exit, Exit::Config);
     assert!(direct.hint.is_some_and(|h| h.contains("busy_timeout_ms")));
     let hint = Some(BUSY);

@@ -9,7 +9,7 @@ use crate::exit::{Exit, Failure};
 use crate::output;
 use crate::settings::Format;
 use crate::store::copy::{self, Counts};
-use crate::store::pg::StoreLocation;
+use crate::store::sql::postgres::StoreLocation;
 use crate::store::{Store, StoreError};
 
 /// Copy the store into an empty one (SQLite to PostgreSQL or back)

@@ -8,9 +8,9 @@
 //! it takes, and `FOR UPDATE SKIP LOCKED` lets several processes claim side by side instead of
 //! queueing behind each other.
 
-use super::super::db::many::{ints, list};
-use super::super::db::{Conn, DbError};
 use super::super::intents::Owner;
+use super::super::sql::many::{ints, list};
+use super::super::sql::{Conn, DbError};
 use super::super::users;
 use super::{ITEM_COLUMNS, Item, USER_AT, item_from};
 use crate::user::User;

@@ -1,8 +1,8 @@
 //! The item statements of a batch, one statement for many items: writing a plan's items a
 //! chunk at a time, and finishing a batch of users' items together.
 
-use super::super::db::many::{Col, Many, rows};
-use super::super::db::{Conn, DbError};
+use super::super::sql::many::{Col, Many, rows};
+use super::super::sql::{Conn, DbError};
 use super::{Finish, Item};
 use Col::{Int, Text};
 

@@ -3,7 +3,7 @@
 //! order, so a report of any size reads in flat memory.
 
 use super::{ITEM_COLUMNS, Item, item_from};
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use crate::store::temp_passwords::{self, TempPasswordRow};
 use crate::store::tokens::{self, TokenRow};
 use crate::vals;

@@ -5,8 +5,8 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::db::many::{Col, Many, rows};
-use super::super::db::{Conn, DbError};
+use super::super::sql::many::{Col, Many, rows};
+use super::super::sql::{Conn, DbError};
 use super::{NewToken, PENDING, UNDELIVERED};
 use Col::{Int, Text};
 

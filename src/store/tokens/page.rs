@@ -1,7 +1,7 @@
 //! SQL for what the reset page records on a token row: opens, and the one-time code's keyed
 //! digest and wrong tries. Stores and compares digests only, never tokens or codes.
 
-use crate::store::db::{Conn, DbError};
+use crate::store::sql::{Conn, DbError};
 use crate::vals;
 
 /// The condition of a live token (unused, unrevoked, unexpired at `?2`).

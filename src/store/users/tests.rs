@@ -69,7 +69,7 @@ fn a_listing_reads_the_same_users_with_fewer_columns_on_both_backends() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = crate::store::Store::create(&dir.path().join("s.db"), 1000).expect("store");
     listed_rows_match_full_rows(&store);
-    let Some(db) = crate::store::pg::scratch::Scratch::new() else {
+    let Some(db) = crate::store::sql::postgres::scratch::Scratch::new() else {
         return;
     };
     let store = crate::store::Store::open_pg(&db.target, Some(db.password()), 1000).expect("open");

@@ -4,7 +4,7 @@
 use super::super::{NewRun, insert_item, insert_run};
 use super::*;
 use crate::store::Store;
-use crate::store::pg::scratch::Scratch;
+use crate::store::sql::postgres::scratch::Scratch;
 
 const T0: i64 = 1_700_000_000;
 

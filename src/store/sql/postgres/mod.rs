@@ -1,15 +1,14 @@
-//! The PostgreSQL store's own pieces: where it is ([`target`]), how to reach it safely
-//! ([`connect`], [`tls`]), where its password may come from ([`pgpass`]'s format) and its schema
-//! ([`schema`]).
+//! PostgreSQL's connection setup: where a server is ([`target`]), how to reach it safely
+//! ([`connect`], [`tls`]), where its password may come from ([`pgpass`]'s format), and the
+//! synchronous client the driver runs statements on ([`client`]).
 //!
-//! It holds no per-table SQL (that lives once, for both stores, in the rest of `store/`) and
+//! It holds no table and no schema (those are `store::schema` and the table modules) and
 //! knows nothing about flags, terminals or exit codes. It reads no environment: `settings`
 //! finds the password and passes it in.
 
 pub mod client;
 pub mod connect;
 pub mod pgpass;
-pub mod schema;
 #[cfg(test)]
 pub(crate) mod scratch;
 pub mod target;
@@ -17,5 +16,4 @@ pub mod tls;
 
 pub use client::PgClient;
 pub use connect::{PgConnectError, connect};
-pub use schema::{PgSchemaError, migrate, version};
 pub use target::{PgHost, PgTarget, SslMode, StoreLocation, TargetError};

@@ -10,11 +10,13 @@
 //! writer held the store.
 //!
 //! Nothing outside `store/` sees a backend's own types: the one escape hatch, `with_raw`, is
-//! private to `store/` and used only by `migrations::apply`.
+//! private to `store/` and used only by `schema::apply`.
 
+mod dialect;
 mod error;
 pub mod many;
 mod pgconn;
+pub mod postgres;
 mod rewrite;
 mod sqlite;
 mod value;
@@ -101,7 +103,10 @@ impl Conn {
 
     /// Wrap a connected (and migrated) PostgreSQL client; write transactions wait at most
     /// `busy_timeout_ms` for the writer lock.
-    pub(super) fn from_pg(client: crate::store::pg::PgClient, busy_timeout_ms: u32) -> Conn {
+    pub(super) fn from_pg(
+        client: crate::store::sql::postgres::PgClient,
+        busy_timeout_ms: u32,
+    ) -> Conn {
         Conn {
             inner: Inner::Pg(Box::new(pgconn::PgConn::new(client, busy_timeout_ms))),
         }
@@ -129,67 +134,13 @@ impl Conn {
         }
     }
 
-    /// `column = param`, ignoring case. SQLite: the column is declared `COLLATE NOCASE` (every
-    /// case-insensitive column of the schema is), so a plain `=` uses its index; PostgreSQL
-    /// compares `lower()` of both (its indexes are on `lower(column)`).
-    pub fn equals_ignoring_case(&self, column: &str, param: &str) -> String {
-        self.dialect(
-            format!("{column} = {param}"),
-            format!("lower({column}) = lower({param})"),
-        )
-    }
-
-    /// `column LIKE pattern ESCAPE '\'`, ignoring ASCII case (SQLite's `LIKE` does; PostgreSQL
-    /// needs `ILIKE`); `%`, `_` and `\\` in the pattern are escaped with `\\`.
-    pub fn like_ignoring_case(&self, column: &str, pattern: &str) -> String {
-        let like = self.dialect("LIKE", "ILIKE");
-        format!("{column} {like} {pattern} ESCAPE '\\'")
-    }
-
-    /// `LIMIT param`, where a NULL parameter means no limit (SQLite: `LIMIT -1`; PostgreSQL:
-    /// `LIMIT NULL`).
-    pub fn limit_or_all(&self, param: &str) -> String {
-        self.dialect(
-            format!("LIMIT coalesce({param}, -1)"),
-            format!("LIMIT CAST({param} AS BIGINT)"),
-        )
-    }
-
-    /// The suffix of a `SELECT` that claims rows for this transaction while others claim the
-    /// rest: PostgreSQL locks the rows and skips those others have locked; SQLite has one writer
-    /// at a time (`BEGIN IMMEDIATE`), so it needs nothing.
-    pub fn for_update_skip_locked(&self) -> &'static str {
-        self.dialect("", " FOR UPDATE SKIP LOCKED")
-    }
-
-    /// The names of the store's tables, sorted (not PostgreSQL's migration bookkeeping).
-    pub fn table_names(&self) -> Result<Vec<String>, DbError> {
-        let sql = self.dialect(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
-            "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
-             WHERE table_schema = current_schema() AND table_name <> 'pwreset_schema_version' \
-             ORDER BY table_name",
-        );
-        self.query_vec(sql, &[], |row| row.get(0))
-    }
-
-    /// The columns of `table`, in their order.
-    pub fn column_names(&self, table: &str) -> Result<Vec<String>, DbError> {
-        let sql = self.dialect(
-            "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
-            "SELECT CAST(column_name AS TEXT) FROM information_schema.columns \
-             WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY ordinal_position",
-        );
-        self.query_vec(sql, &crate::vals![table], |row| row.get(0))
-    }
-
     /// The backend's own connection, for migrations only (SQLite: `PRAGMA user_version` and
     /// exclusive DDL transactions; PostgreSQL: the version table and advisory-locked DDL):
     /// `sqlite` or `pg` runs, whichever fits.
     pub(super) fn with_raw<R>(
         &mut self,
         sqlite: impl FnOnce(&mut rusqlite::Connection) -> R,
-        pg: impl FnOnce(&mut crate::store::pg::PgClient) -> R,
+        pg: impl FnOnce(&mut crate::store::sql::postgres::PgClient) -> R,
     ) -> R {
         match &mut self.inner {
             Inner::Sqlite(conn) => sqlite(conn),

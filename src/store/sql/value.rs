@@ -119,10 +119,10 @@ impl<T: ToValue> ToValue for Option<T> {
 #[macro_export]
 macro_rules! vals {
     () => {
-        [] as [&dyn $crate::store::db::ToValue; 0]
+        [] as [&dyn $crate::store::sql::ToValue; 0]
     };
     ($($value:expr),+ $(,)?) => {
-        [$(&$value as &dyn $crate::store::db::ToValue),+]
+        [$(&$value as &dyn $crate::store::sql::ToValue),+]
     };
 }
 

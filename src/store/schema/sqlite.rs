@@ -1,22 +1,18 @@
-//! The schema, as an append-only list of migrations tracked with `PRAGMA user_version`.
+//! The schema in SQLite's dialect, as an append-only list of migrations tracked with
+//! `PRAGMA user_version`.
 //!
-//! Never edit or reorder an entry that has shipped: add a new one at the end. The README's
-//! "Schema" section documents the resulting tables as the contract with the application.
+//! Never edit or reorder an entry that has shipped: add a new one at the end, and the same
+//! version to `postgres.rs` (see `super`).
 
 use std::path::Path;
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::StoreError;
-use super::db::Conn;
-use super::pg::PgSchemaError;
+use super::LATEST;
+use crate::store::StoreError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
-
-/// The schema version this binary writes.
-#[allow(clippy::cast_possible_wrap)] // a handful of migrations
-pub const LATEST: i64 = MIGRATIONS.len() as i64;
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
 
 const V1: &str = r"
 CREATE TABLE users (
@@ -193,7 +189,7 @@ END;
 /// Where each reset stands: when a link's mail was accepted and the server's reply (or the
 /// reply that refused it); one row per temporary password, with its handover and mail reply;
 /// which link or temporary password each bulk item produced; and which run a run reissues.
-/// One self-contained entry (PostgreSQL: `schema_v7.sql`), so it can be renumbered at a merge.
+/// One self-contained entry (PostgreSQL: `postgres_v7.sql`), so it can be renumbered at a merge.
 const V7: &str = r"
 ALTER TABLE reset_tokens ADD COLUMN sent_at    INTEGER;
 ALTER TABLE reset_tokens ADD COLUMN mail_reply TEXT;
@@ -232,28 +228,8 @@ pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
 }
 
-/// Apply every migration the store has not seen, in one exclusive transaction (PostgreSQL:
-/// [`pg::schema::migrate`](super::pg::schema::migrate), under its advisory lock). Returns how
-/// many were applied; applying to an up-to-date store is a no-op. `path` names the store in
-/// errors.
-pub fn apply(conn: &mut Conn, path: &Path) -> Result<usize, StoreError> {
-    conn.with_raw(
-        |sqlite| apply_sqlite(sqlite, path),
-        |client| {
-            super::pg::migrate(client).map_err(|err| match err {
-                PgSchemaError::NewerSchema { found, supported } => StoreError::NewerSchema {
-                    path: path.to_path_buf(),
-                    found,
-                    supported,
-                },
-                PgSchemaError::Db(err) => StoreError::Db(err.into()),
-            })
-        },
-    )
-}
-
-/// [`apply`] on SQLite, where the version is `PRAGMA user_version`.
-fn apply_sqlite(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
+/// [`super::apply`] on SQLite, where the version is `PRAGMA user_version`.
+pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
     let db = |err: rusqlite::Error| StoreError::Db(err.into());
     if version(conn).map_err(db)? == LATEST {
         return Ok(0);
@@ -284,7 +260,7 @@ fn apply_sqlite(conn: &mut Connection, path: &Path) -> Result<usize, StoreError>
 
 // SQLite only: these test SQLite's migration list (`PRAGMA user_version`, stores of older
 // SQLite versions, its triggers and `COLLATE NOCASE`). PostgreSQL's schema has its own list,
-// tested on a real server in `store/pg/schema.rs` and `tests/cli/pg_schema.rs`.
+// tested on a real server in `store/schema/postgres.rs` and `tests/cli/pg_schema.rs`.
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -293,13 +269,10 @@ mod tests {
     fn applying_twice_is_a_no_op() {
         let mut conn = Connection::open_in_memory().expect("memory db");
         assert_eq!(
-            apply_sqlite(&mut conn, Path::new(":memory:")).expect("first"),
+            apply(&mut conn, Path::new(":memory:")).expect("first"),
             MIGRATIONS.len()
         );
-        assert_eq!(
-            apply_sqlite(&mut conn, Path::new(":memory:")).expect("second"),
-            0
-        );
+        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("second"), 0);
         assert_eq!(version(&conn).expect("version"), LATEST);
     }
 
@@ -317,7 +290,7 @@ mod tests {
         .expect("a v2 run");
         tx.commit().expect("commit");
         assert_eq!(
-            apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate"),
+            apply(&mut conn, Path::new(":memory:")).expect("migrate"),
             MIGRATIONS.len() - 2
         );
         let (entry, status, pid): (String, String, Option<i64>) = conn
@@ -354,7 +327,7 @@ mod tests {
         .expect("a v5 user");
         tx.commit().expect("commit");
         assert_eq!(
-            apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate"),
+            apply(&mut conn, Path::new(":memory:")).expect("migrate"),
             MIGRATIONS.len() - 5
         );
         let locale: Option<String> = conn
@@ -372,7 +345,7 @@ mod tests {
         let mut conn = Connection::open_in_memory().expect("memory db");
         conn.pragma_update(None, "user_version", LATEST + 1)
             .expect("set version");
-        let err = apply_sqlite(&mut conn, Path::new("x.db")).expect_err("newer");
+        let err = apply(&mut conn, Path::new("x.db")).expect_err("newer");
         assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == LATEST + 1));
         let tables: i64 = conn
             .query_row(
@@ -387,7 +360,7 @@ mod tests {
     #[test]
     fn audit_log_rejects_update_and_delete() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate");
+        apply(&mut conn, Path::new(":memory:")).expect("migrate");
         conn.execute(
             "INSERT INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (1, 1, 'u', 'a', 'ok', '', '')",
             [],
@@ -412,7 +385,7 @@ mod tests {
     #[test]
     fn audit_log_rejects_replacement_and_id_reuse() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate");
+        apply(&mut conn, Path::new(":memory:")).expect("migrate");
         let insert = |sql: &str, id: i64| {
             conn.execute(
                 &format!("{sql} INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (?1, 1, 'u', 'a', 'ok', '', '')"),
@@ -445,7 +418,7 @@ mod tests {
     #[test]
     fn emails_are_unique_ignoring_case() {
         let mut conn = Connection::open_in_memory().expect("memory db");
-        apply_sqlite(&mut conn, Path::new(":memory:")).expect("migrate");
+        apply(&mut conn, Path::new(":memory:")).expect("migrate");
         let insert =
             "INSERT INTO users (username, email, created_at, updated_at) VALUES (?1, ?2, 0, 0)";
         conn.execute(insert, ["a", "Alice@Example.com"])

@@ -2,17 +2,18 @@
 //! `pwreset_schema_version` table.
 //!
 //! PostgreSQL stores start at schema 5 (the SQLite store's V1..V5 in one step, see
-//! `schema_v5.sql`); a later schema version adds one entry here and one to the SQLite list.
+//! `postgres_v5.sql`); a later schema version adds one entry here and one to the SQLite list.
 //! Migrations run in one transaction under their own advisory lock, so concurrent pwreset
 //! processes apply them once, all or nothing (PostgreSQL DDL is transactional).
 
-use super::client::PgClient;
+use super::LATEST;
+use crate::store::sql::postgres::PgClient;
 
 /// Each entry brings the store to the schema version it names, from the previous entry's.
-const MIGRATIONS: &[(i64, &str)] = &[
-    (5, include_str!("schema_v5.sql")),
-    (6, include_str!("schema_v6.sql")),
-    (7, include_str!("schema_v7.sql")),
+pub(super) const MIGRATIONS: &[(i64, &str)] = &[
+    (5, include_str!("postgres_v5.sql")),
+    (6, include_str!("postgres_v6.sql")),
+    (7, include_str!("postgres_v7.sql")),
     // The user's language tag (see the SQLite list's V8).
     (8, "ALTER TABLE users ADD COLUMN locale TEXT"),
     // A run's items in order whatever their status (see the SQLite list's V9).
@@ -21,9 +22,6 @@ const MIGRATIONS: &[(i64, &str)] = &[
         "CREATE INDEX bulk_items_in_order ON bulk_items(run_id, position)",
     ),
 ];
-
-/// The schema version this binary writes (the same number as the SQLite store's).
-pub const LATEST: i64 = 9;
 
 /// The `pg_advisory_xact_lock` key under which migrations run ("pwreset" + 1).
 pub const MIGRATION_LOCK_KEY: i64 = 0x7077_7265_7365_7401;
@@ -125,10 +123,6 @@ mod tests {
     fn the_list_ends_at_latest_and_only_grows() {
         assert_eq!(MIGRATIONS.last().map(|(v, _)| *v), Some(LATEST));
         assert!(MIGRATIONS.windows(2).all(|w| w[0].0 < w[1].0));
-        assert_eq!(
-            LATEST,
-            crate::store::migrations::LATEST,
-            "both stores share the number"
-        );
+        assert_eq!(LATEST, super::super::LATEST, "both stores share the number");
     }
 }

@@ -4,7 +4,7 @@
 
 use super::tests::{Stop, count};
 use super::*;
-use crate::store::pg::scratch::Scratch;
+use crate::store::sql::postgres::scratch::Scratch;
 use crate::vals;
 
 fn open(db: &Scratch, busy_ms: u32) -> Conn {

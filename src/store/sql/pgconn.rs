@@ -21,7 +21,7 @@ use tokio_postgres::Statement;
 use tokio_postgres::types::{ToSql, Type};
 
 use super::{DbError, Row, RowInner, Size, ToValue, ValueRef, pg_sql};
-use crate::store::pg::client::{Bound, Deferred, PgClient};
+use crate::store::sql::postgres::client::{Bound, Deferred, PgClient};
 
 /// The `pg_advisory_xact_lock` key every write transaction takes: pwreset's one-writer lock
 /// ("pwreset" + 0), distinct from the migration lock (`..7401`) and the tests' (`..7402`).
