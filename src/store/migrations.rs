@@ -1,7 +1,7 @@
 //! The schema, as an append-only list of migrations tracked with `PRAGMA user_version`.
 //!
-//! Never edit or reorder an entry that has shipped: add a new one at the end. The README's
-//! "Schema" section documents the resulting tables as the contract with the application.
+//! Never edit or reorder an entry that has shipped: add a new one at the end.
+//! docs/schema-contract.md documents the resulting tables as the contract with the application.
 
 use std::path::Path;
 
