@@ -6,7 +6,7 @@
 //! where the new one was not delivered, the other users of a bulk run done, and 4xx replies and
 //! dropped connections retried within `mail.retries`.
 //!
-//! README.md's table under "Mail transports" states these outcomes; keep the two in step.
+//! The table in docs/mail-transports.md states these outcomes; keep the two in step.
 //!
 //! Each run gets its own server and store. Bulk runs cover alice, bob and erin; the fault hits
 //! alice (the first user, so the run must carry on past her) or the run's first connection.
@@ -633,8 +633,8 @@ fn stall_at_quit() {
 /// The server took the whole message but its answer never came: the mail may have been
 /// delivered (this test server keeps it). What it carries stays dead (the link revoked, the
 /// password never set, so the old one works), it is audited `interrupted`, and a bulk run does
-/// not retry it, so the user never holds two different secrets (README, "Temporary passwords"
-/// and "Sending a reset link").
+/// not retry it, so the user never holds two different secrets (docs/temporary-passwords.md and
+/// docs/send-link.md).
 #[test]
 fn stall_after_end_of_data() {
     Case::new("no answer to the end of DATA within 2s")

@@ -13,6 +13,7 @@ mod canary;
 mod concurrency;
 mod config;
 mod crash;
+mod docs;
 mod faults;
 mod generate;
 mod global;

@@ -2,7 +2,8 @@
 //! `PRAGMA user_version`.
 //!
 //! Never edit or reorder an entry that has shipped: add a new one at the end, and the same
-//! version to `postgres.rs` (see `super`).
+//! version to `postgres.rs` (see `super`). docs/schema-contract.md documents the resulting
+//! tables as the contract with the application.
 
 use std::path::Path;
 
