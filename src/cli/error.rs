@@ -26,14 +26,14 @@ use crate::store::StoreError;
 use crate::store::sql::DbError;
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
-use crate::users::UserError;
 use crate::users::import::ImportError;
+use crate::users::{ResolveError, UserError};
 use crate::web::ServeError;
 
 pub use map::mail;
 use map::{
     audit, audit_key, bulk, config, db, failure, generate, hash, import, limit, link, record,
-    refusal, serve, settings, store, template, token, untrusted, user,
+    refusal, resolve, serve, settings, store, template, token, untrusted, user,
 };
 
 /// An exit code and the hint that goes with it.
@@ -149,6 +149,7 @@ classified! {
     ConfigError => config,
     StoreError => store,
     UserError => user,
+    ResolveError => resolve,
     ImportError => import,
     LimitError => limit,
     AuditError => audit,

@@ -58,24 +58,36 @@ impl From<DbError> for UserError {
     }
 }
 
+/// Why [`resolve_audited`] found no user: the user could not be resolved (an unknown one is
+/// recorded in the audit log first), or that audit row could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    /// No one user matches (the refusal is recorded when the user is unknown).
+    #[error(transparent)]
+    User(#[from] UserError),
+    /// Recording the refusal failed.
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+}
+
 /// Resolve `key` as [`resolve`] does; an unknown user is refused and recorded in the audit log
-/// under `action`. The outer error is a failure to write that audit row.
+/// under `action`.
 pub fn resolve_audited(
     store: &mut Store,
     key: &str,
     action: &str,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Result<User, UserError>, audit::AuditError> {
+) -> Result<User, ResolveError> {
     match resolve(store.conn(), key) {
         Err(err @ UserError::Unknown(_)) => {
             let event = Event::new(action, Outcome::Refused)
                 .target_text(&crate::text::sanitize(key))
                 .detail(Some("no such user".into()));
             audit::record(store, actor, now, &event)?;
-            Ok(Err(err))
+            Err(err.into())
         }
-        other => Ok(other),
+        other => Ok(other?),
     }
 }
 

@@ -20,8 +20,8 @@ use crate::store::sql::postgres::{PgConnectError, TargetError};
 use crate::store::sql::{DbError, ErrorKind};
 use crate::templates::TemplateError;
 use crate::tokens::TokenError;
-use crate::users::UserError;
 use crate::users::import::ImportError;
+use crate::users::{ResolveError, UserError};
 use crate::web::ServeError;
 
 pub(super) fn failure(err: &Failure) -> Class {
@@ -144,6 +144,14 @@ pub(super) fn inner(class: Class) -> Class {
 
 pub(super) fn hash(_: &HashError) -> Class {
     Class::new(Exit::Failure)
+}
+
+/// A user not resolved, or the audit row of the refusal not written: each as on its own.
+pub(super) fn resolve(err: &ResolveError) -> Class {
+    match err {
+        ResolveError::User(err) => user(err),
+        ResolveError::Audit(err) => audit(err),
+    }
 }
 
 pub(super) fn user(err: &UserError) -> Class {

@@ -60,7 +60,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     let (config, mut store) = ctx.open_store()?;
     let (actor, now) = (ctx.actor()?, ctx.settings.now);
     let user =
-        crate::users::resolve_audited(&mut store, &args.user, generate::ACTION, &actor, now)??;
+        crate::users::resolve_audited(&mut store, &args.user, generate::ACTION, &actor, now)?;
     let overrides = Overrides {
         to: args.to.clone(),
         note: args.note.clone(),

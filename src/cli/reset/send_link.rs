@@ -80,7 +80,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
     };
     let settings = settings::link_settings(&config, &overrides)?;
     let (actor, now) = (ctx.actor()?, ctx.settings.now);
-    let user = crate::users::resolve_audited(&mut store, &args.user, links::ACTION, &actor, now)??;
+    let user = crate::users::resolve_audited(&mut store, &args.user, links::ACTION, &actor, now)?;
     let recipient = settings::recipient_rule(&config, &overrides).for_user(user.email.as_deref());
     let mut mailer = ctx.mailer(&config)?;
     let note = args
