@@ -10,7 +10,9 @@
 mod access_log;
 mod client;
 mod flows;
+mod guard;
 mod headers;
+mod page_error;
 mod pages;
 mod routes;
 mod server;

@@ -11,10 +11,11 @@ use axum::response::Response;
 use serde::Deserialize;
 
 use super::link::{Arrival, arrive, token_param};
-use super::{Client, check_post, gone, session_of, with_store};
-use crate::tokens::{self, TokenError};
+use super::{session_of, with_store};
+use crate::tokens;
+use crate::web::guard::{Client, check_post};
+use crate::web::page_error::PageError;
 use crate::web::pages::Page;
-use crate::web::routes::{error, forbidden};
 use crate::web::{Web, session};
 
 /// `GET|HEAD P/cancel`: with a token, arrive; without, the page with the button under a live
@@ -25,23 +26,17 @@ pub async fn open(
     uri: Uri,
     headers: HeaderMap,
     client: Client,
-) -> Response {
+) -> Result<Response, PageError> {
     if let Some(token) = token_param(&uri) {
         return arrive(&web, &method, &headers, client, token, Arrival::Cancel).await;
     }
-    let Some(value) = session::read(&headers, session::CANCEL) else {
-        return super::link::gone_page(&web, false, false);
-    };
-    match session_of(&web, session::CANCEL, value.expose()).await {
-        Ok(verified) => {
-            let csrf = web.session_key.csrf(session::CANCEL, value.expose());
-            Page::new("cancel", StatusCode::OK)
-                .with(|vars| vars.csrf = csrf)
-                .reader(&verified.user)
-                .render(&web)
-        }
-        Err(err) => err.page(&web),
-    }
+    let value = session::read(&headers, session::CANCEL).ok_or(PageError::GONE)?;
+    let verified = session_of(&web, session::CANCEL, value.expose()).await?;
+    let csrf = web.session_key.csrf(session::CANCEL, value.expose());
+    Ok(Page::new("cancel", StatusCode::OK)
+        .with(|vars| vars.csrf = csrf)
+        .reader(&verified.user)
+        .render(&web))
 }
 
 /// The one field of the cancel form.
@@ -56,27 +51,17 @@ pub async fn submit(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Form(form): Form<CancelForm>,
-) -> Response {
-    let Some(value) = check_post(&web, &headers, session::CANCEL, &form.csrf) else {
-        return forbidden(&web);
-    };
-    let verified = match session_of(&web, session::CANCEL, value.expose()).await {
-        Ok(verified) => verified,
-        Err(err) => return err.page(&web),
-    };
+) -> Result<Response, PageError> {
+    let value = check_post(&web, &headers, session::CANCEL, &form.csrf)?;
+    let verified = session_of(&web, session::CANCEL, value.expose()).await?;
     let now = (web.deps.clock)();
     let actor = web.actor.clone();
-    let cancelled = with_store(&web, move |store| {
+    let user = with_store(&web, move |store| {
         tokens::cancel_id(store, verified.token_id, &actor, now)
     })
-    .await;
-    match cancelled {
-        Ok(Ok(user)) => Page::new("cancelled", StatusCode::OK)
-            .cookie(session::clear(&web.settings.site, session::CANCEL))
-            .reader(&user)
-            .render(&web),
-        Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => gone(&web, &err),
-        Ok(Err(err)) => error(&web, &err),
-        Err(response) => response,
-    }
+    .await??;
+    Ok(Page::new("cancelled", StatusCode::OK)
+        .cookie(session::clear(&web.settings.site, session::CANCEL))
+        .reader(&user)
+        .render(&web))
 }
