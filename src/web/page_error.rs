@@ -42,16 +42,16 @@ pub enum PageError {
 }
 
 impl PageError {
-    /// A server error that logs `what`.
-    pub fn server(what: &dyn std::fmt::Display) -> PageError {
-        PageError::Server(what.to_string())
-    }
-
     /// The gone page of a dead link that says nothing of why.
     pub const GONE: PageError = PageError::Gone {
         expired: false,
         exhausted: false,
     };
+
+    /// A server error that logs `what`.
+    pub fn server(what: &dyn std::fmt::Display) -> PageError {
+        PageError::Server(what.to_string())
+    }
 
     /// The status of its page.
     fn status(&self) -> StatusCode {

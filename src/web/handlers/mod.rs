@@ -1,5 +1,6 @@
-//! The handlers of the reset flow, one file per part: arriving with a token (`link`), the
-//! password form (`form`), the code path (`code`) and "this wasn't me" (`cancel`). Shared here:
+//! The request handlers, one file per part of the reset journey: arriving with a token
+//! (`link`), the password form (`form`), the code path (`code`) and "this wasn't me"
+//! (`cancel`); and those outside it (`site`: stylesheet, health check, not found). Shared here:
 //! running store work on a blocking thread, the session a cookie names, and the secret form
 //! fields. The checks a request passes are in [`super::guard`], the error pages in
 //! [`super::page_error`].
@@ -8,6 +9,7 @@ pub mod cancel;
 pub mod code;
 pub mod form;
 pub mod link;
+pub mod site;
 
 use std::sync::Arc;
 
