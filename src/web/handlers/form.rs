@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::{SessionError, session_of, with_store};
 use crate::password::{MAX_LENGTH, MIN_LENGTH, PolicyError};
 use crate::secret::Secret;
+use crate::store::users::User;
 use crate::templates::PageProblem;
 use crate::tokens::{self, RedeemPolicy, TokenError, Verified};
 use crate::web::guard::check_post;
@@ -107,46 +108,55 @@ pub async fn submit(
         return Ok(form_page(&web, &verified, value.expose(), status, problem));
     }
     match redeem(&web, verified.token_id, password).await? {
-        Ok(user) => {
+        Redeemed::Changed(user) => {
             notify(&web, user);
             let clear = session::clear(&web.settings.site, session::SESSION);
             Ok(see_other(&web.settings.site.at("/done"), &[clear]))
         }
-        Err(TokenError::Policy(problem)) => {
+        Redeemed::Refused(problem) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             let problem = Some(problem_of(&problem));
             Ok(form_page(&web, &verified, value.expose(), status, problem))
         }
-        Err(TokenError::Throttled { .. }) => Err(PageError::TooMany),
-        Err(err) => Err(err.into()),
     }
 }
 
-/// Redeem the token under a hashing permit, on a blocking thread.
-async fn redeem(
-    web: &Arc<Web>,
-    token_id: i64,
-    password: Secret,
-) -> Result<Result<crate::store::users::User, TokenError>, PageError> {
+/// What a redemption that did not fail came to.
+enum Redeemed {
+    /// The password was set.
+    Changed(User),
+    /// The policy refused the password; nothing changed.
+    Refused(PolicyError),
+}
+
+/// Redeem the token under a hashing permit, on a blocking thread. Too many failed
+/// redemptions are [`PageError::TooMany`].
+async fn redeem(web: &Arc<Web>, token_id: i64, password: Secret) -> Result<Redeemed, PageError> {
     let Ok(_permit) = web.hashing.acquire().await else {
         return Err(PageError::server(&"the hashing permits were closed"));
     };
     let now = (web.deps.clock)();
     let (settings, actor, rng) = (web.settings.clone(), web.actor.clone(), web.deps.rng);
-    with_store(web, move |store| {
+    let redeemed = with_store(web, move |store| {
         let policy = RedeemPolicy {
             password: &settings.password,
             max_failures_per_hour: settings.max_failed_redeems_per_hour,
         };
         tokens::redeem_id(store, token_id, &password, policy, &actor, now, &mut rng())
     })
-    .await
+    .await?;
+    match redeemed {
+        Ok(user) => Ok(Redeemed::Changed(user)),
+        Err(TokenError::Policy(problem)) => Ok(Redeemed::Refused(problem)),
+        Err(TokenError::Throttled { .. }) => Err(PageError::TooMany),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// PW-6: the notice, on a blocking thread (the mailers are synchronous) that the request does
 /// not wait for; the notifier bounds its own wait. Counted in `web.notices` until it ends, so
 /// a stop can tell how many it abandons.
-fn notify(web: &Arc<Web>, user: crate::store::users::User) {
+fn notify(web: &Arc<Web>, user: User) {
     let notify = web.deps.notify.clone();
     let sending = Sending::start(&web.notices);
     drop(tokio::task::spawn_blocking(move || {

@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 
 use super::with_store;
-use crate::tokens::{self, OpenKind, TokenError};
+use crate::tokens::{self, OpenKind, TokenError, Verified};
 use crate::web::guard::{Client, navigating};
 use crate::web::page_error::PageError;
 use crate::web::pages::see_other;
@@ -75,12 +75,23 @@ pub async fn arrive(
         }
         PageError::from(err)
     })?;
+    Ok(into_cookie(web, &verified, &digest, now, to))
+}
+
+/// A live token's session cookie (named for `to`), and a 303 to its page.
+fn into_cookie(
+    web: &Web,
+    verified: &Verified,
+    digest: &str,
+    now: jiff::Timestamp,
+    to: Arrival,
+) -> Response {
     let (name, path) = match to {
         Arrival::Form => (session::SESSION, web.settings.site.at("")),
         Arrival::Cancel => (session::CANCEL, web.settings.site.at("/cancel")),
     };
-    let value = web.session_key.cookie(name, verified.token_id, &digest);
+    let value = web.session_key.cookie(name, verified.token_id, digest);
     let max_age = verified.expires_at - now.as_second();
     let cookie = session::set(&web.settings.site, name, value.expose(), max_age);
-    Ok(see_other(&path, &[cookie]))
+    see_other(&path, &[cookie])
 }
