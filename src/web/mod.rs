@@ -1,6 +1,7 @@
-//! The reset page's HTTP layer (`pwreset serve`): the router, the handlers of each flow,
-//! session cookies and CSRF values, security headers, limits, the per-client rate limiter, the
-//! access log, page rendering, and the server loop with its graceful shutdown.
+//! The reset page's HTTP layer (`pwreset serve`): the router, the request handlers, the
+//! checks a request passes (cross-site, CSRF, the per-client rate limiter), the error pages,
+//! session cookies and CSRF values, security headers, limits, the access log, page rendering,
+//! and the server loop with its graceful shutdown.
 //!
 //! It owns everything HTTP and nothing else: token rules, the password policy, audit rows and
 //! mail stay in the domain modules, which it calls on blocking threads. It never reads the
@@ -9,8 +10,10 @@
 
 mod access_log;
 mod client;
-mod flows;
+mod guard;
+mod handlers;
 mod headers;
+mod page_error;
 mod pages;
 mod routes;
 mod server;

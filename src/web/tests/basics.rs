@@ -5,8 +5,8 @@ use axum::http::{Request, StatusCode};
 
 use super::{Harness, assert_secure_headers, browse, page_of, settings, text};
 use crate::store::testing::{Backend, on_both_backends};
+use crate::web::guard::{cross_site, navigating};
 use crate::web::headers::csp;
-use crate::web::routes::{cross_site, navigating};
 
 on_both_backends!(
     async

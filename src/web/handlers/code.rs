@@ -11,18 +11,18 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 
-use super::Client;
 use crate::keys::CodeKey;
 use crate::secret::Secret;
-use crate::tokens::{self, CodeError, TokenError, Verified};
+use crate::tokens::{self, CodeError, Verified};
 use crate::web::Web;
+use crate::web::guard::{Client, check_post};
+use crate::web::page_error::PageError;
 use crate::web::pages::{Page, see_other};
-use crate::web::routes::{error, forbidden, too_many};
 use crate::web::session;
 
 /// `GET P/code` (and `GET P` without a session): the code form, bound to a `pwreset_form`
 /// cookie (set here when missing). 404 when codes are off.
-pub async fn show(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+pub async fn show(State(web): State<Arc<Web>>, headers: HeaderMap) -> Result<Response, PageError> {
     page(&web, &headers, StatusCode::OK, |_| {})
 }
 
@@ -32,9 +32,9 @@ pub fn page(
     headers: &HeaderMap,
     status: StatusCode,
     fill: impl FnOnce(&mut crate::templates::PageVars),
-) -> Response {
+) -> Result<Response, PageError> {
     if !web.settings.codes {
-        return Page::new("not-found", StatusCode::NOT_FOUND).render(web);
+        return Err(PageError::NotFound);
     }
     let existing = session::read(headers, session::FORM);
     let value = existing
@@ -54,7 +54,7 @@ pub fn page(
             max_age,
         ));
     }
-    page.render(web)
+    Ok(page.render(web))
 }
 
 /// The fields of the code form.
@@ -75,16 +75,12 @@ pub async fn submit(
     headers: HeaderMap,
     client: Client,
     axum::Form(form): axum::Form<CodeForm>,
-) -> Response {
+) -> Result<Response, PageError> {
     if !web.settings.codes {
-        return Page::new("not-found", StatusCode::NOT_FOUND).render(&web);
+        return Err(PageError::NotFound);
     }
-    if super::check_post(&web, &headers, session::FORM, &form.csrf).is_none() {
-        return forbidden(&web);
-    }
-    if client.blocked(&web) {
-        return too_many(&web);
-    }
+    check_post(&web, &headers, session::FORM, &form.csrf)?;
+    client.check(&web)?;
     let now = (web.deps.clock)();
     let (actor, login, code) = (web.actor.clone(), form.login.clone(), form.code);
     let checked = super::with_store(&web, move |store| {
@@ -93,16 +89,16 @@ pub async fn submit(
         let (_, digest) = tokens::verify_id(store, verified.token_id, now)?;
         Ok::<_, CodeError>((verified, digest))
     })
-    .await;
+    .await?;
     match checked {
-        Ok(Ok((verified, digest))) => {
+        Ok((verified, digest)) => {
             web.code_tries.forget(&form.login);
-            opened(&web, &verified, &digest, now)
+            Ok(opened(&web, &verified, &digest, now))
         }
-        Ok(Err(CodeError::Wrong)) => {
+        Err(CodeError::Wrong) => {
             client.fail(&web);
             if web.code_tries.wrong(&form.login, Instant::now()) {
-                return super::link::gone_page(&web, false, true);
+                return Err(EXHAUSTED);
             }
             let login = form.login;
             page(&web, &headers, StatusCode::UNPROCESSABLE_ENTITY, |vars| {
@@ -110,19 +106,22 @@ pub async fn submit(
                 vars.problem = Some(crate::templates::PageProblem::WrongCode);
             })
         }
-        Ok(Err(CodeError::Exhausted)) => {
+        Err(CodeError::Exhausted) => {
             client.fail(&web);
             web.code_tries.wrong(&form.login, Instant::now());
-            super::link::gone_page(&web, false, true)
+            Err(EXHAUSTED)
         }
-        // The link died between the lookup and now (a concurrent revoke or use).
-        Ok(Err(CodeError::Token(err @ (TokenError::Invalid | TokenError::Expired)))) => {
-            super::gone(&web, &err)
-        }
-        Ok(Err(CodeError::Token(err))) => error(&web, &err),
-        Err(response) => response,
+        // A link that died between the lookup and now (a concurrent revoke or use) is gone;
+        // any other failure is the error page.
+        Err(CodeError::Token(err)) => Err(err.into()),
     }
 }
+
+/// The gone page after too many wrong codes.
+const EXHAUSTED: PageError = PageError::Gone {
+    expired: false,
+    exhausted: true,
+};
 
 /// A right code: the session cookie for its link, and a 303 to the form.
 fn opened(web: &Web, verified: &Verified, digest: &str, now: jiff::Timestamp) -> Response {

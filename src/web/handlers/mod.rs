@@ -1,34 +1,30 @@
-//! The handlers of the reset flow, one file per part: arriving with a token (`link`), the
-//! password form (`form`), the code path (`code`) and "this wasn't me" (`cancel`). Shared here:
-//! running store work on a blocking thread, the checks every POST passes (cross-site, CSRF),
-//! the session a cookie names, and the client address with its failure count.
+//! The request handlers, one file per part of the reset journey: arriving with a token
+//! (`link`), the password form (`form`), the code path (`code`) and "this wasn't me"
+//! (`cancel`); and those outside it (`site`: stylesheet, health check, not found). Shared here:
+//! running store work on a blocking thread, the session a cookie names, and the secret form
+//! fields. The checks a request passes are in [`super::guard`], the error pages in
+//! [`super::page_error`].
 
 pub mod cancel;
 pub mod code;
 pub mod form;
 pub mod link;
+pub mod site;
 
-use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
-use axum::response::Response;
-
-use super::routes::{cross_site, error};
-use super::{Peer, Web, client, session};
+use super::page_error::PageError;
+use super::{Web, session};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{self, TokenError, Verified};
 
 /// Run `work` with a freshly opened store on a blocking thread; a store that does not open, or
-/// a task that panicked, is the error page.
+/// a task that panicked, is a server error.
 pub async fn with_store<T: Send + 'static>(
     web: &Arc<Web>,
     work: impl FnOnce(&mut Store) -> T + Send + 'static,
-) -> Result<T, Response> {
+) -> Result<T, PageError> {
     let shared = Arc::clone(web);
     let task = tokio::task::spawn_blocking(move || {
         let mut store = shared.stores.take(&shared.deps.open_store)?;
@@ -38,21 +34,9 @@ pub async fn with_store<T: Send + 'static>(
     });
     match task.await {
         Ok(Ok(value)) => Ok(value),
-        Ok(Err(err)) => Err(error(web, &err)),
-        Err(err) => Err(error(web, &err)),
+        Ok(Err(err)) => Err(PageError::server(&err)),
+        Err(err) => Err(PageError::server(&err)),
     }
-}
-
-/// WEB-3 for a POST: the value of cookie `cookie`, or `None` (answer 403) when the POST comes
-/// from another site, or its CSRF value is not the one bound to that cookie.
-pub fn check_post(web: &Web, headers: &HeaderMap, cookie: &str, csrf: &str) -> Option<Secret> {
-    if cross_site(headers, &web.settings.site.origin) {
-        return None;
-    }
-    let value = session::read(headers, cookie)?;
-    web.session_key
-        .csrf_matches(cookie, value.expose(), csrf)
-        .then_some(value)
 }
 
 /// A form field that is a secret (a password, a code): held in a [`Secret`] from the moment
@@ -77,7 +61,7 @@ pub async fn session_of(
     let now = (web.deps.clock)();
     let (verified, digest) = with_store(web, move |store| tokens::verify_id(store, id, now))
         .await
-        .map_err(SessionError::Response)?
+        .map_err(SessionError::Page)?
         .map_err(SessionError::Token)?;
     if !web.session_key.cookie_matches(name, value, id, &digest) {
         return Err(SessionError::Token(TokenError::Invalid));
@@ -91,56 +75,16 @@ pub enum SessionError {
     /// The token is invalid, used, revoked or expired (or another token error).
     Token(TokenError),
     /// The store failed: this is the page to show.
-    Response(Response),
+    Page(PageError),
 }
 
-impl SessionError {
-    /// The page for it: gone (410) for a dead token, else the error page.
-    pub fn page(self, web: &Web) -> Response {
-        match self {
-            SessionError::Token(err @ (TokenError::Invalid | TokenError::Expired)) => {
-                gone(web, &err)
-            }
-            SessionError::Token(err) => error(web, &err),
-            SessionError::Response(response) => response,
+/// The page for it: gone (410) for a dead token, else the error page.
+impl From<SessionError> for PageError {
+    fn from(err: SessionError) -> PageError {
+        match err {
+            SessionError::Token(err) => err.into(),
+            SessionError::Page(page) => page,
         }
-    }
-}
-
-/// The gone page for a dead token: "expired" is told, the rest is not.
-pub fn gone(web: &Web, err: &TokenError) -> Response {
-    link::gone_page(web, matches!(err, TokenError::Expired), false)
-}
-
-/// The client's address (see [`client::address`]), for the failure count.
-#[derive(Debug, Clone, Copy)]
-pub struct Client(Option<IpAddr>);
-
-impl Client {
-    /// Whether it has used up its failures.
-    pub fn blocked(self, web: &Web) -> bool {
-        web.limiter.blocked(self.0, Instant::now())
-    }
-
-    /// Count a failure.
-    pub fn fail(self, web: &Web) {
-        web.limiter.fail(self.0, Instant::now());
-    }
-}
-
-impl FromRequestParts<Arc<Web>> for Client {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        web: &Arc<Web>,
-    ) -> Result<Self, Self::Rejection> {
-        let peer = parts.extensions.get::<Peer>().map(|p| p.0.ip());
-        Ok(Client(client::address(
-            peer,
-            &parts.headers,
-            &web.settings.limits.trusted_proxies,
-        )))
     }
 }
 

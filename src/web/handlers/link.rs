@@ -7,13 +7,14 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 
-use super::{Client, gone, with_store};
-use crate::tokens::{self, OpenKind, TokenError};
+use super::with_store;
+use crate::tokens::{self, OpenKind, TokenError, Verified};
+use crate::web::guard::{Client, navigating};
+use crate::web::page_error::PageError;
 use crate::web::pages::see_other;
-use crate::web::routes::{error, navigating, too_many};
 use crate::web::{Web, session};
 
 /// `GET|HEAD P`: with a token, arrive; without, the form or the code form.
@@ -23,7 +24,7 @@ pub async fn open(
     uri: Uri,
     headers: HeaderMap,
     client: Client,
-) -> Response {
+) -> Result<Response, PageError> {
     match token_param(&uri) {
         Some(token) => arrive(&web, &method, &headers, client, token, Arrival::Form).await,
         None => super::form::show(&web, &headers).await,
@@ -54,10 +55,8 @@ pub async fn arrive(
     client: Client,
     token: String,
     to: Arrival,
-) -> Response {
-    if client.blocked(web) {
-        return too_many(web);
-    }
+) -> Result<Response, PageError> {
+    client.check(web)?;
     let kind = if method == Method::HEAD || !navigating(headers) {
         OpenKind::ScannerLike
     } else {
@@ -69,36 +68,30 @@ pub async fn arrive(
         let verified = tokens::verify(store, &token, now).map_err(|err| (known, err))?;
         Ok::<_, (bool, TokenError)>((verified, tokens::digest(&token)))
     })
-    .await;
-    match checked {
-        Ok(Ok((verified, digest))) => {
-            let (name, path) = match to {
-                Arrival::Form => (session::SESSION, web.settings.site.at("")),
-                Arrival::Cancel => (session::CANCEL, web.settings.site.at("/cancel")),
-            };
-            let value = web.session_key.cookie(name, verified.token_id, &digest);
-            let max_age = verified.expires_at - now.as_second();
-            let cookie = session::set(&web.settings.site, name, value.expose(), max_age);
-            see_other(&path, &[cookie])
+    .await?;
+    let (verified, digest) = checked.map_err(|(known, err)| {
+        if !known && matches!(err, TokenError::Invalid | TokenError::Expired) {
+            client.fail(web);
         }
-        Ok(Err((known, err @ (TokenError::Invalid | TokenError::Expired)))) => {
-            if !known {
-                client.fail(web);
-            }
-            gone(web, &err)
-        }
-        Ok(Err((_, err))) => error(web, &err),
-        Err(response) => response,
-    }
+        PageError::from(err)
+    })?;
+    Ok(into_cookie(web, &verified, &digest, now, to))
 }
 
-/// 410 with the gone page; `expired` is told, the other reasons are not (TOK-9).
-pub fn gone_page(web: &Web, expired: bool, exhausted: bool) -> Response {
-    crate::web::pages::Page::new("gone", StatusCode::GONE)
-        .with(|vars| {
-            vars.expired = expired;
-            vars.exhausted = exhausted;
-        })
-        .cookie(session::clear(&web.settings.site, session::SESSION))
-        .render(web)
+/// A live token's session cookie (named for `to`), and a 303 to its page.
+fn into_cookie(
+    web: &Web,
+    verified: &Verified,
+    digest: &str,
+    now: jiff::Timestamp,
+    to: Arrival,
+) -> Response {
+    let (name, path) = match to {
+        Arrival::Form => (session::SESSION, web.settings.site.at("")),
+        Arrival::Cancel => (session::CANCEL, web.settings.site.at("/cancel")),
+    };
+    let value = web.session_key.cookie(name, verified.token_id, digest);
+    let max_age = verified.expires_at - now.as_second();
+    let cookie = session::set(&web.settings.site, name, value.expose(), max_age);
+    see_other(&path, &[cookie])
 }

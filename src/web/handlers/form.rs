@@ -13,13 +13,15 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::{SessionError, check_post, gone, session_of, with_store};
+use super::{SessionError, session_of, with_store};
 use crate::password::{MAX_LENGTH, MIN_LENGTH, PolicyError};
 use crate::secret::Secret;
+use crate::user::User;
 use crate::templates::PageProblem;
 use crate::tokens::{self, RedeemPolicy, TokenError, Verified};
+use crate::web::guard::check_post;
+use crate::web::page_error::PageError;
 use crate::web::pages::{Page, see_other};
-use crate::web::routes::{error, forbidden, too_many};
 use crate::web::{Web, session};
 
 /// The page's name for a refused password.
@@ -34,22 +36,28 @@ fn problem_of(err: &PolicyError) -> PageProblem {
 
 /// `GET P` without a token: the form under a live session; else the code form (or the gone
 /// page when codes are off).
-pub async fn show(web: &Arc<Web>, headers: &HeaderMap) -> Response {
+pub async fn show(web: &Arc<Web>, headers: &HeaderMap) -> Result<Response, PageError> {
     let Some(value) = session::read(headers, session::SESSION) else {
         return no_session(web, headers);
     };
     match session_of(web, session::SESSION, value.expose()).await {
-        Ok(verified) => form_page(web, &verified, value.expose(), StatusCode::OK, None),
+        Ok(verified) => Ok(form_page(
+            web,
+            &verified,
+            value.expose(),
+            StatusCode::OK,
+            None,
+        )),
         Err(SessionError::Token(_)) => no_session(web, headers),
-        Err(SessionError::Response(response)) => response,
+        Err(SessionError::Page(err)) => Err(err),
     }
 }
 
-fn no_session(web: &Web, headers: &HeaderMap) -> Response {
+fn no_session(web: &Web, headers: &HeaderMap) -> Result<Response, PageError> {
     if web.settings.codes {
         super::code::page(web, headers, StatusCode::OK, |_| {})
     } else {
-        super::link::gone_page(web, false, false)
+        Err(PageError::GONE)
     }
 }
 
@@ -90,63 +98,65 @@ pub async fn submit(
     State(web): State<Arc<Web>>,
     headers: HeaderMap,
     Form(form): Form<PasswordForm>,
-) -> Response {
-    let Some(value) = check_post(&web, &headers, session::SESSION, &form.csrf) else {
-        return forbidden(&web);
-    };
-    let verified = match session_of(&web, session::SESSION, value.expose()).await {
-        Ok(verified) => verified,
-        Err(err) => return err.page(&web),
-    };
+) -> Result<Response, PageError> {
+    let value = check_post(&web, &headers, session::SESSION, &form.csrf)?;
+    let verified = session_of(&web, session::SESSION, value.expose()).await?;
     let (password, confirm) = (form.password, form.confirm);
     if password.expose() != confirm.expose() {
         let status = StatusCode::UNPROCESSABLE_ENTITY;
         let problem = Some(PageProblem::Mismatch);
-        return form_page(&web, &verified, value.expose(), status, problem);
+        return Ok(form_page(&web, &verified, value.expose(), status, problem));
     }
-    match redeem(&web, verified.token_id, password).await {
-        Ok(Ok(user)) => {
+    match redeem(&web, verified.token_id, password).await? {
+        Redeemed::Changed(user) => {
             notify(&web, user);
             let clear = session::clear(&web.settings.site, session::SESSION);
-            see_other(&web.settings.site.at("/done"), &[clear])
+            Ok(see_other(&web.settings.site.at("/done"), &[clear]))
         }
-        Ok(Err(TokenError::Policy(problem))) => {
+        Redeemed::Refused(problem) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             let problem = Some(problem_of(&problem));
-            form_page(&web, &verified, value.expose(), status, problem)
+            Ok(form_page(&web, &verified, value.expose(), status, problem))
         }
-        Ok(Err(err @ (TokenError::Invalid | TokenError::Expired))) => gone(&web, &err),
-        Ok(Err(TokenError::Throttled { .. })) => too_many(&web),
-        Ok(Err(err)) => error(&web, &err),
-        Err(response) => response,
     }
 }
 
-/// Redeem the token under a hashing permit, on a blocking thread.
-async fn redeem(
-    web: &Arc<Web>,
-    token_id: i64,
-    password: Secret,
-) -> Result<Result<crate::user::User, TokenError>, Response> {
+/// What a redemption that did not fail came to.
+enum Redeemed {
+    /// The password was set.
+    Changed(User),
+    /// The policy refused the password; nothing changed.
+    Refused(PolicyError),
+}
+
+/// Redeem the token under a hashing permit, on a blocking thread. Too many failed
+/// redemptions are [`PageError::TooMany`].
+async fn redeem(web: &Arc<Web>, token_id: i64, password: Secret) -> Result<Redeemed, PageError> {
     let Ok(_permit) = web.hashing.acquire().await else {
-        return Err(error(web, &"the hashing permits were closed"));
+        return Err(PageError::server(&"the hashing permits were closed"));
     };
     let now = (web.deps.clock)();
     let (settings, actor, rng) = (web.settings.clone(), web.actor.clone(), web.deps.rng);
-    with_store(web, move |store| {
+    let redeemed = with_store(web, move |store| {
         let policy = RedeemPolicy {
             password: &settings.password,
             max_failures_per_hour: settings.max_failed_redeems_per_hour,
         };
         tokens::redeem_id(store, token_id, &password, policy, &actor, now, &mut rng())
     })
-    .await
+    .await?;
+    match redeemed {
+        Ok(user) => Ok(Redeemed::Changed(user)),
+        Err(TokenError::Policy(problem)) => Ok(Redeemed::Refused(problem)),
+        Err(TokenError::Throttled { .. }) => Err(PageError::TooMany),
+        Err(err) => Err(err.into()),
+    }
 }
 
 /// PW-6: the notice, on a blocking thread (the mailers are synchronous) that the request does
 /// not wait for; the notifier bounds its own wait. Counted in `web.notices` until it ends, so
 /// a stop can tell how many it abandons.
-fn notify(web: &Arc<Web>, user: crate::user::User) {
+fn notify(web: &Arc<Web>, user: User) {
     let notify = web.deps.notify.clone();
     let sending = Sending::start(&web.notices);
     drop(tokio::task::spawn_blocking(move || {
