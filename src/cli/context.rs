@@ -7,9 +7,9 @@ use std::time::SystemTime;
 
 use crate::audit::Actor;
 use crate::cli::CommandResult;
+use crate::cli::exit::Failure;
 use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::delivery::{self, Interrupted};
-use crate::exit::Failure;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
 use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
@@ -17,8 +17,8 @@ use crate::store::pg::{PgTarget, StoreLocation};
 use crate::store::{self, Store};
 
 use super::StoreOpener;
+use crate::cli::ui::Ui;
 use crate::templates::Templates;
-use crate::ui::Ui;
 
 /// The OS-seeded CSPRNG (TOK-1, PW-2) that domain functions take as a parameter: created
 /// only here, at the CLI edge. Never seeded by hand.
@@ -329,7 +329,7 @@ impl Context {
         };
         let message = loose.describe(what);
         if config.config.security.strict_permissions {
-            return Err(Failure::new(crate::exit::Exit::Config, message)
+            return Err(Failure::new(crate::cli::exit::Exit::Config, message)
                 .hint(format!(
                     "run `chmod 600 {}` (security.strict_permissions is on)",
                     path.display()
@@ -345,7 +345,7 @@ impl Context {
 /// One line about a mail an earlier pwreset may have sent without committing it: to whom, what
 /// they may have received, the state it was left in, and the command that finishes the job.
 fn interrupted_warning(found: &Interrupted) -> String {
-    let user = crate::ui::sanitize(&found.username);
+    let user = crate::cli::ui::sanitize(&found.username);
     let head = format!("an earlier pwreset was interrupted while mailing {user}");
     let run = found
         .run_id

@@ -5,9 +5,9 @@
 use super::Class;
 use crate::audit::{AuditError, KeyError};
 use crate::bulk::BulkError;
+use crate::cli::exit::{Exit, Failure};
 use crate::config::ConfigError;
 use crate::delivery::{DeliveryError, FlowError, RecordError};
-use crate::exit::{Exit, Failure};
 use crate::generate::{GenerateError, GenerateFailure};
 use crate::input::LimitError;
 use crate::links::{LinkError, LinkFailure, Refusal};

@@ -17,15 +17,15 @@ use std::time::Instant;
 use super::Context;
 use crate::bulk::{self, Action, Close, Pacing, Request, Resume, Runner, Selection};
 use crate::cli::CommandResult;
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::ui::thousands;
 use crate::config::LoadedConfig;
-use crate::exit::{Exit, Failure};
 use crate::generate::GenerateSettings;
 use crate::input::{self, LimitError};
 use crate::links::LinkSettings;
 use crate::mail::{Address, RecipientRule};
 use crate::settings::{self, Format, Overrides};
 use crate::store::Store;
-use crate::ui::thousands;
 
 const EXAMPLES: &str = "Examples:
   pwreset reset bulk --link --file users.txt --dry-run     Show the plan, change nothing
