@@ -24,6 +24,7 @@ mod batch;
 pub(super) fn run_links(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &LinkSettings,
     state: &mut Sender,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
@@ -38,6 +39,7 @@ pub(super) fn run_links(
     let mut path = LinkPath {
         depth,
         batch,
+        settings,
         rng: (runner.rng)(),
         flights: VecDeque::new(),
         landed: Vec::new(),
@@ -78,6 +80,7 @@ struct LinkPath<'p, R, F> {
     depth: usize,
     /// How many answered users are committed in one transaction.
     batch: usize,
+    settings: &'p LinkSettings,
     rng: R,
     flights: VecDeque<Flight>,
     /// Mails answered but not yet committed.
@@ -122,7 +125,8 @@ where
     ) -> Result<(), BulkError> {
         let listed = user.clone();
         let first = First::Claimed(user);
-        if let Some(outcome) = send_link(store, runner, state, item, first, &mut self.rng)? {
+        let (settings, rng) = (self.settings, &mut self.rng);
+        if let Some(outcome) = send_link(store, runner, settings, state, item, first, rng)? {
             self.emit(item, Some(&listed), outcome);
         }
         Ok(())
@@ -139,7 +143,8 @@ where
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
-        let next = prepare_flight(store, runner, state, item, user, &mut self.rng)?;
+        let (settings, rng) = (self.settings, &mut self.rng);
+        let next = prepare_flight(store, runner, settings, state, item, user, rng)?;
         self.make_room(runner);
         match next {
             Ok(Some(ready)) => self.take_off(store, runner, ready)?,
@@ -226,7 +231,8 @@ where
             // Nothing back: stopped (report the last error), or another process took the item
             // (it reports it).
             let first = First::Retry(1);
-            let outcome = match send_link(store, runner, state, &item, first, &mut self.rng)? {
+            let (settings, rng) = (self.settings, &mut self.rng);
+            let outcome = match send_link(store, runner, settings, state, &item, first, rng)? {
                 Some(outcome) => outcome,
                 None if runner.stop.load(Ordering::SeqCst) => Outcome::Failed(err),
                 None => continue,
@@ -254,7 +260,7 @@ where
         );
         let completed = links::complete(
             store,
-            link_settings(runner)?,
+            self.settings,
             request,
             flight.prepared,
             answer,
@@ -291,13 +297,6 @@ struct Flight {
     prepared: links::Prepared,
 }
 
-/// The link settings, which a link run cannot go without.
-fn link_settings<'r>(runner: &Runner<'r>) -> Result<&'r LinkSettings, BulkError> {
-    runner
-        .link
-        .ok_or_else(|| BulkError::Run("link settings missing".into()))
-}
-
 /// What this path asks of `links` for one user: a link recorded against the run's item, held
 /// back only by links others sent the user since the run was planned (the plan checked the
 /// cooldown before that).
@@ -323,12 +322,12 @@ fn link_request<'a>(
 fn prepare_flight(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &LinkSettings,
     state: &mut Sender,
     item: &Item,
     user: User,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Result<Option<Flight>, (User, Outcome)>, BulkError> {
-    let settings = link_settings(runner)?;
     if !pace_claimed(store, runner, state, item)? {
         return Ok(Ok(None));
     }
@@ -379,12 +378,12 @@ fn collect(runner: &mut Runner<'_>) -> Answer {
 fn send_link(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &LinkSettings,
     state: &mut Sender,
     item: &Item,
     first: First,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Option<Outcome>, BulkError> {
-    let settings = link_settings(runner)?;
     with_retries(store, runner, state, item, first, |store, runner, user| {
         let recipient = recipient_for(runner, user);
         let request = link_request(runner.run_id, item, user, recipient.as_ref());

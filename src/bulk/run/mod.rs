@@ -79,12 +79,32 @@ impl Report {
     }
 }
 
+/// What a run does to each user, with the settings that takes: a link run cannot be without
+/// link settings, nor a password run without password settings.
+#[derive(Debug, Clone)]
+pub enum RunAction {
+    /// Send a reset link.
+    Link(LinkSettings),
+    /// Set and email a temporary password.
+    Generate(GenerateSettings),
+}
+
+impl RunAction {
+    /// The action, as stored with the run.
+    pub fn action(&self) -> Action {
+        match self {
+            RunAction::Link(_) => Action::Link,
+            RunAction::Generate(_) => Action::Generate,
+        }
+    }
+}
+
 /// Everything a run needs.
 pub struct Runner<'a> {
     /// The run.
     pub run_id: &'a str,
-    /// What to do.
-    pub action: Action,
+    /// What to do, with the settings it needs.
+    pub action: &'a RunAction,
     /// Who receives the mails: each user, or one address instead (`--to`,
     /// `deliver_to = "admin"`), as stored with the run.
     pub recipients: &'a RecipientRule,
@@ -92,10 +112,6 @@ pub struct Runner<'a> {
     pub mailer: &'a mut dyn Mailer,
     /// The templates.
     pub templates: &'a Templates,
-    /// Link settings (for `Action::Link`).
-    pub link: Option<&'a LinkSettings>,
-    /// Temporary-password settings (for `Action::Generate`).
-    pub generate: Option<&'a GenerateSettings>,
     /// Pace and retries.
     pub pacing: Pacing,
     /// Set to stop after the user in progress.
@@ -120,9 +136,25 @@ pub fn run(
     start(store, runner, &mut report, &mut on_item)?;
     let mut state = Sender { last_send: None };
     match runner.action {
-        Action::Link => link_path::run_links(store, runner, &mut state, &mut report, &mut on_item)?,
-        Action::Generate => {
-            password_path::run_generate(store, runner, &mut state, &mut report, &mut on_item)?;
+        RunAction::Link(settings) => {
+            link_path::run_links(
+                store,
+                runner,
+                settings,
+                &mut state,
+                &mut report,
+                &mut on_item,
+            )?;
+        }
+        RunAction::Generate(settings) => {
+            password_path::run_generate(
+                store,
+                runner,
+                settings,
+                &mut state,
+                &mut report,
+                &mut on_item,
+            )?;
         }
     }
     report.interrupted = runner.stop.load(Ordering::SeqCst);
@@ -196,7 +228,7 @@ fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(),
     };
     let detail = format!(
         "{}: {status}; sent {}, skipped {}, failed {}",
-        runner.action.as_str(),
+        runner.action.action().as_str(),
         report.sent,
         report.skipped,
         report.failed

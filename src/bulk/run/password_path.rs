@@ -21,11 +21,11 @@ type Hashed = (Item, Option<User>, Result<Prepared, HashError>);
 pub(super) fn run_generate(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &GenerateSettings,
     state: &mut Sender,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
-    let settings = password_settings(runner)?;
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
@@ -43,7 +43,15 @@ pub(super) fn run_generate(
             window: workers * 2,
             in_flight: 0,
         };
-        let result = feed_and_send(store, runner, state, report, on_item, &mut hashing);
+        let result = feed_and_send(
+            store,
+            runner,
+            settings,
+            state,
+            report,
+            on_item,
+            &mut hashing,
+        );
         drop(hashing); // closes the job queue, so the workers end
         result
     })
@@ -115,13 +123,6 @@ impl Hashing {
     }
 }
 
-/// The temporary-password settings, which a password run cannot go without.
-fn password_settings<'r>(runner: &Runner<'r>) -> Result<&'r GenerateSettings, BulkError> {
-    runner
-        .generate
-        .ok_or_else(|| BulkError::Run("password settings missing".into()))
-}
-
 fn workers_stopped() -> BulkError {
     BulkError::Run("the hashing threads stopped".into())
 }
@@ -130,6 +131,7 @@ fn workers_stopped() -> BulkError {
 fn feed_and_send(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &GenerateSettings,
     state: &mut Sender,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
@@ -146,7 +148,15 @@ fn feed_and_send(
             release(store, runner, &item)?;
             continue;
         }
-        if let Some(outcome) = send_hashed(store, runner, state, &item, user.as_ref(), prepared)? {
+        if let Some(outcome) = send_hashed(
+            store,
+            runner,
+            settings,
+            state,
+            &item,
+            user.as_ref(),
+            prepared,
+        )? {
             report.count(&outcome);
             on_item(&item, user.as_ref(), &outcome);
         }
@@ -158,6 +168,7 @@ fn feed_and_send(
 fn send_hashed(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &GenerateSettings,
     state: &mut Sender,
     item: &Item,
     user: Option<&User>,
@@ -167,7 +178,7 @@ fn send_hashed(
     match (user, prepared) {
         (None, _) => Ok(Some(fail_item(store, item, GONE, now)?)),
         (Some(_), Err(e)) => Ok(Some(fail_item(store, item, &e.to_string(), now)?)),
-        (Some(_), Ok(prepared)) => send_password(store, runner, state, item, &prepared),
+        (Some(_), Ok(prepared)) => send_password(store, runner, settings, state, item, &prepared),
     }
 }
 
@@ -176,11 +187,11 @@ fn send_hashed(
 fn send_password(
     store: &mut Store,
     runner: &mut Runner<'_>,
+    settings: &GenerateSettings,
     state: &mut Sender,
     item: &Item,
     prepared: &Prepared,
 ) -> Result<Option<Outcome>, BulkError> {
-    let settings = password_settings(runner)?;
     with_retries(
         store,
         runner,

@@ -167,27 +167,27 @@ fn execute(
     stop_after: Option<usize>,
 ) -> (Report, Vec<(String, Outcome)>) {
     let templates = Templates::new(None);
-    let link = link_settings();
-    let generate = GenerateSettings {
-        password: PasswordConfig::default(),
-        app_name: "X".into(),
-        support_contact: None,
-        login_url: None,
-        notify_on_change: false,
-        notice_names: ("X".into(), None),
-        note: None,
+    let action = match action {
+        Action::Link => RunAction::Link(link_settings()),
+        Action::Generate => RunAction::Generate(GenerateSettings {
+            password: PasswordConfig::default(),
+            app_name: "X".into(),
+            support_contact: None,
+            login_url: None,
+            notify_on_change: false,
+            notice_names: ("X".into(), None),
+            note: None,
+        }),
     };
     let stop = AtomicBool::new(false);
     let clock = at;
     let actor = actor();
     let mut runner = Runner {
         run_id,
-        action,
+        action: &action,
         recipients: &crate::mail::RecipientRule::User,
         mailer,
         templates: &templates,
-        link: Some(&link),
-        generate: Some(&generate),
         pacing: Pacing {
             min_interval: None,
             retries: 2,
