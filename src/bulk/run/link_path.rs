@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use super::{
-    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, Runner, Sender, attempt_after,
+    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, RunParams, Throttle, attempt_after,
     fail_item, outcome_after, pace_claimed, recipient_for, with_retries,
 };
 use crate::links::{self, LinkRequest, LinkSettings};
@@ -23,9 +23,9 @@ mod batch;
 /// Send a link to each pending (or earlier failed) user, pipelined when the transport can.
 pub(super) fn run_links(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    runner: &mut RunParams<'_>,
     settings: &LinkSettings,
-    state: &mut Sender,
+    state: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
@@ -106,7 +106,7 @@ where
     fn gone(
         &mut self,
         store: &mut Store,
-        runner: &Runner<'_>,
+        runner: &RunParams<'_>,
         item: &Item,
     ) -> Result<(), BulkError> {
         let outcome = fail_item(store, item, GONE, (runner.clock)().as_second())?;
@@ -118,8 +118,8 @@ where
     fn send_now(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
@@ -138,8 +138,8 @@ where
     fn pipeline(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
@@ -155,7 +155,7 @@ where
     }
 
     /// With the pipe full, wait for the oldest mail's answer (committed later).
-    fn make_room(&mut self, runner: &mut Runner<'_>) {
+    fn make_room(&mut self, runner: &mut RunParams<'_>) {
         if self.flights.len() >= self.depth {
             if let Some(previous) = self.flights.pop_front() {
                 let answer = collect(runner);
@@ -169,7 +169,7 @@ where
     fn settle_landed(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         all: bool,
     ) -> Result<(), BulkError> {
         let (accepted, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.landed)
@@ -199,7 +199,7 @@ where
     fn take_off(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         flight: Flight,
     ) -> Result<(), BulkError> {
         match depart(runner, &flight) {
@@ -212,7 +212,7 @@ where
     }
 
     /// Collect and settle every mail still on the wire.
-    fn land_all(&mut self, store: &mut Store, runner: &mut Runner<'_>) -> Result<(), BulkError> {
+    fn land_all(&mut self, store: &mut Store, runner: &mut RunParams<'_>) -> Result<(), BulkError> {
         while let Some(previous) = self.flights.pop_front() {
             let answer = collect(runner);
             self.landed.push((previous, answer));
@@ -224,8 +224,8 @@ where
     fn retry_queued(
         mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
     ) -> Result<(), BulkError> {
         for (item, user, err) in std::mem::take(&mut self.retry) {
             // Nothing back: stopped (report the last error), or another process took the item
@@ -248,7 +248,7 @@ where
     fn settle(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         flight: Flight,
         answer: Answer,
     ) -> Result<(), BulkError> {
@@ -321,9 +321,9 @@ fn link_request<'a>(
 #[allow(clippy::type_complexity)]
 fn prepare_flight(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    runner: &mut RunParams<'_>,
     settings: &LinkSettings,
-    state: &mut Sender,
+    state: &mut Throttle,
     item: &Item,
     user: User,
     rng: &mut impl rand::CryptoRng,
@@ -354,7 +354,7 @@ fn prepare_flight(
 }
 
 /// Put a prepared mail on the wire; on failure hand it back with the error.
-fn depart(runner: &mut Runner<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
+fn depart(runner: &mut RunParams<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
     match runner.mailer.pipelined() {
         Some(pipe) => pipe.submit(&flight.prepared.outgoing),
         None => Err(crate::mail::MailError::Local(
@@ -364,7 +364,7 @@ fn depart(runner: &mut Runner<'_>, flight: &Flight) -> Result<(), crate::mail::M
 }
 
 /// Wait for the answer about the mail on the wire.
-fn collect(runner: &mut Runner<'_>) -> Answer {
+fn collect(runner: &mut RunParams<'_>) -> Answer {
     match runner.mailer.pipelined() {
         Some(pipe) => pipe.collect(),
         None => Err(crate::mail::MailError::Local(
@@ -377,9 +377,9 @@ fn collect(runner: &mut Runner<'_>) -> Answer {
 /// read when claiming the item).
 fn send_link(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    runner: &mut RunParams<'_>,
     settings: &LinkSettings,
-    state: &mut Sender,
+    state: &mut Throttle,
     item: &Item,
     first: First,
     rng: &mut impl rand::CryptoRng,

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{
-    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, Runner, Sender, attempt_after,
+    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, RunParams, Throttle, attempt_after,
     fail_item, recipient_for, release, with_retries,
 };
 use crate::generate::{self, GenerateRequest, GenerateSettings, Generated, Handover, Prepared};
@@ -20,9 +20,9 @@ type Hashed = (Item, Option<User>, Result<Prepared, HashError>);
 /// Set and mail a temporary password for each pending (or earlier failed) user.
 pub(super) fn run_generate(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    params: &mut RunParams<'_>,
     settings: &GenerateSettings,
-    state: &mut Sender,
+    throttle: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
@@ -30,7 +30,7 @@ pub(super) fn run_generate(
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Hashed>();
-    let new_rng = runner.rng;
+    let new_rng = params.rng;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (jobs, done, config) = (Arc::clone(&job_rx), done_tx.clone(), &settings.password);
@@ -45,9 +45,9 @@ pub(super) fn run_generate(
         };
         let result = feed_and_send(
             store,
-            runner,
+            params,
             settings,
-            state,
+            throttle,
             report,
             on_item,
             &mut hashing,
@@ -97,11 +97,11 @@ impl Hashing {
     fn feed(
         &mut self,
         store: &mut Store,
-        runner: &Runner<'_>,
+        params: &RunParams<'_>,
         claimer: &mut Claimer,
     ) -> Result<(), BulkError> {
-        while self.in_flight < self.window && !runner.stop.load(Ordering::SeqCst) {
-            let Some(job) = claimer.next(store, runner)? else {
+        while self.in_flight < self.window && !params.stop.load(Ordering::SeqCst) {
+            let Some(job) = claimer.next(store, params)? else {
                 break;
             };
             if self.jobs.send(job).is_err() {
@@ -130,29 +130,29 @@ fn workers_stopped() -> BulkError {
 /// Keep the workers busy while this thread mails each hashed user and commits their hash.
 fn feed_and_send(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    params: &mut RunParams<'_>,
     settings: &GenerateSettings,
-    state: &mut Sender,
+    throttle: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
     hashing: &mut Hashing,
 ) -> Result<(), BulkError> {
     let mut claimer = Claimer::new();
     loop {
-        hashing.feed(store, runner, &mut claimer)?;
+        hashing.feed(store, params, &mut claimer)?;
         let Some((item, user, prepared)) = hashing.next()? else {
             return Ok(());
         };
-        if runner.stop.load(Ordering::SeqCst) {
+        if params.stop.load(Ordering::SeqCst) {
             // Hashed but not sent: pending again for --resume.
-            release(store, runner, &item)?;
+            release(store, params, &item)?;
             continue;
         }
         if let Some(outcome) = send_hashed(
             store,
-            runner,
+            params,
             settings,
-            state,
+            throttle,
             &item,
             user.as_ref(),
             prepared,
@@ -167,18 +167,20 @@ fn feed_and_send(
 /// otherwise mailed their password. `None`: stopped before the first attempt.
 fn send_hashed(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    params: &mut RunParams<'_>,
     settings: &GenerateSettings,
-    state: &mut Sender,
+    throttle: &mut Throttle,
     item: &Item,
     user: Option<&User>,
     prepared: Result<Prepared, HashError>,
 ) -> Result<Option<Outcome>, BulkError> {
-    let now = (runner.clock)().as_second();
+    let now = (params.clock)().as_second();
     match (user, prepared) {
         (None, _) => Ok(Some(fail_item(store, item, GONE, now)?)),
         (Some(_), Err(e)) => Ok(Some(fail_item(store, item, &e.to_string(), now)?)),
-        (Some(_), Ok(prepared)) => send_password(store, runner, settings, state, item, &prepared),
+        (Some(_), Ok(prepared)) => {
+            send_password(store, params, settings, throttle, item, &prepared)
+        }
     }
 }
 
@@ -186,29 +188,29 @@ fn send_hashed(
 /// the user as read when claiming the item).
 fn send_password(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    params: &mut RunParams<'_>,
     settings: &GenerateSettings,
-    state: &mut Sender,
+    throttle: &mut Throttle,
     item: &Item,
     prepared: &Prepared,
 ) -> Result<Option<Outcome>, BulkError> {
     with_retries(
         store,
-        runner,
-        state,
+        params,
+        throttle,
         item,
         First::Held,
-        |store, runner, user| {
-            let recipient = recipient_for(runner, user);
+        |store, params, user| {
+            let recipient = recipient_for(params, user);
             let request = GenerateRequest {
                 user,
                 handover: Handover::Email(recipient.as_ref()),
                 force_change: true,
-                bulk: Some((runner.run_id, item.id)),
+                bulk: Some((params.run_id, item.id)),
             };
             let mut courier = generate::Courier {
-                mailer: &mut *runner.mailer,
-                templates: runner.templates,
+                mailer: &mut *params.mailer,
+                templates: params.templates,
                 settings,
             };
             match generate::apply(
@@ -216,8 +218,8 @@ fn send_password(
                 &mut courier,
                 request,
                 prepared,
-                runner.actor,
-                (runner.clock)(),
+                params.actor,
+                (params.clock)(),
             ) {
                 Ok(Generated {
                     emailed: Some(emailed),

@@ -182,7 +182,7 @@ fn execute(
     let stop = AtomicBool::new(false);
     let clock = at;
     let actor = actor();
-    let mut runner = Runner {
+    let mut params = RunParams {
         run_id,
         action: &action,
         recipients: &crate::mail::RecipientRule::User,
@@ -200,7 +200,7 @@ fn execute(
         report_planned_skips: true,
     };
     let mut seen = Vec::new();
-    let report = run(store, &mut runner, |item, _, outcome| {
+    let report = run(store, &mut params, |item, _, outcome| {
         seen.push((item.entry.clone(), outcome.clone()));
         if stop_after.is_some_and(|n| {
             seen.iter()

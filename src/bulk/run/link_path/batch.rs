@@ -3,7 +3,9 @@
 //! another, and its accepted users committed in one transaction.
 
 use super::{Flight, LinkPath, link_request};
-use crate::bulk::run::{BulkError, Outcome, Runner, Sender, outcome_after, recipient_for, release};
+use crate::bulk::run::{
+    BulkError, Outcome, RunParams, Throttle, outcome_after, recipient_for, release,
+};
 use crate::links::{self, LinkSettings};
 use crate::mail::Delivered;
 use crate::store::Store;
@@ -22,8 +24,8 @@ where
     pub(super) fn pipeline_batch(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
         users: Vec<(Item, User)>,
     ) -> Result<(), BulkError> {
         if !state.pace(&runner.pacing, runner.stop) {
@@ -50,7 +52,7 @@ where
     pub(super) fn settle_batch(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         sent: Vec<(Flight, Delivered)>,
     ) -> Result<(), BulkError> {
         // Each flight's user and address stay here for the requests (and the report); its
@@ -95,7 +97,7 @@ fn batch_failed(err: links::LinkError) -> BulkError {
 #[allow(clippy::type_complexity)]
 fn prepare_flights(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    runner: &mut RunParams<'_>,
     settings: &LinkSettings,
     users: Vec<(Item, User)>,
     rng: &mut impl rand::CryptoRng,

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::Context;
-use crate::bulk::{self, Action, Close, Pacing, Request, Resume, RunAction, Runner, Selection};
+use crate::bulk::{self, Action, Close, Pacing, Request, Resume, RunAction, RunParams, Selection};
 use crate::cli::CommandResult;
 use crate::cli::exit::{Exit, Failure};
 use crate::cli::ui::thousands;
@@ -308,7 +308,7 @@ fn execute(
     let settings = &ctx.settings;
     let clock = || settings.clock();
     let actor = ctx.actor();
-    let mut runner = Runner {
+    let mut params = RunParams {
         run_id,
         action: &resolved.action,
         recipients: &job.recipients,
@@ -325,7 +325,7 @@ fn execute(
         .status(&format!("Run {run_id}: {} users to do", thousands(to_do)));
     let started = Instant::now();
     let mut progress = render::Progress::start(ctx, action, to_do);
-    let report = bulk::run(store, &mut runner, |item, user, outcome| {
+    let report = bulk::run(store, &mut params, |item, user, outcome| {
         progress.item(item, user, outcome);
     })?;
     progress.finish();
