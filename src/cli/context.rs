@@ -157,23 +157,11 @@ impl Context {
         if let Some(file) = &config.config.store.password_file {
             self.trusted("store password file", &config.resolve(file))?;
         }
-        let bad = |message: String| ConfigError::BadValue {
-            path: config.path.clone(),
-            key: "store.password_file".into(),
-            message,
-        };
-        let found = self
-            .settings
-            .pg_password(config, target)
-            .map_err(|err| match err {
-                SecretError::NotSet { variable } => bad(format!("{variable} is not set")),
-                SecretError::ReadableByOthers(loose) => {
-                    bad(format!("{loose}; run chmod 600 on it"))
-                }
-                SecretError::Unreadable { path, source } => {
-                    ConfigError::Unreadable { path, source }
-                }
-            })?;
+        let found = self.settings.pg_password(config, target).map_err(|err| {
+            secret_error(config, "store.password_file", err, |variable| {
+                format!("{variable} is not set")
+            })
+        })?;
         for loose in &found.ignored {
             self.ui.warn(&format!(
                 "ignored {}; run chmod 600 on it",
@@ -377,19 +365,37 @@ pub fn audit_key_path(config: &LoadedConfig) -> std::path::PathBuf {
 
 /// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.
 fn smtp_password(config: &LoadedConfig) -> CommandResult<Secret> {
-    let bad = |message: String| ConfigError::BadValue {
-        path: config.path.clone(),
-        key: "mail.smtp.password_file".into(),
-        message,
-    };
     settings::smtp_password(config).map_err(|err| {
-        match err {
-        SecretError::NotSet { variable } => bad(format!(
-            "mail.smtp.username is set, but neither {variable} nor password_file holds a password"
-        )),
-        SecretError::ReadableByOthers(loose) => bad(format!("{loose}; run chmod 600 on it")),
+        secret_error(config, "mail.smtp.password_file", err, |variable| {
+            format!(
+                "mail.smtp.username is set, but neither {variable} nor password_file holds a \
+                 password"
+            )
+        })
+        .into()
+    })
+}
+
+/// A secret the config's `key` names, not found or not usable, as a config error; `not_set`
+/// words the case where no place holds it.
+fn secret_error(
+    config: &LoadedConfig,
+    key: &str,
+    err: SecretError,
+    not_set: impl FnOnce(&str) -> String,
+) -> ConfigError {
+    let (path, key) = (config.path.clone(), key.to_string());
+    match err {
+        SecretError::NotSet { variable } => ConfigError::BadValue {
+            path,
+            key,
+            message: not_set(&variable),
+        },
+        SecretError::ReadableByOthers(loose) => ConfigError::ReadableByOthers {
+            path,
+            key,
+            message: format!("{loose}; run chmod 600 on it"),
+        },
         SecretError::Unreadable { path, source } => ConfigError::Unreadable { path, source },
     }
-    .into()
-    })
 }

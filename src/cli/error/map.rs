@@ -36,9 +36,6 @@ pub(super) fn config(err: &ConfigError) -> Class {
             Exit::Config,
             "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG",
         ),
-        ConfigError::BadValue { message, .. } if message.contains("chmod") => {
-            Class::new(Exit::Config)
-        }
         ConfigError::BadValue { key, message, .. } if key == "store.url" => {
             if *message == TargetError::PasswordInUrl.to_string() {
                 Class::hint(Exit::Config, NO_PASSWORD_IN_URL)
@@ -53,7 +50,9 @@ pub(super) fn config(err: &ConfigError) -> Class {
             Exit::Config,
             "compare with config.example.toml, which lists every key with its default",
         ),
-        ConfigError::Unreadable { .. } => Class::new(Exit::Config),
+        ConfigError::Unreadable { .. } | ConfigError::ReadableByOthers { .. } => {
+            Class::new(Exit::Config)
+        }
     }
 }
 

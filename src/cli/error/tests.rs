@@ -89,7 +89,7 @@ fn config_errors_are_exit_8_with_advice() {
     });
     assert_eq!(bad.exit, Exit::Config);
     assert!(bad.hint.is_some_and(|h| h.contains("config.example.toml")));
-    let chmod = class_of(ConfigError::BadValue {
+    let chmod = class_of(ConfigError::ReadableByOthers {
         path: "/c".into(),
         key: "k".into(),
         message: "run chmod 600 on it".into(),
