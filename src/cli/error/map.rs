@@ -11,7 +11,7 @@ use crate::delivery::{DeliveryError, FlowError, RecordError};
 use crate::generate::{GenerateError, GenerateFailure};
 use crate::input::LimitError;
 use crate::links::{LinkError, LinkFailure, Refusal};
-use crate::mail::MailError;
+use crate::mail::{ConnectionKind, MailError};
 use crate::password::HashError;
 use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
@@ -298,15 +298,24 @@ pub(super) fn bulk(err: &BulkError) -> Class {
 pub fn mail(err: &MailError) -> Class {
     match err {
         MailError::Config(_) => Class::new(Exit::Config),
-        MailError::Connection { .. } if err.is_timeout() => Class::hint(
+        MailError::Connection {
+            kind: ConnectionKind::TimedOut,
+            ..
+        } => Class::hint(
             Exit::MailNotDelivered,
             "the server did not answer in time: check that it is up, or raise mail.smtp.timeout",
         ),
-        MailError::Connection { .. } if err.is_certificate() => Class::hint(
+        MailError::Connection {
+            kind: ConnectionKind::Certificate,
+            ..
+        } => Class::hint(
             Exit::MailNotDelivered,
             "the certificate must match mail.smtp.host and chain to a trusted CA; for a private CA set mail.smtp.ca_file",
         ),
-        MailError::Connection { .. } => Class::hint(
+        MailError::Connection {
+            kind: ConnectionKind::Other,
+            ..
+        } => Class::hint(
             Exit::MailNotDelivered,
             "check mail.smtp.host, port and tls in the config",
         ),
