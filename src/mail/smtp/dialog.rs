@@ -21,7 +21,7 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::response::Response;
 use rustls::ClientConfig;
 
-use super::socket::Socket;
+use super::socket::{Socket, refuses_certificate};
 use crate::mail::{ConnectionKind, MailError};
 use crate::secret::Secret;
 
@@ -361,48 +361,5 @@ fn unconfirmed(err: MailError) -> MailError {
     match err {
         MailError::Connection { server, detail, .. } => MailError::Unconfirmed { server, detail },
         other => other,
-    }
-}
-
-/// Whether rustls refused the server's certificate (unknown issuer, wrong name, expired, none
-/// sent) somewhere in `err`'s chain. An `io::Error` hides the error it wraps from `source`, so
-/// this looks inside it too.
-fn refuses_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
-    let mut next = Some(err);
-    while let Some(err) = next {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return matches!(
-                tls,
-                rustls::Error::InvalidCertificate(_)
-                    | rustls::Error::InvalidCertRevocationList(_)
-                    | rustls::Error::NoCertificatesPresented
-            );
-        }
-        let wrapped = err
-            .downcast_ref::<std::io::Error>()
-            .and_then(std::io::Error::get_ref);
-        next = match wrapped {
-            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
-            None => err.source(),
-        };
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::refuses_certificate;
-
-    #[test]
-    fn a_refused_certificate_is_found_inside_an_io_error() {
-        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
-        let io = std::io::Error::new(std::io::ErrorKind::InvalidData, refused);
-        assert!(refuses_certificate(&io));
-        let other = std::io::Error::new(
-            std::io::ErrorKind::InvalidData,
-            rustls::Error::HandshakeNotComplete,
-        );
-        assert!(!refuses_certificate(&other));
-        assert!(!refuses_certificate(&std::io::Error::other("certificate")));
     }
 }
