@@ -7,16 +7,15 @@
 //!   randomness are parameters.
 //! - `settings` resolves defaults, the config file, the environment and flags into typed values,
 //!   once; it is the only module that reads the environment.
-//! - `cli` parses, asks, calls the domain and renders, with `ui` (the terminal) and `output`
-//!   (tables, JSON, CSV). `cli/error.rs` is the one place that maps errors to the exit codes of
-//!   `exit`. Nothing outside `cli` imports from it.
+//! - `cli` parses, asks, calls the domain and renders, with `cli::ui` (the terminal) and
+//!   `cli::output` (tables, JSON, CSV). `cli/error.rs` is the one place that maps errors to the
+//!   exit codes of `cli::exit`. Nothing outside `cli` imports from it.
 
 pub mod audit;
 pub mod bulk;
 pub mod cli;
 pub mod config;
 pub mod delivery;
-pub mod exit;
 pub mod fsmode;
 pub mod generate;
 pub mod input;
@@ -26,7 +25,6 @@ mod layering;
 pub mod links;
 pub mod mail;
 pub mod notice;
-pub mod output;
 pub mod password;
 pub mod secret;
 pub mod settings;
@@ -35,7 +33,6 @@ pub mod templates;
 pub mod text;
 pub mod timefmt;
 pub mod tokens;
-pub mod ui;
 pub mod user;
 pub mod users;
 pub mod web;

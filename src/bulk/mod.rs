@@ -14,7 +14,7 @@ mod run;
 mod runs;
 
 pub use plan::{Entry, PlanSummary, Request, Selection, dry_run, plan};
-pub use run::{Outcome, Pacing, Report, Runner, run};
+pub use run::{Outcome, Pacing, Report, RunAction, RunParams, run};
 pub use runs::{Close, Items, Resumable, Resume, close, for_each_item, resume, to_do};
 
 use crate::store::StoreError;

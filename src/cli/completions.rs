@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::{Exit, Failure};
+use crate::cli::exit::{Exit, Failure};
 
 /// Print a completion script for SHELL
 #[derive(Debug, clap::Args)]

@@ -5,9 +5,9 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output::{ListWriter, Record};
 use crate::config::{LoadedConfig, Transport, settings_of};
-use crate::exit::{Exit, Failure};
-use crate::output::{ListWriter, Record};
 use crate::settings::{
     self, PasswordOrigin, ReadableByOthers, SecretError, Source, secret_from_env,
 };
@@ -197,7 +197,7 @@ fn check(ctx: &Context) -> CommandResult<Exit> {
     }
     for problem in &problems {
         ctx.ui
-            .status(&format!("problem: {}", crate::ui::sanitize(problem)));
+            .status(&format!("problem: {}", crate::cli::ui::sanitize(problem)));
     }
     let count = if problems.len() == 1 {
         "1 problem".to_string()

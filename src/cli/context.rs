@@ -8,9 +8,9 @@ use std::time::SystemTime;
 
 use crate::audit::Actor;
 use crate::cli::CommandResult;
+use crate::cli::exit::Failure;
 use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::delivery::{self, Interrupted};
-use crate::exit::Failure;
 use crate::keys::AuditKey;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
@@ -19,8 +19,8 @@ use crate::store::sql::postgres::{PgTarget, StoreLocation};
 use crate::store::{self, Store};
 
 use super::StoreOpener;
+use crate::cli::ui::Ui;
 use crate::templates::Templates;
-use crate::ui::Ui;
 
 /// The OS-seeded CSPRNG (TOK-1, PW-2) that domain functions take as a parameter: created
 /// only here, at the CLI edge. Never seeded by hand.
@@ -164,23 +164,11 @@ impl Context {
         if let Some(file) = &config.config.store.password_file {
             self.trusted("store password file", &config.resolve(file))?;
         }
-        let bad = |message: String| ConfigError::BadValue {
-            path: config.path.clone(),
-            key: "store.password_file".into(),
-            message,
-        };
-        let found = self
-            .settings
-            .pg_password(config, target)
-            .map_err(|err| match err {
-                SecretError::NotSet { variable } => bad(format!("{variable} is not set")),
-                SecretError::ReadableByOthers(loose) => {
-                    bad(format!("{loose}; run chmod 600 on it"))
-                }
-                SecretError::Unreadable { path, source } => {
-                    ConfigError::Unreadable { path, source }
-                }
-            })?;
+        let found = self.settings.pg_password(config, target).map_err(|err| {
+            secret_error(config, "store.password_file", err, |variable| {
+                format!("{variable} is not set")
+            })
+        })?;
         for loose in &found.ignored {
             self.ui.warn(&format!(
                 "ignored {}; run chmod 600 on it",
@@ -352,7 +340,7 @@ impl Context {
         };
         let message = loose.describe(what);
         if config.config.security.strict_permissions {
-            return Err(Failure::new(crate::exit::Exit::Config, message)
+            return Err(Failure::new(crate::cli::exit::Exit::Config, message)
                 .hint(format!(
                     "run `chmod 600 {}` (security.strict_permissions is on)",
                     path.display()
@@ -368,7 +356,7 @@ impl Context {
 /// One line about a mail an earlier pwreset may have sent without committing it: to whom, what
 /// they may have received, the state it was left in, and the command that finishes the job.
 fn interrupted_warning(found: &Interrupted) -> String {
-    let user = crate::ui::sanitize(&found.username);
+    let user = crate::cli::ui::sanitize(&found.username);
     let head = format!("an earlier pwreset was interrupted while mailing {user}");
     let run = found
         .run_id
@@ -400,19 +388,37 @@ pub fn audit_key_path(config: &LoadedConfig) -> std::path::PathBuf {
 
 /// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.
 fn smtp_password(config: &LoadedConfig) -> CommandResult<Secret> {
-    let bad = |message: String| ConfigError::BadValue {
-        path: config.path.clone(),
-        key: "mail.smtp.password_file".into(),
-        message,
-    };
     settings::smtp_password(config).map_err(|err| {
-        match err {
-        SecretError::NotSet { variable } => bad(format!(
-            "mail.smtp.username is set, but neither {variable} nor password_file holds a password"
-        )),
-        SecretError::ReadableByOthers(loose) => bad(format!("{loose}; run chmod 600 on it")),
+        secret_error(config, "mail.smtp.password_file", err, |variable| {
+            format!(
+                "mail.smtp.username is set, but neither {variable} nor password_file holds a \
+                 password"
+            )
+        })
+        .into()
+    })
+}
+
+/// A secret the config's `key` names, not found or not usable, as a config error; `not_set`
+/// words the case where no place holds it.
+fn secret_error(
+    config: &LoadedConfig,
+    key: &str,
+    err: SecretError,
+    not_set: impl FnOnce(&str) -> String,
+) -> ConfigError {
+    let (path, key) = (config.path.clone(), key.to_string());
+    match err {
+        SecretError::NotSet { variable } => ConfigError::BadValue {
+            path,
+            key,
+            message: not_set(&variable),
+        },
+        SecretError::ReadableByOthers(loose) => ConfigError::ReadableByOthers {
+            path,
+            key,
+            message: format!("{loose}; run chmod 600 on it"),
+        },
         SecretError::Unreadable { path, source } => ConfigError::Unreadable { path, source },
     }
-    .into()
-    })
 }

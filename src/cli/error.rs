@@ -12,9 +12,9 @@
 
 use crate::audit::AuditError;
 use crate::bulk::BulkError;
+use crate::cli::exit::{Exit, Failure};
 use crate::config::ConfigError;
 use crate::delivery::RecordError;
-use crate::exit::{Exit, Failure};
 use crate::generate::GenerateError;
 use crate::input::LimitError;
 use crate::keys::KeyError;

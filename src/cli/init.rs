@@ -12,8 +12,8 @@ use anyhow::Context as _;
 
 use super::Context;
 use crate::audit::{self, Event, Outcome};
+use crate::cli::exit::{Exit, Failure};
 use crate::cli::{CommandResult, os_rng};
-use crate::exit::{Exit, Failure};
 use crate::keys::{AuditKey, KeyError};
 use crate::store::users::NewUser;
 use crate::store::{self, Store};

@@ -6,14 +6,17 @@ mod completions;
 mod config;
 mod context;
 pub mod error;
+mod exit;
 mod init;
 mod opener;
+mod output;
 mod reset;
 mod serve;
 mod smtp;
 mod store;
 mod templates;
 mod tokens;
+mod ui;
 mod users;
 
 use std::ffi::OsString;
@@ -25,8 +28,8 @@ pub use context::{Context, os_rng};
 pub use error::{CommandError, CommandResult};
 pub use opener::StoreOpener;
 
-use crate::exit::Exit;
 use crate::settings::{ColorChoice, Environment, Flags, Format, Settings};
+use exit::Exit;
 
 const EXAMPLES: &str = "Examples:
   pwreset init --sample-users          Create pwreset.toml, the store and an outbox here
@@ -151,7 +154,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
         Ok(cli) => cli,
         Err(err) => {
             if let Some(reason) = bad_address(&err) {
-                crate::ui::Ui::plain().error(&format!("--to: {reason}"), None);
+                ui::Ui::plain().error(&format!("--to: {reason}"), None);
                 return Exit::Usage.into();
             }
             let _ = err.print();
@@ -165,7 +168,7 @@ pub fn run(args: impl IntoIterator<Item = impl Into<OsString> + Clone>) -> std::
     };
     let settings = match Settings::resolve(cli.global.into_flags(), &Environment::capture()) {
         Ok(settings) => settings,
-        Err(err) => return report(&crate::ui::Ui::plain(), &err.into()).into(),
+        Err(err) => return report(&ui::Ui::plain(), &err.into()).into(),
     };
     let ctx = Context::new(settings);
     match dispatch(&ctx, cli.command) {
@@ -206,7 +209,7 @@ fn dispatch(ctx: &Context, command: Command) -> CommandResult<Exit> {
 }
 
 /// Print an error and its hint; a closed stdout pipe is success.
-fn report(ui: &crate::ui::Ui, err: &CommandError) -> Exit {
+fn report(ui: &ui::Ui, err: &CommandError) -> Exit {
     if error::is_broken_pipe(err.error()) {
         return Exit::Ok;
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 use super::Context;
 use crate::audit::Actor;
 use crate::cli::CommandResult;
+use crate::cli::exit::{Exit, Failure};
 use crate::config::LoadedConfig;
-use crate::exit::{Exit, Failure};
 use crate::store::Store;
 use crate::web::{Branding, Deps, Limits, PageSettings, Site, Web};
 

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
+use crate::cli::exit::{Exit, Failure};
 use crate::config::{LoadedConfig, TlsMode, Transport};
-use crate::exit::{Exit, Failure};
 use crate::mail::{MailError, Outgoing, Step};
 use crate::secret::Secret;
 use crate::settings::Format;
@@ -121,7 +121,7 @@ fn test_message(to: &str, config: &LoadedConfig) -> Outgoing {
     );
     let html = format!(
         "<p>This is a test message from pwreset for {}. No action is needed.</p>",
-        crate::ui::sanitize(app).replace('<', "&lt;")
+        crate::cli::ui::sanitize(app).replace('<', "&lt;")
     );
     Outgoing {
         to: to.to_string(),
@@ -146,14 +146,14 @@ fn print(
             steps,
             error: error.map(ToString::to_string),
         };
-        return Ok(crate::output::json(&mut out, &report)?);
+        return Ok(crate::cli::output::json(&mut out, &report)?);
     }
     for step in steps {
         writeln!(
             out,
             "ok    {:<9} {}",
             step.step,
-            crate::ui::sanitize(&step.detail)
+            crate::cli::ui::sanitize(&step.detail)
         )?;
     }
     if error.is_some() {

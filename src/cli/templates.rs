@@ -7,11 +7,11 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::{Exit, Failure};
-use crate::output::{ListWriter, Record};
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output::{ListWriter, Record};
+use crate::cli::ui::sanitize;
 use crate::templates::{self, Origin};
 use crate::text::TerminalWriter;
-use crate::ui::sanitize;
 
 /// List, show, preview and check the email templates
 #[derive(Debug, clap::Subcommand)]

@@ -43,4 +43,14 @@ pub enum ConfigError {
         /// What is wrong with it.
         message: String,
     },
+    /// A secret file a key names may be read by others, so it is not used.
+    #[error("{path}: {key}: {message}")]
+    ReadableByOthers {
+        /// The config file.
+        path: PathBuf,
+        /// The dotted key that names the secret file.
+        key: String,
+        /// Which file, how it is exposed, and what to do about it.
+        message: String,
+    },
 }

@@ -88,6 +88,8 @@ pub enum MailError {
         server: String,
         /// What failed.
         detail: String,
+        /// What kind of failure, decided where the error is made.
+        kind: ConnectionKind,
     },
     /// The message was handed to the server, but its answer never came (the connection broke
     /// or timed out after the message was sent): it may have been delivered. Never retried, so
@@ -106,6 +108,17 @@ pub enum MailError {
     Local(String),
 }
 
+/// What kind of failure a [`MailError::Connection`] is, for advice on what to check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionKind {
+    /// The server left a wait unanswered for all of `mail.smtp.timeout`.
+    TimedOut,
+    /// The server's TLS certificate was not accepted (unknown issuer, wrong name, expired).
+    Certificate,
+    /// Anything else: refused, reset, no STARTTLS, no usable AUTH mechanism.
+    Other,
+}
+
 impl MailError {
     /// Whether trying again later may succeed (4xx replies, dropped connections).
     pub fn is_transient(&self) -> bool {
@@ -122,7 +135,7 @@ impl MailError {
     pub fn reply(&self) -> String {
         match self {
             MailError::Refused { reply, .. } => reply.clone(),
-            MailError::Connection { server, detail }
+            MailError::Connection { server, detail, .. }
             | MailError::Unconfirmed { server, detail } => {
                 format!("{server}: {detail}")
             }

@@ -72,7 +72,8 @@ fn only_4xx_and_dropped_connections_are_worth_retrying() {
     assert!(
         MailError::Connection {
             server: "s".into(),
-            detail: "d".into()
+            detail: "d".into(),
+            kind: super::ConnectionKind::Other,
         }
         .is_transient()
     );

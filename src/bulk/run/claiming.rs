@@ -5,7 +5,7 @@
 //! is given back.
 
 use super::{
-    Attempt, BulkError, GONE, Item, Outcome, Runner, Sender, backoff, fail_item,
+    Attempt, BulkError, GONE, Item, Outcome, RunParams, Throttle, backoff, fail_item,
     sleep_unless_stopped,
 };
 use crate::delivery::owner;
@@ -31,9 +31,9 @@ impl Claimer {
     pub(super) fn next(
         &mut self,
         store: &mut Store,
-        runner: &Runner<'_>,
+        params: &RunParams<'_>,
     ) -> Result<Option<(Item, Option<User>)>, BulkError> {
-        Ok(self.next_batch(store, runner, 1)?.into_iter().next())
+        Ok(self.next_batch(store, params, 1)?.into_iter().next())
     }
 
     /// [`Claimer::next`] for up to `limit` items at once, in order; empty when the run has no
@@ -41,16 +41,16 @@ impl Claimer {
     pub(super) fn next_batch(
         &mut self,
         store: &mut Store,
-        runner: &Runner<'_>,
+        params: &RunParams<'_>,
         limit: usize,
     ) -> Result<Vec<(Item, Option<User>)>, BulkError> {
-        let now = (runner.clock)().as_second();
+        let now = (params.clock)().as_second();
         let tx = store.claim()?;
         let claimed = match limit {
-            1 => bulk::claim_next(&tx, runner.run_id, self.after, owner::me(), now)?
+            1 => bulk::claim_next(&tx, params.run_id, self.after, owner::me(), now)?
                 .into_iter()
                 .collect(),
-            _ => bulk::claim_batch(&tx, runner.run_id, self.after, owner::me(), now, limit)?,
+            _ => bulk::claim_batch(&tx, params.run_id, self.after, owner::me(), now, limit)?,
         };
         tx.commit()?;
         if let Some((item, _)) = claimed.last() {
@@ -64,33 +64,33 @@ impl Claimer {
 /// false, the item given back, when the stop flag was raised meanwhile.
 pub(super) fn pace_claimed(
     store: &mut Store,
-    runner: &Runner<'_>,
-    state: &mut Sender,
+    params: &RunParams<'_>,
+    throttle: &mut Throttle,
     item: &Item,
 ) -> Result<bool, BulkError> {
-    if state.pace(&runner.pacing, runner.stop) {
+    if throttle.pace(&params.pacing, params.stop) {
         return Ok(true);
     }
-    release(store, runner, item)?;
+    release(store, params, item)?;
     Ok(false)
 }
 
 /// The user of an item this process holds, read again; a user deleted meanwhile fails the item.
-fn read_again(store: &mut Store, runner: &Runner<'_>, item: &Item) -> Result<Begin, BulkError> {
+fn read_again(store: &mut Store, params: &RunParams<'_>, item: &Item) -> Result<Begin, BulkError> {
     if let Some(user) = bulk::user_of(store.conn(), item.id)? {
         return Ok(Begin::Go(user));
     }
-    fail_item(store, item, GONE, (runner.clock)().as_second())?;
+    fail_item(store, item, GONE, (params.clock)().as_second())?;
     Ok(Begin::Gone)
 }
 
 /// Give back an item claimed by [`Claimer::next`] that this process stopped before sending.
 pub(super) fn release(
     store: &mut Store,
-    runner: &Runner<'_>,
+    params: &RunParams<'_>,
     item: &Item,
 ) -> Result<(), BulkError> {
-    let now = (runner.clock)().as_second();
+    let now = (params.clock)().as_second();
     let tx = store.claim()?;
     bulk::release(&tx, item.id, owner::me(), now)?;
     tx.commit()?;
@@ -114,18 +114,18 @@ enum Begin {
 /// user in the claim's transaction so that the mail goes to their current address.
 fn begin(
     store: &mut Store,
-    runner: &Runner<'_>,
-    state: &mut Sender,
+    params: &RunParams<'_>,
+    throttle: &mut Throttle,
     item: &Item,
     attempt: u32,
 ) -> Result<Begin, BulkError> {
-    if attempt > 0 && !sleep_unless_stopped(backoff(&runner.pacing, attempt - 1), runner.stop) {
+    if attempt > 0 && !sleep_unless_stopped(backoff(&params.pacing, attempt - 1), params.stop) {
         return Ok(Begin::Stopped);
     }
-    if !state.pace(&runner.pacing, runner.stop) {
+    if !throttle.pace(&params.pacing, params.stop) {
         return Ok(Begin::Stopped);
     }
-    let now = (runner.clock)().as_second();
+    let now = (params.clock)().as_second();
     let tx = store.write()?;
     let begin = match bulk::claim(&tx, item.id, owner::me(), now)? {
         Claim::Claimed(Some(user)) => Begin::Go(user),
@@ -153,11 +153,11 @@ pub(super) enum First {
 /// Each attempt gets the user as read when claiming it.
 pub(super) fn with_retries<'r>(
     store: &mut Store,
-    runner: &mut Runner<'r>,
-    state: &mut Sender,
+    params: &mut RunParams<'r>,
+    throttle: &mut Throttle,
     item: &Item,
     first: First,
-    mut attempt_once: impl FnMut(&mut Store, &mut Runner<'r>, &User) -> Result<Attempt, BulkError>,
+    mut attempt_once: impl FnMut(&mut Store, &mut RunParams<'r>, &User) -> Result<Attempt, BulkError>,
 ) -> Result<Option<Outcome>, BulkError> {
     let mut attempt = match first {
         First::Retry(n) => n,
@@ -166,10 +166,10 @@ pub(super) fn with_retries<'r>(
     let (mut first, mut last_error) = (Some(first), None);
     loop {
         let begun = match first.take() {
-            Some(First::Retry(_)) | None => begin(store, runner, state, item, attempt)?,
-            Some(_) if !pace_claimed(store, runner, state, item)? => Begin::Stopped,
+            Some(First::Retry(_)) | None => begin(store, params, throttle, item, attempt)?,
+            Some(_) if !pace_claimed(store, params, throttle, item)? => Begin::Stopped,
             Some(First::Claimed(user)) => Begin::Go(user),
-            Some(First::Held) => read_again(store, runner, item)?,
+            Some(First::Held) => read_again(store, params, item)?,
         };
         let user = match begun {
             Begin::Go(user) => user,
@@ -177,9 +177,9 @@ pub(super) fn with_retries<'r>(
             Begin::Stopped => return Ok(last_error.map(Outcome::Failed)),
             Begin::Taken => return Ok(None),
         };
-        match attempt_once(store, runner, &user)? {
+        match attempt_once(store, params, &user)? {
             Attempt::Done(outcome) => return Ok(Some(outcome)),
-            Attempt::Retry(err) if attempt < runner.pacing.retries => {
+            Attempt::Retry(err) if attempt < params.pacing.retries => {
                 last_error = Some(err);
                 attempt += 1;
             }

@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 
 use super::{
-    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, Runner, Sender, attempt_after,
+    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, RunParams, Throttle, attempt_after,
     fail_item, outcome_after, pace_claimed, recipient_for, with_retries,
 };
 use crate::links::{self, LinkRequest, LinkSettings};
@@ -23,8 +23,9 @@ mod batch;
 /// Send a link to each pending (or earlier failed) user, pipelined when the transport can.
 pub(super) fn run_links(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    runner: &mut RunParams<'_>,
+    settings: &LinkSettings,
+    state: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
@@ -38,6 +39,7 @@ pub(super) fn run_links(
     let mut path = LinkPath {
         depth,
         batch,
+        settings,
         rng: (runner.rng)(),
         flights: VecDeque::new(),
         landed: Vec::new(),
@@ -78,6 +80,7 @@ struct LinkPath<'p, R, F> {
     depth: usize,
     /// How many answered users are committed in one transaction.
     batch: usize,
+    settings: &'p LinkSettings,
     rng: R,
     flights: VecDeque<Flight>,
     /// Mails answered but not yet committed.
@@ -103,7 +106,7 @@ where
     fn gone(
         &mut self,
         store: &mut Store,
-        runner: &Runner<'_>,
+        runner: &RunParams<'_>,
         item: &Item,
     ) -> Result<(), BulkError> {
         let outcome = fail_item(store, item, GONE, (runner.clock)().as_second())?;
@@ -115,14 +118,15 @@ where
     fn send_now(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
         let listed = user.clone();
         let first = First::Claimed(user);
-        if let Some(outcome) = send_link(store, runner, state, item, first, &mut self.rng)? {
+        let (settings, rng) = (self.settings, &mut self.rng);
+        if let Some(outcome) = send_link(store, runner, settings, state, item, first, rng)? {
             self.emit(item, Some(&listed), outcome);
         }
         Ok(())
@@ -134,12 +138,13 @@ where
     fn pipeline(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
-        let next = prepare_flight(store, runner, state, item, user, &mut self.rng)?;
+        let (settings, rng) = (self.settings, &mut self.rng);
+        let next = prepare_flight(store, runner, settings, state, item, user, rng)?;
         self.make_room(runner);
         match next {
             Ok(Some(ready)) => self.take_off(store, runner, ready)?,
@@ -150,7 +155,7 @@ where
     }
 
     /// With the pipe full, wait for the oldest mail's answer (committed later).
-    fn make_room(&mut self, runner: &mut Runner<'_>) {
+    fn make_room(&mut self, runner: &mut RunParams<'_>) {
         if self.flights.len() >= self.depth {
             if let Some(previous) = self.flights.pop_front() {
                 let answer = collect(runner);
@@ -164,7 +169,7 @@ where
     fn settle_landed(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         all: bool,
     ) -> Result<(), BulkError> {
         let (accepted, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.landed)
@@ -194,7 +199,7 @@ where
     fn take_off(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         flight: Flight,
     ) -> Result<(), BulkError> {
         match depart(runner, &flight) {
@@ -207,7 +212,7 @@ where
     }
 
     /// Collect and settle every mail still on the wire.
-    fn land_all(&mut self, store: &mut Store, runner: &mut Runner<'_>) -> Result<(), BulkError> {
+    fn land_all(&mut self, store: &mut Store, runner: &mut RunParams<'_>) -> Result<(), BulkError> {
         while let Some(previous) = self.flights.pop_front() {
             let answer = collect(runner);
             self.landed.push((previous, answer));
@@ -219,14 +224,15 @@ where
     fn retry_queued(
         mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
     ) -> Result<(), BulkError> {
         for (item, user, err) in std::mem::take(&mut self.retry) {
             // Nothing back: stopped (report the last error), or another process took the item
             // (it reports it).
             let first = First::Retry(1);
-            let outcome = match send_link(store, runner, state, &item, first, &mut self.rng)? {
+            let (settings, rng) = (self.settings, &mut self.rng);
+            let outcome = match send_link(store, runner, settings, state, &item, first, rng)? {
                 Some(outcome) => outcome,
                 None if runner.stop.load(Ordering::SeqCst) => Outcome::Failed(err),
                 None => continue,
@@ -242,7 +248,7 @@ where
     fn settle(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         flight: Flight,
         answer: Answer,
     ) -> Result<(), BulkError> {
@@ -254,7 +260,7 @@ where
         );
         let completed = links::complete(
             store,
-            link_settings(runner)?,
+            self.settings,
             request,
             flight.prepared,
             answer,
@@ -291,13 +297,6 @@ struct Flight {
     prepared: links::Prepared,
 }
 
-/// The link settings, which a link run cannot go without.
-fn link_settings<'r>(runner: &Runner<'r>) -> Result<&'r LinkSettings, BulkError> {
-    runner
-        .link
-        .ok_or_else(|| BulkError::Run("link settings missing".into()))
-}
-
 /// What this path asks of `links` for one user: a link recorded against the run's item, held
 /// back only by links others sent the user since the run was planned (the plan checked the
 /// cooldown before that).
@@ -322,13 +321,13 @@ fn link_request<'a>(
 #[allow(clippy::type_complexity)]
 fn prepare_flight(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    runner: &mut RunParams<'_>,
+    settings: &LinkSettings,
+    state: &mut Throttle,
     item: &Item,
     user: User,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Result<Option<Flight>, (User, Outcome)>, BulkError> {
-    let settings = link_settings(runner)?;
     if !pace_claimed(store, runner, state, item)? {
         return Ok(Ok(None));
     }
@@ -355,7 +354,7 @@ fn prepare_flight(
 }
 
 /// Put a prepared mail on the wire; on failure hand it back with the error.
-fn depart(runner: &mut Runner<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
+fn depart(runner: &mut RunParams<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
     match runner.mailer.pipelined() {
         Some(pipe) => pipe.submit(&flight.prepared.outgoing),
         None => Err(crate::mail::MailError::Local(
@@ -365,7 +364,7 @@ fn depart(runner: &mut Runner<'_>, flight: &Flight) -> Result<(), crate::mail::M
 }
 
 /// Wait for the answer about the mail on the wire.
-fn collect(runner: &mut Runner<'_>) -> Answer {
+fn collect(runner: &mut RunParams<'_>) -> Answer {
     match runner.mailer.pipelined() {
         Some(pipe) => pipe.collect(),
         None => Err(crate::mail::MailError::Local(
@@ -378,13 +377,13 @@ fn collect(runner: &mut Runner<'_>) -> Answer {
 /// read when claiming the item).
 fn send_link(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    runner: &mut RunParams<'_>,
+    settings: &LinkSettings,
+    state: &mut Throttle,
     item: &Item,
     first: First,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Option<Outcome>, BulkError> {
-    let settings = link_settings(runner)?;
     with_retries(store, runner, state, item, first, |store, runner, user| {
         let recipient = recipient_for(runner, user);
         let request = link_request(runner.run_id, item, user, recipient.as_ref());

@@ -79,12 +79,33 @@ impl Report {
     }
 }
 
-/// Everything a run needs.
-pub struct Runner<'a> {
+/// What a run does to each user, with the settings that takes: a link run cannot be without
+/// link settings, nor a password run without password settings.
+#[derive(Debug, Clone)]
+pub enum RunAction {
+    /// Send a reset link.
+    Link(LinkSettings),
+    /// Set and email a temporary password.
+    Generate(GenerateSettings),
+}
+
+impl RunAction {
+    /// The action, as stored with the run.
+    pub fn action(&self) -> Action {
+        match self {
+            RunAction::Link(_) => Action::Link,
+            RunAction::Generate(_) => Action::Generate,
+        }
+    }
+}
+
+/// The parameters of one run (or resume): what to do, to whom, through which transport, how
+/// fast, and the run's clock, actor and RNG.
+pub struct RunParams<'a> {
     /// The run.
     pub run_id: &'a str,
-    /// What to do.
-    pub action: Action,
+    /// What to do, with the settings it needs.
+    pub action: &'a RunAction,
     /// Who receives the mails: each user, or one address instead (`--to`,
     /// `deliver_to = "admin"`), as stored with the run.
     pub recipients: &'a RecipientRule,
@@ -92,10 +113,6 @@ pub struct Runner<'a> {
     pub mailer: &'a mut dyn Mailer,
     /// The templates.
     pub templates: &'a Templates,
-    /// Link settings (for `Action::Link`).
-    pub link: Option<&'a LinkSettings>,
-    /// Temporary-password settings (for `Action::Generate`).
-    pub generate: Option<&'a GenerateSettings>,
     /// Pace and retries.
     pub pacing: Pacing,
     /// Set to stop after the user in progress.
@@ -113,43 +130,52 @@ pub struct Runner<'a> {
 /// Run (or resume) a planned run. `on_item` hears about every user as they finish.
 pub fn run(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    params: &mut RunParams<'_>,
     mut on_item: impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<Report, BulkError> {
     let mut report = Report::default();
-    start(store, runner, &mut report, &mut on_item)?;
-    let mut state = Sender { last_send: None };
-    match runner.action {
-        Action::Link => link_path::run_links(store, runner, &mut state, &mut report, &mut on_item)?,
-        Action::Generate => {
-            password_path::run_generate(store, runner, &mut state, &mut report, &mut on_item)?;
+    start(store, params, &mut report, &mut on_item)?;
+    let throttle = &mut Throttle { last_send: None };
+    match params.action {
+        RunAction::Link(link) => {
+            link_path::run_links(store, params, link, throttle, &mut report, &mut on_item)?;
+        }
+        RunAction::Generate(password) => {
+            password_path::run_generate(
+                store,
+                params,
+                password,
+                throttle,
+                &mut report,
+                &mut on_item,
+            )?;
         }
     }
-    report.interrupted = runner.stop.load(Ordering::SeqCst);
-    finish(store, runner, &report)?;
+    report.interrupted = params.stop.load(Ordering::SeqCst);
+    finish(store, params, &report)?;
     Ok(report)
 }
 
 fn start(
     store: &mut Store,
-    runner: &Runner<'_>,
+    params: &RunParams<'_>,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
-    let now = (runner.clock)().as_second();
+    let now = (params.clock)().as_second();
     let tx = store.write()?;
-    bulk::set_run_status(&tx, runner.run_id, "running", now)?;
+    bulk::set_run_status(&tx, params.run_id, "running", now)?;
     tx.commit()?;
-    if runner.report_planned_skips {
-        for_each_item(store, runner.run_id, &["skipped"], |_, item, user| {
+    if params.report_planned_skips {
+        for_each_item(store, params.run_id, &["skipped"], |_, item, user| {
             let outcome = Outcome::Skipped(item.reason.clone().unwrap_or_default());
             report.count(&outcome);
             on_item(item, user.as_ref(), &outcome);
             Ok(())
         })?;
     }
-    for_each_item(store, runner.run_id, &["sending"], |store, item, user| {
-        if let Some(outcome) = take_over_if_dead(store, item, (runner.clock)().as_second())? {
+    for_each_item(store, params.run_id, &["sending"], |store, item, user| {
+        if let Some(outcome) = take_over_if_dead(store, item, (params.clock)().as_second())? {
             report.count(&outcome);
             on_item(item, user.as_ref(), &outcome);
         }
@@ -187,8 +213,8 @@ fn take_over_if_dead(
     Ok((taken && !unsent).then(|| Outcome::Failed(INTERRUPTED.into())))
 }
 
-fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(), BulkError> {
-    let now = (runner.clock)();
+fn finish(store: &mut Store, params: &RunParams<'_>, report: &Report) -> Result<(), BulkError> {
+    let now = (params.clock)();
     let status = if report.interrupted {
         "interrupted"
     } else {
@@ -196,7 +222,7 @@ fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(),
     };
     let detail = format!(
         "{}: {status}; sent {}, skipped {}, failed {}",
-        runner.action.as_str(),
+        params.action.action().as_str(),
         report.sent,
         report.skipped,
         report.failed
@@ -207,21 +233,21 @@ fn finish(store: &mut Store, runner: &Runner<'_>, report: &Report) -> Result<(),
         audit::Outcome::Ok
     };
     let tx = store.write()?;
-    let left = bulk::counts(&tx, runner.run_id)?;
+    let left = bulk::counts(&tx, params.run_id)?;
     // Another process still working the run finishes it.
     let status = if status == "done" && left.pending + left.sending > 0 {
         "running"
     } else {
         status
     };
-    bulk::set_run_status(&tx, runner.run_id, status, now.as_second())?;
+    bulk::set_run_status(&tx, params.run_id, status, now.as_second())?;
     audit::append(
         &tx,
-        runner.actor,
+        params.actor,
         now,
         &Event::new("bulk.run", outcome)
             .detail(Some(detail))
-            .run_id(Some(runner.run_id)),
+            .run_id(Some(params.run_id)),
     )?;
     tx.commit()?;
     Ok(())
@@ -241,12 +267,13 @@ fn for_each_item(
     Ok(())
 }
 
-/// Pacing state.
-struct Sender {
+/// The rate cap as the run keeps it: when the last mail went, so the next one waits for
+/// [`Pacing::min_interval`].
+struct Throttle {
     last_send: Option<Instant>,
 }
 
-impl Sender {
+impl Throttle {
     /// Wait for the rate cap; false if the stop flag was raised meanwhile.
     fn pace(&mut self, pacing: &Pacing, stop: &AtomicBool) -> bool {
         if let (Some(interval), Some(last)) = (pacing.min_interval, self.last_send) {
@@ -283,8 +310,8 @@ fn backoff(pacing: &Pacing, attempt: u32) -> Duration {
 }
 
 /// Where this user's mail goes, if anywhere (`None` is refused as having no valid email).
-fn recipient_for(runner: &Runner<'_>, user: &User) -> Option<Recipient> {
-    runner.recipients.for_user(user.email.as_deref())
+fn recipient_for(params: &RunParams<'_>, user: &User) -> Option<Recipient> {
+    params.recipients.for_user(user.email.as_deref())
 }
 
 /// Record a user that could not be attempted (gone, or hashing failed) as failed.

@@ -5,7 +5,7 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, mpsc};
 
 use super::{
-    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, Runner, Sender, attempt_after,
+    Attempt, BulkError, Claimer, First, GONE, Outcome, Report, RunParams, Throttle, attempt_after,
     fail_item, recipient_for, release, with_retries,
 };
 use crate::generate::{self, GenerateRequest, GenerateSettings, Generated, Handover, Prepared};
@@ -20,17 +20,17 @@ type Hashed = (Item, Option<User>, Result<Prepared, HashError>);
 /// Set and mail a temporary password for each pending (or earlier failed) user.
 pub(super) fn run_generate(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    params: &mut RunParams<'_>,
+    settings: &GenerateSettings,
+    throttle: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
-    let settings = password_settings(runner)?;
     let workers = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<Hashed>();
-    let new_rng = runner.rng;
+    let new_rng = params.rng;
     std::thread::scope(|scope| {
         for _ in 0..workers {
             let (jobs, done, config) = (Arc::clone(&job_rx), done_tx.clone(), &settings.password);
@@ -43,7 +43,15 @@ pub(super) fn run_generate(
             window: workers * 2,
             in_flight: 0,
         };
-        let result = feed_and_send(store, runner, state, report, on_item, &mut hashing);
+        let result = feed_and_send(
+            store,
+            params,
+            settings,
+            throttle,
+            report,
+            on_item,
+            &mut hashing,
+        );
         drop(hashing); // closes the job queue, so the workers end
         result
     })
@@ -89,11 +97,11 @@ impl Hashing {
     fn feed(
         &mut self,
         store: &mut Store,
-        runner: &Runner<'_>,
+        params: &RunParams<'_>,
         claimer: &mut Claimer,
     ) -> Result<(), BulkError> {
-        while self.in_flight < self.window && !runner.stop.load(Ordering::SeqCst) {
-            let Some(job) = claimer.next(store, runner)? else {
+        while self.in_flight < self.window && !params.stop.load(Ordering::SeqCst) {
+            let Some(job) = claimer.next(store, params)? else {
                 break;
             };
             if self.jobs.send(job).is_err() {
@@ -115,13 +123,6 @@ impl Hashing {
     }
 }
 
-/// The temporary-password settings, which a password run cannot go without.
-fn password_settings<'r>(runner: &Runner<'r>) -> Result<&'r GenerateSettings, BulkError> {
-    runner
-        .generate
-        .ok_or_else(|| BulkError::Run("password settings missing".into()))
-}
-
 fn workers_stopped() -> BulkError {
     BulkError::Run("the hashing threads stopped".into())
 }
@@ -129,24 +130,33 @@ fn workers_stopped() -> BulkError {
 /// Keep the workers busy while this thread mails each hashed user and commits their hash.
 fn feed_and_send(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    params: &mut RunParams<'_>,
+    settings: &GenerateSettings,
+    throttle: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
     hashing: &mut Hashing,
 ) -> Result<(), BulkError> {
     let mut claimer = Claimer::new();
     loop {
-        hashing.feed(store, runner, &mut claimer)?;
+        hashing.feed(store, params, &mut claimer)?;
         let Some((item, user, prepared)) = hashing.next()? else {
             return Ok(());
         };
-        if runner.stop.load(Ordering::SeqCst) {
+        if params.stop.load(Ordering::SeqCst) {
             // Hashed but not sent: pending again for --resume.
-            release(store, runner, &item)?;
+            release(store, params, &item)?;
             continue;
         }
-        if let Some(outcome) = send_hashed(store, runner, state, &item, user.as_ref(), prepared)? {
+        if let Some(outcome) = send_hashed(
+            store,
+            params,
+            settings,
+            throttle,
+            &item,
+            user.as_ref(),
+            prepared,
+        )? {
             report.count(&outcome);
             on_item(&item, user.as_ref(), &outcome);
         }
@@ -157,17 +167,20 @@ fn feed_and_send(
 /// otherwise mailed their password. `None`: stopped before the first attempt.
 fn send_hashed(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    params: &mut RunParams<'_>,
+    settings: &GenerateSettings,
+    throttle: &mut Throttle,
     item: &Item,
     user: Option<&User>,
     prepared: Result<Prepared, HashError>,
 ) -> Result<Option<Outcome>, BulkError> {
-    let now = (runner.clock)().as_second();
+    let now = (params.clock)().as_second();
     match (user, prepared) {
         (None, _) => Ok(Some(fail_item(store, item, GONE, now)?)),
         (Some(_), Err(e)) => Ok(Some(fail_item(store, item, &e.to_string(), now)?)),
-        (Some(_), Ok(prepared)) => send_password(store, runner, state, item, &prepared),
+        (Some(_), Ok(prepared)) => {
+            send_password(store, params, settings, throttle, item, &prepared)
+        }
     }
 }
 
@@ -175,29 +188,29 @@ fn send_hashed(
 /// the user as read when claiming the item).
 fn send_password(
     store: &mut Store,
-    runner: &mut Runner<'_>,
-    state: &mut Sender,
+    params: &mut RunParams<'_>,
+    settings: &GenerateSettings,
+    throttle: &mut Throttle,
     item: &Item,
     prepared: &Prepared,
 ) -> Result<Option<Outcome>, BulkError> {
-    let settings = password_settings(runner)?;
     with_retries(
         store,
-        runner,
-        state,
+        params,
+        throttle,
         item,
         First::Held,
-        |store, runner, user| {
-            let recipient = recipient_for(runner, user);
+        |store, params, user| {
+            let recipient = recipient_for(params, user);
             let request = GenerateRequest {
                 user,
                 handover: Handover::Email(recipient.as_ref()),
                 force_change: true,
-                bulk: Some((runner.run_id, item.id)),
+                bulk: Some((params.run_id, item.id)),
             };
             let mut courier = generate::Courier {
-                mailer: &mut *runner.mailer,
-                templates: runner.templates,
+                mailer: &mut *params.mailer,
+                templates: params.templates,
                 settings,
             };
             match generate::apply(
@@ -205,8 +218,8 @@ fn send_password(
                 &mut courier,
                 request,
                 prepared,
-                runner.actor,
-                (runner.clock)(),
+                params.actor,
+                (params.clock)(),
             ) {
                 Ok(Generated {
                     emailed: Some(emailed),

@@ -168,27 +168,27 @@ fn execute(
     stop_after: Option<usize>,
 ) -> (Report, Vec<(String, Outcome)>) {
     let templates = Templates::new(None);
-    let link = link_settings();
-    let generate = GenerateSettings {
-        password: PasswordConfig::default(),
-        app_name: "X".into(),
-        support_contact: None,
-        login_url: None,
-        notify_on_change: false,
-        notice_names: ("X".into(), None),
-        note: None,
+    let action = match action {
+        Action::Link => RunAction::Link(link_settings()),
+        Action::Generate => RunAction::Generate(GenerateSettings {
+            password: PasswordConfig::default(),
+            app_name: "X".into(),
+            support_contact: None,
+            login_url: None,
+            notify_on_change: false,
+            notice_names: ("X".into(), None),
+            note: None,
+        }),
     };
     let stop = AtomicBool::new(false);
     let clock = at;
     let actor = actor();
-    let mut runner = Runner {
+    let mut params = RunParams {
         run_id,
-        action,
+        action: &action,
         recipients: &crate::mail::RecipientRule::User,
         mailer,
         templates: &templates,
-        link: Some(&link),
-        generate: Some(&generate),
         pacing: Pacing {
             min_interval: None,
             retries: 2,
@@ -201,7 +201,7 @@ fn execute(
         report_planned_skips: true,
     };
     let mut seen = Vec::new();
-    let report = run(store, &mut runner, |item, _, outcome| {
+    let report = run(store, &mut params, |item, _, outcome| {
         seen.push((item.entry.clone(), outcome.clone()));
         if stop_after.is_some_and(|n| {
             seen.iter()

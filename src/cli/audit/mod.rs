@@ -10,8 +10,8 @@ use serde::Serialize;
 use super::Context;
 use crate::audit::{self, Entry, Filter};
 use crate::cli::CommandResult;
-use crate::exit::{Exit, Failure};
-use crate::output::{ListWriter, Record};
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output::{ListWriter, Record};
 use crate::timefmt;
 
 /// Show or verify the audit log

@@ -5,7 +5,7 @@ use crate::audit::Actor;
 use crate::audit::{self, Event, Outcome};
 use crate::cli::CommandResult;
 use crate::cli::context::{audit_key_path, os_rng};
-use crate::exit::{Exit, Failure};
+use crate::cli::exit::{Exit, Failure};
 use crate::keys::{AuditKey, KeyError};
 use crate::store::Store;
 use jiff::Timestamp;

@@ -5,8 +5,8 @@ use serde::Serialize;
 use super::Context;
 use crate::audit::Head;
 use crate::cli::CommandResult;
-use crate::exit::{Exit, Failure};
-use crate::output;
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output;
 use crate::settings::Format;
 
 /// Check the MAC chain and name the first bad row

@@ -5,14 +5,14 @@
 use super::Class;
 use crate::audit::AuditError;
 use crate::bulk::BulkError;
+use crate::cli::exit::{Exit, Failure};
 use crate::config::ConfigError;
 use crate::delivery::{DeliveryError, FlowError, RecordError};
-use crate::exit::{Exit, Failure};
 use crate::generate::{GenerateError, GenerateFailure};
 use crate::input::LimitError;
 use crate::keys::KeyError;
 use crate::links::{LinkError, LinkFailure, Refusal};
-use crate::mail::MailError;
+use crate::mail::{ConnectionKind, MailError};
 use crate::password::HashError;
 use crate::settings::{Problem, SettingsError, Untrusted};
 use crate::store::StoreError;
@@ -37,9 +37,6 @@ pub(super) fn config(err: &ConfigError) -> Class {
             Exit::Config,
             "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG",
         ),
-        ConfigError::BadValue { message, .. } if message.contains("chmod") => {
-            Class::new(Exit::Config)
-        }
         ConfigError::BadValue { key, message, .. } if key == "store.url" => {
             if *message == TargetError::PasswordInUrl.to_string() {
                 Class::hint(Exit::Config, NO_PASSWORD_IN_URL)
@@ -54,7 +51,9 @@ pub(super) fn config(err: &ConfigError) -> Class {
             Exit::Config,
             "compare with config.example.toml, which lists every key with its default",
         ),
-        ConfigError::Unreadable { .. } => Class::new(Exit::Config),
+        ConfigError::Unreadable { .. } | ConfigError::ReadableByOthers { .. } => {
+            Class::new(Exit::Config)
+        }
     }
 }
 
@@ -307,15 +306,24 @@ pub(super) fn bulk(err: &BulkError) -> Class {
 pub fn mail(err: &MailError) -> Class {
     match err {
         MailError::Config(_) => Class::new(Exit::Config),
-        MailError::Connection { .. } if err.is_timeout() => Class::hint(
+        MailError::Connection {
+            kind: ConnectionKind::TimedOut,
+            ..
+        } => Class::hint(
             Exit::MailNotDelivered,
             "the server did not answer in time: check that it is up, or raise mail.smtp.timeout",
         ),
-        MailError::Connection { .. } if err.is_certificate() => Class::hint(
+        MailError::Connection {
+            kind: ConnectionKind::Certificate,
+            ..
+        } => Class::hint(
             Exit::MailNotDelivered,
             "the certificate must match mail.smtp.host and chain to a trusted CA; for a private CA set mail.smtp.ca_file",
         ),
-        MailError::Connection { .. } => Class::hint(
+        MailError::Connection {
+            kind: ConnectionKind::Other,
+            ..
+        } => Class::hint(
             Exit::MailNotDelivered,
             "check mail.smtp.host, port and tls in the config",
         ),

@@ -3,6 +3,7 @@
 use super::map::BUSY;
 use super::*;
 use crate::links::LinkFailure;
+use crate::mail::ConnectionKind;
 use crate::settings::Problem;
 
 fn class_of(err: impl std::error::Error + Send + Sync + 'static) -> Class {
@@ -89,7 +90,7 @@ fn config_errors_are_exit_8_with_advice() {
     });
     assert_eq!(bad.exit, Exit::Config);
     assert!(bad.hint.is_some_and(|h| h.contains("config.example.toml")));
-    let chmod = class_of(ConfigError::BadValue {
+    let chmod = class_of(ConfigError::ReadableByOthers {
         path: "/c".into(),
         key: "k".into(),
         message: "run chmod 600 on it".into(),
@@ -192,16 +193,17 @@ fn mail_errors_are_exit_6_unless_the_settings_are_wrong() {
 
 #[test]
 fn smtp_timeouts_and_certificates_get_their_own_hints() {
-    let connection = |detail: &str| MailError::Connection {
+    let connection = |detail: &str, kind| MailError::Connection {
         server: "smtp.example.com:587".into(),
         detail: detail.into(),
+        kind,
     };
     for detail in [
         "no answer to DATA within 3s",
         "no connection within 3s",
         "no answer to the end of DATA within 3s (the server may have taken the message)",
     ] {
-        let class = class_of(connection(detail));
+        let class = class_of(connection(detail, ConnectionKind::TimedOut));
         assert_eq!(class.exit, Exit::MailNotDelivered);
         assert!(
             class.hint.is_some_and(|h| h.contains("mail.smtp.timeout")),
@@ -210,13 +212,17 @@ fn smtp_timeouts_and_certificates_get_their_own_hints() {
     }
     let untrusted = class_of(connection(
         "the TLS handshake: invalid peer certificate: UnknownIssuer",
+        ConnectionKind::Certificate,
     ));
     assert!(
         untrusted
             .hint
             .is_some_and(|h| h.contains("mail.smtp.ca_file"))
     );
-    let refused = class_of(connection("connect: Connection refused (os error 111)"));
+    let refused = class_of(connection(
+        "connect: Connection refused (os error 111)",
+        ConnectionKind::Other,
+    ));
     assert!(refused.hint.is_some_and(|h| h.contains("mail.smtp.host")));
 }
 

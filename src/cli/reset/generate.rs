@@ -7,13 +7,14 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::{Exit, Failure};
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output;
+use crate::cli::ui::sanitize;
 use crate::generate::{self, Courier, GenerateRequest, Handover};
 use crate::mail::{Address, Recipient};
 use crate::settings::{self, Format, Overrides};
-use crate::ui::sanitize;
 use crate::user::User;
-use crate::{mail, output, timefmt};
+use crate::{mail, timefmt};
 
 const EXAMPLES: &str = "Examples:
   pwreset reset generate alice                 Email alice a temporary password (you never see it)

@@ -7,7 +7,7 @@ pub mod send_link;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
+use crate::cli::exit::Exit;
 
 /// Reset passwords: send a reset link, or set a temporary password
 #[derive(Debug, clap::Subcommand)]

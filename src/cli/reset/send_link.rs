@@ -4,13 +4,14 @@ use serde::Serialize;
 
 use crate::cli::CommandResult;
 use crate::cli::Context;
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output;
 use crate::config::LINK_TTL_RANGE;
-use crate::exit::{Exit, Failure};
 use crate::links::{self, LinkRequest};
 use crate::mail::Address;
 use crate::settings::{self, Format, Overrides};
 use crate::user::User;
-use crate::{mail, output, timefmt};
+use crate::{mail, timefmt};
 
 const EXAMPLES: &str = "Examples:
   pwreset send-link alice@example.com
@@ -134,7 +135,7 @@ fn report(
     let ttl = u64::try_from(sent.expires_at - now.as_second()).unwrap_or(0);
     ctx.ui.status(&format!(
         "Reset link sent to {masked} for {} (expires {}, in {})",
-        crate::ui::sanitize(&user.username),
+        crate::cli::ui::sanitize(&user.username),
         timefmt::human(sent.expires_at),
         timefmt::duration(ttl)
     ));

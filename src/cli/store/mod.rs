@@ -4,7 +4,7 @@ mod migrate;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
+use crate::cli::exit::Exit;
 
 /// Work on the store as a whole
 #[derive(Debug, clap::Subcommand)]

@@ -4,8 +4,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output::{ListWriter, Record};
+use crate::cli::exit::Exit;
+use crate::cli::output::{ListWriter, Record};
 use crate::store::tokens::{self, Filter, TokenRow};
 use crate::timefmt;
 use crate::tokens::state;

@@ -10,7 +10,7 @@ pub(super) use redeem::{mail_notice, notify};
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
+use crate::cli::exit::Exit;
 
 /// List, verify, redeem, revoke and purge reset tokens
 #[derive(Debug, clap::Subcommand)]

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output;
+use crate::cli::exit::Exit;
+use crate::cli::output;
 use crate::settings::Format;
 use crate::tokens;
 

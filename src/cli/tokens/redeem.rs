@@ -4,12 +4,12 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
+use crate::cli::exit::Exit;
+use crate::cli::output;
 use crate::config::LoadedConfig;
-use crate::exit::Exit;
 use crate::generate;
 use crate::mail::{Delivered, MailError, Recipient};
 use crate::notice::Notice;
-use crate::output;
 use crate::settings::{self, Format, Overrides};
 use crate::timefmt;
 use crate::tokens::{self, RedeemPolicy};
@@ -64,7 +64,7 @@ pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
     }
     ctx.ui.status(&format!(
         "Password changed for {}; their other reset links were revoked",
-        crate::ui::sanitize(&user.username)
+        crate::cli::ui::sanitize(&user.username)
     ));
     notify(ctx, &config, &user)?;
     Ok(Exit::Ok)

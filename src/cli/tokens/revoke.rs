@@ -2,7 +2,7 @@
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
+use crate::cli::exit::Exit;
 use crate::tokens;
 
 /// Revoke a user's outstanding links, or everyone's
@@ -27,7 +27,7 @@ pub fn run(ctx: &Context, args: Args) -> CommandResult<Exit> {
         let user = crate::users::resolve(store.conn(), key)?;
         (
             tokens::revoke_user(&mut store, &user, &actor, now)?,
-            crate::ui::sanitize(&user.username).into_owned(),
+            crate::cli::ui::sanitize(&user.username).into_owned(),
         )
     } else {
         ctx.ui.confirm(

@@ -6,8 +6,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output;
+use crate::cli::exit::Exit;
+use crate::cli::output;
 use crate::settings::Format;
 use crate::timefmt;
 use crate::tokens::{self, TokenError};
@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, _args: Args) -> CommandResult<Exit> {
                 writeln!(
                     std::io::stdout().lock(),
                     "{}",
-                    crate::ui::sanitize(&verified.user.username)
+                    crate::cli::ui::sanitize(&verified.user.username)
                 )?;
             }
             ctx.ui.detail(&format!(

@@ -2,8 +2,8 @@
 
 use super::{Context, UserDetail, describe};
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output;
+use crate::cli::exit::Exit;
+use crate::cli::output;
 use crate::settings::Format;
 use crate::store::users::NewUser;
 use crate::user::username_from_email;

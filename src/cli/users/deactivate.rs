@@ -2,7 +2,7 @@
 
 use super::{Context, describe};
 use crate::cli::CommandResult;
-use crate::exit::Exit;
+use crate::cli::exit::Exit;
 use crate::store::tokens;
 
 /// Deactivate a user and revoke their outstanding reset links

@@ -5,12 +5,12 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
+use crate::cli::exit::Exit;
+use crate::cli::output::{self, ListWriter, Record};
+use crate::cli::ui::sanitize;
 use crate::config::LoadedConfig;
-use crate::exit::Exit;
 use crate::mail::mask;
-use crate::output::{self, ListWriter, Record};
 use crate::settings::Format;
-use crate::ui::sanitize;
 use crate::users::edit::{self, Changes, Field, FieldChange, Plan};
 
 /// Change a user's email, username, display name or language

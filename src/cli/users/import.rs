@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::{Exit, Failure};
-use crate::output;
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::output;
 use crate::settings::Format;
 use crate::users::import::{self, ImportError, Report};
 

@@ -2,8 +2,8 @@
 
 use super::{Context, UserRow};
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output::ListWriter;
+use crate::cli::exit::Exit;
+use crate::cli::output::ListWriter;
 use crate::store::users::{self, Filter, Status};
 
 /// List users as a table, JSON or CSV

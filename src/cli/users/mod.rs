@@ -12,8 +12,8 @@ use serde::Serialize;
 
 use super::Context;
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output::Record;
+use crate::cli::exit::Exit;
+use crate::cli::output::Record;
 use crate::store::users::Listed;
 use crate::timefmt;
 use crate::user::User;
@@ -244,5 +244,5 @@ fn describe(user: &User) -> String {
         Some(email) => format!("{} <{email}>", user.username),
         None => user.username.clone(),
     };
-    crate::ui::sanitize(&text).into_owned()
+    crate::cli::ui::sanitize(&text).into_owned()
 }

@@ -3,8 +3,8 @@
 
 use super::{Context, UserDetail};
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output;
+use crate::cli::exit::Exit;
+use crate::cli::output;
 use crate::store::{intents, temp_passwords, tokens};
 use crate::timefmt;
 use crate::tokens::state;

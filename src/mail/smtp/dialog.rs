@@ -21,29 +21,13 @@ use lettre::transport::smtp::extension::{ClientId, Extension, MailBodyParameter,
 use lettre::transport::smtp::response::Response;
 use rustls::ClientConfig;
 
-use super::socket::Socket;
-use crate::mail::MailError;
+use super::socket::{Socket, refuses_certificate};
+use crate::mail::{ConnectionKind, MailError};
 use crate::secret::Secret;
 
-/// How a connection error that timed out begins.
-const NO_ANSWER: &str = "no answer to";
-/// How a connect that timed out begins.
-const NO_CONNECTION: &str = "no connection";
-
-impl MailError {
-    /// Whether an SMTP server left a wait unanswered for all of `mail.smtp.timeout` (this
-    /// module writes those errors, so it tells them apart).
-    pub fn is_timeout(&self) -> bool {
-        matches!(self, MailError::Connection { detail, .. }
-            if detail.starts_with(NO_ANSWER) || detail.starts_with(NO_CONNECTION))
-    }
-
-    /// Whether the server's TLS certificate was not accepted (unknown issuer, wrong name,
-    /// expired: rustls names them all "certificate").
-    pub fn is_certificate(&self) -> bool {
-        matches!(self, MailError::Connection { detail, .. } if detail.contains("certificate"))
-    }
-}
+/// Why AUTH was not tried: the server offers neither PLAIN nor LOGIN on this connection.
+const NO_AUTH_MECHANISM: &str =
+    "the server offers no AUTH mechanism pwreset can use over this connection (does it need TLS?)";
 
 /// One wait of an SMTP conversation, as errors name it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -112,24 +96,51 @@ impl Dialog {
 
     /// A connection failure at `wait`.
     pub(super) fn connection_error(&self, wait: Wait, detail: impl std::fmt::Display) -> MailError {
+        self.failed(wait, detail, ConnectionKind::Other)
+    }
+
+    /// A connection failure at `wait` caused by `err`: a certificate failure if rustls refused
+    /// the server's certificate anywhere in `err`'s chain.
+    fn tls_error(
+        &self,
+        wait: Wait,
+        detail: impl std::fmt::Display,
+        err: &(dyn std::error::Error + 'static),
+    ) -> MailError {
+        let kind = if refuses_certificate(err) {
+            ConnectionKind::Certificate
+        } else {
+            ConnectionKind::Other
+        };
+        self.failed(wait, detail, kind)
+    }
+
+    fn failed(
+        &self,
+        wait: Wait,
+        detail: impl std::fmt::Display,
+        kind: ConnectionKind,
+    ) -> MailError {
         MailError::Connection {
             server: self.server(),
             detail: format!("{wait}: {detail}"),
+            kind,
         }
     }
 
     fn timed_out(&self, wait: Wait) -> MailError {
         let within = humantime::format_duration(self.timeout);
         let detail = match wait {
-            Wait::Connect => format!("{NO_CONNECTION} within {within}"),
+            Wait::Connect => format!("no connection within {within}"),
             Wait::EndOfData => format!(
-                "{NO_ANSWER} the end of DATA within {within} (the server may have taken the message)"
+                "no answer to the end of DATA within {within} (the server may have taken the message)"
             ),
-            wait => format!("{NO_ANSWER} {wait} within {within}"),
+            wait => format!("no answer to {wait} within {within}"),
         };
         MailError::Connection {
             server: self.server(),
             detail,
+            kind: ConnectionKind::TimedOut,
         }
     }
 
@@ -145,23 +156,16 @@ impl Dialog {
                 transient: err.is_transient(),
             }
         } else if err.is_tls() {
-            self.connection_error(wait, format!("TLS failed: {err}"))
+            self.tls_error(wait, format!("TLS failed: {err}"), err)
         } else {
-            self.connection_error(wait, err)
+            self.tls_error(wait, err, err)
         }
     }
 
     fn auth_error(&self, err: &SmtpError) -> MailError {
-        let text = err.to_string();
-        if text.contains("No compatible authentication mechanism") {
-            return self.connection_error(
-                Wait::Auth,
-                "the server offers no AUTH mechanism pwreset can use over this connection (does it need TLS?)",
-            );
-        }
         MailError::Refused {
             server: self.server(),
-            reply: format!("authentication failed: {text}"),
+            reply: format!("authentication failed: {err}"),
             transient: err.is_transient(),
         }
     }
@@ -203,7 +207,7 @@ impl Dialog {
             let socket = self
                 .bounded(Wait::TlsHandshake, handshake)
                 .await?
-                .map_err(|e| self.connection_error(Wait::TlsHandshake, e))?;
+                .map_err(|e| self.tls_error(Wait::TlsHandshake, &e, &e))?;
             let verified = format!(
                 "{peer} over implicit TLS, certificate verified for {}",
                 self.host
@@ -225,13 +229,32 @@ impl Dialog {
             report("tls", verified);
         }
         if let Some((user, password)) = credentials {
-            let credentials = Credentials::new(user.clone(), password.expose().to_string());
-            let mechanisms = [Mechanism::Plain, Mechanism::Login];
-            let auth = connection.auth(&mechanisms, &credentials);
-            self.exchange(Wait::Auth, auth).await?;
+            self.authenticate(&mut connection, user, password).await?;
             report("auth", format!("accepted for {user}"));
         }
         Ok(connection)
+    }
+
+    /// AUTH PLAIN or LOGIN, whichever the server offers first; an error without a word sent
+    /// when it offers neither.
+    async fn authenticate(
+        &self,
+        connection: &mut AsyncSmtpConnection,
+        user: &str,
+        password: &Secret,
+    ) -> Result<(), MailError> {
+        let mechanisms = [Mechanism::Plain, Mechanism::Login];
+        if connection
+            .server_info()
+            .get_auth_mechanism(&mechanisms)
+            .is_none()
+        {
+            return Err(self.connection_error(Wait::Auth, NO_AUTH_MECHANISM));
+        }
+        let credentials = Credentials::new(user.to_string(), password.expose().to_string());
+        let auth = connection.auth(&mechanisms, &credentials);
+        self.exchange(Wait::Auth, auth).await?;
+        Ok(())
     }
 
     /// Read the greeting and send EHLO (lettre does both in one call; whether it has written
@@ -336,7 +359,7 @@ impl Dialog {
 /// reply from the server, accepted or refused, is an answer and stays as it is).
 fn unconfirmed(err: MailError) -> MailError {
     match err {
-        MailError::Connection { server, detail } => MailError::Unconfirmed { server, detail },
+        MailError::Connection { server, detail, .. } => MailError::Unconfirmed { server, detail },
         other => other,
     }
 }

@@ -4,8 +4,9 @@
 //! before the first byte of SMTP.
 //!
 //! It also notes whether anything was written yet, so a silent server can be told apart at
-//! the greeting (nothing written) from at EHLO (lettre has written it). Nothing here waits
-//! without a bound of its caller's choosing, and nothing here knows about SMTP commands.
+//! the greeting (nothing written) from at EHLO (lettre has written it), and tells a refused
+//! server certificate from other TLS failures. Nothing here waits without a bound of its
+//! caller's choosing, and nothing here knows about SMTP commands.
 
 use std::io;
 use std::net::SocketAddr;
@@ -154,6 +155,31 @@ impl AsyncWrite for Socket {
     }
 }
 
+/// Whether rustls refused the server's certificate (unknown issuer, wrong name, expired, none
+/// sent) somewhere in `err`'s chain. An `io::Error` hides the error it wraps from `source`, so
+/// this looks inside it too.
+pub(super) fn refuses_certificate(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return matches!(
+                tls,
+                rustls::Error::InvalidCertificate(_)
+                    | rustls::Error::InvalidCertRevocationList(_)
+                    | rustls::Error::NoCertificatesPresented
+            );
+        }
+        let wrapped = err
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref);
+        next = match wrapped {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => err.source(),
+        };
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,5 +215,18 @@ mod tests {
         .expect_err("not a certificate");
         assert!(err.starts_with("mail.smtp.ca_file"), "{err}");
         assert!(client_config(None).is_ok());
+    }
+
+    #[test]
+    fn a_refused_certificate_is_found_inside_an_io_error() {
+        let refused = rustls::Error::InvalidCertificate(rustls::CertificateError::UnknownIssuer);
+        let io = io::Error::new(io::ErrorKind::InvalidData, refused);
+        assert!(refuses_certificate(&io));
+        let other = io::Error::new(
+            io::ErrorKind::InvalidData,
+            rustls::Error::HandshakeNotComplete,
+        );
+        assert!(!refuses_certificate(&other));
+        assert!(!refuses_certificate(&io::Error::other("certificate")));
     }
 }

@@ -2,9 +2,11 @@
 //! gets its pending tokens and intents in one transaction, its mails put on the wire one after
 //! another, and its accepted users committed in one transaction.
 
-use super::{Flight, LinkPath, link_request, link_settings};
-use crate::bulk::run::{BulkError, Outcome, Runner, Sender, outcome_after, recipient_for, release};
-use crate::links;
+use super::{Flight, LinkPath, link_request};
+use crate::bulk::run::{
+    BulkError, Outcome, RunParams, Throttle, outcome_after, recipient_for, release,
+};
+use crate::links::{self, LinkSettings};
 use crate::mail::Delivered;
 use crate::store::Store;
 use crate::store::bulk::Item;
@@ -22,8 +24,8 @@ where
     pub(super) fn pipeline_batch(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
-        state: &mut Sender,
+        runner: &mut RunParams<'_>,
+        state: &mut Throttle,
         users: Vec<(Item, User)>,
     ) -> Result<(), BulkError> {
         if !state.pace(&runner.pacing, runner.stop) {
@@ -35,7 +37,7 @@ where
         // The previous batch's answered users first, so that at most one batch (and the mails
         // still on the wire) has intents open: what a crash would leave `interrupted`.
         self.settle_landed(store, runner, true)?;
-        for next in prepare_flights(store, runner, users, &mut self.rng)? {
+        for next in prepare_flights(store, runner, self.settings, users, &mut self.rng)? {
             self.make_room(runner);
             match next {
                 Ok(ready) => self.take_off(store, runner, ready)?,
@@ -50,7 +52,7 @@ where
     pub(super) fn settle_batch(
         &mut self,
         store: &mut Store,
-        runner: &mut Runner<'_>,
+        runner: &mut RunParams<'_>,
         sent: Vec<(Flight, Delivered)>,
     ) -> Result<(), BulkError> {
         // Each flight's user and address stay here for the requests (and the report); its
@@ -68,9 +70,8 @@ where
             })
             .collect();
         let (actor, now) = (runner.actor, (runner.clock)());
-        let settings = link_settings(runner)?;
-        let results =
-            links::complete_batch(store, settings, accepted, actor, now).map_err(batch_failed)?;
+        let results = links::complete_batch(store, self.settings, accepted, actor, now)
+            .map_err(batch_failed)?;
         for ((item, user, _), result) in users.iter().zip(results) {
             let outcome = match result {
                 Ok(sent) => Outcome::Sent {
@@ -96,11 +97,11 @@ fn batch_failed(err: links::LinkError) -> BulkError {
 #[allow(clippy::type_complexity)]
 fn prepare_flights(
     store: &mut Store,
-    runner: &mut Runner<'_>,
+    runner: &mut RunParams<'_>,
+    settings: &LinkSettings,
     users: Vec<(Item, User)>,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Vec<Result<Flight, (Item, User, Outcome)>>, BulkError> {
-    let settings = link_settings(runner)?;
     let recipients: Vec<_> = users
         .iter()
         .map(|(_, u)| recipient_for(runner, u))

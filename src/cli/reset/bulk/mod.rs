@@ -15,17 +15,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use super::Context;
-use crate::bulk::{self, Action, Close, Pacing, Request, Resume, Runner, Selection};
+use crate::bulk::{self, Action, Close, Pacing, Request, Resume, RunAction, RunParams, Selection};
 use crate::cli::CommandResult;
+use crate::cli::exit::{Exit, Failure};
+use crate::cli::ui::thousands;
 use crate::config::LoadedConfig;
-use crate::exit::{Exit, Failure};
-use crate::generate::GenerateSettings;
 use crate::input::{self, LimitError};
-use crate::links::LinkSettings;
 use crate::mail::{Address, RecipientRule};
 use crate::settings::{self, Format, Overrides};
 use crate::store::Store;
-use crate::ui::thousands;
 
 const EXAMPLES: &str = "Examples:
   pwreset reset bulk --link --file users.txt --dry-run     Show the plan, change nothing
@@ -121,8 +119,8 @@ struct Job {
 struct Resolved {
     /// Who receives the mails of a new plan (`--to`, `deliver_to = "admin"`, or each user).
     recipients: RecipientRule,
-    link: Option<LinkSettings>,
-    generate: Option<GenerateSettings>,
+    /// The action with its settings.
+    action: RunAction,
     pacing: Pacing,
 }
 
@@ -139,16 +137,13 @@ fn resolve(config: &LoadedConfig, args: &Args, action: Action) -> CommandResult<
     } else {
         settings::recipient_rule(config, &overrides)
     };
-    let link = match action {
-        Action::Link => Some(settings::link_settings(config, &overrides)?),
-        Action::Generate => None,
+    let action = match action {
+        Action::Link => RunAction::Link(settings::link_settings(config, &overrides)?),
+        Action::Generate => RunAction::Generate(settings::generate_settings(config, &overrides)),
     };
-    let generate =
-        (action == Action::Generate).then(|| settings::generate_settings(config, &overrides));
     Ok(Resolved {
         recipients,
-        link,
-        generate,
+        action,
         pacing: settings::pacing(config, &overrides),
     })
 }
@@ -223,7 +218,10 @@ fn planned(
         run_id: &run_id,
         action,
         deliver_to: resolved.recipients.stored(),
-        cooldown_secs: resolved.link.as_ref().map_or(0, |l| l.cooldown_secs),
+        cooldown_secs: match &resolved.action {
+            RunAction::Link(link) => link.cooldown_secs,
+            RunAction::Generate(_) => 0,
+        },
         reissue_of: reissue_of.as_ref().map(|(id, _)| id.as_str()),
     };
     if args.dry_run {
@@ -310,14 +308,12 @@ fn execute(
     let settings = &ctx.settings;
     let clock = || settings.clock();
     let actor = ctx.actor()?;
-    let mut runner = Runner {
+    let mut params = RunParams {
         run_id,
-        action,
+        action: &resolved.action,
         recipients: &job.recipients,
         mailer: mailer.as_mut(),
         templates: &templates,
-        link: resolved.link.as_ref(),
-        generate: resolved.generate.as_ref(),
         pacing: resolved.pacing,
         stop: &stop,
         clock: &clock,
@@ -329,7 +325,7 @@ fn execute(
         .status(&format!("Run {run_id}: {} users to do", thousands(to_do)));
     let started = Instant::now();
     let mut progress = render::Progress::start(ctx, action, to_do);
-    let report = bulk::run(store, &mut runner, |item, user, outcome| {
+    let report = bulk::run(store, &mut params, |item, user, outcome| {
         progress.item(item, user, outcome);
     })?;
     progress.finish();

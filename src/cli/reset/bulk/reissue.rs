@@ -8,9 +8,9 @@ use super::{Args, Context};
 use crate::bulk::reissue::{self, Selector};
 use crate::bulk::{Action, Selection};
 use crate::cli::CommandResult;
-use crate::exit::Failure;
+use crate::cli::exit::Failure;
+use crate::cli::ui::thousands;
 use crate::store::Store;
-use crate::ui::thousands;
 
 /// The parsed `--state` list, and its text for messages.
 #[derive(Debug, Clone)]

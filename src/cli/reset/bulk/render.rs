@@ -12,11 +12,11 @@ use serde::Serialize;
 use super::Context;
 use crate::bulk::{self, Action, Items, Outcome, PlanSummary, Report};
 use crate::cli::CommandResult;
-use crate::output::{ListWriter, Record};
+use crate::cli::output::{ListWriter, Record};
+use crate::cli::ui::{sanitize, thousands};
 use crate::settings::Format;
 use crate::store::Store;
 use crate::store::bulk::Item;
-use crate::ui::{sanitize, thousands};
 use crate::user::User;
 use crate::{mail, timefmt};
 
@@ -125,7 +125,7 @@ impl Progress {
     pub(super) fn item(&mut self, item: &Item, user: Option<&User>, outcome: &Outcome) {
         if let Some(lines) = &mut self.lines {
             let line = Line::new(self.action, item, user, outcome);
-            let _ = crate::output::json_line(&mut *lines, &line);
+            let _ = crate::cli::output::json_line(&mut *lines, &line);
         }
         let planned_skip = item.status == "skipped";
         if let (Some(bar), false) = (&self.bar, planned_skip) {

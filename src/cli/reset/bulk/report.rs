@@ -11,11 +11,11 @@ use super::Context;
 use crate::bulk::Action;
 use crate::bulk::report::{self, Line, Reported, Summary};
 use crate::cli::CommandResult;
-use crate::exit::Exit;
-use crate::output::{self, ListWriter, Record};
+use crate::cli::exit::Exit;
+use crate::cli::output::{self, ListWriter, Record};
+use crate::cli::ui::thousands;
 use crate::settings::Format;
 use crate::store::Store;
-use crate::ui::thousands;
 use crate::{mail, timefmt};
 
 /// Report on run `run_id`.

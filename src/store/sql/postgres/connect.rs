@@ -96,7 +96,7 @@ pub fn connect(target: &PgTarget, password: Option<&Secret>) -> Result<PgClient,
         Some(tls) => open(runtime, &config, MakeRustlsConnect::new(tls)),
         None => open(runtime, &config, NoTls),
     };
-    result.map_err(|e| classify(&e, name))
+    result.map_err(|e| classify(&e, name, password.is_some()))
 }
 
 /// Connect on `runtime` with `tls`; the connection's task is driven by the client's calls.
@@ -142,36 +142,62 @@ fn wire_config(target: &PgTarget, password: Option<&Secret>) -> Config {
     config
 }
 
-/// Sort a connect failure by the server's SQLSTATE, else by the client's error kind (the
-/// `postgres` crate exposes the kind only through its message).
-fn classify(err: &tokio_postgres::Error, target: String) -> PgConnectError {
-    let reason = with_causes(err);
+/// Sort a connect failure by the server's SQLSTATE, else by the client's [`ClientKind`].
+fn classify(err: &tokio_postgres::Error, target: String, password_given: bool) -> PgConnectError {
     if let Some(db) = err.as_db_error() {
         let code = db.code();
         if *code == SqlState::INVALID_CATALOG_NAME {
             return PgConnectError::MissingDatabase { target };
         }
+        let reason = db.message().to_string();
         if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
         {
-            let reason = db.message().to_string();
             return PgConnectError::BadCredentials { target, reason };
         }
-        let reason = db.message().to_string();
         return PgConnectError::Other { target, reason };
     }
-    let kind = |prefix: &str| reason.starts_with(prefix);
-    if reason.contains("password missing") {
-        let reason = "the server asked for a password and none was found".to_string();
-        return PgConnectError::BadCredentials { target, reason };
+    let reason = with_causes(err);
+    match ClientKind::of(err) {
+        // The one configuration error `wire_config` leaves possible: the server asked for a
+        // password and none was given.
+        ClientKind::Config if !password_given => {
+            let reason = "the server asked for a password and none was found".to_string();
+            PgConnectError::BadCredentials { target, reason }
+        }
+        ClientKind::Tls => PgConnectError::Tls { target, reason },
+        ClientKind::Connect | ClientKind::Timeout => PgConnectError::Unreachable { target, reason },
+        ClientKind::Config | ClientKind::Other => PgConnectError::Other { target, reason },
     }
-    if kind("error performing TLS handshake") {
-        return PgConnectError::Tls { target, reason };
+}
+
+/// The kind of a client-side failure. tokio-postgres keeps its error kind private and shows it
+/// only as the error's `Display`: one fixed label per kind, without the cause. [`Self::of`]
+/// reads that label back, whole, in this one place; nothing matches the cause's words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ClientKind {
+    /// The socket could not be opened (refused, unreachable, or `connect_timeout` passed).
+    Connect,
+    /// The server stopped answering.
+    Timeout,
+    /// TLS was refused by the server or its handshake failed.
+    Tls,
+    /// The connection settings lacked something; for `wire_config`'s settings, a password.
+    Config,
+    /// Anything else.
+    Other,
+}
+
+impl ClientKind {
+    fn of(err: &tokio_postgres::Error) -> ClientKind {
+        match err.to_string().as_str() {
+            "error connecting to server" => ClientKind::Connect,
+            "timeout waiting for server" => ClientKind::Timeout,
+            "error performing TLS handshake" => ClientKind::Tls,
+            "invalid configuration" => ClientKind::Config,
+            _ => ClientKind::Other,
+        }
     }
-    if kind("error connecting to server") || kind("timeout waiting for server") {
-        return PgConnectError::Unreachable { target, reason };
-    }
-    PgConnectError::Other { target, reason }
 }
 
 /// The error and its causes, `: `-separated (the crate's own message omits them).

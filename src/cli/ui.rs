@@ -10,7 +10,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::exit::{Exit, Failure};
+use crate::cli::exit::{Exit, Failure};
 use crate::settings::{ColorChoice, Settings};
 pub use crate::text::sanitize;
 
