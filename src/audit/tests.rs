@@ -368,7 +368,11 @@ fn the_key_file_is_private_and_round_trips() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("audit.key");
     assert!(matches!(Key::load(&path), Err(KeyError::Missing { .. })));
-    let key = Key::generate(&mut crate::cli::os_rng());
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test draws a real key from the OS RNG"
+    )]
+    let key = Key::generate(&mut rand::rng());
     key.create(&path).expect("create");
     let mode = std::fs::metadata(&path).expect("meta").permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
