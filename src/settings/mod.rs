@@ -303,12 +303,18 @@ impl Settings {
     /// `./pwreset.toml`, `$XDG_CONFIG_HOME/pwreset/config.toml` (or `~/.config/...`) and
     /// `/etc/pwreset/config.toml`.
     pub fn config_path(&self) -> Result<PathBuf, ConfigError> {
+        self.find_config(Path::is_file)
+    }
+
+    /// [`Settings::config_path`], with `exists` saying which files are there (tests pass their
+    /// own, so they depend on no file of the machine or the working directory).
+    fn find_config(&self, exists: impl Fn(&Path) -> bool) -> Result<PathBuf, ConfigError> {
         if let Some(path) = &self.config_path {
             return Ok(path.clone());
         }
         self.search_path
             .iter()
-            .find(|p| p.is_file())
+            .find(|p| exists(p))
             .cloned()
             .ok_or_else(|| {
                 let searched = self
