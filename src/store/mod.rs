@@ -295,6 +295,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     fn a_postgres_store_is_migrated_once_and_named_by_its_url() {
         let Some(db) = pg::scratch::Scratch::new() else {
             return;
@@ -317,6 +321,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     fn on_postgres_every_statement_is_planned_for_the_tables_as_they_are() {
         let Some(db) = pg::scratch::Scratch::new() else {
             return;
@@ -349,6 +357,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     fn on_postgres_writing_for_a_user_waits_only_for_that_user() {
         let Some(db) = pg::scratch::Scratch::new() else {
             return;
