@@ -18,7 +18,7 @@ pub const NOW: &str = "2026-11-22T10:00:00Z";
 pub const RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A temp dir holding `pwreset.toml`, the store (`pwreset.db`, or a PostgreSQL database of the
-/// test's own when the binary's [`crate::BACKEND`] says so) and `outbox/`.
+/// test's own when the test runs on PostgreSQL: [`crate::backend::current`]) and `outbox/`.
 pub struct TestEnv {
     dir: tempfile::TempDir,
     pg: Option<PgTestDb>,
@@ -29,9 +29,9 @@ impl TestEnv {
     pub fn empty() -> Self {
         TestEnv {
             dir: tempfile::tempdir().expect("tempdir"),
-            pg: match crate::BACKEND {
+            pg: match crate::backend::current() {
                 Backend::Sqlite => None,
-                Backend::Postgres => Some(crate::backend::pg_database()),
+                Backend::Postgres => Some(PgTestDb::new()),
             },
         }
     }

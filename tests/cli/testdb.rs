@@ -122,6 +122,19 @@ impl TestDb {
         self.texts(sql, &pwreset::vals![table])
     }
 
+    /// Every table of the store, as the database itself lists them: a new table is seen
+    /// without anyone adding it to a list.
+    pub fn tables(&self) -> Vec<String> {
+        let sql = self.conn().dialect(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             ORDER BY table_name",
+        );
+        self.texts(sql, &[])
+    }
+
     /// Every column of every row of `table` (ordered by `order`), each row as `a|b|...`.
     pub fn dump(&self, table: &str, order: &str) -> Vec<String> {
         let columns = self.columns(table);
