@@ -217,6 +217,17 @@ fn search_path_prefers_xdg_over_home() {
 }
 
 #[test]
+fn the_test_system_config_replaces_etc_in_debug_builds_only() {
+    let env = Environment::from_pairs(&[("PWRESET_TEST_SYSTEM_CONFIG", "/t/config.toml")]);
+    let expected = if cfg!(debug_assertions) {
+        "/t/config.toml"
+    } else {
+        "/etc/pwreset/config.toml"
+    };
+    assert_eq!(search_path(&env).last(), Some(&PathBuf::from(expected)));
+}
+
+#[test]
 fn missing_config_names_every_place_searched() {
     let settings = resolve(Flags::default(), &[("XDG_CONFIG_HOME", "/nonexistent-xdg")]);
     let err = settings.find_config(|_| false).expect_err("nothing there");

@@ -65,15 +65,22 @@ impl TestEnv {
         self.dir.path().join(name)
     }
 
-    /// pwreset with a cleared environment, the temp dir as working directory, a fixed clock
-    /// and the [`RUN_DEADLINE`].
+    /// pwreset with a cleared environment, the temp dir as working directory, a fixed clock,
+    /// no system config file (never the machine's `/etc/pwreset`) and the [`RUN_DEADLINE`].
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("pwreset").expect("binary");
         cmd.env_clear()
             .current_dir(self.dir())
             .env("PWRESET_TEST_NOW", NOW)
+            .env("PWRESET_TEST_SYSTEM_CONFIG", self.system_config())
             .timeout(RUN_DEADLINE);
         cmd
+    }
+
+    /// Where this test's pwreset looks last for a config, instead of `/etc/pwreset`: a file
+    /// nobody writes, in the temp dir.
+    fn system_config(&self) -> PathBuf {
+        self.path("system/pwreset/config.toml")
     }
 
     /// Run with these arguments.
@@ -111,6 +118,7 @@ impl TestEnv {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pwreset"));
         cmd.env_clear()
             .env("PWRESET_TEST_NOW", NOW)
+            .env("PWRESET_TEST_SYSTEM_CONFIG", self.system_config())
             .current_dir(self.dir())
             .args(args);
         cmd
