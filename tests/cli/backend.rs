@@ -96,7 +96,7 @@ impl TestEnv {
         db.tables()
             .into_iter()
             .map(|table| {
-                let rows = db.dump(&table, "1").join("\n").into_bytes();
+                let rows = db.dump_as_text(&table).join("\n").into_bytes();
                 (table, rows)
             })
             .collect()

@@ -135,6 +135,21 @@ impl TestDb {
         self.texts(sql, &[])
     }
 
+    /// Every row of `table`, each column cast to text (whatever its type, the bookkeeping
+    /// table's timestamps included), as `a|b|...`: for a test that scans the store for secrets.
+    pub fn dump_as_text(&self, table: &str) -> Vec<String> {
+        let columns: Vec<String> = (self.columns(table).iter())
+            .map(|column| format!("CAST({column} AS TEXT)"))
+            .collect();
+        let sql = format!("SELECT {} FROM {table} ORDER BY 1", columns.join(", "));
+        self.query_vec(&sql, &[], |row| {
+            (0..columns.len())
+                .map(|i| row.value(i).map(|v| show(v)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|cells| cells.join("|"))
+        })
+    }
+
     /// Every column of every row of `table` (ordered by `order`), each row as `a|b|...`.
     pub fn dump(&self, table: &str, order: &str) -> Vec<String> {
         let columns = self.columns(table);
