@@ -8,7 +8,8 @@
 //! everything after it receives plain values. `PWRESET_TEST_NOW` (RFC 3339 or Unix seconds) fixes
 //! the clock for tests, and `PWRESET_TEST_CRASH_AT` (`after-intent`, `after-send`,
 //! `before-commit`) aborts the process at that step of a mail carrying a secret, for the crash
-//! tests; release builds ignore both.
+//! tests, and `PWRESET_TEST_SYSTEM_CONFIG` replaces `/etc/pwreset/config.toml` in the config
+//! search, so the tests never read the machine's own; release builds ignore all three.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -148,12 +149,13 @@ pub struct Environment {
 }
 
 impl Environment {
-    const NAMES: [&'static str; 8] = [
+    const NAMES: [&'static str; 9] = [
         "PWRESET_CONFIG",
         "PWRESET_DB",
         "PWRESET_FORMAT",
         "PWRESET_TEST_NOW",
         "PWRESET_TEST_CRASH_AT",
+        "PWRESET_TEST_SYSTEM_CONFIG",
         "NO_COLOR",
         "XDG_CONFIG_HOME",
         "HOME",
@@ -303,12 +305,18 @@ impl Settings {
     /// `./pwreset.toml`, `$XDG_CONFIG_HOME/pwreset/config.toml` (or `~/.config/...`) and
     /// `/etc/pwreset/config.toml`.
     pub fn config_path(&self) -> Result<PathBuf, ConfigError> {
+        self.find_config(Path::is_file)
+    }
+
+    /// [`Settings::config_path`], with `exists` saying which files are there (tests pass their
+    /// own, so they depend on no file of the machine or the working directory).
+    fn find_config(&self, exists: impl Fn(&Path) -> bool) -> Result<PathBuf, ConfigError> {
         if let Some(path) = &self.config_path {
             return Ok(path.clone());
         }
         self.search_path
             .iter()
-            .find(|p| p.is_file())
+            .find(|p| exists(p))
             .cloned()
             .ok_or_else(|| {
                 let searched = self
@@ -382,7 +390,9 @@ fn search_path(env: &Environment) -> Vec<PathBuf> {
     if let Some(dir) = xdg {
         paths.push(dir.join("pwreset").join("config.toml"));
     }
-    paths.push(PathBuf::from("/etc/pwreset/config.toml"));
+    // Debug builds (the test suite) may name another, so tests never read the machine's own.
+    let system = env.get("PWRESET_TEST_SYSTEM_CONFIG").filter(|_| TEST_CLOCK);
+    paths.push(system.map_or_else(|| PathBuf::from("/etc/pwreset/config.toml"), PathBuf::from));
     paths
 }
 

@@ -217,15 +217,44 @@ fn search_path_prefers_xdg_over_home() {
 }
 
 #[test]
+fn the_test_system_config_replaces_etc_in_debug_builds_only() {
+    let env = Environment::from_pairs(&[("PWRESET_TEST_SYSTEM_CONFIG", "/t/config.toml")]);
+    let expected = if cfg!(debug_assertions) {
+        "/t/config.toml"
+    } else {
+        "/etc/pwreset/config.toml"
+    };
+    assert_eq!(search_path(&env).last(), Some(&PathBuf::from(expected)));
+}
+
+#[test]
 fn missing_config_names_every_place_searched() {
     let settings = resolve(Flags::default(), &[("XDG_CONFIG_HOME", "/nonexistent-xdg")]);
-    let err = settings.config_path().expect_err("nothing there");
+    let err = settings.find_config(|_| false).expect_err("nothing there");
     let text = err.to_string();
     assert!(
         text.contains("/nonexistent-xdg/pwreset/config.toml"),
         "{text}"
     );
     assert!(text.contains("/etc/pwreset/config.toml"), "{text}");
+}
+
+/// The lookup asks only its `exists`, in search order, so a `./pwreset.toml` left in the checkout
+/// by the README's quick start (the working directory of `cargo test`) cannot change a test.
+#[test]
+fn the_config_search_asks_only_what_it_is_given_in_order() {
+    let settings = resolve(Flags::default(), &[("HOME", "/h")]);
+    let asked = std::cell::RefCell::new(Vec::new());
+    let found = settings.find_config(|path| {
+        asked.borrow_mut().push(path.to_path_buf());
+        path.starts_with("/etc")
+    });
+    assert_eq!(found.ok(), Some(PathBuf::from("/etc/pwreset/config.toml")));
+    assert_eq!(
+        asked.into_inner(),
+        search_path(&Environment::from_pairs(&[("HOME", "/h")]))
+    );
+    assert!(settings.find_config(|_| false).is_err());
 }
 
 #[test]

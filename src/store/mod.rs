@@ -252,6 +252,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     fn a_postgres_store_is_migrated_once_and_named_by_its_url() {
         let Some(db) = sql::postgres::scratch::Scratch::new() else {
             return;
@@ -274,6 +278,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     fn on_postgres_every_statement_is_planned_for_the_tables_as_they_are() {
         let Some(db) = sql::postgres::scratch::Scratch::new() else {
             return;
@@ -306,6 +314,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     fn on_postgres_writing_for_a_user_waits_only_for_that_user() {
         let Some(db) = sql::postgres::scratch::Scratch::new() else {
             return;

@@ -3,9 +3,11 @@
 //! it), and [`on_both_backends!`] turns a test `fn name(backend: Backend)` (or an `async fn`)
 //! into two tests, `name::sqlite` and `name::postgres`.
 //!
-//! Without `PWRESET_TEST_PG` the PostgreSQL variant prints a loud note and returns, except under
-//! `CI=true`, where it fails ([`scratch::configured`]). Tests that are about SQLite itself (file
-//! modes, WAL, PRAGMAs, old SQLite schemas) do not use this and say why where they are.
+//! The PostgreSQL variant is `#[ignore]`d, with the reason, unless `cfg(pwreset_pg)` is on
+//! (`build.rs`: `PWRESET_TEST_PG_TESTS=1`, which `.ci/pg-server start` exports, or `CI=true`);
+//! when it is on, a missing server fails it (`pg::scratch::configured`). Tests that are about
+//! SQLite itself (file modes, WAL, PRAGMAs, old SQLite schemas) do not use this and say why
+//! where they are.
 //!
 //! The sync PostgreSQL client refuses to connect inside a tokio runtime (and panics if used
 //! there), so everything here that connects does it on a thread of its own: a [`Place`] may be
@@ -16,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::sql::postgres::PgTarget;
-use super::sql::postgres::scratch::{self, Scratch};
+use super::sql::postgres::scratch::Scratch;
 use super::{Store, StoreError};
 use crate::secret::Secret;
 
@@ -43,7 +45,7 @@ impl Place {
         let scratch = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => Some(off_runtime(|| {
-                Scratch::new().expect("PWRESET_TEST_PG is set")
+                Scratch::new().expect("cfg(pwreset_pg) is on")
             })),
         };
         let place = Place { scratch, dir };
@@ -125,11 +127,6 @@ pub(crate) fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     })
 }
 
-/// Whether the PostgreSQL variant of a test runs (see the module comment).
-pub(crate) fn postgres_configured() -> bool {
-    scratch::configured()
-}
-
 /// For each test function `fn name(backend: Backend)`, a module `name` with the tests `sqlite`
 /// and `postgres` calling it on each backend; `async` first: async functions, run by
 /// `#[tokio::test]`.
@@ -142,10 +139,9 @@ macro_rules! on_both_backends {
             }
 
             #[tokio::test]
+            #[cfg_attr(not(pwreset_pg), ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\"")]
             async fn postgres() {
-                if $crate::store::testing::postgres_configured() {
-                    super::$name($crate::store::testing::Backend::Postgres).await;
-                }
+                super::$name($crate::store::testing::Backend::Postgres).await;
             }
         }
     )+};
@@ -157,10 +153,9 @@ macro_rules! on_both_backends {
             }
 
             #[test]
+            #[cfg_attr(not(pwreset_pg), ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\"")]
             fn postgres() {
-                if $crate::store::testing::postgres_configured() {
-                    super::$name($crate::store::testing::Backend::Postgres);
-                }
+                super::$name($crate::store::testing::Backend::Postgres);
             }
         }
     )+};

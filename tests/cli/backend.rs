@@ -1,45 +1,30 @@
-//! How a [`TestEnv`] reaches its store on the test binary's backend ([`crate::BACKEND`]): the
-//! `[store]` lines of its config, the [`TestDb`] handle tests read and edit the store with, raw
-//! SQLite for the tests of SQLite's own mechanics, and, on PostgreSQL, moving the store
-//! `pwreset init` made into the test's own database.
+//! How a [`TestEnv`] reaches its store on its test's backend ([`current`]): the `[store]` lines
+//! of its config, the [`TestDb`] handle tests read and edit the store with, raw SQLite for the
+//! tests of SQLite's own mechanics, and, on PostgreSQL, moving the store `pwreset init` made
+//! into the test's own database.
 //!
-//! `tests/cli` (SQLite) and `tests/cli_pg` (PostgreSQL) compile the same test modules; only
-//! this file and [`TestDb::open`] tell the two apart.
-
-use std::io::Write as _;
+//! `main.rs` compiles the backend-neutral modules twice, the second copy under `postgres::`;
+//! only this file and [`TestDb::open`] tell the two apart.
 
 use pwreset::store::sql::{Value, ValueRef};
 
-use crate::pg_support::PgTestDb;
 use crate::support::TestEnv;
 use crate::testdb::{Backend, StoreAt, TestDb};
 
-/// The tables `pwreset init` writes rows into; every other table starts empty.
-const INIT_TABLES: [&str; 2] = ["users", "audit_log"];
-
-/// Every table of the store.
-const TABLES: [&str; 6] = [
-    "users",
-    "reset_tokens",
-    "audit_log",
-    "bulk_runs",
-    "bulk_items",
-    "mail_intents",
-];
-
-/// A fresh PostgreSQL database for one test. Without a server (`PWRESET_TEST_PG` unset) outside
-/// CI, the whole PostgreSQL binary ends here, successfully, after `pg_support`'s loud note:
-/// its every test needs a server. Under `CI=true`, `pg_support` fails the test instead.
-pub fn pg_database() -> PgTestDb {
-    PgTestDb::new().unwrap_or_else(|| {
-        // Straight to stderr: the test harness captures `eprintln!`, and would drop this.
-        let _ = writeln!(
-            std::io::stderr(),
-            "\n*** NOTE: the PostgreSQL CLI suite (tests/cli_pg) did NOT RUN: PWRESET_TEST_PG \
-             is unset; run `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***\n"
-        );
-        std::process::exit(0)
-    })
+/// The backend of the running test: PostgreSQL for the copy of a module that
+/// `on_both_backends!` (in `main.rs`) compiles under `postgres::`, SQLite for everything else.
+/// The test harness names each test's thread after the test's path, so a [`TestEnv`] must be
+/// made on that thread: anywhere else this fails rather than guess.
+pub fn current() -> Backend {
+    let thread = std::thread::current();
+    let test = thread
+        .name()
+        .expect("make a TestEnv on its test's own thread: the test's name picks the backend");
+    if test.starts_with("postgres::") {
+        Backend::Postgres
+    } else {
+        Backend::Sqlite
+    }
 }
 
 impl TestEnv {
@@ -108,13 +93,11 @@ impl TestEnv {
                 .collect();
         }
         let db = self.db();
-        TABLES
-            .iter()
+        db.tables()
+            .into_iter()
             .map(|table| {
-                (
-                    table.to_string(),
-                    db.dump(table, "1").join("\n").into_bytes(),
-                )
+                let rows = db.dump_as_text(&table).join("\n").into_bytes();
+                (table, rows)
             })
             .collect()
     }
@@ -147,14 +130,17 @@ impl TestEnv {
         }
     }
 
-    /// Copy the rows `init` wrote (same ids, so the audit chain verifies as it is) into the
+    /// Copy the rows `init` wrote, in every table it wrote to (same ids, so the audit chain
+    /// verifies as it is) into the
     /// test's PostgreSQL database, point `pwreset.toml` at it, and remove the SQLite file, so a
     /// command that still used it would fail rather than pass.
     fn move_store_to_pg(&self) {
         let from = TestDb::open(&StoreAt::Sqlite(self.path("pwreset.db")));
         let to = self.db();
-        for table in INIT_TABLES {
-            copy_rows(&from, &to, table);
+        for table in from.tables() {
+            if from.count(&format!("SELECT count(*) FROM {table}")) > 0 {
+                copy_rows(&from, &to, &table);
+            }
         }
         to.batch(
             "SELECT setval(pg_get_serial_sequence('users', 'id'), \

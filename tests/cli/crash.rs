@@ -120,7 +120,7 @@ fn generate_email_killed_at_each_step_keeps_the_old_password_and_says_so_once() 
         let env = TestEnv::with_samples();
         smtp_config(&env, &server);
         let old = set_old_password(&env, "alice");
-        let link = env.link_for_smtp(&server);
+        let link = link_for_smtp(&env, &server);
         crash_at(
             &env,
             step,
@@ -164,15 +164,13 @@ fn generate_email_killed_at_each_step_keeps_the_old_password_and_says_so_once() 
     }
 }
 
-impl TestEnv {
-    /// Send alice a link through `server` and return its token.
-    fn link_for_smtp(&self, server: &SmtpServer) -> String {
-        let before = server.messages().len();
-        self.ok(&["send-link", "alice", "--force"]);
-        let mails = server.messages();
-        assert_eq!(mails.len(), before + 1);
-        token_in(&mails[before].data)
-    }
+/// Send alice a link through `server` and return its token.
+fn link_for_smtp(env: &TestEnv, server: &SmtpServer) -> String {
+    let before = server.messages().len();
+    env.ok(&["send-link", "alice", "--force"]);
+    let mails = server.messages();
+    assert_eq!(mails.len(), before + 1);
+    token_in(&mails[before].data)
 }
 
 fn password_hash(env: &TestEnv) -> String {

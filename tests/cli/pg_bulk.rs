@@ -44,8 +44,12 @@ fn summary_sent(out: &Output) -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn two_resumers_and_the_planner_share_a_run_and_mail_everyone_once() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let server = SmtpServer::start();
     let env = pg_env(&db, &db.url());
     mail_to(&env, &db, &server);

@@ -12,8 +12,12 @@ use crate::support::{TestEnv, assert_fails, code, json, stderr, stdout};
 const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn users_links_tokens_and_the_audit_log_work_on_postgres() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let env = pg_env(&db, &db.url());
     env.ok(&["users", "add", "alice@example.com", "--username", "alice"]);
     let dup = env.run(&["users", "add", "ALICE@example.com", "--username", "other"]);
@@ -88,8 +92,12 @@ fn users_links_tokens_and_the_audit_log_work_on_postgres() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn generate_and_a_bulk_link_run_work_on_postgres() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let env = pg_env(&db, &db.url());
     let mut csv = String::from("email,username\n");
     for n in 1..=4 {
@@ -128,8 +136,12 @@ fn generate_and_a_bulk_link_run_work_on_postgres() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_held_writer_lock_gives_the_busy_error_after_the_timeout() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let env = pg_env(&db, &db.url());
     let config = std::fs::read_to_string(env.path("pwreset.toml")).expect("config");
     env.write(
@@ -167,8 +179,12 @@ fn a_password_in_the_url_is_refused_from_a_flag_and_from_the_config() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn tls_through_the_cli_requires_and_verifies_as_the_url_says() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let base = db.url();
     let env = pg_env(&db, &format!("{base}?sslmode=require"));
     env.ok(&["users", "add", "erin@example.com"]);

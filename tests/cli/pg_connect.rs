@@ -48,24 +48,36 @@ fn tls_failure(
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn require_encrypts_without_verifying() {
-    let Some(server) = server() else { return };
+    let server = server();
     let mut client = connect(server, &tls_target(server, "localhost", "sslmode=require"))
         .expect("require connects to a certificate it cannot verify");
     assert!(uses_tls(&mut client));
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn verify_full_with_the_right_ca_connects() {
-    let Some(server) = server() else { return };
+    let server = server();
     let query = format!("sslmode=verify-full&sslrootcert={}", server.ca.display());
     let mut client = connect(server, &tls_target(server, "127.0.0.1", &query)).expect("verified");
     assert!(uses_tls(&mut client));
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn verify_full_with_another_ca_fails() {
-    let Some(server) = server() else { return };
+    let server = server();
     let dir = tempfile::tempdir().expect("tempdir");
     let other_ca = dir.path().join("other-ca.pem");
     std::fs::write(&other_ca, another_ca()).expect("write the other CA");
@@ -78,8 +90,12 @@ fn verify_full_with_another_ca_fails() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
-    let Some(server) = server() else { return };
+    let server = server();
     let root = format!("sslrootcert={}", server.ca.display());
     let full = tls_target(server, "localhost", &format!("sslmode=verify-full&{root}"));
     tls_failure(
@@ -92,8 +108,12 @@ fn verify_full_checks_the_host_name_and_verify_ca_does_not() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_plaintext_server_is_refused_when_tls_is_required() {
-    let Some(server) = server() else { return };
+    let server = server();
     let plain = |query: &str| target(&server.plain, "127.0.0.1", &server.plain.dbname, query);
     tls_failure(connect(server, &plain("sslmode=require")), "require");
     let query = format!("sslmode=verify-full&sslrootcert={}", server.ca.display());
@@ -104,8 +124,12 @@ fn a_plaintext_server_is_refused_when_tls_is_required() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_wrong_or_missing_password_is_bad_credentials_without_the_password() {
-    let Some(server) = server() else { return };
+    let server = server();
     let target = tls_target(server, "127.0.0.1", "");
     let wrong = pwreset::secret::Secret::new("not-the-password-4711".to_string());
     match pg::connect(&target, Some(&wrong)).map(drop) {
@@ -125,8 +149,12 @@ fn a_wrong_or_missing_password_is_bad_credentials_without_the_password() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_missing_database_and_a_closed_port_are_told_apart() {
-    let Some(server) = server() else { return };
+    let server = server();
     let missing = target(&server.template, "127.0.0.1", "no_such_db", "");
     assert!(
         matches!(
@@ -150,8 +178,12 @@ fn a_missing_database_and_a_closed_port_are_told_apart() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn connecting_inside_an_async_runtime_is_an_error_not_a_panic() {
-    let Some(server) = server() else { return };
+    let server = server();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .expect("runtime");
@@ -164,8 +196,12 @@ fn connecting_inside_an_async_runtime_is_an_error_not_a_panic() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn the_unix_socket_and_a_pgpass_file_work() {
-    let Some(server) = server() else { return };
+    let server = server();
     let url = format!(
         "postgres://pwreset@/{}?host={}&port={}",
         server.template.dbname,
@@ -189,8 +225,12 @@ fn the_unix_socket_and_a_pgpass_file_work() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_test_database_url_and_the_password_file_log_in() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let StoreLocation::Postgres(target) = StoreLocation::parse(&db.url(), "nobody").expect("url")
     else {
         panic!("{} is not a PostgreSQL URL", db.url());

@@ -16,8 +16,12 @@ fn migrations() -> usize {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn migrating_twice_is_a_no_op() {
-    let Some(db) = PgTestDb::empty() else { return };
+    let db = PgTestDb::empty();
     let mut client = db.client();
     assert_eq!(pg::version(&mut client).expect("version"), 0);
     assert_eq!(pg::migrate(&mut client).expect("first"), migrations());
@@ -26,8 +30,12 @@ fn migrating_twice_is_a_no_op() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn two_concurrent_migrations_apply_once() {
-    let Some(db) = PgTestDb::empty() else { return };
+    let db = PgTestDb::empty();
     let applied: Vec<usize> = std::thread::scope(|s| {
         let workers: Vec<_> = (0..2)
             .map(|_| s.spawn(|| pg::migrate(&mut db.client()).expect("migrate")))
@@ -51,8 +59,12 @@ fn two_concurrent_migrations_apply_once() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_newer_schema_is_refused_and_left_alone() {
-    let Some(db) = PgTestDb::empty() else { return };
+    let db = PgTestDb::empty();
     let mut client = db.client();
     client
         .batch_execute(
@@ -98,8 +110,12 @@ fn assert_append_only(result: Result<u64, tokio_postgres::Error>, what: &str) {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn the_audit_log_refuses_update_delete_truncate_even_for_its_owner() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let mut client = db.client();
     let owner: bool = client
         .query_one(
@@ -143,8 +159,12 @@ fn the_audit_log_refuses_update_delete_truncate_even_for_its_owner() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn usernames_and_emails_are_unique_ignoring_case() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let mut client = db.client();
     let insert =
         "INSERT INTO users (username, email, created_at, updated_at) VALUES ($1, $2, 0, 0)";
@@ -192,8 +212,12 @@ fn sqlite_columns() -> Columns {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn the_tables_and_columns_match_the_sqlite_store() {
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let mut columns = Columns::new();
     let rows = db
         .client()

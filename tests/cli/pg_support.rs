@@ -2,8 +2,9 @@
 //! `PWRESET_TEST_PG*` variables), a template database migrated once by pwreset's own PG
 //! migrations, and one database per test copied from it and dropped with the test.
 //!
-//! Without `PWRESET_TEST_PG` a PostgreSQL test is skipped with a loud note, except under
-//! `CI=true`, where it fails: CI must never silently skip the store it ships.
+//! A test that needs the server is `#[ignore]`d, with the reason, unless `cfg(pwreset_pg)` is on
+//! (`build.rs`: `PWRESET_TEST_PG_TESTS=1`, which `.ci/pg-server start` exports, or `CI=true`);
+//! when it is on, a missing server fails the test: CI must never silently skip the store it ships.
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -47,8 +48,9 @@ fn parse(url: &str) -> PgTarget {
     PgTarget::parse(url, "pwreset").unwrap_or_else(|e| panic!("{url}: {e}"))
 }
 
-/// The server, or `None` (with a note) when `PWRESET_TEST_PG` is unset outside CI.
-pub fn server() -> Option<&'static PgServer> {
+/// The server. Only tests that run with `cfg(pwreset_pg)` ask for it (`build.rs`; without the
+/// cfg they are `#[ignore]`d), so a missing server fails the test: it never says `ok` unrun.
+pub fn server() -> &'static PgServer {
     static SERVER: OnceLock<Option<PgServer>> = OnceLock::new();
     let found = SERVER.get_or_init(|| {
         let url = var("PWRESET_TEST_PG")?;
@@ -70,17 +72,12 @@ pub fn server() -> Option<&'static PgServer> {
             socket: PathBuf::from(need("PWRESET_TEST_PG_SOCKET")),
         })
     });
-    if found.is_none() {
-        assert!(
-            var("CI").as_deref() != Some("true"),
-            "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset (.ci/run starts .ci/pg-server)"
-        );
-        eprintln!(
-            "\n*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
-             `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***\n"
-        );
-    }
-    found.as_ref()
+    found.as_ref().unwrap_or_else(|| {
+        panic!(
+            "PostgreSQL test but PWRESET_TEST_PG is unset: run `eval \"$(.ci/pg-server start)\"` \
+             first (.ci/run does)"
+        )
+    })
 }
 
 impl PgServer {
@@ -116,16 +113,16 @@ pub struct PgTestDb {
 }
 
 impl PgTestDb {
-    /// A fresh, migrated database, or `None` when no server is configured (see [`server`]).
-    pub fn new() -> Option<PgTestDb> {
-        let server = server()?;
+    /// A fresh, migrated database (a missing server fails the test: see [`server`]).
+    pub fn new() -> PgTestDb {
+        let server = server();
         server.ensure_template();
-        Some(Self::copy(server, &server.template.dbname))
+        Self::copy(server, &server.template.dbname)
     }
 
     /// A fresh database pwreset never migrated (a copy of `template0`).
-    pub fn empty() -> Option<PgTestDb> {
-        server().map(|server| Self::copy(server, "template0"))
+    pub fn empty() -> PgTestDb {
+        Self::copy(server(), "template0")
     }
 
     #[expect(

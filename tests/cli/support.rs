@@ -18,7 +18,7 @@ pub const NOW: &str = "2026-11-22T10:00:00Z";
 pub const RUN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// A temp dir holding `pwreset.toml`, the store (`pwreset.db`, or a PostgreSQL database of the
-/// test's own when the binary's [`crate::BACKEND`] says so) and `outbox/`.
+/// test's own when the test runs on PostgreSQL: [`crate::backend::current`]) and `outbox/`.
 pub struct TestEnv {
     dir: tempfile::TempDir,
     pg: Option<PgTestDb>,
@@ -29,9 +29,9 @@ impl TestEnv {
     pub fn empty() -> Self {
         TestEnv {
             dir: tempfile::tempdir().expect("tempdir"),
-            pg: match crate::BACKEND {
+            pg: match crate::backend::current() {
                 Backend::Sqlite => None,
-                Backend::Postgres => Some(crate::backend::pg_database()),
+                Backend::Postgres => Some(PgTestDb::new()),
             },
         }
     }
@@ -65,15 +65,22 @@ impl TestEnv {
         self.dir.path().join(name)
     }
 
-    /// pwreset with a cleared environment, the temp dir as working directory, a fixed clock
-    /// and the [`RUN_DEADLINE`].
+    /// pwreset with a cleared environment, the temp dir as working directory, a fixed clock,
+    /// no system config file (never the machine's `/etc/pwreset`) and the [`RUN_DEADLINE`].
     pub fn cmd(&self) -> Command {
         let mut cmd = Command::cargo_bin("pwreset").expect("binary");
         cmd.env_clear()
             .current_dir(self.dir())
             .env("PWRESET_TEST_NOW", NOW)
+            .env("PWRESET_TEST_SYSTEM_CONFIG", self.system_config())
             .timeout(RUN_DEADLINE);
         cmd
+    }
+
+    /// Where this test's pwreset looks last for a config, instead of `/etc/pwreset`: a file
+    /// nobody writes, in the temp dir.
+    fn system_config(&self) -> PathBuf {
+        self.path("system/pwreset/config.toml")
     }
 
     /// Run with these arguments.
@@ -111,6 +118,7 @@ impl TestEnv {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("pwreset"));
         cmd.env_clear()
             .env("PWRESET_TEST_NOW", NOW)
+            .env("PWRESET_TEST_SYSTEM_CONFIG", self.system_config())
             .current_dir(self.dir())
             .args(args);
         cmd

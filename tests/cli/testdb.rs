@@ -119,6 +119,37 @@ impl TestDb {
             .unwrap_or_else(|e| panic!("columns of {table}: {e}"))
     }
 
+    /// Every table of the store, as the database itself lists them: a new table is seen
+    /// without anyone adding it to a list.
+    pub fn tables(&self) -> Vec<String> {
+        // PostgreSQL's list includes the migrations' bookkeeping table, which SQLite keeps in
+        // `PRAGMA user_version`: every table is scanned.
+        let sql = if self.conn().is_postgres() {
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             ORDER BY table_name"
+        } else {
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        };
+        self.texts(sql, &[])
+    }
+
+    /// Every row of `table`, each column cast to text (whatever its type, the bookkeeping
+    /// table's timestamps included), as `a|b|...`: for a test that scans the store for secrets.
+    pub fn dump_as_text(&self, table: &str) -> Vec<String> {
+        let columns: Vec<String> = (self.columns(table).iter())
+            .map(|column| format!("CAST({column} AS TEXT)"))
+            .collect();
+        let sql = format!("SELECT {} FROM {table} ORDER BY 1", columns.join(", "));
+        self.query_vec(&sql, &[], |row| {
+            (0..columns.len())
+                .map(|i| row.value(i).map(|v| show(v)))
+                .collect::<Result<Vec<_>, _>>()
+                .map(|cells| cells.join("|"))
+        })
+    }
+
     /// Every column of every row of `table` (ordered by `order`), each row as `a|b|...`.
     pub fn dump(&self, table: &str, order: &str) -> Vec<String> {
         let columns = self.columns(table);

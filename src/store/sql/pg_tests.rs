@@ -22,6 +22,10 @@ fn table(db: &Scratch) -> Conn {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn parameters_bind_to_the_inferred_types_and_columns_read_back() {
     let Some(db) = Scratch::new() else { return };
     let conn = open(&db, 0);
@@ -59,6 +63,10 @@ fn parameters_bind_to_the_inferred_types_and_columns_read_back() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn conversions_are_checked_and_errors_name_types_not_values() {
     let Some(db) = Scratch::new() else { return };
     let conn = table(&db);
@@ -91,6 +99,10 @@ fn conversions_are_checked_and_errors_name_types_not_values() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_duplicate_is_unique_without_the_value_in_the_message() {
     let Some(db) = Scratch::new() else { return };
     let conn = table(&db);
@@ -106,6 +118,10 @@ fn a_duplicate_is_unique_without_the_value_in_the_message() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn helpers_return_first_none_all_ids_and_counts() {
     let Some(db) = Scratch::new() else { return };
     let conn = table(&db);
@@ -134,6 +150,10 @@ fn helpers_return_first_none_all_ids_and_counts() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn inside_a_transaction_rows_stream_through_a_cursor_and_the_callback_may_query() {
     let Some(db) = Scratch::new() else { return };
     let mut conn = table(&db);
@@ -171,6 +191,10 @@ fn inside_a_transaction_rows_stream_through_a_cursor_and_the_callback_may_query(
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn outside_a_transaction_rows_stream_and_reentry_is_an_error_not_a_panic() {
     let Some(db) = Scratch::new() else { return };
     let conn = table(&db);
@@ -195,6 +219,10 @@ fn outside_a_transaction_rows_stream_and_reentry_is_an_error_not_a_panic() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn a_transaction_commits_rolls_back_and_refuses_to_commit_after_a_failure() {
     let Some(db) = Scratch::new() else { return };
     let mut conn = table(&db);
@@ -231,6 +259,10 @@ fn busy_at_first_statement(conn: &mut Conn) -> DbError {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn the_writer_lock_times_out_as_busy_and_leaves_the_connection_usable() {
     let Some(db) = Scratch::new() else { return };
     let mut holder = table(&db);

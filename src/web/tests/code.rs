@@ -160,10 +160,12 @@ mod concurrent_wrong_codes_and_the_right_one_never_give_500 {
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    #[cfg_attr(
+        not(pwreset_pg),
+        ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+    )]
     async fn postgres() {
-        if crate::store::testing::postgres_configured() {
-            super::concurrent_wrong_codes_and_the_right_one_never_give_500(Backend::Postgres).await;
-        }
+        super::concurrent_wrong_codes_and_the_right_one_never_give_500(Backend::Postgres).await;
     }
 }
 

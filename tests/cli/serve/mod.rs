@@ -3,7 +3,6 @@
 //! dropped. Every wait is bounded.
 
 pub(crate) mod http;
-mod pg;
 
 use std::time::Duration;
 
@@ -111,10 +110,10 @@ fn a_client_that_never_finishes_its_headers_is_dropped() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
 }
 
-const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
+pub(crate) const NEW_PASSWORD: &str = "violet-harbour-tractor-41";
 
 /// Open alice's link from the outbox: the session cookie and the form's CSRF value.
-fn open_link(env: &TestEnv, server: &mut Server) -> (String, String) {
+pub(crate) fn open_link(env: &TestEnv, server: &mut Server) -> (String, String) {
     let token = env.link_for("alice");
     let arrived = server.get(&format!("/reset-password?token={token}"), "");
     assert_eq!(arrived.status, 303, "{}", arrived.body);
@@ -127,7 +126,7 @@ fn open_link(env: &TestEnv, server: &mut Server) -> (String, String) {
 }
 
 /// POST [`NEW_PASSWORD`] twice through the form of `session`: a 303 to the done page.
-fn set_new_password(server: &mut Server, session: &str, csrf: &str) {
+pub(crate) fn set_new_password(server: &mut Server, session: &str, csrf: &str) {
     let body = form(&[
         ("password", NEW_PASSWORD),
         ("confirm", NEW_PASSWORD),

@@ -72,6 +72,10 @@ fn claim_next_takes_free_items_in_order_and_release_gives_one_back() {
 }
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn on_postgres_claims_skip_each_others_rows_and_never_wait_for_the_writer_lock() {
     let Some(db) = Scratch::new() else { return };
     let open = || Store::open_pg(&db.target, Some(db.password()), 300).expect("open");

@@ -1,8 +1,8 @@
 //! Unit tests' PostgreSQL: a database of their own on the throwaway server `.ci/pg-server`
 //! started (`PWRESET_TEST_PG*`), created empty from `template0` and dropped with the test.
 //!
-//! Without `PWRESET_TEST_PG` a test using it is skipped with a loud note, except under
-//! `CI=true`, where it fails: CI must never silently skip the store it ships. It never connects
+//! Without `cfg(pwreset_pg)` (`build.rs`) the tests using it are `#[ignore]`d; with it, a missing
+//! server fails them: CI must never silently skip the store it ships. It never connects
 //! to the server's template database, which the CLI tests copy (a copy fails while anyone is
 //! connected to it).
 
@@ -26,22 +26,18 @@ fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-/// Whether a server is configured (`PWRESET_TEST_PG`). When it is not: under `CI=true` this
-/// fails the test (one line); elsewhere it prints a loud note and says `false`, so the test
-/// returns without running.
+/// Whether PostgreSQL tests run: only with `cfg(pwreset_pg)` (see `build.rs`; without it they
+/// are `#[ignore]`d). Then a missing server fails the test, in one line: a test that did not
+/// run must never say `ok`.
 pub(crate) fn configured() -> bool {
-    if var("PWRESET_TEST_PG").is_some() {
-        return true;
+    if !cfg!(pwreset_pg) {
+        return false;
     }
     assert!(
-        var("CI").as_deref() != Some("true"),
-        "PostgreSQL test under CI=true but PWRESET_TEST_PG is unset"
+        var("PWRESET_TEST_PG").is_some(),
+        "PostgreSQL test but PWRESET_TEST_PG is unset: run `eval \"$(.ci/pg-server start)\"` first"
     );
-    eprintln!(
-        "*** NOTE: PostgreSQL test NOT RUN: PWRESET_TEST_PG is unset; run \
-         `eval \"$(.ci/pg-server start)\"` first (under CI=true this fails) ***"
-    );
-    false
+    true
 }
 
 impl Scratch {

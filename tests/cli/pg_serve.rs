@@ -6,20 +6,19 @@
 
 use nix::sys::signal::Signal;
 
-use super::http::Server;
-use super::{NEW_PASSWORD, open_link, set_new_password};
 use crate::pg_support::PgTestDb;
 use crate::pg_support::{pg_env, scalar};
+use crate::serve::http::Server;
+use crate::serve::{NEW_PASSWORD, open_link, set_new_password};
 use crate::support::{code, stderr, text_part};
 
 #[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
 fn serve_on_postgres_changes_a_password_through_the_page_and_mails_the_notice() {
-    if crate::BACKEND == crate::support::Backend::Postgres {
-        // The PostgreSQL test binary (tests/cli_pg) runs every serve test on PostgreSQL already;
-        // this one gives the SQLite binary (tests/cli) one serve run on PostgreSQL.
-        return;
-    }
-    let Some(db) = PgTestDb::new() else { return };
+    let db = PgTestDb::new();
     let env = pg_env(&db, &db.url());
     env.ok(&["users", "add", "alice@example.com", "--username", "alice"]);
     let mut server = Server::start(&env, &[]);
