@@ -5,7 +5,7 @@
 //!
 //! The layers, bottom up (ARCHITECTURE.md draws them):
 //! - leaves: [`LEAVES`], which import nothing of pwreset but other leaves;
-//! - `config` (read by all), the store, then the domain services (`audit`, `tokens`,
+//! - `config` (read by all, so it imports leaves only), the store, then the domain services (`audit`, `tokens`,
 //!   `delivery`, `links`, ...), each importing only what sits below it;
 //! - the edge: `settings` and `cli` (with the terminal, output and exit codes inside it);
 //!   nothing but `cli` imports either.
@@ -15,8 +15,11 @@ use std::path::{Path, PathBuf};
 
 /// Modules that import nothing of pwreset's domain, only one another.
 const LEAVES: &[&str] = &[
-    "fsmode", "input", "keys", "secret", "text", "timefmt", "user",
+    "db_url", "fsmode", "input", "keys", "secret", "text", "timefmt", "user",
 ];
+
+/// `config`, which every layer may read, so it imports nothing but leaves.
+const CONFIG: &str = "config";
 
 /// Modules only the command line may import: the command line itself, and `settings`, which
 /// resolves its flags.
@@ -248,6 +251,9 @@ fn violations(graph: &Graph) -> Vec<String> {
             if LEAVES.contains(&module.as_str()) && !LEAVES.contains(&named.as_str()) {
                 found.push(format!("leaf module {module} imports {named}"));
             }
+            if module == CONFIG && !LEAVES.contains(&named.as_str()) {
+                found.push(format!("{CONFIG}, which all may read, imports {named}"));
+            }
             if ONLY_FOR_CLI.contains(&named.as_str()) && module != "cli" {
                 found.push(format!("{module} imports the command line ({named})"));
             }
@@ -315,4 +321,17 @@ fn the_reader_finds_cycles_leaf_imports_and_test_code() {
     let mut leafy = graph.clone();
     leafy.get_mut("user").expect("user").insert("a".into());
     assert!(violations(&leafy).contains(&"leaf module user imports a".to_string()));
+    leafy.insert(
+        "config".into(),
+        ["user".to_string(), "b".to_string()].into(),
+    );
+    let broken = violations(&leafy);
+    assert!(
+        broken.contains(&"config, which all may read, imports b".to_string()),
+        "{broken:?}"
+    );
+    assert!(
+        !broken.iter().any(|v| v.ends_with("imports user")),
+        "{broken:?}"
+    );
 }

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod bulk;
 pub mod cli;
 pub mod config;
+pub mod db_url;
 pub mod delivery;
 pub mod fsmode;
 pub mod generate;

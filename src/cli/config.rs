@@ -8,11 +8,11 @@ use crate::cli::CommandResult;
 use crate::cli::exit::{Exit, Failure};
 use crate::cli::output::{ListWriter, Record};
 use crate::config::{LoadedConfig, Transport, settings_of};
+use crate::db_url::StoreLocation;
 use crate::settings::{
     self, PasswordOrigin, ReadableByOthers, SecretError, Source, secret_from_env,
 };
 use crate::store::Store;
-use crate::store::sql::postgres::StoreLocation;
 
 /// Show or check the configuration
 #[derive(Debug, clap::Subcommand)]

@@ -10,12 +10,12 @@ use crate::audit::Actor;
 use crate::cli::CommandResult;
 use crate::cli::exit::Failure;
 use crate::config::{ConfigError, LoadedConfig, Transport};
+use crate::db_url::{PgTarget, StoreLocation};
 use crate::delivery::{self, Interrupted};
 use crate::keys::AuditKey;
 use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
 use crate::secret::Secret;
 use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
-use crate::store::sql::postgres::{PgTarget, StoreLocation};
 use crate::store::{self, Store};
 
 use super::StoreOpener;

@@ -2,7 +2,7 @@
 //! audit key (kept if one is there). `--force` never deletes a store: the old one, audit log
 //! included, is moved aside under a timestamped name.
 
-use crate::store::sql::postgres::StoreLocation;
+use crate::db_url::StoreLocation;
 use std::fs::{DirBuilder, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};

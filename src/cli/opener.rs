@@ -6,8 +6,8 @@
 //! on a thread inside a tokio runtime; [`StoreOpener::open_off_runtime`] connects on a thread
 //! of its own for callers that may be on one.
 
+use crate::db_url::StoreLocation;
 use crate::secret::Secret;
-use crate::store::sql::postgres::StoreLocation;
 use crate::store::{Store, StoreError};
 
 /// A resolved store and how to open it.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use lettre::message::Mailbox;
 
-use crate::store::sql::postgres::StoreLocation;
+use crate::db_url::StoreLocation;
 
 use super::{
     Config, ConfigError, DeliverTo, LINK_TTL_RANGE, LinksConfig, MailConfig, PASSWORD_MAX_LENGTH,

@@ -17,8 +17,8 @@ use std::path::{Path, PathBuf};
 use jiff::Timestamp;
 
 use crate::config::ConfigError;
+use crate::db_url::{StoreLocation, TargetError};
 use crate::delivery::CrashPoint;
-use crate::store::sql::postgres::{StoreLocation, TargetError};
 
 mod capabilities;
 mod pg_password;

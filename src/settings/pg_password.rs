@@ -7,8 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::db_url::PgTarget;
 use crate::secret::Secret;
-use crate::store::sql::postgres::PgTarget;
 use crate::store::sql::postgres::pgpass;
 
 use super::secrets::{ReadableByOthers, SecretError, readable_by_others, secret_from_env};

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use crate::config::{ConfigError, LoadedConfig};
-use crate::store::sql::postgres::{PgTarget, StoreLocation, target::DEFAULT_CONNECT_TIMEOUT};
+use crate::db_url::{DEFAULT_CONNECT_TIMEOUT, PgTarget, StoreLocation};
 
 use super::{PgPassword, SecretError, Settings, SettingsError, pg_password};
 

@@ -32,7 +32,8 @@ use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use sql::postgres::{PgConnectError, PgTarget};
+use crate::db_url::PgTarget;
+use sql::postgres::PgConnectError;
 use sql::{Conn, DbError, Tx};
 
 use crate::secret::Secret;

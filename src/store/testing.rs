@@ -17,9 +17,9 @@ use std::ops::{Deref, DerefMut};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::sql::postgres::PgTarget;
 use super::sql::postgres::scratch::Scratch;
 use super::{Store, StoreError};
+use crate::db_url::PgTarget;
 use crate::secret::Secret;
 
 pub(crate) use super::sql::Backend;

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use pwreset::db_url::{PgTarget, StoreLocation};
 use pwreset::settings::{PgEnvironment, pg_password};
-use pwreset::store::sql::postgres::{self as pg, PgConnectError, PgTarget, StoreLocation};
+use pwreset::store::sql::postgres::{self as pg, PgConnectError};
 
 use crate::pg_support::{PgServer, PgTestDb, server};
 

@@ -9,9 +9,10 @@
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use pwreset::db_url::PgTarget;
 use pwreset::secret::Secret;
 use pwreset::store::schema::postgres as pg_schema;
-use pwreset::store::sql::postgres::{self as pg, PgTarget};
+use pwreset::store::sql::postgres::{self as pg};
 
 /// Held (session advisory lock) while the template is migrated, shared while it is copied: a
 /// template cannot be copied while someone is connected to it.

@@ -7,9 +7,9 @@ use crate::audit::{self, Event, Outcome};
 use crate::cli::CommandResult;
 use crate::cli::exit::{Exit, Failure};
 use crate::cli::output;
+use crate::db_url::StoreLocation;
 use crate::settings::Format;
 use crate::store::copy::{self, Counts};
-use crate::store::sql::postgres::StoreLocation;
 use crate::store::{Store, StoreError};
 
 /// Copy the store into an empty one (SQLite to PostgreSQL or back)

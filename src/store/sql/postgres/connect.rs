@@ -13,8 +13,8 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 use crate::secret::Secret;
 
 use super::client::PgClient;
-use super::target::{PgHost, PgTarget, SslMode};
 use super::tls::{self, TlsSetupError};
+use crate::db_url::{PgHost, PgTarget, SslMode};
 
 /// Why no connection could be opened. Each message names the target (user, host, port,
 /// database), never the password.

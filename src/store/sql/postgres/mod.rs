@@ -1,4 +1,4 @@
-//! PostgreSQL's connection setup: where a server is ([`target`]), how to reach it safely
+//! PostgreSQL's connection setup (where a server is: `crate::db_url`): how to reach it safely
 //! ([`connect`], [`tls`]), where its password may come from ([`pgpass`]'s format), and the
 //! synchronous client the driver runs statements on ([`client`]).
 //!
@@ -11,9 +11,7 @@ pub mod connect;
 pub mod pgpass;
 #[cfg(test)]
 pub(crate) mod scratch;
-pub mod target;
 pub mod tls;
 
 pub use client::PgClient;
 pub use connect::{PgConnectError, connect};
-pub use target::{PgHost, PgTarget, SslMode, StoreLocation, TargetError};

@@ -6,7 +6,7 @@
 
 use crate::secret::Secret;
 
-use super::target::{DEFAULT_SOCKET_DIR, PgHost, PgTarget};
+use crate::db_url::{DEFAULT_SOCKET_DIR, PgHost, PgTarget};
 
 /// The password for `target` from the first matching line of `text`, if any.
 ///

@@ -8,7 +8,7 @@
 
 use crate::secret::Secret;
 
-use super::PgTarget;
+use crate::db_url::PgTarget;
 
 /// A fresh, empty database, dropped on drop.
 pub(crate) struct Scratch {

@@ -21,7 +21,7 @@ use rustls::{
     CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
 };
 
-use super::target::SslMode;
+use crate::db_url::SslMode;
 
 /// Why the TLS settings could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -1,5 +1,9 @@
-//! Where the store lives: parsing `store.url` / `--db` / `PWRESET_DB` into a SQLite path or a
+//! Where a database lives: parsing `store.url` / `--db` / `PWRESET_DB` into a SQLite path or a
 //! PostgreSQL target, and the TLS rules (DB-2) decided from the host.
+//!
+//! A leaf: the config checks a URL with it, the settings resolve one, and the driver
+//! (`store::sql::postgres`) connects to what it describes, without any of them importing
+//! another.
 //!
 //! Pure: no environment, no files, no network. A URL carrying a password is refused (DB-1); the
 //! password is found later by `settings` (`PGPASSWORD`, `store.password_file`, `.pgpass`).
@@ -361,5 +365,4 @@ impl fmt::Display for PgTarget {
 }
 
 #[cfg(test)]
-#[path = "target_tests.rs"]
 mod tests;
