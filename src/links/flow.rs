@@ -156,13 +156,13 @@ impl delivery::Flow for LinkFlow<'_> {
         let mut sending = Vec::with_capacity(accepted.len());
         for (a, current) in accepted.iter().zip(current) {
             if *current {
-                sending.push((a.staged.token_id, a.sent.detail.as_str()));
+                sending.push((a.staged.token_id, Some(a.sent.detail.as_str())));
             } else {
                 let reason = "user deactivated or email changed";
                 sql::revoke_outstanding(tx, a.job.user.id, now, reason)?;
             }
         }
-        let live = sql::activate_sent_many(tx, &sending, now)?;
+        let live = sql::activate_sent_many(tx, &sending, Some(now))?;
         let superseded = self.supersede_older(tx, &accepted, &live, now)?;
         let endings = accepted.into_iter().map(|a| {
             let token_id = a.staged.token_id;
