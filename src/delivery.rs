@@ -4,30 +4,34 @@
 //! and finishes the bulk item in the same transaction, one error enum for the failures all
 //! such actions share, to which each action adds only its own ([`FlowError`]), and [`settle`]:
 //! after the mail, commit (re-checking that the user is still active) or undo, audit, and
-//! finish the bulk item, in one transaction.
+//! finish the bulk item, in one transaction. A batch of users whose mails were accepted
+//! together is committed by [`settle_batch`], the one commit path; [`settle`] is a batch of one.
 //!
 //! What each action writes before the mail and how it commits or undoes is its own ([`Flow`]).
 //! This module renders, sends and records, and knows nothing of terminals, flags or exit codes.
 
-use crate::store::sql::{Conn, DbError};
+use crate::store::sql::DbError;
 use jiff::Timestamp;
 
-use crate::audit::{self, Actor, AuditError, Event, Outcome};
+use crate::audit::AuditError;
 use crate::mail::{Delivered, MailError, Mailer, Outgoing, Recipient};
-use crate::store::{Store, StoreError, bulk, intents};
+use crate::store::StoreError;
+use crate::user::User;
 use crate::templates::{TemplateError, Templates, Vars};
 use crate::timefmt;
-use crate::user::User;
 use crate::user::has_valid_email;
 
 pub mod crash;
 mod flow;
-mod many;
+mod job;
 pub mod owner;
 mod recover;
 pub use crash::CrashPoint;
-pub use flow::{Committed, Ending, Flow, Undone, abandon, settle};
-pub use many::{Finished, finish_all};
+pub use flow::{
+    Accepted, Committed, CommittedBatch, Ending, Flow, Settled, Undone, abandon, settle,
+    settle_batch,
+};
+pub use job::{ItemEnd, Job};
 pub use recover::{Interrupted, recover};
 
 /// The audit action of a link mail (`crate::links::ACTION`): recovery revokes the pending token
@@ -222,185 +226,6 @@ pub fn expiry_vars(expires_at: i64, now: Timestamp) -> (Option<String>, Option<u
         Some(timefmt::human(expires_at)),
         Some(u64::try_from(expires_at - now.as_second()).unwrap_or(0)),
     )
-}
-
-/// One user to mail: who, where to, on whose behalf, when, and the bulk item if any.
-#[derive(Debug, Clone, Copy)]
-pub struct Job<'a> {
-    /// The audit action, e.g. `link.send`.
-    pub action: &'static str,
-    /// The user.
-    pub user: &'a User,
-    /// Where the mail goes, if anywhere (recorded in the audit row).
-    pub recipient: Option<&'a Recipient>,
-    /// The bulk run and item, if any.
-    pub bulk: Option<(&'a str, i64)>,
-    /// Who acts.
-    pub actor: &'a Actor,
-    /// The time of the action.
-    pub now: Timestamp,
-    /// The mail intent recorded before the mail left ([`Job::intend`]), resolved with the
-    /// change.
-    pub intent: Option<i64>,
-}
-
-/// How the bulk item ends besides its status (which follows the audit outcome).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct ItemEnd<'a> {
-    /// Why it was skipped or failed.
-    pub reason: Option<&'a str>,
-    /// Where the mail went (`None` keeps the planned recipient).
-    pub recipient: Option<&'a str>,
-    /// When the link or password expires.
-    pub expires_at: Option<i64>,
-    /// The link or temporary password the item's mail produced.
-    pub produced: bulk::Produced,
-}
-
-impl<'a> ItemEnd<'a> {
-    /// The bulk item's end after `outcome`: `ok` is `sent`, `refused` is `skipped`, `failed`
-    /// is `failed`.
-    pub fn finish(&self, outcome: Outcome) -> bulk::Finish<'a> {
-        let status = match outcome {
-            Outcome::Ok => "sent",
-            Outcome::Refused => "skipped",
-            Outcome::Failed => "failed",
-            Outcome::Interrupted => "interrupted",
-        };
-        bulk::Finish {
-            status,
-            reason: self.reason,
-            recipient: self.recipient,
-            expires_at: self.expires_at,
-            produced: self.produced,
-        }
-    }
-}
-
-impl Job<'_> {
-    /// The audit event of this job.
-    pub fn event(&self, outcome: Outcome, detail: Option<String>) -> Event {
-        Event::new(self.action, outcome)
-            .target(self.user)
-            .recipient(self.recipient.map(Recipient::as_str))
-            .detail(detail)
-            .run_id(self.bulk.map(|(run, _)| run))
-    }
-
-    /// Append the audit row and, in a bulk run, finish the item (`ok` is `sent`, `refused` is
-    /// `skipped`, `failed` is `failed`), inside the caller's transaction.
-    pub fn finish(
-        &self,
-        tx: &Conn,
-        outcome: Outcome,
-        detail: Option<String>,
-        item: ItemEnd<'_>,
-    ) -> Result<(), RecordError> {
-        audit::append(tx, self.actor, self.now, &self.event(outcome, detail))?;
-        if let Some((_, id)) = self.bulk {
-            bulk::finish_item_producing(tx, id, &item.finish(outcome), self.now.as_second())?;
-        }
-        if let Some(intent) = self.intent {
-            intents::resolve(tx, intent, outcome.as_str(), self.now.as_second())?;
-        }
-        Ok(())
-    }
-
-    /// Durably record, before the mail carrying a secret leaves, that it is about to (see
-    /// `store::intents`): committed in a transaction of its own, it is resolved by
-    /// [`Job::finish`] or, if this process dies first, by [`recover`]. Returns the job that
-    /// resolves it.
-    pub fn intend(
-        self,
-        store: &mut Store,
-        token_id: Option<i64>,
-        to: &Recipient,
-    ) -> Result<Self, RecordError> {
-        let tx = store.write()?;
-        let id = self.write_intent(&tx, token_id, to)?;
-        tx.commit().map_err(StoreError::Db)?;
-        Ok(self.intending(id))
-    }
-
-    /// Write the intent inside the caller's transaction (e.g. with the token it mails); once
-    /// that commits, [`Job::intending`] gives the job that resolves it.
-    pub fn write_intent(
-        &self,
-        tx: &Conn,
-        token_id: Option<i64>,
-        to: &Recipient,
-    ) -> Result<i64, RecordError> {
-        Ok(intents::insert(tx, &self.new_intent(token_id, to))?)
-    }
-
-    /// The intent [`Job::write_intent`] writes.
-    pub fn new_intent<'i>(
-        &'i self,
-        token_id: Option<i64>,
-        to: &'i Recipient,
-    ) -> intents::NewIntent<'i> {
-        intents::NewIntent {
-            action: self.action,
-            user_id: self.user.id,
-            username: &self.user.username,
-            token_id,
-            recipient: to.as_str(),
-            bulk: self.bulk,
-            os_user: &self.actor.os_user,
-            owner: owner::me(),
-            created_at: self.now.as_second(),
-        }
-    }
-
-    /// This job, resolving intent `id` (committed).
-    #[must_use]
-    pub fn intending(self, id: i64) -> Self {
-        crash::at(CrashPoint::AfterIntent);
-        Job {
-            intent: Some(id),
-            ..self
-        }
-    }
-
-    /// [`Job::finish`] in a transaction of its own (refusals and failures, where nothing else
-    /// changes).
-    pub fn record(
-        &self,
-        store: &mut Store,
-        outcome: Outcome,
-        detail: Option<String>,
-        item: ItemEnd<'_>,
-    ) -> Result<(), RecordError> {
-        let tx = store.write()?;
-        self.finish(&tx, outcome, detail, item)?;
-        tx.commit().map_err(StoreError::Db)?;
-        Ok(())
-    }
-
-    /// Audit a refusal (nothing changed) and skip the bulk item, with the refusal as its reason;
-    /// `item_recipient` is stored on the item (`None` keeps the planned one).
-    pub fn refuse(
-        &self,
-        store: &mut Store,
-        refusal: &Refusal,
-        item_recipient: Option<&str>,
-    ) -> Result<(), RecordError> {
-        let detail = refusal.to_string();
-        let item = ItemEnd {
-            reason: Some(&detail),
-            recipient: item_recipient,
-            ..ItemEnd::default()
-        };
-        self.record(store, Outcome::Refused, Some(detail.clone()), item)
-    }
-
-    /// Whether the user still exists, is active and has the email they had when the job began
-    /// (checked again at commit: a deactivation or an email change may have happened while the
-    /// mail was on its way, and a secret mailed to an old address must not take effect).
-    pub fn still_current(&self, tx: &Conn) -> Result<bool, StoreError> {
-        Ok(crate::store::users::by_id(tx, self.user.id)?
-            .is_some_and(|u| u.active && u.email == self.user.email))
-    }
 }
 
 #[cfg(test)]

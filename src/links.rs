@@ -290,13 +290,23 @@ pub fn complete(
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Sent, LinkError> {
-    let job = Job {
-        intent: prepared.intent,
-        ..job(&request, actor, now)
-    };
+    let job = prepared_job(&request, &prepared, actor, now);
     let flow = LinkFlow::from(settings, &request);
     let answer = result.map_err(LinkError::from);
     delivery::settle(store, &flow, &job, prepared.pending, answer)
+}
+
+/// The job of a prepared link: it resolves the link's intent.
+fn prepared_job<'a>(
+    request: &LinkRequest<'a>,
+    prepared: &Prepared,
+    actor: &'a Actor,
+    now: Timestamp,
+) -> Job<'a> {
+    Job {
+        intent: prepared.intent,
+        ..job(request, actor, now)
+    }
 }
 
 /// The page that cancels a reset ("this wasn't me"): `cancel` under the reset page's path.

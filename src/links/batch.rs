@@ -1,29 +1,28 @@
 //! Links for a batch of one bulk run's users at once, for stores where every transaction costs
 //! round trips to a server (PostgreSQL): [`prepare_batch`] writes every user's pending token
 //! and mail intent in one transaction (their rows locked, their cooldowns read in one
-//! statement), and [`complete_batch`] makes the accepted ones live, supersedes older links,
-//! appends the audit rows and finishes the items in one transaction. For each user it is the
-//! sequence of [`send`](super::send), with the same checks; only the transactions are shared,
-//! so a crash leaves at most the batch in flight `interrupted`.
-
-use std::collections::HashMap;
+//! statement), and [`complete_batch`] hands the accepted ones to [`delivery::settle_batch`],
+//! the commit path that [`complete`](super::complete) takes for one user, which makes them
+//! live, supersedes older links, appends the audit rows and finishes the items in one
+//! transaction. For each user it is the sequence of [`send`](super::send), with the same
+//! checks; only the transactions are shared, so a crash leaves at most the batch in flight
+//! `interrupted`.
 
 use jiff::Timestamp;
 use rand::CryptoRng;
 
-use super::flow::{LinkFlow, revoked_meanwhile};
+use super::flow::LinkFlow;
 use super::{
-    LinkError, LinkRequest, LinkSettings, Prepared, Sent, check, cooldown, job, pending, render,
+    LinkError, LinkFailure, LinkRequest, LinkSettings, Prepared, Sent, check, cooldown, job,
+    pending, prepared_job, render,
 };
-use crate::audit::{Actor, Outcome};
-use crate::delivery::crash::{self, CrashPoint};
-use crate::delivery::{self, DeliveryError, Finished, ItemEnd, Job, Refusal};
+use crate::audit::Actor;
+use crate::delivery::{self, Accepted, DeliveryError, Job, Refusal};
 use crate::keys::CodeKey;
 use crate::mail::{Delivered, Recipient};
-use crate::store::{Store, intents, tokens as sql, users};
+use crate::store::{Store, intents};
 use crate::templates::Templates;
 use crate::tokens::{self, IssueRequest, Issued};
-use crate::user::User;
 
 /// [`prepare`](super::prepare) for each of `requests` (all items of one bulk run): refused
 /// users are audited one by one; the others' pending tokens and intents are written in one
@@ -137,91 +136,28 @@ fn issue_batch<'a>(
 }
 
 /// [`complete`](super::complete) for every user of a batch whose mail was accepted: in one
-/// transaction, each link goes live and supersedes older ones unless it was revoked (or the
-/// user deactivated, or their email changed) meanwhile, and the audit rows, bulk items and
-/// intents are written. One answer per user, in order; `Err` when the store failed.
+/// transaction ([`delivery::settle_batch`]), each link goes live and supersedes older ones
+/// unless it was revoked (or the user deactivated, or their email changed) meanwhile, and the
+/// audit rows, bulk items and intents are written. One answer per user, in order; `Err` when
+/// the store failed.
 pub fn complete_batch(
     store: &mut Store,
     settings: &LinkSettings,
     accepted: Vec<(LinkRequest<'_>, Prepared, Delivered)>,
     actor: &Actor,
     now: Timestamp,
-) -> Result<Vec<Result<Sent, LinkError>>, LinkError> {
+) -> delivery::Settled<Sent, LinkFailure> {
     let Some((first, _, _)) = accepted.first() else {
         return Ok(Vec::new());
     };
     let flow = LinkFlow::from(settings, first);
-    crash::at(CrashPoint::AfterSend);
-    let secs = now.as_second();
-    let tx = store.write()?;
-    let ids: Vec<i64> = accepted.iter().map(|(r, _, _)| r.user.id).collect();
-    let found: HashMap<i64, User> = users::by_ids(&tx, &ids)?
+    let accepted = accepted
         .into_iter()
-        .map(|user| (user.id, user))
-        .collect();
-    let mut sending = Vec::new();
-    for (request, prepared, delivered) in &accepted {
-        let current = found
-            .get(&request.user.id)
-            .is_some_and(|u| u.active && u.email == request.user.email);
-        if current {
-            sending.push((prepared.pending.token_id, delivered.detail.as_str()));
-        } else {
-            let reason = "user deactivated or email changed";
-            sql::revoke_outstanding(&tx, request.user.id, secs, reason)?;
-        }
-    }
-    let live = sql::activate_sent_many(&tx, &sending, secs)?;
-    let superseded = if flow.supersedes() {
-        let (users, keep): (Vec<i64>, Vec<i64>) = accepted
-            .iter()
-            .filter(|(_, p, _)| live.contains(&p.pending.token_id))
-            .map(|(r, p, _)| (r.user.id, p.pending.token_id))
-            .unzip();
-        sql::revoke_outstanding_except_many(&tx, &users, &keep, secs, "superseded")?
-    } else {
-        HashMap::new()
-    };
-    let endings: Vec<_> = accepted
-        .into_iter()
-        .map(|(request, prepared, delivered)| {
-            let token_id = prepared.pending.token_id;
-            let ending = if live.contains(&token_id) {
-                let count = superseded.get(&request.user.id).copied().unwrap_or(0);
-                flow.went_live(prepared.pending, delivered, count)
-            } else {
-                revoked_meanwhile(token_id)
-            };
-            let job = Job {
-                intent: prepared.intent,
-                ..job(&request, actor, now)
-            };
-            (job, ending)
+        .map(|(request, prepared, delivered)| Accepted {
+            job: prepared_job(&request, &prepared, actor, now),
+            staged: prepared.pending,
+            sent: delivered,
         })
         .collect();
-    let finished: Vec<Finished<'_>> = endings
-        .iter()
-        .map(|(job, ending)| Finished {
-            job: *job,
-            outcome: if ending.result.is_ok() {
-                Outcome::Ok
-            } else {
-                Outcome::Failed
-            },
-            detail: &ending.detail,
-            item: ItemEnd {
-                reason: ending.reason.as_deref(),
-                recipient: job.recipient.map(Recipient::as_str),
-                expires_at: ending.expires_at,
-                produced: ending.produced,
-            },
-        })
-        .collect();
-    delivery::finish_all(&tx, &finished)?;
-    crash::at(CrashPoint::BeforeCommit);
-    tx.commit()?;
-    Ok(endings
-        .into_iter()
-        .map(|(_, ending)| ending.result)
-        .collect())
+    delivery::settle_batch(store, &flow, accepted)
 }

@@ -1,15 +1,17 @@
-//! The link action as [`delivery::settle`] drives it: once the mail was accepted, make the
-//! token live and supersede older links (unless it was revoked, or the user deactivated or
-//! their email changed, meanwhile); if not, mark it undelivered. SQL lives in `store`;
-//! nothing here prints.
+//! The link action as [`delivery::settle_batch`] drives it: once the mails of a batch of users
+//! were accepted, make their tokens live and supersede older links (unless a token was
+//! revoked, or its user deactivated or their email changed, meanwhile), one statement per
+//! kind of row for the whole batch; one user is a batch of one. A mail not accepted marks its
+//! token undelivered. SQL lives in `store`; nothing here prints.
 
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 
-use crate::store::sql::Conn;
+use crate::store::sql::{Conn, DbError};
 
 use super::{LinkError, LinkFailure, LinkRequest, LinkSettings, Sent};
 use crate::config::Supersede;
-use crate::delivery::{self, DeliveryError, Ending, Job, Undone};
+use crate::delivery::{self, Accepted, CommittedBatch, DeliveryError, Ending, Job, Undone};
 use crate::mail::{Delivered, Recipient};
 use crate::secret::Secret;
 use crate::store::bulk::Produced;
@@ -46,13 +48,28 @@ impl<'a> LinkFlow<'a> {
 }
 
 impl LinkFlow<'_> {
-    /// Whether going live supersedes (revokes) the user's older links.
-    pub(super) fn supersedes(&self) -> bool {
-        self.supersede == Supersede::Revoke
+    /// With [`Supersede::Revoke`], revoke the older links of each user whose token is `live`
+    /// now (keeping that token): how many each user lost, for users who lost any.
+    fn supersede_older(
+        &self,
+        tx: &Conn,
+        accepted: &[Accepted<'_, Self>],
+        live: &HashSet<i64>,
+        now: i64,
+    ) -> Result<HashMap<i64, usize>, DbError> {
+        let (users, keep): (Vec<i64>, Vec<i64>) = accepted
+            .iter()
+            .filter(|a| live.contains(&a.staged.token_id))
+            .map(|a| (a.job.user.id, a.staged.token_id))
+            .unzip();
+        if self.supersede == Supersede::Keep || users.is_empty() {
+            return Ok(HashMap::new());
+        }
+        sql::revoke_outstanding_except_many(tx, &users, &keep, now, "superseded")
     }
 
     /// How a link ends that went live, with `superseded` older links revoked.
-    pub(super) fn went_live(
+    fn went_live(
         &self,
         pending: Pending,
         delivered: Delivered,
@@ -88,7 +105,7 @@ impl LinkFlow<'_> {
 
 /// How a link ends whose mail was accepted but which was revoked (or its user deactivated, or
 /// their email changed) while the mail was on its way: it stays dead.
-pub(super) fn revoked_meanwhile(token_id: i64) -> Ending<Sent, LinkFailure> {
+fn revoked_meanwhile(token_id: i64) -> Ending<Sent, LinkFailure> {
     Ending {
         detail: format!("token #{token_id}: the mail was sent, but the link was revoked meanwhile"),
         reason: Some("link revoked while its mail was being sent".into()),
@@ -104,9 +121,7 @@ impl delivery::Flow for LinkFlow<'_> {
     type Sent = Delivered;
     type Done = Sent;
 
-    /// Make the token live and supersede older links, unless it was revoked (or the user
-    /// deactivated, or their email changed) while the mail was on its way: then the link must
-    /// stay dead.
+    /// [`LinkFlow::commit_batch`] of this one user.
     fn commit(
         &self,
         tx: &Conn,
@@ -115,21 +130,50 @@ impl delivery::Flow for LinkFlow<'_> {
         delivered: Delivered,
         current: bool,
     ) -> Result<Ending<Sent, LinkFailure>, LinkError> {
-        let (token_id, user_id, now) = (pending.token_id, job.user.id, job.now.as_second());
-        if !current {
-            sql::revoke_outstanding(tx, user_id, now, "user deactivated or email changed")?;
-        }
-        let reply = Some(delivered.detail.as_str());
-        if !current || !sql::activate_sent(tx, token_id, Some(now), reply)? {
-            return Ok(revoked_meanwhile(token_id));
-        }
-        let superseded = match self.supersede {
-            Supersede::Revoke => {
-                sql::revoke_outstanding_except(tx, user_id, Some(token_id), now, "superseded")?
-            }
-            Supersede::Keep => 0,
+        let accepted = Accepted {
+            job: *job,
+            staged: pending,
+            sent: delivered,
         };
-        Ok(self.went_live(pending, delivered, superseded))
+        let mut endings = self.commit_batch(tx, vec![accepted], &[current])?;
+        endings.pop().ok_or_else(|| DbError::no_rows().into())
+    }
+
+    /// Make each token live and supersede its user's older links, unless it was revoked (or
+    /// its user is no longer `current`: deactivated, or at another email) while the mail was
+    /// on its way: then the link must stay dead, and such a user's links are all revoked.
+    /// Each kind of write is one statement for the whole batch.
+    fn commit_batch(
+        &self,
+        tx: &Conn,
+        accepted: Vec<Accepted<'_, Self>>,
+        current: &[bool],
+    ) -> CommittedBatch<Sent, LinkFailure> {
+        let Some(first) = accepted.first() else {
+            return Ok(Vec::new());
+        };
+        let now = first.job.now.as_second();
+        let mut sending = Vec::with_capacity(accepted.len());
+        for (a, current) in accepted.iter().zip(current) {
+            if *current {
+                sending.push((a.staged.token_id, Some(a.sent.detail.as_str())));
+            } else {
+                let reason = "user deactivated or email changed";
+                sql::revoke_outstanding(tx, a.job.user.id, now, reason)?;
+            }
+        }
+        let live = sql::activate_sent_many(tx, &sending, Some(now))?;
+        let superseded = self.supersede_older(tx, &accepted, &live, now)?;
+        let endings = accepted.into_iter().map(|a| {
+            let token_id = a.staged.token_id;
+            if live.contains(&token_id) {
+                let count = superseded.get(&a.job.user.id).copied().unwrap_or(0);
+                self.went_live(a.staged, a.sent, count)
+            } else {
+                revoked_meanwhile(token_id)
+            }
+        });
+        Ok(endings.collect())
     }
 
     /// Mark the token undelivered (or interrupted, when the mail may have been delivered): it

@@ -121,7 +121,7 @@ pub fn insert_run(conn: &Conn, run: &NewRun<'_>, now: i64) -> Result<(), DbError
 }
 
 /// Insert a planned item (`pending`, or `skipped` with a reason), sent with the transaction's
-/// next statement ([`Conn::defer`]).
+/// next statement ([`Conn::defer`]): [`insert_items`] of one.
 pub fn insert_item(
     conn: &Conn,
     run_id: &str,
@@ -131,12 +131,17 @@ pub fn insert_item(
     skip: Option<&str>,
     now: i64,
 ) -> Result<(), DbError> {
-    let status = if skip.is_some() { "skipped" } else { "pending" };
-    conn.defer(
-        "INSERT INTO bulk_items (run_id, position, entry, user_id, status, reason, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        &vals![run_id, position, entry, user_id, status, skip, now],
-    )
+    let item = Item {
+        id: 0,
+        position,
+        entry: entry.to_string(),
+        user_id,
+        status: String::new(),
+        reason: skip.map(str::to_string),
+        recipient: None,
+        expires_at: None,
+    };
+    insert_items(conn, run_id, &[item], now)
 }
 
 /// The run with this id.
@@ -374,26 +379,12 @@ pub fn finish_item(
 }
 
 /// Record an item's outcome and the link or temporary password it produced (sent with the
-/// transaction's next statement or its commit: [`Conn::defer`]).
+/// transaction's next statement or its commit: [`Conn::defer`]): [`finish_items`] of one.
 pub fn finish_item_producing(
     conn: &Conn,
     item_id: i64,
     end: &Finish<'_>,
     now: i64,
 ) -> Result<(), DbError> {
-    let (token_id, temp_password_id) = end.produced.ids();
-    conn.defer(
-        "UPDATE bulk_items SET status = ?2, reason = ?3, recipient = coalesce(?4, recipient), \
-         expires_at = ?5, updated_at = ?6, token_id = ?7, temp_password_id = ?8 WHERE id = ?1",
-        &vals![
-            item_id,
-            end.status,
-            end.reason,
-            end.recipient,
-            end.expires_at,
-            now,
-            token_id,
-            temp_password_id
-        ],
-    )
+    finish_items(conn, &[(item_id, *end)], now)
 }

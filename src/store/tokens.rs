@@ -139,24 +139,10 @@ pub struct NewToken<'a> {
     pub code_hmac: Option<&'a str>,
 }
 
-/// Insert a token in the pending state; returns its id.
+/// Insert a token in the pending state; returns its id: [`insert_pending_many`] of one.
 pub fn insert_pending(conn: &Conn, token: &NewToken<'_>) -> Result<i64, DbError> {
-    conn.insert_returning_id(
-        "INSERT INTO reset_tokens (user_id, token_sha256, purpose, created_at, expires_at, \
-         revoked_at, revoked_reason, recipient, actor, code_hmac) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?4, ?6, ?7, ?8, ?9) RETURNING id",
-        &vals![
-            token.user_id,
-            token.digest,
-            token.purpose,
-            token.created_at,
-            token.expires_at,
-            PENDING,
-            token.recipient,
-            token.actor,
-            token.code_hmac
-        ],
-    )
+    let mut ids = insert_pending_many(conn, std::slice::from_ref(token))?;
+    ids.pop().ok_or_else(DbError::no_rows)
 }
 
 /// Make a pending token live, recording nothing about its mail (see [`activate_sent`]);
@@ -166,19 +152,14 @@ pub fn activate(conn: &Conn, id: i64) -> Result<bool, DbError> {
 }
 
 /// Make a pending token live, recording when its mail was accepted and the server's reply;
-/// returns whether it was still pending.
+/// returns whether it was still pending: [`activate_sent_many`] of one.
 pub fn activate_sent(
     conn: &Conn,
     id: i64,
     sent_at: Option<i64>,
     reply: Option<&str>,
 ) -> Result<bool, DbError> {
-    let changed = conn.execute(
-        "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL, sent_at = ?3, \
-         mail_reply = ?4 WHERE id = ?1 AND revoked_reason = ?2",
-        &vals![id, PENDING, sent_at, reply],
-    )?;
-    Ok(changed == 1)
+    Ok(activate_sent_many(conn, &[(id, reply)], sent_at)?.contains(&id))
 }
 
 /// Mark a pending token as undelivered, with the server's reply if there was one.
@@ -197,9 +178,8 @@ pub fn mark_undelivered(
 }
 
 /// Revoke every outstanding (unused, unexpired, live or still pending delivery) token of a user,
-/// except `keep`; returns how many. A pending one revoked here never becomes live. Used as is
-/// to supersede older links when one goes live: a newer link still being prepared is not an
-/// older one, so it is not waited for.
+/// except `keep`; returns how many: [`revoke_outstanding_except_many`] of one. A pending one
+/// revoked here never becomes live.
 pub fn revoke_outstanding_except(
     conn: &Conn,
     user_id: i64,
@@ -207,13 +187,8 @@ pub fn revoke_outstanding_except(
     now: i64,
     reason: &str,
 ) -> Result<usize, DbError> {
-    conn.execute(
-        "UPDATE reset_tokens SET revoked_at = ?2, revoked_reason = ?3 \
-         WHERE user_id = ?1 AND used_at IS NULL AND expires_at > ?2 \
-         AND (revoked_at IS NULL OR revoked_reason = ?5) \
-         AND (CAST(?4 AS BIGINT) IS NULL OR id <> ?4)",
-        &vals![user_id, now, reason, keep, PENDING],
-    )
+    let revoked = revoke_outstanding_except_many(conn, &[user_id], keep.as_slice(), now, reason)?;
+    Ok(revoked.values().sum())
 }
 
 /// Revoke every outstanding token of a user; returns how many. The user's row is locked first,

@@ -1,14 +1,16 @@
-//! The item statements of a batch, one statement for many items: writing a plan's items a
-//! chunk at a time, and finishing a batch of users' items together.
+//! The item statements that take many items at once, one statement for all of them: writing
+//! a plan's items (a chunk at a time) and finishing items (a bulk run's batch of users
+//! together). The one-item functions of `store::bulk` (`insert_item`, `finish_item`) are these
+//! with one item, so each statement is written once.
 
 use super::super::sql::many::{Col, Many, rows};
 use super::super::sql::{Conn, DbError};
 use super::{Finish, Item};
 use Col::{Int, Text};
 
-/// [`insert_item`](super::insert_item) for several items of one run, in one statement (sent with the
-/// transaction's next statement or its commit): each an [`Item`] as planned (`reason` set for
-/// a skipped one).
+/// Insert planned items of one run, in one statement (sent with the transaction's next
+/// statement or its commit): each an [`Item`] as planned, `pending`, or `skipped` with its
+/// `reason` (its id, status, recipient and expiry are not read).
 pub fn insert_items(conn: &Conn, run_id: &str, items: &[Item], now: i64) -> Result<(), DbError> {
     if items.is_empty() {
         return Ok(());
@@ -36,8 +38,8 @@ pub fn insert_items(conn: &Conn, run_id: &str, items: &[Item], now: i64) -> Resu
     conn.with_cached_plans(|| conn.defer(&sql, &params.params()))
 }
 
-/// [`finish_item_producing`](super::finish_item_producing) for several items (sent with the transaction's next statement or
-/// its commit).
+/// Record items' outcomes and the link or temporary password each produced, in one statement
+/// (sent with the transaction's next statement or its commit).
 pub fn finish_items(conn: &Conn, ends: &[(i64, Finish<'_>)], now: i64) -> Result<(), DbError> {
     if ends.is_empty() {
         return Ok(());

@@ -1,7 +1,8 @@
-//! The token statements of a batch of bulk users, one statement for the whole batch: their
-//! cooldowns, their pending tokens, the tokens made live once the mails were accepted, and the
-//! older links those supersede. Each does for many users what its one-user namesake in
-//! `store::tokens` does for one.
+//! The token statements that take many rows at once, one statement for all of them: the
+//! users' cooldowns, pending tokens written, tokens made live once their mails were accepted,
+//! and the older links those supersede. They serve a bulk run's batch of users and one user
+//! alike: the one-row functions of `store::tokens` (`insert_pending`, `activate`,
+//! `revoke_outstanding_except`) are these with one row, so each statement is written once.
 
 use std::collections::{HashMap, HashSet};
 
@@ -34,7 +35,7 @@ pub fn last_sent_at_many(
     Ok(found.into_iter().collect())
 }
 
-/// [`insert_pending`](super::insert_pending) for several tokens: their ids, in the order given.
+/// Insert tokens in the pending state: their ids, in the order given.
 pub fn insert_pending_many(conn: &Conn, tokens: &[NewToken<'_>]) -> Result<Vec<i64>, DbError> {
     if tokens.is_empty() {
         return Ok(Vec::new());
@@ -68,12 +69,12 @@ pub fn insert_pending_many(conn: &Conn, tokens: &[NewToken<'_>]) -> Result<Vec<i
         .collect()
 }
 
-/// [`activate_sent`](super::activate_sent) for several tokens, each with its mail's reply, all
-/// sent at `sent_at`: the ids of those that were still pending (and are live now).
+/// Make pending tokens live, each with its mail's reply, all sent at `sent_at` (`None` for a
+/// link that was never mailed): the ids of those that were still pending (and are live now).
 pub fn activate_sent_many(
     conn: &Conn,
-    tokens: &[(i64, &str)],
-    sent_at: i64,
+    tokens: &[(i64, Option<&str>)],
+    sent_at: Option<i64>,
 ) -> Result<HashSet<i64>, DbError> {
     if tokens.is_empty() {
         return Ok(HashSet::new());
@@ -94,9 +95,10 @@ pub fn activate_sent_many(
     Ok(live.into_iter().collect())
 }
 
-/// [`revoke_outstanding_except`](super::revoke_outstanding_except) for several users, each
-/// keeping the tokens in `keep` (their new ones): how many each user lost, for users who lost
-/// any.
+/// Revoke every outstanding (unused, unexpired, live or still pending delivery) token of
+/// these users, except the tokens in `keep` (e.g. their new ones): how many each user lost, for
+/// users who lost any. Used as is to supersede older links when new ones go live: a newer link
+/// still being prepared is not an older one, so it is not waited for.
 pub fn revoke_outstanding_except_many(
     conn: &Conn,
     user_ids: &[i64],
