@@ -16,9 +16,9 @@ use jiff::Timestamp;
 use crate::audit::AuditError;
 use crate::mail::{Delivered, MailError, Mailer, Outgoing, Recipient};
 use crate::store::StoreError;
-use crate::user::User;
 use crate::templates::{TemplateError, Templates, Vars};
 use crate::timefmt;
+use crate::user::User;
 use crate::user::has_valid_email;
 
 pub mod crash;

@@ -12,8 +12,8 @@ use super::{RecordError, Refusal, owner};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::mail::Recipient;
 use crate::store::sql::Conn;
-use crate::user::User;
 use crate::store::{Store, StoreError, bulk, intents};
+use crate::user::User;
 
 /// One user to mail: who, where to, on whose behalf, when, and the bulk item if any.
 #[derive(Debug, Clone, Copy)]

@@ -23,15 +23,15 @@ mod batch;
 /// Send a link to each pending (or earlier failed) user, pipelined when the transport can.
 pub(super) fn run_links(
     store: &mut Store,
-    runner: &mut RunParams<'_>,
+    params: &mut RunParams<'_>,
     settings: &LinkSettings,
-    state: &mut Throttle,
+    throttle: &mut Throttle,
     report: &mut Report,
     on_item: &mut impl FnMut(&Item, Option<&User>, &Outcome),
 ) -> Result<(), BulkError> {
-    let depth = runner.mailer.pipelined().map_or(0, |pipe| pipe.depth());
+    let depth = params.mailer.pipelined().map_or(0, |pipe| pipe.depth());
     // One user at a time when mails cannot be pipelined or are spaced out by a rate cap.
-    let batch = if depth == 0 || runner.pacing.min_interval.is_some() {
+    let batch = if depth == 0 || params.pacing.min_interval.is_some() {
         1
     } else {
         crate::bulk::batching::users_per_transaction(store)
@@ -40,7 +40,7 @@ pub(super) fn run_links(
         depth,
         batch,
         settings,
-        rng: (runner.rng)(),
+        rng: (params.rng)(),
         flights: VecDeque::new(),
         landed: Vec::new(),
         retry: Vec::new(),
@@ -48,30 +48,30 @@ pub(super) fn run_links(
         on_item,
     };
     let mut claimer = Claimer::new();
-    while !runner.stop.load(Ordering::SeqCst) {
-        let claimed = claimer.next_batch(store, runner, batch)?;
+    while !params.stop.load(Ordering::SeqCst) {
+        let claimed = claimer.next_batch(store, params, batch)?;
         if claimed.is_empty() {
             break;
         }
         let mut users = Vec::with_capacity(claimed.len());
         for (item, user) in claimed {
             match user {
-                None => path.gone(store, runner, &item)?,
+                None => path.gone(store, params, &item)?,
                 Some(user) => users.push((item, user)),
             }
         }
         if users.len() > 1 {
-            path.pipeline_batch(store, runner, state, users)?;
+            path.pipeline_batch(store, params, throttle, users)?;
         } else if let Some((item, user)) = users.pop() {
             if depth == 0 {
-                path.send_now(store, runner, state, &item, user)?;
+                path.send_now(store, params, throttle, &item, user)?;
             } else {
-                path.pipeline(store, runner, state, &item, user)?;
+                path.pipeline(store, params, throttle, &item, user)?;
             }
         }
     }
-    path.land_all(store, runner)?;
-    path.retry_queued(store, runner, state)
+    path.land_all(store, params)?;
+    path.retry_queued(store, params, throttle)
 }
 
 /// The link path between users: the mails on the wire, the users to retry, the totals.
@@ -106,10 +106,10 @@ where
     fn gone(
         &mut self,
         store: &mut Store,
-        runner: &RunParams<'_>,
+        params: &RunParams<'_>,
         item: &Item,
     ) -> Result<(), BulkError> {
-        let outcome = fail_item(store, item, GONE, (runner.clock)().as_second())?;
+        let outcome = fail_item(store, item, GONE, (params.clock)().as_second())?;
         self.emit(item, None, outcome);
         Ok(())
     }
@@ -118,15 +118,15 @@ where
     fn send_now(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
-        state: &mut Throttle,
+        params: &mut RunParams<'_>,
+        throttle: &mut Throttle,
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
         let listed = user.clone();
         let first = First::Claimed(user);
         let (settings, rng) = (self.settings, &mut self.rng);
-        if let Some(outcome) = send_link(store, runner, settings, state, item, first, rng)? {
+        if let Some(outcome) = send_link(store, params, settings, throttle, item, first, rng)? {
             self.emit(item, Some(&listed), outcome);
         }
         Ok(())
@@ -138,27 +138,27 @@ where
     fn pipeline(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
-        state: &mut Throttle,
+        params: &mut RunParams<'_>,
+        throttle: &mut Throttle,
         item: &Item,
         user: User,
     ) -> Result<(), BulkError> {
         let (settings, rng) = (self.settings, &mut self.rng);
-        let next = prepare_flight(store, runner, settings, state, item, user, rng)?;
-        self.make_room(runner);
+        let next = prepare_flight(store, params, settings, throttle, item, user, rng)?;
+        self.make_room(params);
         match next {
-            Ok(Some(ready)) => self.take_off(store, runner, ready)?,
+            Ok(Some(ready)) => self.take_off(store, params, ready)?,
             Ok(None) => {}
             Err((user, outcome)) => self.emit(item, Some(&user), outcome),
         }
-        self.settle_landed(store, runner, false)
+        self.settle_landed(store, params, false)
     }
 
     /// With the pipe full, wait for the oldest mail's answer (committed later).
-    fn make_room(&mut self, runner: &mut RunParams<'_>) {
+    fn make_room(&mut self, params: &mut RunParams<'_>) {
         if self.flights.len() >= self.depth {
             if let Some(previous) = self.flights.pop_front() {
-                let answer = collect(runner);
+                let answer = collect(params);
                 self.landed.push((previous, answer));
             }
         }
@@ -169,14 +169,14 @@ where
     fn settle_landed(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
+        params: &mut RunParams<'_>,
         all: bool,
     ) -> Result<(), BulkError> {
         let (accepted, refused): (Vec<_>, Vec<_>) = std::mem::take(&mut self.landed)
             .into_iter()
             .partition(|(_, answer)| answer.is_ok());
         for (flight, answer) in refused {
-            self.settle(store, runner, flight, answer)?;
+            self.settle(store, params, flight, answer)?;
         }
         if accepted.is_empty() || (accepted.len() < self.batch && !all) {
             self.landed = accepted;
@@ -187,10 +187,10 @@ where
             .filter_map(|(flight, answer)| Some((flight, answer.ok()?)))
             .collect();
         if self.batch > 1 {
-            return self.settle_batch(store, runner, sent);
+            return self.settle_batch(store, params, sent);
         }
         for (flight, delivered) in sent {
-            self.settle(store, runner, flight, Ok(delivered))?;
+            self.settle(store, params, flight, Ok(delivered))?;
         }
         Ok(())
     }
@@ -199,42 +199,42 @@ where
     fn take_off(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
+        params: &mut RunParams<'_>,
         flight: Flight,
     ) -> Result<(), BulkError> {
-        match depart(runner, &flight) {
+        match depart(params, &flight) {
             Ok(()) => {
                 self.flights.push_back(flight);
                 Ok(())
             }
-            Err(err) => self.settle(store, runner, flight, Err(err)),
+            Err(err) => self.settle(store, params, flight, Err(err)),
         }
     }
 
     /// Collect and settle every mail still on the wire.
-    fn land_all(&mut self, store: &mut Store, runner: &mut RunParams<'_>) -> Result<(), BulkError> {
+    fn land_all(&mut self, store: &mut Store, params: &mut RunParams<'_>) -> Result<(), BulkError> {
         while let Some(previous) = self.flights.pop_front() {
-            let answer = collect(runner);
+            let answer = collect(params);
             self.landed.push((previous, answer));
         }
-        self.settle_landed(store, runner, true)
+        self.settle_landed(store, params, true)
     }
 
     /// 4xx replies and dropped connections, retried once the pipeline is empty, with backoff.
     fn retry_queued(
         mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
-        state: &mut Throttle,
+        params: &mut RunParams<'_>,
+        throttle: &mut Throttle,
     ) -> Result<(), BulkError> {
         for (item, user, err) in std::mem::take(&mut self.retry) {
             // Nothing back: stopped (report the last error), or another process took the item
             // (it reports it).
             let first = First::Retry(1);
             let (settings, rng) = (self.settings, &mut self.rng);
-            let outcome = match send_link(store, runner, settings, state, &item, first, rng)? {
+            let outcome = match send_link(store, params, settings, throttle, &item, first, rng)? {
                 Some(outcome) => outcome,
-                None if runner.stop.load(Ordering::SeqCst) => Outcome::Failed(err),
+                None if params.stop.load(Ordering::SeqCst) => Outcome::Failed(err),
                 None => continue,
             };
             self.emit(&item, Some(&user), outcome);
@@ -248,12 +248,12 @@ where
     fn settle(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
+        params: &mut RunParams<'_>,
         flight: Flight,
         answer: Answer,
     ) -> Result<(), BulkError> {
         let request = link_request(
-            runner.run_id,
+            params.run_id,
             &flight.item,
             &flight.user,
             flight.recipient.as_ref(),
@@ -264,15 +264,15 @@ where
             request,
             flight.prepared,
             answer,
-            runner.actor,
-            (runner.clock)(),
+            params.actor,
+            (params.clock)(),
         );
         let outcome = match completed {
             Ok(sent) => Outcome::Sent {
                 recipient: sent.recipient.to_string(),
                 expires_at: sent.expires_at,
             },
-            Err(err) => match attempt_after(err, runner.pacing.retries > 0)? {
+            Err(err) => match attempt_after(err, params.pacing.retries > 0)? {
                 Attempt::Done(outcome) => outcome,
                 Attempt::Retry(err) => {
                     self.retry.push((flight.item, flight.user, err));
@@ -321,25 +321,25 @@ fn link_request<'a>(
 #[allow(clippy::type_complexity)]
 fn prepare_flight(
     store: &mut Store,
-    runner: &mut RunParams<'_>,
+    params: &mut RunParams<'_>,
     settings: &LinkSettings,
-    state: &mut Throttle,
+    throttle: &mut Throttle,
     item: &Item,
     user: User,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Result<Option<Flight>, (User, Outcome)>, BulkError> {
-    if !pace_claimed(store, runner, state, item)? {
+    if !pace_claimed(store, params, throttle, item)? {
         return Ok(Ok(None));
     }
-    let recipient = recipient_for(runner, &user);
-    let request = link_request(runner.run_id, item, &user, recipient.as_ref());
-    let now = (runner.clock)();
+    let recipient = recipient_for(params, &user);
+    let request = link_request(params.run_id, item, &user, recipient.as_ref());
+    let now = (params.clock)();
     match links::prepare(
         store,
-        runner.templates,
+        params.templates,
         settings,
         request,
-        runner.actor,
+        params.actor,
         now,
         rng,
     ) {
@@ -354,8 +354,8 @@ fn prepare_flight(
 }
 
 /// Put a prepared mail on the wire; on failure hand it back with the error.
-fn depart(runner: &mut RunParams<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
-    match runner.mailer.pipelined() {
+fn depart(params: &mut RunParams<'_>, flight: &Flight) -> Result<(), crate::mail::MailError> {
+    match params.mailer.pipelined() {
         Some(pipe) => pipe.submit(&flight.prepared.outgoing),
         None => Err(crate::mail::MailError::Local(
             "the transport cannot pipeline".into(),
@@ -364,8 +364,8 @@ fn depart(runner: &mut RunParams<'_>, flight: &Flight) -> Result<(), crate::mail
 }
 
 /// Wait for the answer about the mail on the wire.
-fn collect(runner: &mut RunParams<'_>) -> Answer {
-    match runner.mailer.pipelined() {
+fn collect(params: &mut RunParams<'_>) -> Answer {
+    match params.mailer.pipelined() {
         Some(pipe) => pipe.collect(),
         None => Err(crate::mail::MailError::Local(
             "the transport cannot pipeline".into(),
@@ -377,28 +377,35 @@ fn collect(runner: &mut RunParams<'_>) -> Answer {
 /// read when claiming the item).
 fn send_link(
     store: &mut Store,
-    runner: &mut RunParams<'_>,
+    params: &mut RunParams<'_>,
     settings: &LinkSettings,
-    state: &mut Throttle,
+    throttle: &mut Throttle,
     item: &Item,
     first: First,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Option<Outcome>, BulkError> {
-    with_retries(store, runner, state, item, first, |store, runner, user| {
-        let recipient = recipient_for(runner, user);
-        let request = link_request(runner.run_id, item, user, recipient.as_ref());
-        let (actor, now) = (runner.actor, (runner.clock)());
-        let mut courier = links::Courier {
-            mailer: &mut *runner.mailer,
-            templates: runner.templates,
-            settings,
-        };
-        match links::send(store, &mut courier, request, actor, now, rng) {
-            Ok(sent) => Ok(Attempt::Done(Outcome::Sent {
-                recipient: sent.recipient.to_string(),
-                expires_at: sent.expires_at,
-            })),
-            Err(err) => attempt_after(err, true),
-        }
-    })
+    with_retries(
+        store,
+        params,
+        throttle,
+        item,
+        first,
+        |store, params, user| {
+            let recipient = recipient_for(params, user);
+            let request = link_request(params.run_id, item, user, recipient.as_ref());
+            let (actor, now) = (params.actor, (params.clock)());
+            let mut courier = links::Courier {
+                mailer: &mut *params.mailer,
+                templates: params.templates,
+                settings,
+            };
+            match links::send(store, &mut courier, request, actor, now, rng) {
+                Ok(sent) => Ok(Attempt::Done(Outcome::Sent {
+                    recipient: sent.recipient.to_string(),
+                    expires_at: sent.expires_at,
+                })),
+                Err(err) => attempt_after(err, true),
+            }
+        },
+    )
 }

@@ -24,26 +24,26 @@ where
     pub(super) fn pipeline_batch(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
-        state: &mut Throttle,
+        params: &mut RunParams<'_>,
+        throttle: &mut Throttle,
         users: Vec<(Item, User)>,
     ) -> Result<(), BulkError> {
-        if !state.pace(&runner.pacing, runner.stop) {
+        if !throttle.pace(&params.pacing, params.stop) {
             for (item, _) in &users {
-                release(store, runner, item)?;
+                release(store, params, item)?;
             }
             return Ok(());
         }
         // The previous batch's answered users first, so that at most one batch (and the mails
         // still on the wire) has intents open: what a crash would leave `interrupted`.
-        self.settle_landed(store, runner, true)?;
-        for next in prepare_flights(store, runner, self.settings, users, &mut self.rng)? {
-            self.make_room(runner);
+        self.settle_landed(store, params, true)?;
+        for next in prepare_flights(store, params, self.settings, users, &mut self.rng)? {
+            self.make_room(params);
             match next {
-                Ok(ready) => self.take_off(store, runner, ready)?,
+                Ok(ready) => self.take_off(store, params, ready)?,
                 Err((item, user, outcome)) => self.emit(&item, Some(&user), outcome),
             }
-            self.settle_landed(store, runner, false)?;
+            self.settle_landed(store, params, false)?;
         }
         Ok(())
     }
@@ -52,7 +52,7 @@ where
     pub(super) fn settle_batch(
         &mut self,
         store: &mut Store,
-        runner: &mut RunParams<'_>,
+        params: &mut RunParams<'_>,
         sent: Vec<(Flight, Delivered)>,
     ) -> Result<(), BulkError> {
         // Each flight's user and address stay here for the requests (and the report); its
@@ -65,11 +65,11 @@ where
             .iter()
             .zip(answered)
             .map(|((item, user, to), (prepared, delivered))| {
-                let request = link_request(runner.run_id, item, user, to.as_ref());
+                let request = link_request(params.run_id, item, user, to.as_ref());
                 (request, prepared, delivered)
             })
             .collect();
-        let (actor, now) = (runner.actor, (runner.clock)());
+        let (actor, now) = (params.actor, (params.clock)());
         let results = links::complete_batch(store, self.settings, accepted, actor, now)
             .map_err(batch_failed)?;
         for ((item, user, _), result) in users.iter().zip(results) {
@@ -97,21 +97,21 @@ fn batch_failed(err: links::LinkError) -> BulkError {
 #[allow(clippy::type_complexity)]
 fn prepare_flights(
     store: &mut Store,
-    runner: &mut RunParams<'_>,
+    params: &mut RunParams<'_>,
     settings: &LinkSettings,
     users: Vec<(Item, User)>,
     rng: &mut impl rand::CryptoRng,
 ) -> Result<Vec<Result<Flight, (Item, User, Outcome)>>, BulkError> {
     let recipients: Vec<_> = users
         .iter()
-        .map(|(_, u)| recipient_for(runner, u))
+        .map(|(_, u)| recipient_for(params, u))
         .collect();
     let requests: Vec<_> = users
         .iter()
         .zip(&recipients)
-        .map(|((item, user), to)| link_request(runner.run_id, item, user, to.as_ref()))
+        .map(|((item, user), to)| link_request(params.run_id, item, user, to.as_ref()))
         .collect();
-    let (templates, actor, now) = (runner.templates, runner.actor, (runner.clock)());
+    let (templates, actor, now) = (params.templates, params.actor, (params.clock)());
     let answers = links::prepare_batch(store, templates, settings, &requests, actor, now, rng)
         .map_err(batch_failed)?;
     drop(requests);
