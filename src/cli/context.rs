@@ -2,9 +2,10 @@
 //! open the store (which first resolves, and warns about, mails an earlier pwreset left
 //! unresolved when it died), and build the mailer and templates from the config.
 
+mod mail;
+
 use std::path::Path;
 use std::sync::OnceLock;
-use std::time::SystemTime;
 
 use crate::audit::Actor;
 use crate::cli::CommandResult;
@@ -13,9 +14,9 @@ use crate::config::{ConfigError, LoadedConfig, Transport};
 use crate::db_url::{PgTarget, StoreLocation};
 use crate::delivery::{self, Interrupted};
 use crate::keys::AuditKey;
-use crate::mail::{FileMailer, Mailer, SendmailMailer, SmtpMailer, SmtpSettings};
+use crate::mail::SendmailMailer;
 use crate::secret::Secret;
-use crate::settings::{self, PasswordOrigin, SecretError, Settings, Source};
+use crate::settings::{self, SecretError, Settings, Source};
 use crate::store::{self, Store};
 
 use super::StoreOpener;
@@ -236,97 +237,6 @@ impl Context {
         })
     }
 
-    /// The templates: built-ins overridden by `templates.dir`, for readers of
-    /// `mail.default_locale` unless they have a language of their own.
-    pub fn templates(&self, config: &LoadedConfig) -> Templates {
-        let dir = config
-            .config
-            .templates
-            .dir
-            .as_deref()
-            .map(|dir| config.resolve(dir));
-        Templates::new(dir.as_deref()).with_default_locale(config.parsed.default_locale.clone())
-    }
-
-    /// The configured mail transport, once the files the mail is made of are trusted.
-    pub fn mailer(&self, config: &LoadedConfig) -> CommandResult<Box<dyn Mailer>> {
-        self.check_mail_files(config)?;
-        let mail = &config.config.mail;
-        let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
-        let now = SystemTime::from(self.settings.now);
-        Ok(match mail.transport {
-            Transport::File => {
-                let dir = config.resolve(&mail.file.dir);
-                self.ui
-                    .detail(&format!("mail: .eml files in {}", dir.display()));
-                Box::new(FileMailer::new(dir, from, reply_to, now))
-            }
-            Transport::Sendmail => Box::new(SendmailMailer::new(
-                mail.sendmail.path.clone(),
-                mail.sendmail.timeout.0,
-                from,
-                reply_to,
-                now,
-            )),
-            Transport::Smtp => Box::new(SmtpMailer::new(
-                self.smtp_settings(config)?,
-                from,
-                reply_to,
-                now,
-            )?),
-        })
-    }
-
-    /// The SMTP mailer itself (for `smtp test`).
-    pub fn smtp_mailer(&self, config: &LoadedConfig) -> CommandResult<SmtpMailer> {
-        let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
-        Ok(SmtpMailer::new(
-            self.smtp_settings(config)?,
-            from,
-            reply_to,
-            SystemTime::from(self.settings.now),
-        )?)
-    }
-
-    fn smtp_settings(&self, config: &LoadedConfig) -> CommandResult<SmtpSettings> {
-        let smtp = &config.config.mail.smtp;
-        let credentials = match &smtp.username {
-            Some(user) => {
-                if let Ok(PasswordOrigin::File(path)) = settings::smtp_password_origin(config) {
-                    self.trusted("SMTP password file", &path)?;
-                }
-                Some((user.clone(), smtp_password(config)?))
-            }
-            None => None,
-        };
-        let extra_ca = match &smtp.ca_file {
-            Some(file) => {
-                let path = config.resolve(file);
-                // A CA planted by another user would let them read the SMTP login.
-                self.trusted("SMTP CA file", &path)?;
-                Some(
-                    std::fs::read(&path)
-                        .map_err(|e| ConfigError::Unreadable { path, source: e })?,
-                )
-            }
-            None => None,
-        };
-        self.ui.detail(&format!(
-            "mail: SMTP {}:{} ({:?})",
-            smtp.host,
-            smtp.port(),
-            smtp.tls
-        ));
-        Ok(SmtpSettings {
-            host: smtp.host.clone(),
-            port: smtp.port(),
-            tls: smtp.tls,
-            credentials,
-            extra_ca,
-            timeout: smtp.timeout.0,
-        })
-    }
-
     /// LOC-1: warn when a file is readable by others, or refuse with
     /// `security.strict_permissions = true` (exit 8).
     pub fn check_private(
@@ -384,19 +294,6 @@ fn store_files(path: &Path) -> impl Iterator<Item = std::path::PathBuf> {
 /// Where the audit key lives (`audit.key_file`, relative to the config).
 pub fn audit_key_path(config: &LoadedConfig) -> std::path::PathBuf {
     config.resolve(&config.config.audit.key_file)
-}
-
-/// The SMTP password (see [`settings::smtp_password`]), its failures worded as config errors.
-fn smtp_password(config: &LoadedConfig) -> CommandResult<Secret> {
-    settings::smtp_password(config).map_err(|err| {
-        secret_error(config, "mail.smtp.password_file", err, |variable| {
-            format!(
-                "mail.smtp.username is set, but neither {variable} nor password_file holds a \
-                 password"
-            )
-        })
-        .into()
-    })
 }
 
 /// A secret the config's `key` names, not found or not usable, as a config error; `not_set`
