@@ -33,6 +33,14 @@ pub enum ConfigError {
         /// What was wrong and what was expected.
         message: String,
     },
+    /// `store.url` names no store pwreset accepts (the same words as [`ConfigError::BadValue`]).
+    #[error("{path}: store.url: {source}")]
+    BadStoreUrl {
+        /// The file.
+        path: PathBuf,
+        /// Why the URL is refused.
+        source: crate::db_url::TargetError,
+    },
     /// A value parsed but is not acceptable.
     #[error("{path}: {key}: {message}")]
     BadValue {

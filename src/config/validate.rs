@@ -25,7 +25,10 @@ pub(super) fn validate(path: &Path, config: &Config) -> Result<Parsed, ConfigErr
     }
     if let Some(url) = &config.store.url {
         // The role does not matter here; settings parses it again with the OS user's name.
-        StoreLocation::parse(url, "pwreset").map_err(|e| bad(("store.url", e.to_string())))?;
+        StoreLocation::parse(url, "pwreset").map_err(|source| ConfigError::BadStoreUrl {
+            path: path.to_path_buf(),
+            source,
+        })?;
     }
     let (from, reply_to) = check_mail(&config.mail).map_err(bad)?;
     let base_url = check_links(&config.links).map_err(bad)?;

@@ -17,13 +17,12 @@ impl Settings {
         let store = &config.config.store;
         let location = match (&self.store_override, &store.url) {
             (Some(given), _) => given.clone(),
-            (None, Some(url)) => {
-                StoreLocation::parse(url, &self.os_user).map_err(|e| ConfigError::BadValue {
+            (None, Some(url)) => StoreLocation::parse(url, &self.os_user).map_err(|source| {
+                ConfigError::BadStoreUrl {
                     path: config.path.clone(),
-                    key: "store.url".into(),
-                    message: e.to_string(),
-                })?
-            }
+                    source,
+                }
+            })?,
             (None, None) => StoreLocation::Sqlite(store.path.clone()),
         };
         Ok(match location {

@@ -4,7 +4,7 @@ use pwreset::store::sql::ValueRef;
 
 use crate::support::{TestDb, TestEnv, assert_fails, code, stderr};
 
-fn rows(env: &TestEnv, args: &[&str]) -> Vec<serde_json::Value> {
+pub(crate) fn rows(env: &TestEnv, args: &[&str]) -> Vec<serde_json::Value> {
     let mut all = vec!["audit", "--format", "json"];
     all.extend_from_slice(args);
     let out = env.ok(&all);
@@ -123,7 +123,7 @@ fn drop_triggers(db: &TestDb, names: &[&str]) {
 
 /// Drop the triggers, run `edit`, and recompute the chain from row `from` on with plain
 /// SHA-256, as an attacker who can write the store but has no key would.
-fn rechain_without_key(db: &TestDb, from: i64, edit: &str) {
+pub(crate) fn rechain_without_key(db: &TestDb, from: i64, edit: &str) {
     use sha2::{Digest, Sha256};
     drop_triggers(
         db,
@@ -278,78 +278,6 @@ fn the_key_is_private_and_never_shown_or_stored() {
         !crate::support::contains_bytes(&seen, key),
         "the key was printed"
     );
-}
-
-#[test]
-fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
-    let env = TestEnv::with_samples();
-    // What a store from before schema 4 looks like: plain SHA-256 chain, no key file. Schema
-    // versions below 5 exist only in SQLite (the PostgreSQL store starts at 5).
-    let Some(conn) = env.sqlite("forges a schema-3 store") else {
-        return;
-    };
-    rechain_without_key(&env.db(), 1, "");
-    // Schema 3: without the v4 trigger (dropped above), the v5 columns, the v6 trigger and the
-    // v7, v8 and v9 additions.
-    conn.execute_batch("DROP TRIGGER users_revoke_links")
-        .expect("drop the v6 trigger");
-    let v5 = [
-        "code_hmac",
-        "code_tries",
-        "opened_at",
-        "last_opened_at",
-        "opens",
-        "scanner_opens",
-    ];
-    for column in v5 {
-        conn.execute_batch(&format!("ALTER TABLE reset_tokens DROP COLUMN {column}"))
-            .expect("drop a v5 column");
-    }
-    // Nor the v7 ones.
-    conn.execute_batch(
-        "DROP TABLE temp_passwords; \
-         ALTER TABLE reset_tokens DROP COLUMN sent_at; \
-         ALTER TABLE reset_tokens DROP COLUMN mail_reply; \
-         ALTER TABLE bulk_runs DROP COLUMN reissue_of; \
-         ALTER TABLE bulk_items DROP COLUMN token_id; \
-         ALTER TABLE bulk_items DROP COLUMN temp_password_id;",
-    )
-    .expect("drop the v7 additions");
-    conn.execute_batch("ALTER TABLE users DROP COLUMN locale")
-        .expect("drop the v8 column");
-    conn.execute_batch("DROP INDEX bulk_items_in_order")
-        .expect("drop the v9 index");
-    conn.execute_batch("PRAGMA user_version = 3")
-        .expect("version");
-    drop(conn);
-    std::fs::remove_file(env.path("audit.key")).expect("remove key");
-    let out = env.run(&["users", "deactivate", "bob", "--yes"]);
-    assert_fails(&out, 8, "audit key");
-    assert!(
-        stderr(&out).contains("pwreset audit rekey"),
-        "{}",
-        stderr(&out)
-    );
-    assert_eq!(
-        env.count("SELECT count(*) FROM users WHERE active = 0"),
-        1,
-        "bob untouched"
-    );
-    assert_fails(&env.run(&["audit"]), 8, "audit key");
-    let out = env.run(&["audit", "rekey"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(crate::support::mode(&env.path("audit.key")), 0o600);
-    let out = env.run(&["audit", "verify"]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert!(
-        stderr(&out).contains("7 rows verified; rows 1..5 were written without a key"),
-        "{}",
-        stderr(&out)
-    );
-    let anchor = rows(&env, &[]).remove(5);
-    assert_eq!(anchor["action"], "audit.anchor");
-    env.ok(&["users", "deactivate", "bob", "--yes"]);
-    env.ok(&["audit", "verify"]);
 }
 
 #[test]

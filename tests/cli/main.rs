@@ -97,6 +97,8 @@ mod global;
 mod init;
 // Once, on SQLite: help texts, independent of the store.
 mod snapshots;
+// Once, on SQLite: the SQLite store's own mechanics (a pre-schema-4 store, its write lock).
+mod sqlite_store;
 // Once, from SQLite: `store migrate` copies an SQLite store (to PostgreSQL too, with the server).
 mod store_migrate;
 // Once, on SQLite: file modes, the umask and the contrib files, independent of the store.

@@ -38,16 +38,14 @@ pub(super) fn config(err: &ConfigError) -> Class {
             Exit::Config,
             "run `pwreset init` to create one, or point to it with --config / PWRESET_CONFIG",
         ),
-        ConfigError::BadValue { key, message, .. } if key == "store.url" => {
-            if *message == TargetError::PasswordInUrl.to_string() {
-                Class::hint(Exit::Config, NO_PASSWORD_IN_URL)
-            } else {
-                Class::hint(
-                    Exit::Config,
-                    "write it as postgres://USER@HOST:PORT/DATABASE or sqlite:PATH",
-                )
-            }
-        }
+        ConfigError::BadStoreUrl {
+            source: TargetError::PasswordInUrl,
+            ..
+        } => Class::hint(Exit::Config, NO_PASSWORD_IN_URL),
+        ConfigError::BadStoreUrl { .. } => Class::hint(
+            Exit::Config,
+            "write it as postgres://USER@HOST:PORT/DATABASE or sqlite:PATH",
+        ),
         ConfigError::Invalid { .. } | ConfigError::BadValue { .. } => Class::hint(
             Exit::Config,
             "compare with config.example.toml, which lists every key with its default",

@@ -3,7 +3,7 @@
 //! hold under any interleaving.
 
 mod signals;
-mod store;
+pub(crate) mod store;
 
 use std::collections::BTreeMap;
 

@@ -108,20 +108,22 @@ fn claim_next_takes_pending_and_failed_items_in_their_order() {
     assert_eq!(next(&mut store, 0), None);
 }
 
+/// Claim a batch of at most `limit` items after position `after` and commit: their positions.
+fn batch(store: &mut Store, after: i64, limit: usize) -> Vec<i64> {
+    let tx = store.claim().expect("claim");
+    let claimed = claim_batch(&tx, "r", after, &owner(), T0, limit).expect("claim_batch");
+    tx.commit().expect("commit");
+    claimed
+        .iter()
+        .map(|(item, _)| item.position)
+        .collect::<Vec<_>>()
+}
+
 #[test]
-fn claim_batch_takes_up_to_its_limit_in_order_and_on_postgres_skips_a_held_batch() {
+fn claim_batch_takes_up_to_its_limit_in_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
     plan(&mut store, 5);
-    let batch = |store: &mut Store, after: i64, limit: usize| {
-        let tx = store.claim().expect("claim");
-        let claimed = claim_batch(&tx, "r", after, &owner(), T0, limit).expect("claim_batch");
-        tx.commit().expect("commit");
-        claimed
-            .iter()
-            .map(|(item, _)| item.position)
-            .collect::<Vec<_>>()
-    };
     super::super::finish_item(store.conn(), 4, "failed", Some("4xx"), None, None, T0)
         .expect("fail position 3");
     assert_eq!(
@@ -131,7 +133,14 @@ fn claim_batch_takes_up_to_its_limit_in_order_and_on_postgres_skips_a_held_batch
     );
     assert_eq!(batch(&mut store, 0, 4), [5]);
     assert!(batch(&mut store, 0, 4).is_empty());
+}
 
+#[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
+fn claim_batch_on_postgres_skips_a_held_batch() {
     let Some(db) = Scratch::new() else { return };
     let open = || Store::open_pg(&db.target, Some(db.password()), 300).expect("open");
     let (mut a, mut b) = (open(), open());
@@ -221,10 +230,18 @@ impl From<DbError> for Stop {
 }
 
 #[test]
-fn each_item_streams_a_run_in_order_on_both_backends() {
+fn each_item_streams_a_run_in_order_on_sqlite() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut store = Store::create(&dir.path().join("s.db"), 1000).expect("store");
     streams_every_item_in_order_and_stops_at_the_callers_error(&mut store);
+}
+
+#[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
+fn each_item_streams_a_run_in_order_on_postgres() {
     let Some(db) = Scratch::new() else { return };
     let mut store = Store::open_pg(&db.target, Some(db.password()), 1000).expect("open");
     streams_every_item_in_order_and_stops_at_the_callers_error(&mut store);
