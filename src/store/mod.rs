@@ -110,8 +110,10 @@ impl Store {
     }
 
     /// Connect to a PostgreSQL store (with `password` if the server asks for one) and migrate
-    /// it; write transactions wait at most `busy_timeout_ms` for the writer lock. Must not be
-    /// called on a thread running a tokio runtime ([`PgConnectError::InsideAsyncRuntime`]).
+    /// it if a migration is due; write transactions, and any statement that meets another
+    /// session's lock, wait at most `busy_timeout_ms` (DB-4: as SQLite's busy timeout). Must
+    /// not be called on a thread running a tokio runtime
+    /// ([`PgConnectError::InsideAsyncRuntime`]).
     pub fn open_pg(
         target: &PgTarget,
         password: Option<&Secret>,
@@ -121,6 +123,8 @@ impl Store {
         let mut conn = Conn::from_pg(client, busy_timeout_ms);
         let name = PathBuf::from(target.to_string());
         schema::apply(&mut conn, &name)?;
+        // After migrating, which waits for another's migration longer.
+        conn.batch(&format!("SET lock_timeout = '{busy_timeout_ms}ms'"))?;
         Ok(Self::migrated(conn, &name))
     }
 
@@ -140,6 +144,30 @@ impl Store {
     /// The connection, for reads.
     pub fn conn(&self) -> &Conn {
         &self.conn
+    }
+
+    /// Whether this store's connection can serve other work: no transaction left open on it,
+    /// and the server still there ([`Conn::is_reusable`]). A pool checks it before keeping or
+    /// handing out a connection (DB-4).
+    pub fn is_reusable(&mut self) -> bool {
+        self.conn.is_reusable()
+    }
+
+    /// Touch the store with a query of its own tables: a health check, and the check of a
+    /// pooled connection that sat idle long. An SQLite store whose file is gone fails it too
+    /// (an open handle would keep reading the deleted file).
+    pub fn ping(&self) -> Result<(), StoreError> {
+        if !self.conn.is_postgres() && !self.path.is_file() {
+            return Err(StoreError::Missing {
+                path: self.path.clone(),
+            });
+        }
+        self.conn.query_one(
+            "SELECT count(*) FROM users WHERE id = 0",
+            &crate::vals![],
+            |r| r.get::<i64>(0),
+        )?;
+        Ok(())
     }
 
     /// Limit SQLite's page cache (KiB). Bulk runs do point lookups and appends, so a small cache

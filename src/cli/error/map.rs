@@ -121,12 +121,17 @@ fn pg_connect(err: &PgConnectError) -> Class {
 pub(super) const BUSY: &str =
     "another pwreset holds the store; try again, or raise store.busy_timeout_ms";
 
+/// The hint for a database that stopped answering (DB-4).
+pub(super) const TIMEOUT: &str = "the database did not answer in time: check the server and \
+     what holds its locks (pg_stat_activity); each statement may take at most 120s";
+
 /// A database error: exit 1; a store still locked by another writer after
 /// `store.busy_timeout_ms` is exit 8, with advice. Every error type holding a store error keeps
 /// this hint, wherever the lock was met.
 pub(super) fn db(err: &DbError) -> Class {
     match err.kind() {
         ErrorKind::Busy => Class::hint(Exit::Config, BUSY),
+        ErrorKind::Timeout => Class::hint(Exit::Config, TIMEOUT),
         ErrorKind::Unique | ErrorKind::Other => Class::new(Exit::Failure),
     }
 }

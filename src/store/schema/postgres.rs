@@ -23,7 +23,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
     ),
 ];
 
-/// The `pg_advisory_xact_lock` key under which migrations run ("pwreset" + 1).
+/// The advisory lock key (a session lock) under which migrations run ("pwreset" + 1).
 pub const MIGRATION_LOCK_KEY: i64 = 0x7077_7265_7365_7401;
 
 /// How long a migration waits for another process's migration or for a table lock.
@@ -71,11 +71,38 @@ pub fn version(client: &mut PgClient) -> Result<i64, tokio_postgres::Error> {
         .map(|row| row.get(0))
 }
 
-/// Apply every migration the database has not seen, in one transaction under
+/// Apply every migration the database has not seen, in one transaction, holding
 /// [`MIGRATION_LOCK_KEY`]. Returns how many were applied: 0 for an up-to-date database. A newer
 /// schema is refused and left untouched.
+///
+/// The version is read first without the lock: an up-to-date database (every open but the
+/// first after an upgrade) takes no lock at all, so opens never queue behind one another.
+/// Only when a migration is due is the lock taken (a session lock, waited for at most
+/// `LOCK_TIMEOUT`) and the version read again, in a transaction begun once the lock is held:
+/// a transaction begun earlier would keep the catalog it saw before another process's
+/// migration committed, and migrate again.
 pub fn migrate(client: &mut PgClient) -> Result<usize, PgSchemaError> {
-    client.batch_execute(&format!("BEGIN; SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'"))?;
+    match version(client)? {
+        LATEST => return Ok(0),
+        found if found > LATEST => {
+            return Err(PgSchemaError::NewerSchema {
+                found,
+                supported: LATEST,
+            });
+        }
+        _ => {}
+    }
+    client.batch_execute(&format!("SET lock_timeout = '{LOCK_TIMEOUT}'"))?;
+    client.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])?;
+    let result = migrate_in_transaction(client);
+    // Closing the session releases the lock too, should this fail.
+    let _ = client.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]);
+    result
+}
+
+/// [`migrate`]'s transaction, begun with the lock held.
+fn migrate_in_transaction(client: &mut PgClient) -> Result<usize, PgSchemaError> {
+    client.batch_execute("BEGIN")?;
     match migrate_locked(client) {
         Ok(applied) => {
             client.batch_execute("COMMIT")?;
@@ -92,7 +119,6 @@ pub fn migrate(client: &mut PgClient) -> Result<usize, PgSchemaError> {
 
 /// [`migrate`]'s work inside its transaction.
 fn migrate_locked(tx: &mut PgClient) -> Result<usize, PgSchemaError> {
-    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])?;
     let found = version(tx)?;
     if found > LATEST {
         return Err(PgSchemaError::NewerSchema {

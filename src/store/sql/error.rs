@@ -12,6 +12,9 @@ pub enum ErrorKind {
     Busy,
     /// A unique or primary-key constraint refused a row.
     Unique,
+    /// The database did not answer in time (DB-4): PostgreSQL's `statement_timeout` cancelled
+    /// the statement, or the client gave up waiting and dropped the connection.
+    Timeout,
     /// Anything else.
     Other,
 }
@@ -156,6 +159,9 @@ impl From<tokio_postgres::Error> for DbError {
             {
                 ErrorKind::Busy
             }
+            Some(code) if *code == SqlState::QUERY_CANCELED => ErrorKind::Timeout,
+            // The client's own bound (`postgres::client`): the error's one fixed label.
+            None if err.to_string() == "timeout waiting for server" => ErrorKind::Timeout,
             _ => ErrorKind::Other,
         };
         DbError {

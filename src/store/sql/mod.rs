@@ -290,6 +290,16 @@ impl Conn {
         Ok(self.tx())
     }
 
+    /// Whether this connection can be handed to other work: no transaction is open on it (one
+    /// left open would hold later work uncommitted), and on PostgreSQL the server has not ended
+    /// the session (DB-4). Costs no round trip.
+    pub fn is_reusable(&mut self) -> bool {
+        match &mut self.inner {
+            Inner::Sqlite(conn) => conn.is_autocommit(),
+            Inner::Pg(conn) => conn.is_reusable(),
+        }
+    }
+
     /// Limit the page cache to `kib` KiB, where the backend has one per connection.
     pub fn limit_cache(&self, kib: u32) -> Result<(), DbError> {
         match &self.inner {

@@ -77,6 +77,14 @@ impl PgConn {
             .map_err(|_| DbError::reentered())
     }
 
+    /// Whether the connection can be handed to other work (DB-4): no transaction open on it,
+    /// nothing queued, and the server still there (read without a round trip).
+    pub(super) fn is_reusable(&mut self) -> bool {
+        !self.in_transaction.get()
+            && self.queue.get_mut().is_empty()
+            && self.client.get_mut().is_alive()
+    }
+
     /// The client itself, for migrations; cached statements are forgotten (the schema may
     /// change under them).
     pub(super) fn client_mut(&mut self) -> &mut PgClient {

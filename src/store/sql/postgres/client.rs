@@ -6,10 +6,15 @@
 //!
 //! Like the `postgres` crate, it must not be used from inside a tokio runtime (`connect`
 //! refuses there); `serve` calls it from blocking threads.
+//!
+//! Every wait is bounded (DB-4): a request the server has not answered within the client's
+//! wait bound fails as a timeout, and the connection is then given up (its protocol state is
+//! unknown), so that nobody sends on it again.
 
 use std::future::{Future, poll_fn};
 use std::pin::{Pin, pin};
 use std::task::Poll;
+use std::time::Duration;
 
 use futures_util::future::{join, join_all};
 use tokio::runtime::Runtime;
@@ -36,11 +41,14 @@ pub struct PgClient {
     client: Client,
     /// `None` once the connection has ended; requests then fail as closed.
     driver: Option<Driver>,
+    /// The longest any one wait for the server lasts (DB-4).
+    wait_bound: Duration,
 }
 
 impl PgClient {
-    /// Wrap a client and its connection task, both made on `runtime`.
-    pub fn new<F>(runtime: Runtime, client: Client, connection: F) -> PgClient
+    /// Wrap a client and its connection task, both made on `runtime`; no wait for the server
+    /// lasts longer than `wait_bound`.
+    pub fn new<F>(runtime: Runtime, client: Client, connection: F, wait_bound: Duration) -> PgClient
     where
         F: Future<Output = Result<(), Error>> + Send + 'static,
     {
@@ -48,7 +56,25 @@ impl PgClient {
             runtime,
             client,
             driver: Some(Box::pin(connection)),
+            wait_bound,
         }
+    }
+
+    /// Whether the connection still stands, without a round trip: what the server sent while
+    /// the connection sat idle (a `FATAL` from `pg_terminate_backend`, the end of the stream)
+    /// is read first, so a connection the server ended is seen as ended (DB-4).
+    pub fn is_alive(&mut self) -> bool {
+        if self.driver.is_none() || self.client.is_closed() {
+            return false;
+        }
+        // Two yields: the runtime polls the socket between them, and the connection task
+        // reads whatever has arrived. Its error, if any, is the connection's end: not reported.
+        let _ = drive(&self.runtime, &mut self.driver, self.wait_bound, async {
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            Ok::<(), Error>(())
+        });
+        self.driver.is_some() && !self.client.is_closed()
     }
 
     /// Send `queue`, then prepare `sql`.
@@ -100,6 +126,7 @@ impl PgClient {
         let more = drive(
             &self.runtime,
             &mut self.driver,
+            self.wait_bound,
             poll_fn(|cx| {
                 while batch.len() < max {
                     match futures_util::Stream::poll_next(rows.as_mut(), cx) {
@@ -134,9 +161,10 @@ impl PgClient {
             runtime,
             client,
             driver,
+            wait_bound,
         } = self;
         let client: &'s Client = client;
-        drive(runtime, driver, async move {
+        drive(runtime, driver, *wait_bound, async move {
             after(client, &queue, op(client)).await
         })
     }
@@ -189,13 +217,15 @@ async fn after<T>(
 
 /// Run `f` to completion on `runtime`, driving the connection meanwhile. A connection that
 /// fails ends the wait with its error; one that closes makes `f`'s requests fail as closed.
+/// A wait longer than `bound` ends as a timeout and gives the connection up (DB-4).
 fn drive<T>(
     runtime: &Runtime,
     driver: &mut Option<Driver>,
+    bound: Duration,
     f: impl Future<Output = Result<T, Error>>,
 ) -> Result<T, Error> {
     let mut f = pin!(f);
-    runtime.block_on(poll_fn(|cx| {
+    let until_done = poll_fn(|cx| {
         if let Some(connection) = driver.as_mut()
             && let Poll::Ready(ended) = connection.as_mut().poll(cx)
         {
@@ -203,5 +233,12 @@ fn drive<T>(
             ended?;
         }
         f.as_mut().poll(cx)
-    }))
+    });
+    // The timer is made inside the runtime: it needs the runtime's clock.
+    let waited = runtime.block_on(async { tokio::time::timeout(bound, until_done).await });
+    waited.unwrap_or_else(|_elapsed| {
+        // Dropping the connection task closes the client: later requests fail as closed.
+        *driver = None;
+        Err(Error::__private_api_timeout())
+    })
 }

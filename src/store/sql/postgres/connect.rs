@@ -1,8 +1,16 @@
-//! Opening a connection to a [`PgTarget`]: TLS per its `sslmode`, a bounded connect timeout, and
-//! failures sorted into the few kinds an admin can act on ([`PgConnectError`]).
+//! Opening a connection to a [`PgTarget`]: TLS per its `sslmode`, every wait bounded (DB-4),
+//! and failures sorted into the few kinds an admin can act on ([`PgConnectError`]).
+//!
+//! DB-4: tokio-postgres' own `connect_timeout` bounds only the TCP connect, so the whole of
+//! connecting (TCP, the TLS handshake, startup and login) is bounded here by the target's
+//! `connect_timeout`; the session gets a server-side `statement_timeout`
+//! ([`STATEMENT_TIMEOUT`]) and TCP keepalives, and the client gives up any one wait for the
+//! server after the statement timeout plus the connect timeout.
 //!
 //! The password is passed in (found by `settings`); it goes to the server only, never into an
 //! error. Nothing here knows about flags or exit codes.
+
+use std::time::Duration;
 
 use tokio_postgres::config::SslMode as WireSslMode;
 use tokio_postgres::error::SqlState;
@@ -67,6 +75,14 @@ pub enum PgConnectError {
     },
 }
 
+/// The server-side bound on each statement of a pwreset session (DB-4): far above what any
+/// statement of pwreset takes, far below "forever".
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// How long an idle connection goes before the operating system probes the peer (TCP
+/// keepalive), so that a server that vanished is noticed.
+const KEEPALIVE_IDLE: Duration = Duration::from_secs(30);
+
 /// Connect to `target`, with `password` if the server asks for one.
 ///
 /// The client is synchronous: it runs its own tokio runtime, and would panic ("Cannot start a
@@ -92,27 +108,45 @@ pub fn connect(target: &PgTarget, password: Option<&Secret>) -> Result<PgClient,
             target: name.clone(),
             reason: format!("cannot start the client's runtime: {e}"),
         })?;
+    let bound = target.connect_timeout;
     let result = match tls {
-        Some(tls) => open(runtime, &config, MakeRustlsConnect::new(tls)),
-        None => open(runtime, &config, NoTls),
+        Some(tls) => open(runtime, &config, MakeRustlsConnect::new(tls), bound),
+        None => open(runtime, &config, NoTls, bound),
     };
-    result.map_err(|e| classify(&e, name, password.is_some()))
+    match result {
+        Ok(client) => Ok(client),
+        Err(Some(e)) => Err(classify(&e, name, password.is_some())),
+        Err(None) => Err(PgConnectError::Unreachable {
+            target: name,
+            reason: format!(
+                "no answer within {}s (TLS, startup or login): the server or something in \
+                 front of it accepted the connection and then went silent",
+                bound.as_secs()
+            ),
+        }),
+    }
 }
 
-/// Connect on `runtime` with `tls`; the connection's task is driven by the client's calls.
+/// Connect on `runtime` with `tls`, all of it within `bound` (`Err(None)`: the bound passed);
+/// the connection's task is driven by the client's calls, each wait bounded too.
 fn open<T>(
     runtime: tokio::runtime::Runtime,
     config: &Config,
     tls: T,
-) -> Result<PgClient, tokio_postgres::Error>
+    bound: Duration,
+) -> Result<PgClient, Option<tokio_postgres::Error>>
 where
     T: MakeTlsConnect<Socket> + 'static,
     T::Stream: Send + 'static,
     T::TlsConnect: Send,
     <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
 {
-    let (client, connection) = runtime.block_on(config.connect(tls))?;
-    Ok(PgClient::new(runtime, client, connection))
+    // The timer is made inside the runtime: it needs the runtime's clock.
+    let connected =
+        runtime.block_on(async { tokio::time::timeout(bound, config.connect(tls)).await });
+    let (client, connection) = connected.map_err(|_elapsed| None)?.map_err(Some)?;
+    let wait_bound = STATEMENT_TIMEOUT + bound;
+    Ok(PgClient::new(runtime, client, connection, wait_bound))
 }
 
 fn wire_config(target: &PgTarget, password: Option<&Secret>) -> Config {
@@ -129,8 +163,14 @@ fn wire_config(target: &PgTarget, password: Option<&Secret>) -> Config {
         // Plan every statement for the table as it is now: a generic plan cached while a bulk
         // run's tables were small (a new store) kept scanning them whole as they grew, which
         // made a 20,000-user run on a new store twice as slow.
-        .options("-c plan_cache_mode=force_custom_plan")
+        // DB-4: no statement runs forever, whoever holds what it waits for.
+        .options(format!(
+            "-c plan_cache_mode=force_custom_plan -c statement_timeout={}s",
+            STATEMENT_TIMEOUT.as_secs()
+        ))
         .connect_timeout(target.connect_timeout)
+        .keepalives(true)
+        .keepalives_idle(KEEPALIVE_IDLE)
         .ssl_mode(match target.sslmode {
             SslMode::Disable => WireSslMode::Disable,
             SslMode::Prefer => WireSslMode::Prefer,
