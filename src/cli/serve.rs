@@ -88,6 +88,9 @@ fn page_settings(config: &LoadedConfig, base_url: &url::Url) -> PageSettings {
             trusted_proxies: config.parsed.serve.trusted_proxies.clone(),
             access_log: serve.access_log,
             max_connections: serve.max_connections,
+            store_connections: serve
+                .store_connections
+                .unwrap_or_else(default_store_connections),
         },
         branding: Branding {
             app_name: templates.app_name.clone(),
@@ -99,6 +102,13 @@ fn page_settings(config: &LoadedConfig, base_url: &url::Url) -> PageSettings {
         max_failed_redeems_per_hour: config.config.links.max_failed_redeems_per_hour,
         codes: config.config.links.code,
     }
+}
+
+/// `serve.store_connections` when unset: two per core (a request's store work is short and
+/// its argon2 runs under a per-core permit anyway), at least 4.
+fn default_store_connections() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    (2 * cores).max(4)
 }
 
 /// The "password changed" notice, as `tokens redeem` sends it, on a thread of its own (the

@@ -28,6 +28,9 @@ pub struct ServeConfig {
     /// Connections served at once; further ones wait (unaccepted, in the listen backlog) for
     /// one to close. Default 512.
     pub max_connections: usize,
+    /// Store connections `serve` keeps open at most (each request's store work waits, at most
+    /// 10s, for one). Default: 2 per core, at least 4.
+    pub store_connections: Option<usize>,
     /// An https URL of a logo shown on the pages (its origin is allowed by the CSP).
     pub logo_url: Option<String>,
 }
@@ -43,6 +46,7 @@ impl Default for ServeConfig {
             header_timeout: Duration::of(10),
             max_failures_per_client: 20,
             max_connections: 512,
+            store_connections: None,
             logo_url: None,
         }
     }
@@ -155,6 +159,15 @@ pub(super) fn check(serve: &ServeConfig) -> Result<ParsedServe, (&'static str, S
             format!("must be between 1 and {MAX_CONNECTIONS}"),
         ));
     }
+    if serve
+        .store_connections
+        .is_some_and(|n| !(1..=MAX_STORE_CONNECTIONS).contains(&n))
+    {
+        return Err((
+            "serve.store_connections",
+            format!("must be between 1 and {MAX_STORE_CONNECTIONS}"),
+        ));
+    }
     Ok(ParsedServe {
         bind,
         trusted_proxies,
@@ -164,6 +177,9 @@ pub(super) fn check(serve: &ServeConfig) -> Result<ParsedServe, (&'static str, S
 
 /// The highest `serve.max_connections` (each connection holds a file descriptor).
 pub const MAX_CONNECTIONS: usize = 65_536;
+
+/// The highest `serve.store_connections` (each is a database session, or an SQLite handle).
+pub const MAX_STORE_CONNECTIONS: usize = 1024;
 
 /// An address to listen on, like `127.0.0.1:8080` or `[::1]:8080`.
 pub fn parse_bind(text: &str) -> Result<SocketAddr, String> {

@@ -15,6 +15,7 @@ mod handlers;
 mod headers;
 mod page_error;
 mod pages;
+mod pool;
 mod routes;
 mod server;
 mod session;
@@ -83,6 +84,8 @@ pub struct Limits {
     pub access_log: bool,
     /// Connections served at once; further ones wait unaccepted.
     pub max_connections: usize,
+    /// Store connections open at once (`serve.store_connections`).
+    pub store_connections: usize,
 }
 
 /// What the pages show besides the flow: names and links from the config.
@@ -158,39 +161,10 @@ pub struct Web {
     limiter: RateLimiter,
     /// Wrong codes per typed login, so unknown logins answer like real ones (WEB-6).
     code_tries: tries::CodeTries,
-    /// Store connections kept open between requests.
-    stores: StorePool,
+    /// Store connections kept open between requests, checked before reuse (DB-4).
+    stores: pool::StorePool,
     /// "Password changed" notices being sent, detached from their requests.
     notices: Arc<std::sync::atomic::AtomicUsize>,
-}
-
-/// Store connections kept between requests, so that a request does not pay for opening the
-/// store (and preparing its statements again). A connection that a request was using when it
-/// failed is dropped with it, not returned.
-#[derive(Debug, Default)]
-struct StorePool(std::sync::Mutex<Vec<Store>>);
-
-/// The most idle connections kept.
-const MAX_IDLE_STORES: usize = 16;
-
-impl StorePool {
-    /// An idle connection, or a new one.
-    fn take(
-        &self,
-        open: &Arc<dyn Fn() -> Result<Store, OpenError> + Send + Sync>,
-    ) -> Result<Store, OpenError> {
-        let idle = self.0.lock().ok().and_then(|mut idle| idle.pop());
-        idle.map_or_else(|| open(), Ok)
-    }
-
-    /// Keep a connection for the next request (up to [`MAX_IDLE_STORES`]).
-    fn give_back(&self, store: Store) {
-        if let Ok(mut idle) = self.0.lock() {
-            if idle.len() < MAX_IDLE_STORES {
-                idle.push(store);
-            }
-        }
-    }
 }
 
 impl Web {
@@ -205,6 +179,7 @@ impl Web {
     ) -> Web {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let limiter = RateLimiter::new(settings.limits.max_failures_per_client);
+        let settings_store_connections = settings.limits.store_connections;
         Web {
             settings,
             session_key: session::SessionKey::new(session_key),
@@ -214,7 +189,7 @@ impl Web {
             hashing: tokio::sync::Semaphore::new(cores),
             limiter,
             code_tries: tries::CodeTries::default(),
-            stores: StorePool::default(),
+            stores: pool::StorePool::new(settings_store_connections),
             notices: Arc::default(),
         }
     }

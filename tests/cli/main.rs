@@ -49,6 +49,7 @@ on_both_backends!(
     audit,
     browser,
     bulk,
+    busy_store,
     concurrency,
     crash,
     faults,
@@ -109,6 +110,8 @@ mod pg_bulk;
 mod pg_cli;
 // Once, on PostgreSQL: connections, TLS modes and password sources.
 mod pg_connect;
+// Once, on PostgreSQL: the bounds on every wait for a PostgreSQL server (DB-4).
+mod pg_bounded;
 // Once, on PostgreSQL: its schema and migrations.
 mod pg_schema;
 // Once, on PostgreSQL: `serve` over a store its config names by URL.

@@ -19,17 +19,25 @@ use crate::secret::Secret;
 use crate::store::Store;
 use crate::tokens::{self, TokenError, Verified};
 
-/// Run `work` with a freshly opened store on a blocking thread; a store that does not open, or
-/// a task that panicked, is a server error.
+/// Run `work` with a store from the pool on a blocking thread, waiting (bounded) for one of the
+/// pool's connections first; a store that does not open, or a task that panicked, is a server
+/// error. The connection goes back to the pool only if it can serve other work (DB-4: never
+/// one left in a transaction or ended by the server).
 pub async fn with_store<T: Send + 'static>(
     web: &Arc<Web>,
     work: impl FnOnce(&mut Store) -> T + Send + 'static,
 ) -> Result<T, PageError> {
+    let permit = web
+        .stores
+        .permit()
+        .await
+        .map_err(|e| PageError::server(&e))?;
     let shared = Arc::clone(web);
     let task = tokio::task::spawn_blocking(move || {
-        let mut store = shared.stores.take(&shared.deps.open_store)?;
+        let mut store = shared.stores.take(&permit, &shared.deps.open_store)?;
         let value = work(&mut store);
         shared.stores.give_back(store);
+        drop(permit);
         Ok::<T, super::OpenError>(value)
     });
     match task.await {

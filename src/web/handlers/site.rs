@@ -8,6 +8,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::web::Web;
+use crate::web::handlers::with_store;
 use crate::web::page_error::PageError;
 
 /// `GET P/style.css`: the pages' one stylesheet.
@@ -21,11 +22,12 @@ pub async fn style(State(web): State<Arc<Web>>) -> Response {
     }
 }
 
-/// `GET P/healthz`: 200 `ok` when the store opens; 503 otherwise (the reason goes to the log
-/// only).
+/// `GET P/healthz`: 200 `ok` when a connection of the pool answers a query on the store's
+/// tables; 503 otherwise (the reason goes to the log only). It uses the pool as requests do
+/// (DB-4: a dead connection fails the check and is dropped), so it opens no connection of its
+/// own and never waits on the migration lock.
 pub async fn healthz(State(web): State<Arc<Web>>) -> Response {
-    let open = web.deps.open_store.clone();
-    match tokio::task::spawn_blocking(move || open().map(drop)).await {
+    match with_store(&web, |store| store.ping().map_err(|e| e.to_string())).await {
         Ok(Ok(())) => "ok\n".into_response(),
         Ok(Err(err)) => {
             (web.deps.log)(&format!("error: health check: {err}"));

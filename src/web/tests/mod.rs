@@ -64,6 +64,7 @@ pub fn settings() -> PageSettings {
             trusted_proxies: vec![crate::config::Cidr::parse("10.0.0.0/8").expect("cidr")],
             access_log: true,
             max_connections: 512,
+            store_connections: 8,
         },
         branding: Branding {
             app_name: "Example".into(),
@@ -195,13 +196,7 @@ impl Drop for Harness {
     fn drop(&mut self) {
         // The connections the server kept between requests: a PostgreSQL one must not be
         // closed inside the test's runtime (its client would start a runtime in a runtime).
-        let idle: Vec<Store> = self
-            .web
-            .stores
-            .0
-            .lock()
-            .map(|mut idle| std::mem::take(&mut *idle))
-            .unwrap_or_default();
+        let idle: Vec<Store> = self.web.stores.drain();
         off_runtime(move || drop(idle));
     }
 }
