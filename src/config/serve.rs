@@ -252,6 +252,10 @@ mod tests {
         );
         assert_eq!(bad(|c| c.max_connections = 0), "serve.max_connections");
         assert_eq!(
+            bad(|c| c.store_connections = Some(0)),
+            "serve.store_connections"
+        );
+        assert_eq!(
             bad(|c| c.max_connections = MAX_CONNECTIONS + 1),
             "serve.max_connections"
         );

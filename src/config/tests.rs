@@ -28,6 +28,7 @@ fn example_config_mentions_every_key() {
         "templates.support_contact",
         "templates.login_url",
         "serve.logo_url",
+        "serve.store_connections",
     ];
     let keys = settings_of(&Config::default())
         .into_iter()

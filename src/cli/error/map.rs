@@ -137,11 +137,11 @@ pub(super) fn db(err: &DbError) -> Class {
 }
 
 /// The class of an error inside another: its exit code, and its hint only when it is
-/// [`BUSY`] (the other hints are about what the inner error's own command did).
+/// [`BUSY`] or [`TIMEOUT`] (the other hints are about what the inner error's own command did).
 pub(super) fn inner(class: Class) -> Class {
     Class {
         exit: class.exit,
-        hint: class.hint.filter(|hint| hint == BUSY),
+        hint: class.hint.filter(|hint| *hint == BUSY || *hint == TIMEOUT),
     }
 }
 

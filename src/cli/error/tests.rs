@@ -381,3 +381,18 @@ fn input_past_a_limit_is_a_usage_error_with_advice_wherever_it_surfaces() {
         "cannot read staff.csv: line 3 is longer than 64 KiB"
     );
 }
+
+#[test]
+fn a_database_that_stopped_answering_is_exit_8_with_advice() {
+    let timeout =
+        || crate::store::sql::DbError::from(tokio_postgres::Error::__private_api_timeout());
+    assert_eq!(timeout().kind(), crate::store::sql::ErrorKind::Timeout);
+    let direct = class_of(timeout());
+    assert_eq!(direct.exit, Exit::Config);
+    assert_eq!(direct.hint.as_deref(), Some(super::map::TIMEOUT));
+    let inside = class_of(TokenError::Store(crate::store::StoreError::Db(timeout())));
+    assert_eq!(
+        (inside.exit, inside.hint.as_deref()),
+        (Exit::Config, Some(super::map::TIMEOUT))
+    );
+}

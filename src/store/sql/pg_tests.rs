@@ -292,3 +292,50 @@ fn the_writer_lock_times_out_as_busy_and_leaves_the_connection_usable() {
     tx.commit().expect("commit");
     assert_eq!(waiter.limit_cache(64).map_err(|e| e.to_string()), Ok(()));
 }
+
+#[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
+fn a_connection_in_a_transaction_or_ended_by_the_server_is_not_reusable() {
+    let Some(db) = Scratch::new() else { return };
+    let mut conn = open(&db, 100);
+    assert!(conn.is_reusable());
+    {
+        let tx = conn.begin_read().expect("begin");
+        tx.query_vec("SELECT 1", &vals![], |r| r.get::<i64>(0))
+            .expect("read");
+        std::mem::forget(tx);
+    }
+    assert!(!conn.is_reusable(), "a transaction is left open on it");
+    let mut conn = open(&db, 100);
+    let pid: i64 = conn
+        .query_one("SELECT pg_backend_pid()", &vals![], |r| r.get(0))
+        .expect("pid");
+    let killer = open(&db, 100);
+    let killed: bool = killer
+        .query_one(
+            "SELECT pg_terminate_backend(CAST(?1 AS INTEGER))",
+            &vals![pid],
+            |r| r.get(0),
+        )
+        .expect("terminate");
+    assert!(killed);
+    // Bounded: the backend ends within the deadline, or the test fails.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let alive = || -> i64 {
+        killer
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE pid = CAST(?1 AS INTEGER)",
+                &vals![pid],
+                |r| r.get(0),
+            )
+            .expect("pg_stat_activity")
+    };
+    while alive() > 0 {
+        assert!(std::time::Instant::now() < until, "the backend did not end");
+        std::thread::yield_now();
+    }
+    assert!(!conn.is_reusable(), "the server ended its session");
+}

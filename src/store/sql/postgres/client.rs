@@ -242,3 +242,63 @@ fn drive<T>(
         Err(Error::__private_api_timeout())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io::{Read, Write};
+    use std::time::Duration;
+
+    use super::PgClient;
+
+    /// A server that logs anyone in, says it is ready, and then never answers a query.
+    fn silent_after_ready() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { break };
+                let mut len = [0_u8; 4];
+                let _ = stream.read_exact(&mut len);
+                let mut rest = vec![0_u8; (u32::from_be_bytes(len) as usize).saturating_sub(4)];
+                let _ = stream.read_exact(&mut rest);
+                // AuthenticationOk, ReadyForQuery (idle).
+                let _ = stream.write_all(&[b'R', 0, 0, 0, 8, 0, 0, 0, 0, b'Z', 0, 0, 0, 5, b'I']);
+                held.push(stream);
+            }
+        });
+        port
+    }
+
+    /// DB-4: a statement the server never answers ends after the client's wait bound, as a
+    /// timeout, and the connection is given up.
+    #[test]
+    fn a_wait_for_the_server_ends_at_the_bound_and_the_connection_is_given_up() {
+        let port = silent_after_ready();
+        let (done, result) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let mut config = tokio_postgres::Config::new();
+            config.host("127.0.0.1").port(port).user("u").dbname("x");
+            let (client, connection) = runtime
+                .block_on(config.connect(tokio_postgres::NoTls))
+                .expect("the fake server logs in");
+            let mut client = PgClient::new(runtime, client, connection, Duration::from_millis(300));
+            let err = client.batch_execute("SELECT 1").expect_err("no answer");
+            let kind = crate::store::sql::DbError::from(err).kind();
+            let _ = done.send((kind, client.is_alive()));
+        });
+        // Bounded: without the client's bound the statement would wait forever.
+        let (kind, alive) = result
+            .recv_timeout(Duration::from_secs(20))
+            .expect("the wait ended");
+        assert_eq!(kind, crate::store::sql::ErrorKind::Timeout);
+        assert!(
+            !alive,
+            "a connection whose state is unknown is not used again"
+        );
+    }
+}
