@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use nix::sys::signal::Signal;
 
-use crate::serve::http::{Reply, Server, form};
-use crate::serve::{NEW_PASSWORD, open_link};
+use crate::serve::http::{Reply, Server};
+use crate::serve::{NEW_PASSWORD, new_password_post, open_link};
 use crate::support::{TestEnv, code, stderr};
 use crate::testdb::Backend;
 
@@ -37,15 +37,7 @@ fn posts_sent_while_another_writer_holds_the_store_answer_303_only_when_stored()
     let mut server = Server::start(&env, &[]);
     // Warm the server's pool: the connections the POSTs will reuse.
     let (session, csrf) = open_link(&env, &mut server);
-    let body = form(&[
-        ("password", NEW_PASSWORD),
-        ("confirm", NEW_PASSWORD),
-        ("csrf", &csrf),
-    ]);
-    let raw = format!(
-        "{}{body}",
-        Server::post_head("/reset-password", &session, &body, false)
-    );
+    let raw = new_password_post(&session, &csrf);
     let held = hold_write_lock(&env);
     let addr = server.addr.clone();
     let posts: Vec<_> = (0..POSTS)

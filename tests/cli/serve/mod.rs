@@ -125,17 +125,22 @@ pub(crate) fn open_link(env: &TestEnv, server: &mut Server) -> (String, String) 
     (session, page.csrf())
 }
 
-/// POST [`NEW_PASSWORD`] twice through the form of `session`: a 303 to the done page.
-pub(crate) fn set_new_password(server: &mut Server, session: &str, csrf: &str) {
+/// The raw request that POSTs [`NEW_PASSWORD`] twice through the form of `session`.
+pub(crate) fn new_password_post(session: &str, csrf: &str) -> String {
     let body = form(&[
         ("password", NEW_PASSWORD),
         ("confirm", NEW_PASSWORD),
         ("csrf", csrf),
     ]);
-    let raw = format!(
+    format!(
         "{}{body}",
         Server::post_head("/reset-password", session, &body, false)
-    );
+    )
+}
+
+/// POST [`NEW_PASSWORD`] twice through the form of `session`: a 303 to the done page.
+pub(crate) fn set_new_password(server: &mut Server, session: &str, csrf: &str) {
+    let raw = new_password_post(session, csrf);
     let reply = Reply::parse(&server.request(&raw));
     assert_eq!(reply.status, 303, "{}", reply.body);
     assert_eq!(reply.header("location"), Some("/reset-password/done"));
