@@ -71,11 +71,16 @@ pub struct Client(Option<IpAddr>);
 impl Client {
     /// [`PageError::TooMany`] when it has used up its failures.
     pub fn check(self, web: &Web) -> Result<(), PageError> {
-        if web.limiter.blocked(self.0, Instant::now()) {
+        if self.blocked(web) {
             Err(PageError::TooMany)
         } else {
             Ok(())
         }
+    }
+
+    /// Whether it has used up its failures (WEB-5).
+    pub fn blocked(self, web: &Web) -> bool {
+        web.limiter.blocked(self.0, Instant::now())
     }
 
     /// Count a failure.

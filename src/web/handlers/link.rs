@@ -2,7 +2,9 @@
 //! open is counted, the token is checked without being used, and it leaves the URL at once, as
 //! a session cookie and a 303 to the bare path (WEB-1, WEB-2). Unknown, used, revoked and
 //! expired tokens get the one "gone" page (410); only unknown ones (guesses) count as a failure
-//! for the client address, so people behind one NAT clicking old links earn no 429.
+//! for the client address, so people behind one NAT clicking old links earn no 429. A client
+//! over its limit (WEB-5) still opens a live link: the token is checked first, and only a
+//! dead or unknown one gets the 429, so nobody's guesses lock a real link out.
 
 use std::sync::Arc;
 
@@ -47,7 +49,8 @@ pub fn token_param(uri: &Uri) -> Option<String> {
         .map(|(_, value)| value.into_owned())
 }
 
-/// Count the open, check the token, and move it into a cookie.
+/// Count the open, check the token, and move it into a cookie; a client over its limit gets
+/// 429 unless the token is live (WEB-5).
 pub async fn arrive(
     web: &Arc<Web>,
     method: &Method,
@@ -56,7 +59,7 @@ pub async fn arrive(
     token: String,
     to: Arrival,
 ) -> Result<Response, PageError> {
-    client.check(web)?;
+    let blocked = client.blocked(web);
     let kind = if method == Method::HEAD || !navigating(headers) {
         OpenKind::ScannerLike
     } else {
@@ -73,7 +76,11 @@ pub async fn arrive(
         if !known && matches!(err, TokenError::Invalid | TokenError::Expired) {
             client.fail(web);
         }
-        PageError::from(err)
+        if blocked {
+            PageError::TooMany
+        } else {
+            PageError::from(err)
+        }
     })?;
     Ok(into_cookie(web, &verified, &digest, now, to))
 }
