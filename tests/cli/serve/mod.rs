@@ -3,6 +3,7 @@
 //! dropped. Every wait is bounded.
 
 pub(crate) mod http;
+mod cancel_link;
 mod notices;
 
 use std::time::Duration;
