@@ -40,6 +40,27 @@ pub fn address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> O
     Some(client)
 }
 
+/// Whether a request looks forwarded by a proxy on this host that is not trusted: the peer is
+/// a loopback address outside `trusted`, and the request carries `X-Forwarded-For` or
+/// `Forwarded`. Then every visitor counts as that one address (WEB-5), which is worth a
+/// warning: see [`proxy_warning`].
+pub fn untrusted_local_proxy(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> bool {
+    let Some(peer) = peer else {
+        return false;
+    };
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    forwarded && peer.is_loopback() && !trusted.iter().any(|net| net.contains(peer))
+}
+
+/// The one-line warning for [`untrusted_local_proxy`]: what is likely and what to set.
+pub fn proxy_warning(peer: IpAddr) -> String {
+    format!(
+        "warning: requests from {peer} carry X-Forwarded-For or Forwarded, but \
+         serve.trusted_proxies does not list {peer}: every visitor behind that proxy counts as \
+         one client for serve.max_failures_per_client; set serve.trusted_proxies = [\"{peer}\"]"
+    )
+}
+
 /// One `X-Forwarded-For` entry: `ip`, `ipv4:port`, `[ipv6]` or `[ipv6]:port`.
 fn forwarded_ip(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();

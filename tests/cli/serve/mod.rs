@@ -5,6 +5,7 @@
 pub(crate) mod http;
 mod cancel_link;
 mod notices;
+mod proxy;
 
 use std::time::Duration;
 
