@@ -17,6 +17,7 @@ use crate::mail::{Delivered, MailError, Outgoing, Recipient};
 use crate::secret::Secret;
 use crate::store::Store;
 use crate::templates::{UserVars, Vars};
+use crate::tokens::cancel::CancelKey;
 use crate::tokens::{self, Cooldown, IssueRequest, Issued, TokenError};
 use crate::user::User;
 
@@ -217,16 +218,27 @@ fn issue<'a>(
     };
     let intent = job.write_intent(&tx, Some(issued.id), to)?;
     tx.commit()?;
-    Ok((pending(settings, issued, to), job.intending(intent)))
+    let cancel_key = CancelKey::from_audit(&job.actor.key);
+    Ok((
+        pending(settings, &cancel_key, issued, to),
+        job.intending(intent),
+    ))
 }
 
-/// A token written pending, with its links, for `to`.
-fn pending(settings: &LinkSettings, issued: tokens::Pending, to: &Recipient) -> Pending {
+/// A token written pending, with its links, for `to`. The cancel link carries the token's
+/// cancel value, never the token (see [`tokens::cancel`]).
+fn pending(
+    settings: &LinkSettings,
+    cancel_key: &CancelKey,
+    issued: tokens::Pending,
+    to: &Recipient,
+) -> Pending {
+    let cancel = cancel_key.value(issued.id, &tokens::digest(issued.token.expose()));
     Pending {
         token_id: issued.id,
         expires_at: issued.expires_at,
         link: link_for(&settings.base_url, &issued.token),
-        cancel_link: link_for(&cancel_url(&settings.base_url), &issued.token),
+        cancel_link: cancel_link_for(&settings.base_url, &cancel),
         code: issued.code,
         to: to.clone(),
     }
@@ -316,6 +328,17 @@ pub fn cancel_url(base: &url::Url) -> url::Url {
     url.set_path(&path);
     url
 }
+
+/// The cancel link: [`cancel_url`] with `cancel=...` added to its query.
+pub fn cancel_link_for(base: &url::Url, cancel: &Secret) -> Secret {
+    let mut url = cancel_url(base);
+    url.query_pairs_mut()
+        .append_pair(CANCEL_PARAM, cancel.expose());
+    Secret::new(url.into())
+}
+
+/// The query parameter of the cancel link's value.
+pub const CANCEL_PARAM: &str = "cancel";
 
 /// The link: `base_url` with `token=...` added to its query.
 pub fn link_for(base: &url::Url, token: &Secret) -> Secret {

@@ -335,6 +335,7 @@ pub fn purge(
     Ok(n)
 }
 
+pub mod cancel;
 pub mod codes;
 mod issue;
 mod page;

@@ -188,6 +188,9 @@ fn check(ctx: &Context) -> CommandResult<Exit> {
         problems.push(problem.to_string());
     }
     problems.extend(mail_problems(&config));
+    for warning in warnings(&config) {
+        ctx.ui.warn(&warning);
+    }
     if problems.is_empty() {
         ctx.ui.status(&format!(
             "{} is ready: store, file modes, templates and mail settings check out",
@@ -209,6 +212,23 @@ fn check(ctx: &Context) -> CommandResult<Exit> {
             .hint("fix them and run `pwreset config check` again")
             .into(),
     )
+}
+
+/// What may be wrong but need not be (printed as warnings; the exit status stays 0): a page
+/// published on another host while `serve` binds to loopback with no trusted proxies, which is
+/// what a reverse proxy on this host whose `X-Forwarded-For` is ignored looks like (WEB-5).
+fn warnings(config: &LoadedConfig) -> Vec<String> {
+    let serve = &config.parsed.serve;
+    if !serve.untrusted_local_proxy_likely(config.parsed.base_url.as_ref()) {
+        return Vec::new();
+    }
+    let ip = serve.bind.ip();
+    vec![format!(
+        "serve.bind is {ip} and links.base_url is on another host, so a reverse proxy on this \
+         host likely forwards the page, but serve.trusted_proxies is empty: every visitor would \
+         count as one client for serve.max_failures_per_client; set serve.trusted_proxies = \
+         [\"{ip}\"] (the proxy's address), or ignore this if nothing forwards to serve"
+    )]
 }
 
 fn mail_problems(config: &LoadedConfig) -> Vec<String> {

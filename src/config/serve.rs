@@ -123,6 +123,23 @@ pub struct ParsedServe {
     pub logo_url: Option<url::Url>,
 }
 
+impl ParsedServe {
+    /// Whether the page looks published through a reverse proxy on this host whose
+    /// `X-Forwarded-For` is not believed (WEB-5): `serve.bind` is a loopback address, no
+    /// `serve.trusted_proxies` are set, and `links.base_url` names a host other than this one.
+    /// Every visitor would then count as one client for the failure limit.
+    pub fn untrusted_local_proxy_likely(&self, base_url: Option<&url::Url>) -> bool {
+        let published = base_url
+            .and_then(url::Url::host)
+            .is_some_and(|host| match host {
+                url::Host::Domain(name) => !name.eq_ignore_ascii_case("localhost"),
+                url::Host::Ipv4(ip) => !ip.is_loopback(),
+                url::Host::Ipv6(ip) => !ip.is_loopback(),
+            });
+        published && self.bind.ip().is_loopback() && self.trusted_proxies.is_empty()
+    }
+}
+
 /// Check `[serve]`, returning its parsed values or the key at fault and why.
 pub(super) fn check(serve: &ServeConfig) -> Result<ParsedServe, (&'static str, String)> {
     let bind = parse_bind(&serve.bind).map_err(|e| ("serve.bind", e))?;

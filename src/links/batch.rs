@@ -22,6 +22,7 @@ use crate::keys::CodeKey;
 use crate::mail::{Delivered, Recipient};
 use crate::store::{Store, intents};
 use crate::templates::Templates;
+use crate::tokens::cancel::CancelKey;
 use crate::tokens::{self, IssueRequest, Issued};
 
 /// [`prepare`](super::prepare) for each of `requests` (all items of one bulk run): refused
@@ -124,7 +125,8 @@ fn issue_batch<'a>(
         |((issued, job), (request, to))| match issued {
             Issued::Pending(p) => {
                 let id = intent_ids.next().unwrap_or_default();
-                Ok((pending(settings, p, to), job.intending(id)))
+                let cancel_key = CancelKey::from_audit(&job.actor.key);
+                Ok((pending(settings, &cancel_key, p, to), job.intending(id)))
             }
             Issued::InCooldown { until } => Err(Refusal::Cooldown {
                 user: request.user.username.clone(),

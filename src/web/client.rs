@@ -1,22 +1,16 @@
 //! Who the client is and how many failures it has had (WEB-5): the client address, believing
-//! `X-Forwarded-For` only from `serve.trusted_proxies`, and a bounded in-memory count of failed
-//! token and code attempts per address over a fixed 15-minute window.
+//! `X-Forwarded-For` only from `serve.trusted_proxies`, and (in [`limiter`]) a bounded
+//! in-memory count of failed token and code attempts per address over a fixed 15-minute window.
 
-use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+mod limiter;
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::http::HeaderMap;
 
 use crate::config::Cidr;
 
-/// The window failures are counted over.
-pub const WINDOW: Duration = Duration::from_secs(15 * 60);
-/// The most addresses tracked; past that, new addresses share one count.
-const MAX_TRACKED: usize = 10_000;
-/// The key new addresses share once [`MAX_TRACKED`] addresses are tracked.
-const OVERFLOW: IpAddr = IpAddr::V4(Ipv4Addr::BROADCAST);
+pub use limiter::{RateLimiter, WINDOW};
 
 /// The client's address: the peer, or, when the peer is a trusted proxy, the address found by
 /// walking `X-Forwarded-For` from the right past trusted proxies: the first untrusted one.
@@ -46,6 +40,27 @@ pub fn address(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> O
     Some(client)
 }
 
+/// Whether a request looks forwarded by a proxy on this host that is not trusted: the peer is
+/// a loopback address outside `trusted`, and the request carries `X-Forwarded-For` or
+/// `Forwarded`. Then every visitor counts as that one address (WEB-5), which is worth a
+/// warning: see [`proxy_warning`].
+pub fn untrusted_local_proxy(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[Cidr]) -> bool {
+    let Some(peer) = peer else {
+        return false;
+    };
+    let forwarded = headers.contains_key("x-forwarded-for") || headers.contains_key("forwarded");
+    forwarded && peer.is_loopback() && !trusted.iter().any(|net| net.contains(peer))
+}
+
+/// The one-line warning for [`untrusted_local_proxy`]: what is likely and what to set.
+pub fn proxy_warning(peer: IpAddr) -> String {
+    format!(
+        "warning: requests from {peer} carry X-Forwarded-For or Forwarded, but \
+         serve.trusted_proxies does not list {peer}: every visitor behind that proxy counts as \
+         one client for serve.max_failures_per_client; set serve.trusted_proxies = [\"{peer}\"]"
+    )
+}
+
 /// One `X-Forwarded-For` entry: `ip`, `ipv4:port`, `[ipv6]` or `[ipv6]:port`.
 fn forwarded_ip(entry: &str) -> Option<IpAddr> {
     let entry = entry.trim();
@@ -57,75 +72,6 @@ fn forwarded_ip(entry: &str) -> Option<IpAddr> {
             let inner = entry.strip_prefix('[')?.strip_suffix(']')?;
             inner.parse::<Ipv6Addr>().ok().map(IpAddr::V6)
         })
-}
-
-/// Failed attempts per client address in the current window.
-#[derive(Debug)]
-pub struct RateLimiter {
-    max: u32,
-    counts: Mutex<HashMap<IpAddr, (Instant, u32)>>,
-}
-
-impl RateLimiter {
-    /// A limiter allowing `max` failures per address per [`WINDOW`].
-    pub fn new(max: u32) -> Self {
-        RateLimiter {
-            max,
-            counts: Mutex::new(HashMap::new()),
-        }
-    }
-
-    /// Whether the address has used up its failures (an unknown client counts as one address).
-    /// An address that is not tracked while the table is full is judged by the shared
-    /// overflow count, where [`RateLimiter::fail`] counted it.
-    pub fn blocked(&self, ip: Option<IpAddr>, now: Instant) -> bool {
-        let key = key_of(ip);
-        let counts = self.lock();
-        let entry = match counts.get(&key) {
-            Some(entry) => Some(entry),
-            None if counts.len() >= MAX_TRACKED => counts.get(&OVERFLOW),
-            None => None,
-        };
-        entry.is_some_and(|(start, n)| now.duration_since(*start) < WINDOW && *n >= self.max)
-    }
-
-    /// Count a failure for the address (or, when the table is full of live counts, for the
-    /// shared overflow count).
-    pub fn fail(&self, ip: Option<IpAddr>, now: Instant) {
-        let mut key = key_of(ip);
-        let mut counts = self.lock();
-        if counts.len() >= MAX_TRACKED && !counts.contains_key(&key) {
-            counts.retain(|_, (start, _)| now.duration_since(*start) < WINDOW);
-            if counts.len() >= MAX_TRACKED {
-                key = OVERFLOW;
-            }
-        }
-        let entry = counts.entry(key).or_insert((now, 0));
-        if now.duration_since(entry.0) >= WINDOW {
-            *entry = (now, 0);
-        }
-        entry.1 = entry.1.saturating_add(1);
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, (Instant, u32)>> {
-        self.counts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// The key an address is counted under: IPv4 as is (IPv4-mapped IPv6 too), IPv6 by its /64
-/// (one subscriber's prefix, which hands out addresses freely), an unknown client as
-/// `0.0.0.0`.
-fn key_of(ip: Option<IpAddr>) -> IpAddr {
-    match ip {
-        None => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-        Some(IpAddr::V4(v4)) => IpAddr::V4(v4),
-        Some(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
-        },
-    }
 }
 
 #[cfg(test)]
@@ -215,62 +161,6 @@ mod tests {
             address(proxy, &two, &trusted),
             Some(ip("198.51.100.2")),
             "the last header line is the right-most"
-        );
-    }
-
-    #[test]
-    fn limiter_blocks_after_max_failures_in_the_window() {
-        let limiter = RateLimiter::new(2);
-        let (a, b) = (Some(ip("192.0.2.1")), Some(ip("192.0.2.2")));
-        let now = Instant::now();
-        limiter.fail(a, now);
-        assert!(!limiter.blocked(a, now));
-        limiter.fail(a, now);
-        assert!(limiter.blocked(a, now));
-        assert!(!limiter.blocked(b, now), "per address");
-        assert!(!limiter.blocked(a, now + WINDOW), "the window passes");
-    }
-
-    #[test]
-    fn a_full_table_still_blocks_a_new_address() {
-        let limiter = RateLimiter::new(5);
-        let now = Instant::now();
-        for n in 0..u32::try_from(MAX_TRACKED).expect("fits") {
-            limiter.fail(Some(IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + n))), now);
-        }
-        let newcomer = Some(ip("203.0.113.1"));
-        for _ in 0..1000 {
-            limiter.fail(newcomer, now);
-        }
-        assert!(
-            limiter.blocked(newcomer, now),
-            "counted under the overflow key"
-        );
-        assert!(
-            !limiter.blocked(Some(ip("10.0.0.1")), now),
-            "tracked addresses keep their own count"
-        );
-    }
-
-    #[test]
-    fn ipv6_addresses_count_per_64() {
-        let limiter = RateLimiter::new(2);
-        let now = Instant::now();
-        limiter.fail(Some(ip("2001:db8:1:2::1")), now);
-        limiter.fail(Some(ip("2001:db8:1:2:ffff::9")), now);
-        assert!(
-            limiter.blocked(Some(ip("2001:db8:1:2::77")), now),
-            "same /64"
-        );
-        assert!(
-            !limiter.blocked(Some(ip("2001:db8:1:3::1")), now),
-            "another /64"
-        );
-        limiter.fail(Some(ip("::ffff:192.0.2.7")), now);
-        limiter.fail(Some(ip("192.0.2.7")), now);
-        assert!(
-            limiter.blocked(Some(ip("192.0.2.7")), now),
-            "mapped IPv4 is IPv4"
         );
     }
 }

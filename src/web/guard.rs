@@ -1,10 +1,12 @@
 //! The checks a request passes before a handler acts on it: whether a POST comes from the
 //! site itself with the CSRF value of its cookie (WEB-3), whether a GET looks like a person's
-//! browser, and the client address with its failure count (WEB-5). A failed check is a
+//! browser, and the client address with its failure count (WEB-5), warning once per run when a
+//! proxy on this host forwards requests without being a trusted proxy. A failed check is a
 //! [`PageError`]; what the handler then does is not decided here.
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use axum::extract::FromRequestParts;
@@ -71,11 +73,16 @@ pub struct Client(Option<IpAddr>);
 impl Client {
     /// [`PageError::TooMany`] when it has used up its failures.
     pub fn check(self, web: &Web) -> Result<(), PageError> {
-        if web.limiter.blocked(self.0, Instant::now()) {
+        if self.blocked(web) {
             Err(PageError::TooMany)
         } else {
             Ok(())
         }
+    }
+
+    /// Whether it has used up its failures (WEB-5).
+    pub fn blocked(self, web: &Web) -> bool {
+        web.limiter.blocked(self.0, Instant::now())
     }
 
     /// Count a failure.
@@ -92,10 +99,14 @@ impl FromRequestParts<Arc<Web>> for Client {
         web: &Arc<Web>,
     ) -> Result<Self, Self::Rejection> {
         let peer = parts.extensions.get::<Peer>().map(|p| p.0.ip());
-        Ok(Client(client::address(
-            peer,
-            &parts.headers,
-            &web.settings.limits.trusted_proxies,
-        )))
+        let trusted = &web.settings.limits.trusted_proxies;
+        if client::untrusted_local_proxy(peer, &parts.headers, trusted)
+            && !web.proxy_warned.swap(true, Ordering::Relaxed)
+        {
+            if let Some(peer) = peer {
+                (web.deps.log)(&client::proxy_warning(peer));
+            }
+        }
+        Ok(Client(client::address(peer, &parts.headers, trusted)))
     }
 }

@@ -159,6 +159,8 @@ pub struct Web {
     hashing: tokio::sync::Semaphore,
     /// Failed attempts per client address (WEB-5).
     limiter: RateLimiter,
+    /// Whether the untrusted local proxy was warned about (once per run).
+    proxy_warned: std::sync::atomic::AtomicBool,
     /// Wrong codes per typed login, so unknown logins answer like real ones (WEB-6).
     code_tries: tries::CodeTries,
     /// Store connections kept open between requests, checked before reuse (DB-4).
@@ -188,6 +190,7 @@ impl Web {
             deps,
             hashing: tokio::sync::Semaphore::new(cores),
             limiter,
+            proxy_warned: std::sync::atomic::AtomicBool::new(false),
             code_tries: tries::CodeTries::default(),
             stores: pool::StorePool::new(settings_store_connections),
             notices: Arc::default(),

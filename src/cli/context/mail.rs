@@ -24,12 +24,14 @@ impl Context {
         Templates::new(dir.as_deref()).with_default_locale(config.parsed.default_locale.clone())
     }
 
-    /// The configured mail transport, once the files the mail is made of are trusted.
+    /// The configured mail transport, once the files the mail is made of are trusted. Its
+    /// mails are dated (and the file transport's names stamped) when it is built: by the clock,
+    /// so that `serve`'s notices carry their own time, not the time `serve` started.
     pub fn mailer(&self, config: &LoadedConfig) -> CommandResult<Box<dyn Mailer>> {
         self.check_mail_files(config)?;
         let mail = &config.config.mail;
         let (from, reply_to) = (config.parsed.from.clone(), config.parsed.reply_to.clone());
-        let now = SystemTime::from(self.settings.now);
+        let now = SystemTime::from(self.settings.clock());
         Ok(match mail.transport {
             Transport::File => {
                 let dir = config.resolve(&mail.file.dir);

@@ -1,6 +1,8 @@
-//! "This wasn't me": the cancel link moves its token into a cookie like the reset link does,
-//! then a page with one button; only its POST revokes the link (audited `token.cancel`). A GET
-//! alone cancels nothing.
+//! "This wasn't me": the cancel link (`P/cancel?cancel=ID.MAC`, a value of its own that is no
+//! reset token) moves into a cookie like the reset link does, then a page with one button;
+//! only its POST revokes the link (audited `token.cancel`). A GET alone cancels nothing.
+//! Cancel links mailed before cancel values carry the reset token (`P/cancel?token=T`): they
+//! still open the cancel page, which grants nothing the token itself does not.
 
 use std::sync::Arc;
 
@@ -10,8 +12,10 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde::Deserialize;
 
-use super::link::{Arrival, arrive, token_param};
+use super::link::{Arrival, Carried, arrive, query_param};
 use super::{session_of, with_store};
+use crate::links::CANCEL_PARAM;
+use crate::secret::Secret;
 use crate::tokens;
 use crate::web::guard::{Client, check_post};
 use crate::web::page_error::PageError;
@@ -27,8 +31,13 @@ pub async fn open(
     headers: HeaderMap,
     client: Client,
 ) -> Result<Response, PageError> {
-    if let Some(token) = token_param(&uri) {
-        return arrive(&web, &method, &headers, client, token, Arrival::Cancel).await;
+    let carried = match (query_param(&uri, CANCEL_PARAM), query_param(&uri, "token")) {
+        (Some(value), _) => Some(Carried::Cancel(Secret::new(value))),
+        (None, Some(token)) => Some(Carried::Token(token)),
+        (None, None) => None,
+    };
+    if let Some(carried) = carried {
+        return arrive(&web, &method, &headers, client, carried, Arrival::Cancel).await;
     }
     let value = session::read(&headers, session::CANCEL).ok_or(PageError::GONE)?;
     let verified = session_of(&web, session::CANCEL, value.expose()).await?;

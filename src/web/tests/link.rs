@@ -4,7 +4,7 @@
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 
-use super::{Harness, browse, page_of, set_cookie_line, settings, text};
+use super::{Harness, browse, cookie, get_with, page_of, set_cookie_line, settings, text};
 use crate::store::testing::{Backend, on_both_backends};
 use crate::web::Site;
 
@@ -13,6 +13,7 @@ on_both_backends!(
     get_and_head_never_consume_and_every_open_is_counted,
     the_token_leaves_the_url_for_a_cookie_at_once,
     invalid_used_and_revoked_links_get_one_gone_page_expired_may_say_so,
+    a_live_link_opens_from_a_client_over_its_limit_dead_and_unknown_ones_get_429,
 );
 
 async fn get_and_head_never_consume_and_every_open_is_counted(backend: Backend) {
@@ -123,4 +124,54 @@ async fn invalid_used_and_revoked_links_get_one_gone_page_expired_may_say_so(bac
     let expired = bodies(&expiring.token).await;
     assert_eq!(page_of(&expired), "gone");
     assert!(expired.contains("expired"), "{expired}");
+}
+
+/// WEB-5: a client over its limit (everyone behind one proxy, say) still opens a live link;
+/// only dead and unknown tokens get its 429.
+async fn a_live_link_opens_from_a_client_over_its_limit_dead_and_unknown_ones_get_429(
+    backend: Backend,
+) {
+    let h = Harness::new(backend);
+    let alice = h.user("alice");
+    let old = h.link(&alice);
+    let now = *h.now.lock().expect("clock");
+    h.on_store(|store| {
+        crate::tokens::revoke_user(store, &alice, &super::actor(), now).expect("revoke")
+    });
+    let live = h.link(&alice);
+    let bad = "/reset-password?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for _ in 0..5 {
+        assert_eq!(h.send(browse(bad)).await.status(), StatusCode::GONE);
+    }
+    assert_eq!(
+        h.send(browse(bad)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    let old = format!("/reset-password?token={}", old.token);
+    assert_eq!(
+        h.send(browse(&old)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS,
+        "a revoked link is refused like a guess"
+    );
+    let response = h
+        .send(browse(&format!("/reset-password?token={}", live.token)))
+        .await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "another's guesses"
+    );
+    let session = cookie(&response, "pwreset_session").expect("a session cookie");
+    let form = h
+        .send(get_with(
+            "/reset-password",
+            &format!("pwreset_session={session}"),
+        ))
+        .await;
+    assert_eq!(form.status(), StatusCode::OK, "the cookie opens the form");
+    assert_eq!(page_of(&text(form).await), "form");
+    assert_eq!(
+        h.send(browse(bad)).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }

@@ -27,7 +27,7 @@ pub struct Site {
 pub struct LinkMail {
     /// The reset link, `...reset-password?token=...`.
     pub link: String,
-    /// The "this wasn't me" link, `.../cancel?token=...`.
+    /// The "this wasn't me" link, `.../cancel?cancel=...`.
     pub cancel: String,
     /// The one-time code, `XXXX-XXXX`, when codes are on.
     pub code: Option<String>,
@@ -110,12 +110,12 @@ fn link_mail(text: &str) -> LinkMail {
     let links: Vec<&str> = words
         .iter()
         .copied()
-        .filter(|w| w.starts_with("http") && w.contains("?token="))
+        .filter(|w| w.starts_with("http") && (w.contains("?token=") || w.contains("?cancel=")))
         .collect();
     let pick = |cancel: bool| {
         links
             .iter()
-            .find(|w| w.contains("/cancel?token=") == cancel)
+            .find(|w| w.contains("/cancel?cancel=") == cancel)
             .unwrap_or_else(|| {
                 panic!(
                     "no {} link in the mail:\n{text}",

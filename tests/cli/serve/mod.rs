@@ -3,6 +3,9 @@
 //! dropped. Every wait is bounded.
 
 pub(crate) mod http;
+mod cancel_link;
+mod notices;
+mod proxy;
 
 use std::time::Duration;
 
