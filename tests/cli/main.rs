@@ -113,3 +113,5 @@ mod pg_connect;
 mod pg_schema;
 // Once, on PostgreSQL: `serve` over a store its config names by URL.
 mod pg_serve;
+// Once, on PostgreSQL: two `serve` processes on one store, as behind a load balancer.
+mod pg_instances;
