@@ -5,7 +5,7 @@
 use crate::support::{TestEnv, contains_bytes, json, text_part};
 
 /// The code in a mail's text: the indented `XXXX-XXXX` line.
-fn code_in(text: &str) -> Option<String> {
+pub(crate) fn code_in(text: &str) -> Option<String> {
     text.lines().map(str::trim).find_map(|line| {
         let ok = line.len() == 9
             && line.as_bytes()[4] == b'-'

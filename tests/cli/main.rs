@@ -116,3 +116,5 @@ mod pg_bounded;
 mod pg_schema;
 // Once, on PostgreSQL: `serve` over a store its config names by URL.
 mod pg_serve;
+// Once, on PostgreSQL: two `serve` processes on one store, as behind a load balancer.
+mod pg_instances;
