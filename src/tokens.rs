@@ -122,13 +122,20 @@ fn verify_held(store: &Store, held: Held<'_>, now: Timestamp) -> Result<Verified
         _ => return Err(TokenError::Invalid),
     }
     let user = users_sql::by_id(store.conn(), row.user_id)?
-        .filter(|u| u.active)
+        .filter(|u| u.active && issued_for(&row, u))
         .ok_or(TokenError::Invalid)?;
     Ok(Verified {
         token_id: row.id,
         user,
         expires_at: row.expires_at,
     })
+}
+
+/// Whether `row` was issued for `user`, not for an earlier user under the same id (TOK-4): the
+/// user's `created_at` recorded with the link must still be theirs. A row without one (written
+/// before schema 10 for a user already gone) belongs to nobody.
+fn issued_for(row: &sql::TokenRow, user: &User) -> bool {
+    row.user_created_at == Some(user.created_at)
 }
 
 /// How redemption is limited and hashed.

@@ -58,6 +58,7 @@ on_both_backends!(
     import,
     link_code,
     locale,
+    schema_rules,
     send_link,
     serve,
     smtp_test,
