@@ -220,47 +220,6 @@ fn redeem_held(
     Ok(verified.user)
 }
 
-/// The throttle window (TOK-10): failures are counted over the last hour.
-const THROTTLE_WINDOW_SECS: i64 = 3600;
-
-/// The audit detail of a refused, throttled redemption.
-const THROTTLED_DETAIL: &str = "throttled";
-
-/// Refuse when `user` has had too many failed redemptions in the window. A refusal is audited
-/// (`token.redeem`, refused, "throttled") at most once per user per window, so a guessing
-/// attack shows in the log without growing it without bound.
-fn throttle(
-    store: &mut Store,
-    user: &User,
-    policy: RedeemPolicy<'_>,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<(), TokenError> {
-    let since = now.as_second() - THROTTLE_WINDOW_SECS;
-    let failures = audit::count_since(
-        store.conn(),
-        "token.redeem",
-        Outcome::Failed,
-        user.id,
-        since,
-    )?;
-    if failures < u64::from(policy.max_failures_per_hour) {
-        return Ok(());
-    }
-    // Counted and written under the write lock: concurrent refusals add one row, not two.
-    let tx = store.write()?;
-    if audit::count_since(&tx, "token.redeem", Outcome::Refused, user.id, since)? == 0 {
-        let event = Event::new("token.redeem", Outcome::Refused)
-            .target(user)
-            .detail(Some(THROTTLED_DETAIL.into()));
-        audit::append(&tx, actor, now, &event)?;
-    }
-    tx.commit()?;
-    Err(TokenError::Throttled {
-        until: now.as_second() + THROTTLE_WINDOW_SECS,
-    })
-}
-
 /// Audit a failed redemption against the token's user, if the token names one; returns the
 /// error to give (throttled if the user is over the limit).
 fn record_failure(
@@ -346,6 +305,9 @@ pub mod codes;
 mod issue;
 mod page;
 pub mod state;
+mod throttle;
+
+use throttle::throttle;
 #[cfg(test)]
 mod tests;
 
