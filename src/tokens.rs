@@ -187,6 +187,8 @@ fn redeem_held(
     password::check_policy(new_password.expose(), &verified.user)?;
     let hash = password::hash(new_password.expose(), policy.password, rng)?;
     let tx = store.write()?;
+    // The user's row before the link's: the one lock order (docs/schema-contract.md).
+    users_sql::lock(&tx, verified.user.id)?;
     if !sql::consume(&tx, verified.token_id, now.as_second())? {
         drop(tx);
         return Err(record_failure(

@@ -112,6 +112,8 @@ mod pg_cli;
 mod pg_connect;
 // Once, on PostgreSQL: its schema and migrations.
 mod pg_schema;
+// Once, on PostgreSQL: row locks between two sessions, which SQLite's one writer never takes.
+mod pg_lock_order;
 // Once, on PostgreSQL: the TLS mode a remote host gets by default.
 mod pg_tls_default;
 // Once, on PostgreSQL: `serve` over a store its config names by URL.
