@@ -339,5 +339,31 @@ pub fn count_since(
     )?)
 }
 
+/// The times of the rows with this action and outcome about a user, from `since` up to `until`,
+/// oldest first, counting only rows whose MAC verifies under `key`: what the throttle counts
+/// (TOK-10). A row the application inserted (it may be granted INSERT, and cannot compute a
+/// MAC) or one dated in the future never counts.
+pub fn signed_times(
+    conn: &Conn,
+    key: &AuditKey,
+    about: &Event,
+    since: i64,
+    until: i64,
+) -> Result<Vec<i64>, AuditError> {
+    let window = sql::Window {
+        action: &about.action,
+        outcome: about.outcome.as_str(),
+        user_id: about.target_user_id.unwrap_or(0),
+        since,
+        until,
+    };
+    let rows = sql::rows_between(conn, &window)?;
+    Ok(rows
+        .into_iter()
+        .filter(|entry| keyed_hash(key, entry) == entry.hash)
+        .map(|entry| entry.at)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests;

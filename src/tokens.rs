@@ -122,13 +122,20 @@ fn verify_held(store: &Store, held: Held<'_>, now: Timestamp) -> Result<Verified
         _ => return Err(TokenError::Invalid),
     }
     let user = users_sql::by_id(store.conn(), row.user_id)?
-        .filter(|u| u.active)
+        .filter(|u| u.active && issued_for(&row, u))
         .ok_or(TokenError::Invalid)?;
     Ok(Verified {
         token_id: row.id,
         user,
         expires_at: row.expires_at,
     })
+}
+
+/// Whether `row` was issued for `user`, not for an earlier user under the same id (TOK-4): the
+/// user's `created_at` recorded with the link must still be theirs. A row without one (written
+/// before schema 10 for a user already gone) belongs to nobody.
+fn issued_for(row: &sql::TokenRow, user: &User) -> bool {
+    row.user_created_at == Some(user.created_at)
 }
 
 /// How redemption is limited and hashed.
@@ -180,6 +187,8 @@ fn redeem_held(
     password::check_policy(new_password.expose(), &verified.user)?;
     let hash = password::hash(new_password.expose(), policy.password, rng)?;
     let tx = store.write()?;
+    // The user's row before the link's: the one lock order (docs/schema-contract.md).
+    users_sql::lock(&tx, verified.user.id)?;
     if !sql::consume(&tx, verified.token_id, now.as_second())? {
         drop(tx);
         return Err(record_failure(
@@ -211,47 +220,6 @@ fn redeem_held(
     )?;
     tx.commit()?;
     Ok(verified.user)
-}
-
-/// The throttle window (TOK-10): failures are counted over the last hour.
-const THROTTLE_WINDOW_SECS: i64 = 3600;
-
-/// The audit detail of a refused, throttled redemption.
-const THROTTLED_DETAIL: &str = "throttled";
-
-/// Refuse when `user` has had too many failed redemptions in the window. A refusal is audited
-/// (`token.redeem`, refused, "throttled") at most once per user per window, so a guessing
-/// attack shows in the log without growing it without bound.
-fn throttle(
-    store: &mut Store,
-    user: &User,
-    policy: RedeemPolicy<'_>,
-    actor: &Actor,
-    now: Timestamp,
-) -> Result<(), TokenError> {
-    let since = now.as_second() - THROTTLE_WINDOW_SECS;
-    let failures = audit::count_since(
-        store.conn(),
-        "token.redeem",
-        Outcome::Failed,
-        user.id,
-        since,
-    )?;
-    if failures < u64::from(policy.max_failures_per_hour) {
-        return Ok(());
-    }
-    // Counted and written under the write lock: concurrent refusals add one row, not two.
-    let tx = store.write()?;
-    if audit::count_since(&tx, "token.redeem", Outcome::Refused, user.id, since)? == 0 {
-        let event = Event::new("token.redeem", Outcome::Refused)
-            .target(user)
-            .detail(Some(THROTTLED_DETAIL.into()));
-        audit::append(&tx, actor, now, &event)?;
-    }
-    tx.commit()?;
-    Err(TokenError::Throttled {
-        until: now.as_second() + THROTTLE_WINDOW_SECS,
-    })
 }
 
 /// Audit a failed redemption against the token's user, if the token names one; returns the
@@ -340,6 +308,9 @@ pub mod codes;
 mod issue;
 mod page;
 pub mod state;
+mod throttle;
+
+use throttle::throttle;
 #[cfg(test)]
 mod tests;
 

@@ -241,9 +241,11 @@ fn parse_sslmode(value: &str) -> Result<Asked, TargetError> {
 
 impl SslMode {
     /// The DB-2 rules. Unix sockets never use TLS. A loopback host defaults to `prefer`; any
-    /// other host defaults to `require`, refuses `disable`, and takes `allow`/`prefer` as
-    /// `require` (never a silent plaintext fallback). As in libpq, `require` with an explicit
-    /// `sslrootcert` verifies the chain (`verify-ca`).
+    /// other host defaults to `verify-full` (chain and name, against `sslrootcert` or the
+    /// platform's roots: libpq's advice, so an on-path impostor is refused), refuses `disable`,
+    /// and takes `allow`/`prefer` as `require` (never a silent plaintext fallback). `require` is
+    /// an explicit downgrade; as in libpq, with an explicit `sslrootcert` it verifies the chain
+    /// (`verify-ca`).
     fn effective(
         asked: Option<Asked>,
         host: &PgHost,
@@ -259,10 +261,10 @@ impl SslMode {
             }
             Some(Asked::Disable) => SslMode::Disable,
             None | Some(Asked::Prefer) if local => SslMode::Prefer,
-            None | Some(Asked::Prefer | Asked::Require) if has_root => SslMode::VerifyCa,
-            None | Some(Asked::Prefer | Asked::Require) => SslMode::Require,
+            Some(Asked::Prefer | Asked::Require) if has_root => SslMode::VerifyCa,
+            Some(Asked::Prefer | Asked::Require) => SslMode::Require,
             Some(Asked::VerifyCa) => SslMode::VerifyCa,
-            Some(Asked::VerifyFull) => SslMode::VerifyFull,
+            None | Some(Asked::VerifyFull) => SslMode::VerifyFull,
         })
     }
 }

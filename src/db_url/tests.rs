@@ -99,7 +99,7 @@ fn unknown_parameters_and_bad_values_are_refused() {
 
 #[test]
 fn remote_hosts_require_tls_and_never_fall_back() {
-    assert_eq!(mode("postgres://db.internal/app"), SslMode::Require);
+    assert_eq!(mode("postgres://db.internal/app"), SslMode::VerifyFull);
     assert_eq!(
         mode("postgres://db.internal/app?sslmode=prefer"),
         SslMode::Require
@@ -148,7 +148,8 @@ fn require_with_a_root_certificate_verifies_the_chain() {
     );
     assert_eq!(
         mode("postgres://db.internal/app?sslrootcert=/ca.pem"),
-        SslMode::VerifyCa
+        SslMode::VerifyFull,
+        "no sslmode: the default, verify-full, against that root"
     );
 }
 
@@ -160,4 +161,29 @@ fn display_names_the_target_without_a_password() {
     assert_eq!(v6.to_string(), "postgres://app@[::1]:5432/prod");
     let s = pg("postgres://app@/prod?host=/run/pg").expect("parse");
     assert_eq!(s.to_string(), "postgres://app@/prod?host=/run/pg&port=5432");
+}
+
+/// Issue 21, item 14: the default TLS mode per host. A remote host is verified in full
+/// against the platform's roots (or `sslrootcert`); loopback keeps `prefer`, a Unix socket no
+/// TLS; `require` is an explicit downgrade.
+#[test]
+fn the_default_mode_verifies_remote_hosts_in_full() {
+    assert_eq!(mode("postgres://u@db.internal/app"), SslMode::VerifyFull);
+    assert_eq!(mode("postgres://u@10.1.2.3/app"), SslMode::VerifyFull);
+    assert_eq!(
+        mode("postgres://u@db.internal/app?sslrootcert=/etc/ca.pem"),
+        SslMode::VerifyFull
+    );
+    assert_eq!(mode("postgres://u@127.0.0.1/app"), SslMode::Prefer);
+    assert_eq!(mode("postgres://u@localhost/app"), SslMode::Prefer);
+    assert_eq!(mode("postgres://u@[::1]/app"), SslMode::Prefer);
+    assert_eq!(mode("postgres:///app?host=/run/pg"), SslMode::Disable);
+    assert_eq!(
+        mode("postgres://u@db.internal/app?sslmode=require"),
+        SslMode::Require
+    );
+    assert_eq!(
+        mode("postgres://u@db.internal/app?sslmode=require&sslrootcert=/etc/ca.pem"),
+        SslMode::VerifyCa
+    );
 }

@@ -175,6 +175,32 @@ pub fn count_since(
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
+/// The rows about one user with one action and outcome, within a time span.
+#[derive(Debug, Clone, Copy)]
+pub struct Window<'a> {
+    /// The action.
+    pub action: &'a str,
+    /// The outcome.
+    pub outcome: &'a str,
+    /// The target user.
+    pub user_id: i64,
+    /// From this time...
+    pub since: i64,
+    /// ...up to this one, both included.
+    pub until: i64,
+}
+
+/// The rows in `window`, oldest first.
+pub fn rows_between(conn: &Conn, window: &Window<'_>) -> Result<Vec<Entry>, DbError> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM audit_log WHERE target_user_id = ?1 AND action = ?2 \
+         AND outcome = ?3 AND at >= ?4 AND at <= ?5 ORDER BY at, id"
+    );
+    let w = window;
+    let params = vals![w.user_id, w.action, w.outcome, w.since, w.until];
+    conn.query_vec(&sql, &params, from_row)
+}
+
 /// Which rows `for_each` returns.
 #[derive(Debug, Clone, Default)]
 pub struct Filter {

@@ -62,6 +62,7 @@ pub const TABLES: [Table; 7] = [
             "scanner_opens",
             "sent_at",
             "mail_reply",
+            "user_created_at",
         ],
         generated_id: true,
     },

@@ -42,6 +42,9 @@ pub struct TokenRow {
     /// The mail server's reply: the acceptance (`250 2.0.0 Ok: queued as ...`), or the
     /// refusal of an undelivered link.
     pub mail_reply: Option<String>,
+    /// The `created_at` of the user it was issued for (schema 10): a row that later names a
+    /// user with another `created_at` (an id reused, a row replaced) is not theirs (TOK-4).
+    pub user_created_at: Option<i64>,
 }
 
 /// How often a link was opened on the reset page (never acted on, only shown).
@@ -77,10 +80,10 @@ impl TokenRow {
 /// A token row's columns, on `reset_tokens t` joined to `users u` (see [`joined_at`]).
 pub const COLUMNS: &str = "t.id, t.user_id, u.username, t.purpose, t.created_at, t.expires_at, t.used_at, \
      t.revoked_at, t.revoked_reason, t.recipient, t.opened_at, t.last_opened_at, t.opens, \
-     t.scanner_opens, t.sent_at, t.mail_reply";
+     t.scanner_opens, t.sent_at, t.mail_reply, t.user_created_at";
 
 /// How many columns [`COLUMNS`] names.
-pub const COLUMN_COUNT: usize = 16;
+pub const COLUMN_COUNT: usize = 17;
 
 fn from_row(row: &Row<'_>) -> Result<TokenRow, DbError> {
     from_row_at(row, 0)
@@ -115,6 +118,7 @@ fn from_row_at(row: &Row<'_>, at: usize) -> Result<TokenRow, DbError> {
         },
         sent_at: row.get(at + 14)?,
         mail_reply: row.get(at + 15)?,
+        user_created_at: row.get(at + 16)?,
     })
 }
 

@@ -1,6 +1,8 @@
 //! The store protects itself (schema 6): a change of a user's password hash or email written
 //! with plain SQL, as an application or an admin would, revokes that user's outstanding links,
-//! on both backends. Every statement here is plain SQL run by the driver, not pwreset's code.
+//! on both backends; since schema 10 so does a deactivation (`user deactivated`, see
+//! `tests/cli/schema_rules.rs`). Every statement here is plain SQL run by the driver, not
+//! pwreset's code.
 
 use crate::store::testing::{Backend, TestStore, on_both_backends};
 use crate::store::tokens;
@@ -122,11 +124,12 @@ fn other_changes_and_unchanged_values_revoke_nothing(backend: Backend) {
         "UPDATE reset_tokens SET revoked_at = NULL, revoked_reason = NULL WHERE id = 1",
     );
     let before = links(&store);
-    // Other columns, and the same values again.
+    // Other columns, and the same values again (an active user made active: no deactivation).
     run(
         &store,
-        "UPDATE users SET display_name = 'Alice A', active = 0, must_change_password = 1,
+        "UPDATE users SET display_name = 'Alice A', must_change_password = 1,
                               updated_at = 5 WHERE id = 1;
+             UPDATE users SET active = 1 WHERE id = 1;
              UPDATE users SET password_hash = 'h', email = 'alice@example.com' WHERE id = 1;
              UPDATE users SET username = 'alice2' WHERE id = 1;",
     );

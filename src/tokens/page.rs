@@ -161,6 +161,9 @@ pub fn check_code(
     );
     let user_id = user.as_ref().map_or(0, |u| u.id);
     let tx = store.write()?;
+    // The user's row before their links: the one lock order (docs/schema-contract.md), which the
+    // application's redeem keeps too, so the two never deadlock. Id 0 locks nothing.
+    users_sql::lock(&tx, user_id)?;
     let found = sql::live_with_code(&tx, user_id, &hmac, codes::MAX_TRIES, now.as_second())?;
     let Some(user) = user else {
         return Err(CodeError::Wrong);

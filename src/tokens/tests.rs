@@ -531,4 +531,5 @@ fn a_bulk_run_counts_only_links_sent_since_it_was_planned(backend: Backend) {
     );
 }
 
+mod binding;
 mod page;

@@ -203,13 +203,15 @@ pub fn set_active(
     now: Timestamp,
 ) -> Result<Activation, UserError> {
     let tx = store.write()?;
+    // Revoke before the change: the store's trigger would revoke them too, uncounted (TOK-7).
+    let deactivating = !active && sql::by_id(&tx, user.id)?.is_some_and(|u| u.active);
+    let links_revoked = if deactivating {
+        tokens::revoke_outstanding(&tx, user.id, now.as_second(), "user deactivated")?
+    } else {
+        0
+    };
     let changed = sql::set_active(&tx, user.id, active, now.as_second())?;
-    let mut links_revoked = 0;
     if changed {
-        if !active {
-            links_revoked =
-                tokens::revoke_outstanding(&tx, user.id, now.as_second(), "user deactivated")?;
-        }
         let action = if active {
             "user.activate"
         } else {

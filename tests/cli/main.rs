@@ -59,6 +59,7 @@ on_both_backends!(
     import,
     link_code,
     locale,
+    schema_rules,
     send_link,
     serve,
     smtp_test,
@@ -114,6 +115,10 @@ mod pg_connect;
 mod pg_bounded;
 // Once, on PostgreSQL: its schema and migrations.
 mod pg_schema;
+// Once, on PostgreSQL: row locks between two sessions, which SQLite's one writer never takes.
+mod pg_lock_order;
+// Once, on PostgreSQL: the TLS mode a remote host gets by default.
+mod pg_tls_default;
 // Once, on PostgreSQL: `serve` over a store its config names by URL.
 mod pg_serve;
 // Once, on PostgreSQL: two `serve` processes on one store, as behind a load balancer.

@@ -198,7 +198,7 @@ fn sqlite_columns() -> Columns {
     drop(pwreset::store::Store::create(&path, 5000).expect("a migrated SQLite store"));
     let conn = rusqlite::Connection::open(&path).expect("open the store file");
     let mut tables = conn
-        .prepare("SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' ORDER BY m.name, p.cid")
+        .prepare("SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%' ORDER BY m.name, p.cid")
         .expect("prepare");
     let rows = tables
         .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
@@ -232,4 +232,42 @@ fn the_tables_and_columns_match_the_sqlite_store() {
         columns.entry(row.get(0)).or_default().push(row.get(1));
     }
     assert_eq!(columns, sqlite_columns());
+}
+
+/// Every trigger function runs with a fixed `search_path` (issue 21, item 14): a table of the
+/// same name in a schema the caller put first cannot stand in for pwreset's.
+#[test]
+#[cfg_attr(
+    not(pwreset_pg),
+    ignore = "needs PostgreSQL: eval \"$(.ci/pg-server start)\""
+)]
+fn the_trigger_functions_have_a_fixed_search_path() {
+    let db = PgTestDb::new();
+    let rows = db
+        .client()
+        .query(
+            "SELECT p.proname::text, current_schema()::text,
+                    coalesce(array_to_string(p.proconfig, ';'), '')
+               FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = current_schema() AND p.prorettype = 'trigger'::regtype
+              ORDER BY 1",
+            &[],
+        )
+        .expect("functions");
+    let names: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+    for expected in [
+        "audit_log_next_id",
+        "audit_log_refuse_change",
+        "users_revoke_links",
+    ] {
+        assert!(names.iter().any(|n| n == expected), "{expected}: {names:?}");
+    }
+    for row in rows {
+        let (name, schema, config): (String, String, String) = (row.get(0), row.get(1), row.get(2));
+        assert_eq!(
+            config,
+            format!("search_path=pg_catalog, {schema}"),
+            "{name}"
+        );
+    }
 }

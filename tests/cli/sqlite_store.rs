@@ -16,9 +16,18 @@ fn a_missing_key_refuses_to_append_and_rekey_anchors_an_old_store() {
     let conn = env.sqlite("forges a schema-3 store");
     rechain_without_key(&env.db(), 1, "");
     // Schema 3: without the v4 trigger (dropped above), the v5 columns, the v6 trigger and the
-    // v7, v8 and v9 additions.
+    // v7, v8, v9 and v10 additions.
     conn.execute_batch("DROP TRIGGER users_revoke_links")
         .expect("drop the v6 trigger");
+    // Nor the v10 triggers and column (its users table keeps AUTOINCREMENT: V10 rebuilds it
+    // again the same).
+    conn.execute_batch(
+        "DROP TRIGGER users_deactivation_revokes_links; \
+         DROP TRIGGER users_deletion_removes_links; \
+         DROP TRIGGER users_new_row_revokes_old_links; \
+         ALTER TABLE reset_tokens DROP COLUMN user_created_at;",
+    )
+    .expect("drop the v10 additions");
     let v5 = [
         "code_hmac",
         "code_tries",
@@ -126,4 +135,60 @@ fn a_store_file_owned_by_another_user_is_refused() {
         "{}",
         stderr(&out)
     );
+}
+
+/// A raw connection to the store with foreign keys off, as the sqlite3 shell and most
+/// applications open it: `ON DELETE CASCADE` does nothing there.
+fn without_foreign_keys(env: &TestEnv) -> rusqlite::Connection {
+    let conn = env.sqlite("a connection with foreign keys off is SQLite's");
+    conn.pragma_update(None, "foreign_keys", false)
+        .expect("the sqlite3 shell's default");
+    conn
+}
+
+/// TOK-4: a deleted user's link dies with them and never passes to the next user added, even
+/// when the deleting connection had foreign keys off (issue 21, item 12).
+#[test]
+fn a_deleted_users_link_never_passes_to_the_next_user() {
+    let env = TestEnv::with_samples();
+    env.ok(&["users", "add", "erin@example.com"]);
+    let token = env.link_for("erin");
+    without_foreign_keys(&env)
+        .execute("DELETE FROM users WHERE username = 'erin'", [])
+        .expect("the application deletes erin");
+    env.ok(&["users", "add", "frank@example.com"]);
+    let verify = env.run_stdin(&["tokens", "verify", "-v"], &format!("{token}\n"));
+    assert_fails(&verify, 7, "not valid");
+    let redeem = env.run_stdin(
+        &["tokens", "redeem"],
+        &format!("{token}\nviolet-harbour-tractor-41\n"),
+    );
+    assert_fails(&redeem, 7, "not valid");
+    assert_eq!(
+        env.count("SELECT count(*) FROM users WHERE username = 'frank' AND password_hash IS NULL"),
+        1,
+        "frank's password untouched"
+    );
+    assert_eq!(
+        env.count("SELECT count(*) FROM reset_tokens WHERE user_id NOT IN (SELECT id FROM users)"),
+        0
+    );
+}
+
+/// TOK-4, TOK-7: `REPLACE INTO users` with foreign keys off deletes the row without firing any
+/// delete trigger; the new row under the same id never inherits the old one's links.
+#[test]
+fn a_replaced_user_row_never_inherits_the_links() {
+    let env = TestEnv::with_samples();
+    let token = env.link_for("alice");
+    without_foreign_keys(&env)
+        .execute(
+            "REPLACE INTO users (id, username, email, created_at, updated_at) \
+             SELECT id, 'mallory', 'mallory@example.com', created_at, updated_at \
+             FROM users WHERE username = 'alice'",
+            [],
+        )
+        .expect("the application replaces alice's row");
+    let verify = env.run_stdin(&["tokens", "verify"], &format!("{token}\n"));
+    assert_fails(&verify, 7, "not valid");
 }

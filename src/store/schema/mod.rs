@@ -17,7 +17,7 @@ use super::sql::Conn;
 use postgres::PgSchemaError;
 
 /// The schema version this binary writes, on both backends.
-pub const LATEST: i64 = 9;
+pub const LATEST: i64 = 10;
 
 #[allow(clippy::cast_possible_wrap)] // a handful of migrations
 const _: () = assert!(

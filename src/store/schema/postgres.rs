@@ -21,6 +21,7 @@ pub(super) const MIGRATIONS: &[(i64, &str)] = &[
         9,
         "CREATE INDEX bulk_items_in_order ON bulk_items(run_id, position)",
     ),
+    (10, include_str!("postgres_v10.sql")),
 ];
 
 /// The advisory lock key (a session lock) under which migrations run ("pwreset" + 1).

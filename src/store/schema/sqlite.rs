@@ -7,13 +7,13 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior};
 
 use super::LATEST;
 use crate::store::StoreError;
 
 /// Migration `n` (1-based) brings the store from version `n - 1` to `n`.
-pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9];
+pub(super) const MIGRATIONS: &[&str] = &[V1, V2, V3, V4, V5, V6, V7, V8, V9, V10];
 
 const V1: &str = r"
 CREATE TABLE users (
@@ -165,15 +165,11 @@ ALTER TABLE reset_tokens ADD COLUMN opens          INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE reset_tokens ADD COLUMN scanner_opens  INTEGER NOT NULL DEFAULT 0;
 ";
 
-/// The store protects itself (TOK-7): whoever changes a user's password hash or email
-/// (pwreset, the application, an admin with plain SQL), that user's outstanding links die with
-/// reason `password changed` or `email changed`. Every unused, unrevoked link is revoked, and so
-/// is one still `pending delivery` (the settle step only makes a row live while its reason is
-/// still that one, so the in-flight mail's link stays dead). Expiry is not looked at: the
-/// writer's clock may not be the database's. `revoked_at` is the row's new `updated_at` when
-/// the statement set one (the writer's clock), else the database's clock. `strftime` rather
-/// than `unixepoch()`, so that an application linking an older SQLite can still write.
-const V6: &str = r"
+/// V6's trigger, as a macro so that V10, which rebuilds `users` (dropping its triggers), can
+/// recreate it from the same text.
+macro_rules! users_revoke_links {
+    () => {
+        r"
 CREATE TRIGGER users_revoke_links AFTER UPDATE OF password_hash, email ON users
 WHEN OLD.password_hash IS NOT NEW.password_hash OR OLD.email IS NOT NEW.email COLLATE BINARY
 BEGIN
@@ -185,7 +181,19 @@ BEGIN
      WHERE user_id = NEW.id AND used_at IS NULL
        AND (revoked_at IS NULL OR revoked_reason = 'pending delivery');
 END;
-";
+"
+    };
+}
+
+/// The store protects itself (TOK-7): whoever changes a user's password hash or email
+/// (pwreset, the application, an admin with plain SQL), that user's outstanding links die with
+/// reason `password changed` or `email changed`. Every unused, unrevoked link is revoked, and so
+/// is one still `pending delivery` (the settle step only makes a row live while its reason is
+/// still that one, so the in-flight mail's link stays dead). Expiry is not looked at: the
+/// writer's clock may not be the database's. `revoked_at` is the row's new `updated_at` when
+/// the statement set one (the writer's clock), else the database's clock. `strftime` rather
+/// than `unixepoch()`, so that an application linking an older SQLite can still write.
+const V6: &str = users_revoke_links!();
 
 /// Where each reset stands: when a link's mail was accepted and the server's reply (or the
 /// reply that refused it); one row per temporary password, with its handover and mail reply;
@@ -224,17 +232,100 @@ const V9: &str = r"
 CREATE INDEX bulk_items_in_order ON bulk_items(run_id, position);
 ";
 
+/// Rules an application cannot break (TOK-4, TOK-7). `users` is rebuilt with `AUTOINCREMENT`,
+/// ids and rows kept, so a deleted user's id is never given again; each link records its user's
+/// `created_at` (`user_created_at`), which verifying checks; and triggers do what a connection
+/// with foreign keys off would skip: a deleted user's links and temporary passwords go with
+/// them, a new row under an old id (`REPLACE INTO users`) revokes the links left under it, and a
+/// deactivation revokes the user's outstanding links, so reactivating revives none. Rows a
+/// connection with foreign keys off left behind are removed first, as the cascade would have.
+/// Runs with foreign keys off (see [`apply`]); the V6 trigger is recreated with the table.
+const V10: &str = concat!(
+    r"
+DELETE FROM reset_tokens   WHERE user_id NOT IN (SELECT id FROM users);
+DELETE FROM temp_passwords WHERE user_id NOT IN (SELECT id FROM users);
+UPDATE bulk_items   SET user_id = NULL WHERE user_id NOT IN (SELECT id FROM users);
+UPDATE mail_intents SET user_id = NULL WHERE user_id NOT IN (SELECT id FROM users);
+
+CREATE TABLE users_v10 (
+    id                       INTEGER PRIMARY KEY AUTOINCREMENT,
+    username                 TEXT    NOT NULL COLLATE NOCASE UNIQUE,
+    email                    TEXT             COLLATE NOCASE UNIQUE,
+    display_name             TEXT,
+    active                   INTEGER NOT NULL DEFAULT 1 CHECK (active IN (0, 1)),
+    password_hash            TEXT,
+    must_change_password     INTEGER NOT NULL DEFAULT 0 CHECK (must_change_password IN (0, 1)),
+    temp_password_expires_at INTEGER,
+    password_changed_at      INTEGER,
+    created_at               INTEGER NOT NULL,
+    updated_at               INTEGER NOT NULL,
+    locale                   TEXT
+);
+INSERT INTO users_v10 SELECT id, username, email, display_name, active, password_hash,
+    must_change_password, temp_password_expires_at, password_changed_at, created_at,
+    updated_at, locale FROM users;
+DROP TABLE users;
+ALTER TABLE users_v10 RENAME TO users;
+
+ALTER TABLE reset_tokens ADD COLUMN user_created_at INTEGER;
+UPDATE reset_tokens
+   SET user_created_at = (SELECT created_at FROM users WHERE users.id = reset_tokens.user_id);
+",
+    users_revoke_links!(),
+    r"
+CREATE TRIGGER users_deactivation_revokes_links AFTER UPDATE OF active ON users
+WHEN OLD.active = 1 AND NEW.active = 0
+BEGIN
+    UPDATE reset_tokens
+       SET revoked_at = CASE WHEN NEW.updated_at IS NOT OLD.updated_at THEN NEW.updated_at
+                             ELSE CAST(strftime('%s', 'now') AS INTEGER) END,
+           revoked_reason = 'user deactivated'
+     WHERE user_id = NEW.id AND used_at IS NULL
+       AND (revoked_at IS NULL OR revoked_reason = 'pending delivery');
+END;
+CREATE TRIGGER users_deletion_removes_links AFTER DELETE ON users
+BEGIN
+    DELETE FROM reset_tokens   WHERE user_id = OLD.id;
+    DELETE FROM temp_passwords WHERE user_id = OLD.id;
+END;
+CREATE TRIGGER users_new_row_revokes_old_links AFTER INSERT ON users
+BEGIN
+    UPDATE reset_tokens
+       SET revoked_at = CAST(strftime('%s', 'now') AS INTEGER), revoked_reason = 'user replaced'
+     WHERE user_id = NEW.id AND used_at IS NULL
+       AND (revoked_at IS NULL OR revoked_reason = 'pending delivery');
+END;
+"
+);
+
 /// The schema version recorded in the store.
 pub fn version(conn: &Connection) -> Result<i64, rusqlite::Error> {
     conn.pragma_query_value(None, "user_version", |row| row.get(0))
 }
 
-/// [`super::apply`] on SQLite, where the version is `PRAGMA user_version`.
+/// [`super::apply`] on SQLite, where the version is `PRAGMA user_version`. Migrations run with
+/// foreign keys off (SQLite's way to rebuild a table, as V3 and V10 do, without its `DROP`
+/// cascading), and the foreign keys are checked before the commit; the connection's setting is
+/// restored afterwards.
 pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
     let db = |err: rusqlite::Error| StoreError::Db(err.into());
     if version(conn).map_err(db)? == LATEST {
         return Ok(0);
     }
+    let enforced: bool = conn
+        .pragma_query_value(None, "foreign_keys", |row| row.get(0))
+        .map_err(db)?;
+    conn.pragma_update(None, "foreign_keys", false)
+        .map_err(db)?;
+    let applied = apply_pending(conn, path);
+    conn.pragma_update(None, "foreign_keys", enforced)
+        .map_err(db)?;
+    applied
+}
+
+/// [`apply`]'s work, in one exclusive transaction.
+fn apply_pending(conn: &mut Connection, path: &Path) -> Result<usize, StoreError> {
+    let db = |err: rusqlite::Error| StoreError::Db(err.into());
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Exclusive)
         .map_err(db)?;
@@ -254,6 +345,15 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreEr
     for sql in &pending {
         tx.execute_batch(sql).map_err(db)?;
     }
+    let dangling: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |row| row.get(0))
+        .optional()
+        .map_err(db)?;
+    if let Some(table) = dangling {
+        let why = format!("migrating left a row of {table} without its parent");
+        let code = rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT_FOREIGNKEY);
+        return Err(db(rusqlite::Error::SqliteFailure(code, Some(why))));
+    }
     tx.pragma_update(None, "user_version", LATEST).map_err(db)?;
     tx.commit().map_err(db)?;
     Ok(pending.len())
@@ -263,167 +363,4 @@ pub(super) fn apply(conn: &mut Connection, path: &Path) -> Result<usize, StoreEr
 // SQLite versions, its triggers and `COLLATE NOCASE`). PostgreSQL's schema has its own list,
 // tested on a real server in `store/schema/postgres.rs` and `tests/cli/pg_schema.rs`.
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn applying_twice_is_a_no_op() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        assert_eq!(
-            apply(&mut conn, Path::new(":memory:")).expect("first"),
-            MIGRATIONS.len()
-        );
-        assert_eq!(apply(&mut conn, Path::new(":memory:")).expect("second"), 0);
-        assert_eq!(version(&conn).expect("version"), LATEST);
-    }
-
-    #[test]
-    fn a_version_2_store_keeps_its_bulk_items() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        let tx = conn.transaction().expect("tx");
-        tx.execute_batch(V1).expect("v1");
-        tx.execute_batch(V2).expect("v2");
-        tx.pragma_update(None, "user_version", 2).expect("version");
-        tx.execute_batch(
-            "INSERT INTO bulk_runs (id, created_at, action, os_user, status) VALUES ('r', 0, 'link', 'u', 'running');
-             INSERT INTO bulk_items (run_id, position, entry, status, reason, updated_at) VALUES ('r', 1, 'alice', 'sending', NULL, 5);",
-        )
-        .expect("a v2 run");
-        tx.commit().expect("commit");
-        assert_eq!(
-            apply(&mut conn, Path::new(":memory:")).expect("migrate"),
-            MIGRATIONS.len() - 2
-        );
-        let (entry, status, pid): (String, String, Option<i64>) = conn
-            .query_row(
-                "SELECT entry, status, claimed_pid FROM bulk_items",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .expect("the item survived");
-        assert_eq!(
-            (entry.as_str(), status.as_str(), pid),
-            ("alice", "sending", None)
-        );
-        conn.execute("UPDATE bulk_items SET status = 'interrupted'", [])
-            .expect("the new status is allowed");
-        let open: i64 = conn
-            .query_row("SELECT count(*) FROM mail_intents", [], |r| r.get(0))
-            .expect("the intents table exists");
-        assert_eq!(open, 0);
-    }
-
-    #[test]
-    fn a_version_5_store_keeps_its_users_without_a_locale() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        let tx = conn.transaction().expect("tx");
-        for sql in &MIGRATIONS[..5] {
-            tx.execute_batch(sql).expect("v1..v5");
-        }
-        tx.pragma_update(None, "user_version", 5).expect("version");
-        tx.execute(
-            "INSERT INTO users (username, created_at, updated_at) VALUES ('alice', 0, 0)",
-            [],
-        )
-        .expect("a v5 user");
-        tx.commit().expect("commit");
-        assert_eq!(
-            apply(&mut conn, Path::new(":memory:")).expect("migrate"),
-            MIGRATIONS.len() - 5
-        );
-        let locale: Option<String> = conn
-            .query_row(
-                "SELECT locale FROM users WHERE username = 'alice'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("alice survived");
-        assert_eq!(locale, None, "NULL: mail.default_locale");
-    }
-
-    #[test]
-    fn newer_schema_is_refused_and_left_alone() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        conn.pragma_update(None, "user_version", LATEST + 1)
-            .expect("set version");
-        let err = apply(&mut conn, Path::new("x.db")).expect_err("newer");
-        assert!(matches!(err, StoreError::NewerSchema { found, .. } if found == LATEST + 1));
-        let tables: i64 = conn
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                [],
-                |r| r.get(0),
-            )
-            .expect("count");
-        assert_eq!(tables, 0, "nothing was created in a newer store");
-    }
-
-    #[test]
-    fn audit_log_rejects_update_and_delete() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        apply(&mut conn, Path::new(":memory:")).expect("migrate");
-        conn.execute(
-            "INSERT INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (1, 1, 'u', 'a', 'ok', '', '')",
-            [],
-        )
-        .expect("insert is allowed");
-        let update = conn.execute("UPDATE audit_log SET outcome = 'x'", []);
-        assert!(
-            update
-                .expect_err("update")
-                .to_string()
-                .contains("append-only")
-        );
-        let delete = conn.execute("DELETE FROM audit_log", []);
-        assert!(
-            delete
-                .expect_err("delete")
-                .to_string()
-                .contains("append-only")
-        );
-    }
-
-    #[test]
-    fn audit_log_rejects_replacement_and_id_reuse() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        apply(&mut conn, Path::new(":memory:")).expect("migrate");
-        let insert = |sql: &str, id: i64| {
-            conn.execute(
-                &format!("{sql} INTO audit_log (id, at, os_user, action, outcome, prev_hash, hash) VALUES (?1, 1, 'u', 'a', 'ok', '', '')"),
-                [id],
-            )
-        };
-        insert("INSERT", 1).expect("the first id");
-        insert("INSERT", 2).expect("the next id");
-        for (sql, id) in [
-            ("INSERT OR REPLACE", 1),
-            ("REPLACE", 2),
-            ("INSERT", 2),
-            ("INSERT", 4),
-            ("INSERT OR IGNORE", 0),
-        ] {
-            let err = insert(sql, id).expect_err(sql);
-            assert!(err.to_string().contains("append-only"), "{sql} {id}: {err}");
-        }
-        let unnumbered = conn.execute(
-            "INSERT INTO audit_log (at, os_user, action, outcome, prev_hash, hash) VALUES (1, 'u', 'a', 'ok', '', '')",
-            [],
-        );
-        assert!(unnumbered.is_err(), "an insert must name its id");
-        let count: i64 = conn
-            .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
-            .expect("count");
-        assert_eq!(count, 2);
-    }
-
-    #[test]
-    fn emails_are_unique_ignoring_case() {
-        let mut conn = Connection::open_in_memory().expect("memory db");
-        apply(&mut conn, Path::new(":memory:")).expect("migrate");
-        let insert =
-            "INSERT INTO users (username, email, created_at, updated_at) VALUES (?1, ?2, 0, 0)";
-        conn.execute(insert, ["a", "Alice@Example.com"])
-            .expect("first");
-        assert!(conn.execute(insert, ["b", "alice@example.COM"]).is_err());
-    }
-}
+mod tests;

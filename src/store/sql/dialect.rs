@@ -41,7 +41,9 @@ impl Conn {
     /// The names of the store's tables, sorted (not PostgreSQL's migration bookkeeping).
     pub fn table_names(&self) -> Result<Vec<String>, DbError> {
         let sql = self.dialect(
-            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+            // `sqlite_sequence` (AUTOINCREMENT's counters) is SQLite's, not the store's.
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' \
+             ORDER BY name",
             "SELECT CAST(table_name AS TEXT) FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_name <> 'pwreset_schema_version' \
              ORDER BY table_name",

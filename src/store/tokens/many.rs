@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use super::super::sql::many::{Col, Many, rows};
+use super::super::sql::many::{Col, Many, ints, list, rows};
 use super::super::sql::{Conn, DbError};
 use super::{NewToken, PENDING, UNDELIVERED};
 use Col::{Int, Text};
@@ -63,10 +63,23 @@ pub fn insert_pending_many(conn: &Conn, tokens: &[NewToken<'_>]) -> Result<Vec<i
         })?
         .into_iter()
         .collect();
-    tokens
+    let ids: Vec<i64> = tokens
         .iter()
         .map(|t| ids.get(t.digest).copied().ok_or_else(DbError::no_rows))
-        .collect()
+        .collect::<Result<_, _>>()?;
+    bind_to_users(conn, &ids)?;
+    Ok(ids)
+}
+
+/// Record on each of these tokens its user's `created_at`, which verifying compares with the
+/// user the row names then (TOK-4). Sent with the transaction's next statement.
+fn bind_to_users(conn: &Conn, ids: &[i64]) -> Result<(), DbError> {
+    let sql = format!(
+        "UPDATE reset_tokens SET user_created_at = \
+         (SELECT u.created_at FROM users u WHERE u.id = reset_tokens.user_id) WHERE id IN ({})",
+        list(1, ids.len())
+    );
+    conn.defer(&sql, &ints(ids))
 }
 
 /// Make pending tokens live, each with its mail's reply, all sent at `sent_at` (`None` for a

@@ -4,7 +4,8 @@
 //! - `require` (and `prefer` on loopback): encrypt without checking the certificate, which is
 //!   libpq's meaning; the handshake signatures are still checked.
 //! - `verify-ca`: the chain must lead to a trusted root; the host name is not checked.
-//! - `verify-full`: chain and host name (or IP address) checked.
+//! - `verify-full`: chain and host name (or IP address) checked; the default for every host
+//!   that is not loopback (`crate::db_url`), so `require` there is an explicit downgrade.
 //!
 //! Trusted roots: only the certificates in `sslrootcert` when given (as libpq), else the
 //! platform's store. "dangerous" below is only rustls's name for plugging in a verifier.
