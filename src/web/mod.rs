@@ -21,6 +21,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 mod tries;
+mod units;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -162,6 +163,8 @@ pub struct Web {
     stores: StorePool,
     /// "Password changed" notices being sent, detached from their requests.
     notices: Arc<std::sync::atomic::AtomicUsize>,
+    /// What POSTs started, finishing whatever the connection does (WEB-9).
+    units: units::Units,
 }
 
 /// Store connections kept between requests, so that a request does not pay for opening the
@@ -216,6 +219,7 @@ impl Web {
             code_tries: tries::CodeTries::default(),
             stores: StorePool::default(),
             notices: Arc::default(),
+            units: units::Units::default(),
         }
     }
 }

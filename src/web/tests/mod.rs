@@ -18,6 +18,8 @@ mod hardening;
 mod language;
 mod limits;
 mod link;
+mod probes;
+mod units;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -3,6 +3,7 @@
 //! dropped. Every wait is bounded.
 
 pub(crate) mod http;
+mod units;
 
 use std::time::Duration;
 
