@@ -10,6 +10,7 @@
 
 mod access_log;
 mod client;
+mod done;
 mod guard;
 mod handlers;
 mod headers;

@@ -113,7 +113,8 @@ pub async fn submit(
     match web.units.run(unit).await?? {
         Redeemed::Changed => {
             let clear = session::clear(&web.settings.site, session::SESSION);
-            Ok(see_other(&web.settings.site.at("/done"), &[clear]))
+            let done = crate::web::done::cookie(&web);
+            Ok(see_other(&web.settings.site.at("/done"), &[clear, done]))
         }
         Redeemed::Refused(problem) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -204,10 +205,7 @@ impl Drop for Sending {
     }
 }
 
-/// `GET P/done`: the done page, with the login link when `templates.login_url` is set.
-pub async fn done(State(web): State<Arc<Web>>) -> Response {
-    let login_url = web.settings.branding.login_url.clone();
-    Page::new("done", StatusCode::OK)
-        .with(|vars| vars.login_url = login_url)
-        .render(&web)
+/// `GET P/done`: see [`crate::web::done::page`].
+pub async fn done(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    crate::web::done::page(&web, &headers)
 }

@@ -13,6 +13,7 @@
 mod basics;
 mod cancel;
 mod code;
+mod done;
 mod form;
 mod hardening;
 mod language;
