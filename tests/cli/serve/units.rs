@@ -2,7 +2,8 @@
 //! request timeout shorter than the hash), a client that closes while its password is hashed,
 //! and wrong codes whose requests time out while the store is busy (WEB-5, WEB-6). The access
 //! log has a line for each, with the status the request got (408), or 499 when the client went
-//! away. Every wait is bounded.
+//! away; and a server killed while hashing leaves the link working for the next one. Every
+//! wait is bounded.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -71,6 +72,19 @@ fn post_and_keep(server: &Server, target: &str, cookie: &str, body: &str) -> std
     stream
 }
 
+/// POST [`NEW_PASSWORD`] under `session` and return (the connection still open) once the
+/// server has spent 0.3 s of CPU on it: the hash is running (it takes seconds).
+fn post_while_hashing(server: &Server, session: &str, csrf: &str) -> std::net::TcpStream {
+    let cpu = cpu_ticks(server);
+    let stream = post_and_keep(server, "/reset-password", session, &password_body(csrf));
+    let until = Instant::now() + Duration::from_secs(60);
+    while cpu_ticks(server) < cpu + 30 {
+        assert!(Instant::now() < until, "the hash never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stream
+}
+
 /// The link used, one `token.redeem ok` row and the notice in the outbox.
 fn assert_changed_and_noticed(env: &TestEnv, mails_before: usize) {
     outbox_reaches(env, mails_before + 1);
@@ -103,14 +117,7 @@ fn a_post_whose_client_closed_while_hashing_still_sends_its_notice_and_is_logged
     let mut server = Server::start(&env, &[]);
     let (session, csrf) = open_link(&env, &mut server);
     let mails = env.outbox().len();
-    let cpu = cpu_ticks(&server);
-    let mut stream = post_and_keep(&server, "/reset-password", &session, &password_body(&csrf));
-    // Closed once the server has spent 0.3 s of CPU on the hash (it takes seconds).
-    let until = Instant::now() + Duration::from_secs(60);
-    while cpu_ticks(&server) < cpu + 30 {
-        assert!(Instant::now() < until, "the hash never started");
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut stream = post_while_hashing(&server, &session, &csrf);
     assert!(env.outbox().len() == mails, "closed before the change");
     std::io::Write::flush(&mut stream).expect("flush");
     drop(stream);
@@ -154,4 +161,23 @@ fn wrong_codes_cut_by_the_request_timeout_still_count_for_the_client_and_the_lin
     let out = server.stop(Signal::SIGTERM);
     let err = stderr(&out);
     assert_eq!(err.matches("POST /reset-password/code 408 ").count(), 3, "{err}");
+}
+
+#[test]
+fn a_server_killed_while_hashing_leaves_the_link_working() {
+    let env = TestEnv::with_samples();
+    slow_page(&env, "");
+    let mut server = Server::start(&env, &[]);
+    let (session, csrf) = open_link(&env, &mut server);
+    let mails = env.outbox().len();
+    let _stream = post_while_hashing(&server, &session, &csrf);
+    server.stop(Signal::SIGKILL);
+    let used = "SELECT count(*) FROM reset_tokens WHERE used_at IS NOT NULL";
+    assert_eq!(env.count(used), 0, "nothing was half done");
+    assert_eq!(env.outbox().len(), mails);
+    let mut again = Server::start(&env, &[]);
+    super::set_new_password(&mut again, &session, &csrf);
+    assert_changed_and_noticed(&env, mails);
+    let out = again.stop(Signal::SIGTERM);
+    assert!(!stderr(&out).contains(NEW_PASSWORD));
 }
