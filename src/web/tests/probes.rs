@@ -50,6 +50,10 @@ async fn spellings_of_one_login_count_together_with_or_without_a_link(backend: B
         expected,
         "without a link"
     );
+    // The same writes either way: an audit row per wrong code.
+    let audited = "SELECT count(*) FROM audit_log WHERE action = 'token.code'";
+    assert_eq!(with_link.count(audited), 5);
+    assert_eq!(without_link.count(audited), 5);
 }
 
 async fn probes_against_a_user_without_a_link_are_audited_without_the_code(backend: Backend) {
