@@ -63,6 +63,8 @@ pub struct PageVars {
     pub logo_url: Option<String>,
     /// `templates.login_url` (done page).
     pub login_url: Option<String>,
+    /// The password was changed in this browser just now (done page; else it claims nothing).
+    pub changed: bool,
     /// The user's login name (form and done pages).
     pub username: Option<String>,
     /// The form's CSRF value.
@@ -145,6 +147,7 @@ fn sample(name: &str) -> PageVars {
         support_contact: Some("help@example.com".into()),
         logo_url: Some("https://example.com/logo.png".into()),
         login_url: Some("https://example.com/login".into()),
+        changed: true,
         username: Some("alice".into()),
         csrf: "0".repeat(64),
         problem: Some(PageProblem::TooShort),

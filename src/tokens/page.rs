@@ -109,15 +109,31 @@ pub fn cancel_id(
     Ok(verified.user)
 }
 
+/// Who a wrong code was counted against, so that the page can answer alike whoever it was
+/// (WEB-6): the store counts tries per link, and the page counts the rest per user or login.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counted {
+    /// The user's live links with a code: the store counted the try.
+    Link,
+    /// A known user without a live link with a code: audited, counted by nobody here.
+    User(i64),
+    /// A login that names no active user: counted by nobody here.
+    Nobody,
+}
+
 /// Why a code was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum CodeError {
-    /// Wrong code, unknown user, or no live link with a code: one answer for all.
+    /// Wrong code, unknown user, or no live link with a code: one answer for all, with who
+    /// it was counted against.
     #[error("the code is wrong or no longer works")]
-    Wrong,
+    Wrong(Counted),
     /// That was the last try: the user's links were revoked.
     #[error("too many wrong codes: the link was revoked")]
-    Exhausted,
+    Exhausted {
+        /// The user whose links were revoked.
+        user_id: i64,
+    },
     /// The store or the audit log failed.
     #[error(transparent)]
     Token(#[from] TokenError),
@@ -138,7 +154,9 @@ impl From<DbError> for CodeError {
 /// The code path of the page: `login` is the user's username or email (any case), `code` what
 /// they typed. A right code returns the live link it belongs to (counted as an open); a wrong
 /// one counts a try against each of the user's live links with a code, and the try that
-/// reaches [`codes::MAX_TRIES`] revokes them. Tries are audited (`token.code`, failed).
+/// reaches [`codes::MAX_TRIES`] revokes them (WEB-6). Every wrong code for a known user is
+/// audited (`token.code`, failed, never the code), with a live link or without one, so probes
+/// for who has a pending reset show in the log; both cases run the same statements.
 ///
 /// The lookup runs in the write transaction that acts on it, and only matches a link with
 /// tries left, so concurrent tries never accept a code after the last wrong one. An unknown
@@ -166,7 +184,7 @@ pub fn check_code(
     users_sql::lock(&tx, user_id)?;
     let found = sql::live_with_code(&tx, user_id, &hmac, codes::MAX_TRIES, now.as_second())?;
     let Some(user) = user else {
-        return Err(CodeError::Wrong);
+        return Err(CodeError::Wrong(Counted::Nobody));
     };
     let Some(id) = found else {
         return wrong_code(tx, &user, actor, now);
@@ -191,16 +209,16 @@ fn find_user(store: &Store, login: &str) -> Result<Option<User>, CodeError> {
     Ok(user.filter(|u| u.active))
 }
 
-/// Count a wrong code in `tx` (the transaction that looked the code up).
+/// Count a wrong code in `tx` (the transaction that looked the code up) and audit it. A user
+/// without a live link with a code runs the same statements, which change nothing but the
+/// audit log.
 fn wrong_code(
     tx: crate::store::sql::Tx<'_>,
     user: &User,
     actor: &Actor,
     now: Timestamp,
 ) -> Result<Verified, CodeError> {
-    if sql::count_wrong_code(&tx, user.id, now.as_second())? == 0 {
-        return Err(CodeError::Wrong); // no live link with a code: nothing to count against
-    }
+    let counted = sql::count_wrong_code(&tx, user.id, now.as_second())? > 0;
     let revoked = sql::revoke_exhausted(
         &tx,
         user.id,
@@ -208,19 +226,19 @@ fn wrong_code(
         now.as_second(),
         TOO_MANY_CODES,
     )?;
-    let detail = if revoked > 0 {
-        format!("wrong code; {TOO_MANY_CODES}: revoked {revoked} links")
-    } else {
-        "wrong code".to_string()
+    let detail = match (counted, revoked) {
+        (false, _) => "wrong code; no live link with a code".to_string(),
+        (true, 0) => "wrong code".to_string(),
+        (true, n) => format!("wrong code; {TOO_MANY_CODES}: revoked {n} links"),
     };
     let event = Event::new("token.code", Outcome::Failed)
         .target(user)
         .detail(Some(detail));
     audit::append(&tx, actor, now, &event).map_err(TokenError::from)?;
     tx.commit()?;
-    Err(if revoked > 0 {
-        CodeError::Exhausted
-    } else {
-        CodeError::Wrong
+    Err(match (counted, revoked) {
+        (false, _) => CodeError::Wrong(Counted::User(user.id)),
+        (true, 0) => CodeError::Wrong(Counted::Link),
+        (true, _) => CodeError::Exhausted { user_id: user.id },
     })
 }

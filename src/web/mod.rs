@@ -10,6 +10,7 @@
 
 mod access_log;
 mod client;
+mod done;
 mod guard;
 mod handlers;
 mod headers;
@@ -22,6 +23,7 @@ mod session;
 #[cfg(test)]
 mod tests;
 mod tries;
+mod units;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -167,6 +169,8 @@ pub struct Web {
     stores: pool::StorePool,
     /// "Password changed" notices being sent, detached from their requests.
     notices: Arc<std::sync::atomic::AtomicUsize>,
+    /// What POSTs started, finishing whatever the connection does (WEB-9).
+    units: units::Units,
 }
 
 impl Web {
@@ -194,6 +198,7 @@ impl Web {
             code_tries: tries::CodeTries::default(),
             stores: pool::StorePool::new(settings_store_connections),
             notices: Arc::default(),
+            units: units::Units::default(),
         }
     }
 }

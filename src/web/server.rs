@@ -2,8 +2,10 @@
 //! connections (at most `serve.max_connections` at once; more wait unaccepted) with a
 //! header-read timeout so slow clients are dropped, the peer address put on
 //! each request, and a graceful stop on SIGTERM or SIGINT that finishes requests in flight
-//! (up to `request_timeout` + [`STOP_GRACE`]), then gives blocking work and detached "password
-//! changed" notices [`STOP_GRACE`] more and abandons what is left with a log line.
+//! (up to `request_timeout` + [`STOP_GRACE`]), then waits up to [`STOP_GRACE`] for what page
+//! POSTs started and still runs without its request (WEB-9), then gives blocking work and
+//! detached "password changed" notices [`STOP_GRACE`] more and abandons what is left with a log
+//! line.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,9 +36,9 @@ pub enum ServeError {
     Runtime(std::io::Error),
 }
 
-/// Extra time given to requests in flight at a stop, beyond the request timeout; and then
-/// again to blocking work and notices still going. A stop takes at most
-/// `request_timeout` + 2 × `STOP_GRACE`.
+/// Extra time given to requests in flight at a stop, beyond the request timeout; then again to
+/// page POSTs whose requests are gone; and then again to blocking work and notices still
+/// going. A stop takes at most `request_timeout` + 3 × `STOP_GRACE`.
 pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// Serve the page on `bind` until SIGTERM or SIGINT. Logs `listening on http://ADDR/P` once it
@@ -101,6 +103,15 @@ async fn run(web: Arc<Web>, bind: SocketAddr) -> Result<(), ServeError> {
         .is_err()
     {
         (web.deps.log)("stopping with requests still in flight");
+    }
+    if tokio::time::timeout(STOP_GRACE, web.units.finished())
+        .await
+        .is_err()
+    {
+        let left = web.units.running();
+        (web.deps.log)(&format!(
+            "stopping with {left} password changes or code checks still running"
+        ));
     }
     Ok(())
 }

@@ -1,8 +1,11 @@
-//! Wrong codes per typed login, in memory (WEB-6): so that a login that names nobody, or a user
-//! without a live link with a code, gets the same answers as a real user's link, whose tries
-//! the store counts: "wrong" for the first tries, then "too many wrong codes" from the
-//! [`MAX_TRIES`]th on. Keyed by the login as typed, trimmed and lower-cased; bounded in size and
-//! kept for [`KEEP`] (the longest a link lives). Never holds a code.
+//! Wrong codes the store does not count, in memory (WEB-6): so that a login that names nobody,
+//! or a user without a live link with a code, gets the same answers as a real user's link, whose
+//! tries the store counts: "wrong" for the first tries, then "too many wrong codes" from the
+//! [`MAX_TRIES`]th on. A known user is counted by user, whichever spelling of the login was typed
+//! (username, email, any case); a login that names nobody by the login as typed, trimmed and
+//! lower-cased. These counts are only answers: they never revoke a link, and the page does not
+//! consult them while the user has a live link (the store's count answers then). Bounded in size
+//! and kept for [`KEEP`] (the longest a link lives). Never holds a code.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -15,15 +18,40 @@ pub const KEEP: Duration = Duration::from_secs(24 * 3600);
 /// The most logins remembered; past that the oldest is forgotten.
 const MAX_LOGINS: usize = 10_000;
 
-/// Wrong code tries per normalised login.
+/// Whose wrong tries are counted.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A known user, by id.
+    User(i64),
+    /// A login that names nobody, trimmed and lower-cased.
+    Login(String),
+}
+
+impl Key {
+    /// The key of a typed login that names nobody.
+    pub fn login(typed: &str) -> Key {
+        Key::Login(normalize(typed))
+    }
+}
+
+/// Wrong code tries per user or normalised login.
 #[derive(Debug, Default)]
-pub struct CodeTries(Mutex<HashMap<String, (Instant, u32)>>);
+pub struct CodeTries(Mutex<HashMap<Key, (Instant, u32)>>);
 
 impl CodeTries {
-    /// Count a wrong try for `login`; returns whether it has now had [`MAX_TRIES`] or more.
-    pub fn wrong(&self, login: &str, now: Instant) -> bool {
+    /// Count a wrong try for `key`; returns whether it has now had [`MAX_TRIES`] or more.
+    pub fn wrong(&self, key: Key, now: Instant) -> bool {
+        self.add(key, now, 1) >= MAX_TRIES
+    }
+
+    /// Count `key` as having used up its tries (the store revoked the user's link).
+    pub fn exhaust(&self, key: Key, now: Instant) {
+        self.add(key, now, MAX_TRIES);
+    }
+
+    /// Add `n` tries for `key`; returns its count.
+    fn add(&self, key: Key, now: Instant, n: u32) -> u32 {
         let mut tries = self.lock();
-        let key = normalize(login);
         if tries.len() >= MAX_LOGINS && !tries.contains_key(&key) {
             tries.retain(|_, (start, _)| now.duration_since(*start) < KEEP);
             if tries.len() >= MAX_LOGINS {
@@ -37,16 +65,16 @@ impl CodeTries {
         if now.duration_since(entry.0) >= KEEP {
             *entry = (now, 0);
         }
-        entry.1 = entry.1.saturating_add(1);
-        entry.1 >= MAX_TRIES
+        entry.1 = entry.1.saturating_add(n);
+        entry.1
     }
 
-    /// Forget `login`'s tries (a right code was typed).
-    pub fn forget(&self, login: &str) {
-        self.lock().remove(&normalize(login));
+    /// Forget `key`'s tries (a right code was typed).
+    pub fn forget(&self, key: &Key) {
+        self.lock().remove(key);
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<String, (Instant, u32)>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Key, (Instant, u32)>> {
         self.0.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
@@ -64,13 +92,27 @@ mod tests {
     fn the_fifth_wrong_try_and_later_are_too_many_per_login() {
         let tries = CodeTries::default();
         let now = Instant::now();
-        let answers: Vec<bool> = (0..7).map(|_| tries.wrong(" Bob ", now)).collect();
+        let answers: Vec<bool> = (0..7)
+            .map(|_| tries.wrong(Key::login(" Bob "), now))
+            .collect();
         assert_eq!(answers, [false, false, false, false, true, true, true]);
-        assert!(!tries.wrong("carol", now), "per login");
-        assert!(tries.wrong("BOB", now), "trimmed and lower-cased");
-        tries.forget("bob");
-        assert!(!tries.wrong("bob", now), "forgotten after a right code");
-        assert!(!tries.wrong("carol", now + KEEP), "kept for KEEP only");
+        assert!(!tries.wrong(Key::login("carol"), now), "per login");
+        assert!(
+            tries.wrong(Key::login("BOB"), now),
+            "trimmed and lower-cased"
+        );
+        tries.forget(&Key::login("bob"));
+        assert!(
+            !tries.wrong(Key::login("bob"), now),
+            "forgotten after a right code"
+        );
+        assert!(
+            !tries.wrong(Key::login("carol"), now + KEEP),
+            "kept for KEEP only"
+        );
+        assert!(!tries.wrong(Key::User(7), now), "users apart from logins");
+        tries.exhaust(Key::User(7), now);
+        assert!(tries.wrong(Key::User(7), now), "used up with its link");
     }
 
     #[test]
@@ -78,9 +120,11 @@ mod tests {
         let tries = CodeTries::default();
         let now = Instant::now();
         for n in 0..=MAX_LOGINS {
-            tries.wrong(&format!("user{n}"), now + Duration::from_millis(n as u64));
+            let key = Key::login(&format!("user{n}"));
+            tries.wrong(key, now + Duration::from_millis(n as u64));
         }
         assert_eq!(tries.lock().len(), MAX_LOGINS);
-        assert!(!tries.lock().contains_key("user0"), "the oldest went");
+        let oldest = Key::login("user0");
+        assert!(!tries.lock().contains_key(&oldest), "the oldest went");
     }
 }

@@ -45,6 +45,18 @@ impl TestDb {
         TestDb { store }
     }
 
+    /// Run `held` while this connection holds pwreset's writer lock (SQLite `BEGIN IMMEDIATE`;
+    /// PostgreSQL's advisory lock, taken with the transaction's first statement), so that
+    /// pwreset's writes wait for it; the transaction is rolled back afterwards.
+    pub fn while_writer_locked<T>(&mut self, held: impl FnOnce() -> T) -> T {
+        let tx = self.store.write().expect("the writer lock");
+        tx.query_one("SELECT count(*) FROM users", &[], |r| r.get::<i64>(0))
+            .expect("take the lock");
+        let value = held();
+        drop(tx);
+        value
+    }
+
     /// The connection itself, for what the helpers below do not cover.
     pub fn conn(&self) -> &Conn {
         self.store.conn()

@@ -158,13 +158,13 @@ fn five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing(backend: Bac
     };
     assert!(matches!(
         wrong(&mut store, "nobody", code.expose()),
-        Err(CodeError::Wrong)
+        Err(CodeError::Wrong(Counted::Nobody))
     ));
     assert!(audit_rows(&store, "token.code").is_empty());
     for _ in 1..codes::MAX_TRIES {
         assert!(matches!(
             wrong(&mut store, "alice", "0000-0000"),
-            Err(CodeError::Wrong)
+            Err(CodeError::Wrong(Counted::Link))
         ));
     }
     assert_eq!(row(&store, &token).state(T0 + 2), "live");
@@ -177,15 +177,19 @@ fn five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing(backend: Bac
         &actor(),
         at(T0 + 1),
     );
-    assert!(matches!(forged, Err(CodeError::Exhausted)));
+    assert!(matches!(forged, Err(CodeError::Exhausted { user_id }) if user_id == user.id));
     let row = row(&store, &token);
     assert_eq!(row.revoked_reason.as_deref(), Some(TOO_MANY_CODES));
     assert!(matches!(
         wrong(&mut store, "alice", code.expose()),
-        Err(CodeError::Wrong)
+        Err(CodeError::Wrong(Counted::User(id))) if id == user.id
     ));
     let audited = audit_rows(&store, "token.code");
-    assert_eq!(audited.len(), codes::MAX_TRIES as usize);
+    assert_eq!(
+        audited.len(),
+        codes::MAX_TRIES as usize + 1,
+        "every wrong code for a known user, the one after the link died included"
+    );
     assert!(audited.iter().all(|(outcome, _)| outcome == "failed"));
 }
 
@@ -197,9 +201,10 @@ fn without_a_code_key_a_link_has_no_code(backend: Backend) {
     let key = CodeKey::for_tests();
     assert!(sql::activate(store.conn(), pending.id).expect("activate"));
     let tried = check_code(&mut store, &key, "alice", "0000-0000", &actor(), at(T0 + 1));
-    assert!(matches!(tried, Err(CodeError::Wrong)));
-    assert!(
-        audit_rows(&store, "token.code").is_empty(),
-        "nothing to count against"
+    assert!(matches!(tried, Err(CodeError::Wrong(Counted::User(id))) if id == user.id));
+    assert_eq!(
+        audit_rows(&store, "token.code").len(),
+        1,
+        "nothing to count against, but the probe is audited"
     );
 }

@@ -2,7 +2,9 @@
 //! is the only thing that uses a token (WEB-1): the same policy, throttle, atomic use, revoking
 //! and audit row as `tokens redeem`, argon2 on a blocking thread under a per-core permit (WEB-8),
 //! then a 303 to the done page while the "password changed" notice goes out detached (the
-//! request never waits for the mail server).
+//! request never waits for the mail server). Once the session is checked, the permit, the
+//! redemption and the notice run as one unit that the connection cannot cut (WEB-9): a client
+//! that goes away, or the request timeout, never leaves a change without its notice.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,11 +109,12 @@ pub async fn submit(
         let problem = Some(PageProblem::Mismatch);
         return Ok(form_page(&web, &verified, value.expose(), status, problem));
     }
-    match redeem(&web, verified.token_id, password).await? {
-        Redeemed::Changed(user) => {
-            notify(&web, user);
+    let unit = change(web.clone(), verified.token_id, password);
+    match web.units.run(unit).await?? {
+        Redeemed::Changed => {
             let clear = session::clear(&web.settings.site, session::SESSION);
-            Ok(see_other(&web.settings.site.at("/done"), &[clear]))
+            let done = crate::web::done::cookie(&web);
+            Ok(see_other(&web.settings.site.at("/done"), &[clear, done]))
         }
         Redeemed::Refused(problem) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
@@ -121,23 +124,44 @@ pub async fn submit(
     }
 }
 
+/// WEB-9: the unit a POST hands over once its session is checked: the hashing permit, the
+/// redemption and, when the password was set, the notice (PW-6). It runs to the end whatever
+/// happens to the request.
+async fn change(web: Arc<Web>, token_id: i64, password: Secret) -> Result<Redeemed, PageError> {
+    let redeemed = redeem(&web, token_id, password).await?;
+    Ok(match redeemed {
+        Ok(user) => {
+            notify(&web, user);
+            Redeemed::Changed
+        }
+        Err(problem) => Redeemed::Refused(problem),
+    })
+}
+
 /// What a redemption that did not fail came to.
 enum Redeemed {
-    /// The password was set.
-    Changed(User),
+    /// The password was set (and its notice is on its way).
+    Changed,
     /// The policy refused the password; nothing changed.
     Refused(PolicyError),
 }
 
-/// Redeem the token under a hashing permit, on a blocking thread. Too many failed
-/// redemptions are [`PageError::TooMany`].
-async fn redeem(web: &Arc<Web>, token_id: i64, password: Secret) -> Result<Redeemed, PageError> {
+/// Redeem the token under a hashing permit held until the hash and the store write are done
+/// (WEB-8), on a blocking thread: the user whose password was set, or the policy's refusal.
+/// Too many failed redemptions (TOK-10) are [`PageError::TooMany`].
+async fn redeem(
+    web: &Arc<Web>,
+    token_id: i64,
+    password: Secret,
+) -> Result<Result<User, PolicyError>, PageError> {
     let Ok(_permit) = web.hashing.acquire().await else {
         return Err(PageError::server(&"the hashing permits were closed"));
     };
     let now = (web.deps.clock)();
     let (settings, actor, rng) = (web.settings.clone(), web.actor.clone(), web.deps.rng);
+    let units = web.clone();
     let redeemed = with_store(web, move |store| {
+        let _hashing = units.units.hashing();
         let policy = RedeemPolicy {
             password: &settings.password,
             max_failures_per_hour: settings.max_failed_redeems_per_hour,
@@ -146,8 +170,8 @@ async fn redeem(web: &Arc<Web>, token_id: i64, password: Secret) -> Result<Redee
     })
     .await?;
     match redeemed {
-        Ok(user) => Ok(Redeemed::Changed(user)),
-        Err(TokenError::Policy(problem)) => Ok(Redeemed::Refused(problem)),
+        Ok(user) => Ok(Ok(user)),
+        Err(TokenError::Policy(problem)) => Ok(Err(problem)),
         Err(TokenError::Throttled { .. }) => Err(PageError::TooMany),
         Err(err) => Err(err.into()),
     }
@@ -181,10 +205,7 @@ impl Drop for Sending {
     }
 }
 
-/// `GET P/done`: the done page, with the login link when `templates.login_url` is set.
-pub async fn done(State(web): State<Arc<Web>>) -> Response {
-    let login_url = web.settings.branding.login_url.clone();
-    Page::new("done", StatusCode::OK)
-        .with(|vars| vars.login_url = login_url)
-        .render(&web)
+/// `GET P/done`: see [`crate::web::done::page`].
+pub async fn done(State(web): State<Arc<Web>>, headers: HeaderMap) -> Response {
+    crate::web::done::page(&web, &headers)
 }

@@ -14,14 +14,14 @@ on_both_backends!(
 );
 
 /// The form cookie and CSRF value of a fresh code form.
-async fn code_form(h: &Harness) -> (String, String) {
+pub(super) async fn code_form(h: &Harness) -> (String, String) {
     let response = h.send(browse("/reset-password/code")).await;
     let form = cookie(&response, "pwreset_form").expect("a form cookie");
     let csrf = csrf_in(&text(response).await);
     (format!("pwreset_form={form}"), csrf)
 }
 
-fn submit(
+pub(super) fn submit(
     cookie: &str,
     csrf: &str,
     login: &str,

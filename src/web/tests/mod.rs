@@ -13,11 +13,14 @@
 mod basics;
 mod cancel;
 mod code;
+mod done;
 mod form;
 mod hardening;
 mod language;
 mod limits;
 mod link;
+mod probes;
+mod units;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

@@ -6,6 +6,7 @@ pub(crate) mod http;
 mod cancel_link;
 mod notices;
 mod proxy;
+mod units;
 
 use std::time::Duration;
 
