@@ -315,8 +315,8 @@ use throttle::throttle;
 mod tests;
 
 pub use page::{
-    CANCELLED, CodeError, Counted, OpenKind, TOO_MANY_CODES, cancel_id, check_code, record_open,
-    redeem_id, verify_id,
+    CANCELLED, CodeError, Counted, OpenKind, PROBES_AUDITED_PER_HOUR, TOO_MANY_CODES, cancel_id,
+    check_code, record_open, redeem_id, verify_id,
 };
 
 pub use issue::{

@@ -30,6 +30,10 @@ pub enum OpenKind {
 pub const CANCELLED: &str = "cancelled by the user";
 /// `revoked_reason` of links whose code was guessed wrong too often.
 pub const TOO_MANY_CODES: &str = "too many wrong codes";
+/// Wrong codes for a user without a live link audited per user per hour: enough to show the
+/// probes, never a log that one client can grow without bound (wrong codes against a live link
+/// are all audited: at most [`codes::MAX_TRIES`] per link).
+pub const PROBES_AUDITED_PER_HOUR: usize = 20;
 
 /// Count an open of the link carrying `token` (first and last time, count, scanner-like
 /// count), whatever the token's state; an unknown or malformed token counts nothing. Returns
@@ -160,8 +164,8 @@ impl From<DbError> for CodeError {
 ///
 /// The lookup runs in the write transaction that acts on it, and only matches a link with
 /// tries left, so concurrent tries never accept a code after the last wrong one. An unknown
-/// login does the same work as a known one (the code's HMAC, one lookup in a write
-/// transaction) and gets the same `Wrong`.
+/// login gets the same `Wrong` after the code's HMAC and a lookup in a write transaction, but
+/// skips the counting and the audit row, so timing may tell that it names nobody.
 pub fn check_code(
     store: &mut Store,
     key: &codes::CodeKey,
@@ -234,7 +238,14 @@ fn wrong_code(
     let event = Event::new("token.code", Outcome::Failed)
         .target(user)
         .detail(Some(detail));
-    audit::append(&tx, actor, now, &event).map_err(TokenError::from)?;
+    // Both cases read the hour's rows, so they do the same work; a probe without a link is
+    // audited only up to the cap, so nobody can grow the log without bound.
+    let hour = now.as_second() - 3600;
+    let logged = audit::signed_times(&tx, &actor.key, &event, hour, now.as_second())
+        .map_err(TokenError::from)?;
+    if counted || logged.len() < PROBES_AUDITED_PER_HOUR {
+        audit::append(&tx, actor, now, &event).map_err(TokenError::from)?;
+    }
     tx.commit()?;
     Err(match (counted, revoked) {
         (false, _) => CodeError::Wrong(Counted::User(user.id)),

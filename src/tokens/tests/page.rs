@@ -10,6 +10,7 @@ on_both_backends!(
     the_right_code_finds_the_link_by_username_or_email_in_any_case,
     five_wrong_codes_revoke_the_link_and_unknown_users_count_nothing,
     without_a_code_key_a_link_has_no_code,
+    probes_without_a_link_are_audited_up_to_a_cap_per_hour,
 );
 
 /// Issue a live token with a code under the store's (test) code key.
@@ -206,5 +207,28 @@ fn without_a_code_key_a_link_has_no_code(backend: Backend) {
         audit_rows(&store, "token.code").len(),
         1,
         "nothing to count against, but the probe is audited"
+    );
+}
+
+fn probes_without_a_link_are_audited_up_to_a_cap_per_hour(backend: Backend) {
+    let (mut store, user) = setup(backend);
+    let key = CodeKey::for_tests();
+    let probe = |store: &mut Store, second: i64| {
+        check_code(store, &key, "alice", "0000-0000", &actor(), at(T0 + second))
+    };
+    for second in 1..=30 {
+        let tried = probe(&mut store, second);
+        assert!(matches!(tried, Err(CodeError::Wrong(Counted::User(id))) if id == user.id));
+    }
+    assert_eq!(
+        audit_rows(&store, "token.code").len(),
+        PROBES_AUDITED_PER_HOUR,
+        "a client cannot grow the log without bound"
+    );
+    probe(&mut store, 3600 + 2).expect_err("still wrong");
+    assert_eq!(
+        audit_rows(&store, "token.code").len(),
+        PROBES_AUDITED_PER_HOUR + 1,
+        "the next hour's probes are audited again"
     );
 }

@@ -84,7 +84,7 @@ pub async fn arrive(
     let now = (web.deps.clock)();
     let key = CancelKey::from_audit(&web.actor.key);
     let checked = with_store(web, move |store| {
-        open_link(store, &key, &carried, kind, now)
+        open_link(store, &key, &carried, kind, blocked, now)
     })
     .await?;
     let (verified, digest) = checked.map_err(|(known, err)| {
@@ -101,16 +101,22 @@ pub async fn arrive(
 }
 
 /// Count the open of the link `carried` names and check it: the live link and its digest, or
-/// whether it named a real (dead) link, and why it opens nothing.
+/// whether it named a real (dead) link, and why it opens nothing. For a client over its limit
+/// (`blocked`) a token is first checked without writing, so its guesses cost the store no write
+/// transaction (WEB-5); only a live one goes on to be counted and opened.
 fn open_link(
     store: &mut Store,
     key: &CancelKey,
     carried: &Carried,
     kind: OpenKind,
+    blocked: bool,
     now: jiff::Timestamp,
 ) -> Result<(Verified, String), (bool, TokenError)> {
     match carried {
         Carried::Token(token) => {
+            if blocked {
+                tokens::verify(store, token, now).map_err(|err| (true, err))?;
+            }
             let known = tokens::record_open(store, token, kind, now).map_err(|err| (true, err))?;
             let verified = tokens::verify(store, token, now).map_err(|err| (known, err))?;
             Ok((verified, tokens::digest(token)))

@@ -20,6 +20,7 @@ on_both_backends!(
     a_post_dropped_while_the_store_is_locked_still_changes_audits_and_notifies,
     dropped_posts_never_hash_more_at_once_than_the_permits,
     wrong_codes_from_dropped_requests_count_for_the_client_and_the_link,
+    a_blocked_clients_guesses_are_answered_without_the_writer_lock,
 );
 
 const GOOD: &str = "violet-harbour-tractor-41";
@@ -255,4 +256,24 @@ async fn wrong_codes_from_dropped_requests_count_for_the_client_and_the_link(bac
         "the fifth try revokes the link"
     );
     assert_eq!(h.state(&link.token), "revoked");
+}
+
+/// WEB-5: a client over its limit gets 429 for a guessed token after a read alone, so its
+/// guesses cost no write transaction: answered while another connection holds the writer lock
+/// (a write would wait for it, up to the store's 5 s busy timeout).
+async fn a_blocked_clients_guesses_are_answered_without_the_writer_lock(backend: Backend) {
+    let h = Harness::new(backend);
+    h.user("alice");
+    let guess = "/reset-password?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    for _ in 0..5 {
+        assert_eq!(
+            h.send(super::browse(guess)).await.status(),
+            StatusCode::GONE
+        );
+    }
+    let lock = h.hold_writer_lock();
+    let answer = tokio::time::timeout(Duration::from_secs(3), h.send(super::browse(guess))).await;
+    drop(lock);
+    let answer = answer.expect("answered while the writer lock was held");
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
 }
