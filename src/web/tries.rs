@@ -3,13 +3,16 @@
 //! tries the store counts: "wrong" for the first tries, then "too many wrong codes" from the
 //! [`MAX_TRIES`]th on. A known user is counted by user, whichever spelling of the login was typed
 //! (username, email, any case); a login that names nobody by the login as typed, trimmed and
-//! lower-cased. These counts are only answers: they never revoke a link, and the page does not
-//! consult them while the user has a live link (the store's count answers then). Bounded in size
-//! and kept for [`KEEP`] (the longest a link lives). Never holds a code.
+//! lower-cased (kept as its SHA-256, so a long login costs no more memory). These counts are
+//! only answers: they never revoke a link, and the page does not consult them while the user
+//! has a live link (the store's count answers then). Bounded in size and kept for [`KEEP`] (the
+//! longest a link lives). Never holds a code.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
 
 use crate::tokens::codes::MAX_TRIES;
 
@@ -23,14 +26,15 @@ const MAX_LOGINS: usize = 10_000;
 pub enum Key {
     /// A known user, by id.
     User(i64),
-    /// A login that names nobody, trimmed and lower-cased.
-    Login(String),
+    /// A login that names nobody: the SHA-256 of it trimmed and lower-cased, so an entry costs
+    /// the same however long the typed login (up to the request's body limit) was.
+    Login([u8; 32]),
 }
 
 impl Key {
     /// The key of a typed login that names nobody.
     pub fn login(typed: &str) -> Key {
-        Key::Login(normalize(typed))
+        Key::Login(Sha256::digest(normalize(typed).as_bytes()).into())
     }
 }
 
@@ -126,5 +130,16 @@ mod tests {
         assert_eq!(tries.lock().len(), MAX_LOGINS);
         let oldest = Key::login("user0");
         assert!(!tries.lock().contains_key(&oldest), "the oldest went");
+    }
+
+    #[test]
+    fn a_long_login_costs_an_entry_of_fixed_size() {
+        let long = "x".repeat(16 * 1024);
+        assert_eq!(
+            Key::login(&long),
+            Key::login(&format!(" {} ", long.to_uppercase()))
+        );
+        assert_ne!(Key::login(&long), Key::login(&long[1..]));
+        assert_eq!(std::mem::size_of::<Key>(), std::mem::size_of::<[u8; 40]>());
     }
 }

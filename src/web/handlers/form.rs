@@ -125,15 +125,12 @@ pub async fn submit(
 }
 
 /// WEB-9: the unit a POST hands over once its session is checked: the hashing permit, the
-/// redemption and, when the password was set, the notice (PW-6). It runs to the end whatever
+/// redemption and, when the password was set, the notice (PW-6), started by the redemption's
+/// own thread right after the commit. It runs to the end whatever
 /// happens to the request.
 async fn change(web: Arc<Web>, token_id: i64, password: Secret) -> Result<Redeemed, PageError> {
-    let redeemed = redeem(&web, token_id, password).await?;
-    Ok(match redeemed {
-        Ok(user) => {
-            notify(&web, user);
-            Redeemed::Changed
-        }
+    Ok(match redeem(&web, token_id, password).await? {
+        Ok(_) => Redeemed::Changed,
         Err(problem) => Redeemed::Refused(problem),
     })
 }
@@ -166,7 +163,14 @@ async fn redeem(
             password: &settings.password,
             max_failures_per_hour: settings.max_failed_redeems_per_hour,
         };
-        tokens::redeem_id(store, token_id, &password, policy, &actor, now, &mut rng())
+        let redeemed =
+            tokens::redeem_id(store, token_id, &password, policy, &actor, now, &mut rng());
+        // The notice starts on the thread that committed the change, so no stop or dropped
+        // task can come between the two (WEB-9, PW-6).
+        if let Ok(user) = &redeemed {
+            notify(&units, user.clone());
+        }
+        redeemed
     })
     .await?;
     match redeemed {

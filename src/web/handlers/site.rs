@@ -33,7 +33,14 @@ pub async fn healthz(State(web): State<Arc<Web>>) -> Response {
             (web.deps.log)(&format!("error: health check: {err}"));
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
         }
-        Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response(),
+        Err(err) => {
+            let why = match err {
+                PageError::Server(why) => why,
+                other => format!("{other:?}"),
+            };
+            (web.deps.log)(&format!("error: health check: {why}"));
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable\n").into_response()
+        }
     }
 }
 

@@ -78,6 +78,17 @@ async fn healthz_checks_the_store_opens(backend: Backend) {
     assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body = text(response).await;
     assert!(!body.contains("t.db"), "no detail to the client: {body}");
+    // With no idle connection left, the pool must open one, and that failure is logged too.
+    let idle = h.web.stores.drain();
+    crate::store::testing::off_runtime(move || drop(idle));
+    let response = h.send(browse("/reset-password/healthz")).await;
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let logged = h.log_lines();
+    let reasons = logged
+        .iter()
+        .filter(|line| line.starts_with("error: health check: "))
+        .count();
+    assert_eq!(reasons, 2, "each reason goes to the log: {logged:?}");
 }
 
 async fn the_code_form_sets_a_form_cookie_bound_to_its_csrf_value(backend: Backend) {
