@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 /// Modules that import nothing of pwreset's domain, only one another.
 const LEAVES: &[&str] = &[
-    "db_url", "fsmode", "input", "keys", "secret", "text", "timefmt", "user",
+    "db_url", "fsmode", "hashfmt", "input", "keys", "secret", "text", "timefmt", "user",
 ];
 
 /// `config`, which every layer may read, so it imports nothing but leaves.

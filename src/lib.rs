@@ -19,6 +19,7 @@ pub mod db_url;
 pub mod delivery;
 pub mod fsmode;
 pub mod generate;
+pub mod hashfmt;
 pub mod input;
 pub mod keys;
 #[cfg(test)]

@@ -77,6 +77,8 @@ on_both_backends!(
 
 // Once: the docs and the code they cite; no store.
 mod docs;
+// Once: password hashes checked by the applications' own code; no store.
+mod app_hashes;
 // Once: the harness, no tests of its own.
 mod backend;
 // Once: the harness, no tests of its own.
