@@ -93,6 +93,23 @@ impl Conn {
         sqlite::open(path, busy_timeout_ms).map(Conn::from_sqlite)
     }
 
+    /// Open another application's SQLite database read-write (never creating it), waiting at
+    /// most `busy_timeout_ms` for its writers. Unlike pwreset's own store, nothing of the file's
+    /// settings is changed (no journal mode, no foreign-key switch): the database is the
+    /// application's.
+    pub fn open_application_sqlite(path: &Path, busy_timeout_ms: u32) -> Result<Conn, DbError> {
+        sqlite::open_application(path, busy_timeout_ms).map(Conn::from_sqlite)
+    }
+
+    /// Wrap a connection to another application's PostgreSQL database (no pwreset migration
+    /// runs on it); transactions wait at most `busy_timeout_ms` for a lock.
+    pub fn application_pg(
+        client: crate::store::sql::postgres::PgClient,
+        busy_timeout_ms: u32,
+    ) -> Conn {
+        Conn::from_pg(client, busy_timeout_ms)
+    }
+
     /// Wrap an open SQLite connection.
     pub(super) fn from_sqlite(conn: rusqlite::Connection) -> Conn {
         conn.set_prepared_statement_cache_capacity(sqlite::STATEMENT_CACHE);

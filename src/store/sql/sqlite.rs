@@ -36,6 +36,18 @@ pub(super) fn open(path: &Path, busy_timeout_ms: u32) -> Result<rusqlite::Connec
     Ok(conn)
 }
 
+/// Open another application's database file read-write (never creating it) with a busy
+/// timeout, and nothing else: its journal mode and pragmas stay the application's.
+pub(super) fn open_application(
+    path: &Path,
+    busy_timeout_ms: u32,
+) -> Result<rusqlite::Connection, DbError> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = rusqlite::Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_millis(u64::from(busy_timeout_ms)))?;
+    Ok(conn)
+}
+
 /// A cached statement with every parameter bound (checked against the statement's count).
 fn bound<'c>(
     conn: &'c rusqlite::Connection,
