@@ -30,6 +30,7 @@ pub mod notice;
 pub mod password;
 pub mod secret;
 pub mod settings;
+pub mod sources;
 pub mod store;
 pub mod templates;
 pub mod text;
