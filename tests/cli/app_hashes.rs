@@ -36,7 +36,7 @@ enum App {
     clippy::disallowed_methods,
     reason = "the test harness reads which python .ci/run installed the checkers for"
 )]
-fn python() -> String {
+pub fn python() -> String {
     std::env::var("PWRESET_TEST_PYTHON")
         .ok()
         .filter(|v| !v.is_empty())
@@ -45,13 +45,21 @@ fn python() -> String {
 
 /// Ask `app`'s checker one question; its JSON answer.
 fn ask(app: App, request: &Value) -> Value {
-    let apps = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/apps");
     let (program, script) = match app {
-        App::Django => (python(), apps.join("django/check.py")),
-        App::Odoo => (python(), apps.join("odoo/check.py")),
-        App::Laravel => ("php".to_string(), apps.join("laravel/check.php")),
+        App::Django => (python(), "django/check.py"),
+        App::Odoo => (python(), "odoo/check.py"),
+        App::Laravel => ("php".to_string(), "laravel/check.php"),
     };
-    let mut child = Command::new(&program)
+    run_script(&program, script, request)
+}
+
+/// Run `program` on the script `tests/cli/apps/<script>` with `request` on stdin (so that no
+/// password is ever on argv); its JSON answer. A missing tool fails with what to install.
+pub fn run_script(program: &str, script: &str, request: &Value) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/cli/apps")
+        .join(script);
+    let mut child = Command::new(program)
         .arg(&script)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

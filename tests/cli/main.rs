@@ -79,6 +79,8 @@ on_both_backends!(
 mod docs;
 // Once: password hashes checked by the applications' own code; no store.
 mod app_hashes;
+// Once: the applications' own schemas, made by the applications; not pwreset's store.
+mod app_sources;
 // Once: the harness, no tests of its own.
 mod backend;
 // Once: the harness, no tests of its own.
