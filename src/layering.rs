@@ -6,7 +6,7 @@
 //! The layers, bottom up (ARCHITECTURE.md draws them):
 //! - leaves: [`LEAVES`], which import nothing of pwreset but other leaves;
 //! - `config` (read by all, so it imports leaves only), the store, then the domain services (`audit`, `tokens`,
-//!   `delivery`, `links`, ...), each importing only what sits below it;
+//!   `delivery`, `links`, `sources`, ...), each importing only what sits below it;
 //! - the edge: `settings` and `cli` (with the terminal, output and exit codes inside it);
 //!   nothing but `cli` imports either.
 
