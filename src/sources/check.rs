@@ -110,7 +110,7 @@ fn problems(conn: &Conn, profile: &Profile) -> Result<Vec<Problem>, DbError> {
     conn.query_one("SELECT 1", &[], |row| row.get::<i64>(0))?;
     let mut found = Vec::new();
     for table in profile.tables {
-        let present = conn.column_names(table.table)?;
+        let present = conn.declared_columns(table.table)?;
         if present.is_empty() {
             found.push(Problem::MissingTable(table.table));
             continue;

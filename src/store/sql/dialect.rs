@@ -61,3 +61,19 @@ impl Conn {
         self.query_vec(sql, &crate::vals![table], |row| row.get(0))
     }
 }
+
+impl Conn {
+    /// The columns `table` declares, in their order, whatever rights this role has on them
+    /// (PostgreSQL's `information_schema` shows only the columns the role may use, which would
+    /// make a column without rights look absent); empty when there is no such table. For
+    /// another application's tables, whose rights are checked separately.
+    pub fn declared_columns(&self, table: &str) -> Result<Vec<String>, DbError> {
+        let sql = self.dialect(
+            "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+            "SELECT CAST(attname AS TEXT) FROM pg_catalog.pg_attribute \
+             WHERE attrelid = to_regclass(CAST(?1 AS TEXT)) AND attnum > 0 AND NOT attisdropped \
+             ORDER BY attnum",
+        );
+        self.query_vec(sql, &crate::vals![table], |row| row.get(0))
+    }
+}
