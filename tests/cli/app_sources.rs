@@ -11,11 +11,15 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use pwreset::db_url::PgHost;
 use pwreset::hashfmt::{Encoded, HashSettings};
 use pwreset::secret::Secret;
 use pwreset::sources::{self, Profile, ProfileName, Swap};
 use pwreset::store::sql::Conn;
+use pwreset::store::sql::postgres as pg;
 use serde_json::{Value, json};
+
+use crate::pg_support::PgTestDb;
 
 const OLD: &str = "the old password ☃ of alice";
 const NEW: &str = "a new password ☃ pwreset wrote";
@@ -63,7 +67,14 @@ struct DjangoSite {
 }
 
 impl DjangoSite {
+    /// A project on SQLite (`db.sqlite3` in the project).
     fn new() -> DjangoSite {
+        Self::on(None)
+    }
+
+    /// A project on `pg` when given (the role's password read from the test server's password
+    /// file when Django connects), else on SQLite.
+    fn on(pg: Option<&PgTestDb>) -> DjangoSite {
         let dir = tempfile::tempdir().expect("tempdir");
         let project = dir.path().join("site");
         std::fs::create_dir(&project).expect("mkdir");
@@ -74,6 +85,12 @@ impl DjangoSite {
             &python,
             &["-m", "django", "startproject", "site_app", path],
         );
+        if let Some(db) = pg {
+            let settings = project.join("site_app/settings.py");
+            let mut text = std::fs::read_to_string(&settings).expect("settings");
+            text.push_str(&django_pg_settings(db));
+            std::fs::write(&settings, text).expect("settings");
+        }
         run(
             &project,
             &python,
@@ -380,5 +397,118 @@ fn a_site_with_its_own_iterations_gets_them() {
         hash(&profile, NEW)
             .as_str()
             .starts_with("pbkdf2_sha256$600000$")
+    );
+}
+
+/// The `DATABASES` of a Django project on `db`, over TLS, the password read from the server's
+/// password file (never written into the settings).
+fn django_pg_settings(db: &PgTestDb) -> String {
+    let PgHost::Tcp(host) = &db.target.host else {
+        panic!("the test server listens on TCP");
+    };
+    format!(
+        "\nDATABASES = {{'default': {{'ENGINE': 'django.db.backends.postgresql', \
+         'NAME': {name:?}, 'USER': {user:?}, 'HOST': {host:?}, 'PORT': {port}, \
+         'PASSWORD': open({file:?}).read().strip(), 'OPTIONS': {{'sslmode': 'require'}}}}}}\n",
+        name = db.target.dbname,
+        user = db.target.user,
+        port = db.target.port,
+        file = db.server.password_file.to_str().expect("utf-8 path"),
+    )
+}
+
+/// A connection to `db` as pwreset would open an application's database.
+fn open_pg(db: &PgTestDb) -> Conn {
+    let client = pg::connect(&db.target, Some(&db.server.password)).expect("connect");
+    Conn::application_pg(client, 5000)
+}
+
+/// A role of its own for `db` (roles are the cluster's, so it is named after the database),
+/// made by the cluster's superuser over the trusted Unix socket and one the test role may
+/// `SET ROLE` to; then, granted by the tables' owner, the rights SRC-3 documents for the django
+/// profile: SELECT on the columns read, UPDATE on the password column, nothing else. Its name.
+fn limited_django_role(db: &PgTestDb, owner: &Conn) -> String {
+    let role = format!("{}_app", db.target.dbname);
+    let superuser = pwreset::db_url::PgTarget {
+        host: PgHost::Socket(db.server.socket.clone()),
+        user: "postgres".to_string(),
+        sslmode: pwreset::db_url::SslMode::Disable,
+        ..db.target.clone()
+    };
+    let mut admin = pg::connect(&superuser, None).expect("connect as the superuser");
+    let create = format!(
+        "CREATE ROLE {role} NOLOGIN; GRANT {role} TO {}",
+        db.target.user
+    );
+    admin.batch_execute(&create).expect("create the role");
+    let grant = format!(
+        "GRANT SELECT (id, username, email, first_name, last_name, is_active, password) \
+         ON auth_user TO {role}; GRANT UPDATE (password) ON auth_user TO {role}"
+    );
+    owner.batch(&grant).expect("grant");
+    role
+}
+
+#[test]
+#[cfg_attr(
+    not(all(pwreset_apps, pwreset_pg)),
+    ignore = "needs Django 5.2 with psycopg and PostgreSQL: PWRESET_TEST_APPS=1, eval \"$(.ci/pg-server start)\""
+)]
+fn django_on_postgresql_with_only_the_documented_rights() {
+    let db = PgTestDb::empty();
+    let site = DjangoSite::on(Some(&db));
+    let users = json!([{"username": "alice", "email": "alice@example.com", "first_name": "Alice",
+        "last_name": "Liddell", "password": OLD, "is_active": true}]);
+    let alice_id = site.ask(&json!({"op": "create", "users": users}))["ids"][0]
+        .as_i64()
+        .expect("id");
+    let mut conn = open_pg(&db);
+    let profile = Profile::builtin(ProfileName::Django);
+    let role = limited_django_role(&db, &conn);
+    let become_role = format!("SET ROLE {role}");
+    conn.batch(&become_role).expect("become the limited role");
+    assert_eq!(problems(&conn, ProfileName::Django), Vec::<String>::new());
+
+    let alice = sources::find_by_login(&conn, &profile, "alice")
+        .expect("find")
+        .expect("alice");
+    assert_eq!(
+        (alice.id, alice.name.as_str(), alice.active),
+        (alice_id, "Alice Liddell", true)
+    );
+    let listed = sources::list(&conn, &profile, None, Some(10)).expect("list");
+    assert_eq!(listed.iter().map(|u| u.id).collect::<Vec<_>>(), [alice_id]);
+    let read = alice.password.expect("a hash");
+    let new = hash(&profile, NEW);
+    let stale = hash(&profile, "a hash pwreset never read");
+    let swap = sources::write_password(&mut conn, &profile, alice_id, stale.as_str(), &new);
+    assert_eq!(swap.expect("write"), Swap::Changed);
+    let swap = sources::write_password(&mut conn, &profile, alice_id, &read, &new);
+    assert_eq!(swap.expect("write"), Swap::Written);
+    let accepted = site.authenticate("alice", NEW);
+    assert_eq!(
+        (&accepted["ok"], &accepted["must_update"]),
+        (&json!(true), &json!(false)),
+        "{accepted}"
+    );
+    assert_eq!(site.authenticate("alice", OLD)["ok"], false);
+
+    conn.batch(&format!(
+        "RESET ROLE; REVOKE UPDATE (password) ON auth_user FROM {role}; \
+         REVOKE SELECT (email) ON auth_user FROM {role}; {become_role}"
+    ))
+    .expect("revoke");
+    assert_eq!(
+        problems(&conn, ProfileName::Django),
+        [
+            "the role lacks SELECT on auth_user.email",
+            "the role lacks UPDATE on auth_user.password"
+        ]
+    );
+    conn.batch("RESET ROLE; ALTER TABLE auth_user RENAME COLUMN is_active TO active")
+        .expect("rename");
+    assert_eq!(
+        problems(&conn, ProfileName::Django),
+        ["column auth_user.is_active is missing"]
     );
 }
