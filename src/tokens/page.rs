@@ -117,8 +117,8 @@ pub fn cancel_id(
 /// (WEB-6): the store counts tries per link, and the page counts the rest per user or login.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Counted {
-    /// The user's live links with a code: the store counted the try.
-    Link,
+    /// The live links with a code of the user with this id: the store counted the try.
+    Link(i64),
     /// A known user without a live link with a code: audited, counted by nobody here.
     User(i64),
     /// A login that names no active user: counted by nobody here.
@@ -249,7 +249,7 @@ fn wrong_code(
     tx.commit()?;
     Err(match (counted, revoked) {
         (false, _) => CodeError::Wrong(Counted::User(user.id)),
-        (true, 0) => CodeError::Wrong(Counted::Link),
+        (true, 0) => CodeError::Wrong(Counted::Link(user.id)),
         (true, _) => CodeError::Exhausted { user_id: user.id },
     })
 }

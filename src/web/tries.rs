@@ -1,12 +1,13 @@
-//! Wrong codes the store does not count, in memory (WEB-6): so that a login that names nobody,
-//! or a user without a live link with a code, gets the same answers as a real user's link, whose
-//! tries the store counts: "wrong" for the first tries, then "too many wrong codes" from the
-//! [`MAX_TRIES`]th on. A known user is counted by user, whichever spelling of the login was typed
-//! (username, email, any case); a login that names nobody by the login as typed, trimmed and
-//! lower-cased (kept as its SHA-256, so a long login costs no more memory). These counts are
-//! only answers: they never revoke a link, and the page does not consult them while the user
-//! has a live link (the store's count answers then). Bounded in size and kept for [`KEEP`] (the
-//! longest a link lives). Never holds a code.
+//! Wrong codes in memory (WEB-6), those the store counts against a live link too: so that a
+//! login that names nobody, or a user without a live link with a code (a user whose link
+//! expired included), gets the same answers as a real user's link, whose tries the store
+//! counts: "wrong" for the first tries, then "too many wrong codes" from the [`MAX_TRIES`]th
+//! on. A known user is counted by user, whichever spelling of the login was typed (username,
+//! email, any case); a login that names nobody by the login as typed, trimmed and lower-cased
+//! (kept as its SHA-256, so a long login costs no more memory). These counts are only answers:
+//! they never revoke a link, and the page does not consult them while the user has a live link
+//! (the store's count answers then). Bounded in size and kept for [`KEEP`] (the longest a link
+//! lives). Never holds a code.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};

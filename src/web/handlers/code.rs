@@ -155,7 +155,12 @@ fn count(
         Err(CodeError::Wrong(counted)) => {
             client.fail(web);
             let used_up = match counted {
-                Counted::Link => false,
+                // Counted in memory too, though not consulted while the link lives, so that once
+                // it expired a user who had a link answers like one who never had.
+                Counted::Link(id) => {
+                    web.code_tries.wrong(Key::User(id), now);
+                    false
+                }
                 Counted::User(id) => web.code_tries.wrong(Key::User(id), now),
                 Counted::Nobody => web.code_tries.wrong(Key::login(login), now),
             };

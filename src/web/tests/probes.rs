@@ -16,6 +16,7 @@ on_both_backends!(
     probes_against_a_user_without_a_link_are_audited_without_the_code,
     probes_made_before_a_link_cannot_revoke_or_block_it,
     a_right_code_is_never_refused_for_other_clients_failures,
+    a_user_whose_link_expired_answers_like_one_who_never_had_one,
 );
 
 /// Lenient per-client settings: these sequences are about the login.
@@ -125,5 +126,40 @@ async fn a_right_code_is_never_refused_for_other_clients_failures(backend: Backe
         right.status(),
         StatusCode::SEE_OTHER,
         "the right code is let through"
+    );
+}
+
+/// Four wrong codes, then the link (if any) expires, then a fifth: the same answers whether
+/// the user had a link or not, so they tell nobody that a reset was pending.
+async fn a_user_whose_link_expired_answers_like_one_who_never_had_one(backend: Backend) {
+    let mut answers = Vec::new();
+    for had_link in [true, false] {
+        let h = Harness::with(backend, lenient());
+        let alice = h.user("alice");
+        if had_link {
+            h.link(&alice);
+        }
+        let (form, csrf) = code_form(&h).await;
+        let mut statuses = Vec::new();
+        for _ in 0..4 {
+            statuses.push(
+                h.send(submit(&form, &csrf, "alice", "AAAA-AAAA"))
+                    .await
+                    .status(),
+            );
+        }
+        h.advance(24 * 3600 + 1);
+        statuses.push(
+            h.send(submit(&form, &csrf, "alice", "AAAA-AAAA"))
+                .await
+                .status(),
+        );
+        answers.push(statuses);
+    }
+    assert_eq!(answers[0], answers[1], "had a link, never had one");
+    assert_eq!(
+        answers[1][4],
+        StatusCode::GONE,
+        "the fifth is too many either way"
     );
 }
