@@ -5,7 +5,7 @@
 use std::fmt;
 
 use super::profile::Profile;
-use crate::hashfmt::Encoded;
+use crate::hashfmt::{Encoded, Stored};
 use crate::store::sql::{Conn, DbError, Row};
 use crate::vals;
 
@@ -39,7 +39,49 @@ impl fmt::Debug for AppUser {
     }
 }
 
+/// Why a user of the application gets no reset mail (issue 22's "who gets mail": the same
+/// rules as pwreset's own users, plus a password login to reset).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Skip {
+    /// The application does not let them log in.
+    Inactive,
+    /// No email, or one mail cannot be sent to.
+    NoEmail,
+    /// No password login at all (NULL, empty, Django's unusable `!...`, a locked `*...`):
+    /// nothing to reset, and setting one would open a login the application closed.
+    NoPasswordLogin,
+}
+
+impl fmt::Display for Skip {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Skip::Inactive => "inactive",
+            Skip::NoEmail => "no valid email",
+            Skip::NoPasswordLogin => "no password login in the application",
+        })
+    }
+}
+
 impl AppUser {
+    /// Why this user gets no reset mail, or `None` when they may get one. A hash in a format
+    /// pwreset does not write (Django's `argon2$`, `scrypt$`, ...) or does not know (an old
+    /// plaintext value) is a password login, which a reset replaces.
+    pub fn skip(&self) -> Option<Skip> {
+        let email_ok = self
+            .email
+            .as_deref()
+            .is_some_and(|email| crate::user::check_email(email).is_ok());
+        if !self.active {
+            Some(Skip::Inactive)
+        } else if !email_ok {
+            Some(Skip::NoEmail)
+        } else if crate::hashfmt::recognise(self.password.as_deref()) == Stored::Unusable {
+            Some(Skip::NoPasswordLogin)
+        } else {
+            None
+        }
+    }
+
     fn from_row(row: &Row<'_>) -> Result<AppUser, DbError> {
         Ok(AppUser {
             id: row.get(0)?,

@@ -13,7 +13,7 @@ pub mod access;
 pub mod check;
 pub mod profile;
 
-pub use access::{AppUser, Swap, find_by_login, list, write_password};
+pub use access::{AppUser, Skip, Swap, find_by_login, list, write_password};
 pub use check::{Privilege, Problem, Report, check};
 pub use profile::{Profile, ProfileName};
 

@@ -65,3 +65,60 @@ fn a_profile_takes_other_settings_only_in_its_own_format() {
         Format::Pbkdf2Sha512Passlib
     );
 }
+
+#[test]
+fn who_gets_no_mail_and_why() {
+    use super::{AppUser, Skip};
+    let user = |active: bool, email: Option<&str>, password: Option<&str>| AppUser {
+        id: 1,
+        login: "alice".into(),
+        email: email.map(str::to_string),
+        name: String::new(),
+        active,
+        password: password.map(str::to_string),
+    };
+    let django = "pbkdf2_sha256$1000000$salt$aGFzaA==";
+    let cases = [
+        (user(true, Some("alice@example.com"), Some(django)), None),
+        (
+            user(
+                true,
+                Some("alice@example.com"),
+                Some("argon2$argon2id$v=19$m=102400,t=2,p=8$c2FsdA$aGFzaA"),
+            ),
+            None,
+        ),
+        (
+            user(true, Some("alice@example.com"), Some("an-old-plaintext")),
+            None,
+        ),
+        (
+            user(false, Some("alice@example.com"), Some(django)),
+            Some(Skip::Inactive),
+        ),
+        (user(true, None, Some(django)), Some(Skip::NoEmail)),
+        (
+            user(true, Some("not an address"), Some(django)),
+            Some(Skip::NoEmail),
+        ),
+        (
+            user(true, Some("alice@example.com"), Some("!unusable")),
+            Some(Skip::NoPasswordLogin),
+        ),
+        (
+            user(true, Some("alice@example.com"), None),
+            Some(Skip::NoPasswordLogin),
+        ),
+        (
+            user(true, Some("alice@example.com"), Some("")),
+            Some(Skip::NoPasswordLogin),
+        ),
+    ];
+    for (user, want) in cases {
+        assert_eq!(user.skip(), want, "{user:?}");
+    }
+    assert_eq!(
+        Skip::NoPasswordLogin.to_string(),
+        "no password login in the application"
+    );
+}
