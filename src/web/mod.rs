@@ -167,9 +167,8 @@ pub struct Web {
     code_tries: tries::CodeTries,
     /// Store connections kept open between requests, checked before reuse (DB-4).
     stores: pool::StorePool,
-    /// "Password changed" notices being sent, detached from their requests.
-    notices: Arc<std::sync::atomic::AtomicUsize>,
-    /// What POSTs started, finishing whatever the connection does (WEB-9).
+    /// What POSTs started, finishing whatever the connection does (WEB-9), and the "password
+    /// changed" notices being sent, detached from their requests.
     units: units::Units,
 }
 
@@ -197,7 +196,6 @@ impl Web {
             proxy_warned: std::sync::atomic::AtomicBool::new(false),
             code_tries: tries::CodeTries::default(),
             stores: pool::StorePool::new(settings_store_connections),
-            notices: Arc::default(),
             units: units::Units::default(),
         }
     }

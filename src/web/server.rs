@@ -52,7 +52,7 @@ pub fn serve(web: Web, bind: SocketAddr) -> Result<(), ServeError> {
     let web = Arc::new(web);
     let result = runtime.block_on(run(web.clone(), bind));
     runtime.shutdown_timeout(STOP_GRACE);
-    let abandoned = web.notices.load(std::sync::atomic::Ordering::SeqCst);
+    let abandoned = web.units.notices();
     if abandoned > 0 {
         (web.deps.log)(&format!(
             "stopped with {abandoned} \"password changed\" notices still being sent: they may not arrive"

@@ -3,7 +3,8 @@
 //! failure counters) to a task of the server's runtime, and only awaits its answer. A client
 //! that goes away, or the request timeout, drops the handler, never the task. The units still
 //! running are counted, so a stop waits for them. It also counts the argon2 hashes running at
-//! once (WEB-8), which the tests hold to the number of hashing permits.
+//! once (WEB-8), which the tests hold to the number of hashing permits, and the "password
+//! changed" notices being sent, so a stop can tell how many it abandons.
 //!
 //! Knows nothing of pages, stores or tokens: it runs futures and counts.
 
@@ -31,6 +32,26 @@ struct Counts {
     peak: AtomicUsize,
     /// Hashes started in all.
     hashes: AtomicUsize,
+    /// Notices being sent.
+    notices: AtomicUsize,
+}
+
+/// What an [`InFlight`] guard counts.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    Unit,
+    Hash,
+    Notice,
+}
+
+impl Counts {
+    fn of(&self, kind: Kind) -> &AtomicUsize {
+        match kind {
+            Kind::Unit => &self.running,
+            Kind::Hash => &self.hashing,
+            Kind::Notice => &self.notices,
+        }
+    }
 }
 
 impl Units {
@@ -40,7 +61,7 @@ impl Units {
         &self,
         work: impl Future<Output = T> + Send + 'static,
     ) -> Result<T, PageError> {
-        let running = Running::start(&self.0);
+        let running = InFlight::start(&self.0, Kind::Unit);
         let task = tokio::spawn(async move {
             let _running = running;
             work.await
@@ -65,11 +86,21 @@ impl Units {
     }
 
     /// Count a hash as running until the returned guard is dropped.
-    pub fn hashing(&self) -> Hashing {
-        let now = self.0.hashing.fetch_add(1, Ordering::SeqCst) + 1;
+    pub fn hashing(&self) -> InFlight {
+        let (hashing, now) = InFlight::counted(&self.0, Kind::Hash);
         self.0.peak.fetch_max(now, Ordering::SeqCst);
         self.0.hashes.fetch_add(1, Ordering::SeqCst);
-        Hashing(self.0.clone())
+        hashing
+    }
+
+    /// Count a notice as being sent until the returned guard is dropped.
+    pub fn sending(&self) -> InFlight {
+        InFlight::start(&self.0, Kind::Notice)
+    }
+
+    /// Notices still being sent.
+    pub fn notices(&self) -> usize {
+        self.0.notices.load(Ordering::SeqCst)
     }
 
     /// The most hashes that ran at once so far.
@@ -85,29 +116,27 @@ impl Units {
     }
 }
 
-/// One unit running: counted until dropped (a panicking unit included).
-struct Running(Arc<Counts>);
+/// A unit, a hash or a notice in flight: counted from `start` until dropped (a panic
+/// included). The last unit to end wakes [`Units::finished`].
+pub struct InFlight(Arc<Counts>, Kind);
 
-impl Running {
-    fn start(counts: &Arc<Counts>) -> Running {
-        counts.running.fetch_add(1, Ordering::SeqCst);
-        Running(counts.clone())
+impl InFlight {
+    fn start(counts: &Arc<Counts>, kind: Kind) -> InFlight {
+        InFlight::counted(counts, kind).0
+    }
+
+    /// The guard, and how many of its kind are in flight with it.
+    fn counted(counts: &Arc<Counts>, kind: Kind) -> (InFlight, usize) {
+        let now = counts.of(kind).fetch_add(1, Ordering::SeqCst) + 1;
+        (InFlight(counts.clone(), kind), now)
     }
 }
 
-impl Drop for Running {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        if self.0.running.fetch_sub(1, Ordering::SeqCst) == 1 {
+        let before = self.0.of(self.1).fetch_sub(1, Ordering::SeqCst);
+        if before == 1 && matches!(self.1, Kind::Unit) {
             self.0.idle.notify_waiters();
         }
-    }
-}
-
-/// One hash running, from [`Units::hashing`] until dropped.
-pub struct Hashing(Arc<Counts>);
-
-impl Drop for Hashing {
-    fn drop(&mut self) {
-        self.0.hashing.fetch_sub(1, Ordering::SeqCst);
     }
 }

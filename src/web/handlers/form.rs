@@ -7,7 +7,6 @@
 //! that goes away, or the request timeout, never leaves a change without its notice.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use axum::Form;
 use axum::extract::State;
@@ -182,31 +181,15 @@ async fn redeem(
 }
 
 /// PW-6: the notice, on a blocking thread (the mailers are synchronous) that the request does
-/// not wait for; the notifier bounds its own wait. Counted in `web.notices` until it ends, so
-/// a stop can tell how many it abandons.
+/// not wait for; the notifier bounds its own wait. Counted by `web.units` until it ends, so a
+/// stop can tell how many it abandons.
 fn notify(web: &Arc<Web>, user: User) {
     let notify = web.deps.notify.clone();
-    let sending = Sending::start(&web.notices);
+    let sending = web.units.sending();
     drop(tokio::task::spawn_blocking(move || {
         let _sending = sending;
         notify(&user);
     }));
-}
-
-/// One notice in flight: counted from `start` until dropped (a panicking notifier included).
-struct Sending(Arc<AtomicUsize>);
-
-impl Sending {
-    fn start(count: &Arc<AtomicUsize>) -> Sending {
-        count.fetch_add(1, Ordering::SeqCst);
-        Sending(count.clone())
-    }
-}
-
-impl Drop for Sending {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::SeqCst);
-    }
 }
 
 /// `GET P/done`: see [`crate::web::done::page`].
